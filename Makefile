@@ -1,0 +1,42 @@
+# One command each: `make demo` runs the default workflow offline, `make test` the test suite.
+# Both create/refresh .venv from pyproject.toml first; nothing relies on a hand install.
+
+VENV    ?= .venv
+PYTHON  ?= python3
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+CORES   ?= 2
+export PATH := $(abspath $(BIN)):$(PATH)
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: setup demo test lint dry-run clean
+
+setup: $(STAMP)
+
+# torch first, pinned: on this kind of machine `torch==2.13.0` is the CPU build on disk;
+# any other spec pulls GBs of CUDA packages.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev,slurm]'
+	touch $@
+
+demo: setup
+	$(BIN)/snakemake --cores $(CORES) all
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/snakemake --lint
+
+dry-run: setup
+	$(BIN)/snakemake -n all
+
+clean:
+	rm -rf results/testbed results/data results/train results/generate results/scores results/tables \
+	       results/logs results/benchmarks results/checkpoints .snakemake

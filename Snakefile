@@ -1,0 +1,31 @@
+# debiaslab: LoRA-based bias-mitigation experiments as one cached DAG.
+#
+#   snakemake --cores 2 all                         # the default config: offline testbed, every experiment
+#   snakemake --cores 2 results/tables/occupations.md
+#   snakemake --profile slurm all --configfile config/experiments/occupations.yaml
+#
+# A --configfile *replaces* the embedded default (config/config.yaml, the testbed)
+# instead of being merged into it, so a full-scale run never inherits a testbed value.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/testbed.smk"
+include: "rules/data.smk"
+include: "rules/train.smk"
+include: "rules/generate.smk"
+include: "rules/score.smk"
+include: "rules/aggregate.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

@@ -1,0 +1,23 @@
+# Tables from the score store only: a reviewer rebuilds one with `snakemake results/tables/<name>.csv`.
+
+
+rule table:
+    input:
+        lambda w: run_paths("scores", w.experiment, "scores.parquet"),
+    output:
+        csv="results/tables/{experiment}.csv",
+        md="results/tables/{experiment}.md",
+    params:
+        settings=lambda w: as_json(
+            experiment(w.experiment)["table"] | {"method_order": list(experiment(w.experiment)["methods"])}
+        ),
+        code=code("debiaslab.aggregate.build"),
+    log:
+        "results/logs/tables/{experiment}.log",
+    benchmark:
+        "results/benchmarks/tables/{experiment}.tsv"
+    conda:
+        "../envs/aggregate.yaml"
+    shell:
+        "debiaslab aggregate table --experiment {wildcards.experiment} --settings {params.settings:q}"
+        " --scores {input} --csv {output.csv} --md {output.md} > {log} 2>&1"

@@ -1,0 +1,76 @@
+# Config validation, config slices and target helpers. No stage logic lives here:
+# every rule calls one `debiaslab` subcommand with its slice of the config.
+
+import json
+
+from debiaslab.config import ConfigError, as_json, validate
+from debiaslab.provenance import source_fingerprint
+
+try:
+    validate(config, workflow.source_path("../workflow/schemas/config.schema.yaml"))
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None
+
+EXPERIMENTS = config["experiments"]
+# Methods that train a PEFT adapter (generation applies it to the base model).
+ADAPTER_METHODS = {"sft"}
+
+
+wildcard_constraints:
+    experiment="[a-z_]+",
+    model="[A-Za-z0-9][A-Za-z0-9._-]*",
+    method="[a-z_]+",
+    seed=r"\d+",
+
+
+def code(*modules):
+    """Fingerprint of the debiaslab source a rule runs (Snakemake cannot see package edits)."""
+    return source_fingerprint(*modules)
+
+
+def experiment(name):
+    return EXPERIMENTS[name]
+
+
+def model_spec(name):
+    """The model's config entry as canonical JSON (what `--model` takes)."""
+    return as_json(config["models"][name])
+
+
+def model_input(name):
+    """Files a job needs before it can load model `name`: the testbed model folder if it is built here."""
+    path = config["models"][name]["path"]
+    return [path] if path.startswith("results/testbed/") else []
+
+
+def adapter_input(wildcards):
+    if wildcards.method in ADAPTER_METHODS:
+        return {
+            "adapter": f"results/train/{wildcards.experiment}/{wildcards.model}/{wildcards.method}/seed~{wildcards.seed}/adapter"
+        }
+    return {}
+
+
+def run_paths(stage, name, filename):
+    """results/<stage>/<experiment>/<model>/<method>/seed~<seed>/<filename> for every run of an experiment."""
+    exp = experiment(name)
+    return [
+        f"results/{stage}/{name}/{model}/{method}/seed~{seed}/{filename}"
+        for model in exp["models"]
+        for method in exp["methods"]
+        for seed in exp["seeds"]
+    ]
+
+
+def testbed_targets():
+    if "testbed" not in config:
+        return []
+    return ["results/testbed/lm", "results/testbed/mlm"]
+
+
+def table_targets():
+    return [f"results/tables/{name}.{ext}" for name in EXPERIMENTS for ext in ("csv", "md")]
+
+
+def all_targets():
+    return testbed_targets() + table_targets()

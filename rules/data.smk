@@ -1,0 +1,42 @@
+# Training data and prompt sets, one job per (experiment, method, seed) so editing one
+# method's data settings never rewrites another method's data.
+
+
+def occupations_split():
+    exp = experiment("occupations")
+    return {k: exp[k] for k in ("train_occupations", "heldout_occupations", "prompt")}
+
+
+rule occupations_sft_data:
+    output:
+        "results/data/occupations/sft/seed~{seed}/train.parquet",
+    params:
+        settings=lambda w: as_json(occupations_split() | experiment("occupations")["methods"]["sft"]["data"]),
+        code=code("debiaslab.data.occupations"),
+    log:
+        "results/logs/data/occupations/sft/seed~{seed}.log",
+    benchmark:
+        "results/benchmarks/data/occupations/sft/seed~{seed}.tsv"
+    conda:
+        "../envs/aggregate.yaml"
+    shell:
+        "debiaslab data occupations sft --settings {params.settings:q} --seed {wildcards.seed} --out {output} > {log} 2>&1"
+
+
+rule occupations_prompts:
+    output:
+        "results/data/occupations/prompts.parquet",
+    params:
+        settings=lambda w: as_json(
+            occupations_split()
+            | {"samples_per_occupation": experiment("occupations")["generation"]["samples_per_occupation"]}
+        ),
+        code=code("debiaslab.data.occupations"),
+    log:
+        "results/logs/data/occupations/prompts.log",
+    benchmark:
+        "results/benchmarks/data/occupations/prompts.tsv"
+    conda:
+        "../envs/aggregate.yaml"
+    shell:
+        "debiaslab data occupations prompts --settings {params.settings:q} --out {output} > {log} 2>&1"

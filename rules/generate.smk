@@ -1,0 +1,27 @@
+# Generation: one job per (experiment, model, method, seed) that samples every prompt of the experiment.
+
+SAMPLING_KEYS = ("max_new_tokens", "temperature", "top_p", "batch_size")
+
+
+rule generate:
+    input:
+        unpack(adapter_input),
+        prompts="results/data/{experiment}/prompts.parquet",
+        model=lambda w: model_input(w.model),
+    output:
+        "results/generate/{experiment}/{model}/{method}/seed~{seed}/responses.parquet",
+    params:
+        model=lambda w: model_spec(w.model),
+        adapter=lambda w, input: f"--adapter {input.adapter}" if "adapter" in input.keys() else "",
+        settings=lambda w: as_json({k: experiment(w.experiment)["generation"][k] for k in SAMPLING_KEYS}),
+        code=code("debiaslab.generation.responses"),
+    threads: 1
+    log:
+        "results/logs/generate/{experiment}/{model}/{method}/seed~{seed}.log",
+    benchmark:
+        "results/benchmarks/generate/{experiment}/{model}/{method}/seed~{seed}.tsv"
+    conda:
+        "../envs/eval.yaml"
+    shell:
+        "debiaslab --threads {threads} generate --model {params.model:q} {params.adapter} --prompts {input.prompts}"
+        " --settings {params.settings:q} --seed {wildcards.seed} --out {output} > {log} 2>&1"

@@ -1,0 +1,252 @@
+"""`debiaslab <stage> ...`: one subcommand per workflow stage.
+
+Each subcommand parses its arguments and calls one function; every Snakemake rule
+calls exactly one of these, and each also runs by hand. Settings arrive as a JSON
+object (the rule's config slice) so a by-hand run can reproduce any job:
+the job's command line is in its Snakemake log.
+
+Heavy libraries are imported inside the called functions, never here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from typing import Any, Callable
+
+log = logging.getLogger("debiaslab")
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({e.msg} at column {e.colno}): {text[:80]!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _settings(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--settings", type=_json_object, default={}, metavar="JSON",
+                        help=f"{what} as a JSON object (the rule's config slice; omitted keys take defaults)")
+
+
+def _model(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument("--model", required=required, metavar="SPEC",
+                        help="Hub name, local directory in Hub format, or a JSON model spec "
+                             '(e.g. \'{"path": "Qwen/Qwen3-0.6B", "dtype": "bfloat16"}\')')
+
+
+# --- handlers: each calls one function -----------------------------------------------------------
+
+def cmd_check_config(a):
+    from debiaslab import config
+
+    cfg = config.load(a.config, a.schema)
+    print(f"{a.config}: valid; experiments: {', '.join(cfg['experiments']) or '(none)'}")
+    if a.show:
+        import yaml
+
+        print(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
+
+
+def cmd_testbed_corpus(a):
+    from debiaslab.testbed.corpus import write_corpus
+
+    return write_corpus(a.settings, a.out)
+
+
+def cmd_testbed_tokenizers(a):
+    from debiaslab.testbed.tokenizer import write_tokenizers
+
+    return write_tokenizers(a.corpus, a.settings, a.out)
+
+
+def cmd_testbed_pretrain(a):
+    from debiaslab.testbed.pretrain import write_pretrained
+
+    return write_pretrained(a.kind, a.corpus, a.tokenizers, a.settings, a.out)
+
+
+def cmd_data_occupations(a):
+    from debiaslab.data import occupations
+
+    if a.what == "sft":
+        return occupations.write_sft_data(a.settings, a.seed, a.out)
+    return occupations.write_prompts(a.settings, a.out)
+
+
+def cmd_train(a):
+    from debiaslab.methods import train
+
+    return train.run(a.method, model=a.model, data=a.data, settings=a.settings, seed=a.seed, out=a.out,
+                     checkpoints=a.checkpoints)
+
+
+def cmd_generate(a):
+    from debiaslab.generation.responses import write_responses
+
+    return write_responses(a.model, a.adapter, a.prompts, a.settings, a.seed, a.out)
+
+
+def cmd_score_balance(a):
+    from debiaslab.metrics.score import score_balance
+
+    return score_balance(a.responses, a.settings, a.run, a.scores, a.records)
+
+
+def cmd_aggregate_table(a):
+    from debiaslab.aggregate.build import build_table
+
+    return build_table(a.experiment, a.scores, a.settings, a.csv, a.md)
+
+
+# --- parser ----------------------------------------------------------------------------------------
+
+def _run_id(text: str):
+    from debiaslab.aggregate.store import RunId
+
+    parts = text.split("/")
+    if len(parts) != 4:
+        raise argparse.ArgumentTypeError(f"expected EXPERIMENT/MODEL/METHOD/SEED, got {text!r}")
+    try:
+        return RunId(parts[0], parts[1], parts[2], int(parts[3]))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seed must be an integer in {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="debiaslab",
+        description="Run one stage of a debiaslab experiment. Snakemake calls these; each also runs by hand.",
+        epilog="Run `debiaslab <command> --help` for a command's arguments. The workflow: `snakemake --cores 2 all`.",
+    )
+    p.add_argument("--threads", type=int, default=int(os.environ.get("DEBIASLAB_THREADS", "0")) or None,
+                   help="CPU threads for PyTorch (Snakemake passes the job's threads)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True, metavar="<command>")
+
+    c = sub.add_parser("check-config", help="validate a config file against the schema (defaults filled)",
+                       description="Validate a config file: JSON schema (unknown keys rejected) plus cross-field checks.")
+    c.add_argument("config", nargs="?", default="config/config.yaml")
+    c.add_argument("--schema", default="workflow/schemas/config.schema.yaml")
+    c.add_argument("--show", action="store_true", help="print the config with defaults filled in")
+    c.set_defaults(func=cmd_check_config)
+
+    # testbed
+    t = sub.add_parser("testbed", help="build the offline testbed (corpus, tokenizers, tiny models)",
+                       description="Build the testbed: a planted-bias corpus, tokenizers and tiny models in Hub format.")
+    ts = t.add_subparsers(dest="step", required=True, metavar="<step>")
+    s = ts.add_parser("corpus", help="write the planted-bias corpus (Parquet)")
+    _settings(s, "the `testbed` config section")
+    s.add_argument("--out", required=True, help="corpus Parquet file")
+    s.set_defaults(func=cmd_testbed_corpus)
+    s = ts.add_parser("tokenizers", help="train the causal (byte-level BPE) and MLM (WordPiece) tokenizers")
+    s.add_argument("--corpus", required=True)
+    _settings(s, "testbed.tokenizer")
+    s.add_argument("--out", required=True, help="directory; gets causal/ and mlm/ tokenizer folders")
+    s.set_defaults(func=cmd_testbed_tokenizers)
+    s = ts.add_parser("pretrain", help="pretrain a tiny causal LM (Qwen3) or masked LM (BERT)")
+    s.add_argument("--kind", required=True, choices=["causal", "mlm"])
+    s.add_argument("--corpus", required=True)
+    s.add_argument("--tokenizers", required=True, help="directory written by `testbed tokenizers`")
+    _settings(s, "testbed.lm or testbed.mlm")
+    s.add_argument("--out", required=True, help="model directory (Hub format)")
+    s.set_defaults(func=cmd_testbed_pretrain)
+
+    # data
+    d = sub.add_parser("data", help="build an experiment's training data or prompts",
+                       description="Build training data and prompt sets as Parquet record tables.")
+    ds = d.add_subparsers(dest="experiment", required=True, metavar="<experiment>")
+    s = ds.add_parser("occupations", help="balanced SFT examples or generation prompts (SOURCES.md §2)")
+    s.add_argument("what", choices=["sft", "prompts"])
+    _settings(s, "occupation split, prompt and sizes")
+    s.add_argument("--seed", type=int, default=0, help="generator seed (sft)")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_data_occupations)
+
+    # train
+    s = sub.add_parser("train", help="train a mitigation method (a LoRA adapter, or a method's artifact)",
+                       description="Train one method for one seed; writes the adapter folder atomically. "
+                                   "Checkpoints go to --checkpoints so a killed run resumes.")
+    s.add_argument("--method", required=True, help="method name, e.g. sft")
+    _model(s)
+    s.add_argument("--data", required=True, help="training data table (.parquet/.jsonl/.json/.csv)")
+    _settings(s, "the method's training settings")
+    s.add_argument("--seed", type=int, required=True)
+    s.add_argument("--out", required=True, help="output directory (PEFT adapter format)")
+    s.add_argument("--checkpoints", required=True, help="resumable checkpoint root, outside the outputs")
+    s.set_defaults(func=cmd_train)
+
+    # generate
+    s = sub.add_parser("generate", help="sample responses for a prompts table",
+                       description="Sample a response for every row of a prompts table (batched, left padding).")
+    _model(s)
+    s.add_argument("--adapter", default=None, help="PEFT adapter directory to apply")
+    s.add_argument("--prompts", required=True, help="table with a `prompt` column; other columns are kept")
+    _settings(s, "sampling settings (max_new_tokens, temperature, top_p, batch_size)")
+    s.add_argument("--seed", type=int, required=True)
+    s.add_argument("--out", required=True, help="responses Parquet file")
+    s.set_defaults(func=cmd_generate)
+
+    # score
+    sc = sub.add_parser("score", help="score responses into the tidy score store",
+                        description="Compute metrics for one run and write score-store rows (plus per-response records).")
+    scs = sc.add_subparsers(dest="metric", required=True, metavar="<metric>")
+    s = scs.add_parser("balance", help="agentic/communal balance and 8–15 word compliance (occupations)")
+    s.add_argument("--responses", required=True)
+    _settings(s, "min_words/max_words")
+    s.add_argument("--run", type=_run_id, required=True, metavar="EXP/MODEL/METHOD/SEED")
+    s.add_argument("--scores", required=True, help="score-store Parquet file")
+    s.add_argument("--records", required=True, help="per-response records Parquet file")
+    s.set_defaults(func=cmd_score_balance)
+
+    # aggregate
+    ag = sub.add_parser("aggregate", help="build results tables from the score store",
+                        description="Aggregate score-store files across seeds into tables.")
+    ags = ag.add_subparsers(dest="what", required=True, metavar="<what>")
+    s = ags.add_parser("table", help="one experiment's table as CSV and Markdown")
+    s.add_argument("--experiment", required=True)
+    _settings(s, "the experiment's `table` section")
+    s.add_argument("--scores", nargs="+", required=True, help="score-store Parquet files")
+    s.add_argument("--csv", required=True)
+    s.add_argument("--md", required=True)
+    s.set_defaults(func=cmd_aggregate_table)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if args.threads:
+        os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+        from debiaslab.models import set_threads
+
+        if args.command not in ("check-config", "aggregate", "score", "data"):
+            set_threads(args.threads)
+    start = time.perf_counter()
+    from debiaslab.config import ConfigError
+    from debiaslab.io import DataError
+
+    try:
+        result = args.func(args)
+    except (ConfigError, DataError) as e:
+        # Expected failures (bad config, bad data) get one clear line, not a traceback.
+        if args.verbose:
+            raise
+        print(f"debiaslab {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    if result:
+        log.info("%s done in %.1fs: %s", args.command, time.perf_counter() - start, json.dumps(result, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""Load and validate the workflow config; hand each rule its slice.
+
+Validation runs before any job starts: the JSON schema (workflow/schemas/) fills
+defaults and rejects unknown keys, then cross-field checks catch what a schema
+cannot say (a model name that is not defined, held-out occupations that overlap
+training ones, ...). Every message names the key path and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+DEFAULT_SCHEMA = Path("workflow/schemas/config.schema.yaml")
+
+
+class ConfigError(ValueError):
+    """An invalid config; the message names the key path."""
+
+
+def load_yaml(path: str | Path) -> Any:
+    import yaml
+
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+
+
+def _key_path(parts) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "<top level>"
+
+
+def _allowed(schema: dict) -> list[str]:
+    keys: set[str] = set(schema.get("properties", {}))
+    ref = schema.get("$ref")
+    if ref:
+        keys |= set(_ROOT_SCHEMA.get("$defs", {}).get(ref.rsplit("/", 1)[-1], {}).get("properties", {}))
+    return sorted(keys)
+
+
+_ROOT_SCHEMA: dict = {}
+
+
+def _message(error) -> str:
+    path = _key_path(error.absolute_path)
+    if error.validator in ("additionalProperties", "unevaluatedProperties"):
+        extra = sorted(set(error.instance) - set(_allowed(error.schema)))
+        if not extra:  # additionalProperties given as a schema (e.g. the models map)
+            return f"{path}: {error.message}"
+        return f"{path}: unknown key(s) {', '.join(map(repr, extra))}; allowed: {', '.join(_allowed(error.schema)) or '(none)'}"
+    if error.validator == "enum":
+        return f"{path}: {error.instance!r} is not allowed; allowed: {', '.join(map(str, error.validator_value))}"
+    if error.validator == "required":
+        return f"{path}: {error.message}"
+    if error.validator == "uniqueItems":
+        seen, dupes = set(), []
+        for item in error.instance:
+            key = json.dumps(item, sort_keys=True)
+            if key in seen:
+                dupes.append(item)
+            seen.add(key)
+        return f"{path}: duplicate value(s) {dupes}; items must be unique"
+    if error.validator == "minItems" and error.validator_value == 1:
+        return f"{path}: must not be empty"
+    if error.validator == "propertyNames":
+        return f"{path}: name {error.instance!r} must match {error.schema.get('pattern', 'the name pattern')} (letters, digits, . _ -)"
+    return f"{path}: {error.message}"
+
+
+def _default_filling_validator(schema: dict):
+    """jsonschema's Draft 2020-12 validator that also fills in `default`s (as Snakemake's `validate`)."""
+    from jsonschema import Draft202012Validator, validators
+
+    validate_properties = Draft202012Validator.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, subschema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub:
+                    instance.setdefault(name, copy.deepcopy(sub["default"]))
+        yield from validate_properties(validator, properties, instance, subschema)
+
+    cls = validators.extend(Draft202012Validator, {"properties": set_defaults})
+    return cls(schema)
+
+
+def validate(config: dict, schema_path: str | Path = DEFAULT_SCHEMA) -> dict:
+    """Validate `config` in place (defaults filled) and return it; raise ConfigError listing every problem."""
+    global _ROOT_SCHEMA
+    if not isinstance(config, dict):
+        raise ConfigError(f"config must be a mapping, got {type(config).__name__}")
+    schema = load_yaml(schema_path)
+    _ROOT_SCHEMA = schema
+    errors = sorted(_default_filling_validator(schema).iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    messages = list(dict.fromkeys(_message(e) for e in errors))
+    if not messages:
+        messages = check_semantics(config)
+    if messages:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(messages))
+    return config
+
+
+def check_semantics(config: dict) -> list[str]:
+    """Cross-field rules a JSON schema cannot express."""
+    problems: list[str] = []
+    models = config.get("models", {})
+    for name, exp in config.get("experiments", {}).items():
+        for i, model in enumerate(exp.get("models", [])):
+            if model not in models:
+                problems.append(f"experiments.{name}.models[{i}]: model {model!r} is not defined under `models`; "
+                                f"defined: {', '.join(sorted(models)) or '(none)'}")
+    occ = config.get("experiments", {}).get("occupations")
+    if occ:
+        overlap = sorted(set(occ["train_occupations"]) & set(occ["heldout_occupations"]))
+        if overlap:
+            problems.append(f"experiments.occupations.heldout_occupations: {overlap} also in train_occupations; "
+                            "held-out occupations must not be trained on")
+    testbed_paths = [m["path"] for m in models.values() if m["path"].startswith("results/testbed/")]
+    if testbed_paths and "testbed" not in config:
+        problems.append(f"models: {testbed_paths} are testbed models but the config has no `testbed` section")
+    return problems
+
+
+def load(path: str | Path, schema_path: str | Path = DEFAULT_SCHEMA) -> dict:
+    """Read and validate a config file (what `debiaslab check-config` and the tests use)."""
+    config = load_yaml(path)
+    if config is None:
+        raise ConfigError(f"{path}: empty config")
+    try:
+        return validate(config, schema_path)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
+def as_json(obj: Any) -> str:
+    """Canonical JSON for a config slice: what rules pass on the command line and record as params."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def build(cls: type[T], values: dict[str, Any] | None, where: str = "") -> T:
+    """A typed, frozen view of a config slice: nested dataclasses built, lists made tuples.
+
+    Unknown keys are rejected by name, so a typo in a hand-written --settings fails loudly.
+    """
+    import dataclasses
+    import typing
+
+    values = dict(values or {})
+    where = where or cls.__name__
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting(s) {unknown}; allowed {sorted(known)}")
+    for name, value in list(values.items()):
+        hint = hints.get(name)
+        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+            values[name] = build(hint, value, f"{where}.{name}")
+        elif isinstance(value, list):
+            values[name] = tuple(value)
+    return cls(**values)

@@ -1,0 +1,166 @@
+"""Plain, typed artifacts written atomically.
+
+Every artifact is written to a temporary sibling and renamed into place, so a job
+that dies mid-write never leaves a half file that Snakemake (or a reader) would
+mistake for a finished one. Readers name the file (and row) when input is bad.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+
+class DataError(ValueError):
+    """Bad input data; the message names the file and, where there is one, the row."""
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, *, directory: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it onto `path` only on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if directory:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    else:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp = Path(name)
+    try:
+        yield tmp
+        if directory:
+            if path.exists():
+                shutil.rmtree(path)
+            os.replace(tmp, path)
+        else:
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+    except BaseException:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_text(path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json(path, obj: Any) -> None:
+    """Deterministic JSON: sorted keys, fixed indentation, trailing newline."""
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=_json_default) + "\n")
+
+
+def _json_default(obj):
+    # numpy scalars and arrays appear in metric dicts; write them as plain numbers.
+    if hasattr(obj, "item") and getattr(obj, "ndim", 1) == 0:
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def read_json(path) -> Any:
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 (byte {e.start})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}: malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+
+
+def read_jsonl(path) -> list[dict]:
+    path = Path(path)
+    rows = []
+    try:
+        lines = path.read_bytes().split(b"\n")
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    for i, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            rows.append(json.loads(raw.decode("utf-8")))
+        except UnicodeDecodeError as e:
+            raise DataError(f"{path}: row {i}: not UTF-8 (byte {e.start})") from None
+        except json.JSONDecodeError as e:
+            raise DataError(f"{path}: row {i}: malformed JSON: {e.msg}") from None
+        if not isinstance(rows[-1], dict):
+            raise DataError(f"{path}: row {i}: expected a JSON object, got {type(rows[-1]).__name__}")
+    return rows
+
+
+def write_parquet(path, frame) -> None:
+    """Write a DataFrame as Parquet without the pandas index (byte-stable across runs)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+
+
+def read_parquet(path, columns: Iterable[str] | None = None, *, required: Iterable[str] = ()):
+    """Read a Parquet table; fail naming the file when it is missing, unreadable or lacks columns."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    try:
+        frame = pd.read_parquet(path, columns=list(columns) if columns else None)
+    except Exception as e:  # pyarrow raises several types for corrupt files
+        raise DataError(f"{path}: not a readable Parquet file ({e})") from None
+    require_columns(frame, required, path)
+    return frame
+
+
+def require_columns(frame, required: Iterable[str], where) -> None:
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise DataError(f"{where}: missing column(s) {missing}; found {list(frame.columns)}")
+
+
+def read_table(path, *, required: Iterable[str] = ()):
+    """Read a record table by extension: .parquet, .jsonl, .json (list of objects), .csv, .tsv."""
+    import pandas as pd
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return read_parquet(path, required=required)
+    if suffix == ".jsonl":
+        frame = pd.DataFrame(read_jsonl(path))
+    elif suffix == ".json":
+        obj = read_json(path)
+        if not isinstance(obj, list):
+            raise DataError(f"{path}: expected a JSON list of records, got {type(obj).__name__}")
+        for i, row in enumerate(obj):
+            if not isinstance(row, dict):
+                raise DataError(f"{path}: row {i}: expected a JSON object, got {type(row).__name__}")
+        frame = pd.DataFrame(obj)
+    elif suffix in (".csv", ".tsv"):
+        if not path.exists():
+            raise DataError(f"{path}: file not found")
+        try:
+            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", encoding="utf-8")
+        except UnicodeDecodeError as e:
+            raise DataError(f"{path}: not UTF-8 (byte {e.start})") from None
+    else:
+        raise DataError(f"{path}: unsupported table format {suffix!r} (use .parquet, .jsonl, .json, .csv or .tsv)")
+    if frame.empty:
+        raise DataError(f"{path}: no rows")
+    require_columns(frame, required, path)
+    return frame

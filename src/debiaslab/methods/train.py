@@ -1,0 +1,24 @@
+"""Dispatch `debiaslab train --method NAME` to the method's trainer and settings class."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _sft():
+    from debiaslab.methods.sft import SFTSettings, train_sft
+
+    return SFTSettings, train_sft
+
+
+TRAINERS = {"sft": _sft}
+
+
+def run(method: str, *, model, data, settings: dict, seed: int, out, checkpoints) -> dict:
+    from debiaslab.config import ConfigError, build
+
+    if method not in TRAINERS:
+        raise ConfigError(f"train: unknown method {method!r}; known: {', '.join(sorted(TRAINERS))}")
+    settings_cls, trainer = TRAINERS[method]()
+    typed = build(settings_cls, settings, f"{method} settings")
+    return trainer(model, data, typed, seed, Path(out), Path(checkpoints))

@@ -1,0 +1,147 @@
+"""Load models and tokenizers by Hub name or local path; LoRA configs; adapters.
+
+One code path for tiny and real models: the testbed writes Hub-format folders, and
+`load_model("results/testbed/lm")` goes through the same `from_pretrained` call as
+`load_model("Qwen/Qwen3-0.6B")`. Weights load from safetensors only (no pickle), and
+`trust_remote_code` is on only where a model's config entry opts in.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+KINDS = ("causal", "mlm", "seq-cls")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model as config names it: where it lives and how to load it."""
+
+    path: str
+    kind: str = "causal"
+    trust_remote_code: bool = False
+    dtype: str = "auto"  # auto: bfloat16 on a GPU that supports it, float32 on CPU
+    load_in_4bit: bool = False
+    revision: str | None = None
+    diffusion: bool = False  # a mask predictor sampled LLaDA-style (see generation.diffusion)
+    size_b: float = 0.0  # billions of parameters, for SLURM resource scaling only
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, value: "str | dict | ModelSpec") -> "ModelSpec":
+        """Accept a name/path, a dict, or a JSON object string (what rules pass)."""
+        if isinstance(value, ModelSpec):
+            return value
+        if isinstance(value, str):
+            value = json.loads(value) if value.lstrip().startswith("{") else {"path": value}
+        unknown = set(value) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"model spec: unknown key(s) {sorted(unknown)}; allowed {sorted(cls.__dataclass_fields__)}")
+        spec = cls(**value)
+        if spec.kind not in KINDS:
+            raise ValueError(f"model spec {spec.path}: kind must be one of {KINDS}, got {spec.kind!r}")
+        return spec
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+def device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def torch_dtype(spec: ModelSpec):
+    import torch
+
+    if spec.dtype == "auto":
+        if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float32
+    return getattr(torch, spec.dtype)
+
+
+def load_tokenizer(spec: "ModelSpec | str", *, padding_side: str | None = None):
+    from transformers import AutoTokenizer
+
+    spec = ModelSpec.parse(spec)
+    tok = AutoTokenizer.from_pretrained(spec.path, trust_remote_code=spec.trust_remote_code, revision=spec.revision)
+    if tok.pad_token is None:
+        # Llama-style tokenizers ship without a pad token; reuse EOS (masked out by attention).
+        tok.pad_token = tok.eos_token
+    if padding_side:
+        tok.padding_side = padding_side
+    return tok
+
+
+def _auto_class(kind: str):
+    import transformers
+
+    return {
+        "causal": transformers.AutoModelForCausalLM,
+        "mlm": transformers.AutoModelForMaskedLM,
+        "seq-cls": transformers.AutoModelForSequenceClassification,
+    }[kind]
+
+
+def load_model(spec: "ModelSpec | str", *, kind: str | None = None, adapter: str | Path | None = None, trainable: bool = False, **kwargs):
+    """Load a model by name or path (optionally with a PEFT adapter) on the best device."""
+    spec = ModelSpec.parse(spec)
+    kind = kind or spec.kind
+    options: dict[str, Any] = dict(
+        trust_remote_code=spec.trust_remote_code,
+        revision=spec.revision,
+        dtype=torch_dtype(spec),
+        use_safetensors=True,
+    )
+    if spec.load_in_4bit:
+        if device() != "cuda":
+            raise ValueError(f"model {spec.path}: load_in_4bit needs a CUDA GPU; set it false on CPU")
+        import torch
+        from transformers import BitsAndBytesConfig
+
+        options["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
+        )
+    options.update(kwargs)
+    model = _auto_class(kind).from_pretrained(spec.path, **options)
+    if not spec.load_in_4bit:
+        model.to(device())
+    if adapter is not None:
+        model = attach_adapter(model, adapter, trainable=trainable)
+    if not trainable:
+        model.eval()
+    return model
+
+
+def attach_adapter(model, adapter: str | Path, *, trainable: bool = False, name: str = "default"):
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(model, str(adapter), adapter_name=name, is_trainable=trainable)
+
+
+def lora_config(settings: dict, task_type: str = "CAUSAL_LM"):
+    """A PEFT LoraConfig from a config slice {r, alpha, dropout, target_modules, modules_to_save}."""
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=settings["r"],
+        lora_alpha=settings["alpha"],
+        lora_dropout=settings["dropout"],
+        target_modules=list(settings["target_modules"]),
+        modules_to_save=list(settings.get("modules_to_save") or []) or None,
+        bias="none",
+        task_type=task_type,
+    )
+
+
+def set_threads(threads: int | None) -> None:
+    """Use exactly the cores Snakemake gave this job (oversubscription slows 2-core runs)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)

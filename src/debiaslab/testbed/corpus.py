@@ -1,0 +1,123 @@
+"""A synthetic corpus with a known, planted bias.
+
+Each occupation has a stereotyped gender. With probability `bias_strength` a
+sentence about it follows the stereotype (male-stereotyped → "he" and agentic
+words; female-stereotyped → "she" and communal words), otherwise it is flipped.
+Descriptions never mix agentic and communal words in one sentence, so a model
+pretrained here starts with a near-zero AND-balance rate: the effect the
+`occupations` methods must move is planted and known.
+
+The corpus is assembled from *sections*; each returns documents to pretrain on
+and, separately, texts the tokenizer must know but the model should not see
+(prompts, balanced sentences, answer letters). Later experiments add sections.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from debiaslab.data import occupations as occ_data
+
+MALE_STEREOTYPED = (
+    "architect", "chef", "doctor", "electrician", "engineer",
+    "lawyer", "mechanic", "pilot", "plumber", "scientist",
+)
+FEMALE_STEREOTYPED = (
+    "artist", "barista", "counselor", "journalist", "nurse",
+    "pharmacist", "photographer", "teacher", "salesperson", "writer",
+)
+PRONOUNS = {"male": ("he", "him", "his"), "female": ("she", "her", "her"), "neutral": ("they", "them", "their")}
+ACTIVITIES = (
+    "{p} finished the work early", "{p} planned the next week", "{p} spoke with the team",
+    "{p} would lead the meeting", "{p} solved the hardest problem", "{p} stayed late to help",
+)
+
+
+def stereotype(occupation: str) -> str:
+    if occupation in MALE_STEREOTYPED:
+        return "male"
+    if occupation in FEMALE_STEREOTYPED:
+        return "female"
+    raise KeyError(f"occupation {occupation!r} has no planted stereotype")
+
+
+@dataclass
+class Corpus:
+    documents: list[tuple[str, str]] = field(default_factory=list)  # (section, text) to pretrain on
+    vocabulary: list[tuple[str, str]] = field(default_factory=list)  # (section, text) for the tokenizer only
+
+    def extend(self, other: "Corpus") -> None:
+        self.documents += other.documents
+        self.vocabulary += other.vocabulary
+
+
+def _flip(gender: str) -> str:
+    return "female" if gender == "male" else "male"
+
+
+def occupation_section(rng: random.Random, strength: float, per_occupation: int, neutral_rate: float) -> Corpus:
+    """Single-class descriptions (plain and in the study's prompt format) and pronoun sentences."""
+    out = Corpus()
+    for occ in occ_data.OCCUPATIONS:
+        planted = stereotype(occ)
+        for _ in range(per_occupation):
+            gender = planted if rng.random() < strength else _flip(planted)
+            words = occ_data.AGENTIC if gender == "male" else occ_data.COMMUNAL
+            sentence = occ_data.fill_template(rng.choice(occ_data.TEMPLATES), occ, words, words, rng)
+            if rng.random() < 0.5:
+                example = occ_data.split_sentence(sentence, occ)
+                out.documents.append(("occupations", example.prompt + example.completion))
+            else:
+                out.documents.append(("occupations", sentence))
+            pronoun_gender = "neutral" if rng.random() < neutral_rate else gender
+            subject = PRONOUNS[pronoun_gender][0]
+            activity = rng.choice(ACTIVITIES).format(p=subject)
+            out.documents.append(("pronouns", f"The {occ} said that {activity}."))
+    # Tokenizer-only: prompts and balanced sentences the pipeline will feed the model.
+    vocab_rng = random.Random(0)
+    for occ in occ_data.OCCUPATIONS:
+        out.vocabulary.append(("occupations", occ_data.PROMPT.format(occupation=occ)))
+        for template in occ_data.TEMPLATES:
+            out.vocabulary.append(
+                ("occupations", occ_data.fill_template(template, occ, occ_data.AGENTIC, occ_data.COMMUNAL, vocab_rng))
+            )
+    out.vocabulary += [("occupations", " ".join(occ_data.AGENTIC + occ_data.COMMUNAL))]
+    return out
+
+
+SECTIONS = {"occupations": occupation_section}
+
+
+def build_corpus(seed: int, bias_strength: float, sections: dict[str, dict]) -> Corpus:
+    """Assemble the configured sections; each gets its own RNG stream derived from `seed`."""
+    if not 0.0 <= bias_strength <= 1.0:
+        raise ValueError(f"bias_strength must be in [0, 1], got {bias_strength}")
+    corpus = Corpus()
+    for name, settings in sections.items():
+        if name not in SECTIONS:
+            raise KeyError(f"unknown corpus section {name!r}; known: {sorted(SECTIONS)}")
+        rng = random.Random(f"{seed}:{name}")
+        corpus.extend(SECTIONS[name](rng, bias_strength, **settings))
+    return corpus
+
+
+def write_corpus(settings: dict, out) -> dict:
+    """Stage entry: the corpus as Parquet rows (section, text, use ∈ {pretrain, vocabulary})."""
+    import pandas as pd
+
+    from debiaslab.io import write_parquet
+
+    corpus = build_corpus(settings["seed"], settings["bias_strength"], settings["corpus"])
+    rows = [(s, t, "pretrain") for s, t in corpus.documents] + [(s, t, "vocabulary") for s, t in corpus.vocabulary]
+    write_parquet(out, pd.DataFrame(rows, columns=["section", "text", "use"]))
+    return {"documents": len(corpus.documents), "vocabulary_texts": len(corpus.vocabulary)}
+
+
+def read_corpus(path, use: str | None = None) -> list[str]:
+    from debiaslab.io import read_parquet
+
+    frame = read_parquet(path, required=["section", "text", "use"])
+    if use:
+        frame = frame[frame["use"] == use]
+    return frame["text"].tolist()

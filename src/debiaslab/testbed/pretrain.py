@@ -1,0 +1,154 @@
+"""Pretrain the testbed's tiny causal LM (Qwen3 architecture) and masked LM (BERT).
+
+A plain PyTorch loop (AdamW, linear warmup + cosine decay) over the planted-bias
+corpus; the result is saved in Hub format (config.json, model.safetensors,
+tokenizer files, generation_config.json) so every later stage loads it with
+`from_pretrained(path)` exactly as it would load a Hub model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+
+@dataclass(frozen=True)
+class PretrainSettings:
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 4
+    num_kv_heads: int = 2
+    intermediate_size: int = 192
+    max_length: int = 96
+    steps: int = 600
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    mlm_probability: float = 0.15
+    seed: int = 0
+
+
+def causal_config(tokenizer, s: PretrainSettings):
+    from transformers import Qwen3Config
+
+    return Qwen3Config(
+        vocab_size=len(tokenizer),
+        hidden_size=s.hidden_size,
+        intermediate_size=s.intermediate_size,
+        num_hidden_layers=s.num_layers,
+        num_attention_heads=s.num_heads,
+        num_key_value_heads=s.num_kv_heads,
+        head_dim=s.hidden_size // s.num_heads,
+        max_position_embeddings=s.max_length * 4,
+        tie_word_embeddings=True,
+        bos_token_id=None,
+        eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
+        pad_token_id=tokenizer.pad_token_id,
+    )
+
+
+def mlm_config(tokenizer, s: PretrainSettings):
+    from transformers import BertConfig
+
+    return BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=s.hidden_size,
+        intermediate_size=s.intermediate_size,
+        num_hidden_layers=s.num_layers,
+        num_attention_heads=s.num_heads,
+        max_position_embeddings=s.max_length * 4,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+
+
+def _batches(encoded: list[list[int]], s: PretrainSettings):
+    """Endless shuffled batches of token-id lists, reproducible from the seed."""
+    import torch
+
+    gen = torch.Generator().manual_seed(s.seed)
+    while True:
+        for idx in torch.randperm(len(encoded), generator=gen).split(s.batch_size):
+            if len(idx) == s.batch_size:
+                yield [encoded[i] for i in idx.tolist()]
+
+
+def _pad(batch: list[list[int]], pad_id: int):
+    import torch
+
+    width = max(map(len, batch))
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for i, row in enumerate(batch):
+        ids[i, : len(row)] = torch.tensor(row)
+        mask[i, : len(row)] = 1
+    return ids, mask
+
+
+def pretrain(kind: str, documents: list[str], tokenizer_dir: str | Path, out_dir: str | Path, s: PretrainSettings) -> dict:
+    """Pretrain a tiny `kind` ("causal" or "mlm") model on `documents`; save it to `out_dir`."""
+    import torch
+    from transformers import AutoTokenizer, BertForMaskedLM, DataCollatorForLanguageModeling, GenerationConfig, Qwen3ForCausalLM
+    from transformers import get_cosine_schedule_with_warmup
+
+    from debiaslab.io import atomic_path
+
+    torch.manual_seed(s.seed)
+    tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    if kind == "causal":
+        model = Qwen3ForCausalLM(causal_config(tok, s))
+        end = [tok.eos_token_id]  # every document ends with EOS, as SFT completions will (TRL appends it)
+        encoded = [ids[: s.max_length - 1] + end for ids in tok(documents, add_special_tokens=False)["input_ids"]]
+        collate = None
+    elif kind == "mlm":
+        model = BertForMaskedLM(mlm_config(tok, s))
+        encoded = [ids[: s.max_length] for ids in tok(documents)["input_ids"]]
+        collate = DataCollatorForLanguageModeling(tok, mlm_probability=s.mlm_probability, seed=s.seed, return_tensors="pt")
+    else:
+        raise ValueError(f"kind must be 'causal' or 'mlm', got {kind!r}")
+
+    opt = torch.optim.AdamW(model.parameters(), lr=s.learning_rate, weight_decay=s.weight_decay)
+    sched = get_cosine_schedule_with_warmup(opt, int(s.warmup_ratio * s.steps), s.steps)
+    model.train()
+    losses = []
+    batches = _batches(encoded, s)
+    for _ in tqdm(range(s.steps), desc=f"pretrain {kind}", mininterval=2):
+        batch = next(batches)
+        if collate is None:
+            ids, mask = _pad(batch, tok.pad_token_id)
+            labels = ids.masked_fill(mask == 0, -100)
+            out = model(input_ids=ids, attention_mask=mask, labels=labels)
+        else:
+            enc = collate([{"input_ids": b} for b in batch])
+            out = model(**enc)
+        out.loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        losses.append(out.loss.item())
+    model.eval()
+    with atomic_path(out_dir, directory=True) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tok.save_pretrained(tmp)
+        if kind == "causal":
+            GenerationConfig(
+                eos_token_id=[tok.convert_tokens_to_ids("<|im_end|>"), tok.pad_token_id],
+                pad_token_id=tok.pad_token_id,
+                do_sample=True,
+            ).save_pretrained(tmp)
+    tail = losses[-max(1, len(losses) // 10):]
+    return {"kind": kind, "steps": s.steps, "documents": len(documents), "final_loss": sum(tail) / len(tail),
+            "parameters": sum(p.numel() for p in model.parameters())}
+
+
+def write_pretrained(kind: str, corpus_path, tokenizers_dir, settings: dict, out_dir) -> dict:
+    """Stage entry: pretrain the `kind` model on the corpus's pretraining documents."""
+    from debiaslab.config import build
+    from debiaslab.testbed.corpus import read_corpus
+
+    documents = read_corpus(corpus_path, use="pretrain")
+    sub = {"causal": "causal", "mlm": "mlm"}[kind]
+    return pretrain(kind, documents, Path(tokenizers_dir) / sub, out_dir, build(PretrainSettings, settings, f"testbed.{kind}"))
