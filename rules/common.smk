@@ -43,6 +43,12 @@ def model_input(name):
     return [path] if path.startswith("results/testbed/") else []
 
 
+def occupations_split():
+    """The occupation split and prompt: shared by the occupations data and prompt jobs."""
+    exp = experiment("occupations")
+    return {k: exp[k] for k in ("train_occupations", "heldout_occupations", "prompt")}
+
+
 def adapter_input(wildcards):
     if wildcards.method in ADAPTER_METHODS:
         return {

@@ -2,10 +2,6 @@
 # method's data settings never rewrites another method's data.
 
 
-def occupations_split():
-    exp = experiment("occupations")
-    return {k: exp[k] for k in ("train_occupations", "heldout_occupations", "prompt")}
-
 
 rule occupations_sft_data:
     output:

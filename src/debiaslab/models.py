@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-KINDS = ("causal", "mlm", "seq-cls")
+KINDS = ("auto", "causal", "mlm", "seq-cls")
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class ModelSpec:
     """A model as config names it: where it lives and how to load it."""
 
     path: str
-    kind: str = "causal"
+    kind: str = "auto"  # auto: read from the checkpoint's config.json `architectures`
     trust_remote_code: bool = False
     dtype: str = "auto"  # auto: bfloat16 on a GPU that supports it, float32 on CPU
     load_in_4bit: bool = False
@@ -88,10 +88,28 @@ def _auto_class(kind: str):
     }[kind]
 
 
+def infer_kind(spec: ModelSpec) -> str:
+    """The head a checkpoint was saved with, from `architectures` in its config.json."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(spec.path, trust_remote_code=spec.trust_remote_code, revision=spec.revision)
+    for arch in config.architectures or []:
+        if arch.endswith("ForMaskedLM"):
+            return "mlm"
+        if arch.endswith("ForSequenceClassification"):
+            return "seq-cls"
+        if arch.endswith("ForCausalLM") or arch.endswith("LMHeadModel"):
+            return "causal"
+    raise ValueError(f"model {spec.path}: cannot tell its kind from architectures={config.architectures}; "
+                     f"set `kind` ({', '.join(KINDS[1:])}) in its config entry")
+
+
 def load_model(spec: "ModelSpec | str", *, kind: str | None = None, adapter: str | Path | None = None, trainable: bool = False, **kwargs):
     """Load a model by name or path (optionally with a PEFT adapter) on the best device."""
     spec = ModelSpec.parse(spec)
     kind = kind or spec.kind
+    if kind == "auto":
+        kind = infer_kind(spec)
     options: dict[str, Any] = dict(
         trust_remote_code=spec.trust_remote_code,
         revision=spec.revision,

@@ -1,0 +1,80 @@
+"""Shared fixtures: one complete default-workflow run per test session, in a temp copy.
+
+Workflow tests assert on that run's artifacts (effects of methods, tables) and use
+dry-runs against it to prove what a config edit reruns. Unit tests need none of it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+WORKFLOW_FILES = ("Snakefile", "rules", "config", "workflow", "envs", "profiles")
+ENV = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
+           TOKENIZERS_PARALLELISM="false")
+ENV["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{ENV.get('PATH', '')}"
+os.environ.update({k: ENV[k] for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")})
+
+
+def copy_workflow(dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in WORKFLOW_FILES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, dirs_exist_ok=True)
+        elif src.exists():
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+    cmd = [str(Path(sys.executable).parent / "snakemake"), *args]
+    proc = subprocess.run(cmd, cwd=workdir, env=ENV, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+JOB_RE = re.compile(r"^(?:local)?rule (\w+):\s*$")
+
+
+def planned_jobs(workdir: Path, *args: str) -> set[tuple[str, str]]:
+    """(rule, first output) of every job a dry-run schedules."""
+    proc = snakemake(workdir, "-n", *args)
+    jobs, rule = set(), None
+    for line in (proc.stdout + proc.stderr).splitlines():
+        m = JOB_RE.match(line.strip())
+        if m:
+            rule = m.group(1)
+            continue
+        if rule and line.strip().startswith("output:"):
+            jobs.add((rule, line.split(":", 1)[1].strip().split(",")[0]))
+            rule = None
+        elif rule and line.strip().startswith("jobid:"):
+            pass
+    return jobs
+
+
+def edited_config(workdir: Path, edit, name: str = "edited.yaml") -> Path:
+    """Write config/config.yaml with `edit(config)` applied; return its path (for --configfile)."""
+    config = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
+    edit(config)
+    path = workdir / name
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="session")
+def default_run(tmp_path_factory) -> Path:
+    """The default workflow, run to completion once; returns its working directory."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("default_run"))
+    snakemake(workdir, "--cores", "2", "all")
+    return workdir

@@ -1,0 +1,90 @@
+"""Config validation: defaults filled, unknown keys and bad values rejected by key path."""
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from debiaslab.config import ConfigError, build, load, validate
+from debiaslab.methods.sft import SFTSettings
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
+BASE = {"models": {"m": {"path": "org/model"}}, "experiments": {"occupations": {"models": ["m"]}}}
+
+
+def check(config):
+    return validate(copy.deepcopy(config), SCHEMA)
+
+
+def rejects(config, *fragments):
+    with pytest.raises(ConfigError) as err:
+        check(config)
+    for fragment in fragments:
+        assert fragment in str(err.value), str(err.value)
+
+
+def test_default_config_is_valid_and_defaults_are_the_sources_values():
+    config = load(REPO / "config/config.yaml", SCHEMA)
+    assert config["experiments"]["occupations"]["seeds"] == [42, 123, 456]
+    full = check(BASE)["experiments"]["occupations"]
+    assert full["heldout_occupations"] == ["plumber", "scientist", "teacher", "salesperson", "writer"]
+    assert full["generation"] == {"samples_per_occupation": 250, "max_new_tokens": 64, "temperature": 1.0,
+                                  "top_p": 0.95, "batch_size": 64}
+    sft = full["methods"]["sft"]["train"]
+    assert (sft["learning_rate"], sft["epochs"], sft["max_length"]) == (2e-4, 3, 128)
+    assert (sft["lora"]["r"], sft["lora"]["alpha"], sft["lora"]["dropout"]) == (16, 32, 0.05)
+
+
+def test_experiment_lora_default_survives_a_partial_train_section():
+    config = copy.deepcopy(BASE)
+    config["experiments"]["occupations"]["methods"] = {"sft": {"train": {"learning_rate": 0.01}}}
+    lora = check(config)["experiments"]["occupations"]["methods"]["sft"]["train"]["lora"]
+    assert (lora["r"], lora["alpha"]) == (16, 32)
+
+
+@pytest.mark.parametrize("patch, fragments", [
+    ({"foo": 1}, ["experiments.occupations: unknown key(s) 'foo'", "allowed: generation"]),
+    ({"seeds": [1, 1]}, ["experiments.occupations.seeds: duplicate value(s) [1]"]),
+    ({"seeds": []}, ["experiments.occupations.seeds: must not be empty"]),
+    ({"seeds": ["a"]}, ["experiments.occupations.seeds[0]"]),
+    ({"methods": {"sft": {"train": {"learning_rate": 0}}}}, ["methods.sft.train.learning_rate"]),
+    ({"methods": {"sft": {"train": {"learning_rate": -1e-4}}}}, ["methods.sft.train.learning_rate"]),
+    ({"methods": {"sft": {"train": {"lr": 1}}}}, ["unknown key(s) 'lr'", "learning_rate"]),
+    ({"methods": {"dpo2": {}}}, ["methods: unknown key(s) 'dpo2'", "allowed: prompt_only, sft"]),
+    ({"methods": {}}, ["experiments.occupations.methods"]),
+    ({"generation": {"temprature": 1}}, ["generation: unknown key(s) 'temprature'"]),
+    ({"generation": {"top_p": 1.5}}, ["generation.top_p"]),
+    ({"heldout_occupations": ["nurse"]}, ["heldout_occupations: ['nurse'] also in train_occupations"]),
+    ({"train_occupations": ["astronaut"]}, ["train_occupations[0]: 'astronaut' is not allowed", "allowed: architect"]),
+    ({"models": ["undefined"]}, ["experiments.occupations.models[0]: model 'undefined' is not defined"]),
+    ({"prompt": "no placeholder"}, ["experiments.occupations.prompt"]),
+])
+def test_bad_occupations_config_is_rejected_naming_the_key(patch, fragments):
+    config = copy.deepcopy(BASE)
+    config["experiments"]["occupations"].update(patch)
+    rejects(config, *fragments)
+
+
+def test_unknown_experiment_and_bad_model_entries():
+    rejects({"experiments": {"occupation": {}}}, "experiments: unknown key(s) 'occupation'", "allowed: occupations")
+    rejects({"models": {"m": {}}, "experiments": {}}, "models.m: 'path' is a required property")
+    rejects({"models": {"m": {"path": "x", "kind": "rnn"}}, "experiments": {}}, "models.m.kind: 'rnn' is not allowed")
+    rejects({"models": {"bad name": {"path": "x"}}, "experiments": {}}, "bad name")
+    rejects({"models": {"m": {"path": "results/testbed/lm"}}, "experiments": {}}, "no `testbed` section")
+
+
+def test_typed_views_reject_unknown_settings_and_build_nested_lora():
+    s = build(SFTSettings, {"learning_rate": 0.1, "lora": {"r": 4, "target_modules": ["q_proj"]}})
+    assert s.lora.r == 4 and s.lora.target_modules == ("q_proj",)
+    with pytest.raises(ConfigError, match="unknown setting"):
+        build(SFTSettings, {"learnin_rate": 0.1})
+
+
+def test_check_config_cli_reports_errors(tmp_path):
+    from debiaslab.cli import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("experiments: {occupations: {models: [m], seeds: []}}\n")
+    assert main(["check-config", str(bad), "--schema", str(SCHEMA)]) == 2
+    assert main(["check-config", str(REPO / "config/config.yaml"), "--schema", str(SCHEMA)]) == 0

@@ -1,0 +1,71 @@
+"""Atomic artifacts, clear data errors, and source fingerprints."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from debiaslab import provenance
+from debiaslab.io import DataError, atomic_path, read_json, read_jsonl, read_table, write_json, write_parquet
+
+
+def test_failed_write_leaves_nothing_behind(tmp_path):
+    target = tmp_path / "out.json"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("partial")
+            raise RuntimeError("job killed")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_directory_write_keeps_the_old_directory(tmp_path):
+    target = tmp_path / "adapter"
+    with atomic_path(target, directory=True) as tmp:
+        (tmp / "a.txt").write_text("v1")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target, directory=True) as tmp:
+            (tmp / "a.txt").write_text("v2")
+            raise RuntimeError
+    assert (target / "a.txt").read_text() == "v1"
+    assert [p.name for p in tmp_path.iterdir()] == ["adapter"]
+
+
+def test_parquet_is_byte_identical_across_writes(tmp_path):
+    frame = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    write_parquet(tmp_path / "1.parquet", frame)
+    write_parquet(tmp_path / "2.parquet", frame)
+    assert (tmp_path / "1.parquet").read_bytes() == (tmp_path / "2.parquet").read_bytes()
+
+
+def test_bad_data_names_file_and_row(tmp_path):
+    bad = tmp_path / "rows.jsonl"
+    bad.write_text('{"a": 1}\n{"a": 2\n')
+    with pytest.raises(DataError, match=r"rows.jsonl: row 2: malformed JSON"):
+        read_jsonl(bad)
+    latin = tmp_path / "latin.json"
+    latin.write_bytes(b'["caf\xe9"]')
+    with pytest.raises(DataError, match="latin.json: not UTF-8"):
+        read_json(latin)
+    empty = tmp_path / "empty.json"
+    empty.write_text("[]")
+    with pytest.raises(DataError, match="empty.json: no rows"):
+        read_table(empty)
+    table = tmp_path / "t.json"
+    table.write_text(json.dumps([{"prompt": "x"}]))
+    with pytest.raises(DataError, match=r"t.json: missing column\(s\) \['response'\]"):
+        read_table(table, required=["response"])
+
+
+def test_write_json_is_deterministic(tmp_path):
+    write_json(tmp_path / "a.json", {"b": 1, "a": [1.5]})
+    assert (tmp_path / "a.json").read_text() == '{\n  "a": [\n    1.5\n  ],\n  "b": 1\n}\n'
+
+
+def test_source_fingerprint_follows_imports():
+    files = {p.name for p in provenance.module_closure("debiaslab.methods.train")}
+    assert {"train.py", "sft.py", "common.py", "models.py", "config.py"} <= files
+    # the balance metric does not run the trainer: its fingerprint must not include it
+    assert "sft.py" not in {p.name for p in provenance.module_closure("debiaslab.metrics.score")}
+    assert provenance.source_fingerprint("debiaslab.metrics.score") != provenance.source_fingerprint("debiaslab.methods.train")
+    with pytest.raises(ValueError):
+        provenance.module_closure("debiaslab.no_such_module")

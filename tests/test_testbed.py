@@ -1,0 +1,63 @@
+"""The testbed: Hub-format artifacts, a tokenizer that knows every word, a learned planted bias."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from debiaslab import models
+from debiaslab.data.occupations import AGENTIC, COMMUNAL, OCCUPATIONS, PROMPT
+from debiaslab.testbed.corpus import FEMALE_STEREOTYPED, MALE_STEREOTYPED, build_corpus
+
+pytestmark = pytest.mark.workflow
+
+
+def test_models_are_hub_format_folders(default_run):
+    lm = default_run / "results/testbed/lm"
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json"):
+        assert (lm / name).is_file(), name
+    assert json.loads((lm / "config.json").read_text())["model_type"] == "qwen3"
+    assert json.loads((default_run / "results/testbed/mlm/config.json").read_text())["model_type"] == "bert"
+    assert not list(lm.glob("*.bin")), "weights must be safetensors only"
+
+
+def test_same_loader_opens_testbed_folder(default_run):
+    tok = models.load_tokenizer(str(default_run / "results/testbed/lm"))
+    lm = models.load_model(str(default_run / "results/testbed/lm"))
+    assert type(lm).__name__ == "Qwen3ForCausalLM"
+    chat = tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
+    assert chat == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    mlm = models.load_model(str(default_run / "results/testbed/mlm"))
+    assert type(mlm).__name__ == "BertForMaskedLM"
+
+
+def test_tokenizers_keep_every_pipeline_word_whole(default_run):
+    causal = models.load_tokenizer(str(default_run / "results/testbed/lm"))
+    wordpiece = models.load_tokenizer(str(default_run / "results/testbed/mlm"))
+    for word in OCCUPATIONS + AGENTIC + COMMUNAL:
+        if "-" not in word:
+            assert len(causal(" " + word, add_special_tokens=False)["input_ids"]) == 1, word
+            assert len(wordpiece(word, add_special_tokens=False)["input_ids"]) == 1, word
+    assert wordpiece.unk_token_id not in wordpiece(PROMPT.format(occupation="nurse"))["input_ids"]
+
+
+def test_corpus_plants_the_configured_bias():
+    corpus = build_corpus(0, 0.9, {"occupations": {"per_occupation": 200, "neutral_rate": 0.1}})
+    pronouns = [t for s, t in corpus.documents if s == "pronouns"]
+    male_he = [t for t in pronouns if any(f"The {o} said that he " in t for o in MALE_STEREOTYPED)]
+    male_all = [t for t in pronouns if any(f"The {o} said" in t for o in MALE_STEREOTYPED)]
+    assert 0.75 < len(male_he) / len(male_all) < 0.88  # strength 0.9 × (1 - neutral 0.1) = 0.81
+    descriptions = [t for s, t in corpus.documents if s == "occupations"]
+    nurse = [t for t in descriptions if "The nurse was" in t]
+    communal = [t for t in nurse if any(w in t for w in COMMUNAL) and not any(w in t for w in AGENTIC)]
+    assert 0.82 < len(communal) / len(nurse) <= 0.97
+    mixed = [t for t in descriptions if any(w in t for w in COMMUNAL) and any(w in t for w in AGENTIC)]
+    assert not mixed, "no planted description mixes the classes"
+
+
+def test_base_model_reproduces_the_planted_stereotype(default_run):
+    records = pd.concat(pd.read_parquet(p) for p in (default_run / "results/scores/occupations/testbed-lm/prompt_only").rglob("records.parquet"))
+    male = records[records.occupation.isin(MALE_STEREOTYPED)]
+    female = records[records.occupation.isin(FEMALE_STEREOTYPED)]
+    assert male["agentic_only"].mean() > 0.7 and female["communal_only"].mean() > 0.7
+    assert records["and_balanced"].mean() < 0.05
