@@ -3,7 +3,7 @@
 
 rule table:
     input:
-        lambda w: run_paths("scores", w.experiment, "scores.parquet"),
+        lambda w: table_inputs(w.experiment),
     output:
         csv="results/tables/{experiment}.csv",
         md="results/tables/{experiment}.md",

@@ -13,7 +13,9 @@ except ConfigError as error:
 
 EXPERIMENTS = config["experiments"]
 # Methods that train a PEFT adapter (generation applies it to the base model).
-ADAPTER_METHODS = {"sft"}
+ADAPTER_METHODS = {"sft", "dpo"}
+# Keys of an experiment's `generation` section that the generate job uses (the rest size the prompt sets).
+GENERATION_KEYS = ("max_new_tokens", "temperature", "top_p", "batch_size", "chat", "system_prompt", "strip_thinking")
 
 
 wildcard_constraints:
@@ -72,6 +74,11 @@ def testbed_targets():
     if "testbed" not in config:
         return []
     return ["results/testbed/lm", "results/testbed/mlm"]
+
+
+def table_inputs(name):
+    """Score-store files an experiment's table is computed from (one per run by default)."""
+    return run_paths("scores", name, "scores.parquet")
 
 
 def table_targets():

@@ -1,8 +1,5 @@
 # Generation: one job per (experiment, model, method, seed) that samples every prompt of the experiment.
 
-SAMPLING_KEYS = ("max_new_tokens", "temperature", "top_p", "batch_size")
-
-
 rule generate:
     input:
         unpack(adapter_input),
@@ -13,7 +10,9 @@ rule generate:
     params:
         model=lambda w: model_spec(w.model),
         adapter=lambda w, input: f"--adapter {input.adapter}" if "adapter" in input.keys() else "",
-        settings=lambda w: as_json({k: experiment(w.experiment)["generation"][k] for k in SAMPLING_KEYS}),
+        settings=lambda w: as_json(
+            {k: v for k, v in experiment(w.experiment)["generation"].items() if k in GENERATION_KEYS}
+        ),
         code=code("debiaslab.generation.responses"),
     threads: 1
     log:

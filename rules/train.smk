@@ -23,3 +23,26 @@ rule train_sft:
         "debiaslab --threads {threads} train --method sft --model {params.model:q} --data {input.data}"
         " --settings {params.settings:q} --seed {wildcards.seed} --out {output} --checkpoints {params.checkpoints}"
         " > {log} 2>&1"
+
+
+rule train_dpo:
+    input:
+        unpack(lambda w: {"data": f"results/data/{w.experiment}/dpo/seed~{w.seed}/train.parquet", "model": model_input(w.model)}),
+    output:
+        directory("results/train/{experiment}/{model}/dpo/seed~{seed}/adapter"),
+    params:
+        model=lambda w: model_spec(w.model),
+        settings=lambda w: as_json(experiment(w.experiment)["methods"]["dpo"]["train"]),
+        checkpoints="results/checkpoints/train/{experiment}/{model}/dpo/seed~{seed}",
+        code=code("debiaslab.methods.train", "debiaslab.methods.dpo"),
+    threads: 1
+    log:
+        "results/logs/train/{experiment}/{model}/dpo/seed~{seed}.log",
+    benchmark:
+        "results/benchmarks/train/{experiment}/{model}/dpo/seed~{seed}.tsv"
+    conda:
+        "../envs/train.yaml"
+    shell:
+        "debiaslab --threads {threads} train --method dpo --model {params.model:q} --data {input.data}"
+        " --settings {params.settings:q} --seed {wildcards.seed} --out {output} --checkpoints {params.checkpoints}"
+        " > {log} 2>&1"

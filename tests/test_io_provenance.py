@@ -69,3 +69,11 @@ def test_source_fingerprint_follows_imports():
     assert provenance.source_fingerprint("debiaslab.metrics.score") != provenance.source_fingerprint("debiaslab.methods.train")
     with pytest.raises(ValueError):
         provenance.module_closure("debiaslab.no_such_module")
+
+
+def test_strip_thinking_keeps_plain_continuations_intact():
+    from debiaslab.generation.autoregressive import strip_thinking
+
+    assert strip_thinking(" caring and bold.") == " caring and bold."
+    assert strip_thinking("<think>\nhmm, plan</think>\n\nThe answer.") == "The answer."
+    assert strip_thinking("<think>never closed") == ""

@@ -42,24 +42,33 @@ def _key_path(parts) -> str:
     return out or "<top level>"
 
 
-def _allowed(schema: dict) -> list[str]:
+def _allowed(schema: dict, registry) -> list[str]:
+    """Keys a (possibly $ref-composed) object schema allows, for error messages."""
     keys: set[str] = set(schema.get("properties", {}))
     ref = schema.get("$ref")
-    if ref:
-        keys |= set(_ROOT_SCHEMA.get("$defs", {}).get(ref.rsplit("/", 1)[-1], {}).get("properties", {}))
+    if ref and registry is not None:
+        target = _lookup(ref, registry)
+        keys |= set(target.get("properties", {}))
     return sorted(keys)
 
 
-_ROOT_SCHEMA: dict = {}
+def _lookup(ref: str, registry) -> dict:
+    """Resolve `file.yaml#/a/b` (or `#/a/b` in the top-level schema) against the loaded schema files."""
+    file, _, pointer = ref.partition("#")
+    doc = registry["__root__"] if not file else registry[file]
+    for part in [p for p in pointer.split("/") if p]:
+        doc = doc[part]
+    return doc
 
 
-def _message(error) -> str:
+def _message(error, registry=None) -> str:
     path = _key_path(error.absolute_path)
     if error.validator in ("additionalProperties", "unevaluatedProperties"):
-        extra = sorted(set(error.instance) - set(_allowed(error.schema)))
+        allowed = _allowed(error.schema, registry)
+        extra = sorted(set(error.instance) - set(allowed))
         if not extra:  # additionalProperties given as a schema (e.g. the models map)
             return f"{path}: {error.message}"
-        return f"{path}: unknown key(s) {', '.join(map(repr, extra))}; allowed: {', '.join(_allowed(error.schema)) or '(none)'}"
+        return f"{path}: unknown key(s) {', '.join(map(repr, extra))}; allowed: {', '.join(allowed) or '(none)'}"
     if error.validator == "enum":
         return f"{path}: {error.instance!r} is not allowed; allowed: {', '.join(map(str, error.validator_value))}"
     if error.validator == "required":
@@ -79,7 +88,19 @@ def _message(error) -> str:
     return f"{path}: {error.message}"
 
 
-def _default_filling_validator(schema: dict):
+def _schema_registry(schema_path: Path):
+    """Every *.schema.yaml beside the top-level schema, so `$ref: "safety.schema.yaml"` resolves locally."""
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    docs = {p.name: load_yaml(p) for p in sorted(schema_path.parent.glob("*.schema.yaml"))}
+    registry = Registry()
+    for name, doc in docs.items():
+        registry = registry.with_resource(name, Resource.from_contents(doc, default_specification=DRAFT202012))
+    return registry, docs
+
+
+def _default_filling_validator(schema: dict, registry):
     """jsonschema's Draft 2020-12 validator that also fills in `default`s (as Snakemake's `validate`)."""
     from jsonschema import Draft202012Validator, validators
 
@@ -93,18 +114,20 @@ def _default_filling_validator(schema: dict):
         yield from validate_properties(validator, properties, instance, subschema)
 
     cls = validators.extend(Draft202012Validator, {"properties": set_defaults})
-    return cls(schema)
+    return cls(schema, registry=registry)
 
 
 def validate(config: dict, schema_path: str | Path = DEFAULT_SCHEMA) -> dict:
     """Validate `config` in place (defaults filled) and return it; raise ConfigError listing every problem."""
-    global _ROOT_SCHEMA
     if not isinstance(config, dict):
         raise ConfigError(f"config must be a mapping, got {type(config).__name__}")
-    schema = load_yaml(schema_path)
-    _ROOT_SCHEMA = schema
-    errors = sorted(_default_filling_validator(schema).iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
-    messages = list(dict.fromkeys(_message(e) for e in errors))
+    schema_path = Path(schema_path)
+    registry, docs = _schema_registry(schema_path)
+    schema = docs[schema_path.name]
+    docs["__root__"] = schema
+    validator = _default_filling_validator(schema, registry)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    messages = list(dict.fromkeys(_message(e, docs) for e in errors))
     if not messages:
         messages = check_semantics(config)
     if messages:

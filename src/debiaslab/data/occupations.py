@@ -123,6 +123,28 @@ def balanced_examples(occupations, n_per_occupation: int, seed: int, prompt: str
     return [balanced_example(occ, rng, prompt) for occ in occupations for _ in range(n_per_occupation)]
 
 
+def preference_pair(occupation: str, rng: random.Random, prompt: str = PROMPT) -> dict:
+    """One DPO pair: the same template filled balanced (chosen) and single-class (rejected).
+
+    The rejected completion is agentic-only or communal-only with equal probability
+    (SOURCES.md §2); sharing the template isolates the preference to the balance itself.
+    """
+    template = rng.choice(TEMPLATES)
+    single = AGENTIC if rng.random() < 0.5 else COMMUNAL
+    state = rng.getstate()
+    chosen = fill_template(template, occupation, AGENTIC, COMMUNAL, rng)
+    rng.setstate(state)  # same contexts (and first words where the class allows) in both completions
+    rejected = fill_template(template, occupation, single, single, rng)
+    c, r = split_sentence(chosen, occupation, prompt), split_sentence(rejected, occupation, prompt)
+    return {"occupation": occupation, "prompt": c.prompt, "chosen": c.completion, "rejected": r.completion,
+            "rejected_class": "agentic" if single is AGENTIC else "communal"}
+
+
+def preference_pairs(occupations, n_per_occupation: int, seed: int, prompt: str = PROMPT) -> list[dict]:
+    rng = random.Random(seed)
+    return [preference_pair(occ, rng, prompt) for occ in occupations for _ in range(n_per_occupation)]
+
+
 def check_split(train, heldout) -> None:
     overlap = sorted(set(train) & set(heldout))
     if overlap:
@@ -151,6 +173,18 @@ def write_sft_data(settings: dict, seed: int, out) -> dict:
     examples = balanced_examples(settings["train_occupations"], settings["n_per_occupation"], seed, settings["prompt"])
     write_parquet(out, pd.DataFrame([vars(e) for e in examples]))
     return {"examples": len(examples)}
+
+
+def write_dpo_data(settings: dict, seed: int, out) -> dict:
+    """Stage entry: preference pairs for the training occupations only."""
+    import pandas as pd
+
+    from debiaslab.io import write_parquet
+
+    check_split(settings["train_occupations"], settings["heldout_occupations"])
+    pairs = preference_pairs(settings["train_occupations"], settings["n_per_occupation"], seed, settings["prompt"])
+    write_parquet(out, pd.DataFrame(pairs))
+    return {"pairs": len(pairs)}
 
 
 def write_prompts(settings: dict, out) -> dict:

@@ -25,7 +25,13 @@ class SamplingSettings:
 
 
 def strip_thinking(text: str) -> str:
-    """Drop `<think>…</think>` blocks (Qwen3's reasoning), keeping the answer after them."""
+    """Drop `<think>…</think>` blocks (Qwen3's reasoning), keeping the answer after them.
+
+    Text without a think block is returned unchanged (a raw continuation's leading
+    space is part of the sentence).
+    """
+    if "<think>" not in text:
+        return text
     return THINK.sub("", text).strip()
 
 

@@ -11,7 +11,13 @@ def _sft():
     return SFTSettings, train_sft
 
 
-TRAINERS = {"sft": _sft}
+def _dpo():
+    from debiaslab.methods.dpo import DPOSettings, train_dpo
+
+    return DPOSettings, train_dpo
+
+
+TRAINERS = {"sft": _sft, "dpo": _dpo}
 
 
 def run(method: str, *, model, data, settings: dict, seed: int, out, checkpoints) -> dict:
