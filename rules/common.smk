@@ -2,12 +2,14 @@
 # every rule calls one `debiaslab` subcommand with its slice of the config.
 
 import json
+from pathlib import Path
 
 from debiaslab.config import ConfigError, as_json, validate
 from debiaslab.provenance import source_fingerprint
 
 try:
-    validate(config, workflow.source_path("../workflow/schemas/config.schema.yaml"))
+    # the schema directory as a whole: experiment schemas are separate files the main one $refs
+    validate(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
 
