@@ -78,8 +78,34 @@ def testbed_targets():
     return ["results/testbed/lm", "results/testbed/mlm"]
 
 
+def desired_distribution_runs():
+    """(model, method, seed) of every desired_distribution run: `base` once per model (at the first
+    seed, as the source scored the unmitigated model unseeded), each method on its `models` subset."""
+    exp = experiment("desired_distribution")
+    runs = []
+    for method, settings in exp["methods"].items():
+        for model in settings.get("models") or exp["models"]:
+            for seed in exp["seeds"][:1] if method == "base" else exp["seeds"]:
+                runs.append((model, method, seed))
+    return runs
+
+
+def desired_distribution_score_input(wildcards):
+    """Sentences, the base model (if built here), the trained folder (unless base), testbed corpora."""
+    exp = experiment("desired_distribution")
+    inputs = {"sentences": "results/data/desired_distribution/sentences.parquet", "model": model_input(wildcards.model)}
+    if wildcards.method != "base":
+        inputs["trained"] = (f"results/train/desired_distribution/{wildcards.model}/{wildcards.method}"
+                             f"/seed~{wildcards.seed}/model")
+    inputs["corpora"] = sorted({c["path"] for c in exp["evaluation"]["corpora"] if c["path"].startswith("results/")})
+    return inputs
+
+
 def table_inputs(name):
     """Score-store files an experiment's table is computed from (one per run by default)."""
+    if name == "desired_distribution":
+        return [f"results/scores/{name}/{model}/{method}/seed~{seed}/scores.parquet"
+                for model, method, seed in desired_distribution_runs()]
     return run_paths("scores", name, "scores.parquet")
 
 

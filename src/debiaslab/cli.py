@@ -81,6 +81,12 @@ def cmd_data_occupations(a):
     return occupations.write_prompts(a.settings, a.out)
 
 
+def cmd_data_desired_distribution(a):
+    from debiaslab.data.desired_distribution import write_sentences
+
+    return write_sentences(a.settings, a.out)
+
+
 def cmd_train(a):
     from debiaslab.methods import train
 
@@ -98,6 +104,12 @@ def cmd_score_balance(a):
     from debiaslab.metrics.score import score_balance
 
     return score_balance(a.responses, a.settings, a.run, a.scores, a.records)
+
+
+def cmd_score_desired_distribution(a):
+    from debiaslab.metrics.desired_distribution import score_desired_distribution
+
+    return score_desired_distribution(a.model, a.trained, a.sentences, a.settings, a.run, a.scores, a.records)
 
 
 def cmd_aggregate_table(a):
@@ -170,6 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_data_occupations)
 
+    s = ds.add_parser("desired_distribution", help="template sentences over the 225 BLS occupations (SOURCES.md §4)")
+    _settings(s, "data source (`path`: a directory of the same tables; null = the packaged ones)")
+    s.add_argument("--out", required=True, help="sentence table (Parquet)")
+    s.set_defaults(func=cmd_data_desired_distribution)
+
     # train
     s = sub.add_parser("train", help="train a mitigation method (a LoRA adapter, or a method's artifact)",
                        description="Train one method for one seed; writes the adapter folder atomically. "
@@ -205,6 +222,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scores", required=True, help="score-store Parquet file")
     s.add_argument("--records", required=True, help="per-response records Parquet file")
     s.set_defaults(func=cmd_score_balance)
+
+    s = scs.add_parser("desired-distribution", help="KL to the equal / real-world gender distribution, and utility",
+                       description="P_male/P_female per occupation and KL(desired || predicted) per split and "
+                                   "prof_gender, plus perplexity / MLM loss on external corpora (SOURCES.md §4).")
+    _model(s)
+    s.add_argument("--trained", default=None, help="fine-tuned model folder or LoRA adapter folder (omit for the base model)")
+    s.add_argument("--sentences", required=True, help="sentence table from `debiaslab data desired_distribution`")
+    _settings(s, "the experiment's `evaluation` section")
+    s.add_argument("--run", type=_run_id, required=True, metavar="EXP/MODEL/METHOD/SEED")
+    s.add_argument("--scores", required=True, help="score-store Parquet file")
+    s.add_argument("--records", required=True, help="per-occupation records Parquet file")
+    s.set_defaults(func=cmd_score_desired_distribution)
 
     # aggregate
     ag = sub.add_parser("aggregate", help="build results tables from the score store",

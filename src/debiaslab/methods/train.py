@@ -17,7 +17,23 @@ def _dpo():
     return DPOSettings, train_dpo
 
 
-TRAINERS = {"sft": _sft, "dpo": _dpo}
+def _kl_equal():
+    from functools import partial
+
+    from debiaslab.methods.desired_kl import KLSettings, train_desired_kl
+
+    return KLSettings, partial(train_desired_kl, desired="equal", adaptive=False)
+
+
+def _kl_real_world():
+    from functools import partial
+
+    from debiaslab.methods.desired_kl import RealWorldKLSettings, train_desired_kl
+
+    return RealWorldKLSettings, partial(train_desired_kl, desired="real_world", adaptive=True)
+
+
+TRAINERS = {"sft": _sft, "dpo": _dpo, "kl_equal": _kl_equal, "kl_real_world": _kl_real_world}
 
 
 def run(method: str, *, model, data, settings: dict, seed: int, out, checkpoints) -> dict:

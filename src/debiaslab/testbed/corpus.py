@@ -86,7 +86,13 @@ def occupation_section(rng: random.Random, strength: float, per_occupation: int,
     return out
 
 
-SECTIONS = {"occupations": occupation_section}
+def _desired_distribution(rng: random.Random, strength: float, **settings) -> Corpus:
+    from debiaslab.testbed.desired_distribution import desired_distribution_section
+
+    return desired_distribution_section(rng, strength, **settings)
+
+
+SECTIONS = {"occupations": occupation_section, "desired_distribution": _desired_distribution}
 
 
 def build_corpus(seed: int, bias_strength: float, sections: dict[str, dict]) -> Corpus:

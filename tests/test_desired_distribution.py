@@ -1,0 +1,165 @@
+"""desired_distribution (SOURCES.md §4): data, formulas against hand-computed values, adaptive weighting."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from debiaslab.data import desired_distribution as dd
+from debiaslab.methods.desired_kl import KLTracker, adaptive_lambda, category_batches
+from debiaslab.metrics import distribution_kl as dk
+
+
+# --- data ---------------------------------------------------------------------------------------
+
+def test_packaged_tables_are_the_papers_split():
+    splits = {s: dd.read_professions(s) for s in dd.SPLITS}
+    assert [len(splits[s]) for s in dd.SPLITS] == [146, 34, 45]
+    names = [p.name for s in dd.SPLITS for p in splits[s]]
+    assert len(set(names)) == 225 and set(names) == {p.name for p in dd.read_professions("all")}
+    words = dd.read_gendered_words()
+    assert sum(w.gender == "male" for w in words) == sum(w.gender == "female" for w in words) == 11
+    assert list(dd.templates_for("train")) == ["T1", "T2", "T3"] and list(dd.templates_for("test")) == ["T4", "T5", "T6"]
+
+
+def test_packaged_resources_ship_with_the_package():
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["debiaslab"]
+    assert "resources/**/*" in patterns
+    files = {p.name for p in dd.resources_dir().iterdir()}
+    assert {"README.md", "profession_dist.tsv", "professions_test.tsv", "templates_test.tsv",
+            "male_gendered_words.txt", "female_gendered_words.txt"} <= files
+
+
+@pytest.mark.parametrize("phrase,article", [
+    ("engineer", "an"), ("aircraft pilot", "an"), ("office support worker", "an"), ("host", "a"),
+    ("hotel desk clerk", "a"), ("home health aide", "a"), ("hour worker", "an"), ("honest broker", "an"),
+    ("university professor", "a"), ("european", "a"), ("one-person team", "a"), ("umpire", "an"), ("nurse", "a"),
+])
+def test_indefinite_article_follows_the_sound(phrase, article):
+    assert dd.indefinite_article(phrase) == article
+
+
+def test_every_occupation_gets_the_article_of_its_first_sound():
+    # The 225 occupations: every vowel letter here is a vowel sound, every h is pronounced.
+    for prof in dd.read_professions("all"):
+        expected = "an" if prof.name[0] in "aeiou" else "a"
+        assert dd.indefinite_article(prof.name) == expected, prof.name
+
+
+def test_sentences_fill_templates_and_record_spans():
+    word = next(w for w in dd.read_gendered_words() if w.phrase == "my sister")
+    filled = dd.fill("[DET][AAA] is [ARTICLE] [TTT].", word, "electrical engineer")
+    assert filled.sentence == "my sister is an electrical engineer."
+    a, p = filled.attribute_span, filled.profession_span
+    assert filled.sentence[a[0]:a[1]] == "sister" and filled.sentence[p[0]:p[1]] == "electrical engineer"
+    he = next(w for w in dd.read_gendered_words() if w.phrase == "he")
+    assert dd.fill("[DET][AAA], the [TTT], had a good day at work.", he, "nurse").sentence == \
+        "he, the nurse, had a good day at work."
+    rows = dd.sentence_rows()
+    assert len(rows) == (146 + 34 + 45) * 3 * 22
+    for row in rows[::97]:
+        assert row["sentence"][row["attr_start"]:row["attr_end"]] == row["attribute"]
+        assert row["sentence"][row["prof_start"]:row["prof_end"]] == row["profession"]
+
+
+# --- formulas (hand-built example) --------------------------------------------------------------
+
+# One occupation, 2 templates × 2 words per gender, with known p(attr | attr masked) (AM) and
+# p(attr | attr and occupation masked) (TAM):           AM    TAM     s = ln(AM / TAM)
+HAND = [("Ta", "he", "male", 0.40, 0.20), ("Ta", "man", "male", 0.10, 0.10),
+        ("Ta", "she", "female", 0.10, 0.20), ("Ta", "woman", "female", 0.05, 0.10),
+        ("Tb", "he", "male", 0.30, 0.30), ("Tb", "man", "male", 0.20, 0.10),
+        ("Tb", "she", "female", 0.20, 0.20), ("Tb", "woman", "female", 0.10, 0.20)]
+# e^s: male 2 + 1 + 1 + 2 = 6, female 0.5 + 0.5 + 1 + 0.5 = 2.5  →  P_male = 6 / 8.5 = 12/17
+P_MALE = 12 / 17
+KL_EQUAL = 0.5 * math.log(0.5 / (12 / 17)) + 0.5 * math.log(0.5 / (5 / 17))  # = ½ ln(289/240) ≈ 0.092931
+KL_REAL = 0.8 * math.log(0.8 / (12 / 17)) + 0.2 * math.log(0.2 / (5 / 17))  # male_dist 0.8 → ≈ 0.022998
+
+
+def test_hand_example_gives_hand_computed_p_and_kl():
+    s = np.log([am / tam for *_, am, tam in HAND])
+    is_male = [g == "male" for _, _, g, _, _ in HAND]
+    p_male = dk.gender_probabilities(s[None, :], is_male)[0]
+    assert p_male == pytest.approx(P_MALE, abs=1e-12)
+    assert dk.kl_divergence(dk.desired_male("equal", [0.8]), [p_male])[0] == pytest.approx(KL_EQUAL, abs=1e-12)
+    assert dk.kl_divergence(dk.desired_male("real_world", [0.8]), [p_male])[0] == pytest.approx(KL_REAL, abs=1e-12)
+    assert KL_EQUAL == pytest.approx(0.5 * math.log(289 / 240), abs=1e-12) and KL_REAL == pytest.approx(0.022998, abs=1e-6)
+
+
+def test_torch_formulas_match_and_batchmean_halves():
+    import torch
+    import torch.nn.functional as F
+
+    s = torch.log(torch.tensor([[am / tam for *_, am, tam in HAND]], dtype=torch.float64))
+    probs = dk.gender_probabilities_torch(s, torch.tensor([g == "male" for _, _, g, _, _ in HAND]))
+    assert probs[0, 0].item() == pytest.approx(P_MALE, abs=1e-12) and probs.sum().item() == pytest.approx(1.0)
+    desired = torch.tensor([[0.5, 0.5]], dtype=torch.float64)
+    kl = dk.kl_divergence_torch(desired, probs)
+    assert kl.item() == pytest.approx(KL_EQUAL, abs=1e-12)
+    # the source's loss: F.kl_div(log pred, target, 'batchmean') on the 2-vector = KL / 2
+    assert F.kl_div(torch.log(probs[0]), desired[0], reduction="batchmean").item() == pytest.approx(KL_EQUAL / 2)
+
+
+def test_causal_losses_use_negative_exponent():
+    losses = np.array([[1.0, 2.0, 1.0, 3.0]])  # mean losses; male, male, female, female
+    p = dk.gender_probabilities(losses, [True, True, False, False], sign=-1.0)[0]
+    assert p == pytest.approx((math.exp(-1) + math.exp(-2)) / (2 * math.exp(-1) + math.exp(-2) + math.exp(-3)))
+
+
+def test_kl_handles_zero_desired_share_and_clamps_the_prediction():
+    assert dk.kl_divergence([1.0], [0.25])[0] == pytest.approx(math.log(4))
+    assert dk.kl_divergence([0.5], [0.0])[0] == pytest.approx(0.5 * math.log(0.5 / 1e-8) + 0.5 * math.log(0.5))
+
+
+def test_summary_is_mean_and_sample_variance_per_category_and_overall():
+    records = pd.DataFrame({"prof_gender": ["male_dominated", "male_dominated", "balanced", "balanced", "balanced"],
+                            "kl": [0.1, 0.3, 0.0, 0.2, 0.4]})
+    out = {(r["subset"], r["stat"]): r["value"] for r in dk.summarize(records)}
+    assert out[("all", "mean")] == pytest.approx(0.2) and out[("all", "var")] == pytest.approx(0.025)
+    assert out[("male_dominated", "mean")] == pytest.approx(0.2) and out[("male_dominated", "var")] == pytest.approx(0.02)
+    assert out[("balanced", "var")] == pytest.approx(0.04)
+
+
+# --- adaptive weighting --------------------------------------------------------------------------
+
+def test_tracker_ema_mean_and_running_variance():
+    t = KLTracker(beta=0.8)
+    assert t.update("male_dominated", 1.0, 8) == (1.0, 0.0)  # first batch: mean = L, var = 0
+    mean, var = t.update("male_dominated", 0.5, 8)
+    assert mean == pytest.approx(0.9)  # 0.8·1.0 + 0.2·0.5
+    assert var == pytest.approx((8 * 0.0 + (0.5 - 0.9) * (0.5 - 1.0)) / 16)  # = 0.0125
+    mean, var = t.update("male_dominated", 0.9, 4)
+    assert mean == pytest.approx(0.9) and var == pytest.approx(16 * 0.0125 / 20)
+    assert t.update("balanced", 2.0, 5) == (2.0, 0.0)  # categories are tracked separately
+    assert KLTracker.from_state(t.state()).stats == t.stats
+
+
+@pytest.mark.parametrize("mean,var,expected", [(1.0, 0.0125, 0.95 / 1.0125), (0.1, 0.0, 0.8), (3.0, 0.0, 1.5),
+                                               (1.0, 1.0, 0.8)])
+def test_lambda_rule_of_low_categories(mean, var, expected):
+    # clamp(0.95 · μ / (1 + var), 0.8, 1.5)
+    assert adaptive_lambda("male_dominated", mean, var, ("male_dominated",)) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("mean,var,expected", [(1.0, 0.0125, 1.2 / 1.0125), (0.1, 0.0, 1.0), (3.0, 0.0, 1.5),
+                                               (1.0, 1.0, 1.0)])
+def test_lambda_rule_of_other_categories(mean, var, expected):
+    # clamp(1.2 · μ / (1 + var), 1.0, 1.5)
+    assert adaptive_lambda("female_dominated", mean, var, ("male_dominated",)) == pytest.approx(expected)
+    assert adaptive_lambda("balanced", mean, var, ("male_dominated", "female_dominated")) == pytest.approx(expected)
+
+
+def test_batches_hold_one_category_and_cover_every_occupation_once():
+    categories = ["male_dominated"] * 10 + ["balanced"] * 3 + ["female_dominated"] * 9
+    batches = category_batches(categories, 4, random.Random(0))
+    assert sorted(i for b, _ in batches for i in b) == list(range(22))
+    assert all({categories[i] for i in b} == {c} for b, c in batches)
+    assert [len(b) for b, _ in category_batches(categories, 4, None)] == [4, 4, 2, 3, 4, 4, 1]
