@@ -163,3 +163,72 @@ def test_batches_hold_one_category_and_cover_every_occupation_once():
     assert sorted(i for b, _ in batches for i in b) == list(range(22))
     assert all({categories[i] for i in b} == {c} for b, c in batches)
     assert [len(b) for b, _ in category_batches(categories, 4, None)] == [4, 4, 2, 3, 4, 4, 1]
+
+
+# --- scoring by token positions (WordPiece and byte-level BPE) -----------------------------------
+
+def _frame(split="test"):
+    return pd.DataFrame(dd.sentence_rows(splits=[split]))
+
+
+@pytest.fixture(scope="module")
+def tokenizers():
+    from debiaslab.testbed.tokenizer import train_causal, train_mlm
+
+    texts = _frame()["sentence"].tolist()
+    bpe = train_causal(texts, 600)
+    bpe.add_special_tokens({"mask_token": "<mask>"})  # a RoBERTa-style BPE masked-LM tokenizer
+    return {"wordpiece": train_mlm(texts, 600), "bpe": bpe}
+
+
+@pytest.mark.parametrize("name", ["wordpiece", "bpe"])
+def test_attribute_and_occupation_tokens_are_found_from_offsets(tokenizers, name):
+    tok = tokenizers[name]
+    frame = _frame().iloc[::37].reset_index(drop=True)
+    enc = dk.encode_for_mlm(tok, frame)
+    for i, row in frame.iterrows():
+        ids = enc["input_ids"][i]
+        attr = tok.decode(ids[enc["attr"][i]]).replace(" ", "")
+        prof = tok.decode(ids[enc["prof"][i]]).replace(" ", "")
+        assert attr == row["attribute"].replace(" ", ""), row["sentence"]
+        assert prof == row["profession"].replace(" ", ""), row["sentence"]
+
+
+def test_mlm_score_is_log_ratio_of_attribute_probabilities(tokenizers):
+    """s from the batched scorer = the same quantity computed by hand for one sentence at a time."""
+    import torch
+    from transformers import BertConfig, BertForMaskedLM
+
+    tok = tokenizers["wordpiece"]
+    torch.manual_seed(0)
+    model = BertForMaskedLM(BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                       intermediate_size=64, pad_token_id=tok.pad_token_id)).eval()
+    frame = _frame().iloc[[0, 5, 13, 150, 700]].reset_index(drop=True)
+    enc = dk.encode_for_mlm(tok, frame)
+    enc["mask_token_id"] = tok.mask_token_id
+    batched = dk.mlm_scores(model, enc, batch_size=2)
+    for i, row in frame.iterrows():
+        s = row["sentence"]
+        a0, a1, p0, p1 = row["attr_start"], row["attr_end"], row["prof_start"], row["prof_end"]
+        attr_ids = tok(s[a0:a1], add_special_tokens=False)["input_ids"]
+        n_prof = len(tok(s[p0:p1], add_special_tokens=False)["input_ids"])
+        masks = " ".join([tok.mask_token] * len(attr_ids))
+        am = s[:a0] + masks + s[a1:]
+        tam = s[:a0] + masks + s[a1:p0] + " ".join([tok.mask_token] * n_prof) + s[p1:]
+
+        def logp(text):
+            x = tok(text, return_tensors="pt")
+            with torch.no_grad():
+                out = torch.log_softmax(model(**x).logits[0], -1)
+            pos = (x["input_ids"][0] == tok.mask_token_id).nonzero().flatten()[: len(attr_ids)]
+            return sum(out[p, t].item() for p, t in zip(pos.tolist(), attr_ids))
+
+        assert batched[i].item() == pytest.approx(logp(am) - logp(tam), abs=1e-4), s
+
+
+def test_score_matrix_rejects_a_ragged_sentence_table():
+    from debiaslab.io import DataError
+
+    frame = _frame()
+    with pytest.raises(DataError, match="occupation"):
+        dk.score_matrix(frame.drop(index=3).reset_index(drop=True))

@@ -57,16 +57,22 @@ def _sentences(rng: random.Random, strength: float, n_gendered: int, n_neutral: 
     return out
 
 
+def _documents(rng: random.Random, sentences: list[str], per_document: int) -> list[str]:
+    """Shuffle sentences (so one document's sentences are about different occupations) and join them."""
+    rng.shuffle(sentences)
+    return [" ".join(sentences[i:i + per_document]) for i in range(0, len(sentences), per_document)]
+
+
 def desired_distribution_section(rng: random.Random, strength: float, per_profession: int, neutral_per_profession: int,
-                                 heldout_per_profession: int):
+                                 heldout_per_profession: int, sentences_per_document: int = 1):
     from debiaslab.testbed.corpus import Corpus
 
     words = dd.read_gendered_words()
     professions = dd.read_professions("all")
     frames = tuple(dd.read_templates("all").values()) + EXTRA_FRAMES
     out = Corpus()
-    out.documents += [("desired_distribution", t)
-                      for t in _sentences(rng, strength, per_profession, neutral_per_profession, frames, words, professions)]
+    sentences = _sentences(rng, strength, per_profession, neutral_per_profession, frames, words, professions)
+    out.documents += [("desired_distribution", t) for t in _documents(rng, sentences, sentences_per_document)]
     gendered_heldout = max(1, heldout_per_profession * per_profession // max(1, per_profession + neutral_per_profession))
     out.vocabulary += [(HELDOUT_SECTION, t) for t in _sentences(
         rng, strength, gendered_heldout, heldout_per_profession - gendered_heldout, frames, words, professions)]
