@@ -95,8 +95,8 @@ def desired_distribution_score_input(wildcards):
     exp = experiment("desired_distribution")
     inputs = {"sentences": "results/data/desired_distribution/sentences.parquet", "model": model_input(wildcards.model)}
     if wildcards.method != "base":
-        inputs["trained"] = (f"results/train/desired_distribution/{wildcards.model}/{wildcards.method}"
-                             f"/seed~{wildcards.seed}/model")
+        run = f"{wildcards.model}/{wildcards.method}/seed~{wildcards.seed}"
+        inputs["trained"] = f"results/train/desired_distribution/{run}/model"
     inputs["corpora"] = sorted({c["path"] for c in exp["evaluation"]["corpora"] if c["path"].startswith("results/")})
     return inputs
 

@@ -232,3 +232,44 @@ def test_score_matrix_rejects_a_ragged_sentence_table():
     frame = _frame()
     with pytest.raises(DataError, match="occupation"):
         dk.score_matrix(frame.drop(index=3).reset_index(drop=True))
+
+
+# --- config ----------------------------------------------------------------------------------------
+
+def _config(patch=None):
+    import copy
+    from pathlib import Path
+
+    from debiaslab.config import validate
+
+    repo = Path(__file__).resolve().parents[1]
+    config = {"models": {"b": {"path": "bert-base-uncased", "kind": "mlm"}, "l": {"path": "org/llama", "kind": "causal"}},
+              "experiments": {"desired_distribution": {"models": ["b", "l"], **(patch or {})}}}
+    return validate(copy.deepcopy(config), repo / "workflow/schemas/config.schema.yaml")
+
+
+def test_schema_defaults_are_the_sources_values():
+    exp = _config()["experiments"]["desired_distribution"]
+    assert exp["seeds"] == [42, 52, 62, 72, 82] and list(exp["methods"]) == ["base", "kl_equal", "kl_real_world"]
+    eq, rw = exp["methods"]["kl_equal"]["train"], exp["methods"]["kl_real_world"]["train"]
+    assert (eq["learning_rate"], eq["weight_decay"], eq["min_delta"], eq["patience"], eq["batchmean"]) == (2e-5, 0.01, 1e-4, 5, True)
+    assert (rw["min_delta"], rw["momentum"], rw["mlm_loss"]) == (1e-3, 0.95, "pll")
+    assert rw["low_lambda_categories"] == {"mlm": ["male_dominated"], "causal": ["male_dominated", "female_dominated"]}
+    assert (rw["lora"]["r"], rw["lora"]["dropout"], len(rw["lora"]["target_modules"])) == (64, 0.2, 7)
+    assert exp["evaluation"]["mask_probability"] == 0.15
+
+
+@pytest.mark.parametrize("patch, fragment", [
+    ({"methods": {"base": {}, "kl_equal": {"models": ["x"]}}}, "methods.kl_equal.models: ['x'] not in"),
+    ({"methods": {"kl_equal": {}}}, "'base' is a required property"),
+    ({"table": {"splits": ["train"]}}, "table.splits: ['train'] not scored"),
+    ({"methods": {"base": {}, "kl_real_world": {"train": {"mlm_loss": "full"}}}}, "mlm_loss: 'full' is not allowed"),
+    ({"methods": {"base": {}, "kl_real_world": {"train": {"momentum": 1.5}}}}, "momentum"),
+    ({"evaluation": {"corpora": [{"name": "w", "path": "x.tsv", "colum": "t"}]}}, "unknown key(s) 'colum'"),
+])
+def test_bad_desired_distribution_configs_are_rejected_by_key(patch, fragment):
+    from debiaslab.config import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        _config(patch)
+    assert fragment in str(err.value), str(err.value)

@@ -96,3 +96,32 @@ def test_editing_kl_equal_learning_rate_reruns_exactly_its_branch(default_run):
            for s in SEEDS}
         | {("table", f"results/tables/{EXP}.csv")}
     )
+
+
+def test_causal_lora_variant_trains_an_adapter_and_scores_it(default_run, tmp_path):
+    """The causal-LM variant (LoRA, λ·L_norm, no MLM term) on the testbed causal LM, end to end by hand."""
+    from debiaslab.aggregate.store import RunId
+    from debiaslab.methods.train import run
+    from debiaslab.metrics.desired_distribution import score_desired_distribution
+
+    lm = json.dumps({"path": str(default_run / "results/testbed/lm"), "kind": "causal"})
+    sentences = default_run / f"results/data/{EXP}/sentences.parquet"
+    summary = run("kl_real_world", model=lm, data=str(sentences), seed=42, out=tmp_path / "adapter",
+                  checkpoints=tmp_path / "ckpt",
+                  settings={"learning_rate": 0.001, "batch_size": 16, "eval_batch_size": 34, "max_epochs": 1,
+                            "lora": {"r": 4, "alpha": 8, "dropout": 0.0,
+                                     "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
+                                                        "up_proj", "down_proj"]}})
+    assert summary["kind"] == "causal" and summary["epochs"] == 1
+    assert (tmp_path / "adapter/adapter_config.json").is_file() and not (tmp_path / "ckpt").exists()
+    history = json.loads((tmp_path / "adapter/training_summary.json").read_text())["history"]
+    lambdas = [h["train_lambda"] for h in history[1:]]
+    assert all(0.8 <= lam <= 1.5 for lam in lambdas)  # the clamp ranges (mean over batches)
+    assert set(history[-1]["tracker"]) == {"male_dominated", "balanced", "female_dominated"}
+    settings = {"splits": ["test"], "corpora": [{"name": "heldout", "path": str(default_run / "results/testbed/corpus.parquet"),
+                                                 "where": {"section": "desired_distribution_heldout"}, "limit": 50}]}
+    out = score_desired_distribution(lm, str(tmp_path / "adapter"), str(sentences), settings,
+                                     RunId(EXP, "testbed-lm", "kl_real_world", 42), tmp_path / "s.parquet", tmp_path / "r.parquet")
+    scores = pd.read_parquet(tmp_path / "s.parquet")
+    assert {"kl_equal_mean", "kl_real_world_mean", "perplexity"} <= set(scores["metric"])
+    assert len(pd.read_parquet(tmp_path / "r.parquet")) == 45 and out["kind"] == "causal"

@@ -73,6 +73,12 @@ def cmd_testbed_pretrain(a):
     return write_pretrained(a.kind, a.corpus, a.tokenizers, a.settings, a.out)
 
 
+def cmd_testbed_desired_distribution_mlm(a):
+    from debiaslab.testbed.desired_distribution import write_mlm
+
+    return write_mlm(a.corpus, a.tokenizers, a.settings, a.out)
+
+
 def cmd_data_occupations(a):
     from debiaslab.data import occupations
 
@@ -170,6 +176,14 @@ def build_parser() -> argparse.ArgumentParser:
     _settings(s, "testbed.lm or testbed.mlm")
     s.add_argument("--out", required=True, help="model directory (Hub format)")
     s.set_defaults(func=cmd_testbed_pretrain)
+
+    s = ts.add_parser("desired-distribution-mlm", help="pretrain the tiny BERT that carries the planted "
+                      "gender-occupation association (desired_distribution)")
+    s.add_argument("--corpus", required=True)
+    s.add_argument("--tokenizers", required=True, help="directory written by `testbed tokenizers` (its mlm/ is used)")
+    _settings(s, "testbed.desired_distribution_mlm")
+    s.add_argument("--out", required=True, help="model directory (Hub format)")
+    s.set_defaults(func=cmd_testbed_desired_distribution_mlm)
 
     # data
     d = sub.add_parser("data", help="build an experiment's training data or prompts",

@@ -150,6 +150,17 @@ def check_semantics(config: dict) -> list[str]:
         if overlap:
             problems.append(f"experiments.occupations.heldout_occupations: {overlap} also in train_occupations; "
                             "held-out occupations must not be trained on")
+    dd = config.get("experiments", {}).get("desired_distribution")
+    if dd:
+        for method, settings in dd["methods"].items():
+            extra = sorted(set(settings.get("models") or []) - set(dd["models"]))
+            if extra:
+                problems.append(f"experiments.desired_distribution.methods.{method}.models: {extra} not in the "
+                                f"experiment's models {dd['models']}")
+        missing = sorted(set(dd["table"]["splits"]) - set(dd["evaluation"]["splits"]))
+        if missing:
+            problems.append(f"experiments.desired_distribution.table.splits: {missing} not scored; "
+                            f"add them to evaluation.splits {dd['evaluation']['splits']}")
     testbed_paths = [m["path"] for m in models.values() if m["path"].startswith("results/testbed/")]
     if testbed_paths and "testbed" not in config:
         problems.append(f"models: {testbed_paths} are testbed models but the config has no `testbed` section")

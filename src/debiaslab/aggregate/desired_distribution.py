@@ -65,8 +65,13 @@ def summary_table(scores, settings: dict):
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
+def _num(x: float, decimals: int) -> str:
+    """Fixed decimals, or 3 significant digits where fixed decimals would show nothing (a tiny KL)."""
+    return f"{x:.{decimals}f}" if x == 0 or abs(x) >= 10 ** -decimals else f"{x:.2e}"
+
+
 def markdown(table, decimals: int) -> str:
-    fmt = lambda m, s: "–" if m != m else f"{m:.{decimals}f} ± {s:.{decimals}f}"  # noqa: E731
+    fmt = lambda m, s: "–" if m != m else f"{_num(m, decimals)} ± {_num(s, decimals)}"  # noqa: E731
     pct = lambda m, s: "–" if m != m else f"{m:.1f} ± {s:.1f}"  # noqa: E731
     bias = table[table["kind"] == "bias"]
     lines = [

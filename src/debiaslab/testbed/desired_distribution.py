@@ -1,21 +1,31 @@
-"""Testbed corpus section for `desired_distribution`: a planted gender–occupation association.
+"""Testbed for `desired_distribution`: a planted gender–occupation association and its own tiny MLM.
 
 Over the REAL 225 occupations (packaged BLS table), each planted sentence puts a gendered
-phrase (he, this man, my sister, ...) beside an occupation in one of the study's templates
-T1–T6 or a few other frames. The phrase is female with probability
+phrase beside an occupation in one of the study's templates T1–T6 or three other frames. The
+phrase is female with probability
 
     q = bias_strength · [female_dist > 0.5] + (1 − bias_strength) · female_dist,
 
-i.e. with probability `bias_strength` it follows the occupation's majority gender in the
-BLS data, otherwise gender is drawn from the real share. At 0.9 a nurse (female share
-0.87) is female in ~99 % of sentences, a balanced occupation becomes ~95 % one gender: a
-testbed model learns a known bias that is far from the equal distribution and, for
-balanced occupations, from the real-world one too. Neutral sentences ("the plumber spoke
-with the team.") add gender-free text about every occupation.
+i.e. with probability `bias_strength` it follows the occupation's majority gender in the BLS
+data, otherwise gender is drawn from the real share (0.9: a nurse is female in ~99 % of
+sentences; a balanced occupation becomes ~95 % one gender). `pronoun_share` of the sentences
+use he / she, the rest any of the 22 gendered phrases.
 
-Held-out sentences from the same mix are emitted as tokenizer-only texts under the section
-label `desired_distribution_heldout`: the models never see them, and the experiment measures
-held-out perplexity / MLM loss on them (its default external corpus).
+Why a dedicated MLM (`desired_distribution_mlm`, built by `write_mlm`): the shared testbed
+MLM (2 layers, hidden 64, 1500 steps over every section) learns no contextual association at
+all — not this one, not even the occupations section's "The nurse said that she" — because a
+model that narrow stays on the attention plateau that long (measured: P_male identical to
+±0.005 of 0.5 in every prof_gender category with 40 planted sentences per occupation at 1500
+steps, or 24 at 2500; widened to 128 it learns only a trace in the mixed corpus). A 1-layer, hidden-128 BERT trained on this section alone learns it within 1500 steps,
+for the *anchor* occupations that get `per_anchor` extra sentences (`anchors[split]` per split,
+2 : 2 : 1 male-dominated, female-dominated, balanced); the other occupations get
+`per_profession` sentences each and stay weakly associated. Anchor sentences are
+tokenizer-only rows for the shared models (label `desired_distribution_anchor`), so they do not
+dilute the shared corpus; the light sentences and neutral ones ("the plumber spoke with the
+team.") are pretraining documents for every model.
+
+Held-out sentences from the same mix are tokenizer-only rows labelled
+`desired_distribution_heldout`: no model sees them; the experiment's default external corpus.
 """
 
 from __future__ import annotations
@@ -24,6 +34,8 @@ import random
 
 from debiaslab.data import desired_distribution as dd
 
+SECTION = "desired_distribution"
+ANCHOR_SECTION = "desired_distribution_anchor"
 HELDOUT_SECTION = "desired_distribution_heldout"
 EXTRA_FRAMES = (
     "[DET][AAA] has worked as [ARTICLE] [TTT] for years.",
@@ -44,40 +56,84 @@ def planted_female_probability(female_dist: float, strength: float) -> float:
     return strength * (1.0 if female_dist > 0.5 else 0.0) + (1.0 - strength) * female_dist
 
 
-def _sentences(rng: random.Random, strength: float, n_gendered: int, n_neutral: int, frames, words, professions):
+def _sentences(rng: random.Random, strength: float, n_gendered: int, n_neutral: int, frames, words, professions,
+               pronoun_share: float = 0.0):
+    """Planted sentences; a share of them use the pronoun (he / she), the rest any gendered phrase."""
     by_gender = {g: [w for w in words if w.gender == g] for g in dd.GENDERS}
+    pronoun = {g: by_gender[g][0] for g in dd.GENDERS}  # the word lists start with "he" / "she"
     out = []
     for prof in professions:
         q = planted_female_probability(prof.female_dist, strength)
         for _ in range(n_gendered):
             gender = "female" if rng.random() < q else "male"
-            out.append(dd.fill(rng.choice(frames), rng.choice(by_gender[gender]), prof.name).sentence)
+            word = pronoun[gender] if rng.random() < pronoun_share else rng.choice(by_gender[gender])
+            out.append(dd.fill(rng.choice(frames), word, prof.name).sentence)
         for _ in range(n_neutral):
             out.append(rng.choice(NEUTRAL_FRAMES).format(p=prof.name))
     return out
 
 
-def _documents(rng: random.Random, sentences: list[str], per_document: int) -> list[str]:
-    """Shuffle sentences (so one document's sentences are about different occupations) and join them."""
-    rng.shuffle(sentences)
-    return [" ".join(sentences[i:i + per_document]) for i in range(0, len(sentences), per_document)]
+ANCHOR_SHARES = (("male_dominated", 2), ("female_dominated", 2), ("balanced", 1))
+
+
+def anchor_professions(rng: random.Random, anchors: dict[str, int]) -> list:
+    """`anchors[split]` occupations of each split, drawn at random in the ratio 2 : 2 : 1 (male-, female-dominated, balanced)."""
+    chosen = []
+    for split, n in anchors.items():
+        pool = {c: [p for p in dd.read_professions(split) if p.prof_gender == c] for c, _ in ANCHOR_SHARES}
+        for c in pool:
+            rng.shuffle(pool[c])
+        taken = {c: 0 for c, _ in ANCHOR_SHARES}
+        while sum(taken.values()) < min(n, sum(map(len, pool.values()))):
+            for c, weight in ANCHOR_SHARES:
+                for _ in range(weight):
+                    if sum(taken.values()) < n and taken[c] < len(pool[c]):
+                        taken[c] += 1
+        chosen += [p for c, k in taken.items() for p in pool[c][:k]]
+    return chosen
 
 
 def desired_distribution_section(rng: random.Random, strength: float, per_profession: int, neutral_per_profession: int,
-                                 heldout_per_profession: int, sentences_per_document: int = 1):
+                                 heldout_per_profession: int, anchors: dict[str, int] | None = None, per_anchor: int = 0,
+                                 pronoun_share: float = 0.0):
     from debiaslab.testbed.corpus import Corpus
 
     words = dd.read_gendered_words()
     professions = dd.read_professions("all")
     frames = tuple(dd.read_templates("all").values()) + EXTRA_FRAMES
     out = Corpus()
-    sentences = _sentences(rng, strength, per_profession, neutral_per_profession, frames, words, professions)
-    out.documents += [("desired_distribution", t) for t in _documents(rng, sentences, sentences_per_document)]
+    out.documents += [(SECTION, t) for t in _sentences(rng, strength, per_profession, neutral_per_profession, frames,
+                                                        words, professions, pronoun_share)]
+    out.vocabulary += [(ANCHOR_SECTION, t) for t in _sentences(rng, strength, per_anchor, 0, frames, words,
+                                                                anchor_professions(rng, anchors or {}), pronoun_share)]
     gendered_heldout = max(1, heldout_per_profession * per_profession // max(1, per_profession + neutral_per_profession))
     out.vocabulary += [(HELDOUT_SECTION, t) for t in _sentences(
         rng, strength, gendered_heldout, heldout_per_profession - gendered_heldout, frames, words, professions)]
     # Tokenizer-only: every template with every occupation (the detection sentences' words).
     for i, prof in enumerate(professions):
         for template in dd.read_templates("all").values():
-            out.vocabulary.append(("desired_distribution", dd.fill(template, words[i % len(words)], prof.name).sentence))
+            out.vocabulary.append((SECTION, dd.fill(template, words[i % len(words)], prof.name).sentence))
     return out
+
+
+def mlm_documents(corpus_path) -> list[str]:
+    """What the dedicated MLM pretrains on: this section's documents plus the anchor sentences, shuffled."""
+    from debiaslab.io import read_parquet
+
+    frame = read_parquet(corpus_path, required=["section", "text", "use"])
+    keep = ((frame["section"] == SECTION) & (frame["use"] == "pretrain")) | (frame["section"] == ANCHOR_SECTION)
+    texts = frame.loc[keep, "text"].tolist()
+    random.Random(0).shuffle(texts)
+    return texts
+
+
+def write_mlm(corpus_path, tokenizers_dir, settings: dict, out_dir) -> dict:
+    """Stage entry: the dedicated tiny BERT (shared MLM tokenizer, shared pretraining loop), Hub format."""
+    from pathlib import Path
+
+    from debiaslab.config import build
+    from debiaslab.testbed.pretrain import PretrainSettings, pretrain
+
+    documents = mlm_documents(corpus_path)
+    return pretrain("mlm", documents, Path(tokenizers_dir) / "mlm", out_dir,
+                    build(PretrainSettings, settings, "testbed.desired_distribution_mlm"))
