@@ -273,3 +273,26 @@ def test_bad_desired_distribution_configs_are_rejected_by_key(patch, fragment):
     with pytest.raises(ConfigError) as err:
         _config(patch)
     assert fragment in str(err.value), str(err.value)
+
+
+# --- table -------------------------------------------------------------------------------------------
+
+def test_table_pairs_each_seed_with_the_base_run():
+    from debiaslab.aggregate.desired_distribution import markdown, summary_table
+    from debiaslab.aggregate.store import RunId, score_rows
+
+    def rows(method, seed, kl, loss):
+        values = [{"split": "test", "subset": s, "metric": "kl_equal_mean", "value": kl, "n": 5}
+                  for s in ("all", "male_dominated", "balanced", "female_dominated")]
+        values.append({"split": "heldout", "subset": "all", "metric": "mlm_loss", "value": loss, "n": 100})
+        return score_rows(RunId("desired_distribution", "m", method, seed), values, {})
+
+    scores = pd.concat([rows("base", 42, 0.2, 2.0), rows("kl_equal", 42, 0.1, 2.2), rows("kl_equal", 52, 0.05, 2.0)])
+    table = summary_table(scores, {"splits": ["test"], "method_order": ["base", "kl_equal"]})
+    kl = table[(table.kind == "bias") & (table.subset == "all")].iloc[0]
+    assert (kl.before, kl.after, kl.n_seeds) == (0.2, pytest.approx(0.075), 2)
+    assert kl.change_pct == pytest.approx(-62.5) and kl.change_pct_std == pytest.approx(np.std([-50, -75], ddof=1))
+    util = table[table.kind == "utility"].iloc[0]
+    assert (util.split, util.metric, util.change_pct) == ("heldout", "mlm_loss", pytest.approx(5.0))
+    md = markdown(table, 3)
+    assert "| m | kl_equal | equal | test | all | 0.200 ± 0.000 | 0.075 ± 0.035 | 62.5 ± 17.7 | 2 |" in md
