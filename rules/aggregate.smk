@@ -1,4 +1,5 @@
-# Tables from the score store only: a reviewer rebuilds one with `snakemake results/tables/<name>.csv`.
+# Tables and figures from the score store only: a reviewer rebuilds one with
+# `snakemake results/tables/<name>.csv` — no training, generation or GPU.
 
 
 rule table:
@@ -7,10 +8,9 @@ rule table:
     output:
         csv="results/tables/{experiment}.csv",
         md="results/tables/{experiment}.md",
+        tex="results/tables/{experiment}.tex",
     params:
-        settings=lambda w: as_json(
-            experiment(w.experiment)["table"] | {"method_order": list(experiment(w.experiment)["methods"])}
-        ),
+        settings=lambda w: as_json(table_settings(w.experiment)),
         code=code("debiaslab.aggregate.build"),
     log:
         "results/logs/tables/{experiment}.log",
@@ -20,4 +20,24 @@ rule table:
         "../envs/aggregate.yaml"
     shell:
         "debiaslab aggregate table --experiment {wildcards.experiment} --settings {params.settings:q}"
-        " --scores {input} --csv {output.csv} --md {output.md} > {log} 2>&1"
+        " --scores {input} --csv {output.csv} --md {output.md} --tex {output.tex} > {log} 2>&1"
+
+
+rule figure:
+    input:
+        lambda w: table_inputs(FIGURES[w.name]),
+    output:
+        png="results/figures/{name}.png",
+        pdf="results/figures/{name}.pdf",
+    params:
+        settings=lambda w: as_json(table_settings(FIGURES[w.name])),
+        code=code("debiaslab.aggregate.build"),
+    log:
+        "results/logs/figures/{name}.log",
+    benchmark:
+        "results/benchmarks/figures/{name}.tsv"
+    conda:
+        "../envs/aggregate.yaml"
+    shell:
+        "debiaslab aggregate figure --name {wildcards.name} --settings {params.settings:q}"
+        " --scores {input} --png {output.png} --pdf {output.pdf} > {log} 2>&1"

@@ -16,6 +16,12 @@ except ConfigError as error:
 EXPERIMENTS = config["experiments"]
 # Methods that train a PEFT adapter (generation applies it to the base model).
 ADAPTER_METHODS = {"sft", "dpo"}
+# Methods fitted as an LM-head projection (INLP), applied as a hook during generation.
+PROJECTION_METHODS = {"inlp"}
+# Methods that act at decoding time; their config slice goes to the generate job.
+DECODING_METHODS = {"gen_filter", "constrained"}
+# Each experiment's baseline: statistics compare every method against it.
+BASELINE_METHOD = {"occupations": "prompt_only"}
 # Keys of an experiment's `generation` section that the generate job uses (the rest size the prompt sets).
 GENERATION_KEYS = ("max_new_tokens", "temperature", "top_p", "batch_size", "chat", "system_prompt", "strip_thinking")
 
@@ -53,12 +59,33 @@ def occupations_split():
     return {k: exp[k] for k in ("train_occupations", "heldout_occupations", "prompt")}
 
 
-def adapter_input(wildcards):
+def method_artifact(wildcards):
+    """The trained artifact generation applies for this method: {"adapter": dir}, {"projection": dir} or {}."""
+    base = f"results/train/{wildcards.experiment}/{wildcards.model}/{wildcards.method}/seed~{wildcards.seed}"
     if wildcards.method in ADAPTER_METHODS:
-        return {
-            "adapter": f"results/train/{wildcards.experiment}/{wildcards.model}/{wildcards.method}/seed~{wildcards.seed}/adapter"
-        }
+        return {"adapter": f"{base}/adapter"}
+    if wildcards.method in PROJECTION_METHODS:
+        return {"projection": f"{base}/projection"}
     return {}
+
+
+def artifact_flags(wildcards, input):
+    return " ".join(f"--{kind} {input[kind]}" for kind in ("adapter", "projection") if kind in input.keys())
+
+
+def decoding_settings(wildcards):
+    """A decoding-time method's own config slice (empty for every other method)."""
+    if wildcards.method in DECODING_METHODS:
+        return experiment(wildcards.experiment)["methods"][wildcards.method]
+    return {}
+
+
+def baseline_records(name, wildcards):
+    """The baseline's per-response records of the same seed (none for the baseline itself)."""
+    base = BASELINE_METHOD.get(name)
+    if base is None or wildcards.method == base or base not in experiment(name)["methods"]:
+        return {}
+    return {"baseline": f"results/scores/{name}/{wildcards.model}/{base}/seed~{wildcards.seed}/records.parquet"}
 
 
 def run_paths(stage, name, filename):
@@ -83,9 +110,22 @@ def table_inputs(name):
     return run_paths("scores", name, "scores.parquet")
 
 
+def table_settings(name):
+    """A table's config slice plus the method order (the order methods are listed in config)."""
+    return experiment(name)["table"] | {"method_order": list(experiment(name)["methods"])}
+
+
+# figure name → the experiment whose score store it plots
+FIGURES = {"occupations_per_occupation": "occupations"}
+
+
 def table_targets():
-    return [f"results/tables/{name}.{ext}" for name in EXPERIMENTS for ext in ("csv", "md")]
+    return [f"results/tables/{name}.{ext}" for name in EXPERIMENTS for ext in ("csv", "md", "tex")]
+
+
+def figure_targets():
+    return [f"results/figures/{name}.{ext}" for name, exp in FIGURES.items() if exp in EXPERIMENTS for ext in ("png", "pdf")]
 
 
 def all_targets():
-    return testbed_targets() + table_targets()
+    return testbed_targets() + table_targets() + figure_targets()

@@ -3,20 +3,23 @@
 
 
 
-rule occupations_sft_data:
+rule occupations_training_data:
     output:
-        "results/data/occupations/sft/seed~{seed}/train.parquet",
+        "results/data/occupations/{method}/seed~{seed}/train.parquet",
+    wildcard_constraints:
+        method="sft|dpo|inlp",
     params:
-        settings=lambda w: as_json(occupations_split() | experiment("occupations")["methods"]["sft"]["data"]),
+        settings=lambda w: as_json(occupations_split() | experiment("occupations")["methods"][w.method].get("data", {})),
         code=code("debiaslab.data.occupations"),
     log:
-        "results/logs/data/occupations/sft/seed~{seed}.log",
+        "results/logs/data/occupations/{method}/seed~{seed}.log",
     benchmark:
-        "results/benchmarks/data/occupations/sft/seed~{seed}.tsv"
+        "results/benchmarks/data/occupations/{method}/seed~{seed}.tsv"
     conda:
         "../envs/aggregate.yaml"
     shell:
-        "debiaslab data occupations sft --settings {params.settings:q} --seed {wildcards.seed} --out {output} > {log} 2>&1"
+        "debiaslab data occupations {wildcards.method} --settings {params.settings:q} --seed {wildcards.seed}"
+        " --out {output} > {log} 2>&1"
 
 
 rule occupations_prompts:

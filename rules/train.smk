@@ -46,3 +46,26 @@ rule train_dpo:
         "debiaslab --threads {threads} train --method dpo --model {params.model:q} --data {input.data}"
         " --settings {params.settings:q} --seed {wildcards.seed} --out {output} --checkpoints {params.checkpoints}"
         " > {log} 2>&1"
+
+
+rule train_inlp:
+    input:
+        unpack(lambda w: {"data": f"results/data/{w.experiment}/inlp/seed~{w.seed}/train.parquet", "model": model_input(w.model)}),
+    output:
+        directory("results/train/{experiment}/{model}/inlp/seed~{seed}/projection"),
+    params:
+        model=lambda w: model_spec(w.model),
+        settings=lambda w: as_json(experiment(w.experiment)["methods"]["inlp"]["fit"]),
+        checkpoints="results/checkpoints/train/{experiment}/{model}/inlp/seed~{seed}",
+        code=code("debiaslab.methods.train", "debiaslab.methods.inlp"),
+    threads: 1
+    log:
+        "results/logs/train/{experiment}/{model}/inlp/seed~{seed}.log",
+    benchmark:
+        "results/benchmarks/train/{experiment}/{model}/inlp/seed~{seed}.tsv"
+    conda:
+        "../envs/train.yaml"
+    shell:
+        "debiaslab --threads {threads} train --method inlp --model {params.model:q} --data {input.data}"
+        " --settings {params.settings:q} --seed {wildcards.seed} --out {output} --checkpoints {params.checkpoints}"
+        " > {log} 2>&1"

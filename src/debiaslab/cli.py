@@ -76,9 +76,13 @@ def cmd_testbed_pretrain(a):
 def cmd_data_occupations(a):
     from debiaslab.data import occupations
 
-    if a.what == "sft":
-        return occupations.write_sft_data(a.settings, a.seed, a.out)
-    return occupations.write_prompts(a.settings, a.out)
+    writers = {
+        "sft": lambda: occupations.write_sft_data(a.settings, a.seed, a.out),
+        "dpo": lambda: occupations.write_dpo_data(a.settings, a.seed, a.out),
+        "inlp": lambda: occupations.write_inlp_data(a.settings, a.out),
+        "prompts": lambda: occupations.write_prompts(a.settings, a.out),
+    }
+    return writers[a.what]()
 
 
 def cmd_train(a):
@@ -91,19 +95,26 @@ def cmd_train(a):
 def cmd_generate(a):
     from debiaslab.generation.responses import write_responses
 
-    return write_responses(a.model, a.adapter, a.prompts, a.settings, a.seed, a.out)
+    return write_responses(a.model, a.prompts, a.settings, a.seed, a.out, experiment=a.experiment, method=a.method,
+                           method_settings=a.method_settings, adapter=a.adapter, projection=a.projection)
 
 
 def cmd_score_balance(a):
     from debiaslab.metrics.score import score_balance
 
-    return score_balance(a.responses, a.settings, a.run, a.scores, a.records)
+    return score_balance(a.responses, a.settings, a.run, a.scores, a.records, a.baseline)
 
 
 def cmd_aggregate_table(a):
     from debiaslab.aggregate.build import build_table
 
-    return build_table(a.experiment, a.scores, a.settings, a.csv, a.md)
+    return build_table(a.experiment, a.scores, a.settings, a.csv, a.md, a.tex)
+
+
+def cmd_aggregate_figure(a):
+    from debiaslab.aggregate.build import build_figure
+
+    return build_figure(a.name, a.scores, a.settings, a.png, a.pdf)
 
 
 # --- parser ----------------------------------------------------------------------------------------
@@ -163,8 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("data", help="build an experiment's training data or prompts",
                        description="Build training data and prompt sets as Parquet record tables.")
     ds = d.add_subparsers(dest="experiment", required=True, metavar="<experiment>")
-    s = ds.add_parser("occupations", help="balanced SFT examples or generation prompts (SOURCES.md §2)")
-    s.add_argument("what", choices=["sft", "prompts"])
+    s = ds.add_parser("occupations", help="SFT examples, DPO pairs, INLP sentences or prompts (SOURCES.md §2)")
+    s.add_argument("what", choices=["sft", "dpo", "inlp", "prompts"])
     _settings(s, "occupation split, prompt and sizes")
     s.add_argument("--seed", type=int, default=0, help="generator seed (sft)")
     s.add_argument("--out", required=True)
@@ -174,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("train", help="train a mitigation method (a LoRA adapter, or a method's artifact)",
                        description="Train one method for one seed; writes the adapter folder atomically. "
                                    "Checkpoints go to --checkpoints so a killed run resumes.")
-    s.add_argument("--method", required=True, help="method name, e.g. sft")
+    s.add_argument("--method", required=True, help="method name: sft, dpo, inlp, ...")
     _model(s)
     s.add_argument("--data", required=True, help="training data table (.parquet/.jsonl/.json/.csv)")
     _settings(s, "the method's training settings")
@@ -187,7 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("generate", help="sample responses for a prompts table",
                        description="Sample a response for every row of a prompts table (batched, left padding).")
     _model(s)
+    s.add_argument("--experiment", default=None, help="experiment name (selects gen_filter/constrained criteria)")
+    s.add_argument("--method", default=None,
+                   help="decoding-time method: gen_filter or constrained; others decode by plain sampling")
+    s.add_argument("--method-settings", type=_json_object, default={}, metavar="JSON",
+                   help="the method's config slice (e.g. gen_filter's k)")
     s.add_argument("--adapter", default=None, help="PEFT adapter directory to apply")
+    s.add_argument("--projection", default=None, help="INLP projection directory to apply as an LM-head hook")
     s.add_argument("--prompts", required=True, help="table with a `prompt` column; other columns are kept")
     _settings(s, "sampling settings (max_new_tokens, temperature, top_p, batch_size)")
     s.add_argument("--seed", type=int, required=True)
@@ -202,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--responses", required=True)
     _settings(s, "min_words/max_words")
     s.add_argument("--run", type=_run_id, required=True, metavar="EXP/MODEL/METHOD/SEED")
+    s.add_argument("--baseline", default=None,
+                   help="the baseline's records (same seed) for Mann–Whitney U / Cohen's d against it")
     s.add_argument("--scores", required=True, help="score-store Parquet file")
     s.add_argument("--records", required=True, help="per-response records Parquet file")
     s.set_defaults(func=cmd_score_balance)
@@ -216,7 +235,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scores", nargs="+", required=True, help="score-store Parquet files")
     s.add_argument("--csv", required=True)
     s.add_argument("--md", required=True)
+    s.add_argument("--tex", default=None, help="also write a LaTeX (booktabs) table")
     s.set_defaults(func=cmd_aggregate_table)
+    s = ags.add_parser("figure", help="a figure (PNG + PDF) from the score store")
+    s.add_argument("--name", required=True, help="figure name, e.g. occupations_per_occupation")
+    _settings(s, "figure settings (e.g. method_order)")
+    s.add_argument("--scores", nargs="+", required=True, help="score-store Parquet files")
+    s.add_argument("--png", required=True)
+    s.add_argument("--pdf", required=True)
+    s.set_defaults(func=cmd_aggregate_figure)
     return p
 
 

@@ -1,14 +1,27 @@
-"""Stage entry for tables: score-store files in, CSV + Markdown out."""
+"""Stage entries for tables and figures: score-store files in, CSV/Markdown/LaTeX or PNG/PDF out."""
 
 from __future__ import annotations
 
 
-def build_table(experiment: str, score_paths, settings: dict, csv_out, md_out) -> dict:
+def build_table(experiment: str, score_paths, settings: dict, csv_out, md_out, tex_out=None) -> dict:
     from debiaslab.aggregate.specs import table_spec
     from debiaslab.aggregate.store import read_scores
     from debiaslab.aggregate.tables import write_table
 
     scores = read_scores(score_paths)
     spec = table_spec(experiment, settings)
-    write_table(scores, spec, csv_out, md_out)
+    write_table(scores, spec, csv_out, md_out, tex_out)
     return {"score_files": len(score_paths), "rows": len(scores)}
+
+
+def build_figure(name: str, score_paths, settings: dict, out_png, out_pdf) -> dict:
+    from debiaslab.aggregate import figures
+    from debiaslab.aggregate.store import read_scores
+
+    scores = read_scores(score_paths)
+    if name not in figures.FIGURES:
+        from debiaslab.config import ConfigError
+
+        raise ConfigError(f"unknown figure {name!r}; known: {', '.join(sorted(figures.FIGURES))}")
+    figures.FIGURES[name](scores, settings, out_png, out_pdf)
+    return {"figure": name, "score_files": len(score_paths)}

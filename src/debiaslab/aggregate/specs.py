@@ -4,14 +4,25 @@ from __future__ import annotations
 
 from debiaslab.aggregate.tables import TableSpec
 
-BALANCE_METRICS = {
+OCCUPATIONS_METRICS = {
     "and_balanced_rate": "AND %",
     "or_any_rate": "OR %",
     "agentic_only_rate": "agentic-only %",
     "communal_only_rate": "communal-only %",
     "neither_rate": "neither %",
     "length_compliant_rate": "8–15 words %",
+    "entropy_agentic_bits": "H agentic (bits)",
+    "entropy_communal_bits": "H communal (bits)",
+    "entropy_combined_bits": "H combined (bits)",
+    "unique_pairs": "unique pairs",
+    "filter_acceptance_rate": "filter accepted %",
+    "and_balanced_ci_low": "AND bootstrap CI low %",
+    "and_balanced_ci_high": "AND bootstrap CI high %",
+    "and_balanced_mwu_p": "AND MWU p",
+    "and_balanced_cohens_d": "AND Cohen's d",
 }
+RATES = ("and_balanced_rate", "or_any_rate", "agentic_only_rate", "communal_only_rate", "neither_rate",
+         "length_compliant_rate", "filter_acceptance_rate", "and_balanced_ci_low", "and_balanced_ci_high")
 
 
 def table_spec(experiment: str, settings: dict) -> TableSpec:
@@ -19,11 +30,20 @@ def table_spec(experiment: str, settings: dict) -> TableSpec:
     if experiment == "occupations":
         return TableSpec(
             experiment="occupations",
-            metrics=BALANCE_METRICS,
+            metrics=OCCUPATIONS_METRICS,
             scale=100.0,
+            scaled=RATES,
             decimals=settings.get("decimals", 1),
             method_order=tuple(settings.get("method_order", ())),
+            baseline_method="prompt_only",
+            key_metrics=("and_balanced_rate",),
+            markdown_metrics=("and_balanced_rate", "or_any_rate", "agentic_only_rate", "communal_only_rate",
+                              "neither_rate", "length_compliant_rate", "entropy_combined_bits", "unique_pairs",
+                              "filter_acceptance_rate", "and_balanced_cohens_d"),
             caption=("Occupations: % of completions with an agentic AND a communal term (AND), either (OR), "
-                     "only one class, neither, and 8–15 words; split = train or held-out occupations."),
+                     "one class only, neither, and 8–15 words; split = train or held-out occupations. "
+                     "H = Shannon entropy of term counts; unique pairs = distinct (agentic, communal) pairs (max 100). "
+                     "Per seed, against prompt-only: bootstrap 95% CI of the AND rate (1,000 resamples of responses), "
+                     "Mann–Whitney U p and Cohen's d of the AND indicator; shown as means over seeds."),
         )
     raise KeyError(f"no table is defined for experiment {experiment!r}")

@@ -17,7 +17,13 @@ def _dpo():
     return DPOSettings, train_dpo
 
 
-TRAINERS = {"sft": _sft, "dpo": _dpo}
+def _inlp():
+    from debiaslab.methods.inlp import INLPSettings, train_inlp
+
+    return INLPSettings, train_inlp
+
+
+TRAINERS = {"sft": _sft, "dpo": _dpo, "inlp": _inlp}
 
 
 def run(method: str, *, model, data, settings: dict, seed: int, out, checkpoints) -> dict:
