@@ -29,3 +29,40 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+# Named partial targets: `snakemake --cores 2 train_all`, `... occupations`, `... tables`.
+
+
+rule testbed:
+    input:
+        testbed_targets(),
+
+
+rule train_all:
+    input:
+        [path for name in EXPERIMENTS for path in train_targets(name)],
+
+
+rule evaluate_all:
+    input:
+        [path for name in EXPERIMENTS for path in table_inputs(name)],
+
+
+rule tables:
+    input:
+        table_targets(),
+
+
+rule figures:
+    input:
+        figure_targets(),
+
+
+for _experiment in EXPERIMENTS:
+
+    rule:
+        name:
+            _experiment
+        input:
+            experiment_targets(_experiment),

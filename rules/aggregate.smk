@@ -6,7 +6,13 @@ rule table:
     input:
         lambda w: table_inputs(w.experiment),
     output:
-        csv="results/tables/{experiment}.csv",
+        csv=report(
+            "results/tables/{experiment}.csv",
+            caption="../workflow/report/table.rst",
+            category="Tables",
+            subcategory="{experiment}",
+            labels={"experiment": "{experiment}", "format": "CSV"},
+        ),
         md="results/tables/{experiment}.md",
         tex="results/tables/{experiment}.tex",
     params:
@@ -27,7 +33,13 @@ rule figure:
     input:
         lambda w: table_inputs(FIGURES[w.name]),
     output:
-        png="results/figures/{name}.png",
+        png=report(
+            "results/figures/{name}.png",
+            caption="../workflow/report/figure.rst",
+            category="Figures",
+            subcategory="{name}",
+            labels={"figure": "{name}"},
+        ),
         pdf="results/figures/{name}.pdf",
     params:
         settings=lambda w: as_json(table_settings(FIGURES[w.name])),
@@ -41,3 +53,21 @@ rule figure:
     shell:
         "debiaslab aggregate figure --name {wildcards.name} --settings {params.settings:q}"
         " --scores {input} --png {output.png} --pdf {output.pdf} > {log} 2>&1"
+
+
+rule bundle:
+    input:
+        lambda w: [path for name in EXPERIMENTS for path in table_inputs(name)],
+    output:
+        "results/bundle.tar.gz",
+    params:
+        config=lambda w: as_json(config),
+        code=code("debiaslab.aggregate.bundle"),
+    log:
+        "results/logs/bundle.log",
+    benchmark:
+        "results/benchmarks/bundle.tsv"
+    conda:
+        "../envs/aggregate.yaml"
+    shell:
+        "debiaslab bundle --scores {input} --config {params.config:q} --records --out {output} > {log} 2>&1"

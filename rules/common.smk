@@ -127,5 +127,24 @@ def figure_targets():
     return [f"results/figures/{name}.{ext}" for name, exp in FIGURES.items() if exp in EXPERIMENTS for ext in ("png", "pdf")]
 
 
+def train_targets(name):
+    """Trained artifacts (adapters, projections) of every trained method of an experiment."""
+    exp = experiment(name)
+    out = []
+    for model in exp["models"]:
+        for method in exp["methods"]:
+            kind = "adapter" if method in ADAPTER_METHODS else "projection" if method in PROJECTION_METHODS else None
+            if kind:
+                out += [f"results/train/{name}/{model}/{method}/seed~{seed}/{kind}" for seed in exp["seeds"]]
+    return out
+
+
+def experiment_targets(name):
+    """Everything an experiment's results need: its tables and figures."""
+    return [f"results/tables/{name}.{ext}" for ext in ("csv", "md", "tex")] + [
+        f"results/figures/{fig}.{ext}" for fig, exp in FIGURES.items() if exp == name for ext in ("png", "pdf")
+    ]
+
+
 def all_targets():
     return testbed_targets() + table_targets() + figure_targets()

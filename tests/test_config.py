@@ -51,7 +51,7 @@ def test_experiment_lora_default_survives_a_partial_train_section():
     ({"methods": {"sft": {"train": {"learning_rate": 0}}}}, ["methods.sft.train.learning_rate"]),
     ({"methods": {"sft": {"train": {"learning_rate": -1e-4}}}}, ["methods.sft.train.learning_rate"]),
     ({"methods": {"sft": {"train": {"lr": 1}}}}, ["unknown key(s) 'lr'", "learning_rate"]),
-    ({"methods": {"dpo2": {}}}, ["methods: unknown key(s) 'dpo2'", "allowed: prompt_only, sft"]),
+    ({"methods": {"dpo2": {}}}, ["methods: unknown key(s) 'dpo2'", "allowed: constrained, dpo, gen_filter, inlp, prompt_only, sft"]),
     ({"methods": {}}, ["experiments.occupations.methods"]),
     ({"generation": {"temprature": 1}}, ["generation: unknown key(s) 'temprature'"]),
     ({"generation": {"top_p": 1.5}}, ["generation.top_p"]),

@@ -117,6 +117,19 @@ def cmd_aggregate_figure(a):
     return build_figure(a.name, a.scores, a.settings, a.png, a.pdf)
 
 
+def cmd_bundle(a):
+    from debiaslab.aggregate.bundle import make_bundle
+
+    return make_bundle(a.scores, a.config, a.out, records=a.records)
+
+
+def cmd_unbundle(a):
+    from debiaslab.aggregate.bundle import unpack_bundle
+
+    names = unpack_bundle(a.archive, a.dest)
+    print(f"unpacked {len(names)} files; rebuild a table with: snakemake --cores 1 results/tables/<experiment>.csv")
+
+
 # --- parser ----------------------------------------------------------------------------------------
 
 def _run_id(text: str):
@@ -244,6 +257,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--png", required=True)
     s.add_argument("--pdf", required=True)
     s.set_defaults(func=cmd_aggregate_figure)
+    s = sub.add_parser("bundle", help="pack the score store + provenance into one archive for reviewers",
+                       description="Pack score-store files, the run's config, package versions and git commit into a "
+                                   ".tar.gz; in a fresh clone, `debiaslab unbundle` it and rebuild any table with "
+                                   "`snakemake results/tables/<experiment>.csv` (only the table job runs).")
+    s.add_argument("--scores", nargs="+", required=True, help="score-store Parquet files")
+    s.add_argument("--config", type=_json_object, required=True, metavar="JSON", help="the run's config (defaults filled)")
+    s.add_argument("--records", action="store_true", help="also pack each run's per-response records")
+    s.add_argument("--out", required=True, help="archive path (.tar.gz)")
+    s.set_defaults(func=cmd_bundle)
+    s = sub.add_parser("unbundle", help="unpack a bundle into a clone (regular files under results/ only)")
+    s.add_argument("archive")
+    s.add_argument("--dest", default=".", help="repository root to unpack into")
+    s.set_defaults(func=cmd_unbundle)
     return p
 
 
