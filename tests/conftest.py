@@ -35,7 +35,7 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 3600) -> subprocess.CompletedProcess:
     cmd = [str(Path(sys.executable).parent / "snakemake"), *args]
     proc = subprocess.run(cmd, cwd=workdir, env=ENV, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
@@ -74,7 +74,13 @@ def edited_config(workdir: Path, edit, name: str = "edited.yaml") -> Path:
 
 @pytest.fixture(scope="session")
 def default_run(tmp_path_factory) -> Path:
-    """The default workflow, run to completion once; returns its working directory."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("default_run"))
+    """The default workflow, run to completion once; returns its working directory.
+
+    DEBIASLAB_TEST_RUN_DIR=<dir> reuses a working directory across sessions while developing: the
+    current workflow files are copied in and `snakemake all` brings it up to date (a no-op if nothing
+    changed). CI never sets it.
+    """
+    reuse = os.environ.get("DEBIASLAB_TEST_RUN_DIR")
+    workdir = copy_workflow(Path(reuse) if reuse else tmp_path_factory.mktemp("default_run"))
     snakemake(workdir, "--cores", "2", "all")
     return workdir
