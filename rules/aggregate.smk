@@ -21,3 +21,21 @@ rule table:
     shell:
         "debiaslab aggregate table --experiment {wildcards.experiment} --settings {params.settings:q}"
         " --scores {input} --csv {output.csv} --md {output.md} > {log} 2>&1"
+
+
+rule reward_guided_curves:
+    input:
+        lambda w: reward_guided_trained_adapters(),
+    output:
+        png="results/figures/reward_guided/training_curves.png",
+        csv="results/figures/reward_guided/training_curves.csv",
+    params:
+        code=code("debiaslab.aggregate.reward_guided"),
+    log:
+        "results/logs/figures/reward_guided/training_curves.log",
+    benchmark:
+        "results/benchmarks/figures/reward_guided/training_curves.tsv"
+    conda:
+        "../envs/aggregate.yaml"
+    shell:
+        "debiaslab aggregate curves --adapters {input} --png {output.png} --csv {output.csv} > {log} 2>&1"

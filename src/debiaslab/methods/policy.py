@@ -40,6 +40,14 @@ def token_kl(policy_logits, base_logits, direction: str = "policy_base"):
     return (lp.exp() * (lp - lb)).sum(-1)
 
 
+def counted_tokens(completion: list[int], eos_ids) -> list[int]:
+    """Generated tokens up to and including the first EOS (what follows it is padding)."""
+    for j, token in enumerate(completion):
+        if token in eos_ids:
+            return list(completion[: j + 1])
+    return list(completion)
+
+
 @dataclass(frozen=True)
 class PolicySampling:
     """How a policy samples (the experiment's `generation` block; the temperature comes from the grid).
@@ -140,11 +148,7 @@ class CausalPolicy:
         return {"input_ids": ids.to(device), "attention_mask": attention.to(device), "gen_mask": gen_mask.to(device)}
 
     def counted(self, completion: list[int]) -> list[int]:
-        """Generated tokens up to and including the first EOS (what follows it is padding)."""
-        for j, token in enumerate(completion):
-            if token in self.eos_ids:
-                return list(completion[: j + 1])
-        return list(completion)
+        return counted_tokens(completion, self.eos_ids)
 
     def _forward(self, t: dict):
         positions = (t["attention_mask"].cumsum(-1) - 1).clamp(min=0)
