@@ -210,7 +210,7 @@ class CausalPolicy:
 class DiffusionPolicy:
     """LLaDA-style masked-diffusion sampling (generation.diffusion) with trajectory log-probabilities."""
 
-    def __init__(self, model, tokenizer, settings, kl_direction: str = "policy_base", step_chunk: int = 16):
+    def __init__(self, model, tokenizer, settings, kl_direction: str = "policy_base", step_chunk: int = 8):
         from debiaslab.generation.diffusion import resolve_mask_id
 
         self.model, self.tokenizer, self.settings = model, tokenizer, settings
