@@ -41,6 +41,8 @@ rule figure:
             labels={"figure": "{name}"},
         ),
         pdf="results/figures/{name}.pdf",
+    wildcard_constraints:
+        name=r"\w+",
     params:
         settings=lambda w: as_json(table_settings(FIGURES[w.name])),
         code=code("debiaslab.aggregate.build"),
@@ -71,3 +73,27 @@ rule bundle:
         "../envs/aggregate.yaml"
     shell:
         "debiaslab bundle --scores {input} --config {params.config:q} --records --out {output} > {log} 2>&1"
+
+
+rule reward_guided_curves:
+    input:
+        lambda w: reward_guided_trained_adapters(),
+    output:
+        png=report(
+            "results/figures/reward_guided/training_curves.png",
+            caption="../workflow/report/figure.rst",
+            category="Figures",
+            subcategory="reward_guided",
+            labels={"figure": "reward_guided training curves"},
+        ),
+        csv="results/figures/reward_guided/training_curves.csv",
+    params:
+        code=code("debiaslab.aggregate.reward_guided"),
+    log:
+        "results/logs/figures/reward_guided/training_curves.log",
+    benchmark:
+        "results/benchmarks/figures/reward_guided/training_curves.tsv"
+    conda:
+        "../envs/aggregate.yaml"
+    shell:
+        "debiaslab aggregate curves --adapters {input} --png {output.png} --csv {output.csv} > {log} 2>&1"

@@ -107,6 +107,8 @@ def testbed_targets():
 
 def table_inputs(name):
     """Score-store files an experiment's table is computed from (one per run by default)."""
+    if name == "reward_guided":
+        return [f"results/scores/reward_guided/{m}/{meth}/seed~{s}/scores.parquet" for m, meth, s in reward_guided_runs()]
     return run_paths("scores", name, "scores.parquet")
 
 
@@ -124,7 +126,15 @@ def table_targets():
 
 
 def figure_targets():
-    return [f"results/figures/{name}.{ext}" for name, exp in FIGURES.items() if exp in EXPERIMENTS for ext in ("png", "pdf")]
+    return [path for name in EXPERIMENTS for path in experiment_figures(name)]
+
+
+def experiment_figures(name):
+    """An experiment's figures: score-store figures (FIGURES) plus its own (training curves)."""
+    out = [f"results/figures/{fig}.{ext}" for fig, exp in FIGURES.items() if exp == name for ext in ("png", "pdf")]
+    if name == "reward_guided" and reward_guided_trained_adapters():
+        out.append("results/figures/reward_guided/training_curves.png")
+    return out
 
 
 def train_targets(name):
@@ -141,10 +151,95 @@ def train_targets(name):
 
 def experiment_targets(name):
     """Everything an experiment's results need: its tables and figures."""
-    return [f"results/tables/{name}.{ext}" for ext in ("csv", "md", "tex")] + [
-        f"results/figures/{fig}.{ext}" for fig, exp in FIGURES.items() if exp == name for ext in ("png", "pdf")
-    ]
+    return [f"results/tables/{name}.{ext}" for ext in ("csv", "md", "tex")] + experiment_figures(name)
 
 
 def all_targets():
     return testbed_targets() + table_targets() + figure_targets()
+
+
+# --- reward_guided: grid of dataset size x temperature x seed ---------------------------------------
+
+# Keys of reward_guided's `generation` block each backend uses (the rest would only cause needless reruns).
+RG_CAUSAL_KEYS = ("max_new_tokens", "chat", "system_prompt")
+RG_DIFFUSION_KEYS = ("gen_length", "steps", "block_length", "cfg_scale", "remasking", "mask_token_id", "chat", "system_prompt")
+
+
+def reward_guided_is_diffusion(model):
+    return bool(config["models"][model].get("diffusion", False))
+
+
+def reward_guided_runs():
+    """(model, method, seed) of every run; rloo (TRL samples with generate()) only on causal models."""
+    exp = experiment("reward_guided")
+    return [
+        (model, method, seed)
+        for model in exp["models"]
+        for method in exp["methods"]
+        for seed in exp["seeds"]
+        if not (method == "rloo" and reward_guided_is_diffusion(model))
+    ]
+
+
+def reward_guided_cells(method):
+    """(dataset size, temperature) cells of a method: the base model is size 0; rloo needs temperature > 0."""
+    exp = experiment("reward_guided")
+    if method == "base":
+        return [(0, t) for t in exp["temperatures"]]
+    return [(n, t) for n in exp["dataset_sizes"] for t in exp["temperatures"] if not (method == "rloo" and t <= 0)]
+
+
+def reward_guided_adapter(model, method, seed, size, temperature):
+    return (f"results/train/reward_guided/{model}/{method}/seed~{seed}/size~{size}/temperature~{temperature:g}/adapter")
+
+
+def reward_guided_trained_adapters():
+    return [
+        reward_guided_adapter(model, method, seed, n, t)
+        for model, method, seed in reward_guided_runs()
+        if method != "base"
+        for n, t in reward_guided_cells(method)
+    ]
+
+
+def reward_guided_generation(model, training):
+    """The generation keys the model's backend uses; the evaluation batch size does not enter training."""
+    gen = experiment("reward_guided")["generation"]
+    keys = RG_DIFFUSION_KEYS if reward_guided_is_diffusion(model) else RG_CAUSAL_KEYS
+    return {k: gen[k] for k in keys + (() if training else ("batch_size",))}
+
+
+def reward_guided_train_settings(wildcards):
+    exp = experiment("reward_guided")
+    return exp["methods"][wildcards.method]["train"] | {
+        "dataset_size": int(wildcards.size),
+        "temperature": float(wildcards.temperature),
+        "reward": exp["reward"],
+        "generation": reward_guided_generation(wildcards.model, training=True),
+    }
+
+
+def reward_guided_score_inputs(wildcards):
+    inputs = {"pool": "results/data/reward_guided/mcq.parquet", "model": model_input(wildcards.model)}
+    if wildcards.method != "base":
+        inputs["adapters"] = [
+            reward_guided_adapter(wildcards.model, wildcards.method, wildcards.seed, n, t)
+            for n, t in reward_guided_cells(wildcards.method)
+        ]
+    return inputs
+
+
+def reward_guided_score_cells(wildcards):
+    """The grid cells one evaluation job covers, with each cell's adapter (none for the base)."""
+    return [
+        {"size": n, "temperature": float(t),
+         "adapter": None if wildcards.method == "base"
+         else reward_guided_adapter(wildcards.model, wildcards.method, wildcards.seed, n, t)}
+        for n, t in reward_guided_cells(wildcards.method)
+    ]
+
+
+def reward_guided_score_settings(wildcards):
+    exp = experiment("reward_guided")
+    return {"n_prompts": exp["evaluation"]["n_prompts"], "reward": exp["reward"],
+            "generation": reward_guided_generation(wildcards.model, training=False)}

@@ -39,3 +39,19 @@ rule occupations_prompts:
         "../envs/aggregate.yaml"
     shell:
         "debiaslab data occupations prompts --settings {params.settings:q} --out {output} > {log} 2>&1"
+
+
+rule reward_guided_mcq:
+    output:
+        "results/data/reward_guided/mcq.parquet",
+    params:
+        settings=lambda w: as_json(experiment("reward_guided")["data"]),
+        code=code("debiaslab.data.mcq"),
+    log:
+        "results/logs/data/reward_guided/mcq.log",
+    benchmark:
+        "results/benchmarks/data/reward_guided/mcq.tsv"
+    conda:
+        "../envs/aggregate.yaml"
+    shell:
+        "debiaslab data reward_guided --settings {params.settings:q} --out {output} > {log} 2>&1"

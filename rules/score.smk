@@ -22,3 +22,30 @@ rule score_occupations:
         "debiaslab score balance --responses {input.responses} {params.baseline} --settings {params.settings:q}"
         " --run occupations/{wildcards.model}/{wildcards.method}/{wildcards.seed}"
         " --scores {output.scores} --records {output.records} > {log} 2>&1"
+
+
+# reward_guided: one job per (model, method, seed) samples the held-out MCQ prompts for every grid cell
+# of the run (the base: each temperature), then scores GenBit, pronoun rates, KL to base and the reward.
+rule score_reward_guided:
+    input:
+        unpack(reward_guided_score_inputs),
+    output:
+        scores="results/scores/reward_guided/{model}/{method}/seed~{seed}/scores.parquet",
+        records="results/scores/reward_guided/{model}/{method}/seed~{seed}/records.parquet",
+    params:
+        model=lambda w: model_spec(w.model),
+        cells=lambda w: as_json(reward_guided_score_cells(w)),
+        settings=lambda w: as_json(reward_guided_score_settings(w)),
+        code=code("debiaslab.metrics.reward_guided"),
+    threads: 1
+    log:
+        "results/logs/score/reward_guided/{model}/{method}/seed~{seed}.log",
+    benchmark:
+        "results/benchmarks/score/reward_guided/{model}/{method}/seed~{seed}.tsv"
+    conda:
+        "../envs/eval.yaml"
+    shell:
+        "debiaslab --threads {threads} score reward-guided --model {params.model:q} --pool {input.pool}"
+        " --cells {params.cells:q} --settings {params.settings:q}"
+        " --run reward_guided/{wildcards.model}/{wildcards.method}/{wildcards.seed}"
+        " --scores {output.scores} --records {output.records} > {log} 2>&1"

@@ -67,5 +67,30 @@ rule train_inlp:
         "../envs/train.yaml"
     shell:
         "debiaslab --threads {threads} train --method inlp --model {params.model:q} --data {input.data}"
+# reward_guided: one job per (model, method, seed, dataset size, temperature); the adapter folder holds
+# training_metrics.csv (per-step loss, bias, KL, reward) beside the weights.
+rule train_reward_guided:
+    input:
+        unpack(lambda w: {"data": "results/data/reward_guided/mcq.parquet", "model": model_input(w.model)}),
+    output:
+        directory("results/train/reward_guided/{model}/{method}/seed~{seed}/size~{size}/temperature~{temperature}/adapter"),
+    wildcard_constraints:
+        method="reinforce|rloo",
+        size=r"\d+",
+        temperature=r"\d+(\.\d+)?",
+    params:
+        model=lambda w: model_spec(w.model),
+        settings=lambda w: as_json(reward_guided_train_settings(w)),
+        checkpoints="results/checkpoints/train/reward_guided/{model}/{method}/seed~{seed}/size~{size}/temperature~{temperature}",
+        code=lambda w: code("debiaslab.methods.train", f"debiaslab.methods.{w.method}"),
+    threads: 1
+    log:
+        "results/logs/train/reward_guided/{model}/{method}/seed~{seed}/size~{size}/temperature~{temperature}.log",
+    benchmark:
+        "results/benchmarks/train/reward_guided/{model}/{method}/seed~{seed}/size~{size}/temperature~{temperature}.tsv"
+    conda:
+        "../envs/train.yaml"
+    shell:
+        "debiaslab --threads {threads} train --method {wildcards.method} --model {params.model:q} --data {input.data}"
         " --settings {params.settings:q} --seed {wildcards.seed} --out {output} --checkpoints {params.checkpoints}"
         " > {log} 2>&1"

@@ -31,6 +31,16 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
+def _json_list(text: str) -> list:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({e.msg} at column {e.colno}): {text[:80]!r}") from None
+    if not isinstance(value, list):
+        raise argparse.ArgumentTypeError(f"expected a JSON list, got {type(value).__name__}")
+    return value
+
+
 def _settings(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--settings", type=_json_object, default={}, metavar="JSON",
                         help=f"{what} as a JSON object (the rule's config slice; omitted keys take defaults)")
@@ -85,6 +95,12 @@ def cmd_data_occupations(a):
     return writers[a.what]()
 
 
+def cmd_data_reward_guided(a):
+    from debiaslab.data.mcq import write_pool
+
+    return write_pool(a.settings, a.out)
+
+
 def cmd_train(a):
     from debiaslab.methods import train
 
@@ -103,6 +119,18 @@ def cmd_score_balance(a):
     from debiaslab.metrics.score import score_balance
 
     return score_balance(a.responses, a.settings, a.run, a.scores, a.records, a.baseline)
+
+
+def cmd_score_reward_guided(a):
+    from debiaslab.metrics.reward_guided import score_reward_guided
+
+    return score_reward_guided(a.model, a.pool, a.cells, a.settings, a.run, a.scores, a.records)
+
+
+def cmd_aggregate_curves(a):
+    from debiaslab.aggregate.reward_guided import write_curves
+
+    return write_curves(a.adapters, a.png, a.csv)
 
 
 def cmd_aggregate_table(a):
@@ -193,6 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="generator seed (sft)")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_data_occupations)
+    s = ds.add_parser("reward_guided", help="the multiple-choice pronoun prompt pool (SOURCES.md §3)")
+    _settings(s, "pool seed and number of evaluation prompts")
+    s.add_argument("--out", required=True, help="pool Parquet file (train and eval rows)")
+    s.set_defaults(func=cmd_data_reward_guided)
 
     # train
     s = sub.add_parser("train", help="train a mitigation method (a LoRA adapter, or a method's artifact)",
@@ -237,6 +269,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scores", required=True, help="score-store Parquet file")
     s.add_argument("--records", required=True, help="per-response records Parquet file")
     s.set_defaults(func=cmd_score_balance)
+    s = scs.add_parser("reward-guided", help="sample the MCQ evaluation prompts per grid cell; GenBit, pronoun "
+                                             "rates, KL to base, reward (reward_guided)")
+    _model(s)
+    s.add_argument("--pool", required=True, help="MCQ pool written by `data reward_guided`")
+    s.add_argument("--cells", type=_json_list, required=True, metavar="JSON",
+                   help='grid cells: [{"size": N, "temperature": T, "adapter": DIR or null}, ...]')
+    _settings(s, "evaluation settings (n_prompts, reward, generation)")
+    s.add_argument("--run", type=_run_id, required=True, metavar="EXP/MODEL/METHOD/SEED")
+    s.add_argument("--scores", required=True, help="score-store Parquet file")
+    s.add_argument("--records", required=True, help="per-response records Parquet file")
+    s.set_defaults(func=cmd_score_reward_guided)
 
     # aggregate
     ag = sub.add_parser("aggregate", help="build results tables from the score store",
@@ -270,6 +313,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("archive")
     s.add_argument("--dest", default=".", help="repository root to unpack into")
     s.set_defaults(func=cmd_unbundle)
+    s = ags.add_parser("curves", help="training curves of reward_guided runs (CSV + PNG figure)")
+    s.add_argument("--adapters", nargs="+", required=True,
+                   help="adapter folders .../<method>/seed~S/size~N/temperature~T/adapter with training_metrics.csv")
+    s.add_argument("--png", required=True)
+    s.add_argument("--csv", required=True)
+    s.set_defaults(func=cmd_aggregate_curves)
     return p
 
 

@@ -150,9 +150,49 @@ def check_semantics(config: dict) -> list[str]:
         if overlap:
             problems.append(f"experiments.occupations.heldout_occupations: {overlap} also in train_occupations; "
                             "held-out occupations must not be trained on")
+    rg = config.get("experiments", {}).get("reward_guided")
+    if rg:
+        problems += reward_guided_problems(rg, models)
     testbed_paths = [m["path"] for m in models.values() if m["path"].startswith("results/testbed/")]
     if testbed_paths and "testbed" not in config:
         problems.append(f"models: {testbed_paths} are testbed models but the config has no `testbed` section")
+    return problems
+
+
+def reward_guided_problems(exp: dict, models: dict) -> list[str]:
+    """Batch, diffusion-schedule and pool-size rules of `reward_guided` (SOURCES.md §3)."""
+    from debiaslab.data.mcq import question_rows
+
+    where = "experiments.reward_guided"
+    problems: list[str] = []
+    methods = exp.get("methods", {})
+    for method in ("reinforce", "rloo"):
+        train = (methods.get(method) or {}).get("train")
+        if train and train["batch_size"] % train["micro_batch_size"]:
+            problems.append(f"{where}.methods.{method}.train.batch_size: {train['batch_size']} is not a multiple of "
+                            f"micro_batch_size {train['micro_batch_size']}")
+    rloo = (methods.get("rloo") or {}).get("train")
+    if rloo and rloo["batch_size"] % rloo["num_generations"]:
+        problems.append(f"{where}.methods.rloo.train.batch_size: {rloo['batch_size']} is not a multiple of "
+                        f"num_generations {rloo['num_generations']}")
+    if "rloo" in methods:
+        causal = [m for m in exp.get("models", []) if m in models and not models[m].get("diffusion")]
+        if not causal or not any(t > 0 for t in exp["temperatures"]):
+            problems.append(f"{where}.methods.rloo: no cell to run; RLOOTrainer needs a causal (non-diffusion) model "
+                            "and a temperature > 0")
+    gen = exp["generation"]
+    if any(models.get(m, {}).get("diffusion") for m in exp.get("models", [])):
+        if gen["gen_length"] % gen["block_length"]:
+            problems.append(f"{where}.generation.gen_length: {gen['gen_length']} is not a multiple of "
+                            f"block_length {gen['block_length']}")
+        elif gen["steps"] % (gen["gen_length"] // gen["block_length"]):
+            problems.append(f"{where}.generation.steps: {gen['steps']} is not a multiple of the number of blocks "
+                            f"({gen['gen_length'] // gen['block_length']} = gen_length / block_length)")
+    pool = len(question_rows())
+    largest = max(exp["dataset_sizes"])
+    if largest + exp["data"]["n_eval"] > pool:
+        problems.append(f"{where}.dataset_sizes: {largest} training prompts + {exp['data']['n_eval']} evaluation prompts "
+                        f"exceed the {pool} distinct MCQ prompts")
     return problems
 
 

@@ -10,6 +10,11 @@ def build_table(experiment: str, score_paths, settings: dict, csv_out, md_out, t
 
     scores = read_scores(score_paths)
     spec = table_spec(experiment, settings)
+    if experiment == "reward_guided":  # grid cells with Δ vs base paired by seed: its own builder
+        from debiaslab.aggregate.reward_guided import write_table as write_reward_guided_table
+
+        write_reward_guided_table(scores, spec, csv_out, md_out, tex_out)
+        return {"score_files": len(score_paths), "rows": len(scores)}
     write_table(scores, spec, csv_out, md_out, tex_out)
     return {"score_files": len(score_paths), "rows": len(scores)}
 

@@ -25,6 +25,18 @@ RATES = ("and_balanced_rate", "or_any_rate", "agentic_only_rate", "communal_only
          "length_compliant_rate", "filter_acceptance_rate", "and_balanced_ci_low", "and_balanced_ci_high")
 
 
+REWARD_GUIDED_METRICS = {
+    "genbit_score": "GenBit score",
+    "avg_bias_ratio": "avg bias ratio",
+    "mean_bias": "mean |bias|",
+    "gendered_pronoun_rate": "gendered pronoun",
+    "neutral_option_rate": "neutral option",
+    "stereotyped_option_rate": "stereotyped option",
+    "kl_to_base": "KL to base",
+    "mean_reward": "mean reward",
+}
+
+
 def table_spec(experiment: str, settings: dict) -> TableSpec:
     """The TableSpec for `experiment`, from its `table` config slice plus method order."""
     if experiment == "occupations":
@@ -45,5 +57,18 @@ def table_spec(experiment: str, settings: dict) -> TableSpec:
                      "H = Shannon entropy of term counts; unique pairs = distinct (agentic, communal) pairs (max 100). "
                      "Per seed, against prompt-only: bootstrap 95% CI of the AND rate (1,000 resamples of responses), "
                      "Mann–Whitney U p and Cohen's d of the AND indicator; shown as means over seeds."),
+        )
+    if experiment == "reward_guided":
+        return TableSpec(
+            experiment="reward_guided",
+            metrics=REWARD_GUIDED_METRICS,
+            row_keys=("model", "method", "split"),  # split = grid cell "n=<size>,T=<temperature>" (n=0: base)
+            decimals=settings.get("decimals", 3),
+            method_order=tuple(settings.get("method_order", ())),
+            caption=("reward_guided: held-out MCQ prompts, one response each. GenBit score and avg bias ratio over "
+                     "the cell's responses as one corpus; mean |bias| = per-response |avg_bias_ratio| (the reward's "
+                     "term); rates are shares of responses (gendered pronoun: he/she/him/her/...; option: the first "
+                     "option named); KL to base: token-wise KL(policy‖base) over generated positions; mean reward "
+                     "= −(|bias| + 0.1·KL). n = training prompts (0: the base model), T = sampling temperature."),
         )
     raise KeyError(f"no table is defined for experiment {experiment!r}")

@@ -23,7 +23,19 @@ def _inlp():
     return INLPSettings, train_inlp
 
 
-TRAINERS = {"sft": _sft, "dpo": _dpo, "inlp": _inlp}
+def _reinforce():
+    from debiaslab.methods.reinforce import ReinforceSettings, train_reinforce
+
+    return ReinforceSettings, train_reinforce
+
+
+def _rloo():
+    from debiaslab.methods.rloo import RLOOSettings, train_rloo
+
+    return RLOOSettings, train_rloo
+
+
+TRAINERS = {"sft": _sft, "dpo": _dpo, "inlp": _inlp, "reinforce": _reinforce, "rloo": _rloo}
 
 
 def run(method: str, *, model, data, settings: dict, seed: int, out, checkpoints) -> dict:
