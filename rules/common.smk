@@ -87,5 +87,40 @@ def table_targets():
     return [f"results/tables/{name}.{ext}" for name in EXPERIMENTS for ext in ("csv", "md")]
 
 
+def table_settings(name):
+    """An experiment's `table` slice plus its method order (what the table and figure jobs take)."""
+    return experiment(name)["table"] | {"method_order": list(experiment(name)["methods"])}
+
+
+# Experiments with a figure beside their table: name -> figure file stem under results/figures/<name>/.
+FIGURES = {"rm_forget": "lambda_curve"}
+
+
+def figure_targets():
+    return [f"results/figures/{name}/{FIGURES[name]}.{ext}" for name in EXPERIMENTS if name in FIGURES for ext in ("png", "pdf")]
+
+
 def all_targets():
-    return testbed_targets() + table_targets()
+    return testbed_targets() + table_targets() + figure_targets()
+
+
+# --- rm_forget ---------------------------------------------------------------------------------------
+
+
+def dataset_input(path):
+    """Files a job needs before it can load dataset `path`: the testbed folder if it is built here."""
+    return [path] if path.startswith("results/testbed/") else []
+
+
+def forget_train_settings(wildcards):
+    """One forget-LoRA's training slice, plus its pair mode (from the method name) and base adapter."""
+    exp = experiment("rm_forget")
+    return as_json(
+        exp["methods"][f"forget_{wildcards.mode}"]["train"]
+        | {"pair_mode": wildcards.mode, "base_adapter": exp["base_adapters"].get(wildcards.model)}
+    )
+
+
+def rm_sweep_settings(wildcards):
+    exp = experiment("rm_forget")
+    return as_json(exp["sweep"] | {"base_adapter": exp["base_adapters"].get(wildcards.model)})

@@ -73,6 +73,24 @@ def cmd_testbed_pretrain(a):
     return write_pretrained(a.kind, a.corpus, a.tokenizers, a.settings, a.out)
 
 
+def cmd_testbed_arithmetic(a):
+    from debiaslab.testbed.arithmetic import write_dataset
+
+    return write_dataset(a.settings, a.out)
+
+
+def cmd_testbed_style_rm(a):
+    from debiaslab.testbed.style_rm import write_style_rm
+
+    return write_style_rm(a.dataset, a.tokenizers, a.settings, a.out)
+
+
+def cmd_data_rm_forget(a):
+    from debiaslab.data.gsm8k_styles import write_style_data
+
+    return write_style_data(a.settings, a.pairs, a.items)
+
+
 def cmd_data_occupations(a):
     from debiaslab.data import occupations
 
@@ -100,10 +118,22 @@ def cmd_score_balance(a):
     return score_balance(a.responses, a.settings, a.run, a.scores, a.records)
 
 
+def cmd_score_rm_sweep(a):
+    from debiaslab.metrics.rm_sweep import score_sweep
+
+    return score_sweep(a.model, a.adapter, a.items, a.settings, a.run, a.scores, a.records)
+
+
 def cmd_aggregate_table(a):
     from debiaslab.aggregate.build import build_table
 
     return build_table(a.experiment, a.scores, a.settings, a.csv, a.md)
+
+
+def cmd_aggregate_figure(a):
+    from debiaslab.aggregate.build import build_figure
+
+    return build_figure(a.experiment, a.scores, a.settings, a.png, a.pdf)
 
 
 # --- parser ----------------------------------------------------------------------------------------
@@ -158,6 +188,16 @@ def build_parser() -> argparse.ArgumentParser:
     _settings(s, "testbed.lm or testbed.mlm")
     s.add_argument("--out", required=True, help="model directory (Hub format)")
     s.set_defaults(func=cmd_testbed_pretrain)
+    s = ts.add_parser("arithmetic", help="write GSM8K-format arithmetic word problems as a Hub-format dataset folder")
+    _settings(s, "testbed.arithmetic plus the testbed seed (n_train, n_test, seed)")
+    s.add_argument("--out", required=True, help="dataset directory (load_dataset(<dir>, 'main'))")
+    s.set_defaults(func=cmd_testbed_arithmetic)
+    s = ts.add_parser("style-rm", help="train the tiny reward model with a planted markdown-style preference")
+    s.add_argument("--dataset", required=True, help="directory written by `testbed arithmetic`")
+    s.add_argument("--tokenizers", required=True, help="directory written by `testbed tokenizers`")
+    _settings(s, "testbed.style_rm")
+    s.add_argument("--out", required=True, help="model directory (Hub format)")
+    s.set_defaults(func=cmd_testbed_style_rm)
 
     # data
     d = sub.add_parser("data", help="build an experiment's training data or prompts",
@@ -169,6 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="generator seed (sft)")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_data_occupations)
+    s = ds.add_parser("rm_forget", help="styled GSM8K answers: training pairs per mode and RM-Bench items (SOURCES.md §5)")
+    _settings(s, "the experiment's `data` section (dataset, question counts, seed)")
+    s.add_argument("--pairs", required=True, help="training pairs Parquet file (every pair mode)")
+    s.add_argument("--items", required=True, help="RM-Bench items Parquet file (held-out questions)")
+    s.set_defaults(func=cmd_data_rm_forget)
 
     # train
     s = sub.add_parser("train", help="train a mitigation method (a LoRA adapter, or a method's artifact)",
@@ -205,6 +250,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scores", required=True, help="score-store Parquet file")
     s.add_argument("--records", required=True, help="per-response records Parquet file")
     s.set_defaults(func=cmd_score_balance)
+    s = scs.add_parser("rm-sweep", help="a reward model minus λ × a forget-LoRA, for every λ: RM-Bench and pair accuracy")
+    _model(s)
+    s.add_argument("--adapter", required=True, help="forget-LoRA adapter directory")
+    s.add_argument("--items", required=True, help="RM-Bench items table (id, prompt, chosen[3], rejected[3])")
+    _settings(s, "the sweep (lambdas, batch_size, base_adapter)")
+    s.add_argument("--run", type=_run_id, required=True, metavar="EXP/MODEL/METHOD/SEED")
+    s.add_argument("--scores", required=True, help="score-store Parquet file")
+    s.add_argument("--records", required=True, help="per-response, per-λ scores Parquet file")
+    s.set_defaults(func=cmd_score_rm_sweep)
 
     # aggregate
     ag = sub.add_parser("aggregate", help="build results tables from the score store",
@@ -217,6 +271,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--csv", required=True)
     s.add_argument("--md", required=True)
     s.set_defaults(func=cmd_aggregate_table)
+    s = ags.add_parser("figure", help="one experiment's figure as PNG and PDF")
+    s.add_argument("--experiment", required=True)
+    _settings(s, "the experiment's `table` section")
+    s.add_argument("--scores", nargs="+", required=True, help="score-store Parquet files")
+    s.add_argument("--png", required=True)
+    s.add_argument("--pdf", required=True)
+    s.set_defaults(func=cmd_aggregate_figure)
     return p
 
 

@@ -17,7 +17,13 @@ def _dpo():
     return DPOSettings, train_dpo
 
 
-TRAINERS = {"sft": _sft, "dpo": _dpo}
+def _forget_lora():
+    from debiaslab.methods.forget_lora import ForgetLoRASettings, train_forget_lora
+
+    return ForgetLoRASettings, train_forget_lora
+
+
+TRAINERS = {"sft": _sft, "dpo": _dpo, "forget_lora": _forget_lora}
 
 
 def run(method: str, *, model, data, settings: dict, seed: int, out, checkpoints) -> dict:
