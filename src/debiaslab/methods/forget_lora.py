@@ -76,8 +76,10 @@ def load_reward_model(spec, base_adapter: str | None = None, *, tokenizer=None, 
 
         raise ConfigError(f"model {models.ModelSpec.parse(spec).path}: a reward model needs one output "
                           f"(num_labels=1), got num_labels={model.config.num_labels}")
-    if tokenizer is not None and model.config.pad_token_id is None:
-        model.config.pad_token_id = tokenizer.pad_token_id
+    if tokenizer is not None:
+        # the head reads the last token that is not the pad id: use the pad the inputs are padded with
+        # (what TRL's RewardTrainer sets too), so training and every λ of the sweep pool the same token
+        model.config.get_text_config().pad_token_id = tokenizer.pad_token_id
     if not trainable:
         model.eval()
     return model
