@@ -38,5 +38,5 @@ dry-run: setup
 	$(BIN)/snakemake -n all
 
 clean:
-	rm -rf results/testbed results/data results/train results/generate results/scores results/tables \
+	rm -rf results/testbed results/data results/train results/generate results/scores results/tables results/figures \
 	       results/logs results/benchmarks results/checkpoints .snakemake
