@@ -42,15 +42,16 @@ def write_curve_figure(scores, settings: dict, png_out, pdf_out) -> None:
             label = spec.metrics[metric]
             mean, std = part[f"{label} mean"], part[f"{label} std"]
             ax.plot(part["lambda"], mean, "--" if metric == own else "-", marker="o", markersize=3,
-                    label=label.replace(" %", ""))
+                    label="pair accuracy of this mode" if metric == own else label.replace(" %", ""))
             ax.fill_between(part["lambda"], mean - std, mean + std, alpha=0.15)
         ax.axvline(0.0, color="grey", linewidth=0.8, linestyle=":")
         ax.set_title(f"{model} − λ·{method}", fontsize=9)
         ax.set_xlabel("λ (subtracted)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=6, loc="lower left")
-    axes[0][0].set_ylabel("accuracy %")
-    fig.tight_layout()
+    axes[0][0].set_ylabel("accuracy % (mean ± std over seeds)")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     for out, fmt in ((png_out, "png"), (pdf_out, "pdf")):
         with atomic_path(out) as tmp:
             # no timestamps in the metadata: the same scores give the same bytes
