@@ -112,3 +112,16 @@ def test_stage_reads_a_hub_format_folder_through_load_dataset(tmp_path):
     first = (tmp_path / "pairs.parquet").read_bytes()
     write_style_data(settings, tmp_path / "pairs.parquet", tmp_path / "items.parquet")
     assert (tmp_path / "pairs.parquet").read_bytes() == first  # seeded: the same bytes again
+
+
+def test_two_folders_of_the_same_name_are_read_as_they_are(tmp_path):
+    """`datasets` would serve the first folder's cache for the second (same folder name): it must not."""
+    from debiaslab.data.gsm8k_styles import load_problems
+
+    write_dataset({"n_train": 7, "n_test": 2, "seed": 0}, tmp_path / "a" / "arithmetic")
+    write_dataset({"n_train": 9, "n_test": 2, "seed": 1}, tmp_path / "b" / "arithmetic")
+    first = load_problems(str(tmp_path / "a" / "arithmetic"), "main", "train", None, 0)
+    second = load_problems(str(tmp_path / "b" / "arithmetic"), "main", "train", None, 0)
+    assert (len(first), len(second)) == (7, 9)
+    write_dataset({"n_train": 5, "n_test": 2, "seed": 2}, tmp_path / "a" / "arithmetic")  # rewritten in place
+    assert len(load_problems(str(tmp_path / "a" / "arithmetic"), "main", "train", None, 0)) == 5
