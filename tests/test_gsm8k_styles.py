@@ -6,10 +6,8 @@ import re
 import pandas as pd
 import pytest
 
-from debiaslab.data.gsm8k_styles import (
-    MARKDOWN, PAIR_MODES, STYLES, AnswerError, item_table, make_incorrect, pair_table, parse_answer, render,
-    variants, write_style_data,
-)
+from debiaslab.data.answer_styles import MARKDOWN, STYLES, AnswerError, make_incorrect, parse_answer, render, variants
+from debiaslab.data.gsm8k_styles import PAIR_MODES, item_table, pair_table, write_style_data
 from debiaslab.testbed.arithmetic import problems, write_dataset
 
 # The first training example of openai/gsm8k (main).

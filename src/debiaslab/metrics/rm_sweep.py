@@ -33,7 +33,7 @@ def parse_lambda(subset: str) -> float:
 
 def item_responses(items) -> list[dict]:
     """RM-Bench items (id, prompt, chosen[3], rejected[3]) as one row per response."""
-    from debiaslab.data.gsm8k_styles import STYLES
+    from debiaslab.data.answer_styles import STYLES
     from debiaslab.io import DataError
 
     rows = []
@@ -48,7 +48,8 @@ def item_responses(items) -> list[dict]:
 
 def sweep_metrics(rows: list[dict], scores: list[float]) -> list[dict]:
     """Score-store values for one λ from the per-response scores."""
-    from debiaslab.data.gsm8k_styles import PAIR_MODES, STYLES
+    from debiaslab.data.answer_styles import STYLES
+    from debiaslab.data.gsm8k_styles import PAIR_MODES
     from debiaslab.metrics.rmbench import mode_accuracy, rmbench_accuracy
 
     by_item: dict[str, dict] = {}

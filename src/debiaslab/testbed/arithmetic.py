@@ -134,7 +134,7 @@ def write_dataset(settings: dict, out_dir) -> dict:
 
 def vocabulary(rng: random.Random, n_problems: int) -> list[str]:
     """Texts the tokenizer must know: questions and every styled answer, and every template word."""
-    from debiaslab.data.gsm8k_styles import variants
+    from debiaslab.data.answer_styles import variants
 
     texts = []
     for row in problems(n_problems, rng):

@@ -2,7 +2,7 @@
 
 A Qwen3ForSequenceClassification (the tiny LM's architecture, a one-logit score head)
 trained from scratch on the testbed's GSM8K-format train split: each question's six
-styled answers (data/gsm8k_styles.py) get the planted reward
+styled answers (data/answer_styles.py) get the planted reward
 
     u(style, correct) = correct_bonus · [correct] + style_bonus[style]
 
@@ -54,7 +54,7 @@ def train_style_rm(dataset_dir, tokenizer_dir, out_dir, s: StyleRMSettings) -> d
     import torch
     from transformers import AutoTokenizer, Qwen3ForSequenceClassification, get_cosine_schedule_with_warmup
 
-    from debiaslab.data.gsm8k_styles import STYLES
+    from debiaslab.data.answer_styles import STYLES
     from debiaslab.data.reward_inputs import encode, pad_batch, score
     from debiaslab.io import atomic_path, write_json
     from debiaslab.testbed.pretrain import causal_config
