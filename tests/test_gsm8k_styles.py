@@ -123,3 +123,12 @@ def test_two_folders_of_the_same_name_are_read_as_they_are(tmp_path):
     assert (len(first), len(second)) == (7, 9)
     write_dataset({"n_train": 5, "n_test": 2, "seed": 2}, tmp_path / "a" / "arithmetic")  # rewritten in place
     assert len(load_problems(str(tmp_path / "a" / "arithmetic"), "main", "train", None, 0)) == 5
+
+
+def test_testbed_corpus_code_excludes_pair_building_and_training():
+    """The corpus (hence tokenizers and the shared LM) reruns on edits to answer rendering only."""
+    from debiaslab.provenance import module_closure
+
+    names = {p.name for p in module_closure("debiaslab.testbed.corpus")}
+    assert "answer_styles.py" in names and "arithmetic.py" in names
+    assert not names & {"gsm8k_styles.py", "forget_lora.py", "rm_sweep.py", "style_rm.py"}
