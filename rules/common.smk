@@ -118,7 +118,7 @@ def table_settings(name):
 
 
 # figure name → the experiment whose score store it plots
-FIGURES = {"occupations_per_occupation": "occupations"}
+FIGURES = {"occupations_per_occupation": "occupations", "rm_forget_lambda_curve": "rm_forget"}
 
 
 def table_targets():
@@ -140,6 +140,10 @@ def experiment_figures(name):
 def train_targets(name):
     """Trained artifacts (adapters, projections) of every trained method of an experiment."""
     exp = experiment(name)
+    if name == "reward_guided":
+        return reward_guided_trained_adapters()
+    if name == "rm_forget":
+        return run_paths("train", name, "adapter")
     out = []
     for model in exp["models"]:
         for method in exp["methods"]:
@@ -156,6 +160,7 @@ def experiment_targets(name):
 
 def all_targets():
     return testbed_targets() + table_targets() + figure_targets()
+
 
 
 # --- reward_guided: grid of dataset size x temperature x seed ---------------------------------------
@@ -243,3 +248,23 @@ def reward_guided_score_settings(wildcards):
     exp = experiment("reward_guided")
     return {"n_prompts": exp["evaluation"]["n_prompts"], "reward": exp["reward"],
             "generation": reward_guided_generation(wildcards.model, training=False)}
+# --- rm_forget ---------------------------------------------------------------------------------------
+
+
+def dataset_input(path):
+    """Files a job needs before it can load dataset `path`: the testbed folder if it is built here."""
+    return [path] if path.startswith("results/testbed/") else []
+
+
+def forget_train_settings(wildcards):
+    """One forget-LoRA's training slice, plus its pair mode (from the method name) and base adapter."""
+    exp = experiment("rm_forget")
+    return as_json(
+        exp["methods"][f"forget_{wildcards.mode}"]["train"]
+        | {"pair_mode": wildcards.mode, "base_adapter": exp["base_adapters"].get(wildcards.model)}
+    )
+
+
+def rm_sweep_settings(wildcards):
+    exp = experiment("rm_forget")
+    return as_json(exp["sweep"] | {"base_adapter": exp["base_adapters"].get(wildcards.model)})

@@ -55,3 +55,20 @@ rule reward_guided_mcq:
         "../envs/aggregate.yaml"
     shell:
         "debiaslab data reward_guided --settings {params.settings:q} --out {output} > {log} 2>&1"
+rule rm_forget_data:
+    input:
+        lambda w: dataset_input(experiment("rm_forget")["data"]["dataset"]["path"]),
+    output:
+        pairs="results/data/rm_forget/train_pairs.parquet",
+        rmbench="results/data/rm_forget/rmbench_items.parquet",
+    params:
+        settings=lambda w: as_json(experiment("rm_forget")["data"]),
+        code=code("debiaslab.data.gsm8k_styles"),
+    log:
+        "results/logs/data/rm_forget.log",
+    benchmark:
+        "results/benchmarks/data/rm_forget.tsv"
+    conda:
+        "../envs/aggregate.yaml"
+    shell:
+        "debiaslab data rm_forget --settings {params.settings:q} --pairs {output.pairs} --items {output.rmbench} > {log} 2>&1"

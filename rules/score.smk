@@ -48,4 +48,29 @@ rule score_reward_guided:
         "debiaslab --threads {threads} score reward-guided --model {params.model:q} --pool {input.pool}"
         " --cells {params.cells:q} --settings {params.settings:q}"
         " --run reward_guided/{wildcards.model}/{wildcards.method}/{wildcards.seed}"
+rule score_rm_forget:
+    input:
+        adapter="results/train/rm_forget/{model}/forget_{mode}/seed~{seed}/adapter",
+        rmbench="results/data/rm_forget/rmbench_items.parquet",
+        model=lambda w: model_input(w.model),
+    output:
+        scores="results/scores/rm_forget/{model}/forget_{mode}/seed~{seed}/scores.parquet",
+        records="results/scores/rm_forget/{model}/forget_{mode}/seed~{seed}/records.parquet",
+    wildcard_constraints:
+        mode="style|correctness|cross",
+    params:
+        model=lambda w: model_spec(w.model),
+        settings=rm_sweep_settings,
+        code=code("debiaslab.metrics.rm_sweep"),
+    threads: 1
+    log:
+        "results/logs/score/rm_forget/{model}/forget_{mode}/seed~{seed}.log",
+    benchmark:
+        "results/benchmarks/score/rm_forget/{model}/forget_{mode}/seed~{seed}.tsv"
+    conda:
+        "../envs/eval.yaml"
+    shell:
+        "debiaslab --threads {threads} score rm-sweep --model {params.model:q} --adapter {input.adapter}"
+        " --items {input.rmbench} --settings {params.settings:q}"
+        " --run rm_forget/{wildcards.model}/forget_{wildcards.mode}/{wildcards.seed}"
         " --scores {output.scores} --records {output.records} > {log} 2>&1"

@@ -57,3 +57,40 @@ rule testbed_pretrain:
     shell:
         "debiaslab --threads {threads} testbed pretrain --kind {params.kind} --corpus {input.corpus}"
         " --tokenizers {input.tokenizers} --settings {params.settings:q} --out {output} > {log} 2>&1"
+
+
+rule testbed_arithmetic:
+    output:
+        directory("results/testbed/arithmetic"),
+    params:
+        settings=lambda w: as_json({"seed": config["testbed"]["seed"]} | config["testbed"]["arithmetic"]),
+        code=code("debiaslab.testbed.arithmetic"),
+    log:
+        "results/logs/testbed/arithmetic.log",
+    benchmark:
+        "results/benchmarks/testbed/arithmetic.tsv"
+    conda:
+        "../envs/train.yaml"
+    shell:
+        "debiaslab testbed arithmetic --settings {params.settings:q} --out {output} > {log} 2>&1"
+
+
+rule testbed_style_rm:
+    input:
+        dataset="results/testbed/arithmetic",
+        tokenizers="results/testbed/tokenizers",
+    output:
+        directory("results/testbed/style_rm"),
+    params:
+        settings=lambda w: as_json(config["testbed"]["style_rm"]),
+        code=code("debiaslab.testbed.style_rm"),
+    threads: 1
+    log:
+        "results/logs/testbed/style_rm.log",
+    benchmark:
+        "results/benchmarks/testbed/style_rm.tsv"
+    conda:
+        "../envs/train.yaml"
+    shell:
+        "debiaslab --threads {threads} testbed style-rm --dataset {input.dataset} --tokenizers {input.tokenizers}"
+        " --settings {params.settings:q} --out {output} > {log} 2>&1"

@@ -92,5 +92,26 @@ rule train_reward_guided:
         "../envs/train.yaml"
     shell:
         "debiaslab --threads {threads} train --method {wildcards.method} --model {params.model:q} --data {input.data}"
+rule train_forget_lora:
+    input:
+        unpack(lambda w: {"data": "results/data/rm_forget/train_pairs.parquet", "model": model_input(w.model)}),
+    output:
+        directory("results/train/rm_forget/{model}/forget_{mode}/seed~{seed}/adapter"),
+    wildcard_constraints:
+        mode="style|correctness|cross",
+    params:
+        model=lambda w: model_spec(w.model),
+        settings=forget_train_settings,
+        checkpoints="results/checkpoints/train/rm_forget/{model}/forget_{mode}/seed~{seed}",
+        code=code("debiaslab.methods.train", "debiaslab.methods.forget_lora"),
+    threads: 1
+    log:
+        "results/logs/train/rm_forget/{model}/forget_{mode}/seed~{seed}.log",
+    benchmark:
+        "results/benchmarks/train/rm_forget/{model}/forget_{mode}/seed~{seed}.tsv"
+    conda:
+        "../envs/train.yaml"
+    shell:
+        "debiaslab --threads {threads} train --method forget_lora --model {params.model:q} --data {input.data}"
         " --settings {params.settings:q} --seed {wildcards.seed} --out {output} --checkpoints {params.checkpoints}"
         " > {log} 2>&1"

@@ -83,6 +83,24 @@ def cmd_testbed_pretrain(a):
     return write_pretrained(a.kind, a.corpus, a.tokenizers, a.settings, a.out)
 
 
+def cmd_testbed_arithmetic(a):
+    from debiaslab.testbed.arithmetic import write_dataset
+
+    return write_dataset(a.settings, a.out)
+
+
+def cmd_testbed_style_rm(a):
+    from debiaslab.testbed.style_rm import write_style_rm
+
+    return write_style_rm(a.dataset, a.tokenizers, a.settings, a.out)
+
+
+def cmd_data_rm_forget(a):
+    from debiaslab.data.gsm8k_styles import write_style_data
+
+    return write_style_data(a.settings, a.pairs, a.items)
+
+
 def cmd_data_occupations(a):
     from debiaslab.data import occupations
 
@@ -131,6 +149,12 @@ def cmd_aggregate_curves(a):
     from debiaslab.aggregate.reward_guided import write_curves
 
     return write_curves(a.adapters, a.png, a.csv)
+
+
+def cmd_score_rm_sweep(a):
+    from debiaslab.metrics.rm_sweep import score_sweep
+
+    return score_sweep(a.model, a.adapter, a.items, a.settings, a.run, a.scores, a.records)
 
 
 def cmd_aggregate_table(a):
@@ -210,6 +234,16 @@ def build_parser() -> argparse.ArgumentParser:
     _settings(s, "testbed.lm or testbed.mlm")
     s.add_argument("--out", required=True, help="model directory (Hub format)")
     s.set_defaults(func=cmd_testbed_pretrain)
+    s = ts.add_parser("arithmetic", help="write GSM8K-format arithmetic word problems as a Hub-format dataset folder")
+    _settings(s, "testbed.arithmetic plus the testbed seed (n_train, n_test, seed)")
+    s.add_argument("--out", required=True, help="dataset directory (load_dataset(<dir>, 'main'))")
+    s.set_defaults(func=cmd_testbed_arithmetic)
+    s = ts.add_parser("style-rm", help="train the tiny reward model with a planted markdown-style preference")
+    s.add_argument("--dataset", required=True, help="directory written by `testbed arithmetic`")
+    s.add_argument("--tokenizers", required=True, help="directory written by `testbed tokenizers`")
+    _settings(s, "testbed.style_rm")
+    s.add_argument("--out", required=True, help="model directory (Hub format)")
+    s.set_defaults(func=cmd_testbed_style_rm)
 
     # data
     d = sub.add_parser("data", help="build an experiment's training data or prompts",
@@ -225,6 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
     _settings(s, "pool seed and number of evaluation prompts")
     s.add_argument("--out", required=True, help="pool Parquet file (train and eval rows)")
     s.set_defaults(func=cmd_data_reward_guided)
+    s = ds.add_parser("rm_forget", help="styled GSM8K answers: training pairs per mode and RM-Bench items (SOURCES.md §5)")
+    _settings(s, "the experiment's `data` section (dataset, question counts, seed)")
+    s.add_argument("--pairs", required=True, help="training pairs Parquet file (every pair mode)")
+    s.add_argument("--items", required=True, help="RM-Bench items Parquet file (held-out questions)")
+    s.set_defaults(func=cmd_data_rm_forget)
 
     # train
     s = sub.add_parser("train", help="train a mitigation method (a LoRA adapter, or a method's artifact)",
@@ -280,6 +319,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scores", required=True, help="score-store Parquet file")
     s.add_argument("--records", required=True, help="per-response records Parquet file")
     s.set_defaults(func=cmd_score_reward_guided)
+    s = scs.add_parser("rm-sweep", help="a reward model minus λ × a forget-LoRA, for every λ: RM-Bench and pair accuracy")
+    _model(s)
+    s.add_argument("--adapter", required=True, help="forget-LoRA adapter directory")
+    s.add_argument("--items", required=True, help="RM-Bench items table (id, prompt, chosen[3], rejected[3])")
+    _settings(s, "the sweep (lambdas, batch_size, base_adapter)")
+    s.add_argument("--run", type=_run_id, required=True, metavar="EXP/MODEL/METHOD/SEED")
+    s.add_argument("--scores", required=True, help="score-store Parquet file")
+    s.add_argument("--records", required=True, help="per-response, per-λ scores Parquet file")
+    s.set_defaults(func=cmd_score_rm_sweep)
 
     # aggregate
     ag = sub.add_parser("aggregate", help="build results tables from the score store",

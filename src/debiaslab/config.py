@@ -153,6 +153,7 @@ def check_semantics(config: dict) -> list[str]:
     rg = config.get("experiments", {}).get("reward_guided")
     if rg:
         problems += reward_guided_problems(rg, models)
+    problems += _rm_forget_semantics(config)
     testbed_paths = [m["path"] for m in models.values() if m["path"].startswith("results/testbed/")]
     if testbed_paths and "testbed" not in config:
         problems.append(f"models: {testbed_paths} are testbed models but the config has no `testbed` section")
@@ -193,6 +194,35 @@ def reward_guided_problems(exp: dict, models: dict) -> list[str]:
     if largest + exp["data"]["n_eval"] > pool:
         problems.append(f"{where}.dataset_sizes: {largest} training prompts + {exp['data']['n_eval']} evaluation prompts "
                         f"exceed the {pool} distinct MCQ prompts")
+    return problems
+
+
+def _rm_forget_semantics(config: dict) -> list[str]:
+    exp = config.get("experiments", {}).get("rm_forget")
+    if not exp:
+        return []
+    problems = []
+    where = "experiments.rm_forget"
+    models = config.get("models", {})
+    for i, name in enumerate(exp["models"]):
+        kind = models.get(name, {}).get("kind", "auto")
+        if kind in ("causal", "mlm"):
+            problems.append(f"{where}.models[{i}]: model {name!r} has kind {kind!r}; a reward model is a "
+                            "sequence-classification model (kind seq-cls or auto)")
+    extra = sorted(set(exp["base_adapters"]) - set(exp["models"]))
+    if extra:
+        problems.append(f"{where}.base_adapters: {extra} not in {where}.models")
+    dataset = exp["data"]["dataset"]
+    if dataset["train_split"] == dataset["eval_split"]:
+        problems.append(f"{where}.data.dataset.eval_split: {dataset['eval_split']!r} is also the train split; "
+                        "evaluation is on held-out questions")
+    if 0 not in exp["sweep"]["lambdas"]:
+        problems.append(f"{where}.sweep.lambdas: must include 0 (the base reward model every λ is compared with)")
+    for method, spec in exp["methods"].items():
+        saved = spec["train"]["lora"]["modules_to_save"]
+        if saved:
+            problems.append(f"{where}.methods.{method}.train.lora.modules_to_save: must be empty; a saved module "
+                            f"(e.g. the score head) is neither scaled nor subtracted by λ, got {saved}")
     return problems
 
 

@@ -15,6 +15,10 @@ def build_table(experiment: str, score_paths, settings: dict, csv_out, md_out, t
 
         write_reward_guided_table(scores, spec, csv_out, md_out, tex_out)
         return {"score_files": len(score_paths), "rows": len(scores)}
+    if experiment == "rm_forget":  # each λ of a sweep is a subset: make λ a row key (aggregate/rm_forget.py)
+        from debiaslab.aggregate.rm_forget import curve_scores
+
+        scores = curve_scores(scores)
     write_table(scores, spec, csv_out, md_out, tex_out)
     return {"score_files": len(score_paths), "rows": len(scores)}
 

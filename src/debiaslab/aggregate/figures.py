@@ -50,4 +50,11 @@ def occupations_per_occupation(scores, settings: dict, out_png, out_pdf) -> None
     plt.close(fig)
 
 
-FIGURES = {"occupations_per_occupation": occupations_per_occupation}
+def rm_forget_lambda_curve(scores, settings: dict, out_png, out_pdf) -> None:
+    """RM-Bench hard/normal/easy and pair accuracy against λ, per forget mode (aggregate/rm_forget.py)."""
+    from debiaslab.aggregate.rm_forget import write_curve_figure
+
+    write_curve_figure(scores, settings, out_png, out_pdf)
+
+
+FIGURES = {"occupations_per_occupation": occupations_per_occupation, "rm_forget_lambda_curve": rm_forget_lambda_curve}

@@ -36,6 +36,16 @@ REWARD_GUIDED_METRICS = {
     "mean_reward": "mean reward",
 }
 
+RM_FORGET_METRICS = {
+    "rmbench_hard": "RM-Bench hard %",
+    "rmbench_normal": "RM-Bench normal %",
+    "rmbench_easy": "RM-Bench easy %",
+    "rmbench_mean": "RM-Bench mean %",
+    "pair_acc_style": "style pairs %",
+    "pair_acc_correctness": "correctness pairs %",
+    "pair_acc_cross": "cross pairs %",
+}
+
 
 def table_spec(experiment: str, settings: dict) -> TableSpec:
     """The TableSpec for `experiment`, from its `table` config slice plus method order."""
@@ -70,5 +80,18 @@ def table_spec(experiment: str, settings: dict) -> TableSpec:
                      "term); rates are shares of responses (gendered pronoun: he/she/him/her/...; option: the first "
                      "option named); KL to base: token-wise KL(policy‖base) over generated positions; mean reward "
                      "= −(|bias| + 0.1·KL). n = training prompts (0: the base model), T = sampling temperature."),
+        )
+    if experiment == "rm_forget":
+        return TableSpec(
+            experiment="rm_forget",
+            metrics=RM_FORGET_METRICS,
+            row_keys=("model", "method", "lambda"),  # λ: a row key made from the sweep's subsets
+            scale=100.0,
+            decimals=settings.get("decimals", 1),
+            method_order=tuple(settings.get("method_order", ())),
+            caption=("rm_forget: the base reward model minus λ × a forget-LoRA fitted to the reversed preference of "
+                     "one pair mode (method = forget_<mode>; λ = 0 is the base model). RM-Bench accuracy on held-out "
+                     "questions (hard: chosen less styled than rejected; normal: same style; easy: chosen more "
+                     "styled; mean of the three) and pairwise accuracy on each mode's held-out pairs."),
         )
     raise KeyError(f"no table is defined for experiment {experiment!r}")

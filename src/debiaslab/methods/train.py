@@ -35,7 +35,13 @@ def _rloo():
     return RLOOSettings, train_rloo
 
 
-TRAINERS = {"sft": _sft, "dpo": _dpo, "inlp": _inlp, "reinforce": _reinforce, "rloo": _rloo}
+def _forget_lora():
+    from debiaslab.methods.forget_lora import ForgetLoRASettings, train_forget_lora
+
+    return ForgetLoRASettings, train_forget_lora
+
+
+TRAINERS = {"sft": _sft, "dpo": _dpo, "inlp": _inlp, "reinforce": _reinforce, "rloo": _rloo, "forget_lora": _forget_lora}
 
 
 def run(method: str, *, model, data, settings: dict, seed: int, out, checkpoints) -> dict:

@@ -113,7 +113,18 @@ def mcq_section(rng: random.Random, strength: float, per_occupation: int, neutra
     return out
 
 
-SECTIONS = {"occupations": occupation_section, "mcq": mcq_section}
+def arithmetic_section(rng: random.Random, strength: float, n_problems: int) -> Corpus:
+    """`rm_forget`: GSM8K-format problems and their styled answers, for the tokenizer only.
+
+    The tiny reward model is trained from scratch on them (testbed/style_rm.py), so the
+    shared LM's pretraining documents stay unchanged; `strength` does not apply.
+    """
+    from debiaslab.testbed.arithmetic import vocabulary
+
+    return Corpus(vocabulary=[("arithmetic", text) for text in vocabulary(rng, n_problems)])
+
+
+SECTIONS = {"occupations": occupation_section, "mcq": mcq_section, "arithmetic": arithmetic_section}
 
 
 def build_corpus(seed: int, bias_strength: float, sections: dict[str, dict]) -> Corpus:
