@@ -1,5 +1,8 @@
 # Training: one job per (experiment, model, method, seed). Checkpoints go under
 # results/checkpoints/ (not a declared output) so a killed or preempted job resumes.
+# Each training rule's resources are TRAIN_RESOURCES (memory and runtime scaled by model size and
+# retry; the GPU count and partition come from the profile) and its command starts with LAUNCH,
+# which is `accelerate launch` when the profile gives the job more than one GPU (rules/common.smk).
 
 
 rule train_sft:
@@ -13,6 +16,8 @@ rule train_sft:
         checkpoints="results/checkpoints/train/{experiment}/{model}/sft/seed~{seed}",
         code=code("debiaslab.methods.train", "debiaslab.methods.sft"),
     threads: 1
+    resources:
+        **TRAIN_RESOURCES,
     log:
         "results/logs/train/{experiment}/{model}/sft/seed~{seed}.log",
     benchmark:
@@ -20,7 +25,7 @@ rule train_sft:
     conda:
         "../envs/train.yaml"
     shell:
-        "debiaslab --threads {threads} train --method sft --model {params.model:q} --data {input.data}"
+        "{LAUNCH:{resources.distributed},{resources.gpu}} --threads {threads} train --method sft --model {params.model:q} --data {input.data}"
         " --settings {params.settings:q} --seed {wildcards.seed} --out {output} --checkpoints {params.checkpoints}"
         " > {log} 2>&1"
 
@@ -36,6 +41,8 @@ rule train_dpo:
         checkpoints="results/checkpoints/train/{experiment}/{model}/dpo/seed~{seed}",
         code=code("debiaslab.methods.train", "debiaslab.methods.dpo"),
     threads: 1
+    resources:
+        **TRAIN_RESOURCES,
     log:
         "results/logs/train/{experiment}/{model}/dpo/seed~{seed}.log",
     benchmark:
@@ -43,7 +50,7 @@ rule train_dpo:
     conda:
         "../envs/train.yaml"
     shell:
-        "debiaslab --threads {threads} train --method dpo --model {params.model:q} --data {input.data}"
+        "{LAUNCH:{resources.distributed},{resources.gpu}} --threads {threads} train --method dpo --model {params.model:q} --data {input.data}"
         " --settings {params.settings:q} --seed {wildcards.seed} --out {output} --checkpoints {params.checkpoints}"
         " > {log} 2>&1"
 
@@ -59,6 +66,8 @@ rule train_inlp:
         checkpoints="results/checkpoints/train/{experiment}/{model}/inlp/seed~{seed}",
         code=code("debiaslab.methods.train", "debiaslab.methods.inlp"),
     threads: 1
+    resources:
+        **TRAIN_RESOURCES,
     log:
         "results/logs/train/{experiment}/{model}/inlp/seed~{seed}.log",
     benchmark:
@@ -66,6 +75,6 @@ rule train_inlp:
     conda:
         "../envs/train.yaml"
     shell:
-        "debiaslab --threads {threads} train --method inlp --model {params.model:q} --data {input.data}"
+        "{LAUNCH:{resources.distributed},{resources.gpu}} --threads {threads} train --method inlp --model {params.model:q} --data {input.data}"
         " --settings {params.settings:q} --seed {wildcards.seed} --out {output} --checkpoints {params.checkpoints}"
         " > {log} 2>&1"

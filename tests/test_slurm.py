@@ -1,0 +1,97 @@
+"""`snakemake --profile slurm all` against a real SLURM cluster (tests/slurm_cluster.py).
+
+A reduced default workflow (one seed; occupations with prompt_only and sft; a smaller testbed)
+goes through snakemake-executor-plugin-slurm with the repository's slurm profile, as shipped,
+on a one-node cluster with a fake `gpu:a100` GRES. The controller's record of every job then
+shows which partition and GPUs each rule asked for: exactly the training jobs go to the GPU
+partition with one A100; local rules never reach SLURM.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+import yaml
+
+from conftest import copy_workflow, snakemake
+
+pytestmark = pytest.mark.slurm
+
+# The only overrides of the profile: speed on a one-node test cluster (SLURM.md pitfall 8) and
+# squeue status polling, as this cluster has no slurmdbd for sacct (pitfall 3).
+TEST_CLUSTER_ARGS = ("--slurm-init-seconds-before-status-checks", "1", "--slurm-status-command", "squeue")
+
+
+def reduced_config(config: dict) -> dict:
+    """The default config, tiny: a barely trained testbed, one occupations seed, prompt_only and sft.
+    (What is measured here is where jobs run, not what the models learn.)"""
+    config["testbed"]["lm"]["steps"] = 30
+    config["testbed"]["mlm"]["steps"] = 10
+    occupations = config["experiments"]["occupations"]
+    occupations["seeds"] = [42]
+    sft = occupations["methods"]["sft"]
+    sft["data"]["n_per_occupation"] = 4
+    sft["train"]["epochs"] = 1
+    occupations["methods"] = {"prompt_only": {}, "sft": sft}
+    occupations["generation"].update(samples_per_occupation=2, max_new_tokens=16)
+    return config
+
+
+def rule_of(job: dict[str, str]) -> str:
+    """The rule a job ran: the plugin's comment is `rule_<name>` or `rule_<name>_wildcards_<...>`."""
+    match = re.match(r"rule_(\w+?)(?:_wildcards_.*)?$", job.get("Comment", ""))
+    assert match, f"job {job.get('JobId')} has no rule comment: {job.get('Comment')!r}"
+    return match.group(1)
+
+
+def job_table(jobs: list[dict[str, str]]) -> str:
+    rows = [("job", "rule", "state", "partition", "GPU request", "cpus", "memory", "time limit")]
+    for job in jobs:
+        tres = job.get("TresPerJob") or job.get("TresPerNode") or "-"
+        rows.append((job["JobId"], rule_of(job), job.get("JobState", "?"), job.get("Partition", "?"),
+                     tres if "gpu" in tres else "-", job.get("NumCPUs", "?"), job.get("MinMemoryNode", "?"),
+                     job.get("TimeLimit", "?")))
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in rows)
+
+
+def test_profile_runs_training_on_the_gpu_partition_and_nothing_else(tmp_path, report_section):
+    from slurm_cluster import Cluster, ensure_packages
+
+    reason = ensure_packages()
+    if reason:
+        pytest.skip(f"no real SLURM cluster: {reason}")
+    workdir = copy_workflow(tmp_path / "repo")
+    assert (workdir / "slurm").is_symlink(), "the profile is found as `slurm` from the repository root"
+    config_path = workdir / "config/config.yaml"
+    config_path.write_text(yaml.safe_dump(reduced_config(yaml.safe_load(config_path.read_text())), sort_keys=False))
+
+    with Cluster() as cluster:
+        start = time.monotonic()
+        proc = snakemake(workdir, "--profile", "slurm", "all", *TEST_CLUSTER_ARGS, check=False, timeout=900)
+        elapsed = time.monotonic() - start
+        jobs = cluster.jobs()
+        if proc.returncode != 0:
+            raise AssertionError(f"snakemake --profile slurm all failed ({proc.returncode}):\n{proc.stdout[-5000:]}\n"
+                                 f"{proc.stderr[-5000:]}\n{job_table(jobs) if jobs else ''}\n{cluster.logs()}")
+
+    table = job_table(jobs)
+    report_section(f"SLURM jobs of `snakemake --profile slurm all` (reduced default config, {elapsed:.0f} s)", table)
+    assert (workdir / "results/tables/occupations.csv").is_file()
+    assert all(job["JobState"] == "COMPLETED" for job in jobs), table
+
+    by_rule: dict[str, list[dict]] = {}
+    for job in jobs:
+        by_rule.setdefault(rule_of(job), []).append(job)
+    # cluster jobs: testbed pretraining (lm, mlm), SFT training, generation (prompt_only, sft);
+    # the localrules (data, scoring, tables, testbed corpus/tokenizers) ran on the "login node"
+    assert {rule: len(js) for rule, js in by_rule.items()} == {"testbed_pretrain": 2, "train_sft": 1, "generate": 2}, table
+    for rule, rule_jobs in by_rule.items():
+        for job in rule_jobs:
+            gpu_request = (job.get("TresPerJob") or "") + (job.get("TresPerNode") or "")
+            if rule.startswith("train_"):
+                assert job["Partition"] == "gpu" and "gpu:a100:1" in gpu_request, (rule, job)
+            else:
+                assert job["Partition"] == "cpu" and "gpu" not in gpu_request, (rule, job)
