@@ -216,13 +216,15 @@ ACCELERATE_CONFIGS = {
 
 
 class Launcher:
-    """`{LAUNCH:{resources.distributed},{resources.gpu}}` at the start of a shell command.
+    """`{params.launch:{resources.distributed},{resources.gpu}}` (with `launch=LAUNCH` in params)
+    at the start of a training rule's shell command.
 
     With at most one GPU it is `debiaslab`; with more, `accelerate launch` runs the same CLI once
     per GPU (DDP by default; `distributed: fsdp` shards the model; any other value is an accelerate
     config file). The command follows the job's resources, which the profile sets, through a format
-    spec rather than params: params are rerun triggers, and moving a job to another cluster layout
-    must not retrain it.
+    spec: the GPU count is not in params (a rerun trigger), since moving a job to another cluster
+    layout must not retrain it, and Snakemake leaves this object out of its params check (it
+    records only plain values).
     """
 
     def __format__(self, spec):

@@ -1,8 +1,10 @@
 # Training: one job per (experiment, model, method, seed). Checkpoints go under
 # results/checkpoints/ (not a declared output) so a killed or preempted job resumes.
 # Each training rule's resources are TRAIN_RESOURCES (memory and runtime scaled by model size and
-# retry; the GPU count and partition come from the profile) and its command starts with LAUNCH,
-# which is `accelerate launch` when the profile gives the job more than one GPU (rules/common.smk).
+# retry; the GPU count and partition come from the profile) and its command starts with
+# params.launch (LAUNCH: `debiaslab`, or `accelerate launch` when the profile gives the job more than
+# one GPU; rules/common.smk). LAUNCH is no config slice and no rerun trigger: Snakemake leaves
+# params it cannot represent out of its params check, so moving a job to more GPUs retrains nothing.
 
 
 rule train_sft:
@@ -15,6 +17,7 @@ rule train_sft:
         settings=lambda w: as_json(experiment(w.experiment)["methods"]["sft"]["train"]),
         checkpoints="results/checkpoints/train/{experiment}/{model}/sft/seed~{seed}",
         code=code("debiaslab.methods.train", "debiaslab.methods.sft"),
+        launch=LAUNCH,
     threads: 1
     resources:
         **TRAIN_RESOURCES,
@@ -25,7 +28,7 @@ rule train_sft:
     conda:
         "../envs/train.yaml"
     shell:
-        "{LAUNCH:{resources.distributed},{resources.gpu}} --threads {threads} train --method sft --model {params.model:q} --data {input.data}"
+        "{params.launch:{resources.distributed},{resources.gpu}} --threads {threads} train --method sft --model {params.model:q} --data {input.data}"
         " --settings {params.settings:q} --seed {wildcards.seed} --out {output} --checkpoints {params.checkpoints}"
         " > {log} 2>&1"
 
@@ -40,6 +43,7 @@ rule train_dpo:
         settings=lambda w: as_json(experiment(w.experiment)["methods"]["dpo"]["train"]),
         checkpoints="results/checkpoints/train/{experiment}/{model}/dpo/seed~{seed}",
         code=code("debiaslab.methods.train", "debiaslab.methods.dpo"),
+        launch=LAUNCH,
     threads: 1
     resources:
         **TRAIN_RESOURCES,
@@ -50,7 +54,7 @@ rule train_dpo:
     conda:
         "../envs/train.yaml"
     shell:
-        "{LAUNCH:{resources.distributed},{resources.gpu}} --threads {threads} train --method dpo --model {params.model:q} --data {input.data}"
+        "{params.launch:{resources.distributed},{resources.gpu}} --threads {threads} train --method dpo --model {params.model:q} --data {input.data}"
         " --settings {params.settings:q} --seed {wildcards.seed} --out {output} --checkpoints {params.checkpoints}"
         " > {log} 2>&1"
 
@@ -65,6 +69,7 @@ rule train_inlp:
         settings=lambda w: as_json(experiment(w.experiment)["methods"]["inlp"]["fit"]),
         checkpoints="results/checkpoints/train/{experiment}/{model}/inlp/seed~{seed}",
         code=code("debiaslab.methods.train", "debiaslab.methods.inlp"),
+        launch=LAUNCH,
     threads: 1
     resources:
         **TRAIN_RESOURCES,
@@ -75,6 +80,6 @@ rule train_inlp:
     conda:
         "../envs/train.yaml"
     shell:
-        "{LAUNCH:{resources.distributed},{resources.gpu}} --threads {threads} train --method inlp --model {params.model:q} --data {input.data}"
+        "{params.launch:{resources.distributed},{resources.gpu}} --threads {threads} train --method inlp --model {params.model:q} --data {input.data}"
         " --settings {params.settings:q} --seed {wildcards.seed} --out {output} --checkpoints {params.checkpoints}"
         " > {log} 2>&1"

@@ -255,5 +255,5 @@ PartitionName=gpu Nodes={NODE} MaxTime=INFINITE State=UP
                     fields[key] = value
                 elif key:
                     fields[key] += " " + token
-            jobs.append(fields)
+            jobs.append({k: v.strip() for k, v in fields.items()})
         return jobs

@@ -103,7 +103,7 @@ def test_training_resources_scale_with_model_size_and_attempt():
         assert int(retry["resources"][key]) == 2 * int(llama["resources"][key]), key
 
 
-def test_a_changed_model_size_reruns_nothing():
+def test_model_size_and_gating_stay_out_of_params():
     """size_b and gated schedule jobs; they are not in any job's params (no rerun when corrected)."""
     jobs, _ = dry_run("all", "--configfile", "config/experiments/occupations.yaml")
     for job in jobs:
@@ -221,3 +221,13 @@ def test_a_gated_model_requires_the_token_before_any_job_starts():
     env = {k: v for k, v in ENV.items() if k != "HF_TOKEN"}
     _, proc = dry_run("all", "--configfile", "config/experiments/occupations.yaml", env=env, check=False)
     assert proc.returncode != 0 and "HF_TOKEN" in proc.stdout + proc.stderr
+
+
+@pytest.mark.workflow
+def test_more_gpus_or_another_partition_rerun_nothing(default_run):
+    """The launch and the cluster layout are resources, not params: a finished run stays finished."""
+    from conftest import planned_jobs
+
+    moved = planned_jobs(default_run, "all", "--set-resources", "train_sft:gpu=4", "train_sft:distributed=fsdp",
+                         "train_dpo:slurm_partition=other")
+    assert moved == set(), moved
