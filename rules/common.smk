@@ -3,6 +3,7 @@
 
 import json
 import os
+import shlex
 from pathlib import Path
 
 from debiaslab.config import ConfigError, as_json, validate
@@ -231,7 +232,7 @@ class Launcher:
         strategy, _, gpus = spec.rpartition(",")
         if int(gpus or 0) <= 1:
             return "debiaslab"
-        config_file = ACCELERATE_CONFIGS.get(strategy, strategy)
+        config_file = shlex.quote(ACCELERATE_CONFIGS.get(strategy, strategy))
         return f"accelerate launch --config_file {config_file} --num_processes {int(gpus)} -m debiaslab.cli"
 
 

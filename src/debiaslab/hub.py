@@ -33,9 +33,16 @@ SKIP_MODEL_FILES = ["*.pth", "*.pt", "*.bin", "*.h5", "*.msgpack", "*.ot", "*.on
                     "original/*", "onnx/*", "coreml/*", "openvino/*"]
 
 
+# A name ending like a data file is a local file, never a repository.
+DATA_FILE_SUFFIXES = (".json", ".jsonl", ".parquet", ".csv", ".tsv", ".txt", ".arrow", ".gz")
+
+
 def is_hub_id(path: str, root: str | Path = ".") -> bool:
-    """A Hub repository id, not a local path (absolute, ./relative, under results/, or existing)."""
+    """A Hub repository id, not a local path (absolute, ./relative, under results/ or data/, a data
+    file, or anything that exists relative to `root`)."""
     if not isinstance(path, str) or not HUB_ID.match(path) or path.startswith(("results/", "data/")):
+        return False
+    if path.lower().endswith(DATA_FILE_SUFFIXES):
         return False
     return not (Path(root) / path).exists()
 

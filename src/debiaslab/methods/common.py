@@ -19,6 +19,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class LoraSettings:
     r: int = 8
@@ -136,9 +137,25 @@ class StopOnSignal:
         self._previous = {}
 
     def _handle(self, signum, frame) -> None:
-        log.warning("received %s: checkpointing at the end of this step, then stopping",
-                    signal.Signals(signum).name)
-        self.received = signum
+        self.received = signum  # acted on at the end of the step (no work inside a signal handler)
+
+    def stop_now(self) -> bool:
+        """Whether any process of the job was signalled. Under a multi-GPU launch every process must
+        stop at the same step (the others would wait forever in the next all-reduce): one tiny
+        all-reduce per step agrees on it."""
+        import torch.distributed as dist
+
+        flag = self.received is not None
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            import torch
+
+            device = torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else "cpu"
+            value = torch.tensor([1 if flag else 0], device=device)
+            dist.all_reduce(value, op=dist.ReduceOp.MAX)
+            flag = bool(value.item())
+            if flag and self.received is None:
+                self.received = signal.SIGTERM
+        return flag
 
     def callback(self):
         from transformers import TrainerCallback
@@ -147,7 +164,9 @@ class StopOnSignal:
 
         class _Callback(TrainerCallback):
             def on_step_end(self, args, state, control, **kwargs):
-                if owner.received is not None:
+                if owner.stop_now():
+                    log.warning("received %s: checkpointing step %d, then stopping",
+                                signal.Signals(owner.received).name, state.global_step)
                     control.should_save = True
                     control.should_training_stop = True
                 return control
