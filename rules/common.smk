@@ -7,7 +7,7 @@ import shlex
 from pathlib import Path
 
 from debiaslab.config import ConfigError, as_json, validate
-from debiaslab.hub import is_hub_id, needs_token
+from debiaslab.hub import is_hub_id
 from debiaslab.hub import references as hub_references
 from debiaslab.provenance import source_fingerprint
 
@@ -179,12 +179,9 @@ os.environ.update(
     TRANSFORMERS_OFFLINE="1",
 )
 
-if needs_token(HUB_REFERENCES):
-
-    # a gated model (config `gated: true`): fail before any job starts if the token is missing;
-    # it is read from the environment only, never written to params, logs or artifacts
-    envvars:
-        "HF_TOKEN",
+# Gated models (`gated: true`) need HF_TOKEN, and only hub_download uses it: it reads the token from
+# the environment and stops first thing, naming HF_TOKEN, if it is missing. It is not declared with
+# `envvars:`, which would make every dry run and every offline rerun demand a secret they never use.
 
 
 def hub_input():

@@ -36,6 +36,10 @@ NODE_MEMORY_MB = 512_000
 MIN_JOB_AGE = 300  # finished jobs stay in `scontrol show job` (and squeue's status mode) this long (pitfall 3)
 
 
+class ClusterUnavailable(RuntimeError):
+    """This machine cannot host the test cluster (not a failure of the workflow)."""
+
+
 def _installed(package: str) -> bool:
     proc = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True)
     return proc.returncode == 0 and "install ok installed" in proc.stdout
@@ -84,6 +88,10 @@ class Cluster:
     # --- lifecycle ------------------------------------------------------------------------------
 
     def __enter__(self) -> "Cluster":
+        return self if self.pids else self.start()  # `with` around a cluster already started runs it once
+
+    def start(self) -> "Cluster":
+        """Configure and start the daemons; on any failure stop what was started, then raise."""
         RUN_DIR.mkdir(parents=True, exist_ok=True)
         self._lock = open(RUN_DIR / "lock", "w")
         fcntl.flock(self._lock, fcntl.LOCK_EX)  # one cluster at a time on this machine
@@ -114,7 +122,11 @@ class Cluster:
         # a GRES GPU needs a device file or slurmd drops it (pitfall 2): a char device like /dev/null;
         # its trailing 0 is the GPU index the job sees in CUDA_VISIBLE_DEVICES
         self.gpu_device = self.tmp / "dev" / "nvidia0"
-        os.mknod(self.gpu_device, 0o666 | 0o020000, os.makedev(1, 3))
+        try:
+            os.mknod(self.gpu_device, 0o666 | 0o020000, os.makedev(1, 3))
+        except PermissionError as e:
+            raise ClusterUnavailable(f"cannot create the fake GPU's device file (mknod: {e.strerror}); "
+                                     "a container without CAP_MKNOD cannot host the test cluster") from None
         ctld_port, slurmd_port = _free_port(), _free_port()
         slurm_conf = f"""\
 ClusterName=debiaslab
