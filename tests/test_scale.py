@@ -86,7 +86,8 @@ def test_full_scale_config_dry_runs_with_a100_requests_on_training_rules_only(co
     assert len(downloads) == 1 and downloads[0]["shell"].startswith("HF_HUB_OFFLINE=0 ")
     for job in jobs:
         if is_training(job) or job["rule"] == "generate":
-            assert "results/hub/manifest.json" in job["input"], job
+            assert "results/hub/manifest.json" in job["input"], \
+                f"{job['rule']} loads a Hub model but does not wait for hub_download (use model_input): {job}"
 
 
 def test_training_resources_scale_with_model_size_and_attempt():
