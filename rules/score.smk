@@ -38,6 +38,8 @@ rule score_reward_guided:
         settings=lambda w: as_json(reward_guided_score_settings(w)),
         code=code("debiaslab.metrics.reward_guided"),
     threads: 1
+    resources:
+        **GENERATE_RESOURCES,
     log:
         "results/logs/score/reward_guided/{model}/{method}/seed~{seed}.log",
     benchmark:
@@ -48,6 +50,9 @@ rule score_reward_guided:
         "debiaslab --threads {threads} score reward-guided --model {params.model:q} --pool {input.pool}"
         " --cells {params.cells:q} --settings {params.settings:q}"
         " --run reward_guided/{wildcards.model}/{wildcards.method}/{wildcards.seed}"
+        " --scores {output.scores} --records {output.records} > {log} 2>&1"
+
+
 rule score_rm_forget:
     input:
         adapter="results/train/rm_forget/{model}/forget_{mode}/seed~{seed}/adapter",
@@ -63,6 +68,8 @@ rule score_rm_forget:
         settings=rm_sweep_settings,
         code=code("debiaslab.metrics.rm_sweep"),
     threads: 1
+    resources:
+        **GENERATE_RESOURCES,
     log:
         "results/logs/score/rm_forget/{model}/forget_{mode}/seed~{seed}.log",
     benchmark:

@@ -88,3 +88,12 @@ def test_check_config_cli_reports_errors(tmp_path):
     bad.write_text("experiments: {occupations: {models: [m], seeds: []}}\n")
     assert main(["check-config", str(bad), "--schema", str(SCHEMA)]) == 2
     assert main(["check-config", str(REPO / "config/config.yaml"), "--schema", str(SCHEMA)]) == 0
+
+
+def test_methods_left_out_of_a_config_are_not_run():
+    """Only the methods a config lists are run; a listed method still gets its defaults."""
+    config = copy.deepcopy(BASE)
+    config["experiments"]["occupations"]["methods"] = {"prompt_only": {}, "dpo": {}}
+    methods = check(config)["experiments"]["occupations"]["methods"]
+    assert list(methods) == ["prompt_only", "dpo"]
+    assert methods["dpo"]["train"]["beta"] == 0.1 and methods["dpo"]["data"]["n_per_occupation"] == 50

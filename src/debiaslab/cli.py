@@ -169,6 +169,12 @@ def cmd_aggregate_figure(a):
     return build_figure(a.name, a.scores, a.settings, a.png, a.pdf)
 
 
+def cmd_hub_download(a):
+    from debiaslab.hub import download
+
+    return download(a.references, a.cache, a.out)
+
+
 def cmd_bundle(a):
     from debiaslab.aggregate.bundle import make_bundle
 
@@ -348,6 +354,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--png", required=True)
     s.add_argument("--pdf", required=True)
     s.set_defaults(func=cmd_aggregate_figure)
+    # hub
+    h = sub.add_parser("hub", help="fetch Hub models and datasets into the cache offline jobs read",
+                       description="Prepare offline compute nodes: download the Hub repositories a config names.")
+    hs = h.add_subparsers(dest="step", required=True, metavar="<step>")
+    s = hs.add_parser("download", help="download models (safetensors snapshots) and prepare datasets",
+                      description="Download every reference into CACHE (hub/ and datasets/ inside it) and write a "
+                                  "manifest with the resolved commits. Gated models read HF_TOKEN from the environment.")
+    s.add_argument("--references", type=_json_object, required=True, metavar="JSON",
+                   help='{"models": [{"repo", "revision", "gated"}], "datasets": [{"repo", "name", "revision"}]}')
+    s.add_argument("--cache", required=True, help="cache directory (the config's hub_cache)")
+    s.add_argument("--out", required=True, help="manifest JSON file")
+    s.set_defaults(func=cmd_hub_download)
     s = sub.add_parser("bundle", help="pack the score store + provenance into one archive for reviewers",
                        description="Pack score-store files, the run's config, package versions and git commit into a "
                                    ".tar.gz; in a fresh clone, `debiaslab unbundle` it and rebuild any table with "

@@ -51,9 +51,18 @@ class ModelSpec:
 
 
 def device() -> str:
+    """cuda (under a multi-GPU `accelerate launch`: this process's own GPU, LOCAL_RANK), else cpu."""
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if not torch.cuda.is_available():
+        return "cpu"
+    return f"cuda:{os.environ['LOCAL_RANK']}" if "LOCAL_RANK" in os.environ else "cuda"
+
+
+def _fsdp_launch() -> bool:
+    """Under an FSDP launch the trainer shards the model itself: loading it whole onto one GPU first
+    would need that GPU to hold it all."""
+    return os.environ.get("ACCELERATE_USE_FSDP", "").lower() in ("1", "true")
 
 
 def torch_dtype(spec: ModelSpec):
@@ -149,7 +158,7 @@ def load_model(spec: "ModelSpec | str", *, kind: str | None = None, adapter: str
         model = _auto_class(kind).from_pretrained(spec.path, **options)
     except OSError as e:
         raise unavailable(spec, e) from e
-    if not spec.load_in_4bit:
+    if not spec.load_in_4bit and not _fsdp_launch():
         model.to(device())
     if adapter is not None:
         model = attach_adapter(model, adapter, trainable=trainable)
@@ -180,8 +189,10 @@ def lora_config(settings: dict, task_type: str = "CAUSAL_LM"):
 
 
 def set_threads(threads: int | None) -> None:
-    """Use exactly the cores Snakemake gave this job (oversubscription slows 2-core runs)."""
+    """Use exactly the cores Snakemake gave this job (oversubscription slows 2-core runs), and never
+    more than the CPUs this process may run on (a cluster job's CPU binding can allow fewer)."""
     if threads:
         import torch
 
-        torch.set_num_threads(threads)
+        available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else threads
+        torch.set_num_threads(max(1, min(threads, available)))
