@@ -89,3 +89,31 @@ def table_targets():
 
 def all_targets():
     return testbed_targets() + table_targets()
+
+
+def local_input(path):
+    """A data file the workflow builds itself (the testbed's), so a job must wait for it; Hub names need nothing."""
+    return [path] if path.startswith("results/testbed/") else []
+
+
+def safety_source_files(ext):
+    """The source-format per-bias-type files of one safety scoring job (wildcards left for the rule)."""
+    if "safety" not in EXPERIMENTS:
+        return []
+    return [
+        f"results/scores/safety/{{model}}/{{method}}/seed~{{seed}}/{{method}}_model_{bias}_responses_scores.{ext}"
+        for bias in experiment("safety")["bias_types"]
+    ]
+
+
+def safety_scoring():
+    """The safety scoring slice with each scorer's model name resolved to its config entry."""
+    exp = experiment("safety")
+    resolved = {
+        role: settings | {"model": config["models"][settings["model"]]} for role, settings in exp["scoring"].items()
+    }
+    return {"bias_types": exp["bias_types"]} | resolved
+
+
+def safety_scorer_inputs(wildcards):
+    return [path for role in ("bias_classifier", "reward_model") for path in model_input(experiment("safety")["scoring"][role]["model"])]

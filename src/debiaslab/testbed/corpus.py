@@ -18,6 +18,7 @@ import random
 from dataclasses import dataclass, field
 
 from debiaslab.data import occupations as occ_data
+from debiaslab.testbed import safety as safety_world
 
 MALE_STEREOTYPED = (
     "architect", "chef", "doctor", "electrician", "engineer",
@@ -86,7 +87,7 @@ def occupation_section(rng: random.Random, strength: float, per_occupation: int,
     return out
 
 
-SECTIONS = {"occupations": occupation_section}
+SECTIONS = {"occupations": occupation_section, "safety": safety_world.corpus_section}
 
 
 def build_corpus(seed: int, bias_strength: float, sections: dict[str, dict]) -> Corpus:
