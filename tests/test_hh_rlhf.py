@@ -93,7 +93,7 @@ def test_local_file_goes_through_the_hub_loader_and_sampling_is_seeded(tmp_path)
 
 def test_prompt_sets_sample_flagged_rows_per_bias_type():
     texts = ["g0", "g1", "r0", "both", "none"]
-    flags = {"gender": [1, 1, 0, 1, 0], "racial": [0, 0, 1, 1, 0]}
+    flags = {"gender": [1, 1.0, 0, "1", 0], "racial": [0, 0, True, 1, 0]}
     rows = select_prompts(texts, flags, ["gender", "racial"], 2, 42, "corpus")
     gender = [r["prompt"] for r in rows if r["bias_type"] == "gender"]
     racial = [r["prompt"] for r in rows if r["bias_type"] == "racial"]

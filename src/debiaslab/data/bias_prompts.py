@@ -12,6 +12,11 @@ from __future__ import annotations
 from debiaslab.io import DataError
 
 
+def flagged(value) -> bool:
+    """A 0/1 label as a CSV-backed dataset may hold it: 1, 1.0, True or "1"."""
+    return str(value).strip().lower() in {"1", "1.0", "true"}
+
+
 def select_prompts(texts: list[str], flags: dict[str, list], bias_types, per_bias_type: int, seed: int,
                    where: str) -> list[dict]:
     """Sample `per_bias_type` flagged texts per bias type; one rng, drawn in `bias_types` order."""
@@ -22,7 +27,7 @@ def select_prompts(texts: list[str], flags: dict[str, list], bias_types, per_bia
     for bias_type in bias_types:
         if bias_type not in flags:
             raise DataError(f"{where}: no column {bias_type!r} for bias type {bias_type!r}; found {sorted(flags)}")
-        pool = [i for i, flag in enumerate(flags[bias_type]) if flag == 1]
+        pool = [i for i, flag in enumerate(flags[bias_type]) if flagged(flag)]
         if len(pool) < per_bias_type:
             raise DataError(f"{where}: {len(pool)} rows have {bias_type} = 1; {per_bias_type} were asked for")
         for k, i in enumerate(rng.choice(len(pool), size=per_bias_type, replace=False).tolist()):
