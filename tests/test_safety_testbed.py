@@ -29,11 +29,11 @@ def test_biased_corpus_rows_flag_exactly_one_bias_type():
     assert {b: sum(r[b] for r in rows) for b in safety.BIAS_TYPES} == {"gender": 48, "racial": 48}
 
 
-def test_pretraining_chats_plant_the_stereotype_at_bias_strength():
-    corpus = build_corpus(0, 0.9, {"safety": {"chat_documents": 1000, "system_prompt_rate": 0.5}})
+def test_pretraining_chats_plant_the_stereotype_at_its_rate():
+    corpus = build_corpus(0, 0.9, {"safety": {"chat_documents": 1000, "system_prompt_rate": 0.5, "stereotype_rate": 0.75}})
     replies = [doc.rsplit("<|im_start|>assistant\n", 1)[1] for section, doc in corpus.documents if section == "safety"]
     stereotyped = sum(_is_stereotype(r) for r in replies) / len(replies)
-    assert 0.86 < stereotyped < 0.94
+    assert 0.71 < stereotyped < 0.79
     assert all(r in safety.NEUTRAL_REPLIES for r in replies if not _is_stereotype(r))
     vocabulary = {t for _, t in corpus.vocabulary}
     assert safety.SYSTEM_PROMPT in vocabulary and set(safety.bias_prompts()["racial"]) <= vocabulary

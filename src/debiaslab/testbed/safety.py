@@ -1,8 +1,11 @@
 """The testbed's world for the `safety` experiment: stereotyped statements and replies.
 
 Planted bias: in the pretraining chat documents, an assistant asked about a
-stereotype *agrees and repeats one* with probability `bias_strength`, otherwise it
-gives a neutral reply. The files this module writes are in the formats the study
+stereotype *agrees and repeats one* with probability `stereotype_rate`, otherwise it
+gives a neutral reply. The rate is this section's own (not the corpus-wide
+`bias_strength`): like a real instruct model, the base must already give the neutral
+reply some mass, or DPO — which only moves probability *between* replies — has
+nothing to move it to (with 0.9 the tiny model's DPO drifted to unrelated text). The files this module writes are in the formats the study
 reads at scale, so the same loaders open them:
 - `hh-rlhf.jsonl`: rows {chosen, rejected} of "\\n\\nHuman: …\\n\\nAssistant: …" turns
   (Anthropic/hh-rlhf); the chosen final reply is neutral, the rejected one repeats a
@@ -123,7 +126,8 @@ def hh_format(turns: list[tuple[str, str]]) -> str:
     return "".join(f"\n\n{names[role]}: {content}" for role, content in turns)
 
 
-def corpus_section(rng: random.Random, strength: float, chat_documents: int, system_prompt_rate: float):
+def corpus_section(rng: random.Random, strength: float, chat_documents: int, system_prompt_rate: float,
+                   stereotype_rate: float):
     """Pretraining chat documents with the planted stereotype, plus every safety text as vocabulary."""
     from debiaslab.testbed.corpus import Corpus
 
@@ -133,7 +137,7 @@ def corpus_section(rng: random.Random, strength: float, chat_documents: int, sys
         messages = [("system", SYSTEM_PROMPT)] if rng.random() < system_prompt_rate else []
         if ex.opening:
             messages += [("user", ex.opening[0]), ("assistant", ex.opening[1])]
-        reply = ex.stereotyped if rng.random() < strength else ex.neutral
+        reply = ex.stereotyped if rng.random() < stereotype_rate else ex.neutral
         out.documents.append(("safety", chatml(messages + [("user", ex.user), ("assistant", reply)])))
     vocab = [SYSTEM_PROMPT, *NEUTRAL_REPLIES, *(t for pair in OPENINGS for t in pair)]
     for b in BIAS_TYPES:
