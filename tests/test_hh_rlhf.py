@@ -110,8 +110,9 @@ def test_prompt_file_in_biased_corpus_format(tmp_path):
     path = tmp_path / "corpus.csv"
     pd.DataFrame({"biased_text": ["a: b", "c", "d"], "gender": [1, 0, 1], "racial": [0, 1, 0]}).to_csv(path, index=False)
     out = tmp_path / "prompts.parquet"
-    settings = {"dataset": str(path), "split": "train", "text_column": "biased_text", "per_bias_type": 1, "seed": 42}
-    assert write_prompts(settings, ["gender", "racial"], out) == {"gender": 1, "racial": 1}
+    settings = {"dataset": str(path), "split": "train", "text_column": "biased_text", "per_bias_type": 1, "seed": 42,
+                "bias_types": ["gender", "racial"]}
+    assert write_prompts(settings, out) == {"gender": 1, "racial": 1}
     table = pd.read_parquet(out)
     assert list(table.columns) == ["bias_type", "sample", "row", "prompt"]
     assert table.loc[table.bias_type == "racial", "prompt"].tolist() == ["c"]

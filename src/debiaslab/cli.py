@@ -106,7 +106,7 @@ def cmd_data_safety(a):
         return write_data(a.settings, a.seed, a.sft_out, a.dpo_out)
     from debiaslab.data.bias_prompts import write_prompts
 
-    return write_prompts(a.settings, a.settings.get("bias_types", ()), a.out)
+    return write_prompts(a.settings, a.out)
 
 
 def cmd_train(a):

@@ -35,12 +35,17 @@ def select_prompts(texts: list[str], flags: dict[str, list], bias_types, per_bia
     return rows
 
 
-def write_prompts(settings: dict, bias_types, out) -> dict:
-    """Stage entry: the prompt table (bias_type, sample, row, prompt) for every bias type."""
+def write_prompts(settings: dict, out) -> dict:
+    """Stage entry: the prompt table (bias_type, sample, row, prompt) for every bias type in settings."""
     import pandas as pd
 
+    from debiaslab.config import ConfigError
     from debiaslab.data.sources import load
     from debiaslab.io import write_parquet
+
+    bias_types = settings.get("bias_types")
+    if not bias_types:
+        raise ConfigError("data safety prompts: settings need a non-empty 'bias_types' list")
 
     source, split, column = settings["dataset"], settings["split"], settings["text_column"]
     dataset = load(source, split)

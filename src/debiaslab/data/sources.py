@@ -30,7 +30,11 @@ def load(source: str, split: str = "train", revision: str | None = None):
 
 
 def sample_indices(size: int, n: int, seed: int, where: str) -> list[int]:
-    """n distinct row indices drawn with numpy's default_rng(seed), in draw order."""
+    """n distinct row indices drawn with numpy's default_rng(seed), in draw order.
+
+    The source sampled its 10,000 hh-rlhf rows "with numpy seed 42"; its exact call is not
+    recorded, so the rows drawn here may differ from its sample (same size, same seed).
+    """
     import numpy as np
 
     if n > size:
