@@ -31,9 +31,13 @@ class ScorerSettings:
     seed: int = 0
 
 
-def _load(base: str, **head):
-    """The base checkpoint with a new sequence-classification head, and its tokenizer."""
+def _load(base: str, seed: int, **head):
+    """The base checkpoint with a new sequence-classification head (initialised from `seed`), and its tokenizer."""
+    import torch
+
     from debiaslab import models
+
+    torch.manual_seed(seed)
 
     tokenizer = models.load_tokenizer(base, padding_side="right")
     model = models.load_model(base, kind="seq-cls", trainable=True, **head)
@@ -85,7 +89,7 @@ def train_classifier(base: str, texts: list[str], labels: list[str], settings: S
     import torch
 
     names = sorted(set(labels))
-    model, tokenizer = _load(base, num_labels=len(names), id2label=dict(enumerate(names)),
+    model, tokenizer = _load(base, settings.seed, num_labels=len(names), id2label=dict(enumerate(names)),
                              label2id={n: i for i, n in enumerate(names)},
                              problem_type="single_label_classification")
     device = next(model.parameters()).device
@@ -118,7 +122,7 @@ def train_reward_model(base: str, prompts: list[str], chosen: list[str], rejecte
     import torch
     import torch.nn.functional as F
 
-    model, tokenizer = _load(base, num_labels=1, problem_type="regression")
+    model, tokenizer = _load(base, settings.seed, num_labels=1, problem_type="regression")
 
     def loss_fn(idx):
         p = [prompts[i] for i in idx]
