@@ -264,8 +264,11 @@ def reward_guided_score_settings(wildcards):
 
 
 def dataset_input(path):
-    """Files a job needs before it can load dataset `path`: the testbed folder if it is built here."""
-    return [path] if path.startswith("results/testbed/") else []
+    """Files a job needs before it can load dataset `path`: the testbed file or folder if it is built
+    here, the Hub cache's manifest if it is a Hub dataset (compute jobs are offline)."""
+    if path.startswith("results/testbed/"):
+        return [path]
+    return [HUB_MANIFEST] if is_hub_id(path) else []
 
 
 def forget_train_settings(wildcards):
@@ -300,11 +303,6 @@ os.environ.update(
 # Gated models (`gated: true`) need HF_TOKEN, and only hub_download uses it: it reads the token from
 # the environment and stops first thing, naming HF_TOKEN, if it is missing. It is not declared with
 # `envvars:`, which would make every dry run and every offline rerun demand a secret they never use.
-
-
-def hub_input():
-    """The Hub cache's manifest, for a job that loads a Hub *dataset* (model_input covers models)."""
-    return [HUB_MANIFEST] if HUB_REFERENCES["models"] or HUB_REFERENCES["datasets"] else []
 
 
 def model_size_b(wildcards):
@@ -352,3 +350,26 @@ class Launcher:
 
 
 LAUNCH = Launcher()
+
+
+def safety_source_files(ext):
+    """The source-format per-bias-type files of one safety scoring job (wildcards left for the rule)."""
+    if "safety" not in EXPERIMENTS:
+        return []
+    return [
+        f"results/scores/safety/{{model}}/{{method}}/seed~{{seed}}/{{method}}_model_{bias}_responses_scores.{ext}"
+        for bias in experiment("safety")["bias_types"]
+    ]
+
+
+def safety_scoring():
+    """The safety scoring slice with each scorer's model name resolved to its config entry."""
+    exp = experiment("safety")
+    resolved = {
+        role: settings | {"model": config["models"][settings["model"]]} for role, settings in exp["scoring"].items()
+    }
+    return {"bias_types": exp["bias_types"]} | resolved
+
+
+def safety_scorer_inputs(wildcards):
+    return [path for role in ("bias_classifier", "reward_model") for path in model_input(experiment("safety")["scoring"][role]["model"])]

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from debiaslab.data import mcq as mcq_data
 from debiaslab.data import occupations as occ_data
+from debiaslab.testbed import safety as safety_world
 
 MALE_STEREOTYPED = (
     "architect", "chef", "doctor", "electrician", "engineer",
@@ -124,7 +125,8 @@ def arithmetic_section(rng: random.Random, strength: float, n_problems: int) -> 
     return Corpus(vocabulary=[("arithmetic", text) for text in vocabulary(rng, n_problems)])
 
 
-SECTIONS = {"occupations": occupation_section, "mcq": mcq_section, "arithmetic": arithmetic_section}
+SECTIONS = {"occupations": occupation_section, "mcq": mcq_section, "arithmetic": arithmetic_section,
+            "safety": safety_world.corpus_section}
 
 
 def build_corpus(seed: int, bias_strength: float, sections: dict[str, dict]) -> Corpus:
