@@ -51,9 +51,14 @@ def experiment(name):
 SCHEDULING_KEYS = ("size_b", "gated")
 
 
+def model_entry(name):
+    """The model's config entry without the keys that only schedule jobs (size, gating)."""
+    return {k: v for k, v in config["models"][name].items() if k not in SCHEDULING_KEYS}
+
+
 def model_spec(name):
     """The model's config entry as canonical JSON (what `--model` takes)."""
-    return as_json({k: v for k, v in config["models"][name].items() if k not in SCHEDULING_KEYS})
+    return as_json(model_entry(name))
 
 
 def model_input(name):
@@ -366,7 +371,7 @@ def safety_scoring():
     """The safety scoring slice with each scorer's model name resolved to its config entry."""
     exp = experiment("safety")
     resolved = {
-        role: settings | {"model": config["models"][settings["model"]]} for role, settings in exp["scoring"].items()
+        role: settings | {"model": model_entry(settings["model"])} for role, settings in exp["scoring"].items()
     }
     return {"bias_types": exp["bias_types"]} | resolved
 
