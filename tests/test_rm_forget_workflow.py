@@ -136,5 +136,5 @@ def test_editing_the_testbed_reward_model_reruns_only_rm_forget(default_run):
 
     jobs = planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "rm_rm.yaml")))
     rules = {rule for rule, _ in jobs} - {"all"}
-    assert rules == {"testbed_style_rm", "train_forget_lora", "score_rm_forget", "table", "figure_rm_forget"}
+    assert rules == {"testbed_style_rm", "train_forget_lora", "score_rm_forget", "table", "figure"}
     assert all("occupations" not in out for _, out in jobs)

@@ -97,7 +97,8 @@ def test_full_scale_safety_dry_run_lists_the_study_jobs():
     jobs = planned_jobs(REPO, "all", "--configfile", "config/experiments/safety.yaml")
     run = "qwen3-0.6b/{}/seed~42"
     assert {j for j in jobs if j[0] != "all"} == (
-        {("safety_data", "results/data/safety/sft/seed~42/train.parquet"),
+        {("hub_download", "results/hub/manifest.json"),  # Qwen/Qwen3-0.6B and the Hub datasets, fetched once
+         ("safety_data", "results/data/safety/sft/seed~42/train.parquet"),
          ("safety_prompts", "results/data/safety/prompts.parquet"),
          ("train_sft", f"results/train/safety/{run.format('sft')}/adapter"),
          ("train_dpo", f"results/train/safety/{run.format('dpo')}/adapter"),
