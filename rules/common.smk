@@ -102,7 +102,7 @@ def run_paths(stage, name, filename):
 def testbed_targets():
     if "testbed" not in config:
         return []
-    return ["results/testbed/lm", "results/testbed/mlm"]
+    return ["results/testbed/lm", "results/testbed/mlm", "results/testbed/mmlu", "results/testbed/glue"]
 
 
 def table_inputs(name):

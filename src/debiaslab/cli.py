@@ -95,6 +95,18 @@ def cmd_testbed_style_rm(a):
     return write_style_rm(a.dataset, a.tokenizers, a.settings, a.out)
 
 
+def cmd_testbed_mmlu(a):
+    from debiaslab.testbed.mmlu import write_dataset
+
+    return write_dataset(a.out)
+
+
+def cmd_testbed_glue(a):
+    from debiaslab.testbed.glue import write_dataset
+
+    return write_dataset(a.settings, a.out)
+
+
 def cmd_data_rm_forget(a):
     from debiaslab.data.gsm8k_styles import write_style_data
 
@@ -244,6 +256,13 @@ def build_parser() -> argparse.ArgumentParser:
     _settings(s, "testbed.style_rm")
     s.add_argument("--out", required=True, help="model directory (Hub format)")
     s.set_defaults(func=cmd_testbed_style_rm)
+    s = ts.add_parser("mmlu", help="write the testbed MMLU set (cais/mmlu format and Hub layout)")
+    s.add_argument("--out", required=True, help="dataset directory (load_dataset(<dir>, 'all'))")
+    s.set_defaults(func=cmd_testbed_mmlu)
+    s = ts.add_parser("glue", help="write the synthetic GLUE-format tasks (nyu-mll/glue layout)")
+    _settings(s, "testbed.glue plus the testbed seed (n_train, n_validation, n_test, seed)")
+    s.add_argument("--out", required=True, help="dataset directory (load_dataset(<dir>, <task>))")
+    s.set_defaults(func=cmd_testbed_glue)
 
     # data
     d = sub.add_parser("data", help="build an experiment's training data or prompts",
