@@ -109,7 +109,7 @@ def table_inputs(name):
     """Score-store files an experiment's table is computed from (one per run by default)."""
     if name == "reward_guided":
         return [f"results/scores/reward_guided/{m}/{meth}/seed~{s}/scores.parquet" for m, meth, s in reward_guided_runs()]
-    return run_paths("scores", name, "scores.parquet")
+    return run_paths("scores", name, "scores.parquet") + evaluation_targets(name)
 
 
 def table_settings(name):
@@ -268,3 +268,55 @@ def forget_train_settings(wildcards):
 def rm_sweep_settings(wildcards):
     exp = experiment("rm_forget")
     return as_json(exp["sweep"] | {"base_adapter": exp["base_adapters"].get(wildcards.model)})
+
+
+# --- evaluations (evals/): capability and bias columns of an experiment's table -----------------------
+# An experiment's `evaluations:` names what to run for every (model, method, seed). Model evaluations run
+# one job per run and evaluation (rule `evaluate`): each loads the run's model once, and at scale they are
+# hours apart in cost (GLUE fine-tunes per task), so an edit to one evaluation reruns only its jobs.
+# `fluency` scores the runs' responses under one reference LM: one job for all runs of the experiment.
+# `lm_eval` runs lm-evaluation-harness (optional extra) and keeps its results JSON (rule `lm_eval`).
+
+MODEL_EVALUATIONS = {
+    "mmlu": "debiaslab.evals.mmlu",
+    "glue": "debiaslab.evals.glue",
+    "perplexity": "debiaslab.evals.corpus_perplexity",
+    "crows_pairs": "debiaslab.evals.crows_pairs",
+}
+
+
+def evaluations(name):
+    return experiment(name).get("evaluations", {})
+
+
+def evaluation_targets(name):
+    """Score files of every evaluation of every run of an experiment."""
+    return [path for evaluation in evaluations(name) for path in run_paths("scores", name, f"eval_{evaluation}.parquet")]
+
+
+def evaluation_settings(wildcards):
+    return evaluations(wildcards.experiment)[wildcards.evaluation]
+
+
+def evaluation_data(wildcards):
+    return evaluation_inputs(wildcards.experiment, wildcards.evaluation)
+
+
+def evaluation_inputs(name, evaluation):
+    """Testbed dataset folders an evaluation reads (built by rules here); Hub datasets need none."""
+    settings = evaluations(name)[evaluation]
+    paths = [settings.get(key, {}).get("path") if isinstance(settings.get(key), dict) else settings.get(key)
+             for key in ("dataset", "data")]
+    if "testbed_mmlu" in settings.get("tasks", ()):
+        paths.append("results/testbed/mmlu")
+    return [p for p in paths if isinstance(p, str) and p.startswith("results/testbed/")]
+
+
+def run_ids(name):
+    """EXPERIMENT/MODEL/METHOD/SEED of every run, in run_paths' order."""
+    exp = experiment(name)
+    return [f"{name}/{model}/{method}/{seed}" for model in exp["models"] for method in exp["methods"] for seed in exp["seeds"]]
+
+
+def fluency_settings(name):
+    return {k: v for k, v in evaluations(name)["fluency"].items() if k != "reference"}

@@ -169,6 +169,25 @@ def cmd_score_rm_sweep(a):
     return score_sweep(a.model, a.adapter, a.items, a.settings, a.run, a.scores, a.records)
 
 
+def cmd_evaluate_model(a):
+    from debiaslab.evals.run import evaluate_model
+
+    return evaluate_model(a.evaluation, a.model, a.settings, a.run, a.out, adapter=a.adapter, projection=a.projection,
+                          records_out=a.records)
+
+
+def cmd_evaluate_fluency(a):
+    from debiaslab.evals.fluency import evaluate_responses
+
+    return evaluate_responses(a.reference, a.settings, a.responses, a.runs, a.scores)
+
+
+def cmd_evaluate_lm_eval(a):
+    from debiaslab.evals.lm_eval_bridge import evaluate
+
+    return evaluate(a.model, a.settings, a.run, a.json, a.scores, adapter=a.adapter, projection=a.projection)
+
+
 def cmd_aggregate_table(a):
     from debiaslab.aggregate.build import build_table
 
@@ -347,6 +366,40 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scores", required=True, help="score-store Parquet file")
     s.add_argument("--records", required=True, help="per-response, per-λ scores Parquet file")
     s.set_defaults(func=cmd_score_rm_sweep)
+
+    # evaluate
+    ev = sub.add_parser("evaluate", help="capability and bias evaluations (MMLU, GLUE, perplexity, CrowS-Pairs, "
+                                         "fluency, lm-eval) into the score store",
+                        description="Evaluate a run's model (base + the method's adapter or projection), or a run's "
+                                    "responses, and write score-store rows.")
+    evs = ev.add_subparsers(dest="evaluation_kind", required=True, metavar="<kind>")
+    s = evs.add_parser("model", help="one named evaluation of a model: mmlu, glue, perplexity, crows_pairs")
+    s.add_argument("--evaluation", required=True, choices=["mmlu", "glue", "perplexity", "crows_pairs"])
+    _model(s)
+    s.add_argument("--adapter", default=None, help="PEFT adapter directory to apply")
+    s.add_argument("--projection", default=None, help="INLP projection directory to apply as an LM-head hook")
+    _settings(s, "the evaluation's config slice (evaluations.<name>)")
+    s.add_argument("--run", type=_run_id, required=True, metavar="EXP/MODEL/METHOD/SEED")
+    s.add_argument("--out", required=True, help="score-store Parquet file")
+    s.add_argument("--records", default=None, help="also write per-item records (questions, pairs) to this Parquet file")
+    s.set_defaults(func=cmd_evaluate_model)
+    s = evs.add_parser("fluency", help="perplexity of every run's responses under one reference LM")
+    s.add_argument("--reference", required=True, metavar="SPEC", help="the reference LM (name, path or JSON spec)")
+    _settings(s, "evaluations.fluency (text, batch_size, max_length)")
+    s.add_argument("--responses", nargs="+", required=True, help="responses Parquet files, one per run")
+    s.add_argument("--runs", nargs="+", type=_run_id, required=True, metavar="EXP/MODEL/METHOD/SEED",
+                   help="the run of each responses file, in the same order")
+    s.add_argument("--scores", nargs="+", required=True, help="score-store Parquet files, one per run, same order")
+    s.set_defaults(func=cmd_evaluate_fluency)
+    s = evs.add_parser("lm-eval", help="lm-evaluation-harness tasks (needs debiaslab[lmeval])")
+    _model(s)
+    s.add_argument("--adapter", default=None, help="PEFT adapter directory (HFLM peft=)")
+    s.add_argument("--projection", default=None, help="(rejected: lm-eval cannot apply an INLP hook)")
+    _settings(s, "evaluations.lm_eval (tasks, num_fewshot, batch_size, limit, include_path)")
+    s.add_argument("--run", type=_run_id, required=True, metavar="EXP/MODEL/METHOD/SEED")
+    s.add_argument("--json", required=True, help="lm-eval results JSON")
+    s.add_argument("--scores", required=True, help="score-store Parquet file")
+    s.set_defaults(func=cmd_evaluate_lm_eval)
 
     # aggregate
     ag = sub.add_parser("aggregate", help="build results tables from the score store",

@@ -18,7 +18,6 @@ at the masked position: the 1,508 pairs take seconds with the testbed MLM.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 from dataclasses import dataclass
 
@@ -69,57 +68,10 @@ def shared_positions(ids1: list[int], ids2: list[int]) -> tuple[list[int], list[
     return one, two
 
 
-@contextlib.contextmanager
-def head_at(model, positions):
-    """Within the block, the output projection sees only the hidden state at positions[b] of row b."""
-    import torch
-
-    head = model.get_output_embeddings()
-    rows = torch.arange(len(positions), device=positions.device)
-
-    def gather(module, args):
-        return (args[0][rows, positions].unsqueeze(1),) + tuple(args[1:])
-
-    handle = head.register_forward_pre_hook(gather)
-    try:
-        yield
-    finally:
-        handle.remove()
-
-
-def masked_token_logprobs(model, tokenizer, items: list[tuple[list[int], int]], batch_size: int) -> list[float]:
-    """log p(original token | the sequence with that one position masked) for each (ids, position)."""
-    import torch
-
-    from debiaslab.evals.common import model_device
-
-    device = model_device(model)
-    order = sorted(range(len(items)), key=lambda i: len(items[i][0]))
-    out = [0.0] * len(items)
-    with torch.no_grad():
-        for start in range(0, len(order), batch_size):
-            rows = order[start:start + batch_size]
-            width = max(len(items[i][0]) for i in rows)
-            ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
-            mask = torch.zeros((len(rows), width), dtype=torch.long)
-            for b, i in enumerate(rows):
-                seq, pos = items[i]
-                ids[b, :len(seq)] = torch.tensor(seq)
-                mask[b, :len(seq)] = 1
-            positions = torch.tensor([items[i][1] for i in rows])
-            targets = ids[torch.arange(len(rows)), positions].clone()
-            ids[torch.arange(len(rows)), positions] = tokenizer.mask_token_id
-            positions = positions.to(device)
-            with head_at(model, positions):
-                logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits[:, 0].float()
-            values = torch.log_softmax(logits, -1).gather(1, targets.to(device).unsqueeze(1)).squeeze(1)
-            for i, v in zip(rows, values.cpu().tolist()):
-                out[i] = v
-    return out
-
-
 def mlm_pair_scores(model, tokenizer, more: list[str], less: list[str], s: CrowsSettings) -> tuple[list[float], list[float]]:
     """Nangia et al.'s PLL of each sentence over the tokens it shares with its pair partner."""
+    from debiaslab.evals.corpus_perplexity import masked_token_logprobs
+
     enc_more = tokenizer(more, truncation=True, max_length=s.max_length)["input_ids"]
     enc_less = tokenizer(less, truncation=True, max_length=s.max_length)["input_ids"]
     special = set(tokenizer.all_special_ids)
