@@ -272,10 +272,10 @@ def rm_sweep_settings(wildcards):
 
 # --- evaluations (evals/): capability and bias columns of an experiment's table -----------------------
 # An experiment's `evaluations:` names what to run for every (model, method, seed). Model evaluations run
-# one job per run and evaluation (rule `evaluate`): each loads the run's model once, and at scale they are
+# one job per run and evaluation (the `evaluate` job): each loads the run's model once, and at scale they are
 # hours apart in cost (GLUE fine-tunes per task), so an edit to one evaluation reruns only its jobs.
 # `fluency` scores the runs' responses under one reference LM: one job for all runs of the experiment.
-# `lm_eval` runs lm-evaluation-harness (optional extra) and keeps its results JSON (rule `lm_eval`).
+# `lm_eval` runs lm-evaluation-harness (optional extra) and keeps its results JSON (the `lm_eval` job).
 
 MODEL_EVALUATIONS = {
     "mmlu": "debiaslab.evals.mmlu",
