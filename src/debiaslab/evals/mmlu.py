@@ -12,7 +12,8 @@ Scoring: lm-eval scores each of the four continuations " A".." D" as its own req
 log-probabilities over the full vocabulary; argmax, ties to the first). Where each continuation is
 one token that extends the context's tokens — the case for every tokenizer in practice — its
 request's input is exactly the context, so one forward pass of the context gives all four scores:
-the log-softmax of the last position at the four letter tokens. Questions where that does not hold
+the log-softmax of the last position at the four letter tokens (where a tokenizer splits " A" into
+" " + "A", the pass also reads the shared space). Questions where that does not hold
 fall back to the four requests (`four_request_loglikelihoods`), so predictions always equal lm-eval's.
 The source study parsed a generated letter instead (falling back to "A"); debiaslab does not.
 """
@@ -88,14 +89,24 @@ def encode_pair(tokenizer, ctx: str, continuation: str, add_bos: bool = False) -
 
 
 def letter_requests(tokenizer, contexts_: list[str], add_bos: bool = False):
-    """Per question: context ids, the four continuation id lists, and whether one forward pass suffices."""
+    """Per question: context ids, the four continuation id lists, and whether one forward pass suffices.
+
+    One pass is exact when the four continuations extend these very context ids and differ only in
+    their last token (" A" is one token, or " " + "A" with a shared space token): the pass reads the
+    context plus the shared tokens and yields every continuation's log-probabilities.
+    """
+    # encode_pair for every (context, letter), in two batched tokenizer calls
+    stripped = [ctx.rstrip() for ctx in contexts_]
+    wholes = [s + ctx[len(s):] + f" {letter}" for s, ctx in zip(stripped, contexts_) for letter in LETTERS]
+    ctx_enc = tokenizer(stripped, add_special_tokens=add_bos)["input_ids"]
+    whole_enc = tokenizer(wholes, add_special_tokens=add_bos)["input_ids"]
     out = []
-    for ctx in contexts_:
-        pairs = [encode_pair(tokenizer, ctx, f" {letter}", add_bos) for letter in LETTERS]
-        ctx_ids = pairs[0][0]
-        # one forward is exact when every continuation is one token appended to these very context ids
-        single = all(len(cont) == 1 and c == ctx_ids for c, cont in pairs)
-        out.append((ctx_ids, [cont for _, cont in pairs], single))
+    for q, ctx_ids in enumerate(ctx_enc):
+        whole = whole_enc[q * len(LETTERS):(q + 1) * len(LETTERS)]
+        conts = [w[len(ctx_ids):] for w in whole]
+        single = (all(w[:len(ctx_ids)] == ctx_ids for w in whole) and all(len(c) >= 1 for c in conts)
+                  and all(c[:-1] == conts[0][:-1] for c in conts))
+        out.append((ctx_ids, conts, single))
     return out
 
 
@@ -105,32 +116,39 @@ def _batches(order: list[int], size: int):
 
 
 def one_forward_loglikelihoods(model, requests, batch_size: int, pad_id: int):
-    """{question index: [4 log-probs]} for the single-token questions: one left-padded forward each."""
+    """{question index: [4 log-probs]} for the one-pass questions: one left-padded forward each.
+
+    Input: context + the continuations' shared tokens; only the last len(shared) + 1 positions get
+    LM-head logits. A left-padded row gets the positions it would have alone (position ids).
+    """
     import torch
 
     from debiaslab.evals.common import model_device
 
     device = model_device(model)
     index = [i for i, r in enumerate(requests) if r[2]]
-    order = sorted(index, key=lambda i: -len(requests[i][0]))  # longest first, as lm-eval sorts
+    seqs = {i: requests[i][0] + requests[i][1][0][:-1] for i in index}
+    order = sorted(index, key=lambda i: -len(seqs[i]))  # longest first, as lm-eval sorts
     out: dict[int, list[float]] = {}
     with torch.no_grad():
         for rows in _batches(order, batch_size):
-            width = max(len(requests[i][0]) for i in rows)
+            width = max(len(seqs[i]) for i in rows)
+            keep = max(len(requests[i][1][0]) for i in rows)
             ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
             mask = torch.zeros((len(rows), width), dtype=torch.long)
             for b, i in enumerate(rows):
-                seq = requests[i][0]
-                ids[b, width - len(seq):] = torch.tensor(seq)
-                mask[b, width - len(seq):] = 1
-            # positions as if unpadded, so a left-padded row computes what it would alone
+                ids[b, width - len(seqs[i]):] = torch.tensor(seqs[i])
+                mask[b, width - len(seqs[i]):] = 1
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device),
-                           logits_to_keep=1).logits[:, -1].float()
-            logprobs = torch.log_softmax(logits, dim=-1)
-            letters = torch.tensor([[c[0] for c in requests[i][1]] for i in rows], device=device)
-            chosen = logprobs.gather(1, letters).cpu().tolist()
-            out.update(zip(rows, chosen))
+                           logits_to_keep=keep).logits.float()
+            logprobs = torch.log_softmax(logits, dim=-1).cpu()
+            for b, i in enumerate(rows):
+                conts = requests[i][1]
+                shared = conts[0][:-1]
+                lp = logprobs[b, keep - len(conts[0]):]  # positions predicting shared..., then the letter
+                prefix = sum(float(lp[t, tok]) for t, tok in enumerate(shared))
+                out[i] = [prefix + float(lp[len(shared), c[-1]]) for c in conts]
     return out
 
 
