@@ -280,7 +280,8 @@ def test_adapter_saved_with_more_embedding_rows_loads_onto_the_base(tmp_path):
 def test_lm_eval_metric_rows_keep_metrics_and_drop_stderr():
     from debiaslab.evals.lm_eval_bridge import metric_rows
 
-    results = {"results": {"hellaswag": {"alias": "hellaswag", "acc,none": 0.5, "acc_stderr,none": 0.01, "acc_norm,none": 0.6},
+    results = {"results": {"hellaswag": {"alias": "hellaswag", "acc,none": 0.5, "acc_stderr,none": 0.01, "acc_norm,none": 0.6,
+                                         "sample_len": 100},
                            "lambada_openai": {"perplexity,none": 3.2, "acc,none": 0.7}},
                "n-samples": {"hellaswag": {"original": 100, "effective": 10}, "lambada_openai": {"effective": 20}}}
     rows = {r["metric"]: (r["value"], r["n"]) for r in metric_rows(results)}

@@ -26,6 +26,7 @@ class LmEvalSettings:
     include_path: str | None = None  # folder of extra task YAMLs; "packaged": debiaslab's (testbed_mmlu)
     max_length: int | None = None
     random_seed: int = 0
+    log_samples: bool = False  # also keep every request's log-likelihoods in the JSON (`samples`)
 
 
 def packaged_tasks() -> str:
@@ -41,13 +42,23 @@ def metric_rows(results: dict) -> list[dict]:
     for task, metrics in sorted(results.get("results", {}).items()):
         n = n_samples.get(task, {}).get("effective", 0)
         for key, value in sorted(metrics.items()):
-            name, _, filt = key.partition(",")
-            if name.endswith("_stderr") or not isinstance(value, (int, float)) or isinstance(value, bool):
+            name, comma, filt = key.partition(",")
+            # metrics are "<metric>,<filter>"; alias, name and sample_len are not metrics
+            if not comma or name.endswith("_stderr") or not isinstance(value, (int, float)) or isinstance(value, bool):
                 continue
             suffix = "" if filt in ("", "none") else f"_{filt}"
             values.append({"split": "lm_eval", "subset": "all", "metric": f"lmeval_{task}_{name}{suffix}",
                            "value": float(value), "n": int(n)})
     return values
+
+
+def plain_json(obj):
+    """lm-eval's results hold dtypes and other objects; render them as its own CLI does (str)."""
+    import json
+
+    from lm_eval.utils import handle_non_serializable
+
+    return json.loads(json.dumps(obj, default=handle_non_serializable))
 
 
 def run_lm_eval(model_spec, s: LmEvalSettings, adapter=None) -> dict:
@@ -77,7 +88,7 @@ def run_lm_eval(model_spec, s: LmEvalSettings, adapter=None) -> dict:
     return lm_eval.simple_evaluate(model=lm, tasks=list(s.tasks), num_fewshot=s.num_fewshot, limit=s.limit,
                                    task_manager=manager, random_seed=s.random_seed, numpy_random_seed=s.random_seed,
                                    torch_random_seed=s.random_seed, fewshot_random_seed=s.random_seed,
-                                   log_samples=False)
+                                   log_samples=s.log_samples)
 
 
 def evaluate(model_spec, settings: dict, run, json_out, scores_out, *, adapter=None, projection=None) -> dict:
@@ -92,9 +103,10 @@ def evaluate(model_spec, settings: dict, run, json_out, scores_out, *, adapter=N
                           "leave inlp out of the runs this evaluation covers")
     results = run_lm_eval(model_spec, s, adapter)
     keep = {k: results[k] for k in ("results", "groups", "group_subtasks", "configs", "versions", "n-shot", "higher_is_better",
-                                    "n-samples", "config", "git_hash", "date", "lm_eval_version") if k in results}
+                                    "n-samples", "config", "git_hash", "date", "lm_eval_version", "samples")
+            if k in results}
     keep["debiaslab"] = {"model": str(model_spec), "adapter": str(adapter) if adapter else None, "settings": settings}
-    write_json(Path(json_out), keep)
+    write_json(Path(json_out), plain_json(keep))
     values = metric_rows(results)
     if not values:
         raise ConfigError(f"evaluations.lm_eval: lm-eval returned no metric for tasks {list(s.tasks)}")
