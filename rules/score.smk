@@ -48,6 +48,9 @@ rule score_reward_guided:
         "debiaslab --threads {threads} score reward-guided --model {params.model:q} --pool {input.pool}"
         " --cells {params.cells:q} --settings {params.settings:q}"
         " --run reward_guided/{wildcards.model}/{wildcards.method}/{wildcards.seed}"
+        " --scores {output.scores} --records {output.records} > {log} 2>&1"
+
+
 rule score_rm_forget:
     input:
         adapter="results/train/rm_forget/{model}/forget_{mode}/seed~{seed}/adapter",

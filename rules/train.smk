@@ -67,6 +67,10 @@ rule train_inlp:
         "../envs/train.yaml"
     shell:
         "debiaslab --threads {threads} train --method inlp --model {params.model:q} --data {input.data}"
+        " --settings {params.settings:q} --seed {wildcards.seed} --out {output} --checkpoints {params.checkpoints}"
+        " > {log} 2>&1"
+
+
 # reward_guided: one job per (model, method, seed, dataset size, temperature); the adapter folder holds
 # training_metrics.csv (per-step loss, bias, KL, reward) beside the weights.
 rule train_reward_guided:
