@@ -96,6 +96,10 @@ rule train_reward_guided:
         "../envs/train.yaml"
     shell:
         "debiaslab --threads {threads} train --method {wildcards.method} --model {params.model:q} --data {input.data}"
+        " --settings {params.settings:q} --seed {wildcards.seed} --out {output} --checkpoints {params.checkpoints}"
+        " > {log} 2>&1"
+
+
 rule train_forget_lora:
     input:
         unpack(lambda w: {"data": "results/data/rm_forget/train_pairs.parquet", "model": model_input(w.model)}),
