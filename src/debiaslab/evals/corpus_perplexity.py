@@ -80,12 +80,25 @@ def perplexity(nll: Sequence[float], count: Sequence[int]) -> dict:
     return {"nll_per_token": loss, "perplexity": math.exp(loss) if n else float("nan"), "tokens": n}
 
 
-@contextlib.contextmanager
-def head_at(model, positions):
-    """Within the block, the output projection sees only the hidden state at positions[b] of row b."""
+def prediction_head(model):
+    """The module that maps final hidden states to vocabulary logits: BERT's `cls` (transform +
+    decoder), RoBERTa's `lm_head`, else the output embedding (the decoder alone)."""
     import torch
 
-    head = model.get_output_embeddings()
+    for name in ("cls", "lm_head"):
+        head = getattr(model, name, None)
+        if isinstance(head, torch.nn.Module) and not isinstance(head, torch.nn.Linear):
+            return head
+    return model.get_output_embeddings()
+
+
+@contextlib.contextmanager
+def head_at(model, positions):
+    """Within the block, the prediction head sees only the hidden state at positions[b] of row b
+    (a masked LM's head then runs at the masked position only)."""
+    import torch
+
+    head = prediction_head(model)
     rows = torch.arange(len(positions), device=positions.device)
 
     def gather(module, args):

@@ -27,7 +27,7 @@ REQUIRED = ("sent_more", "sent_less", "stereo_antistereo", "bias_type")
 @dataclass(frozen=True)
 class CrowsSettings:
     data: str | None = None  # a CSV in the CrowS-Pairs format; None: the packaged file
-    batch_size: int = 256
+    batch_size: int = 1024  # masked copies per forward pass (short sentences)
     bias_types: tuple[str, ...] | None = None  # None: all nine
     max_length: int = 128
 
