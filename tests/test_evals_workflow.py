@@ -25,6 +25,13 @@ def testbed(default_run):
     return default_run / "results" / "testbed"
 
 
+@pytest.fixture(scope="module")
+def testbed_lm(testbed):
+    from debiaslab.evals.common import load_evaluated
+
+    return load_evaluated(str(testbed / "lm"), kind="causal")
+
+
 def mmlu_settings(testbed, **kw):
     from debiaslab.evals.mmlu import MMLUDataset, MMLUSettings
 
@@ -32,14 +39,13 @@ def mmlu_settings(testbed, **kw):
 
 
 @pytest.mark.parametrize("template,k_shot", [("lm_eval", 0), ("cs329r", 0), ("lm_eval", 3)])
-def test_mmlu_one_forward_predicts_the_letters_of_four_requests(testbed, template, k_shot):
+def test_mmlu_one_forward_predicts_the_letters_of_four_requests(testbed, testbed_lm, template, k_shot):
     """Acceptance 1: identical predicted letters for both methods on the testbed set — and above chance."""
-    from debiaslab.evals.common import load_evaluated
     from debiaslab.evals.mmlu import load_rows, score_questions
 
     s = mmlu_settings(testbed, template=template, k_shot=k_shot)
     rows, dev = load_rows(s)
-    model, tokenizer = load_evaluated(str(testbed / "lm"), kind="causal")
+    model, tokenizer = testbed_lm
     one = score_questions(model, tokenizer, rows, dev, s, "one_forward")
     four = score_questions(model, tokenizer, rows, dev, s, "four_requests")
     assert (one["scoring"] == "one_forward").all(), "the testbed tokenizer has single-token answer letters"
@@ -50,13 +56,12 @@ def test_mmlu_one_forward_predicts_the_letters_of_four_requests(testbed, templat
     assert one["correct"].mean() >= 0.6, one.groupby("subject")["correct"].mean()
 
 
-def test_mmlu_predictions_equal_lm_evaluation_harness(testbed, tmp_path):
+def test_mmlu_predictions_equal_lm_evaluation_harness(testbed, testbed_lm, tmp_path):
     """The bridge runs lm-eval's own MMLU prompt (packaged testbed task) through HFLM; its per-question
     log-likelihoods and predictions equal debiaslab's one-forward scoring."""
     pytest.importorskip("lm_eval")
     from debiaslab.aggregate.store import RunId
     from debiaslab.evals import lm_eval_bridge
-    from debiaslab.evals.common import load_evaluated
     from debiaslab.evals.mmlu import load_rows, score_questions
 
     tasks = tmp_path / "tasks"
@@ -75,8 +80,7 @@ def test_mmlu_predictions_equal_lm_evaluation_harness(testbed, tmp_path):
 
     s = mmlu_settings(testbed)
     rows, dev = load_rows(s)
-    model, tokenizer = load_evaluated(str(testbed / "lm"), kind="causal")
-    ours = score_questions(model, tokenizer, rows, dev, s)
+    ours = score_questions(*testbed_lm, rows, dev, s)
     assert [max(range(4), key=lambda j: (ll[j], -j)) for ll in theirs] == ours["prediction"].tolist()
     for a, b in zip(theirs, ours["loglikelihoods"]):
         assert a == pytest.approx(b, abs=1e-3)
@@ -88,7 +92,7 @@ def test_mmlu_predictions_equal_lm_evaluation_harness(testbed, tmp_path):
 def test_benchmark_prints_a_throughput_ratio_of_at_least_three(testbed):
     """Acceptance 1: benchmarks/mmlu_throughput.py on the testbed model."""
     proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "mmlu_throughput.py"), "--model", str(testbed / "lm"),
-                           "--data", str(testbed / "mmlu"), "--repeats", "3"],
+                           "--data", str(testbed / "mmlu"), "--repeats", "3", "--replicate", "2"],
                           capture_output=True, text=True, env=ENV | {"PYTHONPATH": str(REPO / "src")}, timeout=600)
     ratio = float(re.search(r"ratio\s*:\s*([\d.]+)x", proc.stdout).group(1))
     assert "identical predictions    : True" in proc.stdout, proc.stdout
@@ -172,15 +176,19 @@ def test_editing_fluency_settings_reruns_only_the_fluency_job_and_aggregates(def
         ("table", "results/tables/occupations.csv"), ("figure", "results/figures/occupations_per_occupation.png")}
 
 
-def test_adding_an_evaluation_adds_one_job_per_run(default_run):
+def test_adding_evaluations_adds_one_job_per_run_and_evaluation(default_run):
+    """Dry-runs only: lm-eval need not be installed to plan its jobs (the packaged offline task)."""
     def edit(config):
         config["experiments"]["occupations"]["evaluations"]["mmlu"] = {"dataset": {"path": "results/testbed/mmlu"}}
+        config["experiments"]["occupations"]["evaluations"]["lm_eval"] = {"tasks": ["testbed_mmlu"], "include_path": "packaged"}
 
     jobs = {j for j in planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "mmlu.yaml")))
             if j[0] != "all"}
     evaluate = {out for rule, out in jobs if rule == "evaluate"}
     assert len(evaluate) == 18 and all(out.endswith("/eval_mmlu.parquet") for out in evaluate)
-    assert {rule for rule, _ in jobs} == {"evaluate", "table", "figure"}
+    lm = {out for rule, out in jobs if rule == "lm_eval"}
+    assert len(lm) == 18 and all(o.startswith("results/lm_eval/occupations/") and o.endswith("/results.json") for o in lm)
+    assert {rule for rule, _ in jobs} == {"evaluate", "lm_eval", "table", "figure"}
 
 
 def test_model_evaluation_rule_scores_a_run_with_its_adapter(default_run):
@@ -199,12 +207,3 @@ def test_model_evaluation_rule_scores_a_run_with_its_adapter(default_run):
     log = (default_run / "results/logs/evaluate/occupations/testbed-lm/sft/seed~42/mmlu.log").read_text()
     assert "four_request_fallbacks\": 0" in log
     (default_run / target).unlink()
-
-
-def test_lm_eval_rule_dry_runs_with_the_packaged_task(default_run):
-    def edit(config):
-        config["experiments"]["occupations"]["evaluations"]["lm_eval"] = {"tasks": ["testbed_mmlu"], "include_path": "packaged"}
-
-    jobs = planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "lmeval.yaml")))
-    lm = {out for rule, out in jobs if rule == "lm_eval"}
-    assert len(lm) == 18 and all(o.startswith("results/lm_eval/occupations/") and o.endswith("/results.json") for o in lm)
