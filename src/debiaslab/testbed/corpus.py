@@ -139,20 +139,8 @@ def glue_section(rng: random.Random, strength: float) -> Corpus:
     return Corpus(vocabulary=[("glue", t) for t in vocabulary()])
 
 
-def crows_pairs_section(rng: random.Random, strength: float) -> Corpus:
-    """CrowS-Pairs' sentences (evals/crows_pairs.py scores them), for the tokenizers only: words stay
-    whole instead of falling into characters, which keeps the testbed MLM's PLL scoring short."""
-    import csv
-    from importlib.resources import files
-
-    path = files("debiaslab") / "resources" / "crows_pairs" / "crows_pairs_anonymized.csv"
-    with path.open(encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    return Corpus(vocabulary=[("crows_pairs", r[k]) for r in rows for k in ("sent_more", "sent_less")])
-
-
 SECTIONS = {"occupations": occupation_section, "mcq": mcq_section, "arithmetic": arithmetic_section,
-            "mmlu": mmlu_section, "glue": glue_section, "crows_pairs": crows_pairs_section}
+            "mmlu": mmlu_section, "glue": glue_section}
 
 
 def build_corpus(seed: int, bias_strength: float, sections: dict[str, dict]) -> Corpus:

@@ -71,26 +71,28 @@ def questions() -> dict[str, list[dict]]:
     return out
 
 
-def lm_eval_block(row: dict) -> str:
-    """The question as lm-eval's MMLU task renders it (kept here so the corpus needs no torch import)."""
+def question_block(row: dict) -> str:
+    """The answered question as both prompt templates end (kept here so the corpus needs no torch import)."""
     letters = "ABCD"
-    subject = row["subject"].replace("_", " ")
     body = row["question"].strip() + "".join(f"\n{l}. {c}" for l, c in zip(letters, row["choices"]))
-    return (f"The following are multiple choice questions (with answers) about {subject}.\n\n{body}\nAnswer: "
-            f"{letters[row['answer']]}")
+    return f"{body}\nAnswer: {letters[row['answer']]}"
+
+
+def header(subject: str) -> str:
+    return f"The following are multiple choice questions (with answers) about {subject.replace('_', ' ')}."
 
 
 def corpus_texts(repeats: int) -> tuple[list[str], list[str]]:
-    """(pretraining documents, tokenizer-only texts) of the corpus section."""
-    docs, vocab = [], []
-    for subject, (_, facts) in FACTS.items():
-        docs += [FACT_SENTENCES[subject].format(k, a) for k, a in facts]
+    """(pretraining documents, tokenizer-only texts) of the corpus section.
+
+    Documents: the fact sentences, and each answered question as lm-eval's prompt renders it
+    (subject header, question block, answer letter) `repeats` times; the source study's
+    template is the same block without the header.
+    """
+    docs = [FACT_SENTENCES[subject].format(k, a) for subject, (_, facts) in FACTS.items() for k, a in facts]
     for split in questions().values():
-        for row in split:
-            docs += [lm_eval_block(row)] * repeats
-            # the cs329r template's rendering, for the tokenizer only
-            vocab.append(lm_eval_block(row).split("\n\n", 1)[1])
-    return docs, vocab
+        docs += [f"{header(row['subject'])}\n\n{question_block(row)}" for row in split for _ in range(repeats)]
+    return docs, []
 
 
 def write_dataset(out_dir) -> dict:
