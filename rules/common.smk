@@ -2,9 +2,13 @@
 # every rule calls one `debiaslab` subcommand with its slice of the config.
 
 import json
+import os
+import shlex
 from pathlib import Path
 
 from debiaslab.config import ConfigError, as_json, validate
+from debiaslab.hub import is_hub_id
+from debiaslab.hub import references as hub_references
 from debiaslab.provenance import source_fingerprint
 
 try:
@@ -42,15 +46,23 @@ def experiment(name):
     return EXPERIMENTS[name]
 
 
+# Keys of a model entry that size or authorise its jobs but never change a result: kept out of
+# params, so correcting a size estimate reruns nothing.
+SCHEDULING_KEYS = ("size_b", "gated")
+
+
 def model_spec(name):
     """The model's config entry as canonical JSON (what `--model` takes)."""
-    return as_json(config["models"][name])
+    return as_json({k: v for k, v in config["models"][name].items() if k not in SCHEDULING_KEYS})
 
 
 def model_input(name):
-    """Files a job needs before it can load model `name`: the testbed model folder if it is built here."""
+    """Files a job needs before it can load model `name`: the testbed model folder if it is built
+    here, the Hub cache's manifest if it is a Hub model (compute jobs are offline)."""
     path = config["models"][name]["path"]
-    return [path] if path.startswith("results/testbed/") else []
+    if path.startswith("results/testbed/"):
+        return [path]
+    return [HUB_MANIFEST] if is_hub_id(path) else []
 
 
 def occupations_split():
@@ -252,8 +264,11 @@ def reward_guided_score_settings(wildcards):
 
 
 def dataset_input(path):
-    """Files a job needs before it can load dataset `path`: the testbed folder if it is built here."""
-    return [path] if path.startswith("results/testbed/") else []
+    """Files a job needs before it can load dataset `path`: the testbed file or folder if it is built
+    here, the Hub cache's manifest if it is a Hub dataset (compute jobs are offline)."""
+    if path.startswith("results/testbed/"):
+        return [path]
+    return [HUB_MANIFEST] if is_hub_id(path) else []
 
 
 def forget_train_settings(wildcards):
@@ -303,13 +318,13 @@ def evaluation_data(wildcards):
 
 
 def evaluation_inputs(name, evaluation):
-    """Testbed dataset folders an evaluation reads (built by rules here); Hub datasets need none."""
+    """What an evaluation's data needs first: a testbed folder built here, or the Hub cache's manifest."""
     settings = evaluations(name)[evaluation]
-    paths = [settings.get(key, {}).get("path") if isinstance(settings.get(key), dict) else settings.get(key)
-             for key in ("dataset", "data")]
+    dataset = settings.get("dataset")
+    paths = [dataset.get("path") if isinstance(dataset, dict) else dataset]
     if "testbed_mmlu" in settings.get("tasks", ()):
         paths.append("results/testbed/mmlu")
-    return [p for p in paths if isinstance(p, str) and p.startswith("results/testbed/")]
+    return sorted({f for p in paths if isinstance(p, str) for f in dataset_input(p)})
 
 
 def run_ids(name):
@@ -320,3 +335,95 @@ def run_ids(name):
 
 def fluency_settings(name):
     return {k: v for k, v in evaluations(name)["fluency"].items() if k != "reference"}
+
+
+# --- Scale: offline Hub cache, cluster resources, multi-GPU launch (README "Running on SLURM") ---
+
+HUB_CACHE = str(Path(config["hub_cache"]).expanduser().resolve())
+HUB_REFERENCES = hub_references(config)
+HUB_MANIFEST = "results/hub/manifest.json"
+
+# Every job reads Hub models and datasets from the cache, offline: compute nodes often have no
+# network, and no job may fetch what the DAG did not declare. hub_download alone goes online.
+# SLURM jobs inherit this environment (sbatch --export=ALL) and re-read this file on the node.
+os.environ.update(
+    HF_HUB_CACHE=f"{HUB_CACHE}/hub",
+    HF_DATASETS_CACHE=f"{HUB_CACHE}/datasets",
+    HF_HUB_OFFLINE="1",
+    HF_DATASETS_OFFLINE="1",
+    TRANSFORMERS_OFFLINE="1",
+)
+
+# Gated models (`gated: true`) need HF_TOKEN, and only hub_download uses it: it reads the token from
+# the environment and stops first thing, naming HF_TOKEN, if it is missing. It is not declared with
+# `envvars:`, which would make every dry run and every offline rerun demand a secret they never use.
+
+
+def model_size_b(wildcards):
+    return float(config["models"][wildcards.model].get("size_b") or 0)
+
+
+def scaled_resources(mem_mb, mem_mb_per_b, runtime, runtime_per_b):
+    """Memory (MB) and runtime (min) of a job that loads model {model}: they grow with the model's
+    size (config `size_b`, billions of parameters) and with each retry (attempt 2 asks for twice),
+    so a job killed for memory or time succeeds when resubmitted. Partitions and GPUs are the
+    profile's (profiles/slurm), never the rule's."""
+    return dict(
+        mem_mb=lambda wildcards, attempt: int((mem_mb + mem_mb_per_b * model_size_b(wildcards)) * attempt),
+        runtime=lambda wildcards, attempt: int((runtime + runtime_per_b * model_size_b(wildcards)) * attempt),
+    )
+
+
+# Training jobs: `gpu` (how many; the profile sets it) and `distributed` (ddp, fsdp, or an accelerate
+# config file) decide how LAUNCH starts the trainer; 0 GPUs = plain CPU/single-device run.
+TRAIN_RESOURCES = scaled_resources(16000, 6000, 60, 30) | {"gpu": 0, "distributed": "ddp"}
+GENERATE_RESOURCES = scaled_resources(8000, 4000, 60, 60)
+ACCELERATE_CONFIGS = {
+    name: str(Path(workflow.basedir) / "workflow" / "accelerate" / f"{name}.yaml") for name in ("ddp", "fsdp")
+}
+
+
+class Launcher:
+    """`{params.launch:{resources.distributed},{resources.gpu}}` (with `launch=LAUNCH` in params)
+    at the start of a training rule's shell command.
+
+    With at most one GPU it is `debiaslab`; with more, `accelerate launch` runs the same CLI once
+    per GPU (DDP by default; `distributed: fsdp` shards the model; any other value is an accelerate
+    config file). The command follows the job's resources, which the profile sets, through a format
+    spec: the GPU count is not in params (a rerun trigger), since moving a job to another cluster
+    layout must not retrain it, and Snakemake leaves this object out of its params check (it
+    records only plain values).
+    """
+
+    def __format__(self, spec):
+        strategy, _, gpus = spec.rpartition(",")
+        if int(gpus or 0) <= 1:
+            return "debiaslab"
+        config_file = shlex.quote(ACCELERATE_CONFIGS.get(strategy, strategy))
+        return f"accelerate launch --config_file {config_file} --num_processes {int(gpus)} -m debiaslab.cli"
+
+
+LAUNCH = Launcher()
+
+
+def safety_source_files(ext):
+    """The source-format per-bias-type files of one safety scoring job (wildcards left for the rule)."""
+    if "safety" not in EXPERIMENTS:
+        return []
+    return [
+        f"results/scores/safety/{{model}}/{{method}}/seed~{{seed}}/{{method}}_model_{bias}_responses_scores.{ext}"
+        for bias in experiment("safety")["bias_types"]
+    ]
+
+
+def safety_scoring():
+    """The safety scoring slice with each scorer's model name resolved to its config entry."""
+    exp = experiment("safety")
+    resolved = {
+        role: settings | {"model": config["models"][settings["model"]]} for role, settings in exp["scoring"].items()
+    }
+    return {"bias_types": exp["bias_types"]} | resolved
+
+
+def safety_scorer_inputs(wildcards):
+    return [path for role in ("bias_classifier", "reward_model") for path in model_input(experiment("safety")["scoring"][role]["model"])]

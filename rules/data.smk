@@ -72,3 +72,41 @@ rule rm_forget_data:
         "../envs/aggregate.yaml"
     shell:
         "debiaslab data rm_forget --settings {params.settings:q} --pairs {output.pairs} --items {output.rmbench} > {log} 2>&1"
+
+
+rule safety_data:
+    input:
+        lambda w: dataset_input(experiment("safety")["data"]["dataset"]),
+    output:
+        sft="results/data/safety/sft/seed~{seed}/train.parquet",
+        dpo="results/data/safety/dpo/seed~{seed}/train.parquet",
+    params:
+        settings=lambda w: as_json(experiment("safety")["data"]),
+        code=code("debiaslab.data.hh_rlhf"),
+    log:
+        "results/logs/data/safety/seed~{seed}.log",
+    benchmark:
+        "results/benchmarks/data/safety/seed~{seed}.tsv"
+    conda:
+        "../envs/aggregate.yaml"
+    shell:
+        "debiaslab data safety train --settings {params.settings:q} --seed {wildcards.seed}"
+        " --sft-out {output.sft} --dpo-out {output.dpo} > {log} 2>&1"
+
+
+rule safety_prompts:
+    input:
+        lambda w: dataset_input(experiment("safety")["prompts"]["dataset"]),
+    output:
+        "results/data/safety/prompts.parquet",
+    params:
+        settings=lambda w: as_json(experiment("safety")["prompts"] | {"bias_types": experiment("safety")["bias_types"]}),
+        code=code("debiaslab.data.bias_prompts"),
+    log:
+        "results/logs/data/safety/prompts.log",
+    benchmark:
+        "results/benchmarks/data/safety/prompts.tsv"
+    conda:
+        "../envs/aggregate.yaml"
+    shell:
+        "debiaslab data safety prompts --settings {params.settings:q} --out {output} > {log} 2>&1"

@@ -17,6 +17,8 @@ rule evaluate:
         settings=lambda w: as_json(evaluation_settings(w)),
         code=lambda w: code(MODEL_EVALUATIONS[w.evaluation]),
     threads: 1
+    resources:
+        **GENERATE_RESOURCES,
     log:
         "results/logs/evaluate/{experiment}/{model}/{method}/seed~{seed}/{evaluation}.log",
     benchmark:
@@ -45,6 +47,8 @@ rule lm_eval:
         settings=lambda w: as_json(evaluations(w.experiment)["lm_eval"]),
         code=code("debiaslab.evals.lm_eval_bridge"),
     threads: 1
+    resources:
+        **GENERATE_RESOURCES,
     log:
         "results/logs/evaluate/{experiment}/{model}/{method}/seed~{seed}/lm_eval.log",
     benchmark:

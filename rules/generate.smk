@@ -16,6 +16,8 @@ rule generate:
         ),
         code=code("debiaslab.generation.responses"),
     threads: 1
+    resources:
+        **GENERATE_RESOURCES,
     log:
         "results/logs/generate/{experiment}/{model}/{method}/seed~{seed}.log",
     benchmark:

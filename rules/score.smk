@@ -38,6 +38,8 @@ rule score_reward_guided:
         settings=lambda w: as_json(reward_guided_score_settings(w)),
         code=code("debiaslab.metrics.reward_guided"),
     threads: 1
+    resources:
+        **GENERATE_RESOURCES,
     log:
         "results/logs/score/reward_guided/{model}/{method}/seed~{seed}.log",
     benchmark:
@@ -66,6 +68,8 @@ rule score_rm_forget:
         settings=rm_sweep_settings,
         code=code("debiaslab.metrics.rm_sweep"),
     threads: 1
+    resources:
+        **GENERATE_RESOURCES,
     log:
         "results/logs/score/rm_forget/{model}/forget_{mode}/seed~{seed}.log",
     benchmark:
@@ -77,3 +81,29 @@ rule score_rm_forget:
         " --items {input.rmbench} --settings {params.settings:q}"
         " --run rm_forget/{wildcards.model}/forget_{wildcards.mode}/{wildcards.seed}"
         " --scores {output.scores} --records {output.records} > {log} 2>&1"
+
+
+rule score_safety:
+    input:
+        responses="results/generate/safety/{model}/{method}/seed~{seed}/responses.parquet",
+        scorers=safety_scorer_inputs,
+    output:
+        scores="results/scores/safety/{model}/{method}/seed~{seed}/scores.parquet",
+        records="results/scores/safety/{model}/{method}/seed~{seed}/records.parquet",
+        source_json=safety_source_files("json"),
+        source_parquet=safety_source_files("parquet"),
+    params:
+        settings=lambda w: as_json(safety_scoring()),
+        code=code("debiaslab.metrics.response_scores"),
+    threads: 1
+    log:
+        "results/logs/score/safety/{model}/{method}/seed~{seed}.log",
+    benchmark:
+        "results/benchmarks/score/safety/{model}/{method}/seed~{seed}.tsv"
+    conda:
+        "../envs/eval.yaml"
+    shell:
+        "debiaslab --threads {threads} score safety --responses {input.responses} --settings {params.settings:q}"
+        " --run safety/{wildcards.model}/{wildcards.method}/{wildcards.seed}"
+        " --scores {output.scores} --records {output.records}"
+        " --out-dir results/scores/safety/{wildcards.model}/{wildcards.method}/seed~{wildcards.seed} > {log} 2>&1"

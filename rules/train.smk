@@ -1,5 +1,10 @@
 # Training: one job per (experiment, model, method, seed). Checkpoints go under
 # results/checkpoints/ (not a declared output) so a killed or preempted job resumes.
+# Each training rule's resources are TRAIN_RESOURCES (memory and runtime scaled by model size and
+# retry; the GPU count and partition come from the profile) and its command starts with
+# params.launch (LAUNCH: `debiaslab`, or `accelerate launch` when the profile gives the job more than
+# one GPU; rules/common.smk). LAUNCH is no config slice and no rerun trigger: Snakemake leaves
+# params it cannot represent out of its params check, so moving a job to more GPUs retrains nothing.
 
 
 rule train_sft:
@@ -12,7 +17,10 @@ rule train_sft:
         settings=lambda w: as_json(experiment(w.experiment)["methods"]["sft"]["train"]),
         checkpoints="results/checkpoints/train/{experiment}/{model}/sft/seed~{seed}",
         code=code("debiaslab.methods.train", "debiaslab.methods.sft"),
+        launch=LAUNCH,
     threads: 1
+    resources:
+        **TRAIN_RESOURCES,
     log:
         "results/logs/train/{experiment}/{model}/sft/seed~{seed}.log",
     benchmark:
@@ -20,7 +28,7 @@ rule train_sft:
     conda:
         "../envs/train.yaml"
     shell:
-        "debiaslab --threads {threads} train --method sft --model {params.model:q} --data {input.data}"
+        "{params.launch:{resources.distributed},{resources.gpu}} --threads {threads} train --method sft --model {params.model:q} --data {input.data}"
         " --settings {params.settings:q} --seed {wildcards.seed} --out {output} --checkpoints {params.checkpoints}"
         " > {log} 2>&1"
 
@@ -35,7 +43,10 @@ rule train_dpo:
         settings=lambda w: as_json(experiment(w.experiment)["methods"]["dpo"]["train"]),
         checkpoints="results/checkpoints/train/{experiment}/{model}/dpo/seed~{seed}",
         code=code("debiaslab.methods.train", "debiaslab.methods.dpo"),
+        launch=LAUNCH,
     threads: 1
+    resources:
+        **TRAIN_RESOURCES,
     log:
         "results/logs/train/{experiment}/{model}/dpo/seed~{seed}.log",
     benchmark:
@@ -43,7 +54,7 @@ rule train_dpo:
     conda:
         "../envs/train.yaml"
     shell:
-        "debiaslab --threads {threads} train --method dpo --model {params.model:q} --data {input.data}"
+        "{params.launch:{resources.distributed},{resources.gpu}} --threads {threads} train --method dpo --model {params.model:q} --data {input.data}"
         " --settings {params.settings:q} --seed {wildcards.seed} --out {output} --checkpoints {params.checkpoints}"
         " > {log} 2>&1"
 
@@ -58,7 +69,10 @@ rule train_inlp:
         settings=lambda w: as_json(experiment(w.experiment)["methods"]["inlp"]["fit"]),
         checkpoints="results/checkpoints/train/{experiment}/{model}/inlp/seed~{seed}",
         code=code("debiaslab.methods.train", "debiaslab.methods.inlp"),
+        launch=LAUNCH,
     threads: 1
+    resources:
+        **TRAIN_RESOURCES,
     log:
         "results/logs/train/{experiment}/{model}/inlp/seed~{seed}.log",
     benchmark:
@@ -66,7 +80,7 @@ rule train_inlp:
     conda:
         "../envs/train.yaml"
     shell:
-        "debiaslab --threads {threads} train --method inlp --model {params.model:q} --data {input.data}"
+        "{params.launch:{resources.distributed},{resources.gpu}} --threads {threads} train --method inlp --model {params.model:q} --data {input.data}"
         " --settings {params.settings:q} --seed {wildcards.seed} --out {output} --checkpoints {params.checkpoints}"
         " > {log} 2>&1"
 
@@ -87,7 +101,10 @@ rule train_reward_guided:
         settings=lambda w: as_json(reward_guided_train_settings(w)),
         checkpoints="results/checkpoints/train/reward_guided/{model}/{method}/seed~{seed}/size~{size}/temperature~{temperature}",
         code=lambda w: code("debiaslab.methods.train", f"debiaslab.methods.{w.method}"),
+        launch=LAUNCH,
     threads: 1
+    resources:
+        **TRAIN_RESOURCES,
     log:
         "results/logs/train/reward_guided/{model}/{method}/seed~{seed}/size~{size}/temperature~{temperature}.log",
     benchmark:
@@ -95,7 +112,8 @@ rule train_reward_guided:
     conda:
         "../envs/train.yaml"
     shell:
-        "debiaslab --threads {threads} train --method {wildcards.method} --model {params.model:q} --data {input.data}"
+        "{params.launch:{resources.distributed},{resources.gpu}} --threads {threads} train --method {wildcards.method}"
+        " --model {params.model:q} --data {input.data}"
         " --settings {params.settings:q} --seed {wildcards.seed} --out {output} --checkpoints {params.checkpoints}"
         " > {log} 2>&1"
 
@@ -112,7 +130,10 @@ rule train_forget_lora:
         settings=forget_train_settings,
         checkpoints="results/checkpoints/train/rm_forget/{model}/forget_{mode}/seed~{seed}",
         code=code("debiaslab.methods.train", "debiaslab.methods.forget_lora"),
+        launch=LAUNCH,
     threads: 1
+    resources:
+        **TRAIN_RESOURCES,
     log:
         "results/logs/train/rm_forget/{model}/forget_{mode}/seed~{seed}.log",
     benchmark:
@@ -120,6 +141,7 @@ rule train_forget_lora:
     conda:
         "../envs/train.yaml"
     shell:
-        "debiaslab --threads {threads} train --method forget_lora --model {params.model:q} --data {input.data}"
+        "{params.launch:{resources.distributed},{resources.gpu}} --threads {threads} train --method forget_lora"
+        " --model {params.model:q} --data {input.data}"
         " --settings {params.settings:q} --seed {wildcards.seed} --out {output} --checkpoints {params.checkpoints}"
         " > {log} 2>&1"

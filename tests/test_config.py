@@ -107,3 +107,12 @@ def test_evaluations_are_validated_and_fluency_needs_a_defined_reference():
     assert filled == {"mmlu": {"dataset": {"path": "cais/mmlu", "name": "all", "split": "test", "dev_split": "dev"},
                                "template": "lm_eval", "k_shot": 0, "subjects": None, "limit": None, "batch_size": 16,
                                "add_bos": False}}
+
+
+def test_methods_left_out_of_a_config_are_not_run():
+    """Only the methods a config lists are run; a listed method still gets its defaults."""
+    config = copy.deepcopy(BASE)
+    config["experiments"]["occupations"]["methods"] = {"prompt_only": {}, "dpo": {}}
+    methods = check(config)["experiments"]["occupations"]["methods"]
+    assert list(methods) == ["prompt_only", "dpo"]
+    assert methods["dpo"]["train"]["beta"] == 0.1 and methods["dpo"]["data"]["n_per_occupation"] == 50

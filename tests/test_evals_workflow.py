@@ -145,7 +145,7 @@ def test_perplexity_evaluation_causal_strided_and_mlm(testbed, tmp_path):
     out = {}
     for name in ("corpus", "scrambled"):
         for kind in ("lm", "mlm"):
-            settings = {"data": {"path": str(tmp_path / f"{name}.tsv")}, "max_length": 6, "stride": 3}
+            settings = {"dataset": {"path": str(tmp_path / f"{name}.tsv")}, "max_length": 6, "stride": 3}
             corpus_perplexity.evaluate(str(testbed / kind), settings, run, tmp_path / f"{name}_{kind}.parquet")
             scores = pd.read_parquet(tmp_path / f"{name}_{kind}.parquet").set_index("metric")["value"]
             out[name, kind] = scores["perplexity" if kind == "lm" else "pseudo_perplexity"]

@@ -111,6 +111,16 @@ def cmd_data_rm_forget(a):
     from debiaslab.data.gsm8k_styles import write_style_data
 
     return write_style_data(a.settings, a.pairs, a.items)
+def cmd_testbed_safety(a):
+    from debiaslab.testbed.safety import write_files
+
+    return write_files(a.settings, a.out)
+
+
+def cmd_testbed_scorer(a):
+    from debiaslab.testbed.scorers import write_scorer
+
+    return write_scorer(a.kind, a.base, a.data, a.settings, a.out)
 
 
 def cmd_data_occupations(a):
@@ -129,6 +139,22 @@ def cmd_data_reward_guided(a):
     from debiaslab.data.mcq import write_pool
 
     return write_pool(a.settings, a.out)
+
+
+def cmd_data_safety(a):
+    from debiaslab.config import ConfigError
+
+    needed = ("sft_out", "dpo_out") if a.what == "train" else ("out",)
+    missing = ["--" + n.replace("_", "-") for n in needed if not getattr(a, n)]
+    if missing:
+        raise ConfigError(f"data safety {a.what}: {', '.join(missing)} required")
+    if a.what == "train":
+        from debiaslab.data.hh_rlhf import write_data
+
+        return write_data(a.settings, a.seed, a.sft_out, a.dpo_out)
+    from debiaslab.data.bias_prompts import write_prompts
+
+    return write_prompts(a.settings, a.out)
 
 
 def cmd_train(a):
@@ -188,6 +214,12 @@ def cmd_evaluate_lm_eval(a):
     return evaluate(a.model, a.settings, a.run, a.json, a.scores, adapter=a.adapter, projection=a.projection)
 
 
+def cmd_score_safety(a):
+    from debiaslab.metrics.response_scores import score_safety
+
+    return score_safety(a.responses, a.settings, a.run, a.scores, a.records, a.out_dir)
+
+
 def cmd_aggregate_table(a):
     from debiaslab.aggregate.build import build_table
 
@@ -198,6 +230,12 @@ def cmd_aggregate_figure(a):
     from debiaslab.aggregate.build import build_figure
 
     return build_figure(a.name, a.scores, a.settings, a.png, a.pdf)
+
+
+def cmd_hub_download(a):
+    from debiaslab.hub import download
+
+    return download(a.references, a.cache, a.out)
 
 
 def cmd_bundle(a):
@@ -211,6 +249,12 @@ def cmd_unbundle(a):
 
     names = unpack_bundle(a.archive, a.dest)
     print(f"unpacked {len(names)} files; rebuild a table with: snakemake --cores 1 results/tables/<experiment>.csv")
+
+
+def cmd_aggregate_import_safety(a):
+    from debiaslab.aggregate.safety_import import import_table
+
+    return import_table(a.folder, a.model, a.seed, a.settings, a.csv, a.md, a.scores)
 
 
 # --- parser ----------------------------------------------------------------------------------------
@@ -282,6 +326,18 @@ def build_parser() -> argparse.ArgumentParser:
     _settings(s, "testbed.glue plus the testbed seed (n_train, n_validation, n_test, seed)")
     s.add_argument("--out", required=True, help="dataset directory (load_dataset(<dir>, <task>))")
     s.set_defaults(func=cmd_testbed_glue)
+    s = ts.add_parser("safety-data", help="write the safety testbed files (hh-rlhf and biased-corpus formats, scorer data)")
+    _settings(s, "testbed.safety sizes and the testbed seed")
+    s.add_argument("--out", required=True, help="directory for hh-rlhf.jsonl, biased-corpus.jsonl, classifier.jsonl, "
+                                                "preferences.jsonl")
+    s.set_defaults(func=cmd_testbed_safety)
+    s = ts.add_parser("scorer", help="fine-tune a tiny sequence classifier or reward model (Hub format)")
+    s.add_argument("--kind", required=True, choices=["classifier", "reward_model"])
+    s.add_argument("--base", required=True, help="checkpoint to start from (Hub name or folder), e.g. results/testbed/mlm")
+    s.add_argument("--data", required=True, help="classifier: {text, label} rows; reward_model: {prompt, chosen, rejected}")
+    _settings(s, "steps, batch_size, learning_rate, max_length, ...")
+    s.add_argument("--out", required=True, help="model directory (Hub format)")
+    s.set_defaults(func=cmd_testbed_scorer)
 
     # data
     d = sub.add_parser("data", help="build an experiment's training data or prompts",
@@ -302,6 +358,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--pairs", required=True, help="training pairs Parquet file (every pair mode)")
     s.add_argument("--items", required=True, help="RM-Bench items Parquet file (held-out questions)")
     s.set_defaults(func=cmd_data_rm_forget)
+    s = ds.add_parser("safety", help="hh-rlhf SFT/DPO data or bias prompt sets (SOURCES.md §1)",
+                      description="train: a seeded sample of hh-rlhf-format rows as SFT messages and DPO pairs; "
+                                  "prompts: per bias type, sampled rows of a biased-statement corpus.")
+    s.add_argument("what", choices=["train", "prompts"])
+    _settings(s, "train: dataset, split, n_rows; prompts: dataset, split, text_column, per_bias_type, seed, bias_types")
+    s.add_argument("--seed", type=int, default=0, help="row-sampling seed (train)")
+    s.add_argument("--sft-out", help="SFT table (train)")
+    s.add_argument("--dpo-out", help="DPO table (train)")
+    s.add_argument("--out", help="prompt table (prompts)")
+    s.set_defaults(func=cmd_data_safety)
 
     # train
     s = sub.add_parser("train", help="train a mitigation method (a LoRA adapter, or a method's artifact)",
@@ -366,6 +432,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scores", required=True, help="score-store Parquet file")
     s.add_argument("--records", required=True, help="per-response, per-λ scores Parquet file")
     s.set_defaults(func=cmd_score_rm_sweep)
+    s = scs.add_parser("safety", help="bias-classifier probability and reward-model logit per response (safety)")
+    s.add_argument("--responses", required=True, help="responses with bias_type, prompt and response columns")
+    _settings(s, "bias_types, bias_classifier {model, labels, batch_size, max_length}, reward_model {...}")
+    s.add_argument("--run", type=_run_id, required=True, metavar="EXP/MODEL/METHOD/SEED")
+    s.add_argument("--scores", required=True, help="score-store Parquet file")
+    s.add_argument("--records", required=True, help="per-response records Parquet file (all bias types)")
+    s.add_argument("--out-dir", required=True,
+                   help="folder for <method>_model_<bias>_responses_scores.json (+ .parquet), the source's files")
+    s.set_defaults(func=cmd_score_safety)
 
     # evaluate
     ev = sub.add_parser("evaluate", help="capability and bias evaluations (MMLU, GLUE, perplexity, CrowS-Pairs, "
@@ -420,6 +495,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--png", required=True)
     s.add_argument("--pdf", required=True)
     s.set_defaults(func=cmd_aggregate_figure)
+    # hub
+    h = sub.add_parser("hub", help="fetch Hub models and datasets into the cache offline jobs read",
+                       description="Prepare offline compute nodes: download the Hub repositories a config names.")
+    hs = h.add_subparsers(dest="step", required=True, metavar="<step>")
+    s = hs.add_parser("download", help="download models (safetensors snapshots) and prepare datasets",
+                      description="Download every reference into CACHE (hub/ and datasets/ inside it) and write a "
+                                  "manifest with the resolved commits. Gated models read HF_TOKEN from the environment.")
+    s.add_argument("--references", type=_json_object, required=True, metavar="JSON",
+                   help='{"models": [{"repo", "revision", "gated"}], "datasets": [{"repo", "name", "revision"}]}')
+    s.add_argument("--cache", required=True, help="cache directory (the config's hub_cache)")
+    s.add_argument("--out", required=True, help="manifest JSON file")
+    s.set_defaults(func=cmd_hub_download)
     s = sub.add_parser("bundle", help="pack the score store + provenance into one archive for reviewers",
                        description="Pack score-store files, the run's config, package versions and git commit into a "
                                    ".tar.gz; in a fresh clone, `debiaslab unbundle` it and rebuild any table with "
@@ -439,6 +526,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--png", required=True)
     s.add_argument("--csv", required=True)
     s.set_defaults(func=cmd_aggregate_curves)
+    s = ags.add_parser("import-safety", help="the safety table from a folder of published per-response score files",
+                       description="Read <model>_model_<bias>_responses_scores.json files (lists of {prompt, response, "
+                                   "deberta-rm-score, bias-type-score}) and build the safety table from them.")
+    s.add_argument("folder")
+    s.add_argument("--model", default="qwen3-0.6b", help="model name for the table's `model` column")
+    s.add_argument("--seed", type=int, default=42, help="seed recorded for the (single) published run")
+    _settings(s, "the safety `table` section")
+    s.add_argument("--scores", default=None, help="also write the score-store rows here")
+    s.add_argument("--csv", required=True)
+    s.add_argument("--md", required=True)
+    s.set_defaults(func=cmd_aggregate_import_safety)
     return p
 
 

@@ -159,6 +159,17 @@ def check_semantics(config: dict) -> list[str]:
     if rg:
         problems += reward_guided_problems(rg, models)
     problems += _rm_forget_semantics(config)
+    safety = config.get("experiments", {}).get("safety")
+    if safety:
+        for role in ("bias_classifier", "reward_model"):
+            name = safety["scoring"][role]["model"]
+            if name not in models:
+                problems.append(f"experiments.safety.scoring.{role}.model: model {name!r} is not defined under `models`; "
+                                f"defined: {', '.join(sorted(models)) or '(none)'}")
+        unlabelled = [b for b in safety["bias_types"] if b not in safety["scoring"]["bias_classifier"]["labels"]]
+        if unlabelled:
+            problems.append(f"experiments.safety.scoring.bias_classifier.labels: no classifier label for bias type(s) "
+                            f"{unlabelled}; give one per entry of experiments.safety.bias_types")
     testbed_paths = [m["path"] for m in models.values() if m["path"].startswith("results/testbed/")]
     if testbed_paths and "testbed" not in config:
         problems.append(f"models: {testbed_paths} are testbed models but the config has no `testbed` section")

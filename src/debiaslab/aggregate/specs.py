@@ -47,6 +47,9 @@ RM_FORGET_METRICS = {
     "pair_acc_cross": "cross pairs %",
 }
 
+# `safety`: one row per model × method × bias type (the store's `split` holds the bias type).
+SAFETY_METRICS = {"rm_score": "RM score", "bias_type_score": "bias score"}
+
 
 def table_spec(experiment: str, settings: dict) -> TableSpec:
     """The TableSpec for `experiment`, from its `table` config slice plus method order."""
@@ -96,5 +99,14 @@ def table_spec(experiment: str, settings: dict) -> TableSpec:
                      "one pair mode (method = forget_<mode>; λ = 0 is the base model). RM-Bench accuracy on held-out "
                      "questions (hard: chosen less styled than rejected; normal: same style; easy: chosen more "
                      "styled; mean of the three) and pairwise accuracy on each mode's held-out pairs."),
+        )
+    if experiment == "safety":
+        return TableSpec(
+            experiment="safety",
+            metrics=SAFETY_METRICS,
+            decimals=settings.get("decimals", 3),
+            method_order=tuple(settings.get("method_order", ())),
+            caption=("Safety: mean reward-model score (logit on prompt + response) and mean bias-classifier "
+                     "probability of the prompt's bias type, per response; split = bias prompt set."),
         )
     raise KeyError(f"no table is defined for experiment {experiment!r}")

@@ -171,7 +171,7 @@ class CorpusData:
 
 @dataclass(frozen=True)
 class PerplexitySettings:
-    data: CorpusData = field(default_factory=CorpusData)
+    dataset: CorpusData = field(default_factory=CorpusData)
     max_length: int | None = None  # None: the model's context (max_position_embeddings)
     stride: int | None = None  # None: max_length // 2, as the recipe's 1024/512
     batch_size: int = 8
@@ -210,10 +210,10 @@ def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=N
     s = build(PerplexitySettings, settings, "evaluations.perplexity")
     spec = models.ModelSpec.parse(model_spec)
     kind = spec.kind if spec.kind != "auto" else models.infer_kind(spec)
-    texts = load_texts(s.data, s.limit)
+    texts = load_texts(s.dataset, s.limit)
     model, tokenizer = load_evaluated(spec, kind=kind, adapter=adapter, projection=projection, padding_side="right")
     max_length = context_length(model, tokenizer, s.max_length)
-    split = s.data.split
+    split = s.dataset.split
     if kind == "mlm":
         pll, count = pseudo_log_likelihoods(model, tokenizer, texts, max_length=max_length, batch_size=s.batch_size)
         result = perplexity([-v for v in pll], count)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from debiaslab.data import mcq as mcq_data
 from debiaslab.data import occupations as occ_data
+from debiaslab.testbed import safety as safety_world
 
 MALE_STEREOTYPED = (
     "architect", "chef", "doctor", "electrician", "engineer",
@@ -140,7 +141,7 @@ def glue_section(rng: random.Random, strength: float) -> Corpus:
 
 
 SECTIONS = {"occupations": occupation_section, "mcq": mcq_section, "arithmetic": arithmetic_section,
-            "mmlu": mmlu_section, "glue": glue_section}
+            "safety": safety_world.corpus_section, "mmlu": mmlu_section, "glue": glue_section}
 
 
 def build_corpus(seed: int, bias_strength: float, sections: dict[str, dict]) -> Corpus:
