@@ -23,6 +23,7 @@ include: "rules/data.smk"
 include: "rules/train.smk"
 include: "rules/generate.smk"
 include: "rules/score.smk"
+include: "rules/evaluate.smk"
 include: "rules/aggregate.smk"
 
 

@@ -119,14 +119,14 @@ def run_paths(stage, name, filename):
 def testbed_targets():
     if "testbed" not in config:
         return []
-    return ["results/testbed/lm", "results/testbed/mlm"]
+    return ["results/testbed/lm", "results/testbed/mlm", "results/testbed/mmlu", "results/testbed/glue"]
 
 
 def table_inputs(name):
     """Score-store files an experiment's table is computed from (one per run by default)."""
     if name == "reward_guided":
         return [f"results/scores/reward_guided/{m}/{meth}/seed~{s}/scores.parquet" for m, meth, s in reward_guided_runs()]
-    return run_paths("scores", name, "scores.parquet")
+    return run_paths("scores", name, "scores.parquet") + evaluation_targets(name)
 
 
 def table_settings(name):
@@ -288,6 +288,60 @@ def forget_train_settings(wildcards):
 def rm_sweep_settings(wildcards):
     exp = experiment("rm_forget")
     return as_json(exp["sweep"] | {"base_adapter": exp["base_adapters"].get(wildcards.model)})
+
+
+# --- evaluations (evals/): capability and bias columns of an experiment's table -----------------------
+# An experiment's `evaluations:` names what to run for every (model, method, seed). Model evaluations run
+# one job per run and evaluation (the `evaluate` job): each loads the run's model once, and at scale they are
+# hours apart in cost (GLUE fine-tunes per task), so an edit to one evaluation reruns only its jobs.
+# `fluency` scores the runs' responses under one reference LM: one job for all runs of the experiment.
+# `lm_eval` runs lm-evaluation-harness (optional extra) and keeps its results JSON (the `lm_eval` job).
+
+MODEL_EVALUATIONS = {
+    "mmlu": "debiaslab.evals.mmlu",
+    "glue": "debiaslab.evals.glue",
+    "perplexity": "debiaslab.evals.corpus_perplexity",
+    "crows_pairs": "debiaslab.evals.crows_pairs",
+}
+
+
+def evaluations(name):
+    return experiment(name).get("evaluations", {})
+
+
+def evaluation_targets(name):
+    """Score files of every evaluation of every run of an experiment."""
+    return [path for evaluation in evaluations(name) for path in run_paths("scores", name, f"eval_{evaluation}.parquet")]
+
+
+def evaluation_settings(wildcards):
+    return evaluations(wildcards.experiment)[wildcards.evaluation]
+
+
+def evaluation_data(wildcards):
+    return evaluation_inputs(wildcards.experiment, wildcards.evaluation)
+
+
+def evaluation_inputs(name, evaluation):
+    """What an evaluation's data needs first: a testbed folder built here, or the Hub cache's manifest."""
+    settings = evaluations(name)[evaluation]
+    dataset = settings.get("dataset")
+    paths = [dataset.get("path") if isinstance(dataset, dict) else dataset]
+    if "testbed_mmlu" in settings.get("tasks", ()):
+        paths.append("results/testbed/mmlu")
+    return sorted({f for p in paths if isinstance(p, str) for f in dataset_input(p)})
+
+
+def run_ids(name):
+    """EXPERIMENT/MODEL/METHOD/SEED of every run, in run_paths' order."""
+    exp = experiment(name)
+    return [f"{name}/{model}/{method}/{seed}" for model in exp["models"] for method in exp["methods"] for seed in exp["seeds"]]
+
+
+def fluency_settings(name):
+    return {k: v for k, v in evaluations(name)["fluency"].items() if k != "reference"}
+
+
 # --- Scale: offline Hub cache, cluster resources, multi-GPU launch (README "Running on SLURM") ---
 
 HUB_CACHE = str(Path(config["hub_cache"]).expanduser().resolve())

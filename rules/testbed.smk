@@ -96,6 +96,37 @@ rule testbed_style_rm:
         " --settings {params.settings:q} --out {output} > {log} 2>&1"
 
 
+rule testbed_mmlu:
+    output:
+        directory("results/testbed/mmlu"),
+    params:
+        code=code("debiaslab.testbed.mmlu"),
+    log:
+        "results/logs/testbed/mmlu.log",
+    benchmark:
+        "results/benchmarks/testbed/mmlu.tsv"
+    conda:
+        "../envs/train.yaml"
+    shell:
+        "debiaslab testbed mmlu --out {output} > {log} 2>&1"
+
+
+rule testbed_glue:
+    output:
+        directory("results/testbed/glue"),
+    params:
+        settings=lambda w: as_json({"seed": config["testbed"]["seed"]} | config["testbed"]["glue"]),
+        code=code("debiaslab.testbed.glue"),
+    log:
+        "results/logs/testbed/glue.log",
+    benchmark:
+        "results/benchmarks/testbed/glue.tsv"
+    conda:
+        "../envs/train.yaml"
+    shell:
+        "debiaslab testbed glue --settings {params.settings:q} --out {output} > {log} 2>&1"
+
+
 rule testbed_safety_data:
     output:
         "results/testbed/safety/hh-rlhf.jsonl",

@@ -42,6 +42,8 @@ def test_nothing_to_do_after_complete_run(default_run):
 
 AGGREGATES = {("table", "results/tables/occupations.csv"),
               ("figure", "results/figures/occupations_per_occupation.png")}
+# new responses are rescored for fluency: one job for every run (its first output names it)
+FLUENCY = {("fluency_occupations", "results/scores/occupations/testbed-lm/prompt_only/seed~42/eval_fluency.parquet")}
 OCC_METHODS = ("prompt_only", "gen_filter", "sft", "dpo", "inlp", "constrained")
 
 
@@ -55,7 +57,7 @@ def test_editing_sft_learning_rate_reruns_exactly_sft_branch(default_run):
         {("train_sft", f"results/train/occupations/testbed-lm/sft/seed~{s}/adapter") for s in seeds}
         | {("generate", f"results/generate/occupations/testbed-lm/sft/seed~{s}/responses.parquet") for s in seeds}
         | {("score_occupations", f"results/scores/occupations/testbed-lm/sft/seed~{s}/scores.parquet") for s in seeds}
-        | AGGREGATES
+        | AGGREGATES | FLUENCY
     )
     assert {j for j in jobs if j[0] != "all"} == expected
 
@@ -69,7 +71,7 @@ def test_editing_a_decoding_method_reruns_only_its_generations(default_run):
     assert {j for j in jobs if j[0] != "all"} == (
         {("generate", f"results/generate/occupations/testbed-lm/gen_filter/seed~{s}/responses.parquet") for s in seeds}
         | {("score_occupations", f"results/scores/occupations/testbed-lm/gen_filter/seed~{s}/scores.parquet") for s in seeds}
-        | AGGREGATES
+        | AGGREGATES | FLUENCY
     )
 
 
@@ -88,7 +90,8 @@ def test_adding_a_seed_adds_only_that_seeds_jobs(default_run):
     jobs = {j for j in planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "seed.yaml")))
             if j[0] != "all"}
     assert AGGREGATES <= jobs
-    assert all("seed~7" in out for rule, out in jobs - AGGREGATES), sorted(jobs - AGGREGATES)
+    # the fluency job gains seed 7's outputs (its first output is seed 42's)
+    assert all("seed~7" in out for rule, out in jobs - AGGREGATES - FLUENCY), sorted(jobs - AGGREGATES)
     assert {("generate", f"results/generate/occupations/testbed-lm/{m}/seed~7/responses.parquet") for m in OCC_METHODS} <= jobs
     assert {rule for rule, _ in jobs} >= {"occupations_training_data", "train_sft", "train_dpo", "train_inlp",
                                           "generate", "score_occupations"}

@@ -95,6 +95,18 @@ def cmd_testbed_style_rm(a):
     return write_style_rm(a.dataset, a.tokenizers, a.settings, a.out)
 
 
+def cmd_testbed_mmlu(a):
+    from debiaslab.testbed.mmlu import write_dataset
+
+    return write_dataset(a.out)
+
+
+def cmd_testbed_glue(a):
+    from debiaslab.testbed.glue import write_dataset
+
+    return write_dataset(a.settings, a.out)
+
+
 def cmd_data_rm_forget(a):
     from debiaslab.data.gsm8k_styles import write_style_data
 
@@ -181,6 +193,25 @@ def cmd_score_rm_sweep(a):
     from debiaslab.metrics.rm_sweep import score_sweep
 
     return score_sweep(a.model, a.adapter, a.items, a.settings, a.run, a.scores, a.records)
+
+
+def cmd_evaluate_model(a):
+    from debiaslab.evals.run import evaluate_model
+
+    return evaluate_model(a.evaluation, a.model, a.settings, a.run, a.out, adapter=a.adapter, projection=a.projection,
+                          records_out=a.records)
+
+
+def cmd_evaluate_fluency(a):
+    from debiaslab.evals.fluency import evaluate_responses
+
+    return evaluate_responses(a.reference, a.settings, a.responses, a.runs, a.scores)
+
+
+def cmd_evaluate_lm_eval(a):
+    from debiaslab.evals.lm_eval_bridge import evaluate
+
+    return evaluate(a.model, a.settings, a.run, a.json, a.scores, adapter=a.adapter, projection=a.projection)
 
 
 def cmd_score_safety(a):
@@ -288,6 +319,13 @@ def build_parser() -> argparse.ArgumentParser:
     _settings(s, "testbed.style_rm")
     s.add_argument("--out", required=True, help="model directory (Hub format)")
     s.set_defaults(func=cmd_testbed_style_rm)
+    s = ts.add_parser("mmlu", help="write the testbed MMLU set (cais/mmlu format and Hub layout)")
+    s.add_argument("--out", required=True, help="dataset directory (load_dataset(<dir>, 'all'))")
+    s.set_defaults(func=cmd_testbed_mmlu)
+    s = ts.add_parser("glue", help="write the synthetic GLUE-format tasks (nyu-mll/glue layout)")
+    _settings(s, "testbed.glue plus the testbed seed (n_train, n_validation, n_test, seed)")
+    s.add_argument("--out", required=True, help="dataset directory (load_dataset(<dir>, <task>))")
+    s.set_defaults(func=cmd_testbed_glue)
     s = ts.add_parser("safety-data", help="write the safety testbed files (hh-rlhf and biased-corpus formats, scorer data)")
     _settings(s, "testbed.safety sizes and the testbed seed")
     s.add_argument("--out", required=True, help="directory for hh-rlhf.jsonl, biased-corpus.jsonl, classifier.jsonl, "
@@ -403,6 +441,40 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out-dir", required=True,
                    help="folder for <method>_model_<bias>_responses_scores.json (+ .parquet), the source's files")
     s.set_defaults(func=cmd_score_safety)
+
+    # evaluate
+    ev = sub.add_parser("evaluate", help="capability and bias evaluations (MMLU, GLUE, perplexity, CrowS-Pairs, "
+                                         "fluency, lm-eval) into the score store",
+                        description="Evaluate a run's model (base + the method's adapter or projection), or a run's "
+                                    "responses, and write score-store rows.")
+    evs = ev.add_subparsers(dest="evaluation_kind", required=True, metavar="<kind>")
+    s = evs.add_parser("model", help="one named evaluation of a model: mmlu, glue, perplexity, crows_pairs")
+    s.add_argument("--evaluation", required=True, choices=["mmlu", "glue", "perplexity", "crows_pairs"])
+    _model(s)
+    s.add_argument("--adapter", default=None, help="PEFT adapter directory to apply")
+    s.add_argument("--projection", default=None, help="INLP projection directory to apply as an LM-head hook")
+    _settings(s, "the evaluation's config slice (evaluations.<name>)")
+    s.add_argument("--run", type=_run_id, required=True, metavar="EXP/MODEL/METHOD/SEED")
+    s.add_argument("--out", required=True, help="score-store Parquet file")
+    s.add_argument("--records", default=None, help="also write per-item records (questions, pairs) to this Parquet file")
+    s.set_defaults(func=cmd_evaluate_model)
+    s = evs.add_parser("fluency", help="perplexity of every run's responses under one reference LM")
+    s.add_argument("--reference", required=True, metavar="SPEC", help="the reference LM (name, path or JSON spec)")
+    _settings(s, "evaluations.fluency (text, batch_size, max_length)")
+    s.add_argument("--responses", nargs="+", required=True, help="responses Parquet files, one per run")
+    s.add_argument("--runs", nargs="+", type=_run_id, required=True, metavar="EXP/MODEL/METHOD/SEED",
+                   help="the run of each responses file, in the same order")
+    s.add_argument("--scores", nargs="+", required=True, help="score-store Parquet files, one per run, same order")
+    s.set_defaults(func=cmd_evaluate_fluency)
+    s = evs.add_parser("lm-eval", help="lm-evaluation-harness tasks (needs debiaslab[lmeval])")
+    _model(s)
+    s.add_argument("--adapter", default=None, help="PEFT adapter directory (HFLM peft=)")
+    s.add_argument("--projection", default=None, help="(rejected: lm-eval cannot apply an INLP hook)")
+    _settings(s, "evaluations.lm_eval (tasks, num_fewshot, batch_size, limit, include_path)")
+    s.add_argument("--run", type=_run_id, required=True, metavar="EXP/MODEL/METHOD/SEED")
+    s.add_argument("--json", required=True, help="lm-eval results JSON")
+    s.add_argument("--scores", required=True, help="score-store Parquet file")
+    s.set_defaults(func=cmd_evaluate_lm_eval)
 
     # aggregate
     ag = sub.add_parser("aggregate", help="build results tables from the score store",

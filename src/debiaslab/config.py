@@ -144,6 +144,11 @@ def check_semantics(config: dict) -> list[str]:
             if model not in models:
                 problems.append(f"experiments.{name}.models[{i}]: model {model!r} is not defined under `models`; "
                                 f"defined: {', '.join(sorted(models)) or '(none)'}")
+    for name, exp in config.get("experiments", {}).items():
+        reference = exp.get("evaluations", {}).get("fluency", {}).get("reference")
+        if reference is not None and reference not in models:
+            problems.append(f"experiments.{name}.evaluations.fluency.reference: model {reference!r} is not defined "
+                            f"under `models`; defined: {', '.join(sorted(models)) or '(none)'}")
     occ = config.get("experiments", {}).get("occupations")
     if occ:
         overlap = sorted(set(occ["train_occupations"]) & set(occ["heldout_occupations"]))

@@ -53,6 +53,10 @@ def _dataset_refs(node: Any) -> Iterator[dict[str, Any]]:
         for key, value in node.items():
             if key == "dataset" and isinstance(value, str):
                 yield {"path": value, "name": None, "revision": None}
+            elif key == "dataset" and isinstance(value, dict) and "path" in value and isinstance(node.get("tasks"), list):
+                # a benchmark with one config per task (evaluations.glue: nyu-mll/glue, tasks [cola, ...])
+                for task in node["tasks"]:
+                    yield {"path": value["path"], "name": task, "revision": value.get("revision")}
             elif key == "dataset" and isinstance(value, dict) and "path" in value:
                 yield {"path": value["path"], "name": value.get("name"), "revision": value.get("revision")}
             else:

@@ -20,6 +20,7 @@ OCCUPATIONS_METRICS = {
     "and_balanced_ci_high": "AND bootstrap CI high %",
     "and_balanced_mwu_p": "AND MWU p",
     "and_balanced_cohens_d": "AND Cohen's d",
+    "fluency_perplexity": "fluency PPL",
 }
 RATES = ("and_balanced_rate", "or_any_rate", "agentic_only_rate", "communal_only_rate", "neither_rate",
          "length_compliant_rate", "filter_acceptance_rate", "and_balanced_ci_low", "and_balanced_ci_high")
@@ -64,12 +65,14 @@ def table_spec(experiment: str, settings: dict) -> TableSpec:
             key_metrics=("and_balanced_rate",),
             markdown_metrics=("and_balanced_rate", "or_any_rate", "agentic_only_rate", "communal_only_rate",
                               "neither_rate", "length_compliant_rate", "entropy_combined_bits", "unique_pairs",
-                              "filter_acceptance_rate", "and_balanced_cohens_d"),
+                              "filter_acceptance_rate", "and_balanced_cohens_d", "fluency_perplexity"),
             caption=("Occupations: % of completions with an agentic AND a communal term (AND), either (OR), "
                      "one class only, neither, and 8–15 words; split = train or held-out occupations. "
                      "H = Shannon entropy of term counts; unique pairs = distinct (agentic, communal) pairs (max 100). "
                      "Per seed, against prompt-only: bootstrap 95% CI of the AND rate (1,000 resamples of responses), "
-                     "Mann–Whitney U p and Cohen's d of the AND indicator; shown as means over seeds."),
+                     "Mann–Whitney U p and Cohen's d of the AND indicator; shown as means over seeds. "
+                     "Fluency PPL: token-weighted perplexity of the completed sentences under the reference LM "
+                     "(evaluations.fluency)."),
         )
     if experiment == "reward_guided":
         return TableSpec(

@@ -35,22 +35,10 @@ def pairs(responses_by_variant: dict[Variant, str], mode: str) -> list[tuple[Var
 
 def load_problems(path: str, name: str | None, split: str, limit: int | None, seed: int):
     """A GSM8K-format split via `datasets.load_dataset` (Hub name or Hub-format folder), shuffled, first `limit`."""
-    import tempfile
-    from pathlib import Path
+    from debiaslab.data.hub import load_split
 
-    from datasets import load_dataset
-
-    from debiaslab.io import DataError
-
-    with tempfile.TemporaryDirectory(prefix="debiaslab-datasets-") as cache:
-        # `datasets` caches a local folder under its *folder name* and reuses that cache even after
-        # the files change (or for another folder of the same name): read local folders fresh.
-        options = {"cache_dir": cache} if Path(path).exists() else {}
-        dataset = load_dataset(path, name, split=split, **options)
-        missing = {"question", "answer"} - set(dataset.column_names)
-        if missing:
-            raise DataError(f"{path} [{name}/{split}]: missing column(s) {sorted(missing)}; found {dataset.column_names}")
-        questions, answers = dataset["question"], dataset["answer"]
+    frame = load_split(path, name, split, required=("question", "answer"))
+    questions, answers = frame["question"].tolist(), frame["answer"].tolist()
     order = list(range(len(questions)))
     random.Random(f"{seed}:{split}").shuffle(order)
     order = order[:limit] if limit else order

@@ -125,8 +125,23 @@ def arithmetic_section(rng: random.Random, strength: float, n_problems: int) -> 
     return Corpus(vocabulary=[("arithmetic", text) for text in vocabulary(rng, n_problems)])
 
 
+def mmlu_section(rng: random.Random, strength: float, repeats: int) -> Corpus:
+    """Facts and answered MMLU-format questions about them (testbed/mmlu.py); `strength` does not apply."""
+    from debiaslab.testbed.mmlu import corpus_texts
+
+    docs, vocab = corpus_texts(repeats)
+    return Corpus(documents=[("mmlu", t) for t in docs], vocabulary=[("mmlu", t) for t in vocab])
+
+
+def glue_section(rng: random.Random, strength: float) -> Corpus:
+    """The synthetic GLUE tasks' words (testbed/glue.py), for the tokenizer only: the MLM meets them in fine-tuning."""
+    from debiaslab.testbed.glue import vocabulary
+
+    return Corpus(vocabulary=[("glue", t) for t in vocabulary()])
+
+
 SECTIONS = {"occupations": occupation_section, "mcq": mcq_section, "arithmetic": arithmetic_section,
-            "safety": safety_world.corpus_section}
+            "safety": safety_world.corpus_section, "mmlu": mmlu_section, "glue": glue_section}
 
 
 def build_corpus(seed: int, bias_strength: float, sections: dict[str, dict]) -> Corpus:
