@@ -39,4 +39,4 @@ dry-run: setup
 
 clean:
 	rm -rf results/testbed results/data results/train results/generate results/scores results/tables \
-	       results/logs results/benchmarks results/checkpoints .snakemake
+	       results/figures results/logs results/benchmarks results/checkpoints .snakemake

@@ -1,16 +1,22 @@
-# Tables from the score store only: a reviewer rebuilds one with `snakemake results/tables/<name>.csv`.
+# Tables and figures from the score store only: a reviewer rebuilds one with
+# `snakemake results/tables/<name>.csv` — no training, generation or GPU.
 
 
 rule table:
     input:
         lambda w: table_inputs(w.experiment),
     output:
-        csv="results/tables/{experiment}.csv",
-        md="results/tables/{experiment}.md",
-    params:
-        settings=lambda w: as_json(
-            experiment(w.experiment)["table"] | {"method_order": list(experiment(w.experiment)["methods"])}
+        csv=report(
+            "results/tables/{experiment}.csv",
+            caption="../workflow/report/table.rst",
+            category="Tables",
+            subcategory="{experiment}",
+            labels={"experiment": "{experiment}", "format": "CSV"},
         ),
+        md="results/tables/{experiment}.md",
+        tex="results/tables/{experiment}.tex",
+    params:
+        settings=lambda w: as_json(table_settings(w.experiment)),
         code=code("debiaslab.aggregate.build"),
     log:
         "results/logs/tables/{experiment}.log",
@@ -20,4 +26,74 @@ rule table:
         "../envs/aggregate.yaml"
     shell:
         "debiaslab aggregate table --experiment {wildcards.experiment} --settings {params.settings:q}"
-        " --scores {input} --csv {output.csv} --md {output.md} > {log} 2>&1"
+        " --scores {input} --csv {output.csv} --md {output.md} --tex {output.tex} > {log} 2>&1"
+
+
+rule figure:
+    input:
+        lambda w: table_inputs(FIGURES[w.name]),
+    output:
+        png=report(
+            "results/figures/{name}.png",
+            caption="../workflow/report/figure.rst",
+            category="Figures",
+            subcategory="{name}",
+            labels={"figure": "{name}"},
+        ),
+        pdf="results/figures/{name}.pdf",
+    wildcard_constraints:
+        name=r"\w+",
+    params:
+        settings=lambda w: as_json(table_settings(FIGURES[w.name])),
+        code=code("debiaslab.aggregate.build"),
+    log:
+        "results/logs/figures/{name}.log",
+    benchmark:
+        "results/benchmarks/figures/{name}.tsv"
+    conda:
+        "../envs/aggregate.yaml"
+    shell:
+        "debiaslab aggregate figure --name {wildcards.name} --settings {params.settings:q}"
+        " --scores {input} --png {output.png} --pdf {output.pdf} > {log} 2>&1"
+
+
+rule bundle:
+    input:
+        lambda w: [path for name in EXPERIMENTS for path in table_inputs(name)],
+    output:
+        "results/bundle.tar.gz",
+    params:
+        config=lambda w: as_json(config),
+        code=code("debiaslab.aggregate.bundle"),
+    log:
+        "results/logs/bundle.log",
+    benchmark:
+        "results/benchmarks/bundle.tsv"
+    conda:
+        "../envs/aggregate.yaml"
+    shell:
+        "debiaslab bundle --scores {input} --config {params.config:q} --records --out {output} > {log} 2>&1"
+
+
+rule reward_guided_curves:
+    input:
+        lambda w: reward_guided_trained_adapters(),
+    output:
+        png=report(
+            "results/figures/reward_guided/training_curves.png",
+            caption="../workflow/report/figure.rst",
+            category="Figures",
+            subcategory="reward_guided",
+            labels={"figure": "reward_guided training curves"},
+        ),
+        csv="results/figures/reward_guided/training_curves.csv",
+    params:
+        code=code("debiaslab.aggregate.reward_guided"),
+    log:
+        "results/logs/figures/reward_guided/training_curves.log",
+    benchmark:
+        "results/benchmarks/figures/reward_guided/training_curves.tsv"
+    conda:
+        "../envs/aggregate.yaml"
+    shell:
+        "debiaslab aggregate curves --adapters {input} --png {output.png} --csv {output.csv} > {log} 2>&1"

@@ -2,9 +2,13 @@
 # every rule calls one `debiaslab` subcommand with its slice of the config.
 
 import json
+import os
+import shlex
 from pathlib import Path
 
 from debiaslab.config import ConfigError, as_json, validate
+from debiaslab.hub import is_hub_id
+from debiaslab.hub import references as hub_references
 from debiaslab.provenance import source_fingerprint
 
 try:
@@ -16,6 +20,15 @@ except ConfigError as error:
 EXPERIMENTS = config["experiments"]
 # Methods that train a PEFT adapter (generation applies it to the base model).
 ADAPTER_METHODS = {"sft", "dpo"}
+# Methods fitted as an LM-head projection (INLP), applied as a hook during generation.
+PROJECTION_METHODS = {"inlp"}
+# Methods that save a complete trained model folder (masked LMs fully fine-tuned) or an adapter folder
+# under the name `model` (desired_distribution); evaluations load whichever it is (evals.common.apply_trained).
+TRAINED_MODEL_METHODS = {"kl_equal", "kl_real_world"}
+# Methods that act at decoding time; their config slice goes to the generate job.
+DECODING_METHODS = {"gen_filter", "constrained"}
+# Each experiment's baseline: statistics compare every method against it.
+BASELINE_METHOD = {"occupations": "prompt_only"}
 # Keys of an experiment's `generation` section that the generate job uses (the rest size the prompt sets).
 GENERATION_KEYS = ("max_new_tokens", "temperature", "top_p", "batch_size", "chat", "system_prompt", "strip_thinking")
 
@@ -36,15 +49,28 @@ def experiment(name):
     return EXPERIMENTS[name]
 
 
+# Keys of a model entry that size or authorise its jobs but never change a result: kept out of
+# params, so correcting a size estimate reruns nothing.
+SCHEDULING_KEYS = ("size_b", "gated")
+
+
+def model_entry(name):
+    """The model's config entry without the keys that only schedule jobs (size, gating)."""
+    return {k: v for k, v in config["models"][name].items() if k not in SCHEDULING_KEYS}
+
+
 def model_spec(name):
     """The model's config entry as canonical JSON (what `--model` takes)."""
-    return as_json(config["models"][name])
+    return as_json(model_entry(name))
 
 
 def model_input(name):
-    """Files a job needs before it can load model `name`: the testbed model folder if it is built here."""
+    """Files a job needs before it can load model `name`: the testbed model folder if it is built
+    here, the Hub cache's manifest if it is a Hub model (compute jobs are offline)."""
     path = config["models"][name]["path"]
-    return [path] if path.startswith("results/testbed/") else []
+    if path.startswith("results/testbed/"):
+        return [path]
+    return [HUB_MANIFEST] if is_hub_id(path) else []
 
 
 def occupations_split():
@@ -53,12 +79,43 @@ def occupations_split():
     return {k: exp[k] for k in ("train_occupations", "heldout_occupations", "prompt")}
 
 
-def adapter_input(wildcards):
+def method_artifact(wildcards):
+    """The trained artifact generation applies for this method: {"adapter": dir}, {"projection": dir} or {}."""
+    base = f"results/train/{wildcards.experiment}/{wildcards.model}/{wildcards.method}/seed~{wildcards.seed}"
     if wildcards.method in ADAPTER_METHODS:
-        return {
-            "adapter": f"results/train/{wildcards.experiment}/{wildcards.model}/{wildcards.method}/seed~{wildcards.seed}/adapter"
-        }
+        return {"adapter": f"{base}/adapter"}
+    if wildcards.method in PROJECTION_METHODS:
+        return {"projection": f"{base}/projection"}
+    if wildcards.method in TRAINED_MODEL_METHODS:
+        return {"trained": f"{base}/model"}
     return {}
+
+
+def artifact_flags(wildcards, input):
+    return " ".join(f"--{kind} {input[kind]}" for kind in ("adapter", "projection", "trained") if kind in input.keys())
+
+
+def decoding_settings(wildcards):
+    """A decoding-time method's own config slice (empty for every other method)."""
+    if wildcards.method in DECODING_METHODS:
+        return experiment(wildcards.experiment)["methods"][wildcards.method]
+    return {}
+
+
+def baseline_records(name, wildcards):
+    """The baseline's per-response records of the same seed (none for the baseline itself)."""
+    base = BASELINE_METHOD.get(name)
+    if base is None or wildcards.method == base or base not in experiment(name)["methods"]:
+        return {}
+    return {"baseline": f"results/scores/{name}/{wildcards.model}/{base}/seed~{wildcards.seed}/records.parquet"}
+
+
+def experiment_runs(name):
+    """(model, method, seed) of every run of an experiment, in run_paths' order (desired_distribution: its own)."""
+    if name == "desired_distribution":
+        return desired_distribution_runs()
+    exp = experiment(name)
+    return [(model, method, seed) for model in exp["models"] for method in exp["methods"] for seed in exp["seeds"]]
 
 
 def run_paths(stage, name, filename):
@@ -75,7 +132,341 @@ def run_paths(stage, name, filename):
 def testbed_targets():
     if "testbed" not in config:
         return []
-    return ["results/testbed/lm", "results/testbed/mlm"]
+    return ["results/testbed/lm", "results/testbed/mlm", "results/testbed/mmlu", "results/testbed/glue"]
+
+
+def table_inputs(name):
+    """Score-store files an experiment's table is computed from (one per run by default)."""
+    if name == "reward_guided":
+        return [f"results/scores/reward_guided/{m}/{meth}/seed~{s}/scores.parquet" for m, meth, s in reward_guided_runs()]
+    if name == "desired_distribution":
+        runs = desired_distribution_runs()
+        return [f"results/scores/{name}/{m}/{meth}/seed~{s}/scores.parquet" for m, meth, s in runs] + evaluation_targets(name)
+    return run_paths("scores", name, "scores.parquet") + evaluation_targets(name)
+
+
+def table_settings(name):
+    """A table's config slice plus the method order (the order methods are listed in config)."""
+    return experiment(name)["table"] | {"method_order": list(experiment(name)["methods"])}
+
+
+# figure name → the experiment whose score store it plots
+FIGURES = {"occupations_per_occupation": "occupations", "rm_forget_lambda_curve": "rm_forget"}
+
+
+def table_targets():
+    return [f"results/tables/{name}.{ext}" for name in EXPERIMENTS for ext in ("csv", "md", "tex")]
+
+
+def figure_targets():
+    return [path for name in EXPERIMENTS for path in experiment_figures(name)]
+
+
+def experiment_figures(name):
+    """An experiment's figures: score-store figures (FIGURES) plus its own (training curves)."""
+    out = [f"results/figures/{fig}.{ext}" for fig, exp in FIGURES.items() if exp == name for ext in ("png", "pdf")]
+    if name == "reward_guided" and reward_guided_trained_adapters():
+        out.append("results/figures/reward_guided/training_curves.png")
+    return out
+
+
+def train_targets(name):
+    """Trained artifacts (adapters, projections) of every trained method of an experiment."""
+    exp = experiment(name)
+    if name == "reward_guided":
+        return reward_guided_trained_adapters()
+    if name == "rm_forget":
+        return run_paths("train", name, "adapter")
+    if name == "desired_distribution":
+        return [f"results/train/{name}/{m}/{meth}/seed~{s}/model" for m, meth, s in desired_distribution_runs() if meth != "base"]
+    out = []
+    for model in exp["models"]:
+        for method in exp["methods"]:
+            kind = "adapter" if method in ADAPTER_METHODS else "projection" if method in PROJECTION_METHODS else None
+            if kind:
+                out += [f"results/train/{name}/{model}/{method}/seed~{seed}/{kind}" for seed in exp["seeds"]]
+    return out
+
+
+def experiment_targets(name):
+    """Everything an experiment's results need: its tables and figures."""
+    return [f"results/tables/{name}.{ext}" for ext in ("csv", "md", "tex")] + experiment_figures(name)
+
+
+def all_targets():
+    return testbed_targets() + table_targets() + figure_targets()
+
+
+
+# --- reward_guided: grid of dataset size x temperature x seed ---------------------------------------
+
+# Keys of reward_guided's `generation` block each backend uses (the rest would only cause needless reruns).
+RG_CAUSAL_KEYS = ("max_new_tokens", "chat", "system_prompt")
+RG_DIFFUSION_KEYS = ("gen_length", "steps", "block_length", "cfg_scale", "remasking", "mask_token_id", "chat", "system_prompt")
+
+
+def reward_guided_is_diffusion(model):
+    return bool(config["models"][model].get("diffusion", False))
+
+
+def reward_guided_runs():
+    """(model, method, seed) of every run; rloo (TRL samples with generate()) only on causal models."""
+    exp = experiment("reward_guided")
+    return [
+        (model, method, seed)
+        for model in exp["models"]
+        for method in exp["methods"]
+        for seed in exp["seeds"]
+        if not (method == "rloo" and reward_guided_is_diffusion(model))
+    ]
+
+
+def reward_guided_cells(method):
+    """(dataset size, temperature) cells of a method: the base model is size 0; rloo needs temperature > 0."""
+    exp = experiment("reward_guided")
+    if method == "base":
+        return [(0, t) for t in exp["temperatures"]]
+    return [(n, t) for n in exp["dataset_sizes"] for t in exp["temperatures"] if not (method == "rloo" and t <= 0)]
+
+
+def reward_guided_adapter(model, method, seed, size, temperature):
+    return (f"results/train/reward_guided/{model}/{method}/seed~{seed}/size~{size}/temperature~{temperature:g}/adapter")
+
+
+def reward_guided_trained_adapters():
+    return [
+        reward_guided_adapter(model, method, seed, n, t)
+        for model, method, seed in reward_guided_runs()
+        if method != "base"
+        for n, t in reward_guided_cells(method)
+    ]
+
+
+def reward_guided_generation(model, training):
+    """The generation keys the model's backend uses; the evaluation batch size does not enter training."""
+    gen = experiment("reward_guided")["generation"]
+    keys = RG_DIFFUSION_KEYS if reward_guided_is_diffusion(model) else RG_CAUSAL_KEYS
+    return {k: gen[k] for k in keys + (() if training else ("batch_size",))}
+
+
+def reward_guided_train_settings(wildcards):
+    exp = experiment("reward_guided")
+    return exp["methods"][wildcards.method]["train"] | {
+        "dataset_size": int(wildcards.size),
+        "temperature": float(wildcards.temperature),
+        "reward": exp["reward"],
+        "generation": reward_guided_generation(wildcards.model, training=True),
+    }
+
+
+def reward_guided_score_inputs(wildcards):
+    inputs = {"pool": "results/data/reward_guided/mcq.parquet", "model": model_input(wildcards.model)}
+    if wildcards.method != "base":
+        inputs["adapters"] = [
+            reward_guided_adapter(wildcards.model, wildcards.method, wildcards.seed, n, t)
+            for n, t in reward_guided_cells(wildcards.method)
+        ]
+    return inputs
+
+
+def reward_guided_score_cells(wildcards):
+    """The grid cells one evaluation job covers, with each cell's adapter (none for the base)."""
+    return [
+        {"size": n, "temperature": float(t),
+         "adapter": None if wildcards.method == "base"
+         else reward_guided_adapter(wildcards.model, wildcards.method, wildcards.seed, n, t)}
+        for n, t in reward_guided_cells(wildcards.method)
+    ]
+
+
+def reward_guided_score_settings(wildcards):
+    exp = experiment("reward_guided")
+    return {"n_prompts": exp["evaluation"]["n_prompts"], "reward": exp["reward"],
+            "generation": reward_guided_generation(wildcards.model, training=False)}
+# --- rm_forget ---------------------------------------------------------------------------------------
+
+
+def dataset_input(path):
+    """Files a job needs before it can load dataset `path`: the testbed file or folder if it is built
+    here, the Hub cache's manifest if it is a Hub dataset (compute jobs are offline)."""
+    if path.startswith("results/testbed/"):
+        return [path]
+    return [HUB_MANIFEST] if is_hub_id(path) else []
+
+
+def forget_train_settings(wildcards):
+    """One forget-LoRA's training slice, plus its pair mode (from the method name) and base adapter."""
+    exp = experiment("rm_forget")
+    return as_json(
+        exp["methods"][f"forget_{wildcards.mode}"]["train"]
+        | {"pair_mode": wildcards.mode, "base_adapter": exp["base_adapters"].get(wildcards.model)}
+    )
+
+
+def rm_sweep_settings(wildcards):
+    exp = experiment("rm_forget")
+    return as_json(exp["sweep"] | {"base_adapter": exp["base_adapters"].get(wildcards.model)})
+
+
+# --- evaluations (evals/): capability and bias columns of an experiment's table -----------------------
+# An experiment's `evaluations:` names what to run for every (model, method, seed). Model evaluations run
+# one job per run and evaluation (the `evaluate` job): each loads the run's model once, and at scale they are
+# hours apart in cost (GLUE fine-tunes per task), so an edit to one evaluation reruns only its jobs.
+# `fluency` scores the runs' responses under one reference LM: one job for all runs of the experiment.
+# `lm_eval` runs lm-evaluation-harness (optional extra) and keeps its results JSON (the `lm_eval` job).
+
+MODEL_EVALUATIONS = {
+    "mmlu": "debiaslab.evals.mmlu",
+    "glue": "debiaslab.evals.glue",
+    "perplexity": "debiaslab.evals.corpus_perplexity",
+    "crows_pairs": "debiaslab.evals.crows_pairs",
+}
+
+
+def evaluations(name):
+    return experiment(name).get("evaluations", {})
+
+
+def evaluation_targets(name):
+    """Score files of every evaluation of every run of an experiment (a model evaluation's `models`: its runs
+    on those models only)."""
+    out = []
+    for evaluation, settings in evaluations(name).items():
+        if evaluation == "fluency":
+            out += run_paths("scores", name, "eval_fluency.parquet")
+            continue
+        chosen = settings.get("models") or experiment(name)["models"]
+        out += [f"results/scores/{name}/{m}/{meth}/seed~{s}/eval_{evaluation}.parquet"
+                for m, meth, s in experiment_runs(name) if m in chosen]
+    return out
+
+
+def evaluation_slice(name, evaluation):
+    """An evaluation's settings without `models` (which runs it covers schedules jobs, never changes a result)."""
+    return {k: v for k, v in evaluations(name)[evaluation].items() if k != "models"}
+
+
+def evaluation_settings(wildcards):
+    return evaluation_slice(wildcards.experiment, wildcards.evaluation)
+
+
+def evaluation_data(wildcards):
+    return evaluation_inputs(wildcards.experiment, wildcards.evaluation)
+
+
+def evaluation_inputs(name, evaluation):
+    """What an evaluation's data needs first: a testbed folder built here, or the Hub cache's manifest."""
+    settings = evaluation_slice(name, evaluation)
+    dataset = settings.get("dataset")
+    paths = [dataset.get("path") if isinstance(dataset, dict) else dataset]
+    if "testbed_mmlu" in settings.get("tasks", ()):
+        paths.append("results/testbed/mmlu")
+    return sorted({f for p in paths if isinstance(p, str) for f in dataset_input(p)})
+
+
+def run_ids(name):
+    """EXPERIMENT/MODEL/METHOD/SEED of every run, in run_paths' order."""
+    exp = experiment(name)
+    return [f"{name}/{model}/{method}/{seed}" for model in exp["models"] for method in exp["methods"] for seed in exp["seeds"]]
+
+
+def fluency_settings(name):
+    return {k: v for k, v in evaluations(name)["fluency"].items() if k != "reference"}
+
+
+# --- Scale: offline Hub cache, cluster resources, multi-GPU launch (README "Running on SLURM") ---
+
+HUB_CACHE = str(Path(config["hub_cache"]).expanduser().resolve())
+HUB_REFERENCES = hub_references(config)
+HUB_MANIFEST = "results/hub/manifest.json"
+
+# Every job reads Hub models and datasets from the cache, offline: compute nodes often have no
+# network, and no job may fetch what the DAG did not declare. hub_download alone goes online.
+# SLURM jobs inherit this environment (sbatch --export=ALL) and re-read this file on the node.
+os.environ.update(
+    HF_HUB_CACHE=f"{HUB_CACHE}/hub",
+    HF_DATASETS_CACHE=f"{HUB_CACHE}/datasets",
+    HF_HUB_OFFLINE="1",
+    HF_DATASETS_OFFLINE="1",
+    TRANSFORMERS_OFFLINE="1",
+)
+
+# Gated models (`gated: true`) need HF_TOKEN, and only hub_download uses it: it reads the token from
+# the environment and stops first thing, naming HF_TOKEN, if it is missing. It is not declared with
+# `envvars:`, which would make every dry run and every offline rerun demand a secret they never use.
+
+
+def model_size_b(wildcards):
+    return float(config["models"][wildcards.model].get("size_b") or 0)
+
+
+def scaled_resources(mem_mb, mem_mb_per_b, runtime, runtime_per_b):
+    """Memory (MB) and runtime (min) of a job that loads model {model}: they grow with the model's
+    size (config `size_b`, billions of parameters) and with each retry (attempt 2 asks for twice),
+    so a job killed for memory or time succeeds when resubmitted. Partitions and GPUs are the
+    profile's (profiles/slurm), never the rule's."""
+    return dict(
+        mem_mb=lambda wildcards, attempt: int((mem_mb + mem_mb_per_b * model_size_b(wildcards)) * attempt),
+        runtime=lambda wildcards, attempt: int((runtime + runtime_per_b * model_size_b(wildcards)) * attempt),
+    )
+
+
+# Training jobs: `gpu` (how many; the profile sets it) and `distributed` (ddp, fsdp, or an accelerate
+# config file) decide how LAUNCH starts the trainer; 0 GPUs = plain CPU/single-device run.
+TRAIN_RESOURCES = scaled_resources(16000, 6000, 60, 30) | {"gpu": 0, "distributed": "ddp"}
+GENERATE_RESOURCES = scaled_resources(8000, 4000, 60, 60)
+ACCELERATE_CONFIGS = {
+    name: str(Path(workflow.basedir) / "workflow" / "accelerate" / f"{name}.yaml") for name in ("ddp", "fsdp")
+}
+
+
+class Launcher:
+    """`{params.launch:{resources.distributed},{resources.gpu}}` (with `launch=LAUNCH` in params)
+    at the start of a training rule's shell command.
+
+    With at most one GPU it is `debiaslab`; with more, `accelerate launch` runs the same CLI once
+    per GPU (DDP by default; `distributed: fsdp` shards the model; any other value is an accelerate
+    config file). The command follows the job's resources, which the profile sets, through a format
+    spec: the GPU count is not in params (a rerun trigger), since moving a job to another cluster
+    layout must not retrain it, and Snakemake leaves this object out of its params check (it
+    records only plain values).
+    """
+
+    def __format__(self, spec):
+        strategy, _, gpus = spec.rpartition(",")
+        if int(gpus or 0) <= 1:
+            return "debiaslab"
+        config_file = shlex.quote(ACCELERATE_CONFIGS.get(strategy, strategy))
+        return f"accelerate launch --config_file {config_file} --num_processes {int(gpus)} -m debiaslab.cli"
+
+
+LAUNCH = Launcher()
+
+
+def safety_source_files(ext):
+    """The source-format per-bias-type files of one safety scoring job (wildcards left for the rule)."""
+    if "safety" not in EXPERIMENTS:
+        return []
+    return [
+        f"results/scores/safety/{{model}}/{{method}}/seed~{{seed}}/{{method}}_model_{bias}_responses_scores.{ext}"
+        for bias in experiment("safety")["bias_types"]
+    ]
+
+
+def safety_scoring():
+    """The safety scoring slice with each scorer's model name resolved to its config entry."""
+    exp = experiment("safety")
+    resolved = {
+        role: settings | {"model": model_entry(settings["model"])} for role, settings in exp["scoring"].items()
+    }
+    return {"bias_types": exp["bias_types"]} | resolved
+
+
+def safety_scorer_inputs(wildcards):
+    return [path for role in ("bias_classifier", "reward_model") for path in model_input(experiment("safety")["scoring"][role]["model"])]
+
+
+# --- desired_distribution ----------------------------------------------------------------------------
 
 
 def desired_distribution_runs():
@@ -83,35 +474,16 @@ def desired_distribution_runs():
     seed, as the source scored the unmitigated model unseeded), each method on its `models` subset."""
     exp = experiment("desired_distribution")
     runs = []
-    for method, settings in exp["methods"].items():
-        for model in settings.get("models") or exp["models"]:
-            for seed in exp["seeds"][:1] if method == "base" else exp["seeds"]:
-                runs.append((model, method, seed))
+    for model in exp["models"]:
+        for method, settings in exp["methods"].items():
+            if model in (settings.get("models") or exp["models"]):
+                runs += [(model, method, seed) for seed in (exp["seeds"][:1] if method == "base" else exp["seeds"])]
     return runs
 
 
 def desired_distribution_score_input(wildcards):
-    """Sentences, the base model (if built here), the trained folder (unless base), testbed corpora."""
-    exp = experiment("desired_distribution")
+    """The sentence table, the base model (if built here) and the run's trained folder (unless base)."""
     inputs = {"sentences": "results/data/desired_distribution/sentences.parquet", "model": model_input(wildcards.model)}
     if wildcards.method != "base":
-        run = f"{wildcards.model}/{wildcards.method}/seed~{wildcards.seed}"
-        inputs["trained"] = f"results/train/desired_distribution/{run}/model"
-    inputs["corpora"] = sorted({c["path"] for c in exp["evaluation"]["corpora"] if c["path"].startswith("results/")})
+        inputs["trained"] = f"results/train/desired_distribution/{wildcards.model}/{wildcards.method}/seed~{wildcards.seed}/model"
     return inputs
-
-
-def table_inputs(name):
-    """Score-store files an experiment's table is computed from (one per run by default)."""
-    if name == "desired_distribution":
-        return [f"results/scores/{name}/{model}/{method}/seed~{seed}/scores.parquet"
-                for model, method, seed in desired_distribution_runs()]
-    return run_paths("scores", name, "scores.parquet")
-
-
-def table_targets():
-    return [f"results/tables/{name}.{ext}" for name in EXPERIMENTS for ext in ("csv", "md")]
-
-
-def all_targets():
-    return testbed_targets() + table_targets()

@@ -3,20 +3,23 @@
 
 
 
-rule occupations_sft_data:
+rule occupations_training_data:
     output:
-        "results/data/occupations/sft/seed~{seed}/train.parquet",
+        "results/data/occupations/{method}/seed~{seed}/train.parquet",
+    wildcard_constraints:
+        method="sft|dpo|inlp",
     params:
-        settings=lambda w: as_json(occupations_split() | experiment("occupations")["methods"]["sft"]["data"]),
+        settings=lambda w: as_json(occupations_split() | experiment("occupations")["methods"][w.method].get("data", {})),
         code=code("debiaslab.data.occupations"),
     log:
-        "results/logs/data/occupations/sft/seed~{seed}.log",
+        "results/logs/data/occupations/{method}/seed~{seed}.log",
     benchmark:
-        "results/benchmarks/data/occupations/sft/seed~{seed}.tsv"
+        "results/benchmarks/data/occupations/{method}/seed~{seed}.tsv"
     conda:
         "../envs/aggregate.yaml"
     shell:
-        "debiaslab data occupations sft --settings {params.settings:q} --seed {wildcards.seed} --out {output} > {log} 2>&1"
+        "debiaslab data occupations {wildcards.method} --settings {params.settings:q} --seed {wildcards.seed}"
+        " --out {output} > {log} 2>&1"
 
 
 rule occupations_prompts:
@@ -36,6 +39,77 @@ rule occupations_prompts:
         "../envs/aggregate.yaml"
     shell:
         "debiaslab data occupations prompts --settings {params.settings:q} --out {output} > {log} 2>&1"
+
+
+rule reward_guided_mcq:
+    output:
+        "results/data/reward_guided/mcq.parquet",
+    params:
+        settings=lambda w: as_json(experiment("reward_guided")["data"]),
+        code=code("debiaslab.data.mcq"),
+    log:
+        "results/logs/data/reward_guided/mcq.log",
+    benchmark:
+        "results/benchmarks/data/reward_guided/mcq.tsv"
+    conda:
+        "../envs/aggregate.yaml"
+    shell:
+        "debiaslab data reward_guided --settings {params.settings:q} --out {output} > {log} 2>&1"
+rule rm_forget_data:
+    input:
+        lambda w: dataset_input(experiment("rm_forget")["data"]["dataset"]["path"]),
+    output:
+        pairs="results/data/rm_forget/train_pairs.parquet",
+        rmbench="results/data/rm_forget/rmbench_items.parquet",
+    params:
+        settings=lambda w: as_json(experiment("rm_forget")["data"]),
+        code=code("debiaslab.data.gsm8k_styles"),
+    log:
+        "results/logs/data/rm_forget.log",
+    benchmark:
+        "results/benchmarks/data/rm_forget.tsv"
+    conda:
+        "../envs/aggregate.yaml"
+    shell:
+        "debiaslab data rm_forget --settings {params.settings:q} --pairs {output.pairs} --items {output.rmbench} > {log} 2>&1"
+
+
+rule safety_data:
+    input:
+        lambda w: dataset_input(experiment("safety")["data"]["dataset"]),
+    output:
+        sft="results/data/safety/sft/seed~{seed}/train.parquet",
+        dpo="results/data/safety/dpo/seed~{seed}/train.parquet",
+    params:
+        settings=lambda w: as_json(experiment("safety")["data"]),
+        code=code("debiaslab.data.hh_rlhf"),
+    log:
+        "results/logs/data/safety/seed~{seed}.log",
+    benchmark:
+        "results/benchmarks/data/safety/seed~{seed}.tsv"
+    conda:
+        "../envs/aggregate.yaml"
+    shell:
+        "debiaslab data safety train --settings {params.settings:q} --seed {wildcards.seed}"
+        " --sft-out {output.sft} --dpo-out {output.dpo} > {log} 2>&1"
+
+
+rule safety_prompts:
+    input:
+        lambda w: dataset_input(experiment("safety")["prompts"]["dataset"]),
+    output:
+        "results/data/safety/prompts.parquet",
+    params:
+        settings=lambda w: as_json(experiment("safety")["prompts"] | {"bias_types": experiment("safety")["bias_types"]}),
+        code=code("debiaslab.data.bias_prompts"),
+    log:
+        "results/logs/data/safety/prompts.log",
+    benchmark:
+        "results/benchmarks/data/safety/prompts.tsv"
+    conda:
+        "../envs/aggregate.yaml"
+    shell:
+        "debiaslab data safety prompts --settings {params.settings:q} --out {output} > {log} 2>&1"
 
 
 rule desired_distribution_sentences:

@@ -2,19 +2,22 @@
 
 rule generate:
     input:
-        unpack(adapter_input),
+        unpack(method_artifact),
         prompts="results/data/{experiment}/prompts.parquet",
         model=lambda w: model_input(w.model),
     output:
         "results/generate/{experiment}/{model}/{method}/seed~{seed}/responses.parquet",
     params:
         model=lambda w: model_spec(w.model),
-        adapter=lambda w, input: f"--adapter {input.adapter}" if "adapter" in input.keys() else "",
+        artifacts=artifact_flags,
+        method_settings=lambda w: as_json(decoding_settings(w)),
         settings=lambda w: as_json(
             {k: v for k, v in experiment(w.experiment)["generation"].items() if k in GENERATION_KEYS}
         ),
         code=code("debiaslab.generation.responses"),
     threads: 1
+    resources:
+        **GENERATE_RESOURCES,
     log:
         "results/logs/generate/{experiment}/{model}/{method}/seed~{seed}.log",
     benchmark:
@@ -22,5 +25,6 @@ rule generate:
     conda:
         "../envs/eval.yaml"
     shell:
-        "debiaslab --threads {threads} generate --model {params.model:q} {params.adapter} --prompts {input.prompts}"
+        "debiaslab --threads {threads} generate --model {params.model:q} {params.artifacts} --prompts {input.prompts}"
+        " --experiment {wildcards.experiment} --method {wildcards.method} --method-settings {params.method_settings:q}"
         " --settings {params.settings:q} --seed {wildcards.seed} --out {output} > {log} 2>&1"

@@ -59,6 +59,138 @@ rule testbed_pretrain:
         " --tokenizers {input.tokenizers} --settings {params.settings:q} --out {output} > {log} 2>&1"
 
 
+rule testbed_arithmetic:
+    output:
+        directory("results/testbed/arithmetic"),
+    params:
+        settings=lambda w: as_json({"seed": config["testbed"]["seed"]} | config["testbed"]["arithmetic"]),
+        code=code("debiaslab.testbed.arithmetic"),
+    log:
+        "results/logs/testbed/arithmetic.log",
+    benchmark:
+        "results/benchmarks/testbed/arithmetic.tsv"
+    conda:
+        "../envs/train.yaml"
+    shell:
+        "debiaslab testbed arithmetic --settings {params.settings:q} --out {output} > {log} 2>&1"
+
+
+rule testbed_style_rm:
+    input:
+        dataset="results/testbed/arithmetic",
+        tokenizers="results/testbed/tokenizers",
+    output:
+        directory("results/testbed/style_rm"),
+    params:
+        settings=lambda w: as_json(config["testbed"]["style_rm"]),
+        code=code("debiaslab.testbed.style_rm"),
+    threads: 1
+    log:
+        "results/logs/testbed/style_rm.log",
+    benchmark:
+        "results/benchmarks/testbed/style_rm.tsv"
+    conda:
+        "../envs/train.yaml"
+    shell:
+        "debiaslab --threads {threads} testbed style-rm --dataset {input.dataset} --tokenizers {input.tokenizers}"
+        " --settings {params.settings:q} --out {output} > {log} 2>&1"
+
+
+rule testbed_mmlu:
+    output:
+        directory("results/testbed/mmlu"),
+    params:
+        code=code("debiaslab.testbed.mmlu"),
+    log:
+        "results/logs/testbed/mmlu.log",
+    benchmark:
+        "results/benchmarks/testbed/mmlu.tsv"
+    conda:
+        "../envs/train.yaml"
+    shell:
+        "debiaslab testbed mmlu --out {output} > {log} 2>&1"
+
+
+rule testbed_glue:
+    output:
+        directory("results/testbed/glue"),
+    params:
+        settings=lambda w: as_json({"seed": config["testbed"]["seed"]} | config["testbed"]["glue"]),
+        code=code("debiaslab.testbed.glue"),
+    log:
+        "results/logs/testbed/glue.log",
+    benchmark:
+        "results/benchmarks/testbed/glue.tsv"
+    conda:
+        "../envs/train.yaml"
+    shell:
+        "debiaslab testbed glue --settings {params.settings:q} --out {output} > {log} 2>&1"
+
+
+rule testbed_safety_data:
+    output:
+        "results/testbed/safety/hh-rlhf.jsonl",
+        "results/testbed/safety/biased-corpus.jsonl",
+        classifier="results/testbed/safety/classifier.jsonl",
+        preferences="results/testbed/safety/preferences.jsonl",
+    params:
+        settings=lambda w: as_json(
+            {"seed": config["testbed"]["seed"]}
+            | {k: config["testbed"]["safety"][k] for k in ("dialogues", "preference_pairs")}
+        ),
+        code=code("debiaslab.testbed.safety"),
+    log:
+        "results/logs/testbed/safety_data.log",
+    benchmark:
+        "results/benchmarks/testbed/safety_data.tsv"
+    conda:
+        "../envs/train.yaml"
+    shell:
+        "debiaslab testbed safety-data --settings {params.settings:q} --out results/testbed/safety > {log} 2>&1"
+
+
+rule testbed_bias_classifier:
+    input:
+        base="results/testbed/mlm",
+        data="results/testbed/safety/classifier.jsonl",
+    output:
+        directory("results/testbed/bias_classifier"),
+    params:
+        settings=lambda w: as_json(config["testbed"]["safety"]["bias_classifier"]),
+        code=code("debiaslab.testbed.scorers"),
+    threads: 1
+    log:
+        "results/logs/testbed/bias_classifier.log",
+    benchmark:
+        "results/benchmarks/testbed/bias_classifier.tsv"
+    conda:
+        "../envs/train.yaml"
+    shell:
+        "debiaslab --threads {threads} testbed scorer --kind classifier --base {input.base} --data {input.data}"
+        " --settings {params.settings:q} --out {output} > {log} 2>&1"
+
+
+rule testbed_reward_model:
+    input:
+        base="results/testbed/mlm",
+        data="results/testbed/safety/preferences.jsonl",
+    output:
+        directory("results/testbed/reward_model"),
+    params:
+        settings=lambda w: as_json(config["testbed"]["safety"]["reward_model"]),
+        code=code("debiaslab.testbed.scorers"),
+    threads: 1
+    log:
+        "results/logs/testbed/reward_model.log",
+    benchmark:
+        "results/benchmarks/testbed/reward_model.tsv"
+    conda:
+        "../envs/train.yaml"
+    shell:
+        "debiaslab --threads {threads} testbed scorer --kind reward_model --base {input.base} --data {input.data}"
+        " --settings {params.settings:q} --out {output} > {log} 2>&1"
+
+
 rule testbed_desired_distribution_mlm:
     input:
         corpus="results/testbed/corpus.parquet",

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-WORKFLOW_FILES = ("Snakefile", "rules", "config", "workflow", "envs", "profiles")
+WORKFLOW_FILES = ("Snakefile", "rules", "config", "workflow", "envs", "profiles", "slurm")
 ENV = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
            TOKENIZERS_PARALLELISM="false")
 ENV["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{ENV.get('PATH', '')}"
@@ -28,14 +28,17 @@ def copy_workflow(dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for name in WORKFLOW_FILES:
         src = REPO / name
-        if src.is_dir():
+        if src.is_symlink():  # the root's `slurm` profile link (README "Running on SLURM")
+            (dest / name).unlink(missing_ok=True)
+            (dest / name).symlink_to(os.readlink(src))
+        elif src.is_dir():
             shutil.copytree(src, dest / name, dirs_exist_ok=True)
         elif src.exists():
             shutil.copy2(src, dest / name)
     return dest
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 3600) -> subprocess.CompletedProcess:
     cmd = [str(Path(sys.executable).parent / "snakemake"), *args]
     proc = subprocess.run(cmd, cwd=workdir, env=ENV, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
@@ -74,7 +77,30 @@ def edited_config(workdir: Path, edit, name: str = "edited.yaml") -> Path:
 
 @pytest.fixture(scope="session")
 def default_run(tmp_path_factory) -> Path:
-    """The default workflow, run to completion once; returns its working directory."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("default_run"))
+    """The default workflow, run to completion once; returns its working directory.
+
+    DEBIASLAB_TEST_RUN_DIR=<dir> reuses a working directory across sessions while developing: the
+    current workflow files are copied in and `snakemake all` brings it up to date (a no-op if nothing
+    changed). CI never sets it.
+    """
+    reuse = os.environ.get("DEBIASLAB_TEST_RUN_DIR")
+    workdir = copy_workflow(Path(reuse) if reuse else tmp_path_factory.mktemp("default_run"))
     snakemake(workdir, "--cores", "2", "all")
     return workdir
+
+
+# Sections a test wants in the CI log even when it passes (pytest shows captured output only on failure).
+REPORT_SECTIONS = pytest.StashKey[list]()
+
+
+@pytest.fixture
+def report_section(request):
+    """`report_section(title, text)`: print `text` under `title` in the terminal summary."""
+    sections = request.config.stash.setdefault(REPORT_SECTIONS, [])
+    return lambda title, text: sections.append((title, text))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    for title, text in config.stash.get(REPORT_SECTIONS, []):
+        terminalreporter.write_sep("-", title)
+        terminalreporter.write_line(text)

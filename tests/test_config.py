@@ -44,14 +44,14 @@ def test_experiment_lora_default_survives_a_partial_train_section():
 
 
 @pytest.mark.parametrize("patch, fragments", [
-    ({"foo": 1}, ["experiments.occupations: unknown key(s) 'foo'", "allowed: generation"]),
+    ({"foo": 1}, ["experiments.occupations: unknown key(s) 'foo'", "allowed: evaluations, generation"]),
     ({"seeds": [1, 1]}, ["experiments.occupations.seeds: duplicate value(s) [1]"]),
     ({"seeds": []}, ["experiments.occupations.seeds: must not be empty"]),
     ({"seeds": ["a"]}, ["experiments.occupations.seeds[0]"]),
     ({"methods": {"sft": {"train": {"learning_rate": 0}}}}, ["methods.sft.train.learning_rate"]),
     ({"methods": {"sft": {"train": {"learning_rate": -1e-4}}}}, ["methods.sft.train.learning_rate"]),
     ({"methods": {"sft": {"train": {"lr": 1}}}}, ["unknown key(s) 'lr'", "learning_rate"]),
-    ({"methods": {"dpo2": {}}}, ["methods: unknown key(s) 'dpo2'", "allowed: prompt_only, sft"]),
+    ({"methods": {"dpo2": {}}}, ["methods: unknown key(s) 'dpo2'", "allowed: constrained, dpo, gen_filter, inlp, prompt_only, sft"]),
     ({"methods": {}}, ["experiments.occupations.methods"]),
     ({"generation": {"temprature": 1}}, ["generation: unknown key(s) 'temprature'"]),
     ({"generation": {"top_p": 1.5}}, ["generation.top_p"]),
@@ -88,3 +88,31 @@ def test_check_config_cli_reports_errors(tmp_path):
     bad.write_text("experiments: {occupations: {models: [m], seeds: []}}\n")
     assert main(["check-config", str(bad), "--schema", str(SCHEMA)]) == 2
     assert main(["check-config", str(REPO / "config/config.yaml"), "--schema", str(SCHEMA)]) == 0
+
+
+def test_evaluations_are_validated_and_fluency_needs_a_defined_reference():
+    from debiaslab.config import ConfigError, load_yaml, validate
+
+    config = load_yaml(REPO / "config" / "config.yaml")
+    config["experiments"]["occupations"]["evaluations"] = {"fluency": {"reference": "gpt-9"}, "mmlu": {"template": "x"}}
+    with pytest.raises(ConfigError) as e:
+        validate(config, REPO / "workflow" / "schemas" / "config.schema.yaml")
+    assert "experiments.occupations.evaluations.mmlu.template: 'x' is not allowed; allowed: lm_eval, cs329r" in str(e.value)
+    config["experiments"]["occupations"]["evaluations"] = {"fluency": {"reference": "gpt-9"}}
+    with pytest.raises(ConfigError, match=r"evaluations\.fluency\.reference: model 'gpt-9' is not defined"):
+        validate(config, REPO / "workflow" / "schemas" / "config.schema.yaml")
+    config["experiments"]["occupations"]["evaluations"] = {"mmlu": {}}
+    filled = validate(config, REPO / "workflow" / "schemas" / "config.schema.yaml")["experiments"]["occupations"]["evaluations"]
+    # a listed evaluation gets the source studies' defaults; an unlisted one does not run
+    assert filled == {"mmlu": {"dataset": {"path": "cais/mmlu", "name": "all", "split": "test", "dev_split": "dev"},
+                               "template": "lm_eval", "k_shot": 0, "subjects": None, "limit": None, "batch_size": 16,
+                               "add_bos": False}}
+
+
+def test_methods_left_out_of_a_config_are_not_run():
+    """Only the methods a config lists are run; a listed method still gets its defaults."""
+    config = copy.deepcopy(BASE)
+    config["experiments"]["occupations"]["methods"] = {"prompt_only": {}, "dpo": {}}
+    methods = check(config)["experiments"]["occupations"]["methods"]
+    assert list(methods) == ["prompt_only", "dpo"]
+    assert methods["dpo"]["train"]["beta"] == 0.1 and methods["dpo"]["data"]["n_per_occupation"] == 50

@@ -256,7 +256,9 @@ def test_schema_defaults_are_the_sources_values():
     assert (rw["min_delta"], rw["momentum"], rw["mlm_loss"]) == (1e-3, 0.95, "pll")
     assert rw["low_lambda_categories"] == {"mlm": ["male_dominated"], "causal": ["male_dominated", "female_dominated"]}
     assert (rw["lora"]["r"], rw["lora"]["dropout"], len(rw["lora"]["target_modules"])) == (64, 0.2, 7)
-    assert exp["evaluation"]["mask_probability"] == 0.15
+    ppl = exp["evaluations"]["perplexity"]  # the source: MLM loss, 15 % masked, on WikiText-103 test lines of >= 15 words
+    assert (ppl["dataset"]["path"], ppl["dataset"]["name"], ppl["dataset"]["split"]) == ("Salesforce/wikitext", "wikitext-103-raw-v1", "test")
+    assert (ppl["dataset"]["min_words"], ppl["dataset"]["exclude_prefixes"], ppl["mlm_loss"], ppl["mask_probability"]) == (15, ["="], True, 0.15)
 
 
 @pytest.mark.parametrize("patch, fragment", [
@@ -265,7 +267,8 @@ def test_schema_defaults_are_the_sources_values():
     ({"table": {"splits": ["train"]}}, "table.splits: ['train'] not scored"),
     ({"methods": {"base": {}, "kl_real_world": {"train": {"mlm_loss": "full"}}}}, "mlm_loss: 'full' is not allowed"),
     ({"methods": {"base": {}, "kl_real_world": {"train": {"momentum": 1.5}}}}, "momentum"),
-    ({"evaluation": {"corpora": [{"name": "w", "path": "x.tsv", "colum": "t"}]}}, "unknown key(s) 'colum'"),
+    ({"evaluations": {"glue": {"models": ["x"]}}}, "evaluations.glue.models: ['x'] not among the experiment's models"),
+    ({"evaluations": {"perplexity": {"dataset": {"colum": "t"}}}}, "colum"),
 ])
 def test_bad_desired_distribution_configs_are_rejected_by_key(patch, fragment):
     from debiaslab.config import ConfigError

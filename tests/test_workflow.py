@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -36,6 +40,13 @@ def test_nothing_to_do_after_complete_run(default_run):
     assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-2000:]
 
 
+AGGREGATES = {("table", "results/tables/occupations.csv"),
+              ("figure", "results/figures/occupations_per_occupation.png")}
+# new responses are rescored for fluency: one job for every run (its first output names it)
+FLUENCY = {("fluency_occupations", "results/scores/occupations/testbed-lm/prompt_only/seed~42/eval_fluency.parquet")}
+OCC_METHODS = ("prompt_only", "gen_filter", "sft", "dpo", "inlp", "constrained")
+
+
 def test_editing_sft_learning_rate_reruns_exactly_sft_branch(default_run):
     def edit(config):
         config["experiments"]["occupations"]["methods"]["sft"]["train"]["learning_rate"] = 0.001
@@ -46,26 +57,44 @@ def test_editing_sft_learning_rate_reruns_exactly_sft_branch(default_run):
         {("train_sft", f"results/train/occupations/testbed-lm/sft/seed~{s}/adapter") for s in seeds}
         | {("generate", f"results/generate/occupations/testbed-lm/sft/seed~{s}/responses.parquet") for s in seeds}
         | {("score_occupations", f"results/scores/occupations/testbed-lm/sft/seed~{s}/scores.parquet") for s in seeds}
-        | {("table", "results/tables/occupations.csv")}
+        | AGGREGATES | FLUENCY
     )
     assert {j for j in jobs if j[0] != "all"} == expected
+
+
+def test_editing_a_decoding_method_reruns_only_its_generations(default_run):
+    def edit(config):
+        config["experiments"]["occupations"]["methods"]["gen_filter"]["k"] = 4
+
+    jobs = planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "k.yaml")))
+    seeds = (42, 123, 456)
+    assert {j for j in jobs if j[0] != "all"} == (
+        {("generate", f"results/generate/occupations/testbed-lm/gen_filter/seed~{s}/responses.parquet") for s in seeds}
+        | {("score_occupations", f"results/scores/occupations/testbed-lm/gen_filter/seed~{s}/scores.parquet") for s in seeds}
+        | AGGREGATES | FLUENCY
+    )
+
+
+def test_editing_table_settings_reruns_only_the_table(default_run):
+    def edit(config):
+        config["experiments"]["occupations"]["table"] = {"decimals": 2}
+
+    jobs = planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "table.yaml")))
+    assert {j for j in jobs if j[0] != "all"} == AGGREGATES
 
 
 def test_adding_a_seed_adds_only_that_seeds_jobs(default_run):
     def edit(config):
         config["experiments"]["occupations"]["seeds"] = [42, 123, 456, 7]
 
-    jobs = planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "seed.yaml")))
-    rules_outputs = {j for j in jobs if j[0] != "all"}
-    assert rules_outputs == {
-        ("occupations_sft_data", "results/data/occupations/sft/seed~7/train.parquet"),
-        ("train_sft", "results/train/occupations/testbed-lm/sft/seed~7/adapter"),
-        ("generate", "results/generate/occupations/testbed-lm/sft/seed~7/responses.parquet"),
-        ("generate", "results/generate/occupations/testbed-lm/prompt_only/seed~7/responses.parquet"),
-        ("score_occupations", "results/scores/occupations/testbed-lm/sft/seed~7/scores.parquet"),
-        ("score_occupations", "results/scores/occupations/testbed-lm/prompt_only/seed~7/scores.parquet"),
-        ("table", "results/tables/occupations.csv"),
-    }
+    jobs = {j for j in planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "seed.yaml")))
+            if j[0] != "all"}
+    assert AGGREGATES <= jobs
+    # the fluency job gains seed 7's outputs (its first output is seed 42's)
+    assert all("seed~7" in out for rule, out in jobs - AGGREGATES - FLUENCY), sorted(jobs - AGGREGATES)
+    assert {("generate", f"results/generate/occupations/testbed-lm/{m}/seed~7/responses.parquet") for m in OCC_METHODS} <= jobs
+    assert {rule for rule, _ in jobs} >= {"occupations_training_data", "train_sft", "train_dpo", "train_inlp",
+                                          "generate", "score_occupations"}
 
 
 def test_lint_has_no_findings():
@@ -78,3 +107,31 @@ def test_full_scale_config_dry_runs(configfile):
     jobs = planned_jobs(REPO, "all", "--configfile", f"config/experiments/{configfile}")
     assert jobs, "a full-scale dry-run should schedule jobs"
     assert not any(rule.startswith("testbed") for rule, _ in jobs), "full-scale configs build no testbed"
+
+
+def test_bundle_round_trip_rebuilds_only_the_table_byte_identical(default_run, tmp_path):
+    from conftest import copy_workflow
+
+    snakemake(default_run, "--cores", "1", "results/bundle.tar.gz")
+    fresh = copy_workflow(tmp_path / "fresh_clone")
+    proc = subprocess.run([str(Path(sys.executable).parent / "debiaslab"), "unbundle",
+                           str(default_run / "results/bundle.tar.gz"), "--dest", str(fresh)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (fresh / "results/bundle/manifest.json").is_file() and not (fresh / "results/generate").exists()
+    jobs = planned_jobs(fresh, "results/tables/occupations.csv")
+    assert jobs == {("table", "results/tables/occupations.csv")}
+    snakemake(fresh, "--cores", "1", "results/tables/occupations.csv")
+    for ext in ("csv", "md", "tex"):
+        assert (fresh / f"results/tables/occupations.{ext}").read_bytes() == \
+            (default_run / f"results/tables/occupations.{ext}").read_bytes(), ext
+
+
+def test_report_contains_every_table_and_figure(default_run):
+    snakemake(default_run, "--report", "results/report.html")
+    html = (default_run / "results/report.html").read_text(errors="replace")
+    tables = sorted(p.name for p in (default_run / "results/tables").glob("*.csv"))
+    figures = sorted(p.name for p in (default_run / "results/figures").glob("*.png"))
+    assert tables and figures
+    for name in tables + figures:
+        assert name in html, name

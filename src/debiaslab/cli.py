@@ -31,6 +31,16 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
+def _json_list(text: str) -> list:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({e.msg} at column {e.colno}): {text[:80]!r}") from None
+    if not isinstance(value, list):
+        raise argparse.ArgumentTypeError(f"expected a JSON list, got {type(value).__name__}")
+    return value
+
+
 def _settings(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--settings", type=_json_object, default={}, metavar="JSON",
                         help=f"{what} as a JSON object (the rule's config slice; omitted keys take defaults)")
@@ -73,6 +83,46 @@ def cmd_testbed_pretrain(a):
     return write_pretrained(a.kind, a.corpus, a.tokenizers, a.settings, a.out)
 
 
+def cmd_testbed_arithmetic(a):
+    from debiaslab.testbed.arithmetic import write_dataset
+
+    return write_dataset(a.settings, a.out)
+
+
+def cmd_testbed_style_rm(a):
+    from debiaslab.testbed.style_rm import write_style_rm
+
+    return write_style_rm(a.dataset, a.tokenizers, a.settings, a.out)
+
+
+def cmd_testbed_mmlu(a):
+    from debiaslab.testbed.mmlu import write_dataset
+
+    return write_dataset(a.out)
+
+
+def cmd_testbed_glue(a):
+    from debiaslab.testbed.glue import write_dataset
+
+    return write_dataset(a.settings, a.out)
+
+
+def cmd_data_rm_forget(a):
+    from debiaslab.data.gsm8k_styles import write_style_data
+
+    return write_style_data(a.settings, a.pairs, a.items)
+
+
+def cmd_testbed_safety(a):
+    from debiaslab.testbed.safety import write_files
+
+    return write_files(a.settings, a.out)
+
+
+def cmd_testbed_scorer(a):
+    from debiaslab.testbed.scorers import write_scorer
+
+    return write_scorer(a.kind, a.base, a.data, a.settings, a.out)
 def cmd_testbed_desired_distribution_mlm(a):
     from debiaslab.testbed.desired_distribution import write_mlm
 
@@ -82,9 +132,35 @@ def cmd_testbed_desired_distribution_mlm(a):
 def cmd_data_occupations(a):
     from debiaslab.data import occupations
 
-    if a.what == "sft":
-        return occupations.write_sft_data(a.settings, a.seed, a.out)
-    return occupations.write_prompts(a.settings, a.out)
+    writers = {
+        "sft": lambda: occupations.write_sft_data(a.settings, a.seed, a.out),
+        "dpo": lambda: occupations.write_dpo_data(a.settings, a.seed, a.out),
+        "inlp": lambda: occupations.write_inlp_data(a.settings, a.out),
+        "prompts": lambda: occupations.write_prompts(a.settings, a.out),
+    }
+    return writers[a.what]()
+
+
+def cmd_data_reward_guided(a):
+    from debiaslab.data.mcq import write_pool
+
+    return write_pool(a.settings, a.out)
+
+
+def cmd_data_safety(a):
+    from debiaslab.config import ConfigError
+
+    needed = ("sft_out", "dpo_out") if a.what == "train" else ("out",)
+    missing = ["--" + n.replace("_", "-") for n in needed if not getattr(a, n)]
+    if missing:
+        raise ConfigError(f"data safety {a.what}: {', '.join(missing)} required")
+    if a.what == "train":
+        from debiaslab.data.hh_rlhf import write_data
+
+        return write_data(a.settings, a.seed, a.sft_out, a.dpo_out)
+    from debiaslab.data.bias_prompts import write_prompts
+
+    return write_prompts(a.settings, a.out)
 
 
 def cmd_data_desired_distribution(a):
@@ -103,13 +179,63 @@ def cmd_train(a):
 def cmd_generate(a):
     from debiaslab.generation.responses import write_responses
 
-    return write_responses(a.model, a.adapter, a.prompts, a.settings, a.seed, a.out)
+    return write_responses(a.model, a.prompts, a.settings, a.seed, a.out, experiment=a.experiment, method=a.method,
+                           method_settings=a.method_settings, adapter=a.adapter, projection=a.projection)
 
 
 def cmd_score_balance(a):
     from debiaslab.metrics.score import score_balance
 
-    return score_balance(a.responses, a.settings, a.run, a.scores, a.records)
+    return score_balance(a.responses, a.settings, a.run, a.scores, a.records, a.baseline)
+
+
+def cmd_score_reward_guided(a):
+    from debiaslab.metrics.reward_guided import score_reward_guided
+
+    return score_reward_guided(a.model, a.pool, a.cells, a.settings, a.run, a.scores, a.records)
+
+
+def cmd_aggregate_curves(a):
+    from debiaslab.aggregate.reward_guided import write_curves
+
+    return write_curves(a.adapters, a.png, a.csv)
+
+
+def cmd_score_rm_sweep(a):
+    from debiaslab.metrics.rm_sweep import score_sweep
+
+    return score_sweep(a.model, a.adapter, a.items, a.settings, a.run, a.scores, a.records)
+
+
+def cmd_evaluate_model(a):
+    from debiaslab.evals.run import evaluate_model
+
+    from debiaslab.evals.common import apply_trained
+
+    model, adapter = apply_trained(a.model, a.trained, a.adapter)
+    return evaluate_model(a.evaluation, model, a.settings, a.run, a.out, adapter=adapter, projection=a.projection,
+                          records_out=a.records)
+
+
+def cmd_evaluate_fluency(a):
+    from debiaslab.evals.fluency import evaluate_responses
+
+    return evaluate_responses(a.reference, a.settings, a.responses, a.runs, a.scores)
+
+
+def cmd_evaluate_lm_eval(a):
+    from debiaslab.evals.lm_eval_bridge import evaluate
+
+    from debiaslab.evals.common import apply_trained
+
+    model, adapter = apply_trained(a.model, a.trained, a.adapter)
+    return evaluate(model, a.settings, a.run, a.json, a.scores, adapter=adapter, projection=a.projection)
+
+
+def cmd_score_safety(a):
+    from debiaslab.metrics.response_scores import score_safety
+
+    return score_safety(a.responses, a.settings, a.run, a.scores, a.records, a.out_dir)
 
 
 def cmd_score_desired_distribution(a):
@@ -121,7 +247,38 @@ def cmd_score_desired_distribution(a):
 def cmd_aggregate_table(a):
     from debiaslab.aggregate.build import build_table
 
-    return build_table(a.experiment, a.scores, a.settings, a.csv, a.md)
+    return build_table(a.experiment, a.scores, a.settings, a.csv, a.md, a.tex)
+
+
+def cmd_aggregate_figure(a):
+    from debiaslab.aggregate.build import build_figure
+
+    return build_figure(a.name, a.scores, a.settings, a.png, a.pdf)
+
+
+def cmd_hub_download(a):
+    from debiaslab.hub import download
+
+    return download(a.references, a.cache, a.out)
+
+
+def cmd_bundle(a):
+    from debiaslab.aggregate.bundle import make_bundle
+
+    return make_bundle(a.scores, a.config, a.out, records=a.records)
+
+
+def cmd_unbundle(a):
+    from debiaslab.aggregate.bundle import unpack_bundle
+
+    names = unpack_bundle(a.archive, a.dest)
+    print(f"unpacked {len(names)} files; rebuild a table with: snakemake --cores 1 results/tables/<experiment>.csv")
+
+
+def cmd_aggregate_import_safety(a):
+    from debiaslab.aggregate.safety_import import import_table
+
+    return import_table(a.folder, a.model, a.seed, a.settings, a.csv, a.md, a.scores)
 
 
 # --- parser ----------------------------------------------------------------------------------------
@@ -176,6 +333,35 @@ def build_parser() -> argparse.ArgumentParser:
     _settings(s, "testbed.lm or testbed.mlm")
     s.add_argument("--out", required=True, help="model directory (Hub format)")
     s.set_defaults(func=cmd_testbed_pretrain)
+    s = ts.add_parser("arithmetic", help="write GSM8K-format arithmetic word problems as a Hub-format dataset folder")
+    _settings(s, "testbed.arithmetic plus the testbed seed (n_train, n_test, seed)")
+    s.add_argument("--out", required=True, help="dataset directory (load_dataset(<dir>, 'main'))")
+    s.set_defaults(func=cmd_testbed_arithmetic)
+    s = ts.add_parser("style-rm", help="train the tiny reward model with a planted markdown-style preference")
+    s.add_argument("--dataset", required=True, help="directory written by `testbed arithmetic`")
+    s.add_argument("--tokenizers", required=True, help="directory written by `testbed tokenizers`")
+    _settings(s, "testbed.style_rm")
+    s.add_argument("--out", required=True, help="model directory (Hub format)")
+    s.set_defaults(func=cmd_testbed_style_rm)
+    s = ts.add_parser("mmlu", help="write the testbed MMLU set (cais/mmlu format and Hub layout)")
+    s.add_argument("--out", required=True, help="dataset directory (load_dataset(<dir>, 'all'))")
+    s.set_defaults(func=cmd_testbed_mmlu)
+    s = ts.add_parser("glue", help="write the synthetic GLUE-format tasks (nyu-mll/glue layout)")
+    _settings(s, "testbed.glue plus the testbed seed (n_train, n_validation, n_test, seed)")
+    s.add_argument("--out", required=True, help="dataset directory (load_dataset(<dir>, <task>))")
+    s.set_defaults(func=cmd_testbed_glue)
+    s = ts.add_parser("safety-data", help="write the safety testbed files (hh-rlhf and biased-corpus formats, scorer data)")
+    _settings(s, "testbed.safety sizes and the testbed seed")
+    s.add_argument("--out", required=True, help="directory for hh-rlhf.jsonl, biased-corpus.jsonl, classifier.jsonl, "
+                                                "preferences.jsonl")
+    s.set_defaults(func=cmd_testbed_safety)
+    s = ts.add_parser("scorer", help="fine-tune a tiny sequence classifier or reward model (Hub format)")
+    s.add_argument("--kind", required=True, choices=["classifier", "reward_model"])
+    s.add_argument("--base", required=True, help="checkpoint to start from (Hub name or folder), e.g. results/testbed/mlm")
+    s.add_argument("--data", required=True, help="classifier: {text, label} rows; reward_model: {prompt, chosen, rejected}")
+    _settings(s, "steps, batch_size, learning_rate, max_length, ...")
+    s.add_argument("--out", required=True, help="model directory (Hub format)")
+    s.set_defaults(func=cmd_testbed_scorer)
 
     s = ts.add_parser("desired-distribution-mlm", help="pretrain the tiny BERT that carries the planted "
                       "gender-occupation association (desired_distribution)")
@@ -189,12 +375,31 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("data", help="build an experiment's training data or prompts",
                        description="Build training data and prompt sets as Parquet record tables.")
     ds = d.add_subparsers(dest="experiment", required=True, metavar="<experiment>")
-    s = ds.add_parser("occupations", help="balanced SFT examples or generation prompts (SOURCES.md §2)")
-    s.add_argument("what", choices=["sft", "prompts"])
+    s = ds.add_parser("occupations", help="SFT examples, DPO pairs, INLP sentences or prompts (SOURCES.md §2)")
+    s.add_argument("what", choices=["sft", "dpo", "inlp", "prompts"])
     _settings(s, "occupation split, prompt and sizes")
     s.add_argument("--seed", type=int, default=0, help="generator seed (sft)")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_data_occupations)
+    s = ds.add_parser("reward_guided", help="the multiple-choice pronoun prompt pool (SOURCES.md §3)")
+    _settings(s, "pool seed and number of evaluation prompts")
+    s.add_argument("--out", required=True, help="pool Parquet file (train and eval rows)")
+    s.set_defaults(func=cmd_data_reward_guided)
+    s = ds.add_parser("rm_forget", help="styled GSM8K answers: training pairs per mode and RM-Bench items (SOURCES.md §5)")
+    _settings(s, "the experiment's `data` section (dataset, question counts, seed)")
+    s.add_argument("--pairs", required=True, help="training pairs Parquet file (every pair mode)")
+    s.add_argument("--items", required=True, help="RM-Bench items Parquet file (held-out questions)")
+    s.set_defaults(func=cmd_data_rm_forget)
+    s = ds.add_parser("safety", help="hh-rlhf SFT/DPO data or bias prompt sets (SOURCES.md §1)",
+                      description="train: a seeded sample of hh-rlhf-format rows as SFT messages and DPO pairs; "
+                                  "prompts: per bias type, sampled rows of a biased-statement corpus.")
+    s.add_argument("what", choices=["train", "prompts"])
+    _settings(s, "train: dataset, split, n_rows; prompts: dataset, split, text_column, per_bias_type, seed, bias_types")
+    s.add_argument("--seed", type=int, default=0, help="row-sampling seed (train)")
+    s.add_argument("--sft-out", help="SFT table (train)")
+    s.add_argument("--dpo-out", help="DPO table (train)")
+    s.add_argument("--out", help="prompt table (prompts)")
+    s.set_defaults(func=cmd_data_safety)
 
     s = ds.add_parser("desired_distribution", help="template sentences over the 225 BLS occupations (SOURCES.md §4)")
     _settings(s, "data source (`path`: a directory of the same tables; null = the packaged ones)")
@@ -205,7 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("train", help="train a mitigation method (a LoRA adapter, or a method's artifact)",
                        description="Train one method for one seed; writes the adapter folder atomically. "
                                    "Checkpoints go to --checkpoints so a killed run resumes.")
-    s.add_argument("--method", required=True, help="method name, e.g. sft")
+    s.add_argument("--method", required=True, help="method name: sft, dpo, inlp, ...")
     _model(s)
     s.add_argument("--data", required=True, help="training data table (.parquet/.jsonl/.json/.csv)")
     _settings(s, "the method's training settings")
@@ -218,7 +423,13 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("generate", help="sample responses for a prompts table",
                        description="Sample a response for every row of a prompts table (batched, left padding).")
     _model(s)
+    s.add_argument("--experiment", default=None, help="experiment name (selects gen_filter/constrained criteria)")
+    s.add_argument("--method", default=None,
+                   help="decoding-time method: gen_filter or constrained; others decode by plain sampling")
+    s.add_argument("--method-settings", type=_json_object, default={}, metavar="JSON",
+                   help="the method's config slice (e.g. gen_filter's k)")
     s.add_argument("--adapter", default=None, help="PEFT adapter directory to apply")
+    s.add_argument("--projection", default=None, help="INLP projection directory to apply as an LM-head hook")
     s.add_argument("--prompts", required=True, help="table with a `prompt` column; other columns are kept")
     _settings(s, "sampling settings (max_new_tokens, temperature, top_p, batch_size)")
     s.add_argument("--seed", type=int, required=True)
@@ -233,13 +444,44 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--responses", required=True)
     _settings(s, "min_words/max_words")
     s.add_argument("--run", type=_run_id, required=True, metavar="EXP/MODEL/METHOD/SEED")
+    s.add_argument("--baseline", default=None,
+                   help="the baseline's records (same seed) for Mann–Whitney U / Cohen's d against it")
     s.add_argument("--scores", required=True, help="score-store Parquet file")
     s.add_argument("--records", required=True, help="per-response records Parquet file")
     s.set_defaults(func=cmd_score_balance)
+    s = scs.add_parser("reward-guided", help="sample the MCQ evaluation prompts per grid cell; GenBit, pronoun "
+                                             "rates, KL to base, reward (reward_guided)")
+    _model(s)
+    s.add_argument("--pool", required=True, help="MCQ pool written by `data reward_guided`")
+    s.add_argument("--cells", type=_json_list, required=True, metavar="JSON",
+                   help='grid cells: [{"size": N, "temperature": T, "adapter": DIR or null}, ...]')
+    _settings(s, "evaluation settings (n_prompts, reward, generation)")
+    s.add_argument("--run", type=_run_id, required=True, metavar="EXP/MODEL/METHOD/SEED")
+    s.add_argument("--scores", required=True, help="score-store Parquet file")
+    s.add_argument("--records", required=True, help="per-response records Parquet file")
+    s.set_defaults(func=cmd_score_reward_guided)
+    s = scs.add_parser("rm-sweep", help="a reward model minus λ × a forget-LoRA, for every λ: RM-Bench and pair accuracy")
+    _model(s)
+    s.add_argument("--adapter", required=True, help="forget-LoRA adapter directory")
+    s.add_argument("--items", required=True, help="RM-Bench items table (id, prompt, chosen[3], rejected[3])")
+    _settings(s, "the sweep (lambdas, batch_size, base_adapter)")
+    s.add_argument("--run", type=_run_id, required=True, metavar="EXP/MODEL/METHOD/SEED")
+    s.add_argument("--scores", required=True, help="score-store Parquet file")
+    s.add_argument("--records", required=True, help="per-response, per-λ scores Parquet file")
+    s.set_defaults(func=cmd_score_rm_sweep)
+    s = scs.add_parser("safety", help="bias-classifier probability and reward-model logit per response (safety)")
+    s.add_argument("--responses", required=True, help="responses with bias_type, prompt and response columns")
+    _settings(s, "bias_types, bias_classifier {model, labels, batch_size, max_length}, reward_model {...}")
+    s.add_argument("--run", type=_run_id, required=True, metavar="EXP/MODEL/METHOD/SEED")
+    s.add_argument("--scores", required=True, help="score-store Parquet file")
+    s.add_argument("--records", required=True, help="per-response records Parquet file (all bias types)")
+    s.add_argument("--out-dir", required=True,
+                   help="folder for <method>_model_<bias>_responses_scores.json (+ .parquet), the source's files")
+    s.set_defaults(func=cmd_score_safety)
 
-    s = scs.add_parser("desired-distribution", help="KL to the equal / real-world gender distribution, and utility",
+    s = scs.add_parser("desired-distribution", help="KL to the equal / real-world gender distribution per occupation",
                        description="P_male/P_female per occupation and KL(desired || predicted) per split and "
-                                   "prof_gender, plus perplexity / MLM loss on external corpora (SOURCES.md §4).")
+                                   "prof_gender (SOURCES.md §4); utility comes from the experiment's `evaluations`.")
     _model(s)
     s.add_argument("--trained", default=None, help="fine-tuned model folder or LoRA adapter folder (omit for the base model)")
     s.add_argument("--sentences", required=True, help="sentence table from `debiaslab data desired_distribution`")
@@ -248,6 +490,41 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scores", required=True, help="score-store Parquet file")
     s.add_argument("--records", required=True, help="per-occupation records Parquet file")
     s.set_defaults(func=cmd_score_desired_distribution)
+    # evaluate
+    ev = sub.add_parser("evaluate", help="capability and bias evaluations (MMLU, GLUE, perplexity, CrowS-Pairs, "
+                                         "fluency, lm-eval) into the score store",
+                        description="Evaluate a run's model (base + the method's adapter or projection), or a run's "
+                                    "responses, and write score-store rows.")
+    evs = ev.add_subparsers(dest="evaluation_kind", required=True, metavar="<kind>")
+    s = evs.add_parser("model", help="one named evaluation of a model: mmlu, glue, perplexity, crows_pairs")
+    s.add_argument("--evaluation", required=True, choices=["mmlu", "glue", "perplexity", "crows_pairs"])
+    _model(s)
+    s.add_argument("--adapter", default=None, help="PEFT adapter directory to apply")
+    s.add_argument("--projection", default=None, help="INLP projection directory to apply as an LM-head hook")
+    s.add_argument("--trained", default=None, help="a method's trained folder: a complete fine-tuned model, or an adapter")
+    _settings(s, "the evaluation's config slice (evaluations.<name>)")
+    s.add_argument("--run", type=_run_id, required=True, metavar="EXP/MODEL/METHOD/SEED")
+    s.add_argument("--out", required=True, help="score-store Parquet file")
+    s.add_argument("--records", default=None, help="also write per-item records (questions, pairs) to this Parquet file")
+    s.set_defaults(func=cmd_evaluate_model)
+    s = evs.add_parser("fluency", help="perplexity of every run's responses under one reference LM")
+    s.add_argument("--reference", required=True, metavar="SPEC", help="the reference LM (name, path or JSON spec)")
+    _settings(s, "evaluations.fluency (text, batch_size, max_length)")
+    s.add_argument("--responses", nargs="+", required=True, help="responses Parquet files, one per run")
+    s.add_argument("--runs", nargs="+", type=_run_id, required=True, metavar="EXP/MODEL/METHOD/SEED",
+                   help="the run of each responses file, in the same order")
+    s.add_argument("--scores", nargs="+", required=True, help="score-store Parquet files, one per run, same order")
+    s.set_defaults(func=cmd_evaluate_fluency)
+    s = evs.add_parser("lm-eval", help="lm-evaluation-harness tasks (needs debiaslab[lmeval])")
+    _model(s)
+    s.add_argument("--adapter", default=None, help="PEFT adapter directory (HFLM peft=)")
+    s.add_argument("--projection", default=None, help="(rejected: lm-eval cannot apply an INLP hook)")
+    s.add_argument("--trained", default=None, help="a method's trained folder: a complete fine-tuned model, or an adapter")
+    _settings(s, "evaluations.lm_eval (tasks, num_fewshot, batch_size, limit, include_path)")
+    s.add_argument("--run", type=_run_id, required=True, metavar="EXP/MODEL/METHOD/SEED")
+    s.add_argument("--json", required=True, help="lm-eval results JSON")
+    s.add_argument("--scores", required=True, help="score-store Parquet file")
+    s.set_defaults(func=cmd_evaluate_lm_eval)
 
     # aggregate
     ag = sub.add_parser("aggregate", help="build results tables from the score store",
@@ -259,7 +536,57 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scores", nargs="+", required=True, help="score-store Parquet files")
     s.add_argument("--csv", required=True)
     s.add_argument("--md", required=True)
+    s.add_argument("--tex", default=None, help="also write a LaTeX (booktabs) table")
     s.set_defaults(func=cmd_aggregate_table)
+    s = ags.add_parser("figure", help="a figure (PNG + PDF) from the score store")
+    s.add_argument("--name", required=True, help="figure name, e.g. occupations_per_occupation")
+    _settings(s, "figure settings (e.g. method_order)")
+    s.add_argument("--scores", nargs="+", required=True, help="score-store Parquet files")
+    s.add_argument("--png", required=True)
+    s.add_argument("--pdf", required=True)
+    s.set_defaults(func=cmd_aggregate_figure)
+    # hub
+    h = sub.add_parser("hub", help="fetch Hub models and datasets into the cache offline jobs read",
+                       description="Prepare offline compute nodes: download the Hub repositories a config names.")
+    hs = h.add_subparsers(dest="step", required=True, metavar="<step>")
+    s = hs.add_parser("download", help="download models (safetensors snapshots) and prepare datasets",
+                      description="Download every reference into CACHE (hub/ and datasets/ inside it) and write a "
+                                  "manifest with the resolved commits. Gated models read HF_TOKEN from the environment.")
+    s.add_argument("--references", type=_json_object, required=True, metavar="JSON",
+                   help='{"models": [{"repo", "revision", "gated"}], "datasets": [{"repo", "name", "revision"}]}')
+    s.add_argument("--cache", required=True, help="cache directory (the config's hub_cache)")
+    s.add_argument("--out", required=True, help="manifest JSON file")
+    s.set_defaults(func=cmd_hub_download)
+    s = sub.add_parser("bundle", help="pack the score store + provenance into one archive for reviewers",
+                       description="Pack score-store files, the run's config, package versions and git commit into a "
+                                   ".tar.gz; in a fresh clone, `debiaslab unbundle` it and rebuild any table with "
+                                   "`snakemake results/tables/<experiment>.csv` (only the table job runs).")
+    s.add_argument("--scores", nargs="+", required=True, help="score-store Parquet files")
+    s.add_argument("--config", type=_json_object, required=True, metavar="JSON", help="the run's config (defaults filled)")
+    s.add_argument("--records", action="store_true", help="also pack each run's per-response records")
+    s.add_argument("--out", required=True, help="archive path (.tar.gz)")
+    s.set_defaults(func=cmd_bundle)
+    s = sub.add_parser("unbundle", help="unpack a bundle into a clone (regular files under results/ only)")
+    s.add_argument("archive")
+    s.add_argument("--dest", default=".", help="repository root to unpack into")
+    s.set_defaults(func=cmd_unbundle)
+    s = ags.add_parser("curves", help="training curves of reward_guided runs (CSV + PNG figure)")
+    s.add_argument("--adapters", nargs="+", required=True,
+                   help="adapter folders .../<method>/seed~S/size~N/temperature~T/adapter with training_metrics.csv")
+    s.add_argument("--png", required=True)
+    s.add_argument("--csv", required=True)
+    s.set_defaults(func=cmd_aggregate_curves)
+    s = ags.add_parser("import-safety", help="the safety table from a folder of published per-response score files",
+                       description="Read <model>_model_<bias>_responses_scores.json files (lists of {prompt, response, "
+                                   "deberta-rm-score, bias-type-score}) and build the safety table from them.")
+    s.add_argument("folder")
+    s.add_argument("--model", default="qwen3-0.6b", help="model name for the table's `model` column")
+    s.add_argument("--seed", type=int, default=42, help="seed recorded for the (single) published run")
+    _settings(s, "the safety `table` section")
+    s.add_argument("--scores", default=None, help="also write the score-store rows here")
+    s.add_argument("--csv", required=True)
+    s.add_argument("--md", required=True)
+    s.set_defaults(func=cmd_aggregate_import_safety)
     return p
 
 

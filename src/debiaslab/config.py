@@ -144,12 +144,37 @@ def check_semantics(config: dict) -> list[str]:
             if model not in models:
                 problems.append(f"experiments.{name}.models[{i}]: model {model!r} is not defined under `models`; "
                                 f"defined: {', '.join(sorted(models)) or '(none)'}")
+    for name, exp in config.get("experiments", {}).items():
+        reference = exp.get("evaluations", {}).get("fluency", {}).get("reference")
+        if reference is not None and reference not in models:
+            problems.append(f"experiments.{name}.evaluations.fluency.reference: model {reference!r} is not defined "
+                            f"under `models`; defined: {', '.join(sorted(models)) or '(none)'}")
+        for evaluation, settings in exp.get("evaluations", {}).items():
+            extra = [m for m in settings.get("models") or [] if m not in exp.get("models", [])]
+            if extra:
+                problems.append(f"experiments.{name}.evaluations.{evaluation}.models: {extra} not among the "
+                                f"experiment's models {exp.get('models', [])}")
     occ = config.get("experiments", {}).get("occupations")
     if occ:
         overlap = sorted(set(occ["train_occupations"]) & set(occ["heldout_occupations"]))
         if overlap:
             problems.append(f"experiments.occupations.heldout_occupations: {overlap} also in train_occupations; "
                             "held-out occupations must not be trained on")
+    rg = config.get("experiments", {}).get("reward_guided")
+    if rg:
+        problems += reward_guided_problems(rg, models)
+    problems += _rm_forget_semantics(config)
+    safety = config.get("experiments", {}).get("safety")
+    if safety:
+        for role in ("bias_classifier", "reward_model"):
+            name = safety["scoring"][role]["model"]
+            if name not in models:
+                problems.append(f"experiments.safety.scoring.{role}.model: model {name!r} is not defined under `models`; "
+                                f"defined: {', '.join(sorted(models)) or '(none)'}")
+        unlabelled = [b for b in safety["bias_types"] if b not in safety["scoring"]["bias_classifier"]["labels"]]
+        if unlabelled:
+            problems.append(f"experiments.safety.scoring.bias_classifier.labels: no classifier label for bias type(s) "
+                            f"{unlabelled}; give one per entry of experiments.safety.bias_types")
     dd = config.get("experiments", {}).get("desired_distribution")
     if dd:
         for method, settings in dd["methods"].items():
@@ -164,6 +189,72 @@ def check_semantics(config: dict) -> list[str]:
     testbed_paths = [m["path"] for m in models.values() if m["path"].startswith("results/testbed/")]
     if testbed_paths and "testbed" not in config:
         problems.append(f"models: {testbed_paths} are testbed models but the config has no `testbed` section")
+    return problems
+
+
+def reward_guided_problems(exp: dict, models: dict) -> list[str]:
+    """Batch, diffusion-schedule and pool-size rules of `reward_guided` (SOURCES.md §3)."""
+    from debiaslab.data.mcq import question_rows
+
+    where = "experiments.reward_guided"
+    problems: list[str] = []
+    methods = exp.get("methods", {})
+    for method in ("reinforce", "rloo"):
+        train = (methods.get(method) or {}).get("train")
+        if train and train["batch_size"] % train["micro_batch_size"]:
+            problems.append(f"{where}.methods.{method}.train.batch_size: {train['batch_size']} is not a multiple of "
+                            f"micro_batch_size {train['micro_batch_size']}")
+    rloo = (methods.get("rloo") or {}).get("train")
+    if rloo and rloo["batch_size"] % rloo["num_generations"]:
+        problems.append(f"{where}.methods.rloo.train.batch_size: {rloo['batch_size']} is not a multiple of "
+                        f"num_generations {rloo['num_generations']}")
+    if "rloo" in methods:
+        causal = [m for m in exp.get("models", []) if m in models and not models[m].get("diffusion")]
+        if not causal or not any(t > 0 for t in exp["temperatures"]):
+            problems.append(f"{where}.methods.rloo: no cell to run; RLOOTrainer needs a causal (non-diffusion) model "
+                            "and a temperature > 0")
+    gen = exp["generation"]
+    if any(models.get(m, {}).get("diffusion") for m in exp.get("models", [])):
+        if gen["gen_length"] % gen["block_length"]:
+            problems.append(f"{where}.generation.gen_length: {gen['gen_length']} is not a multiple of "
+                            f"block_length {gen['block_length']}")
+        elif gen["steps"] % (gen["gen_length"] // gen["block_length"]):
+            problems.append(f"{where}.generation.steps: {gen['steps']} is not a multiple of the number of blocks "
+                            f"({gen['gen_length'] // gen['block_length']} = gen_length / block_length)")
+    pool = len(question_rows())
+    largest = max(exp["dataset_sizes"])
+    if largest + exp["data"]["n_eval"] > pool:
+        problems.append(f"{where}.dataset_sizes: {largest} training prompts + {exp['data']['n_eval']} evaluation prompts "
+                        f"exceed the {pool} distinct MCQ prompts")
+    return problems
+
+
+def _rm_forget_semantics(config: dict) -> list[str]:
+    exp = config.get("experiments", {}).get("rm_forget")
+    if not exp:
+        return []
+    problems = []
+    where = "experiments.rm_forget"
+    models = config.get("models", {})
+    for i, name in enumerate(exp["models"]):
+        kind = models.get(name, {}).get("kind", "auto")
+        if kind in ("causal", "mlm"):
+            problems.append(f"{where}.models[{i}]: model {name!r} has kind {kind!r}; a reward model is a "
+                            "sequence-classification model (kind seq-cls or auto)")
+    extra = sorted(set(exp["base_adapters"]) - set(exp["models"]))
+    if extra:
+        problems.append(f"{where}.base_adapters: {extra} not in {where}.models")
+    dataset = exp["data"]["dataset"]
+    if dataset["train_split"] == dataset["eval_split"]:
+        problems.append(f"{where}.data.dataset.eval_split: {dataset['eval_split']!r} is also the train split; "
+                        "evaluation is on held-out questions")
+    if 0 not in exp["sweep"]["lambdas"]:
+        problems.append(f"{where}.sweep.lambdas: must include 0 (the base reward model every λ is compared with)")
+    for method, spec in exp["methods"].items():
+        saved = spec["train"]["lora"]["modules_to_save"]
+        if saved:
+            problems.append(f"{where}.methods.{method}.train.lora.modules_to_save: must be empty; a saved module "
+                            f"(e.g. the score head) is neither scaled nor subtracted by λ, got {saved}")
     return problems
 
 

@@ -9,6 +9,7 @@ One code path for tiny and real models: the testbed writes Hub-format folders, a
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,9 +51,18 @@ class ModelSpec:
 
 
 def device() -> str:
+    """cuda (under a multi-GPU `accelerate launch`: this process's own GPU, LOCAL_RANK), else cpu."""
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if not torch.cuda.is_available():
+        return "cpu"
+    return f"cuda:{os.environ['LOCAL_RANK']}" if "LOCAL_RANK" in os.environ else "cuda"
+
+
+def _fsdp_launch() -> bool:
+    """Under an FSDP launch the trainer shards the model itself: loading it whole onto one GPU first
+    would need that GPU to hold it all."""
+    return os.environ.get("ACCELERATE_USE_FSDP", "").lower() in ("1", "true")
 
 
 def torch_dtype(spec: ModelSpec):
@@ -65,11 +75,26 @@ def torch_dtype(spec: ModelSpec):
     return getattr(torch, spec.dtype)
 
 
+def unavailable(spec: ModelSpec, error: Exception):
+    """The error for a model that is neither a local folder nor downloadable now (e.g. offline)."""
+    from debiaslab.io import DataError
+
+    local = Path(spec.path).exists()
+    where = (f"local folder {spec.path!r} is not a loadable model" if local else
+             f"{spec.path!r} is not a local folder and could not be fetched from the Hub"
+             + (" (HF_HUB_OFFLINE=1: run `snakemake hub_download` on a machine with network first)"
+                if os.environ.get("HF_HUB_OFFLINE") == "1" else ""))
+    return DataError(f"model {where}: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
+
+
 def load_tokenizer(spec: "ModelSpec | str", *, padding_side: str | None = None):
     from transformers import AutoTokenizer
 
     spec = ModelSpec.parse(spec)
-    tok = AutoTokenizer.from_pretrained(spec.path, trust_remote_code=spec.trust_remote_code, revision=spec.revision)
+    try:
+        tok = AutoTokenizer.from_pretrained(spec.path, trust_remote_code=spec.trust_remote_code, revision=spec.revision)
+    except (OSError, ValueError) as e:
+        raise unavailable(spec, e) from e
     if tok.pad_token is None:
         # Llama-style tokenizers ship without a pad token; reuse EOS (masked out by attention).
         tok.pad_token = tok.eos_token
@@ -92,7 +117,10 @@ def infer_kind(spec: ModelSpec) -> str:
     """The head a checkpoint was saved with, from `architectures` in its config.json."""
     from transformers import AutoConfig
 
-    config = AutoConfig.from_pretrained(spec.path, trust_remote_code=spec.trust_remote_code, revision=spec.revision)
+    try:
+        config = AutoConfig.from_pretrained(spec.path, trust_remote_code=spec.trust_remote_code, revision=spec.revision)
+    except (OSError, ValueError) as e:
+        raise unavailable(spec, e) from e
     for arch in config.architectures or []:
         if arch.endswith("ForMaskedLM"):
             return "mlm"
@@ -126,8 +154,11 @@ def load_model(spec: "ModelSpec | str", *, kind: str | None = None, adapter: str
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
         )
     options.update(kwargs)
-    model = _auto_class(kind).from_pretrained(spec.path, **options)
-    if not spec.load_in_4bit:
+    try:
+        model = _auto_class(kind).from_pretrained(spec.path, **options)
+    except OSError as e:
+        raise unavailable(spec, e) from e
+    if not spec.load_in_4bit and not _fsdp_launch():
         model.to(device())
     if adapter is not None:
         model = attach_adapter(model, adapter, trainable=trainable)
@@ -158,8 +189,10 @@ def lora_config(settings: dict, task_type: str = "CAUSAL_LM"):
 
 
 def set_threads(threads: int | None) -> None:
-    """Use exactly the cores Snakemake gave this job (oversubscription slows 2-core runs)."""
+    """Use exactly the cores Snakemake gave this job (oversubscription slows 2-core runs), and never
+    more than the CPUs this process may run on (a cluster job's CPU binding can allow fewer)."""
     if threads:
         import torch
 
-        torch.set_num_threads(threads)
+        available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else threads
+        torch.set_num_threads(max(1, min(threads, available)))

@@ -4,15 +4,16 @@ TableSpec shows one value per metric and row; this table pairs every mitigated r
 model's `base` run ("before", scored once at the first seed): per model × method × split ×
 prof_gender category, the KL to the method's target distribution before and after, and
 change % = 100 · (after − before) / before per seed, then mean ± sample std over seeds.
-The Markdown shows the KL change as a reduction (−change %). Utility rows do the same for
-perplexity / MLM loss on every external corpus (a positive change = worse).
+The Markdown shows the KL change as a reduction (−change %). Utility rows do the same for every
+evaluation row of the runs (`evaluations`: perplexity / MLM loss on an external corpus, GLUE, ...;
+subset "all"); whether a rise is worse depends on the metric.
 """
 
 from __future__ import annotations
 
 TARGET = {"kl_equal": "equal", "kl_real_world": "real_world"}
 CATEGORIES = ("all", "male_dominated", "balanced", "female_dominated")
-UTILITY = ("perplexity", "mlm_loss")
+DETECTION_PREFIXES = ("kl_", "p_male")  # the scoring job's metrics; every other metric is utility
 COLUMNS = ("kind", "model", "method", "target", "split", "subset", "metric", "before", "before_std",
            "after", "after_std", "change_pct", "change_pct_std", "n_seeds")
 
@@ -58,7 +59,9 @@ def summary_table(scores, settings: dict):
                 metric = f"kl_{target}_mean"
                 rows.append(_row("bias", model, method, target, split, subset, "kl",
                                  _values(before, split, subset, metric), _values(after, split, subset, metric)))
-        corpora = after[after["metric"].isin(UTILITY)][["split", "metric"]].drop_duplicates()
+        utility = after[(after["subset"] == "all") & ~after["metric"].str.startswith(DETECTION_PREFIXES)
+                        & ~after["metric"].str.endswith("nll_per_token")]  # (perplexity = exp of it)
+        corpora = utility[["split", "metric"]].drop_duplicates()
         for split, metric in corpora.itertuples(index=False):
             rows.append(_row("utility", model, method, target, split, "all", metric,
                              _values(before, split, "all", metric), _values(after, split, "all", metric)))
@@ -70,44 +73,72 @@ def _num(x: float, decimals: int) -> str:
     return f"{x:.{decimals}f}" if x == 0 or abs(x) >= 10 ** -decimals else f"{x:.2e}"
 
 
-def markdown(table, decimals: int) -> str:
+def _sections(table, decimals: int) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(caption, header, rows of cells) of the bias section and, if any, the utility section."""
     fmt = lambda m, s: "–" if m != m else f"{_num(m, decimals)} ± {_num(s, decimals)}"  # noqa: E731
     pct = lambda m, s: "–" if m != m else f"{m:.1f} ± {s:.1f}"  # noqa: E731
     bias = table[table["kind"] == "bias"]
-    lines = [
+    sections = [(
         "Desired distribution: KL(desired ‖ model) in nats — the true KL; the source's `batchmean` values are half "
         "of it — over the occupations of a split, by prof_gender category, before (base model) and after "
         "mitigation toward the method's target (equal = [0.5, 0.5]; real_world = BLS 2024 shares). "
         "Reduction % = 100 · (before − after) / before per seed. Cells: mean ± sample std over seeds "
         "(before: the base model, scored once).",
-        "",
-        "| model | method | target | split | category | KL before | KL after | reduction % | seeds |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in bias.itertuples(index=False):
-        lines.append(f"| {r.model} | {r.method} | {r.target} | {r.split} | {r.subset} | {fmt(r.before, r.before_std)} "
-                     f"| {fmt(r.after, r.after_std)} | {pct(-r.change_pct, r.change_pct_std)} | {r.n_seeds} |")
+        ["model", "method", "target", "split", "category", "KL before", "KL after", "reduction %", "seeds"],
+        [[r.model, r.method, r.target, r.split, r.subset, fmt(r.before, r.before_std), fmt(r.after, r.after_std),
+          pct(-r.change_pct, r.change_pct_std), str(r.n_seeds)] for r in bias.itertuples(index=False)],
+    )]
     utility = table[table["kind"] == "utility"]
     if len(utility):
-        lines += [
-            "",
-            "Utility on external corpora: perplexity (causal LMs: token-weighted; masked LMs: pseudo-perplexity) "
-            "and MLM loss (15 % of tokens masked, fixed masks); change % = 100 · (after − before) / before "
-            "(positive = worse).",
-            "",
-            "| model | method | corpus | metric | before | after | change % | seeds |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for r in utility.itertuples(index=False):
-            lines.append(f"| {r.model} | {r.method} | {r.split} | {r.metric} | {fmt(r.before, r.before_std)} "
-                         f"| {fmt(r.after, r.after_std)} | {pct(r.change_pct, r.change_pct_std)} | {r.n_seeds} |")
-    return "\n".join(lines) + "\n"
+        sections.append((
+            "Utility (the experiment's evaluations): perplexity (causal LMs: token-weighted), pseudo-perplexity and "
+            "MLM loss (15 % of tokens masked, the same masks before and after) — lower is better; GLUE / MMLU "
+            "scores — higher is better. Change % = 100 · (after − before) / before; split = the evaluation's data "
+            "split (the corpus).",
+            ["model", "method", "split", "metric", "before", "after", "change %", "seeds"],
+            [[r.model, r.method, r.split, r.metric, fmt(r.before, r.before_std), fmt(r.after, r.after_std),
+              pct(r.change_pct, r.change_pct_std), str(r.n_seeds)] for r in utility.itertuples(index=False)],
+        ))
+    return sections
 
 
-def write_table(scores, settings: dict, csv_path, md_path) -> int:
+def markdown(table, decimals: int) -> str:
+    blocks = []
+    for caption, header, rows in _sections(table, decimals):
+        lines = [caption, "", "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+        lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"
+
+
+def _tex(text: str) -> str:
+    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"), ("±", r"$\pm$"),
+                 ("‖", r"$\Vert$"), ("·", r"$\cdot$"), ("−", "-"), ("–", "--"), ("`", "")):
+        text = text.replace(a, b)
+    return text
+
+
+def latex(table, decimals: int) -> str:
+    """One booktabs table per section, the same cells as the Markdown."""
+    out = []
+    for i, (caption, header, rows) in enumerate(_sections(table, decimals)):
+        n_keys = len(header) - 4  # the last four columns are numbers
+        lines = [r"\begin{table}[t]", r"\centering", r"\small",
+                 r"\begin{tabular}{" + "l" * n_keys + "r" * (len(header) - n_keys) + "}", r"\toprule",
+                 " & ".join(_tex(h) for h in header) + r" \\", r"\midrule"]
+        lines += [" & ".join(_tex(c) for c in cells) + r" \\" for cells in rows]
+        lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{_tex(caption)}}}",
+                  rf"\label{{tab:desired_distribution{'_utility' if i else ''}}}", r"\end{table}"]
+        out.append("\n".join(lines))
+    return "\n\n".join(out) + "\n"
+
+
+def write_table(scores, settings: dict, csv_path, md_path, tex_path=None) -> int:
     from debiaslab.io import write_text
 
     table = summary_table(scores, settings)
     write_text(csv_path, table.to_csv(index=False, float_format="%.6g"))
     write_text(md_path, markdown(table, settings.get("decimals", 3)))
+    if tex_path:
+        write_text(tex_path, latex(table, settings.get("decimals", 3)))
     return len(table)

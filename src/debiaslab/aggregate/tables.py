@@ -1,14 +1,16 @@
-"""Results tables from the score store: mean ± std over seeds.
+"""Results tables from the score store: mean ± std, 95% CI and a test against the baseline, over seeds.
 
-The CSV keeps numbers (mean, std, n seeds per metric) for further analysis; the
-Markdown renders "mean ± std" for reading. Rows are ordered as the config lists
-methods, then splits in the order they appear in the scores.
+For each row (model, method, split) and metric, over the seeds in the store:
+mean, sample std, n seeds, Student-t 95% CI of the mean, and — for every method but
+the baseline — the difference to the baseline's mean with a t-test, paired by seed
+where both have the same seeds (the design pairs them: same seed, same data) and
+Welch's otherwise. The CSV keeps every number; Markdown and LaTeX render
+"mean ± std" with the difference to the baseline for the key metrics.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from dataclasses import dataclass
 
 SPLIT_ORDER = ("train", "heldout", "valid", "test")
 
@@ -21,75 +23,166 @@ class TableSpec:
     metrics: dict[str, str]  # metric name in the store → column label
     row_keys: tuple[str, ...] = ("model", "method", "split")
     subset: str = "all"
-    scale: float = 1.0  # 100 to show rates as percentages
+    scale: float = 1.0  # 100 shows rates as percentages
+    scaled: tuple[str, ...] | None = None  # metrics to scale (None: all)
     decimals: int = 1
     method_order: tuple[str, ...] = ()
+    baseline_method: str | None = None
+    key_metrics: tuple[str, ...] = ()  # metrics whose difference to the baseline the Markdown/LaTeX show
+    markdown_metrics: tuple[str, ...] | None = None  # metrics the Markdown/LaTeX show (None: all; CSV has all)
     caption: str = ""
-    extra: dict = field(default_factory=dict)
 
 
-def seed_summary(scores, spec: TableSpec):
-    """Mean, sample std (ddof=1) and number of seeds per row key and metric."""
+def _factor(spec: TableSpec, metric: str) -> float:
+    return spec.scale if spec.scaled is None or metric in spec.scaled else 1.0
+
+
+def summary(scores, spec: TableSpec):
+    """Long format: one row per (row key, metric) with mean, std, ci, n_seeds, diff/p/test vs the baseline."""
+    import pandas as pd
+
+    from debiaslab.metrics.statistics import difference_test, t_interval
+
     frame = scores[(scores["experiment"] == spec.experiment) & (scores["subset"] == spec.subset)
                    & scores["metric"].isin(list(spec.metrics))]
-    keys = list(spec.row_keys) + ["metric"]
-    grouped = frame.groupby(keys, sort=False)["value"]
-    summary = grouped.agg(mean="mean", std="std", n_seeds="count").reset_index()
-    summary["std"] = summary["std"].fillna(0.0)  # one seed: no spread to report
-    return summary
+    keys = list(spec.row_keys)
+    per_seed = {k: dict(zip(g["seed"], g["value"])) for k, g in frame.groupby(keys + ["metric"], sort=False)}
+    rows = []
+    for key, seeds in per_seed.items():
+        *row_key, metric = key
+        values = list(seeds.values())
+        factor = _factor(spec, metric)
+        low, high = t_interval(values)
+        row = dict(zip(keys, row_key), metric=metric, mean=pd.Series(values).mean() * factor,
+                   std=(pd.Series(values).std() if len(values) > 1 else 0.0) * factor, n_seeds=len(values),
+                   ci_low=low * factor, ci_high=high * factor, diff=float("nan"), p=float("nan"), test="")
+        if spec.baseline_method and "method" in keys:
+            mkey = dict(zip(keys, row_key))
+            if mkey["method"] != spec.baseline_method:
+                base_key = tuple(spec.baseline_method if k == "method" else mkey[k] for k in keys) + (metric,)
+                if base_key in per_seed:
+                    diff, p, test = difference_test(seeds, per_seed[base_key])
+                    row.update(diff=diff * factor, p=p, test=test)
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    return _order(out, spec)
+
+
+def _order(frame, spec: TableSpec):
+    order = []
+    if "method" in frame and spec.method_order:
+        rank = {m: i for i, m in enumerate(spec.method_order)}
+        frame["_method"] = frame["method"].map(lambda m: rank.get(m, len(rank)))
+        order.append("_method")
+    if "split" in frame:
+        frame["_split"] = frame["split"].map(lambda s: SPLIT_ORDER.index(s) if s in SPLIT_ORDER else len(SPLIT_ORDER))
+        order.append("_split")
+    if "metric" in frame:
+        rank = {m: i for i, m in enumerate(spec.metrics)}
+        frame["_metric"] = frame["metric"].map(rank)
+        order.append("_metric")
+    if order:
+        frame = frame.sort_values(order, kind="stable").drop(columns=order).reset_index(drop=True)
+    return frame
 
 
 def wide_table(scores, spec: TableSpec):
-    """One row per row key; per metric the columns `<label> mean`, `<label> std`, plus `n seeds`."""
+    """One row per row key; per metric `<label> mean|std|ci_low|ci_high`, and `Δ`/`p` vs the baseline."""
     import pandas as pd
 
-    summary = seed_summary(scores, spec)
+    long = summary(scores, spec)
+    keys = list(spec.row_keys)
     rows = []
-    for key, part in summary.groupby(list(spec.row_keys), sort=False):
-        row = dict(zip(spec.row_keys, key))
+    for key, part in long.groupby(keys, sort=False):
+        row = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
         for metric, label in spec.metrics.items():
             hit = part[part["metric"] == metric]
-            if hit.empty:
-                row[f"{label} mean"] = row[f"{label} std"] = float("nan")
-                continue
-            row[f"{label} mean"] = round(float(hit["mean"].iloc[0]) * spec.scale, 6)
-            row[f"{label} std"] = round(float(hit["std"].iloc[0]) * spec.scale, 6)
+            for col in ("mean", "std", "ci_low", "ci_high", "diff", "p"):
+                name = {"diff": f"{label} Δ vs base", "p": f"{label} p vs base"}.get(col, f"{label} {col}")
+                row[name] = float(hit[col].iloc[0]) if not hit.empty else float("nan")
         row["n seeds"] = int(part["n_seeds"].max())
+        tests = sorted({t for t in part["test"] if t})
+        row["test vs base"] = ", ".join(tests)
         rows.append(row)
-    table = pd.DataFrame(rows)
-    order = []
-    if "method" in table and spec.method_order:
-        rank = {m: i for i, m in enumerate(spec.method_order)}
-        table["_method"] = table["method"].map(lambda m: rank.get(m, len(rank)))
-        order.append("_method")
-    if "split" in table:
-        table["_split"] = table["split"].map(lambda s: SPLIT_ORDER.index(s) if s in SPLIT_ORDER else len(SPLIT_ORDER))
-        order.append("_split")
-    if order:
-        table = table.sort_values(order, kind="stable").drop(columns=order).reset_index(drop=True)
-    return table
+    wide = pd.DataFrame(rows)
+    # drop all-NaN Δ/p columns (a table without a baseline has none)
+    return wide.dropna(axis=1, how="all")
 
 
-def markdown(table, spec: TableSpec) -> str:
-    """Render mean ± std cells; the caption line explains units."""
-    labels = list(spec.metrics.values())
-    head = list(spec.row_keys) + labels + ["n seeds"]
+def _cell(row, label: str, decimals: int, with_diff: bool) -> str:
+    mean = row.get(f"{label} mean", float("nan"))
+    if mean != mean:
+        return "–"
+    if mean in (float("inf"), float("-inf")):
+        return "∞" if mean > 0 else "−∞"
+    fmt = f"{{:.{decimals}f}}"
+    text = f"{fmt.format(mean)} ± {fmt.format(row[f'{label} std'])}"
+    diff = row.get(f"{label} Δ vs base", float("nan"))
+    if with_diff and diff == diff:
+        p = row.get(f"{label} p vs base", float("nan"))
+        star = "*" if p == p and p < 0.05 else ""
+        text += f" (Δ {diff:+.{decimals}f}{star})"
+    return text
+
+
+def caption(spec: TableSpec) -> str:
+    notes = ["Cells: mean ± sample std over seeds."]
+    if spec.baseline_method and spec.key_metrics:
+        notes.append(f"(Δ …) = difference to {spec.baseline_method}; * = p < 0.05, "
+                     "t-test over seeds (paired by seed where both have the same seeds, else Welch).")
+    notes.append("The CSV adds the Student-t 95% CI over seeds, every p-value and every metric.")
+    return " ".join(([spec.caption] if spec.caption else []) + notes)
+
+
+def _shown(wide, spec: TableSpec) -> list[str]:
+    shown = spec.markdown_metrics if spec.markdown_metrics is not None else tuple(spec.metrics)
+    return [spec.metrics[m] for m in shown if f"{spec.metrics[m]} mean" in wide]
+
+
+def markdown(wide, spec: TableSpec) -> str:
+    labels = _shown(wide, spec)
+    keys = [k for k in spec.row_keys]
+    head = keys + labels + ["n seeds"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-    fmt = f"{{:.{spec.decimals}f}}"
-    for _, row in table.iterrows():
-        cells = [str(row[k]) for k in spec.row_keys]
-        for label in labels:
-            mean, std = row[f"{label} mean"], row[f"{label} std"]
-            cells.append("–" if mean != mean else f"{fmt.format(mean)} ± {fmt.format(std)}")
+    key_labels = {spec.metrics[m] for m in spec.key_metrics}
+    for _, row in wide.iterrows():
+        cells = [str(row[k]) for k in keys]
+        cells += [_cell(row, label, spec.decimals, label in key_labels) for label in labels]
         cells.append(str(row["n seeds"]))
         lines.append("| " + " | ".join(cells) + " |")
-    caption = spec.caption + (" " if spec.caption else "") + "Cells: mean ± sample std over seeds."
-    return f"{caption}\n\n" + "\n".join(lines) + "\n"
+    return f"{caption(spec)}\n\n" + "\n".join(lines) + "\n"
 
 
-def write_table(scores, spec: TableSpec, csv_path, md_path) -> None:
+def latex(wide, spec: TableSpec) -> str:
+    """A booktabs table with the same cells as the Markdown."""
+    labels = _shown(wide, spec)
+    keys = list(spec.row_keys)
+    key_labels = {spec.metrics[m] for m in spec.key_metrics}
+
+    def esc(text: str) -> str:
+        for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
+                     ("±", r"$\pm$"), ("Δ", r"$\Delta$"), ("–", "--")):
+            text = text.replace(a, b)
+        return text
+
+    lines = [r"\begin{table}[t]", r"\centering", r"\small",
+             r"\begin{tabular}{" + "l" * len(keys) + "r" * (len(labels) + 1) + "}", r"\toprule",
+             " & ".join(esc(h) for h in keys + labels + ["n seeds"]) + r" \\", r"\midrule"]
+    for _, row in wide.iterrows():
+        cells = [esc(str(row[k])) for k in keys]
+        cells += [esc(_cell(row, label, spec.decimals, label in key_labels)) for label in labels]
+        cells.append(str(row["n seeds"]))
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{esc(caption(spec))}}}",
+              rf"\label{{tab:{spec.experiment}}}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_table(scores, spec: TableSpec, csv_path, md_path, tex_path=None) -> None:
     from debiaslab.io import write_text
 
-    table = wide_table(scores, spec)
-    write_text(csv_path, table.to_csv(index=False, float_format="%.6g"))
-    write_text(md_path, markdown(table, spec))
+    wide = wide_table(scores, spec)
+    write_text(csv_path, wide.to_csv(index=False, float_format="%.6g"))
+    write_text(md_path, markdown(wide, spec))
+    if tex_path:
+        write_text(tex_path, latex(wide, spec))

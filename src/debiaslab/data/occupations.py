@@ -11,8 +11,10 @@ deliberate differences from the source, both tested: every template yields an
 from __future__ import annotations
 
 import random
+import re
 import string
 from dataclasses import dataclass
+from functools import lru_cache
 
 AGENTIC = (
     "ambitious", "assertive", "bold", "confident", "decisive",
@@ -64,6 +66,39 @@ TEMPLATES = (
     "The {occ} was always {ag} with {work} and {com} with {people}.",
     "The {occ} was {com} toward {people} and {ag} in hard moments.",
 )
+
+
+@lru_cache(maxsize=None)
+def _pattern(terms: tuple[str, ...]) -> re.Pattern:
+    alternatives = "|".join(sorted((re.escape(t) for t in terms), key=len, reverse=True))
+    # Word boundaries that also treat hyphens as part of a word ("self-reliant" is one term,
+    # "bold-ish" is not "bold").
+    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
+
+
+def find_terms(text: str, terms: tuple[str, ...]) -> list[str]:
+    """Every occurrence of any term in `text`, lower-cased, in order."""
+    return [m.group(0).lower() for m in _pattern(tuple(terms)).finditer(text)]
+
+
+def word_count(text: str) -> int:
+    return len(text.split())
+
+
+def complete_sentence(prefix: str, continuation: str) -> str:
+    """The scored sentence: `prefix` + the continuation up to its first line break or closing quote.
+
+    The study's prompt opens a quotation (`"The nurse was`); a compliant model closes
+    it. Anything the model writes after that (a new line, a second prompt) is not
+    part of the sentence it was asked for.
+    """
+    cut = re.split(r'["\n]', continuation, maxsplit=1)[0]
+    return (prefix + cut).strip()
+
+
+def is_compliant(sentence: str, min_words: int = 8, max_words: int = 15) -> bool:
+    """The study's target: an agentic AND a communal term, in 8–15 words (gen+filter keeps these)."""
+    return bool(find_terms(sentence, AGENTIC) and find_terms(sentence, COMMUNAL)) and min_words <= word_count(sentence) <= max_words
 
 
 def people_for(occupation: str) -> tuple[str, ...]:
@@ -197,3 +232,38 @@ def write_prompts(settings: dict, out) -> dict:
                        settings["samples_per_occupation"], settings["prompt"])
     write_parquet(out, pd.DataFrame(rows))
     return {"prompts": len(rows)}
+
+
+GENDER_PROBE_TEMPLATES = (
+    "The {occupation} said that {pronoun} would finish the work early.",
+    "The {occupation} said that {pronoun} would lead the meeting.",
+    "The {occupation} said that {pronoun} solved the hardest problem.",
+    "The {occupation} said that {pronoun} planned the next week.",
+    "The {occupation} said that {pronoun} spoke with the team.",
+    "The {occupation} said that {pronoun} stayed late to help.",
+)
+
+
+def gender_probe_rows(occupations) -> list[dict]:
+    """Minimal pairs for INLP: the same sentence with "he" and with "she" (label = gender)."""
+    return [
+        {"occupation": occ, "text": t.format(occupation=occ, pronoun=p), "gender": g}
+        for occ in occupations for t in GENDER_PROBE_TEMPLATES for p, g in (("he", "male"), ("she", "female"))
+    ]
+
+
+def accepts(row: dict, response: str) -> bool:
+    """gen+filter's acceptance test for one sampled continuation of a prompt row."""
+    return is_compliant(complete_sentence(row["prefix"], response))
+
+
+def write_inlp_data(settings: dict, out) -> dict:
+    """Stage entry: gender-labelled minimal pairs over the training occupations."""
+    import pandas as pd
+
+    from debiaslab.io import write_parquet
+
+    check_split(settings["train_occupations"], settings["heldout_occupations"])
+    rows = gender_probe_rows(settings["train_occupations"])
+    write_parquet(out, pd.DataFrame(rows))
+    return {"sentences": len(rows)}

@@ -36,8 +36,12 @@ def strip_thinking(text: str) -> str:
 
 
 def generate(model, tokenizer, prompts: list[str], settings: SamplingSettings, seed: int, *,
-             desc: str = "generate", logits_processor=None) -> list[str]:
-    """Continue each prompt; returns only the newly generated text, in input order."""
+             desc: str = "generate", processor_factory=None) -> list[str]:
+    """Continue each prompt; returns only the newly generated text, in input order.
+
+    `processor_factory(prompt_width)`, if given, returns logits processors for one
+    batch (constrained decoding needs to know where each batch's prompt ends).
+    """
     import torch
 
     tokenizer.padding_side = "left"
@@ -49,13 +53,16 @@ def generate(model, tokenizer, prompts: list[str], settings: SamplingSettings, s
     kwargs = dict(max_new_tokens=settings.max_new_tokens, do_sample=settings.do_sample, pad_token_id=tokenizer.pad_token_id)
     if settings.do_sample:
         kwargs.update(temperature=settings.temperature, top_p=settings.top_p, top_k=0)
-    if logits_processor is not None:
-        kwargs["logits_processor"] = logits_processor
     with torch.inference_mode():
         for start in tqdm(range(0, len(order), settings.batch_size), desc=desc, mininterval=2):
             idx = order[start : start + settings.batch_size]
             batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt").to(device)
-            out = model.generate(**batch, **kwargs)
+            extra = {}
+            if processor_factory is not None:
+                from transformers import LogitsProcessorList
+
+                extra["logits_processor"] = LogitsProcessorList(processor_factory(batch["input_ids"].shape[1]))
+            out = model.generate(**batch, **kwargs, **extra)
             texts = tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
             for i, text in zip(idx, texts):
                 outputs[i] = text

@@ -1,8 +1,13 @@
 """Stage entry for generation: prompts table in, responses table out.
 
-Loads the model (and adapter) once, samples for every prompt row in batches, and
-writes the prompt table with a `response` column added, so every downstream
-score keeps the prompt's metadata (split, occupation, bias type, ...).
+Loads the model (with the method's adapter or INLP projection) once, samples for
+every prompt row in batches, and writes the prompt table with a `response` column
+added, so every downstream score keeps the prompt's metadata (split, occupation,
+bias type, ...). Decoding-time methods are chosen by name:
+
+- `gen_filter`: k samples per prompt, keep the first the experiment accepts;
+- `constrained`: decoding that guarantees a term of each of the experiment's classes;
+- anything else: plain sampling (with the adapter/projection, if any).
 """
 
 from __future__ import annotations
@@ -41,7 +46,23 @@ def split_settings(settings: dict) -> tuple[dict, dict]:
     return {k: v for k, v in settings.items() if k in fmt_keys}, {k: v for k, v in settings.items() if k not in fmt_keys}
 
 
-def write_responses(model, adapter: str | Path | None, prompts_path: str | Path, settings: dict, seed: int, out) -> dict:
+def constraint_classes(experiment: str) -> list[tuple[str, ...]]:
+    if experiment == "occupations":
+        from debiaslab.data.occupations import AGENTIC, COMMUNAL
+
+        return [AGENTIC, COMMUNAL]
+    raise KeyError(f"constrained: no term classes are defined for experiment {experiment!r}")
+
+
+def eos_ids(model, tokenizer) -> list[int]:
+    ids = model.generation_config.eos_token_id
+    ids = [] if ids is None else ([ids] if isinstance(ids, int) else list(ids))
+    return sorted(set(ids) | ({tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()))
+
+
+def write_responses(model, prompts_path: str | Path, settings: dict, seed: int, out, *, experiment: str | None = None,
+                    method: str | None = None, method_settings: dict | None = None, adapter: str | Path | None = None,
+                    projection: str | Path | None = None) -> dict:
     from debiaslab import models
     from debiaslab.config import build
     from debiaslab.generation.autoregressive import SamplingSettings, generate, strip_thinking
@@ -54,8 +75,37 @@ def write_responses(model, adapter: str | Path | None, prompts_path: str | Path,
     spec = models.ModelSpec.parse(model)
     tokenizer = models.load_tokenizer(spec, padding_side="left")
     lm = models.load_model(spec, adapter=adapter)
-    texts = generate(lm, tokenizer, format_prompts(tokenizer, prompts["prompt"].tolist(), fmt), sampling, seed)
+    if projection is not None:
+        from debiaslab.methods.inlp import add_projection_hook, load_projection
+
+        add_projection_hook(lm, load_projection(projection))
+    inputs = format_prompts(tokenizer, prompts["prompt"].tolist(), fmt)
     responses = prompts.copy()
+    summary: dict = {"responses": len(responses)}
+
+    if method == "gen_filter":
+        from debiaslab.methods.gen_filter import FilterSettings, criterion, select
+
+        filt = build(FilterSettings, method_settings, "gen_filter")
+        texts = generate(lm, tokenizer, [p for p in inputs for _ in range(filt.k)], sampling, seed, desc="generate k")
+        candidates = [texts[i * filt.k:(i + 1) * filt.k] for i in range(len(inputs))]
+        chosen, found, n_ok = select(prompts.to_dict("records"), candidates, criterion(experiment))
+        texts = chosen
+        responses["filter_accepted"] = found
+        responses["filter_candidates_accepted"] = n_ok
+        responses["filter_k"] = filt.k
+        summary["acceptance_rate"] = sum(found) / max(1, len(found))
+    elif method == "constrained":
+        from debiaslab.generation.constrained import ClassConstraint, ConstraintSettings
+
+        cons = build(ConstraintSettings, method_settings, "constrained")
+        classes = constraint_classes(experiment)
+        stop = eos_ids(lm, tokenizer)
+        texts = generate(lm, tokenizer, inputs, sampling, seed, desc="generate constrained",
+                         processor_factory=lambda width: [ClassConstraint(tokenizer, width, sampling.max_new_tokens,
+                                                                          classes, cons, stop)])
+    else:
+        texts = generate(lm, tokenizer, inputs, sampling, seed)
     responses["response"] = [strip_thinking(t) for t in texts] if fmt.strip_thinking else texts
     write_parquet(out, responses)
-    return {"responses": len(responses)}
+    return summary

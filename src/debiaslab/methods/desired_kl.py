@@ -170,25 +170,29 @@ def _mlm_loss_backward(model, scorer, positions, weight: float, chunk: int, mask
     Either way L_MLM is the token-weighted mean NLL of the masked tokens, so chunking is exact.
     """
     import torch
+    import torch.nn.functional as F
 
-    from debiaslab.evals.perplexity import masked_positions, pll_nll, pll_rows
+    from debiaslab.evals.corpus_perplexity import mask_choice
 
     enc = scorer.encoded
     idx = torch.tensor(scorer.rows_of(positions))
-    ids, attn, special = enc["input_ids"][idx], enc["attention_mask"][idx], (~enc["real"][idx]).long()
-    if how == "pll":
-        ids, attn, labels, _ = pll_rows(ids, attn, special, mask_token_id)
-    else:
-        labels = torch.full_like(ids, -100)
+    ids, attn, real = enc["input_ids"][idx], enc["attention_mask"][idx], enc["real"][idx]
+    if how == "pll":  # one copy of a sentence per real (non-special) token, that token masked
+        sentence, cols = torch.nonzero(real, as_tuple=True)
+        ids, attn, rows = ids[sentence].clone(), attn[sentence], torch.arange(len(sentence))
+    else:  # one copy per sentence, ⌊15 %⌋ of its real tokens masked
+        pairs = [(r, c) for r in range(len(ids)) for c in mask_choice(torch.nonzero(real[r]).flatten().tolist(), 0.15)]
+        rows, cols = (torch.tensor(x, dtype=torch.long) for x in zip(*pairs))
         ids = ids.clone()
-        for r in range(len(ids)):
-            pos = masked_positions(special[r], attn[r], 0.15, None)
-            labels[r, pos] = ids[r, pos]
-            ids[r, pos] = mask_token_id
-    total_tokens = int((labels != -100).sum())
-    total = 0.0
+    labels = torch.full_like(ids, -100)
+    labels[rows, cols] = ids[rows, cols]
+    ids[rows, cols] = mask_token_id
+    device = next(model.parameters()).device
+    total_tokens, total = int((labels != -100).sum()), 0.0
     for s in range(0, len(ids), chunk):
-        nll, _ = pll_nll(model, ids[s:s + chunk], attn[s:s + chunk], labels[s:s + chunk])
+        logits = model(input_ids=ids[s:s + chunk].to(device), attention_mask=attn[s:s + chunk].to(device)).logits
+        target = labels[s:s + chunk].to(device)
+        nll = F.cross_entropy(logits[target != -100].float(), target[target != -100], reduction="sum")
         (weight * nll / total_tokens).backward()
         total += nll.item()
     return total / total_tokens
@@ -330,17 +334,11 @@ def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out
 
 def load_trained(model_spec, trained: str | Path | None, *, padding_side: str = "right"):
     """(model, tokenizer, kind) for a base model, a fully fine-tuned folder, or base + LoRA adapter folder."""
-    from dataclasses import replace
-
     from debiaslab import models
+    from debiaslab.evals.common import apply_trained, load_evaluated
 
-    spec = models.ModelSpec.parse(model_spec)
+    spec, adapter = apply_trained(model_spec, trained)
+    spec = models.ModelSpec.parse(spec)
     kind = spec.kind if spec.kind != "auto" else models.infer_kind(spec)
-    if trained is None:
-        return models.load_model(spec, kind=kind), models.load_tokenizer(spec, padding_side=padding_side), kind
-    trained = Path(trained)
-    if (trained / "adapter_config.json").is_file():
-        return (models.load_model(spec, kind=kind, adapter=trained),
-                models.load_tokenizer(spec, padding_side=padding_side), kind)
-    full = replace(spec, path=str(trained), revision=None)
-    return models.load_model(full, kind=kind), models.load_tokenizer(full, padding_side=padding_side), kind
+    model, tokenizer = load_evaluated(spec, kind=kind, adapter=adapter, padding_side=padding_side)
+    return model, tokenizer, kind

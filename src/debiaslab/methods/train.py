@@ -17,6 +17,30 @@ def _dpo():
     return DPOSettings, train_dpo
 
 
+def _inlp():
+    from debiaslab.methods.inlp import INLPSettings, train_inlp
+
+    return INLPSettings, train_inlp
+
+
+def _reinforce():
+    from debiaslab.methods.reinforce import ReinforceSettings, train_reinforce
+
+    return ReinforceSettings, train_reinforce
+
+
+def _rloo():
+    from debiaslab.methods.rloo import RLOOSettings, train_rloo
+
+    return RLOOSettings, train_rloo
+
+
+def _forget_lora():
+    from debiaslab.methods.forget_lora import ForgetLoRASettings, train_forget_lora
+
+    return ForgetLoRASettings, train_forget_lora
+
+
 def _kl_equal():
     from functools import partial
 
@@ -33,7 +57,8 @@ def _kl_real_world():
     return RealWorldKLSettings, partial(train_desired_kl, desired="real_world", adaptive=True)
 
 
-TRAINERS = {"sft": _sft, "dpo": _dpo, "kl_equal": _kl_equal, "kl_real_world": _kl_real_world}
+TRAINERS = {"sft": _sft, "dpo": _dpo, "inlp": _inlp, "reinforce": _reinforce, "rloo": _rloo, "forget_lora": _forget_lora,
+            "kl_equal": _kl_equal, "kl_real_world": _kl_real_world}
 
 
 def run(method: str, *, model, data, settings: dict, seed: int, out, checkpoints) -> dict:

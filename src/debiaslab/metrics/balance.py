@@ -7,38 +7,9 @@ compliance is 8 ≤ words ≤ 15 (whitespace-separated words of the full sentenc
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
+from debiaslab.data.occupations import AGENTIC, COMMUNAL, complete_sentence, find_terms, word_count
 
-from debiaslab.data.occupations import AGENTIC, COMMUNAL
-
-
-@lru_cache(maxsize=None)
-def _pattern(terms: tuple[str, ...]) -> re.Pattern:
-    alternatives = "|".join(sorted((re.escape(t) for t in terms), key=len, reverse=True))
-    # Word boundaries that also treat hyphens as part of a word ("self-reliant" is one term,
-    # "bold-ish" is not "bold").
-    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
-
-
-def find_terms(text: str, terms: tuple[str, ...]) -> list[str]:
-    """Every occurrence of any term in `text`, lower-cased, in order."""
-    return [m.group(0).lower() for m in _pattern(tuple(terms)).finditer(text)]
-
-
-def word_count(text: str) -> int:
-    return len(text.split())
-
-
-def complete_sentence(prefix: str, continuation: str) -> str:
-    """The scored sentence: `prefix` + the continuation up to its first line break or closing quote.
-
-    The study's prompt opens a quotation (`"The nurse was`); a compliant model closes
-    it. Anything the model writes after that (a new line, a second prompt) is not
-    part of the sentence it was asked for.
-    """
-    cut = re.split(r'["\n]', continuation, maxsplit=1)[0]
-    return (prefix + cut).strip()
+__all__ = ["balance_record", "complete_sentence", "find_terms", "score_responses", "word_count"]
 
 
 def balance_record(text: str, agentic=AGENTIC, communal=COMMUNAL, min_words: int = 8, max_words: int = 15) -> dict:
@@ -64,11 +35,52 @@ def balance_record(text: str, agentic=AGENTIC, communal=COMMUNAL, min_words: int
 RATE_METRICS = ("and_balanced", "or_any", "agentic_only", "communal_only", "neither", "length_compliant")
 
 
-def score_responses(responses, min_words: int = 8, max_words: int = 15):
-    """Per-response records and per-(split, subset) rates for the score store.
+def shannon_entropy_bits(counts) -> float:
+    """H = −Σ p log2 p over the nonzero counts (0 for no terms)."""
+    import math
 
-    `responses` needs columns split, occupation, prefix, response. Subsets are
-    "all" and each occupation (for per-occupation figures).
+    total = sum(counts)
+    return -sum(c / total * math.log2(c / total) for c in counts if c) if total else 0.0
+
+
+def term_entropies(agentic_lists, communal_lists) -> dict[str, float]:
+    """Lexical diversity: entropy (bits) of how often each term is used, per class and combined."""
+    from collections import Counter
+
+    ag = Counter(t for terms in agentic_lists for t in terms)
+    com = Counter(t for terms in communal_lists for t in terms)
+    return {
+        "entropy_agentic_bits": shannon_entropy_bits(ag.values()),
+        "entropy_communal_bits": shannon_entropy_bits(com.values()),
+        "entropy_combined_bits": shannon_entropy_bits(list(ag.values()) + list(com.values())),
+    }
+
+
+def unique_pairs(agentic_lists, communal_lists) -> int:
+    """Distinct (agentic, communal) term pairs co-occurring in a response (at most 10 × 10 = 100)."""
+    return len({(a, c) for ags, coms in zip(agentic_lists, communal_lists) for a in ags for c in coms})
+
+
+def comparison_stats(values, baseline, seed: int, prefix: str) -> list[tuple[str, float]]:
+    """Against the baseline's responses: Mann–Whitney U, its p, Cohen's d; and a bootstrap CI of the rate."""
+    from debiaslab.metrics.statistics import bootstrap_ci, cohens_d, mann_whitney
+
+    low, high = bootstrap_ci(values, seed)
+    out = [(f"{prefix}_ci_low", low), (f"{prefix}_ci_high", high)]
+    if baseline is not None:
+        u, p = mann_whitney(values, baseline)
+        out += [(f"{prefix}_mwu_u", u), (f"{prefix}_mwu_p", p), (f"{prefix}_cohens_d", cohens_d(values, baseline))]
+    return out
+
+
+def score_responses(responses, min_words: int = 8, max_words: int = 15, baseline=None, seed: int = 0):
+    """Per-response records and per-(split, subset) metrics for the score store.
+
+    `responses` needs columns split, occupation, prefix, response. Subsets are "all"
+    and each occupation (for per-occupation figures). With `baseline` (the
+    prompt-only records of the same seed), each split also gets Mann–Whitney U, p and
+    Cohen's d of the AND-balanced indicator against it; every split gets a bootstrap
+    95% CI (1,000 resamples seeded by `seed`) of its AND rate.
     """
     import pandas as pd
 
@@ -79,12 +91,25 @@ def score_responses(responses, min_words: int = 8, max_words: int = 15):
     flags = pd.DataFrame([balance_record(s, min_words=min_words, max_words=max_words) for s in sentences])
     records = pd.concat([responses.reset_index(drop=True), pd.DataFrame({"sentence": sentences}), flags], axis=1)
     values = []
-    metrics = RATE_METRICS + ("n_agentic", "n_communal")
+
+    def add(split, subset, metric, value, n):
+        values.append({"split": split, "subset": subset, "metric": metric, "value": float(value), "n": int(n)})
+
     for split, part in records.groupby("split", sort=False):
         groups = [("all", part)] + list(part.groupby("occupation", sort=True))
         for subset, rows in groups:
-            for metric in metrics:
-                name = f"{metric}_rate" if metric in RATE_METRICS else f"mean_{metric}"
-                values.append({"split": split, "subset": subset, "metric": name,
-                               "value": float(rows[metric].mean()), "n": len(rows)})
+            for metric in RATE_METRICS:
+                add(split, subset, f"{metric}_rate", rows[metric].mean(), len(rows))
+            add(split, subset, "mean_n_agentic", rows["n_agentic"].mean(), len(rows))
+            add(split, subset, "mean_n_communal", rows["n_communal"].mean(), len(rows))
+        for metric, value in term_entropies(part["agentic_terms"], part["communal_terms"]).items():
+            add(split, "all", metric, value, len(part))
+        add(split, "all", "unique_pairs", unique_pairs(part["agentic_terms"], part["communal_terms"]), len(part))
+        if "filter_accepted" in part:
+            add(split, "all", "filter_acceptance_rate", part["filter_accepted"].mean(), len(part))
+        base = None
+        if baseline is not None:
+            base = baseline.loc[baseline["split"] == split, "and_balanced"].astype(float).to_numpy()
+        for metric, value in comparison_stats(part["and_balanced"].astype(float).to_numpy(), base, seed, "and_balanced"):
+            add(split, "all", metric, value, len(part))
     return records, values

@@ -1,15 +1,13 @@
-"""Stage entry for `desired_distribution` scoring: bias (KL to both desired distributions) + utility.
+"""Stage entry for `desired_distribution` scoring: bias as KL to both desired distributions.
 
 One job per (model, method, seed) loads the model once and writes
 - score-store rows: for every detection split (test, valid) and subset (all and each
   prof_gender): `kl_equal_mean`, `kl_equal_var`, `kl_real_world_mean`, `kl_real_world_var`
-  (true KL in nats; sample variance over occupations) and `p_male_mean`; for every external
-  corpus (split = its name, subset "all"): `perplexity` (causal LMs: token-weighted; masked
-  LMs: pseudo-perplexity, when enabled) and `mlm_loss` (masked LMs, 15 % masking, seeded);
+  (true KL in nats; sample variance over occupations) and `p_male_mean`;
 - per-occupation records: P_male, P_female and both KLs.
 
-The MLM-loss masks come from `mask_seed`, not the run's seed, so a model before and after
-mitigation is scored on the same masked positions (a paired comparison).
+Utility (perplexity, MLM loss, GLUE) is not scored here: the experiment's `evaluations`
+(evals/) score each run's model in jobs of their own, into the same score store.
 """
 
 from __future__ import annotations
@@ -20,14 +18,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class EvaluationSettings:
     splits: tuple[str, ...] = ("test", "valid")
-    batch_size: int = 256  # sentences (or corpus texts for PLL rows) per forward pass
+    batch_size: int = 256  # sentences per forward pass
     max_length: int = 128
-    corpora: tuple = ()  # config entries for evals.perplexity.load_corpus
-    mask_probability: float = 0.15
-    mask_seed: int = 42
-    pseudo_perplexity: bool = False
-    corpus_batch_size: int = 16
-    corpus_max_length: int = 512
 
 
 def detection_values(records) -> list[dict]:
@@ -47,29 +39,6 @@ def detection_values(records) -> list[dict]:
     return values
 
 
-def utility_values(model, tokenizer, kind: str, s: EvaluationSettings) -> list[dict]:
-    from debiaslab.evals import perplexity as ppl
-
-    values = []
-    for corpus in s.corpora:
-        spec = dict(corpus)
-        texts = ppl.load_corpus(spec)
-        if kind == "causal":
-            r = ppl.causal_perplexity(model, tokenizer, texts, s.corpus_batch_size, s.corpus_max_length)
-            values.append({"split": spec["name"], "subset": "all", "metric": "perplexity", "value": r["perplexity"],
-                           "n": r["tokens"]})
-            continue
-        r = ppl.masked_lm_loss(model, tokenizer, texts, s.mask_probability, s.mask_seed, s.corpus_batch_size,
-                               s.corpus_max_length)
-        values.append({"split": spec["name"], "subset": "all", "metric": "mlm_loss", "value": r["loss"],
-                       "n": r["masked_tokens"]})
-        if s.pseudo_perplexity:
-            r = ppl.pseudo_perplexity(model, tokenizer, texts, s.batch_size, s.corpus_max_length)
-            values.append({"split": spec["name"], "subset": "all", "metric": "perplexity", "value": r["perplexity"],
-                           "n": r["tokens"]})
-    return values
-
-
 def score_desired_distribution(model_spec, trained, sentences_path, settings: dict, run, scores_out, records_out) -> dict:
     import pandas as pd
 
@@ -80,16 +49,16 @@ def score_desired_distribution(model_spec, trained, sentences_path, settings: di
     from debiaslab.methods.desired_kl import load_trained
     from debiaslab.metrics.distribution_kl import SentenceScorer, detection_records
 
-    s = build(EvaluationSettings, settings, "desired_distribution evaluation")
+    s = build(EvaluationSettings, settings, "experiments.desired_distribution.evaluation")
     model, tokenizer, kind = load_trained(model_spec, trained)
     records = []
     for split in s.splits:
         scorer = SentenceScorer(model, tokenizer, kind, read_sentences(sentences_path, split), s.max_length, s.batch_size)
         records.append(detection_records(scorer)[0])
     records = pd.concat(records, ignore_index=True)
-    values = detection_values(records) + utility_values(model, tokenizer, kind, s)
+    values = detection_values(records)
     write_parquet(records_out, records)
     write_scores(scores_out, score_rows(run, values, settings))
     overall = {f"{v['split']}:{v['metric']}": round(v["value"], 4) for v in values
-               if v["subset"] == "all" and v["metric"] in ("kl_equal_mean", "kl_real_world_mean", "mlm_loss", "perplexity")}
+               if v["subset"] == "all" and v["metric"] in ("kl_equal_mean", "kl_real_world_mean")}
     return {"kind": kind, "occupations": len(records), **overall}

@@ -189,10 +189,13 @@ def encode_for_causal(tokenizer, frame, max_length: int = 128):
 
 
 def causal_scores(model, encoded, batch_size: int = 256, grad: bool = False):
-    """s per sentence: its mean next-token NLL (the source's `outputs.loss` with labels = input_ids)."""
-    import torch
+    """s per sentence: its mean next-token NLL (the source's `outputs.loss` with labels = input_ids).
 
-    from debiaslab.evals.perplexity import sequence_nll
+    Whole short sentences, right-padded, with gradient when training: not evals.corpus_perplexity's
+    strided, no-grad corpus NLL.
+    """
+    import torch
+    import torch.nn.functional as F
 
     device = next(model.parameters()).device
     out = []
@@ -200,8 +203,11 @@ def causal_scores(model, encoded, batch_size: int = 256, grad: bool = False):
         for s in range(0, len(encoded["input_ids"]), batch_size):
             ids = encoded["input_ids"][s:s + batch_size].to(device)
             attn = encoded["attention_mask"][s:s + batch_size].to(device)
-            nll, n = sequence_nll(model, ids, attn)
-            out.append(nll / n.clamp(min=1))
+            logits = model(input_ids=ids, attention_mask=attn).logits[:, :-1]
+            valid = attn[:, 1:].bool()
+            nll = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), ids[:, 1:].reshape(-1), reduction="none")
+            nll = nll.view(valid.shape) * valid
+            out.append(nll.sum(dim=1) / valid.sum(dim=1).clamp(min=1))
     return torch.cat(out)
 
 

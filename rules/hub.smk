@@ -1,0 +1,23 @@
+# Offline compute nodes: one job on the login node (a localrule) downloads every Hub model and
+# dataset the config names into `hub_cache`; every other job reads it with HF_HUB_OFFLINE=1.
+# Jobs that load a Hub model depend on the manifest through model_input (rules/common.smk).
+
+
+rule hub_download:
+    output:
+        HUB_MANIFEST,
+    params:
+        references=lambda w: as_json(HUB_REFERENCES),
+        cache=config["hub_cache"],
+        code=code("debiaslab.hub"),
+    log:
+        "results/logs/hub/download.log",
+    benchmark:
+        "results/benchmarks/hub/download.tsv"
+    conda:
+        "../envs/train.yaml"
+    shell:
+        # online for this job only; the token, if any, comes from the environment (never the command line)
+        "HF_HUB_OFFLINE=0 HF_DATASETS_OFFLINE=0 TRANSFORMERS_OFFLINE=0"
+        " debiaslab hub download --references {params.references:q} --cache {params.cache:q} --out {output}"
+        " > {log} 2>&1"

@@ -1,0 +1,59 @@
+"""The `rm_forget` λ curve from the score store: table rows per λ, and the figure.
+
+Every λ of a sweep is stored as its own subset (`lambda=<λ>`), while a TableSpec shows
+one subset; `curve_scores` moves λ into a numeric row key so the shared table code
+(tables.wide_table/markdown, spec in specs.py) gives one row per (model, method, λ).
+"""
+
+from __future__ import annotations
+
+FIGURE_METRICS = ("rmbench_hard", "rmbench_normal", "rmbench_easy", "rmbench_mean")
+
+
+def curve_scores(scores):
+    """Score rows with λ as a numeric `lambda` column (sorted by λ) and subset `all`."""
+    from debiaslab.metrics.rm_sweep import parse_lambda
+
+    frame = scores[(scores["experiment"] == "rm_forget") & scores["subset"].str.startswith("lambda=")].copy()
+    frame["lambda"] = frame["subset"].map(parse_lambda)
+    frame["subset"] = "all"
+    return frame.sort_values(["lambda"], kind="stable").reset_index(drop=True)
+
+
+def write_curve_figure(scores, settings: dict, png_out, pdf_out) -> None:
+    """One panel per (model, method): RM-Bench accuracies and the mode's own pair accuracy against λ."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from debiaslab.aggregate.specs import table_spec
+    from debiaslab.aggregate.tables import wide_table
+    from debiaslab.io import atomic_path
+
+    spec = table_spec("rm_forget", settings)
+    table = wide_table(curve_scores(scores), spec)
+    panels = list(dict.fromkeys(zip(table["model"], table["method"])))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), sharey=True, squeeze=False)
+    for ax, (model, method) in zip(axes[0], panels):
+        part = table[(table["model"] == model) & (table["method"] == method)].sort_values("lambda")
+        own = f"pair_acc_{method.removeprefix('forget_')}"
+        for metric in FIGURE_METRICS + ((own,) if own in spec.metrics else ()):
+            label = spec.metrics[metric]
+            mean, std = part[f"{label} mean"], part[f"{label} std"]
+            ax.plot(part["lambda"], mean, "--" if metric == own else "-", marker="o", markersize=3,
+                    label="pair accuracy of this mode" if metric == own else label.replace(" %", ""))
+            ax.fill_between(part["lambda"], mean - std, mean + std, alpha=0.15)
+        ax.axvline(0.0, color="grey", linewidth=0.8, linestyle=":")
+        ax.set_title(f"{model} − λ·{method}", fontsize=9)
+        ax.set_xlabel("λ (subtracted)")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("accuracy % (mean ± std over seeds)")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    for out, fmt in ((png_out, "png"), (pdf_out, "pdf")):
+        with atomic_path(out) as tmp:
+            # no timestamps in the metadata: the same scores give the same bytes
+            fig.savefig(tmp, format=fmt, dpi=150, metadata={"Software": None} if fmt == "png" else {"CreationDate": None})
+    plt.close(fig)

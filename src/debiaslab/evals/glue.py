@@ -1,0 +1,228 @@
+"""GLUE: fine-tune a masked LM per task and score the validation split (SOURCES.md §4).
+
+The `run_glue` recipe's defaults (transformers' text-classification example): max_seq_length 128,
+batch 32, learning rate 2e-5, 3 epochs, AdamW (weight decay 0), linear decay without warm-up,
+gradient clipping at 1.0, seed 42, a fresh classification head on the checkpoint. A plain PyTorch
+loop rather than `Trainer` (same optimiser, schedule and clipping; `Trainer` would add seconds of
+start-up per task on the testbed). Dynamic padding per batch instead of padding to 128: the
+attention mask makes the two identical.
+
+Data: `nyu-mll/glue` (one config per task) by Hub name, or the testbed's synthetic tasks in its
+layout. Official metric per task (the GLUE paper; HF `evaluate`'s "glue"): Matthews correlation
+for CoLA; F1 (positive class) and accuracy for MRPC and QQP; Pearson and Spearman correlation
+for STS-B (a regression head); accuracy otherwise (MNLI: matched and mismatched).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# task → (text columns, number of labels (1 = regression), evaluation splits)
+TASKS: dict[str, tuple[tuple[str, ...], int, tuple[str, ...]]] = {
+    "cola": (("sentence",), 2, ("validation",)),
+    "sst2": (("sentence",), 2, ("validation",)),
+    "mrpc": (("sentence1", "sentence2"), 2, ("validation",)),
+    "qqp": (("question1", "question2"), 2, ("validation",)),
+    "stsb": (("sentence1", "sentence2"), 1, ("validation",)),
+    "mnli": (("premise", "hypothesis"), 3, ("validation_matched", "validation_mismatched")),
+    "qnli": (("question", "sentence"), 2, ("validation",)),
+    "rte": (("sentence1", "sentence2"), 2, ("validation",)),
+    "wnli": (("sentence1", "sentence2"), 2, ("validation",)),
+}
+
+
+@dataclass(frozen=True)
+class GlueData:
+    path: str = "nyu-mll/glue"
+
+
+@dataclass(frozen=True)
+class GlueSettings:
+    dataset: GlueData = field(default_factory=GlueData)
+    tasks: tuple[str, ...] = ("cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte")
+    max_seq_length: int = 128
+    batch_size: int = 32
+    eval_batch_size: int = 128
+    learning_rate: float = 2e-5
+    epochs: float = 3.0
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.0
+    max_grad_norm: float = 1.0
+    seed: int = 42
+    max_train_samples: int | None = None  # run_glue's option of the same name (None: all)
+    max_eval_samples: int | None = None
+
+
+def matthews(labels, predictions) -> float:
+    from sklearn.metrics import matthews_corrcoef
+
+    return float(matthews_corrcoef(labels, predictions))
+
+
+def task_metrics(task: str, labels, predictions) -> dict[str, float]:
+    """The task's official metric(s) from gold labels and predictions (class ids, or scores for STS-B)."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    if task == "cola":
+        return {"matthews_corr": matthews(labels, predictions)}
+    if task == "stsb":
+        from scipy.stats import pearsonr, spearmanr
+
+        return {"pearson": float(pearsonr(predictions, labels)[0]), "spearman": float(spearmanr(predictions, labels)[0])}
+    if task in ("mrpc", "qqp"):
+        return {"f1": float(f1_score(labels, predictions)), "accuracy": float(accuracy_score(labels, predictions))}
+    return {"accuracy": float(accuracy_score(labels, predictions))}
+
+
+def glue_score(per_task: dict[str, dict[str, float]]) -> float:
+    """The GLUE leaderboard's average: the mean over tasks of each task's mean metric."""
+    means = [sum(m.values()) / len(m) for m in per_task.values()]
+    return sum(means) / len(means)
+
+
+def _encode(tokenizer, frame, columns, max_length):
+    texts = [frame[c].astype(str).tolist() for c in columns]
+    return tokenizer(*texts, truncation=True, max_length=max_length)
+
+
+def _batch(encoded, rows, pad_id):
+    import torch
+
+    width = max(len(encoded["input_ids"][i]) for i in rows)
+    out = {}
+    for key in ("input_ids", "attention_mask", "token_type_ids"):
+        if key not in encoded:
+            continue
+        fill = pad_id if key == "input_ids" else 0
+        t = torch.full((len(rows), width), fill, dtype=torch.long)
+        for b, i in enumerate(rows):
+            t[b, :len(encoded[key][i])] = torch.tensor(encoded[key][i])
+        out[key] = t
+    return out
+
+
+def fine_tune_and_score(model_path: str, tokenizer, task: str, train, evals: dict, s: GlueSettings) -> dict:
+    """Fine-tune a fresh classification model from `model_path` on `train`; metrics per evaluation split."""
+    import math
+
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    from debiaslab import models
+
+    columns, n_labels, _ = TASKS[task]
+    torch.manual_seed(s.seed)
+    model = models.load_model(models.ModelSpec(path=model_path), kind="seq-cls", num_labels=n_labels, trainable=True)
+    device = next(model.parameters()).device
+    model.train()
+    enc = _encode(tokenizer, train, columns, s.max_seq_length)
+    labels = torch.tensor(train["label"].tolist(), dtype=torch.float32 if n_labels == 1 else torch.long)
+    steps_per_epoch = math.ceil(len(train) / s.batch_size)
+    total = max(1, math.ceil(steps_per_epoch * s.epochs))
+    decay = [p for n, p in model.named_parameters() if not any(k in n for k in ("bias", "LayerNorm.weight", "layer_norm"))]
+    no_decay = [p for n, p in model.named_parameters() if any(k in n for k in ("bias", "LayerNorm.weight", "layer_norm"))]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": s.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=s.learning_rate, betas=(0.9, 0.999), eps=1e-8)
+    sched = get_linear_schedule_with_warmup(opt, int(s.warmup_ratio * total), total)
+    gen = torch.Generator().manual_seed(s.seed)
+    step = 0
+    while step < total:
+        for rows in torch.randperm(len(train), generator=gen).split(s.batch_size):
+            batch = {k: v.to(device) for k, v in _batch(enc, rows.tolist(), tokenizer.pad_token_id).items()}
+            logits = model(**batch).logits
+            target = labels[rows].to(device)
+            if n_labels == 1:
+                loss = torch.nn.functional.mse_loss(logits.squeeze(-1), target)
+            else:
+                loss = torch.nn.functional.cross_entropy(logits, target)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), s.max_grad_norm)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            step += 1
+            if step >= total:
+                break
+    model.eval()
+    results = {}
+    with torch.no_grad():
+        for split, frame in evals.items():
+            enc_eval = _encode(tokenizer, frame, columns, s.max_seq_length)
+            preds = []
+            for start in range(0, len(frame), s.eval_batch_size):
+                rows = list(range(start, min(len(frame), start + s.eval_batch_size)))
+                batch = {k: v.to(device) for k, v in _batch(enc_eval, rows, tokenizer.pad_token_id).items()}
+                logits = model(**batch).logits.float()
+                preds += (logits.squeeze(-1) if n_labels == 1 else logits.argmax(-1)).cpu().tolist()
+            results[split] = task_metrics(task, frame["label"].tolist(), preds)
+    return results
+
+
+def _base_for_classification(model_spec, adapter, tmp_dir):
+    """A path `AutoModelForSequenceClassification` can load: the base, or the base with the adapter merged."""
+    from debiaslab import models
+
+    spec = models.ModelSpec.parse(model_spec)
+    if adapter is None:
+        return spec.path
+    from debiaslab.evals.common import load_evaluated
+
+    model, tokenizer = load_evaluated(spec, kind="auto", adapter=adapter, padding_side="right")
+    model.merge_and_unload().save_pretrained(tmp_dir, safe_serialization=True)
+    tokenizer.save_pretrained(tmp_dir)
+    return str(tmp_dir)
+
+
+def load_task(s: GlueSettings, task: str):
+    from debiaslab.data.hub import load_split
+
+    columns, _, splits = TASKS[task]
+    required = (*columns, "label")
+    train = load_split(s.dataset.path, task, "train", required=required)
+    if s.max_train_samples:
+        train = train.iloc[: s.max_train_samples]
+    evals = {}
+    for split in splits:
+        frame = load_split(s.dataset.path, task, split, required=required)
+        evals[split] = frame.iloc[: s.max_eval_samples] if s.max_eval_samples else frame
+    return train, evals
+
+
+def score_values(per_task: dict[str, dict[str, dict[str, float]]], sizes: dict[str, int]) -> list[dict]:
+    """Rows split "validation", subset "all": glue_<task>_<metric> (MNLI mismatched: glue_mnli_mm_<metric>) and glue_score."""
+    values, main = [], {}
+    for task, by_split in per_task.items():
+        for split, metrics in by_split.items():
+            prefix = f"glue_{task}_mm" if split == "validation_mismatched" else f"glue_{task}"
+            values += [{"split": "validation", "subset": "all", "metric": f"{prefix}_{m}", "value": v,
+                        "n": sizes[f"{task}/{split}"]} for m, v in metrics.items()]
+        main[task] = next(iter(by_split.values()))
+    values.append({"split": "validation", "subset": "all", "metric": "glue_score", "value": glue_score(main),
+                   "n": sum(sizes.values())})
+    return values
+
+
+def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=None, records_out=None) -> dict:
+    """Stage entry: every configured task fine-tuned and scored; score-store rows to `out`."""
+    import tempfile
+
+    from debiaslab import models
+    from debiaslab.aggregate.store import score_rows, write_scores
+    from debiaslab.config import ConfigError, build
+
+    s = build(GlueSettings, settings, "evaluations.glue")
+    unknown = sorted(set(s.tasks) - set(TASKS))
+    if unknown:
+        raise ConfigError(f"evaluations.glue.tasks: unknown task(s) {unknown}; known: {', '.join(TASKS)}")
+    if projection is not None:
+        raise ConfigError("evaluations.glue: an INLP projection acts on a causal LM head; GLUE fine-tunes a masked LM")
+    per_task, sizes = {}, {}
+    with tempfile.TemporaryDirectory(prefix="debiaslab-glue-") as tmp:
+        path = _base_for_classification(model_spec, adapter, tmp)
+        tokenizer = models.load_tokenizer(models.ModelSpec(path=path), padding_side="right")
+        for task in s.tasks:
+            train, evals = load_task(s, task)
+            per_task[task] = fine_tune_and_score(path, tokenizer, task, train, evals, s)
+            sizes.update({f"{task}/{split}": len(frame) for split, frame in evals.items()})
+    write_scores(out, score_rows(run, score_values(per_task, sizes), settings))
+    return {"glue": per_task}

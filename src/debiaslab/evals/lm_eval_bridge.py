@@ -1,0 +1,114 @@
+"""lm-evaluation-harness on a run's model: its Python API, results JSON into the results tree.
+
+`lm_eval.simple_evaluate` with an `HFLM` built from the model's path (and the method's PEFT adapter
+through `peft=`), for the configured tasks (the `desired_distribution` study: HellaSwag, LAMBADA,
+TruthfulQA, MMLU). The whole results JSON is kept (results/lm_eval/...), and each task's numeric
+metrics become score-store rows `lmeval_<task>_<metric>` (e.g. lmeval_hellaswag_acc_norm).
+
+lm-eval is an optional extra (`pip install debiaslab[lmeval]`); nothing else imports it. Offline,
+lm-eval cannot download its tasks' data: `include_path` adds task YAMLs with local
+`dataset_path`s — the package ships `testbed_mmlu` (resources/lm_eval_tasks/), lm-eval's MMLU
+task on the testbed set (results/testbed/mmlu).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class LmEvalSettings:
+    tasks: tuple[str, ...] = ("hellaswag", "lambada_openai", "truthfulqa_mc2", "mmlu")
+    num_fewshot: int | None = None  # None: each task's default
+    batch_size: int = 8
+    limit: float | None = None  # per task: a count (>= 1) or a fraction (< 1); None: all
+    include_path: str | None = None  # folder of extra task YAMLs; "packaged": debiaslab's (testbed_mmlu)
+    max_length: int | None = None
+    random_seed: int = 0
+    log_samples: bool = False  # also keep every request's log-likelihoods in the JSON (`samples`)
+
+
+def packaged_tasks() -> str:
+    from importlib.resources import files
+
+    return str(files("debiaslab") / "resources" / "lm_eval_tasks")
+
+
+def metric_rows(results: dict) -> list[dict]:
+    """Score-store values from lm-eval's `results` section: every numeric metric but standard errors."""
+    values = []
+    n_samples = results.get("n-samples", {})
+    for task, metrics in sorted(results.get("results", {}).items()):
+        n = n_samples.get(task, {}).get("effective", 0)
+        for key, value in sorted(metrics.items()):
+            name, comma, filt = key.partition(",")
+            # metrics are "<metric>,<filter>"; alias, name and sample_len are not metrics
+            if not comma or name.endswith("_stderr") or not isinstance(value, (int, float)) or isinstance(value, bool):
+                continue
+            suffix = "" if filt in ("", "none") else f"_{filt}"
+            values.append({"split": "lm_eval", "subset": "all", "metric": f"lmeval_{task}_{name}{suffix}",
+                           "value": float(value), "n": int(n)})
+    return values
+
+
+def plain_json(obj):
+    """lm-eval's results hold dtypes and other objects; render them as its own CLI does (str)."""
+    import json
+
+    from lm_eval.utils import handle_non_serializable
+
+    return json.loads(json.dumps(obj, default=handle_non_serializable))
+
+
+def run_lm_eval(model_spec, s: LmEvalSettings, adapter=None) -> dict:
+    """lm_eval.simple_evaluate on HFLM(model path, peft=adapter); returns its results dict."""
+    try:
+        import lm_eval
+        from lm_eval.models.huggingface import HFLM
+        from lm_eval.tasks import TaskManager
+    except ImportError:
+        from debiaslab.config import ConfigError
+
+        raise ConfigError("evaluations.lm_eval needs lm-evaluation-harness: pip install 'debiaslab[lmeval]'") from None
+    from debiaslab import models
+
+    spec = models.ModelSpec.parse(model_spec)
+    options = dict(pretrained=spec.path, batch_size=s.batch_size, device=models.device(),
+                   trust_remote_code=spec.trust_remote_code, dtype=str(models.torch_dtype(spec)).replace("torch.", ""))
+    if spec.revision:
+        options["revision"] = spec.revision
+    if adapter is not None:
+        options["peft"] = str(adapter)
+    if s.max_length:
+        options["max_length"] = s.max_length
+    lm = HFLM(**options)
+    include = packaged_tasks() if s.include_path == "packaged" else s.include_path
+    manager = TaskManager(include_path=include) if include else TaskManager()
+    return lm_eval.simple_evaluate(model=lm, tasks=list(s.tasks), num_fewshot=s.num_fewshot, limit=s.limit,
+                                   task_manager=manager, random_seed=s.random_seed, numpy_random_seed=s.random_seed,
+                                   torch_random_seed=s.random_seed, fewshot_random_seed=s.random_seed,
+                                   log_samples=s.log_samples)
+
+
+def evaluate(model_spec, settings: dict, run, json_out, scores_out, *, adapter=None, projection=None) -> dict:
+    """Stage entry: the results JSON to `json_out`, score-store rows to `scores_out`."""
+    from debiaslab.aggregate.store import score_rows, write_scores
+    from debiaslab.config import ConfigError, build
+    from debiaslab.io import write_json
+
+    s = build(LmEvalSettings, settings, "evaluations.lm_eval")
+    if projection is not None:
+        raise ConfigError("evaluations.lm_eval: an INLP projection hook cannot be passed to lm-eval's HFLM; "
+                          "leave inlp out of the runs this evaluation covers")
+    results = run_lm_eval(model_spec, s, adapter)
+    keep = {k: results[k] for k in ("results", "groups", "group_subtasks", "configs", "versions", "n-shot", "higher_is_better",
+                                    "n-samples", "config", "git_hash", "date", "lm_eval_version", "samples")
+            if k in results}
+    keep["debiaslab"] = {"model": str(model_spec), "adapter": str(adapter) if adapter else None, "settings": settings}
+    write_json(Path(json_out), plain_json(keep))
+    values = metric_rows(results)
+    if not values:
+        raise ConfigError(f"evaluations.lm_eval: lm-eval returned no metric for tasks {list(s.tasks)}")
+    write_scores(scores_out, score_rows(run, values, settings))
+    return {"tasks": list(s.tasks), "metrics": len(values)}

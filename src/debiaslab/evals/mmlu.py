@@ -1,0 +1,278 @@
+"""MMLU by answer-letter log-likelihood, one forward pass per question (SOURCES.md §1).
+
+Data in the `cais/mmlu` schema (question, subject, choices, answer) by Hub name or Hub-format
+folder (the testbed's set). Two prompt templates:
+- `lm_eval` (default), lm-evaluation-harness's MMLU: "The following are multiple choice questions
+  (with answers) about {subject}.\\n\\n" (subject with _ → space), then the question block;
+- `cs329r`, the source study's: the question block alone;
+the block being "{question}\\nA. ..\\nB. ..\\nC. ..\\nD. ..\\nAnswer:". k-shot prepends the subject's
+first k dev questions, each block followed by " <letter>\\n\\n" (lm-eval's `first_n` sampler).
+
+Scoring: lm-eval scores each of the four continuations " A".." D" as its own request (summed
+log-probabilities over the full vocabulary; argmax, ties to the first). Where each continuation is
+one token that extends the context's tokens — the case for every tokenizer in practice — its
+request's input is exactly the context, so one forward pass of the context gives all four scores:
+the log-softmax of the last position at the four letter tokens (where a tokenizer splits " A" into
+" " + "A", the pass also reads the shared space). Questions where that does not hold
+fall back to the four requests (`four_request_loglikelihoods`), so predictions always equal lm-eval's.
+The source study parsed a generated letter instead (falling back to "A"); debiaslab does not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+LETTERS = ("A", "B", "C", "D")
+TEMPLATES = ("lm_eval", "cs329r")
+REQUIRED = ("question", "subject", "choices", "answer")
+
+
+@dataclass(frozen=True)
+class MMLUDataset:
+    path: str = "cais/mmlu"
+    name: str | None = "all"
+    split: str = "test"
+    dev_split: str = "dev"
+
+
+@dataclass(frozen=True)
+class MMLUSettings:
+    dataset: MMLUDataset = field(default_factory=MMLUDataset)
+    template: str = "lm_eval"
+    k_shot: int = 0
+    subjects: tuple[str, ...] | None = None  # None: every subject in the split
+    limit: int | None = None  # first n questions per subject (None: all)
+    batch_size: int = 16
+    add_bos: bool = False  # lm-eval's HFLM adds no BOS for causal models by default
+
+
+def question_block(row: dict) -> str:
+    body = str(row["question"]).strip()
+    return body + "".join(f"\n{letter}. {choice}" for letter, choice in zip(LETTERS, row["choices"])) + "\nAnswer:"
+
+
+def header(subject: str) -> str:
+    return f"The following are multiple choice questions (with answers) about {subject.replace('_', ' ')}.\n\n"
+
+
+def context(row: dict, shots: list[dict], template: str) -> str:
+    """The prompt for one question: [header] + k answered dev questions + the question block."""
+    if template not in TEMPLATES:
+        raise ValueError(f"mmlu template must be one of {TEMPLATES}, got {template!r}")
+    examples = "".join(f"{question_block(s)} {LETTERS[int(s['answer'])]}\n\n" for s in shots)
+    return (header(row["subject"]) if template == "lm_eval" else "") + examples + question_block(row)
+
+
+def contexts(rows: list[dict], dev_rows: list[dict], template: str, k_shot: int) -> list[str]:
+    by_subject: dict[str, list[dict]] = {}
+    for d in dev_rows:
+        by_subject.setdefault(d["subject"], []).append(d)
+    out = []
+    for row in rows:
+        shots = by_subject.get(row["subject"], [])[:k_shot]
+        if len(shots) < k_shot:
+            from debiaslab.io import DataError
+
+            raise DataError(f"mmlu: subject {row['subject']!r} has {len(shots)} dev questions; k_shot={k_shot}")
+        out.append(context(row, shots, template))
+    return out
+
+
+def encode_pair(tokenizer, ctx: str, continuation: str, add_bos: bool = False) -> tuple[list[int], list[int]]:
+    """lm-eval's `_encode_pair` for causal models: encode context+continuation, split at len(context tokens)."""
+    n_spaces = len(ctx) - len(ctx.rstrip())
+    if n_spaces:
+        ctx, continuation = ctx[:-n_spaces], ctx[-n_spaces:] + continuation
+    whole = tokenizer(ctx + continuation, add_special_tokens=add_bos)["input_ids"]
+    ctx_ids = tokenizer(ctx, add_special_tokens=add_bos)["input_ids"]
+    return ctx_ids, whole[len(ctx_ids):]
+
+
+def letter_requests(tokenizer, contexts_: list[str], add_bos: bool = False):
+    """Per question: context ids, the four continuation id lists, and whether one forward pass suffices.
+
+    One pass is exact when the four continuations extend these very context ids and differ only in
+    their last token (" A" is one token, or " " + "A" with a shared space token): the pass reads the
+    context plus the shared tokens and yields every continuation's log-probabilities.
+    """
+    # encode_pair for every (context, letter), in two batched tokenizer calls
+    stripped = [ctx.rstrip() for ctx in contexts_]
+    wholes = [s + ctx[len(s):] + f" {letter}" for s, ctx in zip(stripped, contexts_) for letter in LETTERS]
+    ctx_enc = tokenizer(stripped, add_special_tokens=add_bos)["input_ids"]
+    whole_enc = tokenizer(wholes, add_special_tokens=add_bos)["input_ids"]
+    out = []
+    for q, ctx_ids in enumerate(ctx_enc):
+        whole = whole_enc[q * len(LETTERS):(q + 1) * len(LETTERS)]
+        conts = [w[len(ctx_ids):] for w in whole]
+        single = (all(w[:len(ctx_ids)] == ctx_ids for w in whole) and all(len(c) >= 1 for c in conts)
+                  and all(c[:-1] == conts[0][:-1] for c in conts))
+        out.append((ctx_ids, conts, single))
+    return out
+
+
+def _batches(order: list[int], size: int):
+    for start in range(0, len(order), size):
+        yield order[start:start + size]
+
+
+def one_forward_loglikelihoods(model, requests, batch_size: int, pad_id: int):
+    """{question index: [4 log-probs]} for the one-pass questions: one left-padded forward each.
+
+    Input: context + the continuations' shared tokens; only the last len(shared) + 1 positions get
+    LM-head logits. A left-padded row gets the positions it would have alone (position ids).
+    """
+    import torch
+
+    from debiaslab.evals.common import model_device
+
+    device = model_device(model)
+    index = [i for i, r in enumerate(requests) if r[2]]
+    seqs = {i: requests[i][0] + requests[i][1][0][:-1] for i in index}
+    order = sorted(index, key=lambda i: -len(seqs[i]))  # longest first, as lm-eval sorts
+    out: dict[int, list[float]] = {}
+    with torch.no_grad():
+        for rows in _batches(order, batch_size):
+            width = max(len(seqs[i]) for i in rows)
+            keep = max(len(requests[i][1][0]) for i in rows)
+            ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+            mask = torch.zeros((len(rows), width), dtype=torch.long)
+            for b, i in enumerate(rows):
+                ids[b, width - len(seqs[i]):] = torch.tensor(seqs[i])
+                mask[b, width - len(seqs[i]):] = 1
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device),
+                           logits_to_keep=keep).logits.float()
+            logprobs = torch.log_softmax(logits, dim=-1).cpu()
+            for b, i in enumerate(rows):
+                conts = requests[i][1]
+                shared = conts[0][:-1]
+                lp = logprobs[b, keep - len(conts[0]):]  # positions predicting shared..., then the letter
+                prefix = sum(float(lp[t, tok]) for t, tok in enumerate(shared))
+                out[i] = [prefix + float(lp[len(shared), c[-1]]) for c in conts]
+    return out
+
+
+def four_request_loglikelihoods(model, requests, batch_size: int, pad_id: int, questions=None):
+    """{question index: [4 log-probs]} the lm-eval way: each (context, continuation) its own request.
+
+    Input = (context + continuation)[:-1], right-padded; the score = Σ log-softmax over the full
+    vocabulary at the continuation's tokens. Batched, longest first.
+    """
+    import torch
+
+    from debiaslab.evals.common import model_device
+
+    device = model_device(model)
+    questions = range(len(requests)) if questions is None else questions
+    flat = [(q, j) for q in questions for j in range(len(LETTERS))]
+    seqs = {(q, j): requests[q][0] + requests[q][1][j] for q, j in flat}
+    order = sorted(flat, key=lambda k: -len(seqs[k]))
+    scores: dict[int, list[float]] = {q: [0.0] * len(LETTERS) for q in questions}
+    with torch.no_grad():
+        for keys in _batches(order, batch_size):
+            width = max(len(seqs[k]) for k in keys) - 1
+            ids = torch.full((len(keys), width), pad_id, dtype=torch.long)
+            mask = torch.zeros((len(keys), width), dtype=torch.long)
+            for b, k in enumerate(keys):
+                inp = seqs[k][:-1]
+                ids[b, :len(inp)] = torch.tensor(inp)
+                mask[b, :len(inp)] = 1
+            logprobs = torch.log_softmax(model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float(), -1)
+            for b, (q, j) in enumerate(keys):
+                cont = requests[q][1][j]
+                start = len(seqs[(q, j)]) - 1 - len(cont)  # position predicting the continuation's first token
+                pos = torch.arange(start, start + len(cont), device=device)
+                scores[q][j] = float(logprobs[b, pos, torch.tensor(cont, device=device)].sum())
+    return scores
+
+
+def predict(loglikelihoods: list[float]) -> int:
+    """argmax with ties to the first (numpy's and lm-eval's rule)."""
+    best = 0
+    for j, value in enumerate(loglikelihoods):
+        if value > loglikelihoods[best]:
+            best = j
+    return best
+
+
+def score_questions(model, tokenizer, rows: list[dict], dev_rows: list[dict], s: MMLUSettings,
+                    method: str = "one_forward"):
+    """Per-question records: subject, answer, prediction, correct, the four log-likelihoods, how scored."""
+    import pandas as pd
+
+    requests = letter_requests(tokenizer, contexts(rows, dev_rows, s.template, s.k_shot), s.add_bos)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    if method == "one_forward":
+        scores = one_forward_loglikelihoods(model, requests, s.batch_size, pad_id)
+        rest = [i for i, r in enumerate(requests) if not r[2]]
+        if rest:
+            scores.update(four_request_loglikelihoods(model, requests, s.batch_size, pad_id, rest))
+    elif method == "four_requests":
+        scores = four_request_loglikelihoods(model, requests, s.batch_size, pad_id)
+    else:
+        raise ValueError(f"mmlu method must be one_forward or four_requests, got {method!r}")
+    records = []
+    for i, row in enumerate(rows):
+        pred = predict(scores[i])
+        records.append({"subject": row["subject"], "answer": int(row["answer"]), "prediction": pred,
+                        "correct": pred == int(row["answer"]), "loglikelihoods": scores[i],
+                        "scoring": method if method == "four_requests" or not requests[i][2] else "one_forward"})
+    return pd.DataFrame(records)
+
+
+def accuracy(records) -> dict:
+    """Micro accuracy (over questions), macro accuracy (mean over subjects) and per-subject accuracy."""
+    per_subject = records.groupby("subject")["correct"].agg(["mean", "size"])
+    return {"micro": float(records["correct"].mean()), "macro": float(per_subject["mean"].mean()),
+            "n": int(len(records)),
+            "subjects": {s: (float(r["mean"]), int(r["size"])) for s, r in per_subject.iterrows()}}
+
+
+def load_rows(s: MMLUSettings) -> tuple[list[dict], list[dict]]:
+    """(test rows, dev rows) of the configured subjects, the first `limit` test questions per subject."""
+    from debiaslab.data.hub import load_split
+    from debiaslab.io import DataError
+
+    d = s.dataset
+    test = load_split(d.path, d.name, d.split, required=REQUIRED)
+    dev = load_split(d.path, d.name, d.dev_split, required=REQUIRED) if s.k_shot else test.iloc[:0]
+    for frame, split in ((test, d.split), (dev, d.dev_split)):
+        bad = [i for i, c in enumerate(frame["choices"]) if len(c) != len(LETTERS)]
+        if bad:
+            raise DataError(f"{d.path} [{d.name}/{split}] row {bad[0]}: expected 4 choices, got {len(frame['choices'].iloc[bad[0]])}")
+    if s.subjects:
+        unknown = sorted(set(s.subjects) - set(test["subject"]))
+        if unknown:
+            raise DataError(f"{d.path} [{d.name}/{d.split}]: no question of subject(s) {unknown}")
+        test = test[test["subject"].isin(s.subjects)]
+    if s.limit:
+        test = test.groupby("subject", sort=False).head(s.limit)
+    return test.to_dict("records"), dev.to_dict("records")
+
+
+def score_values(acc: dict, split: str) -> list[dict]:
+    values = [{"split": split, "subset": "all", "metric": "mmlu_acc", "value": acc["micro"], "n": acc["n"]},
+              {"split": split, "subset": "all", "metric": "mmlu_macro_acc", "value": acc["macro"], "n": acc["n"]}]
+    values += [{"split": split, "subset": subject, "metric": "mmlu_acc", "value": a, "n": n}
+               for subject, (a, n) in acc["subjects"].items()]
+    return values
+
+
+def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=None, records_out=None) -> dict:
+    """Stage entry: MMLU accuracy of the model (+ artifact) as score-store rows (split = the dataset split)."""
+    from debiaslab.aggregate.store import score_rows, write_scores
+    from debiaslab.config import build
+    from debiaslab.evals.common import load_evaluated
+
+    s = build(MMLUSettings, settings, "evaluations.mmlu")
+    rows, dev = load_rows(s)
+    model, tokenizer = load_evaluated(model_spec, kind="causal", adapter=adapter, projection=projection)
+    records = score_questions(model, tokenizer, rows, dev, s)
+    acc = accuracy(records)
+    write_scores(out, score_rows(run, score_values(acc, s.dataset.split), settings))
+    if records_out:
+        from debiaslab.io import write_parquet
+
+        write_parquet(records_out, records)
+    return {"questions": acc["n"], "micro": acc["micro"], "macro": acc["macro"],
+            "four_request_fallbacks": int((records["scoring"] != "one_forward").sum())}

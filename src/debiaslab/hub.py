@@ -1,0 +1,138 @@
+"""Fetch every Hub model and dataset a config names into one cache, for offline compute nodes.
+
+Compute nodes of many clusters have no network. The `hub_download` rule runs on the
+login node (a Snakemake localrule) before any job that loads a Hub model or dataset;
+every other job runs with HF_HUB_OFFLINE=1 against the same cache (rules/common.smk
+points HF_HUB_CACHE / HF_DATASETS_CACHE there), so `from_pretrained("meta-llama/...")`
+and `load_dataset("Salesforce/wikitext", ...)` read local files through the same calls
+that download them online.
+
+What counts as a Hub reference: a model entry's `path`, and in experiment sections a
+`dataset:` value (a name, or `{path, name}`) or a `{path, hub_config, ...}` entry, that
+looks like a Hub repository id and is not a local path. Testbed folders and local files
+need no download.
+
+Gated repositories (Llama) take the token from the HF_TOKEN environment variable, which
+huggingface_hub reads itself; the token is never passed on a command line, logged or
+written to the manifest.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+log = logging.getLogger(__name__)
+
+# org/name or a legacy canonical name (bert-base-uncased); the Hub's own id grammar, roughly
+HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
+# Model files a safetensors-only loader never reads (PyTorch/TF/Flax/ONNX duplicates, Meta's originals).
+SKIP_MODEL_FILES = ["*.pth", "*.pt", "*.bin", "*.h5", "*.msgpack", "*.ot", "*.onnx", "*.tflite", "*.mlmodel",
+                    "original/*", "onnx/*", "coreml/*", "openvino/*"]
+
+
+# A name ending like a data file is a local file, never a repository.
+DATA_FILE_SUFFIXES = (".json", ".jsonl", ".parquet", ".csv", ".tsv", ".txt", ".arrow", ".gz")
+
+
+def is_hub_id(path: str, root: str | Path = ".") -> bool:
+    """A Hub repository id, not a local path (absolute, ./relative, under results/ or data/, a data
+    file, or anything that exists relative to `root`)."""
+    if not isinstance(path, str) or not HUB_ID.match(path) or path.startswith(("results/", "data/")):
+        return False
+    if path.lower().endswith(DATA_FILE_SUFFIXES):
+        return False
+    return not (Path(root) / path).exists()
+
+
+def _dataset_refs(node: Any) -> Iterator[dict[str, Any]]:
+    """Dataset references anywhere in an experiment's section."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "dataset" and isinstance(value, str):
+                yield {"path": value, "name": None, "revision": None}
+            elif key == "dataset" and isinstance(value, dict) and "path" in value and isinstance(node.get("tasks"), list):
+                # a benchmark with one config per task (evaluations.glue: nyu-mll/glue, tasks [cola, ...])
+                for task in node["tasks"]:
+                    yield {"path": value["path"], "name": task, "revision": value.get("revision")}
+            elif key == "dataset" and isinstance(value, dict) and "path" in value:
+                yield {"path": value["path"], "name": value.get("name"), "revision": value.get("revision")}
+            else:
+                yield from _dataset_refs(value)
+        if "path" in node and ("hub_config" in node or "hub_split" in node):
+            yield {"path": node["path"], "name": node.get("hub_config"), "revision": node.get("revision")}
+    elif isinstance(node, list):
+        for item in node:
+            yield from _dataset_refs(item)
+
+
+def references(config: dict, root: str | Path = ".") -> dict[str, list[dict[str, Any]]]:
+    """{"models": [...], "datasets": [...]}: the Hub repositories a (validated) config names, sorted."""
+    models = {}
+    for entry in config.get("models", {}).values():
+        if is_hub_id(entry["path"], root):
+            ref = {"repo": entry["path"], "revision": entry.get("revision"), "gated": bool(entry.get("gated"))}
+            models[(ref["repo"], ref["revision"] or "")] = ref
+    datasets = {}
+    for ref in _dataset_refs(config.get("experiments", {})):
+        if is_hub_id(ref["path"], root):
+            item = {"repo": ref["path"], "name": ref["name"], "revision": ref["revision"]}
+            datasets[(item["repo"], item["name"] or "", item["revision"] or "")] = item
+    return {"models": [models[k] for k in sorted(models)], "datasets": [datasets[k] for k in sorted(datasets)]}
+
+
+def needs_token(refs: dict[str, list[dict[str, Any]]]) -> bool:
+    return any(m.get("gated") for m in refs.get("models", []))
+
+
+def download(refs: dict[str, list[dict[str, Any]]], cache: str | Path, out: str | Path) -> dict[str, Any]:
+    """Download every reference into `cache` (hub/ and datasets/ inside it); write a manifest.
+
+    Already cached files are not fetched again, so rerunning after adding a model costs only
+    the new model. The manifest records each repository's resolved commit (provenance).
+    """
+    from huggingface_hub import get_token, snapshot_download
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+    from debiaslab.io import write_json
+
+    cache = Path(cache).expanduser().resolve()
+    hub_cache, datasets_cache = cache / "hub", cache / "datasets"
+    if needs_token(refs) and get_token() is None:
+        from debiaslab.config import ConfigError
+
+        gated = ", ".join(m["repo"] for m in refs["models"] if m.get("gated"))
+        raise ConfigError(f"gated model(s) {gated}: export HF_TOKEN (a Hub token whose account accepted the "
+                          "licence) before running the workflow; it is read from the environment only")
+    manifest: dict[str, Any] = {"cache": str(cache), "models": [], "datasets": []}
+    for ref in refs.get("models", []):
+        log.info("model %s (revision %s)", ref["repo"], ref.get("revision") or "main")
+        try:
+            local = snapshot_download(ref["repo"], revision=ref.get("revision"), cache_dir=hub_cache,
+                                      ignore_patterns=SKIP_MODEL_FILES)
+        except (GatedRepoError, RepositoryNotFoundError) as e:
+            raise RuntimeError(f"{ref['repo']}: cannot download ({type(e).__name__}); for a gated model export "
+                               "HF_TOKEN for an account that accepted its licence") from None
+        manifest["models"].append(dict(ref, commit=Path(local).name))
+    for ref in refs.get("datasets", []):
+        manifest["datasets"].append(dict(ref, commit=_prepare_dataset(ref, datasets_cache)))
+    write_json(out, manifest)
+    return {"models": len(manifest["models"]), "datasets": len(manifest["datasets"]), "cache": str(cache)}
+
+
+def _prepare_dataset(ref: dict[str, Any], datasets_cache: Path) -> str:
+    """Download and prepare one dataset config; return the commit it resolved to.
+
+    Offline, `load_dataset(name, config)` reads the *prepared* copy in HF_DATASETS_CACHE
+    (datasets' cached-module fallback), not a raw Hub snapshot, so the dataset is loaded
+    here once, through the same call the jobs make.
+    """
+    from datasets import load_dataset
+    from huggingface_hub import HfApi
+
+    log.info("dataset %s (config %s, revision %s)", ref["repo"], ref.get("name"), ref.get("revision") or "main")
+    commit = HfApi().dataset_info(ref["repo"], revision=ref.get("revision")).sha
+    load_dataset(ref["repo"], ref.get("name"), revision=ref.get("revision"), cache_dir=str(datasets_cache))
+    return commit

@@ -1,0 +1,38 @@
+"""Generate-then-filter: sample k candidates per prompt and keep the first acceptable one.
+
+A post-hoc baseline (SOURCES.md §2, "gen+filter"): it changes no weights, so its
+success is bounded by how often the base model already produces an acceptable
+text. Rows with no acceptable candidate keep their first candidate (so every prompt
+still has a response to score) and are flagged; the acceptance rate is reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class FilterSettings:
+    k: int = 8  # candidates sampled per prompt
+
+
+def criterion(experiment: str) -> Callable[[dict, str], bool]:
+    """The experiment's acceptance test for (prompt row, candidate)."""
+    if experiment == "occupations":
+        from debiaslab.data.occupations import accepts
+
+        return accepts
+    raise KeyError(f"gen_filter: no acceptance criterion is defined for experiment {experiment!r}")
+
+
+def select(rows: list[dict], candidates: list[list[str]], accept: Callable[[dict, str], bool]):
+    """Per row: the first accepted candidate (or the first candidate), whether one was accepted, how many were."""
+    chosen, found, n_accepted = [], [], []
+    for row, cands in zip(rows, candidates):
+        ok = [accept(row, c) for c in cands]
+        first = ok.index(True) if any(ok) else 0
+        chosen.append(cands[first])
+        found.append(any(ok))
+        n_accepted.append(sum(ok))
+    return chosen, found, n_accepted

@@ -1,0 +1,144 @@
+"""Iterative Nullspace Projection (Ravfogel et al., 2020) on a causal LM's final hidden states.
+
+Fit: repeatedly train a linear gender classifier (scikit-learn LinearSVC, as in the
+authors' code) on the representations projected so far, and add its weight vector
+to the removed row space; stop after `iterations` or once a held-out classifier is
+at about chance. The result is P = I − P_R(W), the projection onto the intersection
+of the classifiers' nullspaces (W = all classifier weights stacked).
+
+Apply: a forward pre-hook on the output embedding multiplies every position's final
+hidden state by P before the LM head, during generation.
+
+Representations are the LM head's inputs (captured through that same hook point, so
+what INLP is fitted on is exactly what it later projects), mean-pooled over each
+sentence's tokens, for minimal pairs that differ only in the gendered word.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class INLPSettings:
+    iterations: int = 35
+    min_accuracy: float | None = None  # if set, stop once the dev-split classifier does no better than this
+    dev_fraction: float = 0.3
+    batch_size: int = 64
+    svm_c: float = 1.0
+
+
+def hidden_features(model, tokenizer, texts: list[str], batch_size: int = 64):
+    """Mean-pooled LM-head inputs for each text (float64 numpy array, n × d)."""
+    import numpy as np
+    import torch
+
+    captured: list = []
+    head = model.get_output_embeddings()
+    hook = head.register_forward_pre_hook(lambda module, args: captured.append(args[0]))
+    tokenizer.padding_side = "right"
+    device = next(model.parameters()).device
+    rows = []
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(texts), batch_size):
+                enc = tokenizer(texts[start:start + batch_size], return_tensors="pt", padding=True,
+                                add_special_tokens=False).to(device)
+                captured.clear()
+                model(**enc)
+                hidden = captured[-1].float()
+                mask = enc["attention_mask"].unsqueeze(-1).float()
+                rows.append(((hidden * mask).sum(1) / mask.sum(1)).cpu().numpy())
+    finally:
+        hook.remove()
+    return np.concatenate(rows).astype(np.float64)
+
+
+def rowspace_projection(W):
+    """Orthogonal projection onto the row space of W (k × d)."""
+    import numpy as np
+
+    if W.ndim == 1:
+        W = W[None, :]
+    if not np.any(W):
+        return np.zeros((W.shape[1], W.shape[1]))
+    u, s, vt = np.linalg.svd(W, full_matrices=False)
+    basis = vt[s > s.max() * 1e-10]
+    return basis.T @ basis
+
+
+def nullspace_intersection(weights: list, dim: int):
+    """P = I − P_R(W): projects onto the intersection of the nullspaces of every row of W."""
+    import numpy as np
+
+    if not weights:
+        return np.eye(dim)
+    return np.eye(dim) - rowspace_projection(np.vstack(weights))
+
+
+def fit_projection(X, y, settings: INLPSettings, seed: int):
+    """The INLP loop. Returns (P, history of dev accuracies per iteration)."""
+    import numpy as np
+    from sklearn.svm import LinearSVC
+
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(X))
+    n_dev = max(2, int(len(X) * settings.dev_fraction))
+    dev, train = order[:n_dev], order[n_dev:]
+    dim = X.shape[1]
+    weights: list = []
+    P = np.eye(dim)
+    history = []
+    for _ in range(settings.iterations):
+        clf = LinearSVC(C=settings.svm_c, fit_intercept=True, dual="auto", max_iter=5000, random_state=seed)
+        clf.fit(X[train] @ P, y[train])
+        accuracy = float(clf.score(X[dev] @ P, y[dev]))
+        history.append(accuracy)
+        if settings.min_accuracy is not None and accuracy < settings.min_accuracy:
+            break
+        weights.append(clf.coef_.reshape(1, -1))
+        P = nullspace_intersection(weights, dim)
+    return P, history
+
+
+def add_projection_hook(model, P):
+    """Project every final hidden state with P before the LM head; returns the hook handle."""
+    import torch
+
+    head = model.get_output_embeddings()
+    proj = torch.as_tensor(P, dtype=head.weight.dtype, device=head.weight.device)
+
+    def project(module, args):
+        return (args[0] @ proj,) + tuple(args[1:])
+
+    return head.register_forward_pre_hook(project)
+
+
+def load_projection(path: str | Path):
+    from safetensors.numpy import load_file
+
+    return load_file(str(Path(path) / "projection.safetensors"))["P"]
+
+
+def train_inlp(model_spec, data_path, settings: INLPSettings, seed: int, out_dir, checkpoint_root=None) -> dict:
+    """Stage entry: fit P on labelled sentences (columns text, gender) and save it (safetensors)."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from debiaslab import models
+    from debiaslab.io import atomic_path, read_table, write_json
+
+    frame = read_table(data_path, required=["text", "gender"])
+    spec = models.ModelSpec.parse(model_spec)
+    tokenizer = models.load_tokenizer(spec)
+    lm = models.load_model(spec)
+    X = hidden_features(lm, tokenizer, frame["text"].tolist(), settings.batch_size)
+    y = (frame["gender"] == "female").to_numpy().astype(int)
+    P, history = fit_projection(X, y, settings, seed)
+    summary = {"method": "inlp", "seed": seed, "sentences": len(frame), "dim": int(X.shape[1]),
+               "removed_directions": int(round(X.shape[1] - np.trace(P))), "dev_accuracy_per_iteration": history}
+    with atomic_path(out_dir, directory=True) as tmp:
+        save_file({"P": np.ascontiguousarray(P.astype(np.float32))}, str(tmp / "projection.safetensors"))
+        write_json(tmp / "training_summary.json", summary)
+    return summary

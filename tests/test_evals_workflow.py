@@ -1,0 +1,209 @@
+"""Evaluations on the testbed: the acceptance points of the evaluation suite, and their wiring into the workflow."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import ENV, REPO, edited_config, planned_jobs, snakemake
+
+pytestmark = pytest.mark.workflow
+
+
+@pytest.fixture(scope="module")
+def testbed(default_run):
+    import torch
+
+    torch.set_num_threads(2)
+    return default_run / "results" / "testbed"
+
+
+@pytest.fixture(scope="module")
+def testbed_lm(testbed):
+    from debiaslab.evals.common import load_evaluated
+
+    return load_evaluated(str(testbed / "lm"), kind="causal")
+
+
+def mmlu_settings(testbed, **kw):
+    from debiaslab.evals.mmlu import MMLUDataset, MMLUSettings
+
+    return MMLUSettings(dataset=MMLUDataset(path=str(testbed / "mmlu")), **kw)
+
+
+@pytest.mark.parametrize("template,k_shot", [("lm_eval", 0), ("cs329r", 0), ("lm_eval", 3)])
+def test_mmlu_one_forward_predicts_the_letters_of_four_requests(testbed, testbed_lm, template, k_shot):
+    """Acceptance 1: identical predicted letters for both methods on the testbed set — and above chance."""
+    from debiaslab.evals.mmlu import load_rows, score_questions
+
+    s = mmlu_settings(testbed, template=template, k_shot=k_shot)
+    rows, dev = load_rows(s)
+    model, tokenizer = testbed_lm
+    one = score_questions(model, tokenizer, rows, dev, s, "one_forward")
+    four = score_questions(model, tokenizer, rows, dev, s, "four_requests")
+    assert (one["scoring"] == "one_forward").all(), "the testbed tokenizer has single-token answer letters"
+    assert one["prediction"].tolist() == four["prediction"].tolist()
+    for a, b in zip(one["loglikelihoods"], four["loglikelihoods"]):
+        assert a == pytest.approx(b, abs=1e-4)
+    # the corpus teaches these facts: far above the 25% of guessing (and the 33% of always "A")
+    assert one["correct"].mean() >= 0.6, one.groupby("subject")["correct"].mean()
+
+
+def test_mmlu_predictions_equal_lm_evaluation_harness(testbed, testbed_lm, tmp_path):
+    """The bridge runs lm-eval's own MMLU prompt (packaged testbed task) through HFLM; its per-question
+    log-likelihoods and predictions equal debiaslab's one-forward scoring."""
+    pytest.importorskip("lm_eval")
+    from debiaslab.aggregate.store import RunId
+    from debiaslab.evals import lm_eval_bridge
+    from debiaslab.evals.mmlu import load_rows, score_questions
+
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    yaml_text = Path(lm_eval_bridge.packaged_tasks(), "testbed_mmlu.yaml").read_text()
+    # an absolute path and a fresh datasets cache (a local folder is cached under its name)
+    yaml_text = yaml_text.replace("dataset_path: results/testbed/mmlu",
+                                  f"dataset_path: {testbed / 'mmlu'}\ndataset_kwargs:\n  cache_dir: {tmp_path / 'cache'}")
+    (tasks / "testbed_mmlu.yaml").write_text(yaml_text)
+    settings = {"tasks": ["testbed_mmlu"], "include_path": str(tasks), "batch_size": 16, "log_samples": True}
+    lm_eval_bridge.evaluate(str(testbed / "lm"), settings, RunId("occupations", "testbed-lm", "prompt_only", 42),
+                            tmp_path / "results.json", tmp_path / "eval_lm_eval.parquet")
+    results = json.loads((tmp_path / "results.json").read_text())
+    samples = sorted(results["samples"]["testbed_mmlu"], key=lambda r: r["doc_id"])
+    theirs = [[resp[0] for resp in sample["filtered_resps"]] for sample in samples]
+
+    s = mmlu_settings(testbed)
+    rows, dev = load_rows(s)
+    ours = score_questions(*testbed_lm, rows, dev, s)
+    assert [max(range(4), key=lambda j: (ll[j], -j)) for ll in theirs] == ours["prediction"].tolist()
+    for a, b in zip(theirs, ours["loglikelihoods"]):
+        assert a == pytest.approx(b, abs=1e-3)
+    scores = pd.read_parquet(tmp_path / "eval_lm_eval.parquet")
+    acc = scores.loc[scores.metric == "lmeval_testbed_mmlu_acc", "value"].item()
+    assert acc == pytest.approx(ours["correct"].mean())
+
+
+def test_benchmark_prints_a_throughput_ratio_of_at_least_three(testbed):
+    """Acceptance 1: benchmarks/mmlu_throughput.py on the testbed model."""
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "mmlu_throughput.py"), "--model", str(testbed / "lm"),
+                           "--data", str(testbed / "mmlu"), "--repeats", "3", "--replicate", "2"],
+                          capture_output=True, text=True, env=ENV | {"PYTHONPATH": str(REPO / "src")}, timeout=600)
+    ratio = float(re.search(r"ratio\s*:\s*([\d.]+)x", proc.stdout).group(1))
+    assert "identical predictions    : True" in proc.stdout, proc.stdout
+    assert ratio >= 3.0 and proc.returncode == 0, proc.stdout
+
+
+def test_glue_fine_tunes_the_testbed_mlm_on_both_tasks(testbed, tmp_path):
+    from debiaslab.aggregate.store import RunId
+    from debiaslab.evals import glue
+
+    # the run_glue defaults (lr 2e-5, 3 epochs of 8 steps) barely move a from-scratch head; the testbed needs more
+    settings = {"dataset": {"path": str(testbed / "glue")}, "tasks": ["sst2", "cola"], "learning_rate": 0.001}
+    glue.evaluate(str(testbed / "mlm"), settings, RunId("desired_distribution", "testbed-mlm", "base", 0),
+                  tmp_path / "glue.parquet")
+    scores = pd.read_parquet(tmp_path / "glue.parquet").set_index("metric")["value"]
+    assert set(scores.index) == {"glue_sst2_accuracy", "glue_cola_matthews_corr", "glue_score"}
+    assert scores["glue_sst2_accuracy"] >= 0.75  # sentiment words decide the label
+    assert scores["glue_score"] == pytest.approx((scores["glue_sst2_accuracy"] + scores["glue_cola_matthews_corr"]) / 2)
+
+
+def test_crows_pairs_scores_all_pairs_with_the_testbed_mlm_in_under_a_minute(testbed, tmp_path):
+    """Acceptance 3: all 1,508 real pairs, Nangia et al.'s PLL, 2 threads, model loading included.
+
+    Timed in CPU seconds of this process (all its threads): under a minute of CPU is under a minute
+    of wall time on two dedicated cores, whatever else shares the test machine."""
+    from debiaslab.aggregate.store import RunId
+    from debiaslab.evals import crows_pairs
+
+    start, cpu = time.perf_counter(), time.process_time()
+    summary = crows_pairs.evaluate(str(testbed / "mlm"), {}, RunId("x", "testbed-mlm", "base", 0), tmp_path / "crows.parquet",
+                                   records_out=tmp_path / "records.parquet")
+    cpu, elapsed = time.process_time() - cpu, time.perf_counter() - start
+    assert summary["pairs"] == 1508 and summary["scoring"] == "pll"
+    assert cpu < 60, f"{cpu:.1f} CPU s ({elapsed:.1f} s wall)"
+    scores = pd.read_parquet(tmp_path / "crows.parquet")
+    per_type = scores[(scores.metric == "crows_stereotype_score") & (scores.subset != "all")]
+    assert len(per_type) == 9 and per_type["n"].sum() == 1508
+    assert 0 < summary["stereotype_score"] < 1
+
+
+def test_perplexity_evaluation_causal_strided_and_mlm(testbed, tmp_path):
+    from debiaslab.aggregate.store import RunId
+    from debiaslab.evals import corpus_perplexity
+
+    sentences = ["The capital of France is Paris.", "A dog makes the sound bark.", "A carpenter uses a hammer most."]
+    pd.DataFrame({"text": sentences}).to_csv(tmp_path / "corpus.tsv", sep="\t", index=False)
+    scrambled = [" ".join(reversed(s.split())) for s in sentences]
+    pd.DataFrame({"text": scrambled}).to_csv(tmp_path / "scrambled.tsv", sep="\t", index=False)
+    run = RunId("x", "m", "base", 0)
+    out = {}
+    for name in ("corpus", "scrambled"):
+        for kind in ("lm", "mlm"):
+            settings = {"dataset": {"path": str(tmp_path / f"{name}.tsv")}, "max_length": 6, "stride": 3}
+            corpus_perplexity.evaluate(str(testbed / kind), settings, run, tmp_path / f"{name}_{kind}.parquet")
+            scores = pd.read_parquet(tmp_path / f"{name}_{kind}.parquet").set_index("metric")["value"]
+            out[name, kind] = scores["perplexity" if kind == "lm" else "pseudo_perplexity"]
+    # texts the models were trained on are likelier than the same words in reverse
+    assert out["corpus", "lm"] < out["scrambled", "lm"]
+    assert out["corpus", "mlm"] < out["scrambled", "mlm"]
+
+
+# --- wiring: evaluations in the occupations table, rerun scoping ------------------------------------------
+
+def test_occupations_table_has_fluency_of_every_run(default_run):
+    table = pd.read_csv(default_run / "results/tables/occupations.csv")
+    assert table["fluency PPL mean"].notna().all() and (table["fluency PPL mean"] > 1).all()
+    assert "fluency PPL" in (default_run / "results/tables/occupations.md").read_text()
+    files = sorted((default_run / "results/scores/occupations").rglob("eval_fluency.parquet"))
+    assert len(files) == 18
+    scores = pd.concat(pd.read_parquet(f) for f in files)
+    assert set(scores["split"]) == {"train", "heldout"} and set(scores["metric"]) == {"fluency_perplexity"}
+
+
+def test_editing_fluency_settings_reruns_only_the_fluency_job_and_aggregates(default_run):
+    def edit(config):
+        config["experiments"]["occupations"]["evaluations"]["fluency"]["batch_size"] = 16
+
+    jobs = planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "fluency.yaml")))
+    assert {j for j in jobs if j[0] != "all"} == {
+        ("fluency_occupations", "results/scores/occupations/testbed-lm/prompt_only/seed~42/eval_fluency.parquet"),
+        ("table", "results/tables/occupations.csv"), ("figure", "results/figures/occupations_per_occupation.png")}
+
+
+def test_adding_evaluations_adds_one_job_per_run_and_evaluation(default_run):
+    """Dry-runs only: lm-eval need not be installed to plan its jobs (the packaged offline task)."""
+    def edit(config):
+        config["experiments"]["occupations"]["evaluations"]["mmlu"] = {"dataset": {"path": "results/testbed/mmlu"}}
+        config["experiments"]["occupations"]["evaluations"]["lm_eval"] = {"tasks": ["testbed_mmlu"], "include_path": "packaged"}
+
+    jobs = {j for j in planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "mmlu.yaml")))
+            if j[0] != "all"}
+    evaluate = {out for rule, out in jobs if rule == "evaluate"}
+    assert len(evaluate) == 18 and all(out.endswith("/eval_mmlu.parquet") for out in evaluate)
+    lm = {out for rule, out in jobs if rule == "lm_eval"}
+    assert len(lm) == 18 and all(o.startswith("results/lm_eval/occupations/") and o.endswith("/results.json") for o in lm)
+    assert {rule for rule, _ in jobs} == {"evaluate", "lm_eval", "table", "figure"}
+
+
+def test_model_evaluation_rule_scores_a_run_with_its_adapter(default_run):
+    """The generic `evaluate` rule end to end: MMLU of SFT (base + adapter), one job."""
+    def edit(config):
+        config["experiments"]["occupations"]["evaluations"]["mmlu"] = {"dataset": {"path": "results/testbed/mmlu"}}
+
+    target = "results/scores/occupations/testbed-lm/sft/seed~42/eval_mmlu.parquet"
+    configfile = str(edited_config(default_run, edit, "mmlu_run.yaml"))
+    snakemake(default_run, "--cores", "1", target, "--configfile", configfile)
+    scores = pd.read_parquet(default_run / target)
+    assert set(scores["method"]) == {"sft"} and set(scores["seed"]) == {42}
+    micro = scores[(scores.metric == "mmlu_acc") & (scores.subset == "all")]["value"].item()
+    assert 0 <= micro <= 1
+    assert set(scores[scores.metric == "mmlu_acc"]["subset"]) == {"all", "world_capitals", "animal_sounds", "trade_tools"}
+    log = (default_run / "results/logs/evaluate/occupations/testbed-lm/sft/seed~42/mmlu.log").read_text()
+    assert "four_request_fallbacks\": 0" in log
+    (default_run / target).unlink()

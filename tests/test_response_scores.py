@@ -1,0 +1,100 @@
+"""Classifier / reward-model scoring helpers against hand-computed values, and the published-table import."""
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from debiaslab.aggregate.safety_import import FILE_NAME, read_published
+from debiaslab.cli import main
+from debiaslab.io import DataError
+from debiaslab.metrics import response_scores as rs
+
+FIXTURE = Path(__file__).parent / "fixtures" / "safety_published"
+# SOURCES.md §1: the source's published means (500 responses each); the fixture's files are
+# hand-made so that each file's means are exactly these.
+PUBLISHED_MEANS = {
+    ("base", "gender"): (-1.034, 0.723), ("base", "racial"): (-1.053, 0.345),
+    ("sft", "gender"): (-3.431, 0.562), ("sft", "racial"): (-3.677, 0.237),
+    ("dpo", "gender"): (-1.769, 0.702), ("dpo", "racial"): (-1.755, 0.346),
+}
+
+
+@pytest.mark.parametrize("problem_type, num_labels, expected", [
+    (None, 11, "softmax"), ("single_label_classification", 3, "softmax"),
+    ("multi_label_classification", 11, "sigmoid"), (None, 1, "sigmoid"), ("regression", 1, "none"),
+])
+def test_probability_function_follows_the_text_classification_pipeline(problem_type, num_labels, expected):
+    assert rs.probability_function(problem_type, num_labels) == expected
+
+
+def test_probabilities_by_hand():
+    logits = torch.tensor([[0.0, math.log(3.0)]])
+    assert rs.probabilities(logits, "softmax")[0].tolist() == pytest.approx([0.25, 0.75])
+    assert rs.probabilities(logits, "sigmoid")[0].tolist() == pytest.approx([0.5, 0.75])
+    assert rs.probabilities(logits, "none")[0].tolist() == pytest.approx([0.0, math.log(3.0)])
+
+
+def test_batches_run_sorted_by_length_and_return_in_input_order():
+    seen = []
+
+    def fn(idx):
+        seen.append(list(idx))
+        return [i * 10 for i in idx]
+
+    assert rs._batched(fn, [5, 1, 3, 2], batch_size=2) == [0, 10, 20, 30]
+    assert seen == [[1, 3], [2, 0]]
+
+
+def test_summary_is_the_mean_per_bias_type():
+    records = pd.DataFrame({"bias_type": ["gender", "gender", "racial"],
+                            rs.RM_KEY: [-1.0, 2.0, 0.5], rs.BIAS_KEY: [0.2, 0.6, 0.9]})
+    values = {(v["split"], v["metric"]): (v["value"], v["n"]) for v in rs.summarize(records)}
+    assert values == {("gender", "rm_score"): (0.5, 2), ("gender", "bias_type_score"): (pytest.approx(0.4), 2),
+                      ("racial", "rm_score"): (0.5, 1), ("racial", "bias_type_score"): (0.9, 1)}
+
+
+def test_source_file_names():
+    assert rs.source_file_name("dpo", "racial") == "dpo_model_racial_responses_scores.json"
+    for name, parts in [("instruct_model_gender_responses_scores.json", ("instruct", "gender")),
+                        ("sft_racial_response_scores.json", ("sft", "racial")),  # the source README's spelling
+                        ("dpo_model_sexual_orientation_responses_scores.json", ("dpo", "sexual_orientation"))]:
+        m = FILE_NAME.match(name)
+        assert (m["method"], m["bias"]) == parts
+    assert FILE_NAME.match("notes.json") is None
+
+
+def test_import_rebuilds_the_published_table_from_the_fixture(tmp_path):
+    csv, md, scores = tmp_path / "safety.csv", tmp_path / "safety.md", tmp_path / "scores.parquet"
+    assert main(["aggregate", "import-safety", str(FIXTURE), "--csv", str(csv), "--md", str(md),
+                 "--scores", str(scores)]) == 0
+    table = pd.read_csv(csv)
+    assert list(table["method"]) == ["base", "base", "sft", "sft", "dpo", "dpo"]
+    assert set(table["model"]) == {"qwen3-0.6b"} and (table["n seeds"] == 1).all()
+    for _, row in table.iterrows():
+        rm, bias = PUBLISHED_MEANS[(row["method"], row["split"])]
+        assert row["RM score mean"] == pytest.approx(rm, abs=1e-9)
+        assert row["bias score mean"] == pytest.approx(bias, abs=1e-9)
+        assert row["RM score std"] == 0.0  # one published run: no spread across seeds
+    text = md.read_text()
+    assert "| qwen3-0.6b | base | gender | -1.034 ± 0.000 | 0.723 ± 0.000 | 1 |" in text
+    assert "| qwen3-0.6b | dpo | racial | -1.755 ± 0.000 | 0.346 ± 0.000 | 1 |" in text
+    store = pd.read_parquet(scores)
+    assert set(store["metric"]) == {"rm_score", "bias_type_score"}
+    assert store.loc[(store.method == "dpo") & (store.split == "racial"), "n"].tolist() == [3, 3]
+
+
+def test_import_reads_one_element_lists_and_rejects_bad_records(tmp_path):
+    (tmp_path / "sft_model_gender_responses_scores.json").write_text(
+        '[{"prompt": "p", "response": "r", "deberta-rm-score": [-2.5], "bias-type-score": 0.25}]')
+    records = read_published(tmp_path)
+    assert records[[rs.RM_KEY, rs.BIAS_KEY]].values.tolist() == [[-2.5, 0.25]]
+    (tmp_path / "dpo_model_gender_responses_scores.json").write_text(
+        '[{"prompt": "p", "response": "r", "deberta-rm-score": "high", "bias-type-score": 0.25}]')
+    with pytest.raises(DataError, match=r"dpo_model_gender_responses_scores.json: record 0 deberta-rm-score"):
+        read_published(tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no files named"):
+        read_published(tmp_path / "empty")

@@ -1,0 +1,167 @@
+"""reward_guided end to end on the testbed: effects, artifacts, rerun scoping, the rloo wiring, config rules."""
+
+import copy
+import json
+
+import pandas as pd
+import pytest
+
+from conftest import REPO, edited_config, planned_jobs
+from debiaslab.config import ConfigError, load_yaml, validate
+
+SEEDS = (42, 123)
+TEMPERATURES = ("0.7", "1")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread; on a loaded 2-core machine more threads are many times slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def scores(default_run):
+    files = sorted((default_run / "results/scores/reward_guided").rglob("scores.parquet"))
+    return pd.concat(pd.read_parquet(p) for p in files)
+
+
+def per_seed(frame, metric):
+    """(temperature, seed) → {method: value}; the base is compared at the same temperature and seed."""
+    part = frame[(frame.metric == metric) & (frame.subset == "all")].copy()
+    part["T"] = part["split"].str.split("T=").str[1]
+    return part.pivot_table(index=["T", "seed"], columns="method", values="value")
+
+
+@pytest.mark.workflow
+def test_reinforce_lowers_gendered_pronouns_and_raises_reward_over_base(default_run):
+    frame = scores(default_run)
+    gendered = per_seed(frame, "gendered_pronoun_rate")
+    reward = per_seed(frame, "mean_reward")
+    assert len(gendered) == len(TEMPERATURES) * len(SEEDS)
+    # the testbed LM answers with a gendered pronoun ~85% of the time; 20 REINFORCE steps must cut that
+    # by at least 25 points in every (temperature, seed) cell, and by 40 on average
+    drop = gendered["base"] - gendered["reinforce"]
+    assert (drop >= 0.25).all(), gendered
+    assert drop.mean() >= 0.40, gendered
+    # ... and raise the mean reward −(|bias| + 0.1·KL) on held-out prompts, KL cost included
+    gain = reward["reinforce"] - reward["base"]
+    assert (gain >= 0.1).all(), reward
+    # the reward only penalises gendered words, so the policy may also escape them by leaving the task: at
+    # T=1 the testbed policy partly drifts into off-task text. At T=0.7 it must pick the neutral option.
+    neutral = per_seed(frame, "neutral_option_rate")
+    assert (neutral["reinforce"] - neutral["base"]).loc["0.7"].min() >= 0.2, neutral
+    kl = per_seed(frame, "kl_to_base")
+    assert (kl["base"] == 0).all() and (kl["reinforce"] > 0).all()
+
+
+@pytest.mark.workflow
+def test_table_curves_and_lemmatizer_are_recorded(default_run):
+    table = pd.read_csv(default_run / "results/tables/reward_guided.csv")
+    assert set(zip(table["method"], table["size"])) == {("base", 0), ("reinforce", 64)}
+    assert sorted(table["temperature"].unique()) == [0.7, 1.0]
+    assert (table["n seeds"] == 2).all() and set(table["lemmatizer"]) == {"identity"}
+    trained = table[table.method == "reinforce"]
+    assert (trained["Δ gendered pronoun mean"] < 0).all() and table[table.method == "base"]["Δ gendered pronoun mean"].isna().all()
+    md = (default_run / "results/tables/reward_guided.md").read_text()
+    assert "±" in md and "Δ mean reward" in md
+    curves = pd.read_csv(default_run / "results/figures/reward_guided/training_curves.csv")
+    assert set(curves["seed"]) == set(SEEDS) and curves.groupby(["seed", "temperature"])["step"].max().eq(16).all()
+    assert {"loss", "mean_bias", "mean_kl", "mean_reward"} <= set(curves.columns)
+    png = default_run / "results/figures/reward_guided/training_curves.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    records = pd.read_parquet(default_run / "results/scores/reward_guided/testbed-lm/reinforce/seed~42/records.parquet")
+    assert set(records["genbit_lemmatizer"]) == {"identity"} and len(records) == 2 * 64
+    summary = json.loads((default_run / "results/train/reward_guided/testbed-lm/reinforce/seed~42/size~64/"
+                          "temperature~1/adapter/training_summary.json").read_text())
+    assert summary["lemmatizer"] == "identity" and summary["kl_direction"] == "policy_base"
+
+
+@pytest.mark.workflow
+def test_editing_reinforce_learning_rate_reruns_exactly_its_branch(default_run):
+    def edit(config):
+        config["experiments"]["reward_guided"]["methods"]["reinforce"]["train"]["learning_rate"] = 0.001
+
+    jobs = planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "rg_lr.yaml")))
+    run = "results/train/reward_guided/testbed-lm/reinforce"
+    expected = (
+        {("train_reward_guided", f"{run}/seed~{s}/size~64/temperature~{t}/adapter") for s in SEEDS for t in TEMPERATURES}
+        | {("score_reward_guided", f"results/scores/reward_guided/testbed-lm/reinforce/seed~{s}/scores.parquet")
+           for s in SEEDS}
+        | {("reward_guided_curves", "results/figures/reward_guided/training_curves.png"),
+           ("table", "results/tables/reward_guided.csv")}
+    )
+    assert {j for j in jobs if j[0] != "all"} == expected
+
+
+@pytest.mark.workflow
+def test_diffusion_only_settings_rerun_nothing_for_a_causal_model(default_run):
+    def edit(config):
+        config["experiments"]["reward_guided"]["generation"]["gen_length"] = 16
+        config["experiments"]["reward_guided"]["generation"]["steps"] = 16
+
+    jobs = planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "rg_gen.yaml")))
+    assert {j for j in jobs if j[0] != "all"} == set()
+
+
+@pytest.mark.workflow
+def test_rloo_trains_with_the_same_reward(default_run, tmp_path):
+    from debiaslab.methods import train
+
+    pool = default_run / "results/data/reward_guided/mcq.parquet"
+    summary = train.run("rloo", model=str(default_run / "results/testbed/lm"), data=pool, seed=0,
+                        out=tmp_path / "adapter", checkpoints=tmp_path / "ckpt",
+                        settings={"learning_rate": 0.003, "batch_size": 8, "micro_batch_size": 4, "num_generations": 2,
+                                  "max_steps": 2, "dataset_size": 16, "temperature": 1.0,
+                                  "generation": {"max_new_tokens": 12},
+                                  "lora": {"r": 4, "alpha": 8, "dropout": 0.1,
+                                           "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}})
+    assert summary["steps"] == 2 and summary["lemmatizer"] == "identity"
+    metrics = pd.read_csv(tmp_path / "adapter/training_metrics.csv")
+    assert len(metrics) == 2
+    # the reward TRL optimised is reinforce's: −(|GenBit bias| + 0.1 · full-vocabulary KL), averaged
+    assert metrics["mean_reward"].tolist() == pytest.approx((-(metrics["mean_bias"] + 0.1 * metrics["mean_kl"])).tolist(),
+                                                            abs=1e-5)
+    assert (tmp_path / "adapter/adapter_model.safetensors").is_file()
+    with pytest.raises(ConfigError, match="masked-diffusion"):
+        train.run("rloo", model=json.dumps({"path": str(default_run / "results/testbed/mlm"), "diffusion": True}),
+                  data=pool, seed=0, out=tmp_path / "x", checkpoints=tmp_path / "c", settings={})
+
+
+def test_full_scale_config_skips_rloo_where_it_cannot_run():
+    jobs = planned_jobs(REPO, "all", "--configfile", "config/experiments/reward_guided.yaml")
+    trains = {out for rule, out in jobs if rule == "train_reward_guided"}
+    assert any("/llada-8b-instruct/reinforce/" in o and "temperature~0/" in o for o in trains)
+    assert not any("/llada-8b-instruct/rloo/" in o for o in trains), "RLOOTrainer cannot sample a diffusion model"
+    assert not any("/rloo/" in o and "temperature~0/" in o for o in trains), "rloo needs temperature > 0"
+    assert len(trains) == 2 * 3 * 4 * 3 + 3 * 4 * 2
+
+
+@pytest.fixture(scope="module")
+def full_config():
+    return load_yaml(REPO / "config/experiments/reward_guided.yaml")
+
+
+def invalid(config, edit):
+    config = copy.deepcopy(config)
+    edit(config["experiments"]["reward_guided"])
+    with pytest.raises(ConfigError) as error:
+        validate(config, REPO / "workflow/schemas/config.schema.yaml")
+    return str(error.value)
+
+
+def test_config_rules_name_the_key(full_config):
+    validate(copy.deepcopy(full_config), REPO / "workflow/schemas/config.schema.yaml")
+    message = invalid(full_config, lambda e: e["methods"]["reinforce"]["train"].update(micro_batch_size=7))
+    assert "experiments.reward_guided.methods.reinforce.train.batch_size: 64 is not a multiple" in message
+    message = invalid(full_config, lambda e: e["generation"].update(block_length=48))
+    assert "experiments.reward_guided.generation.gen_length" in message
+    message = invalid(full_config, lambda e: e.update(dataset_sizes=[6000]))
+    assert "experiments.reward_guided.dataset_sizes" in message
+    message = invalid(full_config, lambda e: e["reward"].update(kl_direction="lora_base"))
+    assert "experiments.reward_guided.reward.kl_direction" in message and "policy_base" in message
+    message = invalid(full_config, lambda e: e.update(temperatures=[0]))
+    assert "methods.rloo: no cell to run" in message
