@@ -36,6 +36,7 @@ localrules:
     testbed_tokenizers,
     occupations_training_data,
     occupations_prompts,
+    desired_distribution_sentences,
     score_occupations,
     table,
     figure,

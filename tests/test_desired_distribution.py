@@ -226,6 +226,25 @@ def test_mlm_score_is_log_ratio_of_attribute_probabilities(tokenizers):
         assert batched[i].item() == pytest.approx(logp(am) - logp(tam), abs=1e-4), s
 
 
+def test_attribute_masking_masks_the_gendered_attribute_of_planted_sentences(tokenizers):
+    """The dedicated testbed MLM's collator: the attribute ("he", "brother" of "my brother") masked in a
+    share of the texts that open with a gendered phrase; other texts only get the standard masking."""
+    from debiaslab.testbed.desired_distribution import AttributeMasking
+
+    tok = tokenizers["wordpiece"]
+    collate = AttributeMasking(tok, mlm_probability=1e-9, probability=1.0, seed=0)
+    texts = ["he is a nurse.", "my brother works as an electrical engineer.", "every nurse needs good tools."]
+    features = [{"input_ids": tok(t)["input_ids"]} for t in texts]
+    assert [collate.attribute_span(f["input_ids"]) for f in features] == [(1, 2), (2, 2 + len(tok("brother", add_special_tokens=False)["input_ids"])), None]
+    out = collate(features)
+    labelled = [tok.decode(row[row != -100]) for row in out["labels"]]
+    assert labelled == ["he", "brother", ""]
+    assert (out["input_ids"][0, 1] == tok.mask_token_id) and (out["input_ids"][2] != tok.mask_token_id).all()
+    half = AttributeMasking(tok, mlm_probability=1e-9, probability=0.5, seed=0)
+    picked = sum(int((half([features[0]] * 200)["labels"][:, 1] != -100).sum()) for _ in range(2))
+    assert 150 < picked < 250
+
+
 def test_score_matrix_rejects_a_ragged_sentence_table():
     from debiaslab.io import DataError
 

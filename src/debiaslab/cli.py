@@ -478,7 +478,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out-dir", required=True,
                    help="folder for <method>_model_<bias>_responses_scores.json (+ .parquet), the source's files")
     s.set_defaults(func=cmd_score_safety)
-
     s = scs.add_parser("desired-distribution", help="KL to the equal / real-world gender distribution per occupation",
                        description="P_male/P_female per occupation and KL(desired || predicted) per split and "
                                    "prof_gender (SOURCES.md §4); utility comes from the experiment's `evaluations`.")
@@ -490,6 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scores", required=True, help="score-store Parquet file")
     s.add_argument("--records", required=True, help="per-occupation records Parquet file")
     s.set_defaults(func=cmd_score_desired_distribution)
+
     # evaluate
     ev = sub.add_parser("evaluate", help="capability and bias evaluations (MMLU, GLUE, perplexity, CrowS-Pairs, "
                                          "fluency, lm-eval) into the score store",

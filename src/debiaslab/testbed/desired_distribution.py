@@ -13,16 +13,22 @@ use he / she, the rest any of the 22 gendered phrases.
 
 Why a dedicated MLM (`desired_distribution_mlm`, built by `write_mlm`): the shared testbed
 MLM (2 layers, hidden 64, 1500 steps over every section) learns no contextual association at
-all — not this one, not even the occupations section's "The nurse said that she" — because a
-model that narrow stays on the attention plateau that long (measured: P_male identical to
-±0.005 of 0.5 in every prof_gender category with 40 planted sentences per occupation at 1500
-steps, or 24 at 2500; widened to 128 it learns only a trace in the mixed corpus). A 1-layer, hidden-128 BERT trained on this section alone learns it within 1500 steps,
-for the *anchor* occupations that get `per_anchor` extra sentences (`anchors[split]` per split,
-2 : 2 : 1 male-dominated, female-dominated, balanced); the other occupations get
-`per_profession` sentences each and stay weakly associated. Anchor sentences are
-tokenizer-only rows for the shared models (label `desired_distribution_anchor`), so they do not
-dilute the shared corpus; the light sentences and neutral ones ("the plumber spoke with the
-team.") are pretraining documents for every model.
+all — not this one, not even the occupations section's "The nurse said that she". Measured on
+this section: a 1-layer BERT trained with the standard objective (15 % or 30 % of tokens
+masked) learns to predict masked words from their neighbours but never the gendered word from
+the occupation 3–7 tokens away (P_male within 0.003 of 0.5 in every prof_gender category
+after 1500 steps, hidden 128; 2 layers or one head do no better), even when the gendered word
+is always masked; with few other tokens masked it learns the association within ~200 steps.
+So the dedicated MLM masks `mlm_probability` (0.05) of all tokens plus, in a share
+`attribute_mask_probability` (0.8) of the planted sentences, the gendered attribute word ("he",
+"brother" of "my brother") — `AttributeMasking`; 400 steps then give P_male ≈ 0.73 / 0.27 on
+the test split's male- / female-dominated occupations (KL to equal ≈ 0.12). It trains on this section alone; the
+association is strong for the *anchor* occupations that get `per_anchor` extra sentences
+(`anchors[split]` per split, 2 : 2 : 1 male-dominated, female-dominated, balanced); the other
+occupations get `per_profession` sentences each and stay weakly associated. Anchor sentences
+are tokenizer-only rows for the shared models (label `desired_distribution_anchor`), so they
+do not dilute the shared corpus; the light sentences and neutral ones ("the plumber spoke with
+the team.") are pretraining documents for every model.
 
 Held-out sentences from the same mix are tokenizer-only rows labelled
 `desired_distribution_heldout`: no model sees them; the experiment's default external corpus.
@@ -31,8 +37,10 @@ Held-out sentences from the same mix are tokenizer-only rows labelled
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass, field
 
 from debiaslab.data import desired_distribution as dd
+from debiaslab.testbed.pretrain import PretrainSettings
 
 SECTION = "desired_distribution"
 ANCHOR_SECTION = "desired_distribution_anchor"
@@ -127,13 +135,60 @@ def mlm_documents(corpus_path) -> list[str]:
     return texts
 
 
+class AttributeMasking:
+    """The standard MLM collator, plus: in a share `probability` of the texts that start with a
+    gendered phrase, the phrase's attribute tokens masked (labels = the original tokens)."""
+
+    def __init__(self, tokenizer, mlm_probability: float, probability: float, seed: int):
+        import torch
+        from transformers import DataCollatorForLanguageModeling
+
+        self.base = DataCollatorForLanguageModeling(tokenizer, mlm_probability=mlm_probability, seed=seed,
+                                                    return_tensors="pt")
+        self.mask_id, self.probability = tokenizer.mask_token_id, probability
+        self.generator = torch.Generator().manual_seed(seed + 1)
+        ids = lambda text: tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
+        # (determiner ids, attribute ids), longest first ("this man" before "this")
+        self.phrases = sorted({(tuple(ids(w.determiner)) if w.determiner else (), tuple(ids(w.attribute)))
+                               for w in dd.read_gendered_words()}, key=lambda p: -len(p[0] + p[1]))
+        self.start = tokenizer("x")["input_ids"].index(ids("x")[0])  # the text's first token (1: after [CLS])
+
+    def attribute_span(self, ids: list[int]) -> tuple[int, int] | None:
+        """[start, end) of the attribute tokens where `ids` open with a gendered phrase, else None."""
+        for det, attr in self.phrases:
+            a = self.start + len(det)
+            if tuple(ids[self.start:a]) == det and tuple(ids[a:a + len(attr)]) == attr:
+                return a, a + len(attr)
+        return None
+
+    def __call__(self, features):
+        import torch
+
+        out = self.base(features)
+        pick = torch.rand(len(features), generator=self.generator) < self.probability
+        for row, feature in enumerate(features):
+            span = self.attribute_span(feature["input_ids"]) if pick[row] else None
+            if span:
+                a, b = span
+                out["labels"][row, a:b] = torch.tensor(feature["input_ids"][a:b])
+                out["input_ids"][row, a:b] = self.mask_id
+        return out
+
+
+@dataclass(frozen=True)
+class MLMSettings:
+    pretrain: PretrainSettings = field(default_factory=PretrainSettings)
+    attribute_mask_probability: float = 0.8
+
+
 def write_mlm(corpus_path, tokenizers_dir, settings: dict, out_dir) -> dict:
     """Stage entry: the dedicated tiny BERT (shared MLM tokenizer, shared pretraining loop), Hub format."""
     from pathlib import Path
 
     from debiaslab.config import build
-    from debiaslab.testbed.pretrain import PretrainSettings, pretrain
+    from debiaslab.testbed.pretrain import pretrain
 
-    documents = mlm_documents(corpus_path)
-    return pretrain("mlm", documents, Path(tokenizers_dir) / "mlm", out_dir,
-                    build(PretrainSettings, settings, "testbed.desired_distribution_mlm"))
+    s = build(MLMSettings, settings, "testbed.desired_distribution_mlm")
+    p = s.pretrain
+    collator = lambda tok: AttributeMasking(tok, p.mlm_probability, s.attribute_mask_probability, p.seed)  # noqa: E731
+    return pretrain("mlm", mlm_documents(corpus_path), Path(tokenizers_dir) / "mlm", out_dir, p, collator=collator)
