@@ -300,13 +300,17 @@ def test_bad_desired_distribution_configs_are_rejected_by_key(patch, fragment):
 # --- table -------------------------------------------------------------------------------------------
 
 def test_table_pairs_each_seed_with_the_base_run():
-    from debiaslab.aggregate.desired_distribution import markdown, summary_table
+    from debiaslab.aggregate.desired_distribution import latex, markdown, summary_table
     from debiaslab.aggregate.store import RunId, score_rows
 
     def rows(method, seed, kl, loss):
         values = [{"split": "test", "subset": s, "metric": "kl_equal_mean", "value": kl, "n": 5}
                   for s in ("all", "male_dominated", "balanced", "female_dominated")]
+        values.append({"split": "test", "subset": "all", "metric": "p_male_mean", "value": 0.6, "n": 5})
+        # evaluation rows (eval_perplexity.parquet, eval_glue.parquet): every non-detection metric of subset "all"
         values.append({"split": "heldout", "subset": "all", "metric": "mlm_loss", "value": loss, "n": 100})
+        values.append({"split": "heldout", "subset": "all", "metric": "pseudo_nll_per_token", "value": 3.0, "n": 100})
+        values.append({"split": "validation", "subset": "all", "metric": "glue_score", "value": 0.5, "n": 10})
         return score_rows(RunId("desired_distribution", "m", method, seed), values, {})
 
     scores = pd.concat([rows("base", 42, 0.2, 2.0), rows("kl_equal", 42, 0.1, 2.2), rows("kl_equal", 52, 0.05, 2.0)])
@@ -314,7 +318,32 @@ def test_table_pairs_each_seed_with_the_base_run():
     kl = table[(table.kind == "bias") & (table.subset == "all")].iloc[0]
     assert (kl.before, kl.after, kl.n_seeds) == (0.2, pytest.approx(0.075), 2)
     assert kl.change_pct == pytest.approx(-62.5) and kl.change_pct_std == pytest.approx(np.std([-50, -75], ddof=1))
-    util = table[table.kind == "utility"].iloc[0]
-    assert (util.split, util.metric, util.change_pct) == ("heldout", "mlm_loss", pytest.approx(5.0))
+    util = table[table.kind == "utility"]
+    assert list(zip(util.split, util.metric)) == [("heldout", "mlm_loss"), ("validation", "glue_score")]
+    assert util.iloc[0].change_pct == pytest.approx(5.0) and util.iloc[1].change_pct == pytest.approx(0.0)
     md = markdown(table, 3)
     assert "| m | kl_equal | equal | test | all | 0.200 ± 0.000 | 0.075 ± 0.035 | 62.5 ± 17.7 | 2 |" in md
+    assert "| m | kl_equal | heldout | mlm_loss | 2.000 ± 0.000 | 2.100 ± 0.141 | 5.0 ± 7.1 | 2 |" in md
+    tex = latex(table, 3)
+    assert tex.count(r"\begin{tabular}{lllllrrrr}") == 1 and tex.count(r"\begin{tabular}{llllrrrr}") == 1
+    assert r"m & kl\_equal & equal & test & all & 0.200 $\pm$ 0.000 & 0.075 $\pm$ 0.035 & 62.5 $\pm$ 17.7 & 2 \\" in tex
+
+
+def test_trained_folder_is_the_model_or_its_adapter(tmp_path):
+    """Evaluations of a run with a trained folder: a complete model replaces the base, an adapter is applied."""
+    import json
+
+    from debiaslab.config import ConfigError
+    from debiaslab.evals.common import apply_trained
+
+    base = json.dumps({"path": "bert-base-uncased", "kind": "mlm", "dtype": "float32"})
+    assert apply_trained(base, None, None) == (base, None)
+    (tmp_path / "full").mkdir()
+    spec, adapter = apply_trained(base, str(tmp_path / "full"))
+    full = json.loads(spec)
+    assert adapter is None and (full["path"], full["kind"], full["dtype"]) == (str(tmp_path / "full"), "mlm", "float32")
+    (tmp_path / "lora").mkdir()
+    (tmp_path / "lora/adapter_config.json").write_text("{}")
+    assert apply_trained(base, str(tmp_path / "lora")) == (base, str(tmp_path / "lora"))
+    with pytest.raises(ConfigError, match="not both"):
+        apply_trained(base, str(tmp_path / "lora"), str(tmp_path / "lora"))

@@ -61,6 +61,7 @@ def test_kl_equal_halves_test_kl_and_keeps_utility(default_run):
     loss_after = _value(u_after, "heldout", "all", "mlm_loss")
     ppl_after = _value(u_after, "heldout", "all", "pseudo_perplexity")
     assert sorted(loss_after.index) == list(SEEDS) and sorted(ppl_after.index) == list(SEEDS)
+    assert (loss_after != loss_before).all()  # the evaluation scored the fine-tuned model (--trained), not the base
     assert (loss_after <= 1.10 * loss_before).all(), (loss_before, loss_after.to_dict())
     assert (ppl_after <= 1.15 * ppl_before).all(), (ppl_before, ppl_after.to_dict())
 
@@ -115,13 +116,10 @@ def test_editing_kl_equal_learning_rate_reruns_exactly_its_branch(default_run):
     )
 
 
-def test_full_scale_config_plans_glue_for_the_masked_lms_only(default_run):
-    """The full-scale config dry-runs; GLUE (main's `evaluations`) runs on the masked LMs' runs only,
-    each trained model handed to the evaluation as --trained; base once per model."""
-    import shutil
-
-    shutil.copy(REPO / "config/experiments/desired_distribution.yaml", default_run / "dd_full.yaml")
-    jobs = planned_jobs(default_run, "all", "--configfile", str(default_run / "dd_full.yaml"))
+def test_full_scale_config_plans_glue_for_the_masked_lms_only():
+    """The full-scale config dry-runs; GLUE (the generic `evaluations`) runs on the masked LMs' runs only
+    (`models:`), perplexity on every run; base once per model, each method on its models × 5 seeds."""
+    jobs = planned_jobs(REPO, "all", "--configfile", f"config/experiments/{EXP}.yaml")
     glue = sorted(out for rule, out in jobs if rule == "evaluate" and out.endswith("eval_glue.parquet"))
     assert len(glue) == 3 + 3 * 5 + 3 * 5 and not any("llama" in out for out in glue)
     ppl = [out for rule, out in jobs if rule == "evaluate" and out.endswith("eval_perplexity.parquet")]
