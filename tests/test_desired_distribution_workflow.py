@@ -56,10 +56,10 @@ def test_kl_equal_halves_test_kl_and_keeps_utility(default_run):
     assert sorted(kl_after.index) == list(SEEDS)
     assert (kl_after <= 0.5 * kl_before).all(), (kl_before, kl_after.to_dict())
     u_before, u_after = _scores(default_run, "base", "eval_perplexity.parquet"), _scores(default_run, "kl_equal", "eval_perplexity.parquet")
-    loss_before = _value(u_before, "heldout", "all", "mlm_loss").iloc[0]
-    ppl_before = _value(u_before, "heldout", "all", "pseudo_perplexity").iloc[0]
-    loss_after = _value(u_after, "heldout", "all", "mlm_loss")
-    ppl_after = _value(u_after, "heldout", "all", "pseudo_perplexity")
+    loss_before = _value(u_before, "test", "all", "mlm_loss").iloc[0]
+    ppl_before = _value(u_before, "test", "all", "pseudo_perplexity").iloc[0]
+    loss_after = _value(u_after, "test", "all", "mlm_loss")
+    ppl_after = _value(u_after, "test", "all", "pseudo_perplexity")
     assert sorted(loss_after.index) == list(SEEDS) and sorted(ppl_after.index) == list(SEEDS)
     assert (loss_after != loss_before).all()  # the evaluation scored the fine-tuned model (--trained), not the base
     assert (loss_after <= 1.10 * loss_before).all(), (loss_before, loss_after.to_dict())
@@ -95,7 +95,7 @@ def test_table_pairs_before_and_after_per_category(default_run):
     assert set(bias["subset"]) == {"all", "male_dominated", "balanced", "female_dominated"}
     assert (bias["n_seeds"] == len(SEEDS)).all() and (bias["split"] == "test").all()
     utility = table[table.kind == "utility"]
-    assert set(utility["metric"]) == {"mlm_loss", "pseudo_perplexity"} and set(utility["split"]) == {"heldout"}
+    assert set(utility["metric"]) == {"mlm_loss", "pseudo_perplexity"} and set(utility["split"]) == {"test"}
     md = (default_run / f"results/tables/{EXP}.md").read_text()
     assert "reduction %" in md and "±" in md and "batchmean" in md
     tex = (default_run / f"results/tables/{EXP}.tex").read_text()
@@ -158,8 +158,8 @@ def test_causal_lora_variant_trains_an_adapter_and_scores_it(default_run, tmp_pa
     assert len(pd.read_parquet(tmp_path / "r.parquet")) == 45 and out["kind"] == "causal"
     model, adapter = apply_trained(lm, str(tmp_path / "model"))
     assert (model, adapter) == (lm, str(tmp_path / "model"))
-    settings = {"dataset": {"path": str(default_run / "results/testbed/corpus.parquet"), "split": "heldout",
+    settings = {"dataset": {"path": str(default_run / "results/testbed/corpus.parquet"),
                             "where": {"section": "desired_distribution_heldout"}}, "limit": 50}
     evaluate_model("perplexity", model, settings, run_id, tmp_path / "e.parquet", adapter=adapter)
     scores = pd.read_parquet(tmp_path / "e.parquet").set_index("metric")["value"]
-    assert scores["perplexity"] > 1 and set(pd.read_parquet(tmp_path / "e.parquet")["split"]) == {"heldout"}
+    assert scores["perplexity"] > 1 and scores["nll_per_token"] > 0

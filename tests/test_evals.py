@@ -323,7 +323,7 @@ def test_mlm_loss_by_hand_with_every_masked_token_at_once():
 
 def test_corpus_filters_rows_short_texts_and_headings(tmp_path):
     frame = pd.DataFrame({"text": [" = Heading = ", "short line", " a line that is long enough to keep ", "other text here",
-                                   "another line long enough to keep", ""],
+                                   "another line long enough to keep", " "],
                           "section": ["a", "a", "a", "b", "a", "a"]})
     frame.to_csv(tmp_path / "c.tsv", sep="\t", index=False)
     data = cp.CorpusData(path=str(tmp_path / "c.tsv"), where={"section": "a"}, min_words=3, exclude_prefixes=("=",))

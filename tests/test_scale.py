@@ -15,10 +15,10 @@ import pytest
 from conftest import ENV, REPO
 
 FULL_SCALE = sorted(p.name for p in (REPO / "config/experiments").glob("*.yaml"))
-NO_TOKEN_ENV = {k: v for k, v in ENV.items() if k != "HF_TOKEN"}  # dry runs need no secret
+NO_TOKEN_ENV = {k: v for k, v in ENV.items() if k != "HF_TOKEN"}
 
 
-def dry_run(*args: str, env=NO_TOKEN_ENV, check: bool = True) -> tuple[list[dict], subprocess.CompletedProcess]:
+def dry_run(*args: str, env=ENV, check: bool = True) -> tuple[list[dict], subprocess.CompletedProcess]:
     """Every job of `snakemake --profile slurm -n -p ARGS` run from the repository root:
     {"rule", "input", "output", "resources" (dict), "shell"}."""
     cmd = [str(Path(sys.executable).parent / "snakemake"), "--profile", "slurm", "-n", "-p", *args]

@@ -222,7 +222,7 @@ def pseudo_log_likelihoods(model, tokenizer, texts: Sequence[str], *, max_length
 class CorpusData:
     path: str = "Salesforce/wikitext"  # a Hub dataset / Hub-format folder, or a table file (.tsv/.csv/.parquet/.jsonl)
     name: str | None = "wikitext-103-raw-v1"
-    split: str = "test"  # also the score rows' split label (for a table file: any label)
+    split: str = "test"  # also the score rows' split
     column: str = "text"
     where: dict = field(default_factory=dict)  # keep rows whose columns equal these values
     min_words: int = 0  # keep texts of at least this many words
@@ -248,7 +248,7 @@ def load_texts(d: CorpusData, limit: int | None) -> list[str]:
     if Path(d.path).is_file():
         from debiaslab.io import read_table
 
-        frame = read_table(d.path, required=[d.column, *d.where])
+        frame = read_table(d.path, required=list(d.where), text=[d.column])
     else:
         from debiaslab.data.hub import load_split
 
@@ -256,7 +256,7 @@ def load_texts(d: CorpusData, limit: int | None) -> list[str]:
     for key, value in d.where.items():
         frame = frame[frame[key] == value]
     prefixes = tuple(d.exclude_prefixes)
-    texts = [t for t in frame[d.column].dropna().astype(str).tolist()
+    texts = [t for t in frame[d.column].astype(str).tolist()
              if t.strip() and len(t.split()) >= d.min_words and not (prefixes and t.strip().startswith(prefixes))]
     return texts[:limit] if limit else texts
 

@@ -52,15 +52,34 @@ def train_causal(texts: list[str], vocab_size: int):
 
 
 def train_mlm(texts: list[str], vocab_size: int):
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    """An uncased WordPiece tokenizer whose vocabulary is built directly, deterministically.
+
+    tokenizers' WordPieceTrainer breaks ties between equally frequent merges in hash order, so two
+    processes trained on the same texts get different vocabularies (and a different testbed MLM). The
+    vocabulary here is: the specials, every character as a word start and as a `##` continuation, then
+    whole words by frequency (ties alphabetical) up to `vocab_size`. On the testbed's closed vocabulary
+    every word fits whole, which is also where the trainer's merges end up.
+    """
+    from collections import Counter
+
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import BertTokenizerFast
 
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=True, clean_text=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=True, clean_text=True)
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    words = Counter(w for text in texts for w, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text)))
+    chars = sorted({ch for word in words for ch in word})
+    vocab = MLM_SPECIALS + chars + [f"##{ch}" for ch in chars]
+    if len(vocab) > vocab_size:
+        raise ValueError(f"testbed.tokenizer.mlm_vocab_size: {vocab_size} cannot hold the {len(vocab)} specials "
+                         "and characters of the corpus")
+    ranked = sorted((w for w in words if len(w) > 1), key=lambda w: (-words[w], w))
+    vocab += ranked[: vocab_size - len(vocab)]
+
+    tok = Tokenizer(models.WordPiece(vocab={t: i for i, t in enumerate(vocab)}, unk_token="[UNK]"))
+    tok.normalizer = normalizer
+    tok.pre_tokenizer = pre_tokenizer
     tok.decoder = decoders.WordPiece()
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=MLM_SPECIALS, min_frequency=1, show_progress=False)
-    tok.train_from_iterator(texts, trainer)
     cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
