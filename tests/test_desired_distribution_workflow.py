@@ -67,13 +67,13 @@ def test_kl_equal_halves_test_kl_and_keeps_utility(default_run):
 
 
 def test_kl_real_world_reduces_kl_to_the_real_world_distribution(default_run):
-    """One epoch moves the test split (unseen occupations) toward the BLS shares by >= 10 % (measured ~20 %;
-    the tiny MLM knows an unseen occupation's share only through the words it shares with trained ones)."""
+    """One epoch moves the valid and test splits (unseen occupations) toward the BLS shares by >= 25 %
+    (measured ~40-50 %, as the source's 30-75 % for masked LMs)."""
     before, after = _scores(default_run, "base"), _scores(default_run, "kl_real_world")
     for split in ("test", "valid"):
         kl_before = _value(before, split, "all", "kl_real_world_mean").iloc[0]
         kl_after = _value(after, split, "all", "kl_real_world_mean")
-        assert (kl_after < 0.9 * kl_before).all(), (split, kl_before, kl_after.to_dict())
+        assert (kl_after < 0.75 * kl_before).all(), (split, kl_before, kl_after.to_dict())
 
 
 def test_trained_mlm_is_a_full_hub_format_model_folder(default_run):
@@ -146,7 +146,7 @@ def test_causal_lora_variant_trains_an_adapter_and_scores_it(default_run, tmp_pa
                                      "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
                                                         "up_proj", "down_proj"]}})
     assert summary["kind"] == "causal" and summary["epochs"] == 1
-    assert (tmp_path / "model/adapter_config.json").is_file() and not (tmp_path / "ckpt").exists()
+    assert (tmp_path / "model/adapter_config.json").is_file() and not list((tmp_path / "ckpt").rglob("state.pt"))
     history = json.loads((tmp_path / "model/training_summary.json").read_text())["history"]
     lambdas = [h["train_lambda"] for h in history[1:]]
     assert all(0.8 <= lam <= 1.5 for lam in lambdas)  # the clamp ranges (mean over batches)

@@ -11,24 +11,27 @@ data, otherwise gender is drawn from the real share (0.9: a nurse is female in ~
 sentences; a balanced occupation becomes ~95 % one gender). `pronoun_share` of the sentences
 use he / she, the rest any of the 22 gendered phrases.
 
-Why a dedicated MLM (`desired_distribution_mlm`, built by `write_mlm`): the shared testbed
-MLM (2 layers, hidden 64, 1500 steps over every section) learns no contextual association at
-all — not this one, not even the occupations section's "The nurse said that she". Measured on
-this section: a 1-layer BERT trained with the standard objective (15 % or 30 % of tokens
-masked) learns to predict masked words from their neighbours but never the gendered word from
-the occupation 3–7 tokens away (P_male within 0.003 of 0.5 in every prof_gender category
-after 1500 steps, hidden 128; 2 layers or one head do no better), even when the gendered word
-is always masked; with few other tokens masked it learns the association within ~200 steps.
-So the dedicated MLM masks `mlm_probability` (0.05) of all tokens plus, in a share
-`attribute_mask_probability` (0.8) of the planted sentences, the gendered attribute word ("he",
-"brother" of "my brother") — `AttributeMasking`; 400 steps then give P_male ≈ 0.73 / 0.27 on
-the test split's male- / female-dominated occupations (KL to equal ≈ 0.12). It trains on this section alone; the
-association is strong for the *anchor* occupations that get `per_anchor` extra sentences
-(`anchors[split]` per split, 2 : 2 : 1 male-dominated, female-dominated, balanced); the other
-occupations get `per_profession` sentences each and stay weakly associated. Anchor sentences
-are tokenizer-only rows for the shared models (label `desired_distribution_anchor`), so they
-do not dilute the shared corpus; the light sentences and neutral ones ("the plumber spoke with
-the team.") are pretraining documents for every model.
+Why a dedicated MLM (`desired_distribution_mlm`, built by `write_mlm`) with its own objective:
+the shared testbed MLM (2 layers, hidden 64, 1500 steps over every section) learns no
+contextual association at all — not this one, not even the occupations section's "The nurse
+said that she". Measured on this section (1-layer BERT, test split, seeds 0–8):
+- with the standard objective (15 % or 30 % of tokens masked) it learns to predict masked
+  words from their neighbours but never the gendered word from the occupation 3–7 tokens
+  away (P_male within 0.003 of 0.5 after 1500 steps; 2 layers or one head do no better);
+- with few other masks (5 %) and the gendered *attribute* masked in every planted sentence
+  ("he", "brother" of "my brother": `AttributeMasking`) it learns the pronouns for most seeds
+  but "my [MASK] …" (the attribute at position 2) only for some: whether a tiny model leaves
+  its plateau depends on the seed;
+- a wider initialisation (`initializer_range` 0.05 instead of 0.02) at hidden 128 learned every
+  word for all nine seeds tried within 400 steps: P_male ≈ 0.97 / 0.08 on the test split's
+  male- / female-dominated occupations, KL to equal ≈ 0.9.
+It trains on this section alone; the association is strong for the *anchor* occupations that
+get `per_anchor` extra sentences (`anchors[split]` per split, 2 : 2 : 1 male-dominated,
+female-dominated, balanced) and generalises through shared words to the rest, which get
+`per_profession` sentences each. Anchor sentences are tokenizer-only rows for the shared models
+(label `desired_distribution_anchor`), so they do not dilute the shared corpus; the light
+sentences and neutral ones ("the plumber spoke with the team.") are pretraining documents for
+every model.
 
 Held-out sentences from the same mix are tokenizer-only rows labelled
 `desired_distribution_heldout`: no model sees them; the experiment's default external corpus.
@@ -178,7 +181,7 @@ class AttributeMasking:
 @dataclass(frozen=True)
 class MLMSettings:
     pretrain: PretrainSettings = field(default_factory=PretrainSettings)
-    attribute_mask_probability: float = 0.8
+    attribute_mask_probability: float = 1.0
 
 
 def write_mlm(corpus_path, tokenizers_dir, settings: dict, out_dir) -> dict:

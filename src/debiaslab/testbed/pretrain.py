@@ -28,6 +28,7 @@ class PretrainSettings:
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
     mlm_probability: float = 0.15
+    initializer_range: float = 0.02  # std of the initial weights (the architectures' default)
     seed: int = 0
 
 
@@ -43,6 +44,7 @@ def causal_config(tokenizer, s: PretrainSettings):
         num_key_value_heads=s.num_kv_heads,
         head_dim=s.hidden_size // s.num_heads,
         max_position_embeddings=s.max_length * 4,
+        initializer_range=s.initializer_range,
         tie_word_embeddings=True,
         bos_token_id=None,
         eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
@@ -60,6 +62,7 @@ def mlm_config(tokenizer, s: PretrainSettings):
         num_hidden_layers=s.num_layers,
         num_attention_heads=s.num_heads,
         max_position_embeddings=s.max_length * 4,
+        initializer_range=s.initializer_range,
         pad_token_id=tokenizer.pad_token_id,
     )
 
