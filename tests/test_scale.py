@@ -152,7 +152,8 @@ def test_hub_references_of_configs(tmp_path):
     schema = REPO / "workflow/schemas/config.schema.yaml"
     assert references(load(REPO / "config/config.yaml", schema), root=REPO) == {"models": [], "datasets": []}
     full = references(load(REPO / "config/experiments/occupations.yaml", schema), root=REPO)
-    assert full["models"] == [{"repo": "meta-llama/Llama-3.1-8B-Instruct", "revision": None, "gated": True}]
+    assert full["models"] == [{"repo": "meta-llama/Llama-3.1-8B-Instruct", "revision": None, "gated": True},
+                              {"repo": "openai-community/gpt2-xl", "revision": None, "gated": False}]  # fluency
 
     (tmp_path / "local_model").mkdir()
     config = {

@@ -52,29 +52,27 @@ def train_causal(texts: list[str], vocab_size: int):
 
 
 def train_mlm(texts: list[str], vocab_size: int):
-    """An uncased WordPiece tokenizer whose vocabulary is built directly, deterministically.
+    """An uncased WordPiece tokenizer (bert-base-uncased's format) with a reproducible vocabulary.
 
-    tokenizers' WordPieceTrainer breaks ties between equally frequent merges in hash order, so two
-    processes trained on the same texts get different vocabularies (and a different testbed MLM). The
-    vocabulary here is: the specials, every character as a word start and as a `##` continuation, then
-    whole words by frequency (ties alphabetical) up to `vocab_size`. On the testbed's closed vocabulary
-    every word fits whole, which is also where the trainer's merges end up.
+    tokenizers' WordPieceTrainer creates its `##` continuation symbols in hash-map order, so two
+    processes trained on the same texts get different vocabularies (and a different testbed MLM). Its
+    BpeTrainer, given the alphabet, is reproducible: the vocabulary here is BPE's (trained on the same
+    normalised, pre-tokenised words), each piece both as a word start and as a `##` continuation.
     """
-    from collections import Counter
-
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import BertTokenizerFast
 
     normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=True, clean_text=True)
     pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    words = Counter(w for text in texts for w, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text)))
-    chars = sorted({ch for word in words for ch in word})
-    vocab = MLM_SPECIALS + chars + [f"##{ch}" for ch in chars]
-    if len(vocab) > vocab_size:
-        raise ValueError(f"testbed.tokenizer.mlm_vocab_size: {vocab_size} cannot hold the {len(vocab)} specials "
-                         "and characters of the corpus")
-    ranked = sorted((w for w in words if len(w) > 1), key=lambda w: (-words[w], w))
-    vocab += ranked[: vocab_size - len(vocab)]
+    alphabet = sorted({ch for text in texts for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text))
+                       for ch in word})
+    bpe = Tokenizer(models.BPE(unk_token="[UNK]"))
+    bpe.normalizer, bpe.pre_tokenizer = normalizer, pre_tokenizer
+    pieces = (vocab_size - len(MLM_SPECIALS)) // 2 + len(MLM_SPECIALS)
+    bpe.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=pieces, special_tokens=MLM_SPECIALS, min_frequency=1,
+                                                       initial_alphabet=alphabet, show_progress=False))
+    ranked = [t for t, _ in sorted(bpe.get_vocab().items(), key=lambda item: item[1]) if t not in MLM_SPECIALS]
+    vocab = MLM_SPECIALS + ranked + [f"##{t}" for t in ranked]
 
     tok = Tokenizer(models.WordPiece(vocab={t: i for i, t in enumerate(vocab)}, unk_token="[UNK]"))
     tok.normalizer = normalizer
