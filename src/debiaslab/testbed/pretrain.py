@@ -28,7 +28,7 @@ class PretrainSettings:
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
     mlm_probability: float = 0.15
-    initializer_range: float = 0.02  # std of the initial weights (the architectures' default)
+    initializer_range: float = 0.02  # std of the masked LM's initial weights (BERT's default)
     seed: int = 0
 
 
@@ -44,7 +44,6 @@ def causal_config(tokenizer, s: PretrainSettings):
         num_key_value_heads=s.num_kv_heads,
         head_dim=s.hidden_size // s.num_heads,
         max_position_embeddings=s.max_length * 4,
-        initializer_range=s.initializer_range,
         tie_word_embeddings=True,
         bos_token_id=None,
         eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
