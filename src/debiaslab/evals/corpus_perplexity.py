@@ -101,22 +101,28 @@ def prediction_head(model):
 
 
 @contextlib.contextmanager
-def head_at(model, positions):
-    """Within the block, the prediction head sees only the hidden state at positions[b] of row b
-    (a masked LM's head then runs at the masked position only)."""
-    import torch
-
-    head = prediction_head(model)
-    rows = torch.arange(len(positions), device=positions.device)
-
-    def gather(module, args):
-        return (args[0][rows, positions].unsqueeze(1),) + tuple(args[1:])
-
-    handle = head.register_forward_pre_hook(gather)
+def _head_input(model, select):
+    """Within the block, the prediction head's input hidden states [B, L, H] are replaced by select(them)."""
+    handle = prediction_head(model).register_forward_pre_hook(lambda module, args: (select(args[0]),) + tuple(args[1:]))
     try:
         yield
     finally:
         handle.remove()
+
+
+def head_at(model, positions):
+    """Within the block, the prediction head sees only the hidden state at positions[b] of row b
+    (a masked LM's head then runs at the masked position only): logits [B, 1, V]."""
+    import torch
+
+    rows = torch.arange(len(positions), device=positions.device)
+    return _head_input(model, lambda hidden: hidden[rows, positions].unsqueeze(1))
+
+
+def head_on(model, selected):
+    """Within the block, the prediction head runs only where the [B, L] mask `selected` is True:
+    logits [1, N, V], the selected positions in row-major order (several per row, with gradient)."""
+    return _head_input(model, lambda hidden: hidden[selected].unsqueeze(0))
 
 
 def masked_token_logprobs(model, tokenizer, items: Sequence[tuple[Sequence[int], int]], batch_size: int) -> list[float]:

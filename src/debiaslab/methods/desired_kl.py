@@ -172,7 +172,7 @@ def _mlm_loss_backward(model, scorer, positions, weight: float, chunk: int, mask
     import torch
     import torch.nn.functional as F
 
-    from debiaslab.evals.corpus_perplexity import mask_choice
+    from debiaslab.evals.corpus_perplexity import head_on, mask_choice
 
     enc = scorer.encoded
     idx = torch.tensor(scorer.rows_of(positions))
@@ -190,9 +190,10 @@ def _mlm_loss_backward(model, scorer, positions, weight: float, chunk: int, mask
     device = next(model.parameters()).device
     total_tokens, total = int((labels != -100).sum()), 0.0
     for s in range(0, len(ids), chunk):
-        logits = model(input_ids=ids[s:s + chunk].to(device), attention_mask=attn[s:s + chunk].to(device)).logits
         target = labels[s:s + chunk].to(device)
-        nll = F.cross_entropy(logits[target != -100].float(), target[target != -100], reduction="sum")
+        with head_on(model, target != -100):  # the vocabulary projection at the masked tokens only
+            logits = model(input_ids=ids[s:s + chunk].to(device), attention_mask=attn[s:s + chunk].to(device)).logits[0]
+        nll = F.cross_entropy(logits.float(), target[target != -100], reduction="sum")
         (weight * nll / total_tokens).backward()
         total += nll.item()
     return total / total_tokens

@@ -160,6 +160,8 @@ def mlm_scores(model, encoded, batch_size: int = 256, grad: bool = False):
     """s per sentence: Σ log p(attr tokens | attr masked) − Σ log p(attr tokens | attr and occupation masked)."""
     import torch
 
+    from debiaslab.evals.corpus_perplexity import head_on
+
     device = next(model.parameters()).device
     mask_id = encoded["mask_token_id"]
     ids, attn, attr, prof = (encoded[k] for k in ("input_ids", "attention_mask", "attr", "prof"))
@@ -171,9 +173,10 @@ def mlm_scores(model, encoded, batch_size: int = 256, grad: bool = False):
             am = b_ids.masked_fill(b_attr, mask_id)
             tam = b_ids.masked_fill(b_attr | b_prof, mask_id)
             both = torch.cat([am, tam]).to(device)
-            logits = model(input_ids=both, attention_mask=torch.cat([attn[sl], attn[sl]]).to(device)).logits
             sel = torch.cat([b_attr, b_attr]).to(device)
-            logp = torch.log_softmax(logits[sel].float(), dim=-1)
+            with head_on(model, sel):  # the vocabulary projection at the attribute tokens only
+                logits = model(input_ids=both, attention_mask=torch.cat([attn[sl], attn[sl]]).to(device)).logits[0]
+            logp = torch.log_softmax(logits.float(), dim=-1)
             targets = torch.cat([b_ids, b_ids]).to(device)[sel]
             token_logp = logp.gather(1, targets.unsqueeze(1)).squeeze(1)
             row = torch.arange(len(both), device=device).unsqueeze(1).expand_as(sel)[sel]
