@@ -67,7 +67,7 @@ def test_bad_occupations_config_is_rejected_naming_the_key(patch, fragments):
 
 
 def test_unknown_experiment_and_bad_model_entries():
-    rejects({"experiments": {"occupation": {}}}, "experiments: unknown key(s) 'occupation'", "allowed: occupations")
+    rejects({"experiments": {"occupation": {}}}, "experiments: unknown key(s) 'occupation'", "allowed: desired_distribution, occupations")
     rejects({"models": {"m": {}}, "experiments": {}}, "models.m: 'path' is a required property")
     rejects({"models": {"m": {"path": "x", "kind": "rnn"}}, "experiments": {}}, "models.m.kind: 'rnn' is not allowed")
     rejects({"models": {"bad name": {"path": "x"}}, "experiments": {}}, "bad name")

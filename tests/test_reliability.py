@@ -42,7 +42,7 @@ INVALID_CONFIGS = [
     ("wrong type", _set("experiments", "occupations", "seeds", value="forty-two"),
      ["experiments.occupations.seeds: 'forty-two' is not of type 'array'"]),
     ("unknown experiment", _set("experiments", "occupation", value={}),
-     ["experiments: unknown key(s) 'occupation'", "allowed: occupations, reward_guided, rm_forget, safety"]),
+     ["experiments: unknown key(s) 'occupation'", "allowed: desired_distribution, occupations, reward_guided, rm_forget, safety"]),
     ("unknown method", _set("experiments", "occupations", "methods", "sfft", value={}),
      ["experiments.occupations.methods: unknown key(s) 'sfft'", "allowed: constrained, dpo, gen_filter, inlp"]),
     ("unknown metric/evaluation key", _set("experiments", "occupations", "evaluations", "mmlux", value={}),
