@@ -37,8 +37,9 @@ def stage_of(relative: Path) -> str:
     return "aggregate" if first in AGGREGATE else first
 
 
-def job_seconds(run: Path) -> list[tuple[str, str, float]]:
-    """(stage, job file relative to results/benchmarks, seconds) of every benchmark file of a run."""
+def job_seconds(run: Path) -> list[tuple[str, str, float, float]]:
+    """(stage, job file relative to results/benchmarks, wall seconds, CPU seconds) of every benchmark file
+    of a run. CPU seconds (`cpu_time`) move less than wall seconds when other processes share the cores."""
     root = run / "results" / "benchmarks"
     out = []
     for path in sorted(root.rglob("*.tsv")):
@@ -46,22 +47,27 @@ def job_seconds(run: Path) -> list[tuple[str, str, float]]:
             rows = list(csv.DictReader(fh, delimiter="\t"))
         if rows and rows[-1].get("s") not in (None, "", "NA"):
             rel = path.relative_to(root)
-            out.append((stage_of(rel), str(rel.with_suffix("")), float(rows[-1]["s"])))
+            cpu = rows[-1].get("cpu_time")
+            out.append((stage_of(rel), str(rel.with_suffix("")), float(rows[-1]["s"]),
+                        float(cpu) if cpu not in (None, "", "NA", "-") else 0.0))
     return out
 
 
-def breakdown(jobs: list[tuple[str, str, float]], top: int = 5) -> str:
-    stages: dict[str, list[tuple[str, float]]] = {}
-    for stage, name, seconds in jobs:
-        stages.setdefault(stage, []).append((name, seconds))
+def breakdown(jobs: list[tuple[str, str, float, float]], top: int = 5) -> str:
+    """Per stage family: jobs, summed and largest wall seconds (`s`), summed CPU seconds, slowest job."""
+    stages: dict[str, list[tuple[str, float, float]]] = {}
+    for stage, name, seconds, cpu in jobs:
+        stages.setdefault(stage, []).append((name, seconds, cpu))
     names = [s for s in ORDER if s in stages] + sorted(set(stages) - set(ORDER))
-    lines = [f"{'stage':<10} {'jobs':>5} {'sum s':>9} {'max s':>8}  slowest job"]
+    lines = [f"{'stage':<10} {'jobs':>5} {'sum s':>9} {'max s':>8} {'cpu s':>8}  slowest job"]
     for stage in names:
         items = stages[stage]
-        name, worst = max(items, key=lambda x: x[1])
-        lines.append(f"{stage:<10} {len(items):>5} {sum(s for _, s in items):>9.1f} {worst:>8.1f}  {name}")
-    lines.append(f"{'all':<10} {len(jobs):>5} {sum(s for *_, s in jobs):>9.1f}")
-    lines.append(f"slowest {top} jobs: " + ", ".join(f"{n} {s:.1f} s" for _, n, s in sorted(jobs, key=lambda j: -j[2])[:top]))
+        name, worst, _ = max(items, key=lambda x: x[1])
+        lines.append(f"{stage:<10} {len(items):>5} {sum(i[1] for i in items):>9.1f} {worst:>8.1f} "
+                     f"{sum(i[2] for i in items):>8.1f}  {name}")
+    lines.append(f"{'all':<10} {len(jobs):>5} {sum(j[2] for j in jobs):>9.1f} {max(j[2] for j in jobs):>8.1f} "
+                 f"{sum(j[3] for j in jobs):>8.1f}")
+    lines.append(f"slowest {top} jobs: " + ", ".join(f"{j[1]} {j[2]:.1f} s" for j in sorted(jobs, key=lambda j: -j[2])[:top]))
     return "\n".join(lines)
 
 

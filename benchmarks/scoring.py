@@ -117,6 +117,8 @@ def mmlu_case(run: Path, a):
 
 
 CASES = {"bias_classifier": classifier_case, "reward_model": reward_case, "style_rm": style_rm_case, "mmlu": mmlu_case}
+INPUTS = {"bias_classifier": (BIAS_CLASSIFIER, RESPONSES), "reward_model": (REWARD_MODEL, RESPONSES),
+          "style_rm": (STYLE_RM, RM_ITEMS), "mmlu": (LM, MMLU)}
 
 
 def main(argv=None) -> int:
@@ -132,6 +134,8 @@ def main(argv=None) -> int:
     p.add_argument("--tolerance", type=float, default=1e-3, help="largest allowed |batched - unbatched| score difference")
     a = p.parse_args(argv)
     run = Path(a.run_dir)
+    for name in a.scorers:  # every input there before any model loads
+        _common.require(run, *INPUTS[name])
     _common.set_threads(a.threads)
     print(f"{_common.device_line(a.threads)}; {a.items} inputs per pass, batch {a.batch_size} vs 1, "
           f"best of {a.repeats} interleaved passes")
