@@ -51,7 +51,9 @@ def main(argv=None) -> int:
     p.add_argument("--top-p", type=float, default=0.95)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--repeats", type=int, default=3, help="timed passes per side (the best counts)")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (default 1: what each workflow job runs with; on a shared 2-core machine two "
+                        "threads time the contention, not the batching)")
     p.add_argument("--min-ratio", type=float, default=10.0)
     p.add_argument("--gpu-config", default=None,
                    help=f"sample from a random-weight model of this architecture instead: a preset ({', '.join(_common.PRESETS)}) "

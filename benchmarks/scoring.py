@@ -129,7 +129,9 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--max-length", type=int, default=96, help="truncation of the classifier / reward model inputs")
     p.add_argument("--repeats", type=int, default=3, help="timed passes per side (the best counts)")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (default 1: what each workflow job runs with; on a shared 2-core machine two "
+                        "threads time the contention, not the batching)")
     p.add_argument("--min-ratio", type=float, default=5.0)
     p.add_argument("--tolerance", type=float, default=1e-3, help="largest allowed |batched - unbatched| score difference")
     a = p.parse_args(argv)

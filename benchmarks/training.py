@@ -217,7 +217,9 @@ def main(argv=None) -> int:
     p.add_argument("--run-dir", default=str(_common.REPO), help="a completed default run (default: this repository)")
     p.add_argument("--methods", nargs="+", choices=methods, default=list(TRAINERS))
     p.add_argument("--steps", type=int, default=8, help="optimizer steps per trainer (INLP: its configured fit)")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (default 1: what each workflow job runs with; on a shared 2-core machine two "
+                        "threads time the contention, not the batching)")
     p.add_argument("--batch-size", type=int, default=8, help="raw: sequences per step")
     p.add_argument("--seq-len", type=int, default=512, help="raw: tokens per sequence")
     p.add_argument("--gpu-config", default=None,
