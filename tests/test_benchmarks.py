@@ -16,7 +16,7 @@ import yaml
 from conftest import ENV, REPO
 
 BENCH = REPO / "benchmarks"
-sys.path.insert(0, str(BENCH))
+sys.path.append(str(BENCH))  # the scripts import their shared helpers as `_common`
 
 
 def bench(name: str, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
