@@ -34,6 +34,8 @@ localrules:
     hub_download,
     testbed_corpus,
     testbed_tokenizers,
+    testbed_mmlu,
+    testbed_glue,
     occupations_training_data,
     occupations_prompts,
     score_occupations,

@@ -359,9 +359,11 @@ os.environ.update(
     TRANSFORMERS_OFFLINE="1",
 )
 
-# Gated models (`gated: true`) need HF_TOKEN, and only hub_download uses it: it reads the token from
-# the environment and stops first thing, naming HF_TOKEN, if it is missing. It is not declared with
-# `envvars:`, which would make every dry run and every offline rerun demand a secret they never use.
+# Gated models (`gated: true`) need HF_TOKEN, and only hub_download uses it, reading it from the
+# environment (huggingface_hub does; it never appears on a command line, in a log or an artifact).
+# rules/hub.smk declares it with `envvars:` while that download is still to run, so a run that needs
+# the token stops before any job; once the cache is built, offline reruns need no secret.
+TOKEN_NEEDED = any(m.get("gated") for m in HUB_REFERENCES["models"]) and not Path(HUB_MANIFEST).exists()
 
 
 def model_size_b(wildcards):

@@ -18,10 +18,13 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_FILES = ("Snakefile", "rules", "config", "workflow", "envs", "profiles", "slurm")
+# A stand-in Hub token: full-scale configs with gated models declare HF_TOKEN (`envvars:`), and every
+# run of the tests carries it so tests/test_reliability.py can check it is written nowhere.
+TEST_TOKEN = "hf_debiaslabTESTtokenNEVERwritten"
 ENV = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
-           TOKENIZERS_PARALLELISM="false")
+           TOKENIZERS_PARALLELISM="false", HF_TOKEN=TEST_TOKEN)
 ENV["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{ENV.get('PATH', '')}"
-os.environ.update({k: ENV[k] for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")})
+os.environ.update({k: ENV[k] for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "HF_TOKEN")})
 
 
 def copy_workflow(dest: Path) -> Path:

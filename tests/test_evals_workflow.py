@@ -52,8 +52,10 @@ def test_mmlu_one_forward_predicts_the_letters_of_four_requests(testbed, testbed
     assert one["prediction"].tolist() == four["prediction"].tolist()
     for a, b in zip(one["loglikelihoods"], four["loglikelihoods"]):
         assert a == pytest.approx(b, abs=1e-4)
-    # the corpus teaches these facts: far above the 25% of guessing (and the 33% of always "A")
-    assert one["correct"].mean() >= 0.6, one.groupby("subject")["correct"].mean()
+    # the corpus teaches these facts in lm-eval's zero-shot rendering: far above the 25% of guessing (and the
+    # 33% of always "A"). The other renderings are parity checks only: the tiny LM never saw them.
+    if (template, k_shot) == ("lm_eval", 0):
+        assert one["correct"].mean() >= 0.6, one.groupby("subject")["correct"].mean()
 
 
 def test_mmlu_predictions_equal_lm_evaluation_harness(testbed, testbed_lm, tmp_path):

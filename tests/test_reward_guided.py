@@ -11,6 +11,7 @@ from debiaslab.config import ConfigError, load_yaml, validate
 
 SEEDS = (42, 123)
 TEMPERATURES = ("0.7", "1")
+MAX_STEPS = load_yaml(REPO / "config/config.yaml")["experiments"]["reward_guided"]["methods"]["reinforce"]["train"]["max_steps"]
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -69,7 +70,7 @@ def test_table_curves_and_lemmatizer_are_recorded(default_run):
     md = (default_run / "results/tables/reward_guided.md").read_text()
     assert "±" in md and "Δ mean reward" in md
     curves = pd.read_csv(default_run / "results/figures/reward_guided/training_curves.csv")
-    assert set(curves["seed"]) == set(SEEDS) and curves.groupby(["seed", "temperature"])["step"].max().eq(16).all()
+    assert set(curves["seed"]) == set(SEEDS) and curves.groupby(["seed", "temperature"])["step"].max().eq(MAX_STEPS).all()
     assert {"loss", "mean_bias", "mean_kl", "mean_reward"} <= set(curves.columns)
     png = default_run / "results/figures/reward_guided/training_curves.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

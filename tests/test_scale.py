@@ -15,10 +15,10 @@ import pytest
 from conftest import ENV, REPO
 
 FULL_SCALE = sorted(p.name for p in (REPO / "config/experiments").glob("*.yaml"))
-NO_TOKEN_ENV = {k: v for k, v in ENV.items() if k != "HF_TOKEN"}  # dry runs need no secret
+NO_TOKEN_ENV = {k: v for k, v in ENV.items() if k != "HF_TOKEN"}
 
 
-def dry_run(*args: str, env=NO_TOKEN_ENV, check: bool = True) -> tuple[list[dict], subprocess.CompletedProcess]:
+def dry_run(*args: str, env=ENV, check: bool = True) -> tuple[list[dict], subprocess.CompletedProcess]:
     """Every job of `snakemake --profile slurm -n -p ARGS` run from the repository root:
     {"rule", "input", "output", "resources" (dict), "shell"}."""
     cmd = [str(Path(sys.executable).parent / "snakemake"), "--profile", "slurm", "-n", "-p", *args]
@@ -152,7 +152,8 @@ def test_hub_references_of_configs(tmp_path):
     schema = REPO / "workflow/schemas/config.schema.yaml"
     assert references(load(REPO / "config/config.yaml", schema), root=REPO) == {"models": [], "datasets": []}
     full = references(load(REPO / "config/experiments/occupations.yaml", schema), root=REPO)
-    assert full["models"] == [{"repo": "meta-llama/Llama-3.1-8B-Instruct", "revision": None, "gated": True}]
+    assert full["models"] == [{"repo": "meta-llama/Llama-3.1-8B-Instruct", "revision": None, "gated": True},
+                              {"repo": "openai-community/gpt2-xl", "revision": None, "gated": False}]  # fluency
 
     (tmp_path / "local_model").mkdir()
     config = {

@@ -131,9 +131,10 @@ def test_profile_puts_training_on_a100s_only_and_a_requeued_training_job_resumes
     by_rule: dict[str, list[dict]] = {}
     for job in jobs:
         by_rule.setdefault(rule_of(job), []).append(job)
-    # cluster jobs: testbed pretraining (lm, mlm), SFT training, generation (prompt_only, sft);
+    # cluster jobs: testbed pretraining (lm, mlm), SFT training, generation (prompt_only, sft), fluency;
     # the localrules (data, scoring, tables, testbed corpus/tokenizers) ran on the "login node"
-    assert {rule: len(js) for rule, js in by_rule.items()} == {"testbed_pretrain": 2, "train_sft": 1, "generate": 2}, table
+    assert {rule: len(js) for rule, js in by_rule.items()} == {"testbed_pretrain": 2, "train_sft": 1, "generate": 2,
+                                                               "fluency_occupations": 1}, table
     # the requeued training job ran twice under one job id, and its second run resumed (README "Resume")
     (train,) = by_rule["train_sft"]
     assert train["JobId"] == requeued and train["Restarts"] == "1", train

@@ -83,6 +83,11 @@ def _message(error, registry=None) -> str:
         return f"{path}: duplicate value(s) {dupes}; items must be unique"
     if error.validator == "minItems" and error.validator_value == 1:
         return f"{path}: must not be empty"
+    if error.validator == "pattern" and error.schema.get("description"):
+        return f"{path}: {error.instance!r} is not allowed; allowed: {error.schema['description']}"
+    bounds = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
+    if error.validator in bounds:
+        return f"{path}: {error.instance!r} is not allowed; must be {bounds[error.validator]} {error.validator_value}"
     if error.validator == "propertyNames":
         return f"{path}: name {error.instance!r} must match {error.schema.get('pattern', 'the name pattern')} (letters, digits, . _ -)"
     return f"{path}: {error.message}"
@@ -232,6 +237,12 @@ def _rm_forget_semantics(config: dict) -> list[str]:
     if dataset["train_split"] == dataset["eval_split"]:
         problems.append(f"{where}.data.dataset.eval_split: {dataset['eval_split']!r} is also the train split; "
                         "evaluation is on held-out questions")
+    pool = _testbed_arithmetic_pool(config, dataset)
+    for key, split in (("n_train_questions", "n_train"), ("n_eval_questions", "n_test")):
+        wanted = exp["data"][key]
+        if pool and wanted is not None and wanted > pool[split]:
+            problems.append(f"{where}.data.{key}: {wanted} exceeds the {pool[split]} questions of the testbed's "
+                            f"{'train' if split == 'n_train' else 'test'} split (testbed.arithmetic.{split})")
     if 0 not in exp["sweep"]["lambdas"]:
         problems.append(f"{where}.sweep.lambdas: must include 0 (the base reward model every λ is compared with)")
     for method, spec in exp["methods"].items():
@@ -240,6 +251,13 @@ def _rm_forget_semantics(config: dict) -> list[str]:
             problems.append(f"{where}.methods.{method}.train.lora.modules_to_save: must be empty; a saved module "
                             f"(e.g. the score head) is neither scaled nor subtracted by λ, got {saved}")
     return problems
+
+
+def _testbed_arithmetic_pool(config: dict, dataset: dict) -> dict | None:
+    """The testbed GSM8K set's split sizes when `dataset` is it (a Hub set's size is known only once loaded)."""
+    if dataset["path"].rstrip("/") != "results/testbed/arithmetic" or "testbed" not in config:
+        return None
+    return config["testbed"].get("arithmetic")
 
 
 def load(path: str | Path, schema_path: str | Path = DEFAULT_SCHEMA) -> dict:

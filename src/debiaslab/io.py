@@ -133,14 +133,32 @@ def require_columns(frame, required: Iterable[str], where) -> None:
         raise DataError(f"{where}: missing column(s) {missing}; found {list(frame.columns)}")
 
 
-def read_table(path, *, required: Iterable[str] = ()):
-    """Read a record table by extension: .parquet, .jsonl, .json (list of objects), .csv, .tsv."""
+def require_text(frame, columns: Iterable[str], where) -> None:
+    """Fail naming the first row whose value in a text column is not a string (a number, a list, a null)."""
+    for column in columns:
+        bad = [i for i, value in enumerate(frame[column]) if not isinstance(value, str)]
+        if bad:
+            value = frame[column].iloc[bad[0]]
+            raise DataError(f"{where}: row {bad[0] + 1}: column {column!r} must be text, got "
+                            f"{type(value).__name__} {value!r} ({len(bad)} such row(s))")
+
+
+def read_table(path, *, required: Iterable[str] = (), text: Iterable[str] = ()):
+    """Read a record table by extension: .parquet, .jsonl, .json (list of objects), .csv, .tsv.
+
+    `required` columns must exist; `text` columns must also hold a string in every row.
+    """
     import pandas as pd
 
     path = Path(path)
     suffix = path.suffix.lower()
+    required = list(dict.fromkeys([*required, *text]))
     if suffix == ".parquet":
-        return read_parquet(path, required=required)
+        frame = read_parquet(path, required=required)
+        if frame.empty:
+            raise DataError(f"{path}: no rows")
+        require_text(frame, text, path)
+        return frame
     if suffix == ".jsonl":
         frame = pd.DataFrame(read_jsonl(path))
     elif suffix == ".json":
@@ -163,4 +181,5 @@ def read_table(path, *, required: Iterable[str] = ()):
     if frame.empty:
         raise DataError(f"{path}: no rows")
     require_columns(frame, required, path)
+    require_text(frame, text, path)
     return frame

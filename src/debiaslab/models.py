@@ -167,10 +167,21 @@ def load_model(spec: "ModelSpec | str", *, kind: str | None = None, adapter: str
     return model
 
 
+def safe_adapter(adapter: str | Path) -> str:
+    """The adapter directory, refused unless its weights are safetensors (PEFT would unpickle a .bin)."""
+    from debiaslab.io import DataError
+
+    path = Path(adapter)
+    if not (path / "adapter_model.safetensors").is_file():
+        found = sorted(p.name for p in path.iterdir()) if path.is_dir() else "no such directory"
+        raise DataError(f"adapter {path}: no adapter_model.safetensors (pickled .bin weights are refused); found {found}")
+    return str(path)
+
+
 def attach_adapter(model, adapter: str | Path, *, trainable: bool = False, name: str = "default"):
     from peft import PeftModel
 
-    return PeftModel.from_pretrained(model, str(adapter), adapter_name=name, is_trainable=trainable)
+    return PeftModel.from_pretrained(model, safe_adapter(adapter), adapter_name=name, is_trainable=trainable)
 
 
 def lora_config(settings: dict, task_type: str = "CAUSAL_LM"):

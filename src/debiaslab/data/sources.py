@@ -17,6 +17,8 @@ def load(source: str, split: str = "train", revision: str | None = None):
     """A `datasets.Dataset` for `split` of a Hub dataset, a local folder, or a local data file."""
     from datasets import load_dataset
 
+    from debiaslab.data.hub import dataset_errors
+
     path = Path(source)
     if path.is_file():
         builder = FILE_BUILDERS.get(path.suffix.lower())
@@ -25,8 +27,10 @@ def load(source: str, split: str = "train", revision: str | None = None):
 
             raise DataError(f"{path}: unsupported data file type {path.suffix!r}; use one of {sorted(FILE_BUILDERS)}")
         extra = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
-        return load_dataset(builder, data_files={split: str(path)}, split=split, **extra)
-    return load_dataset(source, split=split, revision=revision)
+        with dataset_errors(source):
+            return load_dataset(builder, data_files={split: str(path)}, split=split, **extra)
+    with dataset_errors(source):
+        return load_dataset(source, split=split, revision=revision)
 
 
 def sample_indices(size: int, n: int, seed: int, where: str) -> list[int]:

@@ -184,7 +184,7 @@ def load_texts(d: CorpusData, limit: int | None) -> list[str]:
     if Path(d.path).is_file():
         from debiaslab.io import read_table
 
-        frame = read_table(d.path, required=[d.column])
+        frame = read_table(d.path, text=[d.column])
     else:
         from debiaslab.data.hub import load_split
 

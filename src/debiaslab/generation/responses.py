@@ -71,7 +71,7 @@ def write_responses(model, prompts_path: str | Path, settings: dict, seed: int, 
     fmt_settings, sampling_settings = split_settings(settings)
     fmt = build(PromptFormat, fmt_settings, "generation")
     sampling = build(SamplingSettings, sampling_settings, "generation")
-    prompts = read_table(prompts_path, required=["prompt"])
+    prompts = read_table(prompts_path, text=["prompt"])
     spec = models.ModelSpec.parse(model)
     tokenizer = models.load_tokenizer(spec, padding_side="left")
     lm = models.load_model(spec, adapter=adapter)

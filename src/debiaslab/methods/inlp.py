@@ -129,7 +129,7 @@ def train_inlp(model_spec, data_path, settings: INLPSettings, seed: int, out_dir
     from debiaslab import models
     from debiaslab.io import atomic_path, read_table, write_json
 
-    frame = read_table(data_path, required=["text", "gender"])
+    frame = read_table(data_path, required=["gender"], text=["text"])
     spec = models.ModelSpec.parse(model_spec)
     tokenizer = models.load_tokenizer(spec)
     lm = models.load_model(spec)

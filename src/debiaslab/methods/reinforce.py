@@ -144,7 +144,8 @@ def rollout_batch(policy, reward, inputs: list[str], temperature: float, micro_b
 
 
 class Checkpoint:
-    """Resume state (adapter weights, optimizer, step, metrics so far) in one file, written atomically."""
+    """Resume state (adapter weights, optimizer, step, metrics so far) in one file, written atomically;
+    read back with weights_only=True (tensors and plain values, nothing unpickled)."""
 
     def __init__(self, directory: Path):
         self.path = directory / "state.pt"
@@ -152,7 +153,7 @@ class Checkpoint:
     def load(self):
         import torch
 
-        return torch.load(self.path, weights_only=False) if self.path.is_file() else None
+        return torch.load(self.path, weights_only=True) if self.path.is_file() else None
 
     def save(self, state: dict) -> None:
         import torch

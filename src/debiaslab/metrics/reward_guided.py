@@ -96,10 +96,10 @@ def evaluate(model_spec, pool_path, cells: list[dict], settings: EvalSettings, s
 
             name = f"cell{k}"
             if isinstance(model, PeftModel):
-                model.load_adapter(str(adapter), adapter_name=name)
+                model.load_adapter(models.safe_adapter(adapter), adapter_name=name)
                 model.set_adapter(name)
             else:
-                model = PeftModel.from_pretrained(model, str(adapter), adapter_name=name)
+                model = models.attach_adapter(model, adapter, name=name)
             model.eval()
         policy = make_policy(model, tokenizer, spec, settings.generation, settings.reward.kl_direction)
         texts, kl = [None] * len(inputs), [0.0] * len(inputs)

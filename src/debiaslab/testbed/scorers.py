@@ -152,7 +152,7 @@ def write_scorer(kind: str, base: str, data_path, settings: dict, out_dir) -> di
 
     typed = build(ScorerSettings, settings, f"scorer {kind}")
     if kind == "classifier":
-        frame = read_table(data_path, required=["text", "label"])
+        frame = read_table(data_path, required=["label"], text=["text"])
         return train_classifier(base, frame["text"].tolist(), frame["label"].astype(str).tolist(), typed, out_dir)
     if kind == "reward_model":
         frame = read_table(data_path, required=["prompt", "chosen", "rejected"])

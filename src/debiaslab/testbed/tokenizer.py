@@ -52,15 +52,32 @@ def train_causal(texts: list[str], vocab_size: int):
 
 
 def train_mlm(texts: list[str], vocab_size: int):
+    """An uncased WordPiece tokenizer (bert-base-uncased's format) with a reproducible vocabulary.
+
+    tokenizers' WordPieceTrainer creates its `##` continuation symbols in hash-map order, so two
+    processes trained on the same texts get different vocabularies (and a different testbed MLM). Its
+    BpeTrainer, given the alphabet, is reproducible: the vocabulary here is BPE's (trained on the same
+    normalised, pre-tokenised words), each piece both as a word start and as a `##` continuation.
+    """
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import BertTokenizerFast
 
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=True, clean_text=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=True, clean_text=True)
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    alphabet = sorted({ch for text in texts for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text))
+                       for ch in word})
+    bpe = Tokenizer(models.BPE(unk_token="[UNK]"))
+    bpe.normalizer, bpe.pre_tokenizer = normalizer, pre_tokenizer
+    pieces = (vocab_size - len(MLM_SPECIALS)) // 2 + len(MLM_SPECIALS)
+    bpe.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=pieces, special_tokens=MLM_SPECIALS, min_frequency=1,
+                                                       initial_alphabet=alphabet, show_progress=False))
+    ranked = [t for t, _ in sorted(bpe.get_vocab().items(), key=lambda item: item[1]) if t not in MLM_SPECIALS]
+    vocab = MLM_SPECIALS + ranked + [f"##{t}" for t in ranked]
+
+    tok = Tokenizer(models.WordPiece(vocab={t: i for i, t in enumerate(vocab)}, unk_token="[UNK]"))
+    tok.normalizer = normalizer
+    tok.pre_tokenizer = pre_tokenizer
     tok.decoder = decoders.WordPiece()
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=MLM_SPECIALS, min_frequency=1, show_progress=False)
-    tok.train_from_iterator(texts, trainer)
     cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]

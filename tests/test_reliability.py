@@ -1,0 +1,395 @@
+"""Reliability (issue 11): bad config and bad data fail clearly, nothing half-written is left,
+runs are deterministic, one failing job spoils nothing else, and the defaults are secure.
+
+    python -m pytest -q tests/test_reliability.py
+"""
+
+from __future__ import annotations
+
+import copy
+import filecmp
+import json
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, TEST_TOKEN, copy_workflow, snakemake
+from debiaslab.cli import main
+from debiaslab.config import ConfigError, load_yaml, validate
+
+SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
+
+
+def _exp(config, name):
+    return config["experiments"][name]
+
+
+def _set(*keys, value):
+    """An edit that sets config[k1][k2]... = value."""
+    def edit(config):
+        node = config
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = value
+    return edit
+
+
+# (what is wrong, edit of config/config.yaml, fragments the message must contain: key path + what is allowed)
+INVALID_CONFIGS = [
+    ("wrong type", _set("experiments", "occupations", "seeds", value="forty-two"),
+     ["experiments.occupations.seeds: 'forty-two' is not of type 'array'"]),
+    ("unknown experiment", _set("experiments", "occupation", value={}),
+     ["experiments: unknown key(s) 'occupation'", "allowed: occupations, reward_guided, rm_forget, safety"]),
+    ("unknown method", _set("experiments", "occupations", "methods", "sfft", value={}),
+     ["experiments.occupations.methods: unknown key(s) 'sfft'", "allowed: constrained, dpo, gen_filter, inlp"]),
+    ("unknown metric/evaluation key", _set("experiments", "occupations", "evaluations", "mmlux", value={}),
+     ["experiments.occupations.evaluations: unknown key(s) 'mmlux'", "allowed: crows_pairs, fluency, glue"]),
+    ("unknown setting key", _set("experiments", "occupations", "methods", "sft", "train", "lr", value=1e-4),
+     ["experiments.occupations.methods.sft.train: unknown key(s) 'lr'", "learning_rate"]),
+    ("missing model", _set("experiments", "occupations", "models", value=["llama-9b"]),
+     ["experiments.occupations.models[0]: model 'llama-9b' is not defined under `models`", "defined: testbed-"]),
+    ("model entry without a path", _set("models", "extra-lm", value={"kind": "causal"}),
+     ["models.extra-lm: 'path' is a required property"]),
+    ("unknown model kind", _set("models", "testbed-lm", "kind", value="rnn"),
+     ["models.testbed-lm.kind: 'rnn' is not allowed; allowed: auto, causal, mlm, seq-cls"]),
+    ("zero learning rate", _set("experiments", "occupations", "methods", "sft", "train", "learning_rate", value=0),
+     ["experiments.occupations.methods.sft.train.learning_rate: 0 is not allowed; must be > 0"]),
+    ("negative learning rate",
+     _set("experiments", "reward_guided", "methods", "reinforce", "train", "learning_rate", value=-1e-5),
+     ["experiments.reward_guided.methods.reinforce.train.learning_rate: -1e-05 is not allowed; must be > 0"]),
+    ("empty seed list", _set("experiments", "safety", "seeds", value=[]),
+     ["experiments.safety.seeds: must not be empty"]),
+    ("duplicate seeds", _set("experiments", "reward_guided", "seeds", value=[42, 42]),
+     ["experiments.reward_guided.seeds: duplicate value(s) [42]"]),
+    ("held-out occupations overlap training ones", _set("experiments", "occupations", "heldout_occupations", value=["nurse"]),
+     ["experiments.occupations.heldout_occupations: ['nurse'] also in train_occupations"]),
+    ("unknown occupation", _set("experiments", "occupations", "train_occupations", value=["astronaut"]),
+     ["experiments.occupations.train_occupations[0]: 'astronaut' is not allowed; allowed: architect"]),
+    ("unknown split", _set("experiments", "rm_forget", "data", "dataset", "eval_split", value="tset"),
+     ["experiments.rm_forget.data.dataset.eval_split: 'tset' is not allowed; allowed: train, validation, test"]),
+    ("evaluation on the training split", _set("experiments", "rm_forget", "data", "dataset", "eval_split", value="train"),
+     ["experiments.rm_forget.data.dataset.eval_split: 'train' is also the train split"]),
+    ("λ grid empty", _set("experiments", "rm_forget", "sweep", "lambdas", value=[]),
+     ["experiments.rm_forget.sweep.lambdas: must not be empty"]),
+    ("λ grid without 0", _set("experiments", "rm_forget", "sweep", "lambdas", value=[0.5, 1.0]),
+     ["experiments.rm_forget.sweep.lambdas: must include 0"]),
+    ("dataset size larger than the prompt pool", _set("experiments", "reward_guided", "dataset_sizes", value=[100000]),
+     ["experiments.reward_guided.dataset_sizes: 100000 training prompts", "exceed the 5760 distinct MCQ prompts"]),
+    ("evaluation questions beyond the testbed split", _set("experiments", "rm_forget", "data", "n_eval_questions", value=1000),
+     ["experiments.rm_forget.data.n_eval_questions: 1000 exceeds the 40 questions", "testbed.arithmetic.n_test"]),
+    ("probability above 1", _set("experiments", "occupations", "generation", "top_p", value=1.5),
+     ["experiments.occupations.generation.top_p: 1.5 is not allowed; must be <= 1"]),
+    ("negative temperature", _set("experiments", "reward_guided", "temperatures", value=[-1.0]),
+     ["experiments.reward_guided.temperatures[0]: -1.0 is not allowed; must be >= 0"]),
+    ("batch not a multiple of the microbatch",
+     _set("experiments", "reward_guided", "methods", "reinforce", "train", "micro_batch_size", value=5),
+     ["experiments.reward_guided.methods.reinforce.train.batch_size: 16 is not a multiple of micro_batch_size 5"]),
+    ("LoRA rank 0", _set("experiments", "occupations", "methods", "dpo", "train", "lora", "r", value=0),
+     ["experiments.occupations.methods.dpo.train.lora.r: 0 is not allowed; must be >= 1"]),
+    ("prompt without its placeholder", _set("experiments", "occupations", "prompt", value="Describe a person."),
+     ["experiments.occupations.prompt: 'Describe a person.' does not match"]),
+    ("scorer model undefined", _set("experiments", "safety", "scoring", "bias_classifier", "model", value="nope"),
+     ["experiments.safety.scoring.bias_classifier.model: model 'nope' is not defined under `models`"]),
+    ("trust_remote_code not a boolean", _set("models", "testbed-lm", "trust_remote_code", value="yes"),
+     ["models.testbed-lm.trust_remote_code: 'yes' is not of type 'boolean'"]),
+    ("zero training steps", _set("testbed", "lm", "steps", value=0),
+     ["testbed.lm.steps: 0 is not allowed; must be >= 1"]),
+]
+
+
+def test_at_least_twenty_kinds_of_invalid_config_are_listed():
+    assert len({name for name, _, _ in INVALID_CONFIGS}) >= 20
+
+
+@pytest.mark.parametrize("name, edit, fragments", INVALID_CONFIGS, ids=[c[0] for c in INVALID_CONFIGS])
+def test_invalid_config_is_rejected_naming_the_key_and_what_is_allowed(name, edit, fragments):
+    config = load_yaml(REPO / "config/config.yaml")
+    edit(config)
+    with pytest.raises(ConfigError) as err:
+        validate(config, SCHEMA)
+    for fragment in fragments:
+        assert fragment in str(err.value), f"{name}: {err.value}"
+
+
+def test_every_invalid_config_stops_snakemake_before_any_job(tmp_path):
+    """The same configs through `snakemake --cores 1 all`: the run stops while parsing the workflow, with
+    the message, before a single job (no results/ folder, no log) — two snakemakes at a time."""
+    workdir = copy_workflow(tmp_path / "wf")
+    base = yaml.safe_load((workdir / "config/config.yaml").read_text())
+
+    def attempt(case):
+        name, edit, fragments = case
+        config = copy.deepcopy(base)
+        edit(config)
+        path = tmp_path / f"{name.replace(' ', '_').replace('/', '_')}.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+        proc = snakemake(workdir, "--cores", "1", "all", "--configfile", str(path), check=False)
+        output = proc.stdout + proc.stderr
+        missing = [f for f in fragments if f not in output]
+        return name, proc.returncode, missing, output[-800:]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = list(pool.map(attempt, INVALID_CONFIGS))
+    for name, returncode, missing, tail in outcomes:
+        assert returncode != 0 and not missing, f"{name}: rc={returncode}, missing {missing}:\n{tail}"
+    assert not (workdir / "results").exists(), "a job ran although the config was invalid"
+
+
+# --- bad data: one clear error naming the file (and row), nothing left behind ----------------------
+
+
+BAD_FILES = {
+    # name: (bytes, fragments of the error)
+    "malformed.jsonl": (b'{"prompt": "a"}\n{"prompt": "b"}\n{"prompt": "c"\n', ["malformed.jsonl: row 3: malformed JSON"]),
+    "latin1.jsonl": ('{"prompt": "a"}\n{"prompt": "caf\u00e9"}\n'.encode("latin-1"), ["latin1.jsonl: row 2: not UTF-8"]),
+    "empty.jsonl": (b"\n", ["empty.jsonl: no rows"]),
+    "missing_column.jsonl": (b'{"text": "a"}\n', ["missing_column.jsonl: missing column(s) ['prompt']"]),
+    "wrong_type.jsonl": (b'{"prompt": "a"}\n{"prompt": 5}\n', ["wrong_type.jsonl: row 2: column 'prompt' must be text, got int 5"]),
+    "not_records.jsonl": (b'{"prompt": "a"}\n[1, 2]\n', ["not_records.jsonl: row 2: expected a JSON object, got list"]),
+    "malformed.json": (b'[{"prompt": "a"},\n {"prompt": }]', ["malformed.json: malformed JSON at line 2"]),
+    "corrupt.parquet": (b"PAR1 this is not parquet", ["corrupt.parquet: not a readable Parquet file"]),
+    "unsupported.txt": (b"prompt\n", ["unsupported.txt: unsupported table format '.txt'"]),
+}
+
+
+def _left_behind(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_bad_prompt_file_fails_naming_file_and_row_and_leaves_nothing(default_run, tmp_path, capsys, name):
+    data, fragments = BAD_FILES[name]
+    path = tmp_path / name
+    path.write_bytes(data)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    code = main(["generate", "--model", str(default_run / "results/testbed/lm"), "--prompts", str(path),
+                 "--settings", '{"max_new_tokens": 4}', "--seed", "0", "--out", str(out_dir / "responses.parquet")])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    for fragment in fragments:
+        assert fragment in err, err
+    assert "Traceback" not in err
+    assert _left_behind(out_dir) == []
+
+
+def test_unreachable_hub_model_and_dataset_fail_with_one_line_naming_them(tmp_path, capsys):
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text('{"prompt": "a"}\n')
+    out = tmp_path / "out"
+    out.mkdir()
+    code = main(["generate", "--model", "nobody/no-such-model", "--prompts", str(prompts), "--seed", "0",
+                 "--out", str(out / "responses.parquet")])
+    err = capsys.readouterr().err
+    assert code == 2 and "'nobody/no-such-model' is not a local folder and could not be fetched from the Hub" in err
+    assert "hub_download" in err and "Traceback" not in err
+
+    data = validate(load_yaml(REPO / "config/config.yaml"), SCHEMA)["experiments"]["safety"]["data"]
+    data["dataset"] = "nobody/no-such-hh-rlhf"
+    code = main(["data", "safety", "train", "--settings", json.dumps(data), "--seed", "0",
+                 "--sft-out", str(out / "sft.parquet"), "--dpo-out", str(out / "dpo.parquet")])
+    err = capsys.readouterr().err
+    assert code == 2 and "dataset 'nobody/no-such-hh-rlhf': not a local folder or file and not available from the Hub" in err
+    assert "hub_download" in err and "Traceback" not in err
+    assert _left_behind(out) == []
+
+
+def test_malformed_local_dataset_file_names_the_file(tmp_path, capsys):
+    bad = tmp_path / "hh.jsonl"
+    bad.write_text('{"chosen": "Human: hi Assistant: hello", "rejected": "Human: hi Assistant: go"}\n{"chosen": \n')
+    data = validate(load_yaml(REPO / "config/config.yaml"), SCHEMA)["experiments"]["safety"]["data"]
+    data["dataset"] = str(bad)
+    out = tmp_path / "out"
+    out.mkdir()
+    code = main(["data", "safety", "train", "--settings", json.dumps(data), "--seed", "0",
+                 "--sft-out", str(out / "sft.parquet"), "--dpo-out", str(out / "dpo.parquet")])
+    err = capsys.readouterr().err
+    assert code == 2 and f"{bad}: unreadable dataset" in err, err
+    assert _left_behind(out) == []
+
+
+# --- determinism and isolation: two clean runs of a reduced default config --------------------------
+
+
+def reduced_config(config: dict, broken_model: Path | None = None) -> dict:
+    """The default config, small: a briefly trained testbed, occupations with one seed and three methods.
+    With `broken_model`, also reward_guided on a model folder whose config.json is not JSON: its jobs fail."""
+    config["testbed"]["lm"]["steps"] = 200
+    config["testbed"]["mlm"]["steps"] = 10
+    occupations = config["experiments"]["occupations"]
+    occupations["seeds"] = [42]
+    occupations["methods"] = {k: occupations["methods"][k] for k in ("prompt_only", "gen_filter", "sft")}
+    occupations["methods"]["sft"]["train"]["epochs"] = 1
+    occupations["generation"].update(samples_per_occupation=4, max_new_tokens=16)
+    experiments = {"occupations": occupations}
+    if broken_model is not None:
+        config["models"]["broken-lm"] = {"path": str(broken_model), "kind": "causal"}
+        guided = config["experiments"]["reward_guided"]
+        guided.update(models=["broken-lm"], seeds=[42], temperatures=[1.0], methods={"base": {}})
+        experiments["reward_guided"] = guided
+    config["experiments"] = experiments
+    return config
+
+
+def _files(root: Path, *parts: str) -> dict[str, Path]:
+    return {str(p.relative_to(root)): p for part in parts for p in sorted((root / part).rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """Run A: the reduced config. Run B, from scratch at the same time: the same config plus an experiment on
+    a broken model, with --keep-going. Both carry HF_TOKEN (conftest.TEST_TOKEN) in their environment."""
+    root = tmp_path_factory.mktemp("reliability")
+    broken = root / "broken-lm"
+    broken.mkdir()
+    (broken / "config.json").write_text('{"model_type": "qwen3", ')
+    runs = {}
+    for name, extra in (("a", None), ("b", broken)):
+        workdir = copy_workflow(root / name)
+        config = reduced_config(yaml.safe_load((workdir / "config/config.yaml").read_text()), extra)
+        (workdir / "reduced.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        runs[name] = workdir
+
+    def run(name):
+        args = ("--cores", "1", "all", "--configfile", "reduced.yaml") + (("--keep-going",) if name == "b" else ())
+        return snakemake(runs[name], *args, check=False, timeout=1800)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        procs = dict(zip(runs, pool.map(run, runs)))
+    return runs, procs
+
+
+@pytest.mark.workflow
+def test_two_clean_runs_give_byte_identical_scores_tables_and_testbed(two_runs):
+    runs, procs = two_runs
+    assert procs["a"].returncode == 0, procs["a"].stderr[-3000:]
+    a, b = runs["a"], runs["b"]
+    compared = ["results/scores/occupations", "results/tables", "results/testbed/tokenizers", "results/testbed/lm"]
+    files_a = {k: v for k, v in _files(a, *compared).items() if "reward_guided" not in k}
+    files_b = {k: v for k, v in _files(b, *compared).items() if "reward_guided" not in k}
+    assert any(k.endswith("scores.parquet") for k in files_a) and "results/tables/occupations.csv" in files_a
+    assert sorted(files_a) == sorted(files_b)
+    different = [k for k in files_a if not filecmp.cmp(files_a[k], files_b[k], shallow=False)]
+    assert different == [], f"differ between two clean runs: {different}"
+
+
+@pytest.mark.workflow
+def test_keep_going_a_failing_job_leaves_every_other_result_complete(two_runs):
+    runs, procs = two_runs
+    b = runs["b"]
+    assert procs["b"].returncode != 0
+    # every occupations result (scores and the table) is complete, and what the failing experiment could
+    # build without the model (its prompt pool) is there too; nothing of the broken model is
+    assert (b / "results/tables/occupations.csv").is_file() and (b / "results/tables/occupations.md").is_file()
+    assert len(list((b / "results/scores/occupations").rglob("scores.parquet"))) == 3
+    assert (b / "results/data/reward_guided/mcq.parquet").is_file()
+    assert not list((b / "results/scores/reward_guided").rglob("*.parquet")) if (b / "results/scores/reward_guided").exists() else True
+    assert not list((b / "results").rglob("*.tmp")), "a half-written temporary file was left behind"
+    # the failing job's log says why, naming the model folder and the file
+    logs = list((b / "results/logs/score/reward_guided/broken-lm").rglob("*.log"))
+    assert logs, sorted(str(p) for p in (b / "results/logs").rglob("*.log"))
+    text = logs[0].read_text()
+    assert "broken-lm" in text and "is not a loadable model" in text and "config.json" in text, text[-2000:]
+
+
+@pytest.mark.workflow
+def test_the_hub_token_is_written_nowhere(two_runs, default_run, tmp_path):
+    """The runs carried HF_TOKEN in their environment; a gated model's download job also ran (and failed,
+    offline). No file of any of them — results, logs, benchmarks, Snakemake's metadata — holds the token."""
+    workdir = copy_workflow(tmp_path / "gated")
+    config = yaml.safe_load((workdir / "config/config.yaml").read_text())
+    config["models"]["gated-lm"] = {"path": "meta-llama/Llama-3.2-1B", "kind": "causal", "gated": True}
+    config["experiments"]["occupations"]["models"] = ["gated-lm"]
+    (workdir / "gated.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    proc = snakemake(workdir, "--cores", "1", "results/hub/manifest.json", "--configfile", "gated.yaml", check=False)
+    assert proc.returncode != 0  # offline: the download cannot succeed
+    assert (workdir / "results/logs/hub/download.log").is_file()
+    token = TEST_TOKEN.encode()
+    roots = [*two_runs[0].values(), default_run, workdir]
+    leaks = [str(p) for root in roots for p in root.rglob("*") if p.is_file() and token in p.read_bytes()]
+    assert leaks == []
+    assert TEST_TOKEN not in proc.stdout + proc.stderr
+
+
+def test_a_gated_model_needs_hf_token_before_any_job(tmp_path):
+    """`envvars:` declares HF_TOKEN while a gated model's download is pending: without it nothing starts."""
+    from conftest import ENV
+
+    workdir = copy_workflow(tmp_path / "wf")
+    config = yaml.safe_load((workdir / "config/config.yaml").read_text())
+    config["models"]["gated-lm"] = {"path": "meta-llama/Llama-3.2-1B", "kind": "causal", "gated": True}
+    config["experiments"]["occupations"]["models"] = ["gated-lm"]
+    (workdir / "gated.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    env = {k: v for k, v in ENV.items() if k != "HF_TOKEN"}
+    import subprocess
+    import sys
+
+    proc = subprocess.run([str(Path(sys.executable).parent / "snakemake"), "--cores", "1", "all", "--configfile",
+                           "gated.yaml"], cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0 and "HF_TOKEN" in proc.stderr
+    assert not (workdir / "results").exists()
+
+
+# --- secure defaults: remote code only by opt-in, safetensors only ---------------------------------
+
+REMOTE_CODE = '''
+import os
+from pathlib import Path
+
+from transformers import Qwen3ForCausalLM
+
+Path(os.environ["DEBIASLAB_REMOTE_CODE_MARKER"]).write_text("remote code ran")
+
+
+class CustomLM(Qwen3ForCausalLM):
+    pass
+'''
+
+
+@pytest.mark.workflow
+def test_remote_code_runs_only_when_the_model_entry_opts_in(default_run, tmp_path, monkeypatch):
+    from debiaslab.models import ModelSpec, load_model
+
+    model_dir = tmp_path / "custom-lm"
+    shutil.copytree(default_run / "results/testbed/lm", model_dir)
+    config = json.loads((model_dir / "config.json").read_text())
+    config["auto_map"] = {"AutoModelForCausalLM": "custom_lm.CustomLM"}
+    (model_dir / "config.json").write_text(json.dumps(config))
+    (model_dir / "custom_lm.py").write_text(REMOTE_CODE)
+    marker = tmp_path / "marker"
+    monkeypatch.setenv("DEBIASLAB_REMOTE_CODE_MARKER", str(marker))
+
+    assert ModelSpec.parse(str(model_dir)).trust_remote_code is False  # the default
+    model = load_model(str(model_dir), kind="causal")
+    assert type(model).__name__ == "Qwen3ForCausalLM" and not marker.exists()
+    model = load_model({"path": str(model_dir), "trust_remote_code": True}, kind="causal")
+    assert type(model).__name__ == "CustomLM" and marker.read_text() == "remote code ran"
+
+
+@pytest.mark.workflow
+def test_pickled_weights_are_refused(default_run, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    from debiaslab.io import DataError
+    from debiaslab.models import attach_adapter, load_model
+
+    model_dir = tmp_path / "pickled-lm"
+    shutil.copytree(default_run / "results/testbed/lm", model_dir)
+    torch.save(load_file(model_dir / "model.safetensors"), model_dir / "pytorch_model.bin")
+    (model_dir / "model.safetensors").unlink()
+    with pytest.raises(DataError, match="model.safetensors"):
+        load_model(str(model_dir), kind="causal")
+
+    adapter = next((default_run / "results/train/occupations").rglob("adapter_model.safetensors")).parent
+    pickled = tmp_path / "pickled-adapter"
+    shutil.copytree(adapter, pickled)
+    torch.save(load_file(pickled / "adapter_model.safetensors"), pickled / "adapter_model.bin")
+    (pickled / "adapter_model.safetensors").unlink()
+    model = load_model(str(default_run / "results/testbed/lm"), kind="causal")
+    with pytest.raises(DataError, match="no adapter_model.safetensors"):
+        attach_adapter(model, pickled)
