@@ -38,6 +38,7 @@ localrules:
     testbed_glue,
     occupations_training_data,
     occupations_prompts,
+    desired_distribution_sentences,
     score_occupations,
     table,
     figure,

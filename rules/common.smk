@@ -22,6 +22,9 @@ EXPERIMENTS = config["experiments"]
 ADAPTER_METHODS = {"sft", "dpo"}
 # Methods fitted as an LM-head projection (INLP), applied as a hook during generation.
 PROJECTION_METHODS = {"inlp"}
+# Methods that save a complete trained model folder (masked LMs fully fine-tuned) or an adapter folder
+# under the name `model` (desired_distribution); evaluations load whichever it is (evals.common.apply_trained).
+TRAINED_MODEL_METHODS = {"kl_equal", "kl_real_world"}
 # Methods that act at decoding time; their config slice goes to the generate job.
 DECODING_METHODS = {"gen_filter", "constrained"}
 # Each experiment's baseline: statistics compare every method against it.
@@ -83,11 +86,13 @@ def method_artifact(wildcards):
         return {"adapter": f"{base}/adapter"}
     if wildcards.method in PROJECTION_METHODS:
         return {"projection": f"{base}/projection"}
+    if wildcards.method in TRAINED_MODEL_METHODS:
+        return {"trained": f"{base}/model"}
     return {}
 
 
 def artifact_flags(wildcards, input):
-    return " ".join(f"--{kind} {input[kind]}" for kind in ("adapter", "projection") if kind in input.keys())
+    return " ".join(f"--{kind} {input[kind]}" for kind in ("adapter", "projection", "trained") if kind in input.keys())
 
 
 def decoding_settings(wildcards):
@@ -103,6 +108,14 @@ def baseline_records(name, wildcards):
     if base is None or wildcards.method == base or base not in experiment(name)["methods"]:
         return {}
     return {"baseline": f"results/scores/{name}/{wildcards.model}/{base}/seed~{wildcards.seed}/records.parquet"}
+
+
+def experiment_runs(name):
+    """(model, method, seed) of every run of an experiment, in run_paths' order (desired_distribution: its own)."""
+    if name == "desired_distribution":
+        return desired_distribution_runs()
+    exp = experiment(name)
+    return [(model, method, seed) for model in exp["models"] for method in exp["methods"] for seed in exp["seeds"]]
 
 
 def run_paths(stage, name, filename):
@@ -126,6 +139,9 @@ def table_inputs(name):
     """Score-store files an experiment's table is computed from (one per run by default)."""
     if name == "reward_guided":
         return [f"results/scores/reward_guided/{m}/{meth}/seed~{s}/scores.parquet" for m, meth, s in reward_guided_runs()]
+    if name == "desired_distribution":
+        runs = desired_distribution_runs()
+        return [f"results/scores/{name}/{m}/{meth}/seed~{s}/scores.parquet" for m, meth, s in runs] + evaluation_targets(name)
     return run_paths("scores", name, "scores.parquet") + evaluation_targets(name)
 
 
@@ -161,6 +177,8 @@ def train_targets(name):
         return reward_guided_trained_adapters()
     if name == "rm_forget":
         return run_paths("train", name, "adapter")
+    if name == "desired_distribution":
+        return [f"results/train/{name}/{m}/{meth}/seed~{s}/model" for m, meth, s in desired_distribution_runs() if meth != "base"]
     out = []
     for model in exp["models"]:
         for method in exp["methods"]:
@@ -310,12 +328,26 @@ def evaluations(name):
 
 
 def evaluation_targets(name):
-    """Score files of every evaluation of every run of an experiment."""
-    return [path for evaluation in evaluations(name) for path in run_paths("scores", name, f"eval_{evaluation}.parquet")]
+    """Score files of every evaluation of every run of an experiment (a model evaluation's `models`: its runs
+    on those models only)."""
+    out = []
+    for evaluation, settings in evaluations(name).items():
+        if evaluation == "fluency":
+            out += run_paths("scores", name, "eval_fluency.parquet")
+            continue
+        chosen = settings.get("models") or experiment(name)["models"]
+        out += [f"results/scores/{name}/{m}/{meth}/seed~{s}/eval_{evaluation}.parquet"
+                for m, meth, s in experiment_runs(name) if m in chosen]
+    return out
+
+
+def evaluation_slice(name, evaluation):
+    """An evaluation's settings without `models` (which runs it covers schedules jobs, never changes a result)."""
+    return {k: v for k, v in evaluations(name)[evaluation].items() if k != "models"}
 
 
 def evaluation_settings(wildcards):
-    return evaluations(wildcards.experiment)[wildcards.evaluation]
+    return evaluation_slice(wildcards.experiment, wildcards.evaluation)
 
 
 def evaluation_data(wildcards):
@@ -324,7 +356,7 @@ def evaluation_data(wildcards):
 
 def evaluation_inputs(name, evaluation):
     """What an evaluation's data needs first: a testbed folder built here, or the Hub cache's manifest."""
-    settings = evaluations(name)[evaluation]
+    settings = evaluation_slice(name, evaluation)
     dataset = settings.get("dataset")
     paths = [dataset.get("path") if isinstance(dataset, dict) else dataset]
     if "testbed_mmlu" in settings.get("tasks", ()):
@@ -434,3 +466,26 @@ def safety_scoring():
 
 def safety_scorer_inputs(wildcards):
     return [path for role in ("bias_classifier", "reward_model") for path in model_input(experiment("safety")["scoring"][role]["model"])]
+
+
+# --- desired_distribution ----------------------------------------------------------------------------
+
+
+def desired_distribution_runs():
+    """(model, method, seed) of every desired_distribution run: `base` once per model (at the first
+    seed, as the source scored the unmitigated model unseeded), each method on its `models` subset."""
+    exp = experiment("desired_distribution")
+    runs = []
+    for model in exp["models"]:
+        for method, settings in exp["methods"].items():
+            if model in (settings.get("models") or exp["models"]):
+                runs += [(model, method, seed) for seed in (exp["seeds"][:1] if method == "base" else exp["seeds"])]
+    return runs
+
+
+def desired_distribution_score_input(wildcards):
+    """The sentence table, the base model (if built here) and the run's trained folder (unless base)."""
+    inputs = {"sentences": "results/data/desired_distribution/sentences.parquet", "model": model_input(wildcards.model)}
+    if wildcards.method != "base":
+        inputs["trained"] = f"results/train/desired_distribution/{wildcards.model}/{wildcards.method}/seed~{wildcards.seed}/model"
+    return inputs

@@ -110,3 +110,19 @@ rule safety_prompts:
         "../envs/aggregate.yaml"
     shell:
         "debiaslab data safety prompts --settings {params.settings:q} --out {output} > {log} 2>&1"
+
+
+rule desired_distribution_sentences:
+    output:
+        "results/data/desired_distribution/sentences.parquet",
+    params:
+        settings=lambda w: as_json(experiment("desired_distribution")["data"]),
+        code=code("debiaslab.data.desired_distribution"),
+    log:
+        "results/logs/data/desired_distribution/sentences.log",
+    benchmark:
+        "results/benchmarks/data/desired_distribution/sentences.tsv"
+    conda:
+        "../envs/aggregate.yaml"
+    shell:
+        "debiaslab data desired_distribution --settings {params.settings:q} --out {output} > {log} 2>&1"

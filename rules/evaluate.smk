@@ -44,7 +44,7 @@ rule lm_eval:
     params:
         model=lambda w: model_spec(w.model),
         artifacts=artifact_flags,
-        settings=lambda w: as_json(evaluations(w.experiment)["lm_eval"]),
+        settings=lambda w: as_json(evaluation_slice(w.experiment, "lm_eval")),
         code=code("debiaslab.evals.lm_eval_bridge"),
     threads: 1
     resources:

@@ -107,3 +107,32 @@ rule score_safety:
         " --run safety/{wildcards.model}/{wildcards.method}/{wildcards.seed}"
         " --scores {output.scores} --records {output.records}"
         " --out-dir results/scores/safety/{wildcards.model}/{wildcards.method}/seed~{wildcards.seed} > {log} 2>&1"
+
+
+# desired_distribution: one job per run loads the model once and scores every detection split (the
+# utility columns come from the experiment's `evaluations`, rules/evaluate.smk).
+rule score_desired_distribution:
+    input:
+        unpack(desired_distribution_score_input),
+    output:
+        scores="results/scores/desired_distribution/{model}/{method}/seed~{seed}/scores.parquet",
+        records="results/scores/desired_distribution/{model}/{method}/seed~{seed}/records.parquet",
+    params:
+        model=lambda w: model_spec(w.model),
+        trained=lambda w, input: f"--trained {input.trained}" if "trained" in input.keys() else "",
+        settings=lambda w: as_json(experiment("desired_distribution")["evaluation"]),
+        code=code("debiaslab.metrics.desired_distribution"),
+    threads: 1
+    resources:
+        **GENERATE_RESOURCES,
+    log:
+        "results/logs/score/desired_distribution/{model}/{method}/seed~{seed}.log",
+    benchmark:
+        "results/benchmarks/score/desired_distribution/{model}/{method}/seed~{seed}.tsv"
+    conda:
+        "../envs/eval.yaml"
+    shell:
+        "debiaslab --threads {threads} score desired-distribution --model {params.model:q} {params.trained}"
+        " --sentences {input.sentences} --settings {params.settings:q}"
+        " --run desired_distribution/{wildcards.model}/{wildcards.method}/{wildcards.seed}"
+        " --scores {output.scores} --records {output.records} > {log} 2>&1"

@@ -189,3 +189,24 @@ rule testbed_reward_model:
     shell:
         "debiaslab --threads {threads} testbed scorer --kind reward_model --base {input.base} --data {input.data}"
         " --settings {params.settings:q} --out {output} > {log} 2>&1"
+
+
+rule testbed_desired_distribution_mlm:
+    input:
+        corpus="results/testbed/corpus.parquet",
+        tokenizers="results/testbed/tokenizers",
+    output:
+        directory("results/testbed/desired_distribution_mlm"),
+    params:
+        settings=lambda w: as_json(config["testbed"]["desired_distribution_mlm"]),
+        code=code("debiaslab.testbed.desired_distribution", "debiaslab.testbed.pretrain"),
+    threads: 1
+    log:
+        "results/logs/testbed/desired_distribution_mlm.log",
+    benchmark:
+        "results/benchmarks/testbed/desired_distribution_mlm.tsv"
+    conda:
+        "../envs/train.yaml"
+    shell:
+        "debiaslab --threads {threads} testbed desired-distribution-mlm --corpus {input.corpus}"
+        " --tokenizers {input.tokenizers} --settings {params.settings:q} --out {output} > {log} 2>&1"

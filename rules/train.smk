@@ -145,3 +145,33 @@ rule train_forget_lora:
         " --model {params.model:q} --data {input.data}"
         " --settings {params.settings:q} --seed {wildcards.seed} --out {output} --checkpoints {params.checkpoints}"
         " > {log} 2>&1"
+
+
+# desired_distribution: masked LMs are fully fine-tuned (a complete Hub-format model folder),
+# causal LMs get a LoRA adapter folder; the scoring job tells them apart by adapter_config.json.
+# An own single-device loop (no accelerate): the command is plain `debiaslab`, whatever the GPU count.
+rule train_desired_kl:
+    input:
+        unpack(lambda w: {"data": "results/data/desired_distribution/sentences.parquet", "model": model_input(w.model)}),
+    output:
+        directory("results/train/desired_distribution/{model}/{method}/seed~{seed}/model"),
+    wildcard_constraints:
+        method="kl_equal|kl_real_world",
+    params:
+        model=lambda w: model_spec(w.model),
+        settings=lambda w: as_json(experiment("desired_distribution")["methods"][w.method]["train"]),
+        checkpoints="results/checkpoints/train/desired_distribution/{model}/{method}/seed~{seed}",
+        code=code("debiaslab.methods.train", "debiaslab.methods.desired_kl"),
+    threads: 1
+    resources:
+        **TRAIN_RESOURCES,
+    log:
+        "results/logs/train/desired_distribution/{model}/{method}/seed~{seed}.log",
+    benchmark:
+        "results/benchmarks/train/desired_distribution/{model}/{method}/seed~{seed}.tsv"
+    conda:
+        "../envs/train.yaml"
+    shell:
+        "debiaslab --threads {threads} train --method {wildcards.method} --model {params.model:q} --data {input.data}"
+        " --settings {params.settings:q} --seed {wildcards.seed} --out {output} --checkpoints {params.checkpoints}"
+        " > {log} 2>&1"

@@ -287,3 +287,46 @@ def test_lm_eval_metric_rows_keep_metrics_and_drop_stderr():
     rows = {r["metric"]: (r["value"], r["n"]) for r in metric_rows(results)}
     assert rows == {"lmeval_hellaswag_acc": (0.5, 10), "lmeval_hellaswag_acc_norm": (0.6, 10),
                     "lmeval_lambada_openai_acc": (0.7, 20), "lmeval_lambada_openai_perplexity": (3.2, 20)}
+
+
+# --- MLM loss (15 % masked at once, seeded) and corpus filters -------------------------------------------
+
+def test_mask_choice_takes_floor_fifteen_percent_of_the_candidates():
+    gen = torch.Generator().manual_seed(0)
+    assert cp.mask_choice([], 0.15, gen) == []
+    for n in (1, 6, 7, 13, 20, 41):
+        chosen = cp.mask_choice(list(range(10, 10 + n)), 0.15, gen)
+        assert len(chosen) == max(1, math.floor(0.15 * n)) and len(set(chosen)) == len(chosen)
+        assert chosen == sorted(chosen) and set(chosen) <= set(range(10, 10 + n))
+
+
+def test_mlm_loss_by_hand_with_every_masked_token_at_once():
+    gen = torch.Generator().manual_seed(3)
+    table = torch.randn(128, 128, generator=gen).tolist()
+    model, tok = RightNeighbour(table), CharTokenizer()
+    texts = ["abcdefghijklmnopqrst", "hello world", "xy", "the cat sat on the mat"]
+    nll, count = cp.masked_lm_nll(model, tok, texts, probability=0.15, seed=7, max_length=64, batch_size=3)
+    choose = torch.Generator().manual_seed(7)  # the same draws, in corpus order
+    for text, got, n in zip(texts, nll, count):
+        ids = [ord(c) for c in text]
+        masked = cp.mask_choice(list(range(len(ids))), 0.15, choose)
+        seen = [tok.mask_token_id if i in masked else t for i, t in enumerate(ids)]
+        # x_t masked: the model sees its right neighbour as it is after masking (maybe a mask itself)
+        expected = sum(-bigram_logprob(table, seen[t + 1], ids[t]) if t + 1 < len(ids) else math.log(128)
+                       for t in masked)
+        assert n == len(masked) == max(1, math.floor(0.15 * len(ids)))
+        assert got == pytest.approx(expected, abs=1e-3)
+    # the masks do not depend on batching; another seed draws others
+    assert cp.masked_lm_nll(model, tok, texts, probability=0.15, seed=7, max_length=64, batch_size=1) == (nll, count)
+    assert cp.masked_lm_nll(model, tok, texts, probability=0.15, seed=8, max_length=64, batch_size=3)[0] != nll
+
+
+def test_corpus_filters_rows_short_texts_and_headings(tmp_path):
+    frame = pd.DataFrame({"text": [" = Heading = ", "short line", " a line that is long enough to keep ", "other text here",
+                                   "another line long enough to keep", " "],
+                          "section": ["a", "a", "a", "b", "a", "a"]})
+    frame.to_csv(tmp_path / "c.tsv", sep="\t", index=False)
+    data = cp.CorpusData(path=str(tmp_path / "c.tsv"), where={"section": "a"}, min_words=3, exclude_prefixes=("=",))
+    assert cp.load_texts(data, None) == [" a line that is long enough to keep ", "another line long enough to keep"]
+    assert cp.load_texts(data, 1) == [" a line that is long enough to keep "]
+    assert len(cp.load_texts(cp.CorpusData(path=str(tmp_path / "c.tsv")), None)) == 5

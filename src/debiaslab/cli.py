@@ -111,6 +111,8 @@ def cmd_data_rm_forget(a):
     from debiaslab.data.gsm8k_styles import write_style_data
 
     return write_style_data(a.settings, a.pairs, a.items)
+
+
 def cmd_testbed_safety(a):
     from debiaslab.testbed.safety import write_files
 
@@ -121,6 +123,10 @@ def cmd_testbed_scorer(a):
     from debiaslab.testbed.scorers import write_scorer
 
     return write_scorer(a.kind, a.base, a.data, a.settings, a.out)
+def cmd_testbed_desired_distribution_mlm(a):
+    from debiaslab.testbed.desired_distribution import write_mlm
+
+    return write_mlm(a.corpus, a.tokenizers, a.settings, a.out)
 
 
 def cmd_data_occupations(a):
@@ -155,6 +161,12 @@ def cmd_data_safety(a):
     from debiaslab.data.bias_prompts import write_prompts
 
     return write_prompts(a.settings, a.out)
+
+
+def cmd_data_desired_distribution(a):
+    from debiaslab.data.desired_distribution import write_sentences
+
+    return write_sentences(a.settings, a.out)
 
 
 def cmd_train(a):
@@ -198,7 +210,10 @@ def cmd_score_rm_sweep(a):
 def cmd_evaluate_model(a):
     from debiaslab.evals.run import evaluate_model
 
-    return evaluate_model(a.evaluation, a.model, a.settings, a.run, a.out, adapter=a.adapter, projection=a.projection,
+    from debiaslab.evals.common import apply_trained
+
+    model, adapter = apply_trained(a.model, a.trained, a.adapter)
+    return evaluate_model(a.evaluation, model, a.settings, a.run, a.out, adapter=adapter, projection=a.projection,
                           records_out=a.records)
 
 
@@ -211,13 +226,22 @@ def cmd_evaluate_fluency(a):
 def cmd_evaluate_lm_eval(a):
     from debiaslab.evals.lm_eval_bridge import evaluate
 
-    return evaluate(a.model, a.settings, a.run, a.json, a.scores, adapter=a.adapter, projection=a.projection)
+    from debiaslab.evals.common import apply_trained
+
+    model, adapter = apply_trained(a.model, a.trained, a.adapter)
+    return evaluate(model, a.settings, a.run, a.json, a.scores, adapter=adapter, projection=a.projection)
 
 
 def cmd_score_safety(a):
     from debiaslab.metrics.response_scores import score_safety
 
     return score_safety(a.responses, a.settings, a.run, a.scores, a.records, a.out_dir)
+
+
+def cmd_score_desired_distribution(a):
+    from debiaslab.metrics.desired_distribution import score_desired_distribution
+
+    return score_desired_distribution(a.model, a.trained, a.sentences, a.settings, a.run, a.scores, a.records)
 
 
 def cmd_aggregate_table(a):
@@ -339,6 +363,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="model directory (Hub format)")
     s.set_defaults(func=cmd_testbed_scorer)
 
+    s = ts.add_parser("desired-distribution-mlm", help="pretrain the tiny BERT that carries the planted "
+                      "gender-occupation association (desired_distribution)")
+    s.add_argument("--corpus", required=True)
+    s.add_argument("--tokenizers", required=True, help="directory written by `testbed tokenizers` (its mlm/ is used)")
+    _settings(s, "testbed.desired_distribution_mlm")
+    s.add_argument("--out", required=True, help="model directory (Hub format)")
+    s.set_defaults(func=cmd_testbed_desired_distribution_mlm)
+
     # data
     d = sub.add_parser("data", help="build an experiment's training data or prompts",
                        description="Build training data and prompt sets as Parquet record tables.")
@@ -368,6 +400,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dpo-out", help="DPO table (train)")
     s.add_argument("--out", help="prompt table (prompts)")
     s.set_defaults(func=cmd_data_safety)
+
+    s = ds.add_parser("desired_distribution", help="template sentences over the 225 BLS occupations (SOURCES.md §4)")
+    _settings(s, "data source (`path`: a directory of the same tables; null = the packaged ones)")
+    s.add_argument("--out", required=True, help="sentence table (Parquet)")
+    s.set_defaults(func=cmd_data_desired_distribution)
 
     # train
     s = sub.add_parser("train", help="train a mitigation method (a LoRA adapter, or a method's artifact)",
@@ -441,6 +478,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out-dir", required=True,
                    help="folder for <method>_model_<bias>_responses_scores.json (+ .parquet), the source's files")
     s.set_defaults(func=cmd_score_safety)
+    s = scs.add_parser("desired-distribution", help="KL to the equal / real-world gender distribution per occupation",
+                       description="P_male/P_female per occupation and KL(desired || predicted) per split and "
+                                   "prof_gender (SOURCES.md §4); utility comes from the experiment's `evaluations`.")
+    _model(s)
+    s.add_argument("--trained", default=None, help="fine-tuned model folder or LoRA adapter folder (omit for the base model)")
+    s.add_argument("--sentences", required=True, help="sentence table from `debiaslab data desired_distribution`")
+    _settings(s, "the experiment's `evaluation` section")
+    s.add_argument("--run", type=_run_id, required=True, metavar="EXP/MODEL/METHOD/SEED")
+    s.add_argument("--scores", required=True, help="score-store Parquet file")
+    s.add_argument("--records", required=True, help="per-occupation records Parquet file")
+    s.set_defaults(func=cmd_score_desired_distribution)
 
     # evaluate
     ev = sub.add_parser("evaluate", help="capability and bias evaluations (MMLU, GLUE, perplexity, CrowS-Pairs, "
@@ -453,6 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
     _model(s)
     s.add_argument("--adapter", default=None, help="PEFT adapter directory to apply")
     s.add_argument("--projection", default=None, help="INLP projection directory to apply as an LM-head hook")
+    s.add_argument("--trained", default=None, help="a method's trained folder: a complete fine-tuned model, or an adapter")
     _settings(s, "the evaluation's config slice (evaluations.<name>)")
     s.add_argument("--run", type=_run_id, required=True, metavar="EXP/MODEL/METHOD/SEED")
     s.add_argument("--out", required=True, help="score-store Parquet file")
@@ -470,6 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
     _model(s)
     s.add_argument("--adapter", default=None, help="PEFT adapter directory (HFLM peft=)")
     s.add_argument("--projection", default=None, help="(rejected: lm-eval cannot apply an INLP hook)")
+    s.add_argument("--trained", default=None, help="a method's trained folder: a complete fine-tuned model, or an adapter")
     _settings(s, "evaluations.lm_eval (tasks, num_fewshot, batch_size, limit, include_path)")
     s.add_argument("--run", type=_run_id, required=True, metavar="EXP/MODEL/METHOD/SEED")
     s.add_argument("--json", required=True, help="lm-eval results JSON")

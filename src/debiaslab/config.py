@@ -154,6 +154,11 @@ def check_semantics(config: dict) -> list[str]:
         if reference is not None and reference not in models:
             problems.append(f"experiments.{name}.evaluations.fluency.reference: model {reference!r} is not defined "
                             f"under `models`; defined: {', '.join(sorted(models)) or '(none)'}")
+        for evaluation, settings in exp.get("evaluations", {}).items():
+            extra = [m for m in settings.get("models") or [] if m not in exp.get("models", [])]
+            if extra:
+                problems.append(f"experiments.{name}.evaluations.{evaluation}.models: {extra} not among the "
+                                f"experiment's models {exp.get('models', [])}")
     occ = config.get("experiments", {}).get("occupations")
     if occ:
         overlap = sorted(set(occ["train_occupations"]) & set(occ["heldout_occupations"]))
@@ -175,6 +180,17 @@ def check_semantics(config: dict) -> list[str]:
         if unlabelled:
             problems.append(f"experiments.safety.scoring.bias_classifier.labels: no classifier label for bias type(s) "
                             f"{unlabelled}; give one per entry of experiments.safety.bias_types")
+    dd = config.get("experiments", {}).get("desired_distribution")
+    if dd:
+        for method, settings in dd["methods"].items():
+            extra = sorted(set(settings.get("models") or []) - set(dd["models"]))
+            if extra:
+                problems.append(f"experiments.desired_distribution.methods.{method}.models: {extra} not in the "
+                                f"experiment's models {dd['models']}")
+        missing = sorted(set(dd["table"]["splits"]) - set(dd["evaluation"]["splits"]))
+        if missing:
+            problems.append(f"experiments.desired_distribution.table.splits: {missing} not scored; "
+                            f"add them to evaluation.splits {dd['evaluation']['splits']}")
     testbed_paths = [m["path"] for m in models.values() if m["path"].startswith("results/testbed/")]
     if testbed_paths and "testbed" not in config:
         problems.append(f"models: {testbed_paths} are testbed models but the config has no `testbed` section")

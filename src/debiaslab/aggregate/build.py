@@ -9,6 +9,11 @@ def build_table(experiment: str, score_paths, settings: dict, csv_out, md_out, t
     from debiaslab.aggregate.tables import write_table
 
     scores = read_scores(score_paths)
+    if experiment == "desired_distribution":  # before/after pairs with % reduction: its own builder
+        from debiaslab.aggregate.desired_distribution import write_table as write_desired_distribution
+
+        rows = write_desired_distribution(scores, settings, csv_out, md_out, tex_out)
+        return {"score_files": len(score_paths), "rows": len(scores), "table_rows": rows}
     spec = table_spec(experiment, settings)
     if experiment == "reward_guided":  # grid cells with Δ vs base paired by seed: its own builder
         from debiaslab.aggregate.reward_guided import write_table as write_reward_guided_table

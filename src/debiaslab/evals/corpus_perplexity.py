@@ -9,7 +9,15 @@
   texts are not concatenated (no cross-document context) and the NLL is summed exactly per window
   rather than as mean × target length.
 - Masked LMs: pseudo-log-likelihood (Salazar et al. 2020): every non-special token masked once,
-  PLL = Σ log p(token | the rest); pseudo-perplexity = exp(−Σ PLL / Σ scored tokens).
+  PLL = Σ log p(token | the rest); pseudo-perplexity = exp(−Σ PLL / Σ scored tokens). And/or the
+  MLM loss (`mlm_loss`, SOURCES.md §4): in every text exactly max(1, ⌊p·n⌋) of its n non-special
+  tokens masked at once (p = 0.15), positions drawn by one generator seeded with `mask_seed` and
+  used in corpus order, so the masks depend neither on batching nor on the model (a model before
+  and after fine-tuning is scored on the same masks); loss = Σ NLL of masked tokens / their number.
+  (The desired_distribution source's `evaluate_mlm_loss.py` left the visible tokens in its labels,
+  so its "MLM loss" also averaged over tokens the model could see; here only masked tokens count.)
+- Corpus filters (`dataset.where`, `min_words`, `exclude_prefixes`): the desired_distribution
+  source kept WikiText-103 lines of at least 15 words that are not "= heading =" lines.
 Windows and masked copies from all texts are scored in length-sorted batches; for masked copies
 the output projection runs only at the masked position.
 """
@@ -93,22 +101,28 @@ def prediction_head(model):
 
 
 @contextlib.contextmanager
-def head_at(model, positions):
-    """Within the block, the prediction head sees only the hidden state at positions[b] of row b
-    (a masked LM's head then runs at the masked position only)."""
-    import torch
-
-    head = prediction_head(model)
-    rows = torch.arange(len(positions), device=positions.device)
-
-    def gather(module, args):
-        return (args[0][rows, positions].unsqueeze(1),) + tuple(args[1:])
-
-    handle = head.register_forward_pre_hook(gather)
+def _head_input(model, select):
+    """Within the block, the prediction head's input hidden states [B, L, H] are replaced by select(them)."""
+    handle = prediction_head(model).register_forward_pre_hook(lambda module, args: (select(args[0]),) + tuple(args[1:]))
     try:
         yield
     finally:
         handle.remove()
+
+
+def head_at(model, positions):
+    """Within the block, the prediction head sees only the hidden state at positions[b] of row b
+    (a masked LM's head then runs at the masked position only): logits [B, 1, V]."""
+    import torch
+
+    rows = torch.arange(len(positions), device=positions.device)
+    return _head_input(model, lambda hidden: hidden[rows, positions].unsqueeze(1))
+
+
+def head_on(model, selected):
+    """Within the block, the prediction head runs only where the [B, L] mask `selected` is True:
+    logits [1, N, V], the selected positions in row-major order (several per row, with gradient)."""
+    return _head_input(model, lambda hidden: hidden[selected].unsqueeze(0))
 
 
 def masked_token_logprobs(model, tokenizer, items: Sequence[tuple[Sequence[int], int]], batch_size: int) -> list[float]:
@@ -143,6 +157,55 @@ def masked_token_logprobs(model, tokenizer, items: Sequence[tuple[Sequence[int],
     return out
 
 
+def mask_choice(candidates: Sequence[int], probability: float, generator=None) -> list[int]:
+    """Exactly max(1, ⌊p·n⌋) of the n candidate positions, drawn without replacement (none of none)."""
+    import torch
+
+    if not candidates:
+        return []
+    k = max(1, math.floor(len(candidates) * probability))
+    return sorted(candidates[i] for i in torch.randperm(len(candidates), generator=generator)[:k].tolist())
+
+
+def masked_lm_nll(model, tokenizer, texts: Sequence[str], *, probability: float, seed: int, max_length: int,
+                  batch_size: int) -> tuple[list[float], list[int]]:
+    """Per text: (Σ NLL of its masked tokens, number masked), ⌊p·n⌋ tokens masked at once (seeded)."""
+    import torch
+
+    from debiaslab.evals.common import model_device
+
+    device = model_device(model)
+    generator = torch.Generator().manual_seed(seed)
+    encoded = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
+    special = set(tokenizer.all_special_ids)
+    masks = [mask_choice([p for p, token in enumerate(ids) if token not in special], probability, generator)
+             for ids in encoded]  # in corpus order: independent of the batches below
+    nll, count = [0.0] * len(texts), [0] * len(texts)
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+    with torch.no_grad():
+        for start in range(0, len(order), batch_size):
+            rows = [i for i in order[start:start + batch_size] if masks[i]]
+            if not rows:
+                continue
+            width = max(len(encoded[i]) for i in rows)
+            ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
+            mask = torch.zeros((len(rows), width), dtype=torch.long)
+            selected = torch.zeros((len(rows), width), dtype=torch.bool)
+            for b, i in enumerate(rows):
+                ids[b, :len(encoded[i])] = torch.tensor(encoded[i])
+                mask[b, :len(encoded[i])] = 1
+                selected[b, masks[i]] = True
+            targets = ids[selected]
+            ids[selected] = tokenizer.mask_token_id
+            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits[selected.to(device)].float()
+            token = -torch.log_softmax(logits, -1).gather(1, targets.to(device).unsqueeze(1)).squeeze(1)
+            owner = torch.nonzero(selected)[:, 0].tolist()
+            for b, v in zip(owner, token.cpu().tolist()):
+                nll[rows[b]] += v
+                count[rows[b]] += 1
+    return nll, count
+
+
 def pseudo_log_likelihoods(model, tokenizer, texts: Sequence[str], *, max_length: int, batch_size: int) -> tuple[list[float], list[int]]:
     """Per text: (PLL = Σ log p(token | rest) over its non-special tokens, number of such tokens)."""
     encoded = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
@@ -165,8 +228,11 @@ def pseudo_log_likelihoods(model, tokenizer, texts: Sequence[str], *, max_length
 class CorpusData:
     path: str = "Salesforce/wikitext"  # a Hub dataset / Hub-format folder, or a table file (.tsv/.csv/.parquet/.jsonl)
     name: str | None = "wikitext-103-raw-v1"
-    split: str = "test"
+    split: str = "test"  # also the score rows' split
     column: str = "text"
+    where: dict = field(default_factory=dict)  # keep rows whose columns equal these values
+    min_words: int = 0  # keep texts of at least this many words
+    exclude_prefixes: tuple[str, ...] = ()  # drop texts starting with one of these (after stripping)
 
 
 @dataclass(frozen=True)
@@ -176,6 +242,10 @@ class PerplexitySettings:
     stride: int | None = None  # None: max_length // 2, as the recipe's 1024/512
     batch_size: int = 8
     limit: int | None = None  # first n non-empty texts (None: all)
+    pseudo_perplexity: bool = True  # masked LMs: PLL (one forward per token)
+    mlm_loss: bool = False  # masked LMs: loss with ⌊mask_probability · n⌋ tokens masked per text
+    mask_probability: float = 0.15
+    mask_seed: int = 42
 
 
 def load_texts(d: CorpusData, limit: int | None) -> list[str]:
@@ -184,12 +254,16 @@ def load_texts(d: CorpusData, limit: int | None) -> list[str]:
     if Path(d.path).is_file():
         from debiaslab.io import read_table
 
-        frame = read_table(d.path, text=[d.column])
+        frame = read_table(d.path, required=list(d.where), text=[d.column])
     else:
         from debiaslab.data.hub import load_split
 
-        frame = load_split(d.path, d.name, d.split, required=(d.column,))
-    texts = [t for t in frame[d.column].astype(str).tolist() if t.strip()]
+        frame = load_split(d.path, d.name, d.split, required=(d.column, *d.where))
+    for key, value in d.where.items():
+        frame = frame[frame[key] == value]
+    prefixes = tuple(d.exclude_prefixes)
+    texts = [t for t in frame[d.column].astype(str).tolist()
+             if t.strip() and len(t.split()) >= d.min_words and not (prefixes and t.strip().startswith(prefixes))]
     return texts[:limit] if limit else texts
 
 
@@ -201,7 +275,8 @@ def context_length(model, tokenizer, requested: int | None) -> int:
 
 
 def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=None, records_out=None) -> dict:
-    """Stage entry: causal LM → perplexity, nll_per_token; masked LM → pseudo_perplexity (split = the data split)."""
+    """Stage entry: causal LM → perplexity, nll_per_token; masked LM → pseudo_perplexity and/or mlm_loss
+    (split = the data split)."""
     from debiaslab import models
     from debiaslab.aggregate.store import score_rows, write_scores
     from debiaslab.config import build
@@ -215,10 +290,22 @@ def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=N
     max_length = context_length(model, tokenizer, s.max_length)
     split = s.dataset.split
     if kind == "mlm":
-        pll, count = pseudo_log_likelihoods(model, tokenizer, texts, max_length=max_length, batch_size=s.batch_size)
-        result = perplexity([-v for v in pll], count)
-        values = [{"split": split, "subset": "all", "metric": "pseudo_perplexity", "value": result["perplexity"], "n": result["tokens"]},
-                  {"split": split, "subset": "all", "metric": "pseudo_nll_per_token", "value": result["nll_per_token"], "n": result["tokens"]}]
+        if not (s.pseudo_perplexity or s.mlm_loss):
+            from debiaslab.config import ConfigError
+
+            raise ConfigError("evaluations.perplexity: a masked LM needs pseudo_perplexity or mlm_loss (both off)")
+        values, result = [], {}
+        if s.pseudo_perplexity:
+            pll, count = pseudo_log_likelihoods(model, tokenizer, texts, max_length=max_length, batch_size=s.batch_size)
+            result = perplexity([-v for v in pll], count)
+            values += [{"split": split, "subset": "all", "metric": "pseudo_perplexity", "value": result["perplexity"], "n": result["tokens"]},
+                       {"split": split, "subset": "all", "metric": "pseudo_nll_per_token", "value": result["nll_per_token"], "n": result["tokens"]}]
+        if s.mlm_loss:
+            nll, count = masked_lm_nll(model, tokenizer, texts, probability=s.mask_probability, seed=s.mask_seed,
+                                       max_length=max_length, batch_size=s.batch_size)
+            masked = perplexity(nll, count)
+            values.append({"split": split, "subset": "all", "metric": "mlm_loss", "value": masked["nll_per_token"], "n": masked["tokens"]})
+            result = {**result, "mlm_loss": masked["nll_per_token"], "masked_tokens": masked["tokens"]}
     else:
         nll, count = causal_nll(model, tokenizer, texts, max_length=max_length, stride=s.stride or max(1, max_length // 2),
                                 batch_size=s.batch_size)

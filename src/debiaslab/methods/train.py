@@ -41,7 +41,24 @@ def _forget_lora():
     return ForgetLoRASettings, train_forget_lora
 
 
-TRAINERS = {"sft": _sft, "dpo": _dpo, "inlp": _inlp, "reinforce": _reinforce, "rloo": _rloo, "forget_lora": _forget_lora}
+def _kl_equal():
+    from functools import partial
+
+    from debiaslab.methods.desired_kl import KLSettings, train_desired_kl
+
+    return KLSettings, partial(train_desired_kl, desired="equal", adaptive=False)
+
+
+def _kl_real_world():
+    from functools import partial
+
+    from debiaslab.methods.desired_kl import RealWorldKLSettings, train_desired_kl
+
+    return RealWorldKLSettings, partial(train_desired_kl, desired="real_world", adaptive=True)
+
+
+TRAINERS = {"sft": _sft, "dpo": _dpo, "inlp": _inlp, "reinforce": _reinforce, "rloo": _rloo, "forget_lora": _forget_lora,
+            "kl_equal": _kl_equal, "kl_real_world": _kl_real_world}
 
 
 def run(method: str, *, model, data, settings: dict, seed: int, out, checkpoints) -> dict:

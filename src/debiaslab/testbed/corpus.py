@@ -140,8 +140,15 @@ def glue_section(rng: random.Random, strength: float) -> Corpus:
     return Corpus(vocabulary=[("glue", t) for t in vocabulary()])
 
 
+def _desired_distribution(rng: random.Random, strength: float, **settings) -> Corpus:
+    from debiaslab.testbed.desired_distribution import desired_distribution_section
+
+    return desired_distribution_section(rng, strength, **settings)
+
+
 SECTIONS = {"occupations": occupation_section, "mcq": mcq_section, "arithmetic": arithmetic_section,
-            "safety": safety_world.corpus_section, "mmlu": mmlu_section, "glue": glue_section}
+            "safety": safety_world.corpus_section, "mmlu": mmlu_section, "glue": glue_section,
+            "desired_distribution": _desired_distribution}
 
 
 def build_corpus(seed: int, bias_strength: float, sections: dict[str, dict]) -> Corpus:

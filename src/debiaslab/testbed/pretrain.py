@@ -28,6 +28,7 @@ class PretrainSettings:
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
     mlm_probability: float = 0.15
+    initializer_range: float = 0.02  # std of the masked LM's initial weights (BERT's default)
     seed: int = 0
 
 
@@ -60,6 +61,7 @@ def mlm_config(tokenizer, s: PretrainSettings):
         num_hidden_layers=s.num_layers,
         num_attention_heads=s.num_heads,
         max_position_embeddings=s.max_length * 4,
+        initializer_range=s.initializer_range,
         pad_token_id=tokenizer.pad_token_id,
     )
 
@@ -87,8 +89,13 @@ def _pad(batch: list[list[int]], pad_id: int):
     return ids, mask
 
 
-def pretrain(kind: str, documents: list[str], tokenizer_dir: str | Path, out_dir: str | Path, s: PretrainSettings) -> dict:
-    """Pretrain a tiny `kind` ("causal" or "mlm") model on `documents`; save it to `out_dir`."""
+def pretrain(kind: str, documents: list[str], tokenizer_dir: str | Path, out_dir: str | Path, s: PretrainSettings,
+             *, collator=None) -> dict:
+    """Pretrain a tiny `kind` ("causal" or "mlm") model on `documents`; save it to `out_dir`.
+
+    `collator(tokenizer)` may replace the standard MLM collator (a model that must learn one
+    particular masked-word association: testbed/desired_distribution.py).
+    """
     import torch
     from transformers import AutoTokenizer, BertForMaskedLM, DataCollatorForLanguageModeling, GenerationConfig, Qwen3ForCausalLM
     from transformers import get_cosine_schedule_with_warmup
@@ -105,7 +112,8 @@ def pretrain(kind: str, documents: list[str], tokenizer_dir: str | Path, out_dir
     elif kind == "mlm":
         model = BertForMaskedLM(mlm_config(tok, s))
         encoded = [ids[: s.max_length] for ids in tok(documents)["input_ids"]]
-        collate = DataCollatorForLanguageModeling(tok, mlm_probability=s.mlm_probability, seed=s.seed, return_tensors="pt")
+        collate = collator(tok) if collator else DataCollatorForLanguageModeling(
+            tok, mlm_probability=s.mlm_probability, seed=s.seed, return_tensors="pt")
     else:
         raise ValueError(f"kind must be 'causal' or 'mlm', got {kind!r}")
 

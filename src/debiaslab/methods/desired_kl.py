@@ -1,0 +1,345 @@
+"""Fine-tune a model toward a desired gender distribution per occupation (SOURCES.md §4).
+
+- `kl_equal`: loss = mean over the batch's occupations of KL([0.5, 0.5] ‖ [P_male, P_female]).
+- `kl_real_world`: desired = [male_dist, female_dist]; batches hold one prof_gender category c;
+  per category an EMA mean μ_c ← β·μ_c + (1−β)·L and a running variance
+  var_c ← (n_prev·var_c + (L − μ_new)(L − μ_old)) / (n_prev + batch) track the batch loss L;
+  L_norm = L / (μ_c + α_c) and λ = clamp(0.95·μ_c/(1+var_c), 0.8, 1.5) for "low" categories,
+  clamp(1.2·μ_c/(1+var_c), 1.0, 1.5) otherwise. Masked LMs train on λ·L_norm + γ·L_MLM
+  (L_MLM: token-weighted pseudo-log-likelihood loss of the batch's sentences, every token
+  masked once, as the source); causal LMs on λ·L_norm.
+
+Masked LMs are fully fine-tuned and saved as a complete Hub-format model folder
+(safetensors + tokenizer); causal LMs train a LoRA adapter (the source: r 64, alpha 16–64,
+dropout 0.2 on q/k/v/o/gate/up/down) saved as a PEFT adapter folder. AdamW, no scheduler,
+no clipping, as the source. One epoch = every training occupation once (the source's
+`create_batches`: grouped by category, shuffled within a category and then across batches).
+After every epoch the mean validation KL decides early stopping (stop after `patience`
+epochs without an improvement of at least `min_delta`) and the best epoch's weights are kept.
+
+Where this follows the source's code rather than SOURCES.md's summary, or departs from both:
+- `batchmean: true` (the source's setting) trains on, and stops early by, KL/2 — what
+  `F.kl_div(..., reduction='batchmean')` returns for a 2-vector. Reported KL is always the true KL.
+- "Low" λ categories are per model kind: the source's MLM code uses the 0.95 rule for
+  male_dominated only (α 1e-6; others 1e-5), its causal-LM code for male_ and female_dominated.
+- `max_epochs` caps training; the source loops until early stopping.
+- Training resumes from the last finished epoch (checkpoints outside the output).
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from debiaslab.methods.common import LoraSettings
+
+CAUSAL_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+@dataclass(frozen=True)
+class LowLambdaCategories:
+    mlm: tuple[str, ...] = ("male_dominated",)
+    causal: tuple[str, ...] = ("male_dominated", "female_dominated")
+
+
+@dataclass(frozen=True)
+class KLSettings:
+    learning_rate: float = 2e-5
+    weight_decay: float = 0.01
+    batch_size: int = 8  # occupations per training batch (all their templates × gendered words)
+    eval_batch_size: int = 3  # occupations per validation forward pass (memory only)
+    sentence_batch_size: int = 256  # sentences per forward pass
+    max_length: int = 128
+    min_delta: float = 1e-4
+    patience: int = 5
+    max_epochs: int = 100
+    batchmean: bool = True
+    gradient_checkpointing: bool = False
+    lora: LoraSettings = field(default_factory=lambda: LoraSettings(r=64, alpha=32, dropout=0.2, target_modules=CAUSAL_TARGETS))
+
+
+@dataclass(frozen=True)
+class RealWorldKLSettings(KLSettings):
+    min_delta: float = 1e-3
+    momentum: float = 0.95  # β of the per-category EMA (the source: 0.6, 0.8 or 0.95)
+    gamma: float = 0.1  # weight of the MLM loss (masked LMs; the source sweeps 0.001–1)
+    mlm_loss: str = "pll"  # "pll" (the source) or "masked" (15 % random masking, far cheaper)
+    alpha_low: float = 1e-6
+    alpha_high: float = 1e-5
+    low_lambda_categories: LowLambdaCategories = field(default_factory=LowLambdaCategories)
+
+
+# --- the adaptive weighting (pure, unit-tested) -----------------------------------------------
+
+class KLTracker:
+    """Per-category EMA mean and running variance of the batch KL loss (the source's KLTracker)."""
+
+    def __init__(self, beta: float):
+        self.beta = beta
+        self.stats: dict[str, list[float]] = {}  # category → [mean, var, count]
+
+    def update(self, category: str, value: float, batch_size: int) -> tuple[float, float]:
+        if category not in self.stats:
+            self.stats[category] = [float(value), 0.0, float(batch_size)]
+        else:
+            old_mean, old_var, count = self.stats[category]
+            total = count + batch_size
+            new_mean = self.beta * old_mean + (1.0 - self.beta) * value
+            new_var = (count * old_var + (value - new_mean) * (value - old_mean)) / total
+            self.stats[category] = [new_mean, new_var, total]
+        mean, var, _ = self.stats[category]
+        return mean, var
+
+    def state(self) -> dict:
+        return {"beta": self.beta, "stats": {k: list(v) for k, v in self.stats.items()}}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "KLTracker":
+        tracker = cls(state["beta"])
+        tracker.stats = {k: [float(x) for x in v] for k, v in state["stats"].items()}
+        return tracker
+
+
+def adaptive_lambda(category: str, mean: float, var: float, low_categories) -> float:
+    """λ = clamp(0.95·μ/(1+var), 0.8, 1.5) for low categories, else clamp(1.2·μ/(1+var), 1.0, 1.5)."""
+    if category in low_categories:
+        return min(max(0.95 * mean / (1.0 + var), 0.8), 1.5)
+    return min(max(1.2 * mean / (1.0 + var), 1.0), 1.5)
+
+
+def category_batches(categories: list[str], batch_size: int, rng: random.Random | None):
+    """Batches of occupation positions, one category each; shuffled when `rng` is given (training)."""
+    grouped: dict[str, list[int]] = {}
+    for i, category in enumerate(categories):
+        grouped.setdefault(category, []).append(i)
+    batches = []
+    for category, items in grouped.items():
+        if rng is not None:
+            rng.shuffle(items)
+        batches += [(items[s:s + batch_size], category) for s in range(0, len(items), batch_size)]
+    if rng is not None:
+        rng.shuffle(batches)
+    return batches
+
+
+# --- training ----------------------------------------------------------------------------------
+
+def _trainable_state(model) -> dict:
+    return {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad}
+
+
+def _load_trainable(model, state: dict) -> None:
+    import torch
+
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, value in state.items():
+            params[name].copy_(value.to(params[name].device))
+
+
+def _targets(scorer, desired: str):
+    import torch
+
+    from debiaslab.metrics.distribution_kl import desired_male
+
+    male = torch.tensor(desired_male(desired, scorer.occupations["male_dist"].to_numpy()), dtype=torch.float32)
+    return torch.stack([male, 1.0 - male], dim=1)
+
+
+def _validation_kl(scorer, targets, batch_size: int, factor: float) -> float:
+    """Mean KL over the validation occupations (× the training reduction factor)."""
+    import torch
+
+    from debiaslab.metrics.distribution_kl import kl_divergence_torch
+
+    total = 0.0
+    with torch.no_grad():
+        for positions, _ in category_batches(list(scorer.occupations["prof_gender"]), batch_size, None):
+            probs, _ = scorer.probabilities(positions)
+            total += float(kl_divergence_torch(targets[positions].to(probs.device), probs).sum())
+    return factor * total / len(scorer.occupations)
+
+
+def _mlm_loss_backward(model, scorer, positions, weight: float, chunk: int, mask_token_id: int, how: str) -> float:
+    """Backpropagate weight · L_MLM of the occupations' (unmasked) sentences, in chunks; return L_MLM.
+
+    how = "pll": every token masked once, one copy per token (the source's `get_mlm_loss`);
+    "masked": ⌊15 %⌋ of each sentence's tokens masked at random (one copy per sentence; cheaper).
+    Either way L_MLM is the token-weighted mean NLL of the masked tokens, so chunking is exact.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from debiaslab.evals.corpus_perplexity import head_on, mask_choice
+
+    enc = scorer.encoded
+    idx = torch.tensor(scorer.rows_of(positions))
+    ids, attn, real = enc["input_ids"][idx], enc["attention_mask"][idx], enc["real"][idx]
+    if how == "pll":  # one copy of a sentence per real (non-special) token, that token masked
+        sentence, cols = torch.nonzero(real, as_tuple=True)
+        ids, attn, rows = ids[sentence].clone(), attn[sentence], torch.arange(len(sentence))
+    else:  # one copy per sentence, ⌊15 %⌋ of its real tokens masked
+        pairs = [(r, c) for r in range(len(ids)) for c in mask_choice(torch.nonzero(real[r]).flatten().tolist(), 0.15)]
+        rows, cols = (torch.tensor(x, dtype=torch.long) for x in zip(*pairs))
+        ids = ids.clone()
+    labels = torch.full_like(ids, -100)
+    labels[rows, cols] = ids[rows, cols]
+    ids[rows, cols] = mask_token_id
+    device = next(model.parameters()).device
+    total_tokens, total = int((labels != -100).sum()), 0.0
+    for s in range(0, len(ids), chunk):
+        target = labels[s:s + chunk].to(device)
+        with head_on(model, target != -100):  # the vocabulary projection at the masked tokens only
+            logits = model(input_ids=ids[s:s + chunk].to(device), attention_mask=attn[s:s + chunk].to(device)).logits[0]
+        nll = F.cross_entropy(logits.float(), target[target != -100], reduction="sum")
+        (weight * nll / total_tokens).backward()
+        total += nll.item()
+    return total / total_tokens
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    import torch
+
+    from debiaslab.io import atomic_path
+
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def _load_checkpoint(path: Path) -> dict | None:
+    import torch
+
+    if not path.is_file():
+        return None
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out_dir, checkpoint_root, *,
+                     desired: str, adaptive: bool) -> dict:
+    import torch
+
+    from debiaslab import models
+    from debiaslab.data.desired_distribution import read_sentences
+    from debiaslab.io import atomic_path, write_json
+    from debiaslab.methods.common import checkpoint_dir_for
+    from debiaslab.metrics.distribution_kl import SentenceScorer, kl_divergence_torch
+
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    spec = models.ModelSpec.parse(model_spec)
+    kind = spec.kind if spec.kind != "auto" else models.infer_kind(spec)
+    tokenizer = models.load_tokenizer(spec, padding_side="right")
+    model = models.load_model(spec, kind=kind, trainable=True)
+    if kind == "causal":
+        from peft import get_peft_model
+
+        model = get_peft_model(model, models.lora_config(asdict(settings.lora)))
+        model.config.use_cache = False
+    elif kind == "mlm":
+        for p in model.parameters():
+            p.requires_grad_(True)
+    else:
+        raise ValueError(f"model {spec.path}: desired-distribution training needs an mlm or causal model, got {kind!r}")
+    if settings.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+
+    train = SentenceScorer(model, tokenizer, kind, read_sentences(data_path, "train"), settings.max_length,
+                           settings.sentence_batch_size)
+    valid = SentenceScorer(model, tokenizer, kind, read_sentences(data_path, "valid"), settings.max_length,
+                           settings.sentence_batch_size)
+    train_targets, valid_targets = _targets(train, desired), _targets(valid, desired)
+    categories = list(train.occupations["prof_gender"])
+    factor = 0.5 if settings.batchmean else 1.0
+    low = getattr(settings, "low_lambda_categories", LowLambdaCategories())
+    low = low.mlm if kind == "mlm" else low.causal
+    gamma = getattr(settings, "gamma", 0.0) if kind == "mlm" else 0.0
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=settings.weight_decay)
+
+    checkpoint_dir = checkpoint_dir_for(checkpoint_root, spec.path, settings, seed, str(data_path), desired, adaptive)
+    checkpoint = checkpoint_dir / "state.pt"
+    tracker = KLTracker(getattr(settings, "momentum", 1.0))
+    state = {"epoch": 0, "best_loss": float("inf"), "best_epoch": 0, "bad_epochs": 0, "history": []}
+    best_weights = None
+    saved = _load_checkpoint(checkpoint)
+    if saved is not None:
+        _load_trainable(model, saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        best_weights = saved["best"]
+        tracker = KLTracker.from_state(saved["tracker"])
+        state = saved["state"]
+        rng.setstate(saved["python_rng"])
+        torch.set_rng_state(saved["torch_rng"])
+    resumed_from = state["epoch"] if saved is not None else None
+    if saved is None:  # the unmodified model's validation loss, for the record (as the source, epoch 1 is always kept)
+        model.eval()
+        state["history"].append({"epoch": 0, "valid_loss": _validation_kl(valid, valid_targets, settings.eval_batch_size,
+                                                                          factor)})
+
+    while state["epoch"] < settings.max_epochs and state["bad_epochs"] < settings.patience:
+        model.train()
+        sums = {"loss": 0.0, "kl": 0.0, "mlm": 0.0, "lambda": 0.0}
+        batches = category_batches(categories, settings.batch_size, rng)
+        for positions, category in batches:
+            probs, _ = train.probabilities(positions, grad=True)
+            loss = factor * kl_divergence_torch(train_targets[positions].to(probs.device), probs).mean()
+            optimizer.zero_grad(set_to_none=True)
+            if adaptive:
+                mean, var = tracker.update(category, float(loss.detach()), len(positions))
+                alpha = settings.alpha_low if category in low else settings.alpha_high
+                lam = adaptive_lambda(category, mean, var, low)
+                total = lam * loss / (mean + alpha)
+                sums["lambda"] += lam
+            else:
+                total = loss
+            total.backward()
+            if gamma > 0:
+                sums["mlm"] += _mlm_loss_backward(model, train, positions, gamma, settings.sentence_batch_size,
+                                                  tokenizer.mask_token_id, settings.mlm_loss)
+            optimizer.step()
+            sums["kl"] += float(loss.detach())
+            sums["loss"] += float(total.detach())
+        model.eval()
+        valid_loss = _validation_kl(valid, valid_targets, settings.eval_batch_size, factor)
+        state["epoch"] += 1
+        improved = state["best_loss"] - valid_loss >= settings.min_delta
+        if improved:
+            state.update(best_loss=valid_loss, best_epoch=state["epoch"], bad_epochs=0)
+            best_weights = _trainable_state(model)
+        else:
+            state["bad_epochs"] += 1
+        state["history"].append({"epoch": state["epoch"], "valid_loss": valid_loss,
+                                 **{f"train_{k}": v / len(batches) for k, v in sums.items()},
+                                 "tracker": tracker.state()["stats"]})
+        _save_checkpoint(checkpoint, {"model": _trainable_state(model), "optimizer": optimizer.state_dict(),
+                                      "best": best_weights, "tracker": tracker.state(), "state": state,
+                                      "python_rng": rng.getstate(), "torch_rng": torch.get_rng_state()})
+
+    _load_trainable(model, best_weights)
+    model.eval()
+    summary = {"method": f"kl_{desired}", "desired": desired, "adaptive": adaptive, "kind": kind, "seed": seed,
+               "epochs": state["epoch"], "best_epoch": state["best_epoch"], "best_valid_loss": state["best_loss"],
+               "stopped_early": state["bad_epochs"] >= settings.patience, "resumed_from_epoch": resumed_from,
+               "train_occupations": len(categories), "valid_occupations": len(valid.occupations),
+               "history": state["history"]}
+    with atomic_path(out_dir, directory=True) as tmp:
+        model.save_pretrained(str(tmp), safe_serialization=True)
+        if kind == "mlm":
+            tokenizer.save_pretrained(str(tmp))
+        write_json(tmp / "training_summary.json", summary)
+    shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    return {k: v for k, v in summary.items() if k != "history"}
+
+
+def load_trained(model_spec, trained: str | Path | None, *, padding_side: str = "right"):
+    """(model, tokenizer, kind) for a base model, a fully fine-tuned folder, or base + LoRA adapter folder."""
+    from debiaslab import models
+    from debiaslab.evals.common import apply_trained, load_evaluated
+
+    spec, adapter = apply_trained(model_spec, trained)
+    spec = models.ModelSpec.parse(spec)
+    kind = spec.kind if spec.kind != "auto" else models.infer_kind(spec)
+    model, tokenizer = load_evaluated(spec, kind=kind, adapter=adapter, padding_side=padding_side)
+    return model, tokenizer, kind

@@ -1,0 +1,349 @@
+"""desired_distribution (SOURCES.md §4): data, formulas against hand-computed values, adaptive weighting."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from debiaslab.data import desired_distribution as dd
+from debiaslab.methods.desired_kl import KLTracker, adaptive_lambda, category_batches
+from debiaslab.metrics import distribution_kl as dk
+
+
+# --- data ---------------------------------------------------------------------------------------
+
+def test_packaged_tables_are_the_papers_split():
+    splits = {s: dd.read_professions(s) for s in dd.SPLITS}
+    assert [len(splits[s]) for s in dd.SPLITS] == [146, 34, 45]
+    names = [p.name for s in dd.SPLITS for p in splits[s]]
+    assert len(set(names)) == 225 and set(names) == {p.name for p in dd.read_professions("all")}
+    words = dd.read_gendered_words()
+    assert sum(w.gender == "male" for w in words) == sum(w.gender == "female" for w in words) == 11
+    assert list(dd.templates_for("train")) == ["T1", "T2", "T3"] and list(dd.templates_for("test")) == ["T4", "T5", "T6"]
+
+
+def test_packaged_resources_ship_with_the_package():
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["debiaslab"]
+    assert "resources/**/*" in patterns
+    files = {p.name for p in dd.resources_dir().iterdir()}
+    assert {"README.md", "profession_dist.tsv", "professions_test.tsv", "templates_test.tsv",
+            "male_gendered_words.txt", "female_gendered_words.txt"} <= files
+
+
+@pytest.mark.parametrize("phrase,article", [
+    ("engineer", "an"), ("aircraft pilot", "an"), ("office support worker", "an"), ("host", "a"),
+    ("hotel desk clerk", "a"), ("home health aide", "a"), ("hour worker", "an"), ("honest broker", "an"),
+    ("university professor", "a"), ("european", "a"), ("one-person team", "a"), ("umpire", "an"), ("nurse", "a"),
+])
+def test_indefinite_article_follows_the_sound(phrase, article):
+    assert dd.indefinite_article(phrase) == article
+
+
+def test_every_occupation_gets_the_article_of_its_first_sound():
+    # The 225 occupations: every vowel letter here is a vowel sound, every h is pronounced.
+    for prof in dd.read_professions("all"):
+        expected = "an" if prof.name[0] in "aeiou" else "a"
+        assert dd.indefinite_article(prof.name) == expected, prof.name
+
+
+def test_sentences_fill_templates_and_record_spans():
+    word = next(w for w in dd.read_gendered_words() if w.phrase == "my sister")
+    filled = dd.fill("[DET][AAA] is [ARTICLE] [TTT].", word, "electrical engineer")
+    assert filled.sentence == "my sister is an electrical engineer."
+    a, p = filled.attribute_span, filled.profession_span
+    assert filled.sentence[a[0]:a[1]] == "sister" and filled.sentence[p[0]:p[1]] == "electrical engineer"
+    he = next(w for w in dd.read_gendered_words() if w.phrase == "he")
+    assert dd.fill("[DET][AAA], the [TTT], had a good day at work.", he, "nurse").sentence == \
+        "he, the nurse, had a good day at work."
+    rows = dd.sentence_rows()
+    assert len(rows) == (146 + 34 + 45) * 3 * 22
+    for row in rows[::97]:
+        assert row["sentence"][row["attr_start"]:row["attr_end"]] == row["attribute"]
+        assert row["sentence"][row["prof_start"]:row["prof_end"]] == row["profession"]
+
+
+# --- formulas (hand-built example) --------------------------------------------------------------
+
+# One occupation, 2 templates × 2 words per gender, with known p(attr | attr masked) (AM) and
+# p(attr | attr and occupation masked) (TAM):           AM    TAM     s = ln(AM / TAM)
+HAND = [("Ta", "he", "male", 0.40, 0.20), ("Ta", "man", "male", 0.10, 0.10),
+        ("Ta", "she", "female", 0.10, 0.20), ("Ta", "woman", "female", 0.05, 0.10),
+        ("Tb", "he", "male", 0.30, 0.30), ("Tb", "man", "male", 0.20, 0.10),
+        ("Tb", "she", "female", 0.20, 0.20), ("Tb", "woman", "female", 0.10, 0.20)]
+# e^s: male 2 + 1 + 1 + 2 = 6, female 0.5 + 0.5 + 1 + 0.5 = 2.5  →  P_male = 6 / 8.5 = 12/17
+P_MALE = 12 / 17
+KL_EQUAL = 0.5 * math.log(0.5 / (12 / 17)) + 0.5 * math.log(0.5 / (5 / 17))  # = ½ ln(289/240) ≈ 0.092931
+KL_REAL = 0.8 * math.log(0.8 / (12 / 17)) + 0.2 * math.log(0.2 / (5 / 17))  # male_dist 0.8 → ≈ 0.022998
+
+
+def test_hand_example_gives_hand_computed_p_and_kl():
+    s = np.log([am / tam for *_, am, tam in HAND])
+    is_male = [g == "male" for _, _, g, _, _ in HAND]
+    p_male = dk.gender_probabilities(s[None, :], is_male)[0]
+    assert p_male == pytest.approx(P_MALE, abs=1e-12)
+    assert dk.kl_divergence(dk.desired_male("equal", [0.8]), [p_male])[0] == pytest.approx(KL_EQUAL, abs=1e-12)
+    assert dk.kl_divergence(dk.desired_male("real_world", [0.8]), [p_male])[0] == pytest.approx(KL_REAL, abs=1e-12)
+    assert KL_EQUAL == pytest.approx(0.5 * math.log(289 / 240), abs=1e-12) and KL_REAL == pytest.approx(0.022998, abs=1e-6)
+
+
+def test_torch_formulas_match_and_batchmean_halves():
+    import torch
+    import torch.nn.functional as F
+
+    s = torch.log(torch.tensor([[am / tam for *_, am, tam in HAND]], dtype=torch.float64))
+    probs = dk.gender_probabilities_torch(s, torch.tensor([g == "male" for _, _, g, _, _ in HAND]))
+    assert probs[0, 0].item() == pytest.approx(P_MALE, abs=1e-12) and probs.sum().item() == pytest.approx(1.0)
+    desired = torch.tensor([[0.5, 0.5]], dtype=torch.float64)
+    kl = dk.kl_divergence_torch(desired, probs)
+    assert kl.item() == pytest.approx(KL_EQUAL, abs=1e-12)
+    # the source's loss: F.kl_div(log pred, target, 'batchmean') on the 2-vector = KL / 2
+    assert F.kl_div(torch.log(probs[0]), desired[0], reduction="batchmean").item() == pytest.approx(KL_EQUAL / 2)
+
+
+def test_causal_losses_use_negative_exponent():
+    losses = np.array([[1.0, 2.0, 1.0, 3.0]])  # mean losses; male, male, female, female
+    p = dk.gender_probabilities(losses, [True, True, False, False], sign=-1.0)[0]
+    assert p == pytest.approx((math.exp(-1) + math.exp(-2)) / (2 * math.exp(-1) + math.exp(-2) + math.exp(-3)))
+
+
+def test_kl_handles_zero_desired_share_and_clamps_the_prediction():
+    assert dk.kl_divergence([1.0], [0.25])[0] == pytest.approx(math.log(4))
+    assert dk.kl_divergence([0.5], [0.0])[0] == pytest.approx(0.5 * math.log(0.5 / 1e-8) + 0.5 * math.log(0.5))
+
+
+def test_summary_is_mean_and_sample_variance_per_category_and_overall():
+    records = pd.DataFrame({"prof_gender": ["male_dominated", "male_dominated", "balanced", "balanced", "balanced"],
+                            "kl": [0.1, 0.3, 0.0, 0.2, 0.4]})
+    out = {(r["subset"], r["stat"]): r["value"] for r in dk.summarize(records)}
+    assert out[("all", "mean")] == pytest.approx(0.2) and out[("all", "var")] == pytest.approx(0.025)
+    assert out[("male_dominated", "mean")] == pytest.approx(0.2) and out[("male_dominated", "var")] == pytest.approx(0.02)
+    assert out[("balanced", "var")] == pytest.approx(0.04)
+
+
+# --- adaptive weighting --------------------------------------------------------------------------
+
+def test_tracker_ema_mean_and_running_variance():
+    t = KLTracker(beta=0.8)
+    assert t.update("male_dominated", 1.0, 8) == (1.0, 0.0)  # first batch: mean = L, var = 0
+    mean, var = t.update("male_dominated", 0.5, 8)
+    assert mean == pytest.approx(0.9)  # 0.8·1.0 + 0.2·0.5
+    assert var == pytest.approx((8 * 0.0 + (0.5 - 0.9) * (0.5 - 1.0)) / 16)  # = 0.0125
+    mean, var = t.update("male_dominated", 0.9, 4)
+    assert mean == pytest.approx(0.9) and var == pytest.approx(16 * 0.0125 / 20)
+    assert t.update("balanced", 2.0, 5) == (2.0, 0.0)  # categories are tracked separately
+    assert KLTracker.from_state(t.state()).stats == t.stats
+
+
+@pytest.mark.parametrize("mean,var,expected", [(1.0, 0.0125, 0.95 / 1.0125), (0.1, 0.0, 0.8), (3.0, 0.0, 1.5),
+                                               (1.0, 1.0, 0.8)])
+def test_lambda_rule_of_low_categories(mean, var, expected):
+    # clamp(0.95 · μ / (1 + var), 0.8, 1.5)
+    assert adaptive_lambda("male_dominated", mean, var, ("male_dominated",)) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("mean,var,expected", [(1.0, 0.0125, 1.2 / 1.0125), (0.1, 0.0, 1.0), (3.0, 0.0, 1.5),
+                                               (1.0, 1.0, 1.0)])
+def test_lambda_rule_of_other_categories(mean, var, expected):
+    # clamp(1.2 · μ / (1 + var), 1.0, 1.5)
+    assert adaptive_lambda("female_dominated", mean, var, ("male_dominated",)) == pytest.approx(expected)
+    assert adaptive_lambda("balanced", mean, var, ("male_dominated", "female_dominated")) == pytest.approx(expected)
+
+
+def test_batches_hold_one_category_and_cover_every_occupation_once():
+    categories = ["male_dominated"] * 10 + ["balanced"] * 3 + ["female_dominated"] * 9
+    batches = category_batches(categories, 4, random.Random(0))
+    assert sorted(i for b, _ in batches for i in b) == list(range(22))
+    assert all({categories[i] for i in b} == {c} for b, c in batches)
+    assert [len(b) for b, _ in category_batches(categories, 4, None)] == [4, 4, 2, 3, 4, 4, 1]
+
+
+# --- scoring by token positions (WordPiece and byte-level BPE) -----------------------------------
+
+def _frame(split="test"):
+    return pd.DataFrame(dd.sentence_rows(splits=[split]))
+
+
+@pytest.fixture(scope="module")
+def tokenizers():
+    from debiaslab.testbed.tokenizer import train_causal, train_mlm
+
+    texts = _frame()["sentence"].tolist()
+    bpe = train_causal(texts, 600)
+    bpe.add_special_tokens({"mask_token": "<mask>"})  # a RoBERTa-style BPE masked-LM tokenizer
+    return {"wordpiece": train_mlm(texts, 600), "bpe": bpe}
+
+
+@pytest.mark.parametrize("name", ["wordpiece", "bpe"])
+def test_attribute_and_occupation_tokens_are_found_from_offsets(tokenizers, name):
+    tok = tokenizers[name]
+    frame = _frame().iloc[::37].reset_index(drop=True)
+    enc = dk.encode_for_mlm(tok, frame)
+    for i, row in frame.iterrows():
+        ids = enc["input_ids"][i]
+        attr = tok.decode(ids[enc["attr"][i]]).replace(" ", "")
+        prof = tok.decode(ids[enc["prof"][i]]).replace(" ", "")
+        assert attr == row["attribute"].replace(" ", ""), row["sentence"]
+        assert prof == row["profession"].replace(" ", ""), row["sentence"]
+
+
+def test_mlm_score_is_log_ratio_of_attribute_probabilities(tokenizers):
+    """s from the batched scorer = the same quantity computed by hand for one sentence at a time."""
+    import torch
+    from transformers import BertConfig, BertForMaskedLM
+
+    tok = tokenizers["wordpiece"]
+    torch.manual_seed(0)
+    model = BertForMaskedLM(BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                       intermediate_size=64, pad_token_id=tok.pad_token_id)).eval()
+    frame = _frame().iloc[[0, 5, 13, 150, 700]].reset_index(drop=True)
+    enc = dk.encode_for_mlm(tok, frame)
+    enc["mask_token_id"] = tok.mask_token_id
+    batched = dk.mlm_scores(model, enc, batch_size=2)
+    for i, row in frame.iterrows():
+        s = row["sentence"]
+        a0, a1, p0, p1 = row["attr_start"], row["attr_end"], row["prof_start"], row["prof_end"]
+        attr_ids = tok(s[a0:a1], add_special_tokens=False)["input_ids"]
+        n_prof = len(tok(s[p0:p1], add_special_tokens=False)["input_ids"])
+        masks = " ".join([tok.mask_token] * len(attr_ids))
+        am = s[:a0] + masks + s[a1:]
+        tam = s[:a0] + masks + s[a1:p0] + " ".join([tok.mask_token] * n_prof) + s[p1:]
+
+        def logp(text):
+            x = tok(text, return_tensors="pt")
+            with torch.no_grad():
+                out = torch.log_softmax(model(**x).logits[0], -1)
+            pos = (x["input_ids"][0] == tok.mask_token_id).nonzero().flatten()[: len(attr_ids)]
+            return sum(out[p, t].item() for p, t in zip(pos.tolist(), attr_ids))
+
+        assert batched[i].item() == pytest.approx(logp(am) - logp(tam), abs=1e-4), s
+
+
+def test_attribute_masking_masks_the_gendered_attribute_of_planted_sentences(tokenizers):
+    """The dedicated testbed MLM's collator: the attribute ("he", "brother" of "my brother") masked in a
+    share of the texts that open with a gendered phrase; other texts only get the standard masking."""
+    from debiaslab.testbed.desired_distribution import AttributeMasking
+
+    tok = tokenizers["wordpiece"]
+    collate = AttributeMasking(tok, mlm_probability=1e-9, probability=1.0, seed=0)
+    texts = ["he is a nurse.", "my brother works as an electrical engineer.", "every nurse needs good tools."]
+    features = [{"input_ids": tok(t)["input_ids"]} for t in texts]
+    assert [collate.attribute_span(f["input_ids"]) for f in features] == [(1, 2), (2, 2 + len(tok("brother", add_special_tokens=False)["input_ids"])), None]
+    out = collate(features)
+    labelled = [tok.decode(row[row != -100]) for row in out["labels"]]
+    assert labelled == ["he", "brother", ""]
+    assert (out["input_ids"][0, 1] == tok.mask_token_id) and (out["input_ids"][2] != tok.mask_token_id).all()
+    half = AttributeMasking(tok, mlm_probability=1e-9, probability=0.5, seed=0)
+    picked = sum(int((half([features[0]] * 200)["labels"][:, 1] != -100).sum()) for _ in range(2))
+    assert 150 < picked < 250
+
+
+def test_score_matrix_rejects_a_ragged_sentence_table():
+    from debiaslab.io import DataError
+
+    frame = _frame()
+    with pytest.raises(DataError, match="occupation"):
+        dk.score_matrix(frame.drop(index=3).reset_index(drop=True))
+
+
+# --- config ----------------------------------------------------------------------------------------
+
+def _config(patch=None):
+    import copy
+    from pathlib import Path
+
+    from debiaslab.config import validate
+
+    repo = Path(__file__).resolve().parents[1]
+    config = {"models": {"b": {"path": "bert-base-uncased", "kind": "mlm"}, "l": {"path": "org/llama", "kind": "causal"}},
+              "experiments": {"desired_distribution": {"models": ["b", "l"], **(patch or {})}}}
+    return validate(copy.deepcopy(config), repo / "workflow/schemas/config.schema.yaml")
+
+
+def test_schema_defaults_are_the_sources_values():
+    exp = _config()["experiments"]["desired_distribution"]
+    assert exp["seeds"] == [42, 52, 62, 72, 82] and list(exp["methods"]) == ["base", "kl_equal", "kl_real_world"]
+    eq, rw = exp["methods"]["kl_equal"]["train"], exp["methods"]["kl_real_world"]["train"]
+    assert (eq["learning_rate"], eq["weight_decay"], eq["min_delta"], eq["patience"], eq["batchmean"]) == (2e-5, 0.01, 1e-4, 5, True)
+    assert (rw["min_delta"], rw["momentum"], rw["mlm_loss"]) == (1e-3, 0.95, "pll")
+    assert rw["low_lambda_categories"] == {"mlm": ["male_dominated"], "causal": ["male_dominated", "female_dominated"]}
+    assert (rw["lora"]["r"], rw["lora"]["dropout"], len(rw["lora"]["target_modules"])) == (64, 0.2, 7)
+    ppl = exp["evaluations"]["perplexity"]  # the source: MLM loss, 15 % masked, on WikiText-103 test lines of >= 15 words
+    assert (ppl["dataset"]["path"], ppl["dataset"]["name"], ppl["dataset"]["split"]) == ("Salesforce/wikitext", "wikitext-103-raw-v1", "test")
+    assert (ppl["dataset"]["min_words"], ppl["dataset"]["exclude_prefixes"], ppl["mlm_loss"], ppl["mask_probability"]) == (15, ["="], True, 0.15)
+
+
+@pytest.mark.parametrize("patch, fragment", [
+    ({"methods": {"base": {}, "kl_equal": {"models": ["x"]}}}, "methods.kl_equal.models: ['x'] not in"),
+    ({"methods": {"kl_equal": {}}}, "'base' is a required property"),
+    ({"table": {"splits": ["train"]}}, "table.splits: ['train'] not scored"),
+    ({"methods": {"base": {}, "kl_real_world": {"train": {"mlm_loss": "full"}}}}, "mlm_loss: 'full' is not allowed"),
+    ({"methods": {"base": {}, "kl_real_world": {"train": {"momentum": 1.5}}}}, "momentum"),
+    ({"evaluations": {"glue": {"models": ["x"]}}}, "evaluations.glue.models: ['x'] not among the experiment's models"),
+    ({"evaluations": {"perplexity": {"dataset": {"colum": "t"}}}}, "colum"),
+])
+def test_bad_desired_distribution_configs_are_rejected_by_key(patch, fragment):
+    from debiaslab.config import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        _config(patch)
+    assert fragment in str(err.value), str(err.value)
+
+
+# --- table -------------------------------------------------------------------------------------------
+
+def test_table_pairs_each_seed_with_the_base_run():
+    from debiaslab.aggregate.desired_distribution import latex, markdown, summary_table
+    from debiaslab.aggregate.store import RunId, score_rows
+
+    def rows(method, seed, kl, loss):
+        values = [{"split": "test", "subset": s, "metric": "kl_equal_mean", "value": kl, "n": 5}
+                  for s in ("all", "male_dominated", "balanced", "female_dominated")]
+        values.append({"split": "test", "subset": "all", "metric": "p_male_mean", "value": 0.6, "n": 5})
+        # evaluation rows (eval_perplexity.parquet, eval_glue.parquet): every non-detection metric of subset "all"
+        values.append({"split": "heldout", "subset": "all", "metric": "mlm_loss", "value": loss, "n": 100})
+        values.append({"split": "heldout", "subset": "all", "metric": "pseudo_nll_per_token", "value": 3.0, "n": 100})
+        values.append({"split": "validation", "subset": "all", "metric": "glue_score", "value": 0.5, "n": 10})
+        return score_rows(RunId("desired_distribution", "m", method, seed), values, {})
+
+    scores = pd.concat([rows("base", 42, 0.2, 2.0), rows("kl_equal", 42, 0.1, 2.2), rows("kl_equal", 52, 0.05, 2.0)])
+    table = summary_table(scores, {"splits": ["test"], "method_order": ["base", "kl_equal"]})
+    kl = table[(table.kind == "bias") & (table.subset == "all")].iloc[0]
+    assert (kl.before, kl.after, kl.n_seeds) == (0.2, pytest.approx(0.075), 2)
+    assert kl.change_pct == pytest.approx(-62.5) and kl.change_pct_std == pytest.approx(np.std([-50, -75], ddof=1))
+    util = table[table.kind == "utility"]
+    assert list(zip(util.split, util.metric)) == [("heldout", "mlm_loss"), ("validation", "glue_score")]
+    assert util.iloc[0].change_pct == pytest.approx(5.0) and util.iloc[1].change_pct == pytest.approx(0.0)
+    md = markdown(table, 3)
+    assert "| m | kl_equal | equal | test | all | 0.200 ± 0.000 | 0.075 ± 0.035 | 62.5 ± 17.7 | 2 |" in md
+    assert "| m | kl_equal | heldout | mlm_loss | 2.000 ± 0.000 | 2.100 ± 0.141 | 5.0 ± 7.1 | 2 |" in md
+    tex = latex(table, 3)
+    assert tex.count(r"\begin{tabular}{lllllrrrr}") == 1 and tex.count(r"\begin{tabular}{llllrrrr}") == 1
+    assert r"m & kl\_equal & equal & test & all & 0.200 $\pm$ 0.000 & 0.075 $\pm$ 0.035 & 62.5 $\pm$ 17.7 & 2 \\" in tex
+
+
+def test_trained_folder_is_the_model_or_its_adapter(tmp_path):
+    """Evaluations of a run with a trained folder: a complete model replaces the base, an adapter is applied."""
+    import json
+
+    from debiaslab.config import ConfigError
+    from debiaslab.evals.common import apply_trained
+
+    base = json.dumps({"path": "bert-base-uncased", "kind": "mlm", "dtype": "float32"})
+    assert apply_trained(base, None, None) == (base, None)
+    (tmp_path / "full").mkdir()
+    spec, adapter = apply_trained(base, str(tmp_path / "full"))
+    full = json.loads(spec)
+    assert adapter is None and (full["path"], full["kind"], full["dtype"]) == (str(tmp_path / "full"), "mlm", "float32")
+    (tmp_path / "lora").mkdir()
+    (tmp_path / "lora/adapter_config.json").write_text("{}")
+    assert apply_trained(base, str(tmp_path / "lora")) == (base, str(tmp_path / "lora"))
+    with pytest.raises(ConfigError, match="not both"):
+        apply_trained(base, str(tmp_path / "lora"), str(tmp_path / "lora"))
