@@ -1,0 +1,114 @@
+#!/usr/bin/env python
+"""Wall time of the default workflow (`snakemake --cores 2 all`) from scratch, with a per-stage breakdown.
+
+Runs the whole default DAG in a fresh temporary copy of the workflow (Snakefile, rules, config,
+workflow, envs, profiles; the package is the installed one), times it, then reads every rule's
+`benchmark:` file (results/benchmarks/**/*.tsv, column `s` = the job's wall seconds) and sums them
+per stage family (testbed, hub, data, train, generate, score, evaluate, aggregate = tables, figures
+and bundle): jobs, summed seconds, the slowest job. With two cores jobs overlap, so the stage sums
+add up to more than the wall time.
+
+    python benchmarks/default_run.py                       # a fresh run: ~4-5 minutes on 2 cores
+    python benchmarks/default_run.py --keep /tmp/run       # keep the run (for dry_run.py --run-dir etc.)
+    python benchmarks/default_run.py --from-run DIR        # only read DIR's benchmark files (no run)
+
+Exit status 1 if the run fails or takes longer than --max-minutes (the target: 5; hard limit 10).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import _common
+
+AGGREGATE = {"tables", "figures", "bundle"}
+ORDER = ("hub", "testbed", "data", "train", "generate", "score", "evaluate", "aggregate")
+
+
+def stage_of(relative: Path) -> str:
+    """results/benchmarks/<stage>/... → the stage family (tables, figures and bundle are `aggregate`)."""
+    first = relative.parts[0] if len(relative.parts) > 1 else relative.stem
+    return "aggregate" if first in AGGREGATE else first
+
+
+def job_seconds(run: Path) -> list[tuple[str, str, float, float]]:
+    """(stage, job file relative to results/benchmarks, wall seconds, CPU seconds) of every benchmark file
+    of a run. CPU seconds (`cpu_time`) move less than wall seconds when other processes share the cores."""
+    root = run / "results" / "benchmarks"
+    out = []
+    for path in sorted(root.rglob("*.tsv")):
+        with path.open() as fh:
+            rows = list(csv.DictReader(fh, delimiter="\t"))
+        if rows and rows[-1].get("s") not in (None, "", "NA"):
+            rel = path.relative_to(root)
+            cpu = rows[-1].get("cpu_time")
+            out.append((stage_of(rel), str(rel.with_suffix("")), float(rows[-1]["s"]),
+                        float(cpu) if cpu not in (None, "", "NA", "-") else 0.0))
+    return out
+
+
+def breakdown(jobs: list[tuple[str, str, float, float]], top: int = 5) -> str:
+    """Per stage family: jobs, summed and largest wall seconds (`s`), summed CPU seconds, slowest job."""
+    stages: dict[str, list[tuple[str, float, float]]] = {}
+    for stage, name, seconds, cpu in jobs:
+        stages.setdefault(stage, []).append((name, seconds, cpu))
+    names = [s for s in ORDER if s in stages] + sorted(set(stages) - set(ORDER))
+    lines = [f"{'stage':<10} {'jobs':>5} {'sum s':>9} {'max s':>8} {'cpu s':>8}  slowest job"]
+    for stage in names:
+        items = stages[stage]
+        name, worst, _ = max(items, key=lambda x: x[1])
+        lines.append(f"{stage:<10} {len(items):>5} {sum(i[1] for i in items):>9.1f} {worst:>8.1f} "
+                     f"{sum(i[2] for i in items):>8.1f}  {name}")
+    lines.append(f"{'all':<10} {len(jobs):>5} {sum(j[2] for j in jobs):>9.1f} {max(j[2] for j in jobs):>8.1f} "
+                 f"{sum(j[3] for j in jobs):>8.1f}")
+    lines.append(f"slowest {top} jobs: " + ", ".join(f"{j[1]} {j[2]:.1f} s" for j in sorted(jobs, key=lambda j: -j[2])[:top]))
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--cores", type=int, default=2)
+    p.add_argument("--from-run", default=None, help="only read this run's benchmark files (no new run)")
+    p.add_argument("--keep", default=None, help="run in this (new or empty) folder and keep it")
+    p.add_argument("--max-minutes", type=float, default=5.0, help="target; the hard limit is 10")
+    a = p.parse_args(argv)
+
+    if a.from_run:
+        run = Path(a.from_run)
+        _common.require(run, "results/benchmarks", build="make demo  (or: python benchmarks/default_run.py --keep DIR)")
+        jobs = job_seconds(run)
+        print(f"benchmark files of {run.resolve()} ({len(jobs)} jobs; no wall time: not run here)")
+        print(breakdown(jobs))
+        return 0
+
+    with tempfile.TemporaryDirectory(prefix="bench-default-run-") as tmp:
+        run = Path(a.keep) if a.keep else Path(tmp)
+        if run.exists() and any(run.glob("results/*")):
+            print(f"{run} already holds results: --keep needs a new or empty folder", file=sys.stderr)
+            return 2
+        _common.copy_workflow(run)
+        start = time.perf_counter()
+        proc = subprocess.run([_common.snakemake_exe(), "--cores", str(a.cores), "all"], cwd=run, env=_common.env(),
+                              capture_output=True, text=True)
+        wall = time.perf_counter() - start
+        if proc.returncode:
+            print(f"snakemake --cores {a.cores} all failed ({proc.returncode}) in {run}:\n{(proc.stdout + proc.stderr)[-4000:]}",
+                  file=sys.stderr)
+            return 1
+        jobs = job_seconds(run)
+    over = wall > a.max_minutes * 60
+    print(f"default run (snakemake --cores {a.cores} all, fresh copy{f' kept in {a.keep}' if a.keep else ''}): "
+          f"{wall:.1f} s = {wall / 60:.2f} min wall for {len(jobs)} jobs; target <= {a.max_minutes:g} min (hard limit 10)"
+          + ("  OVER TARGET" if over else ""))
+    print(breakdown(jobs))
+    return 1 if over else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

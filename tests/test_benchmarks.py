@@ -1,0 +1,142 @@
+"""The benchmark scripts (benchmarks/) run on CPU with tiny settings and print their figures, and batching
+pays on the testbed: the bias classifier scores >= 5x faster batched (the issue's target), generation
+>= 5x (the target is 10x: on one CPU thread the tiny LM's batched step is bound by top-p sampling over
+the vocabulary, ~7x measured; README "Performance"), every other scorer faster batched with the same
+scores. Wall-time targets (default run, dry-runs) are not asserted: a shared machine's load moves them;
+the scripts print them and the README records them."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+from conftest import ENV, REPO
+
+BENCH = REPO / "benchmarks"
+sys.path.append(str(BENCH))  # the scripts import their shared helpers as `_common`
+
+
+def bench(name: str, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(BENCH / f"{name}.py"), *map(str, args)], cwd=REPO, env=ENV,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def output(proc: subprocess.CompletedProcess) -> str:
+    return f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr[-3000:]}"
+
+
+# --- fast: the scripts' own arithmetic and messages ------------------------------------------------------
+
+
+def test_default_run_breakdown_sums_each_stage(tmp_path):
+    import default_run
+
+    files = {"testbed/pretrain_lm.tsv": 90.0, "testbed/corpus.tsv": 2.0, "train/occupations/m/sft/seed~1.tsv": 10.5,
+             "tables/occupations.tsv": 1.0, "figures/x.tsv": 3.0, "bundle.tsv": 0.5}
+    for rel, seconds in files.items():
+        path = tmp_path / "results" / "benchmarks" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"s\th:m:s\tmax_rss\tcpu_time\n{seconds}\t0:00:01\t10\t{seconds / 2}\n")
+    jobs = default_run.job_seconds(tmp_path)
+    assert sorted((j[0], j[1]) for j in jobs)[0] == ("aggregate", "bundle")
+    table = default_run.breakdown(jobs)
+    rows = {line.split()[0]: line.split()[1:5] for line in table.splitlines()[1:-1]}  # jobs, sum, max, cpu
+    assert rows["testbed"] == ["2", "92.0", "90.0", "46.0"]
+    assert rows["train"] == ["1", "10.5", "10.5", "5.2"]
+    assert rows["aggregate"] == ["3", "4.5", "3.0", "2.2"]  # tables + figures + bundle
+    assert rows["all"] == ["6", "107.0", "90.0", "53.5"]
+
+
+def test_merged_config_is_the_union_and_reports_conflicts(tmp_path):
+    import dry_run
+
+    a = {"models": {"m": {"path": "x/m", "gated": True}}, "experiments": {"one": {"models": ["m"]}}}
+    b = {"models": {"m": {"path": "x/m", "size_b": 8, "gated": False}, "n": {"path": "x/n"}},
+         "experiments": {"two": {"models": ["n"]}}}
+    paths = []
+    for name, config in (("a.yaml", a), ("b.yaml", b)):
+        paths.append(tmp_path / name)
+        paths[-1].write_text(yaml.safe_dump(config))
+    merged, notes = dry_run.merged_config(paths)
+    assert merged["models"] == {"m": {"path": "x/m", "gated": True, "size_b": 8}, "n": {"path": "x/n"}}
+    assert list(merged["experiments"]) == ["one", "two"]
+    assert notes == ["model m.gated: b.yaml says False, kept True"]
+
+
+def test_missing_input_names_the_path_and_the_command(tmp_path):
+    proc = bench("scoring", "--run-dir", tmp_path, "--scorers", "style_rm")
+    assert proc.returncode == 2, output(proc)
+    assert "results/testbed/style_rm not found" in proc.stderr and "make demo" in proc.stderr
+
+
+# --- on the session's default run (the testbed models and data) ------------------------------------------
+
+
+def ratio(text: str, label: str) -> float:
+    match = re.search(rf"{label}\s*:\s*([\d.]+)x", text)
+    assert match, text
+    return float(match.group(1))
+
+
+@pytest.mark.workflow
+def test_default_run_breakdown_of_the_session_run(default_run):
+    proc = bench("default_run", "--from-run", default_run)
+    assert proc.returncode == 0, output(proc)
+    for stage in ("testbed", "data", "train", "generate", "score", "aggregate"):
+        assert re.search(rf"^{stage}\s+\d+\s+[\d.]+\s+[\d.]+", proc.stdout, re.M), output(proc)
+
+
+@pytest.mark.workflow
+def test_dry_runs_of_full_scale_configs_merged_and_the_noop_rerun(default_run):
+    configs = [REPO / "config" / "experiments" / name for name in ("rm_forget.yaml", "safety.yaml")]
+    proc = bench("dry_run", "--configs", *configs, "--run-dir", default_run, "--repeats", 1, "--max-seconds", 600)
+    assert proc.returncode == 0, output(proc)
+    for config in configs:
+        assert re.search(rf"^\s*[\d.]+ s  dry-run {config.name}: \d+ jobs$", proc.stdout, re.M), output(proc)
+    assert re.search(r"[\d.]+ s  dry-run merged \(2 configs: 4 models, 2 experiments\): \d+ jobs", proc.stdout), output(proc)
+    assert re.search(r"[\d.]+ s  no-op rerun .*: nothing to be done", proc.stdout), output(proc)
+
+
+@pytest.mark.workflow
+def test_batched_generation_is_5x_one_at_a_time(default_run):
+    proc = bench("generation", "--run-dir", default_run, "--repeats", 2, "--min-ratio", 5)
+    assert proc.returncode == 0, output(proc)
+    assert re.search(r"batched .*responses/s .*tokens/s", proc.stdout)
+    assert ratio(proc.stdout, r"ratio \(tokens/s\)") >= 5
+
+
+@pytest.mark.workflow
+def test_batched_scoring_is_5x_unbatched_and_scores_the_same(default_run):
+    """The classifier: >= 5x. The reward model (~6x measured), the style RM and MMLU letters (~2-3x: longer
+    inputs, the batched forward is compute-bound on a CPU) only have to be faster batched, with the same
+    scores (README "Performance")."""
+    proc = bench("scoring", "--run-dir", default_run, "--items", 64, "--repeats", 2, "--min-ratio", 1)
+    assert proc.returncode == 0, output(proc)  # every scorer: batched faster, |batched - unbatched| <= 1e-3
+    sections = dict(re.findall(r"^(\w+): .*\n((?:  .*\n)+)", proc.stdout, re.M))
+    assert set(sections) == {"bias_classifier", "reward_model", "style_rm", "mmlu"}, output(proc)
+    assert ratio(sections["bias_classifier"], "ratio") >= 5, output(proc)
+
+
+@pytest.mark.workflow
+def test_training_throughput_and_peak_memory(default_run):
+    proc = bench("training", "--run-dir", default_run, "--methods", "sft", "--steps", 2)
+    assert proc.returncode == 0, output(proc)
+    row = re.search(r"^sft\s+2\s+(\d+)\s+(\d+)\s+([\d.]+)\s+(\d+)", proc.stdout, re.M)
+    assert row, output(proc)
+    forwards, tokens, rate, peak_mb = int(row[1]), int(row[2]), float(row[3]), int(row[4])
+    assert forwards == 2 and tokens > 0 and rate > 0 and peak_mb > 100
+
+
+@pytest.mark.workflow
+def test_training_on_a_random_real_architecture_reports_mfu(default_run):
+    """--gpu-config on CPU with a one-layer, narrow override: the path a GPU run takes, MFU printed."""
+    proc = bench("training", "--run-dir", default_run, "--gpu-config", "qwen3-0.6b", "--layers", 1, "--override",
+                 "vocab_size=4096", "hidden_size=64", "intermediate_size=128", "num_attention_heads=2",
+                 "num_key_value_heads=1", "head_dim=32", "--methods", "raw", "--steps", 2, "--seq-len", 16,
+                 "--batch-size", 2)
+    assert proc.returncode == 0, output(proc)
+    assert "random qwen3-0.6b (hidden_size=64, num_hidden_layers=1" in proc.stdout, output(proc)
+    assert re.search(r"^raw\s+2\s+2\s+64\s+[\d.]+\s+\d+\s+[\d.]+\s+[\d.]+%$", proc.stdout, re.M), output(proc)
