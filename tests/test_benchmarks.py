@@ -1,8 +1,7 @@
 """The benchmark scripts (benchmarks/) run on CPU with tiny settings and print their figures, and batching
-pays on the testbed: the bias classifier scores >= 5x faster batched (the issue's target), generation
->= 5x (the target is 10x: on one CPU thread the tiny LM's batched step is bound by top-p sampling over
-the vocabulary, ~7x measured; README "Performance"), every other scorer faster batched with the same
-scores. Wall-time targets (default run, dry-runs) are not asserted: a shared machine's load moves them;
+pays on the testbed: the bias classifier scores >= 5x faster batched and generation >= 10x (the issue's
+targets; ~16x measured since sampling moved to generation.autoregressive.NucleusSampler), every other
+scorer faster batched with the same scores. Wall-time targets (default run, dry-runs) are not asserted: a shared machine's load moves them;
 the scripts print them and the README records them."""
 
 from __future__ import annotations
@@ -101,23 +100,28 @@ def test_dry_runs_of_full_scale_configs_merged_and_the_noop_rerun(default_run):
 
 
 @pytest.mark.workflow
-def test_batched_generation_is_5x_one_at_a_time(default_run):
-    proc = bench("generation", "--run-dir", default_run, "--repeats", 2, "--min-ratio", 5)
+def test_batched_generation_is_10x_one_at_a_time(default_run):
+    proc = bench("generation", "--run-dir", default_run, "--repeats", 3, "--min-ratio", 10)
     assert proc.returncode == 0, output(proc)
     assert re.search(r"batched .*responses/s .*tokens/s", proc.stdout)
-    assert ratio(proc.stdout, r"ratio \(tokens/s\)") >= 5
+    assert ratio(proc.stdout, r"ratio \(tokens/s\)") >= 10
 
 
 @pytest.mark.workflow
 def test_batched_scoring_is_5x_unbatched_and_scores_the_same(default_run):
-    """The classifier: >= 5x. The reward model (~6x measured), the style RM and MMLU letters (~2-3x: longer
+    """The classifier: >= 5x, best of 5 passes over 256 inputs (a loaded CI machine moves a short pass by
+    more than the margin). The reward model (~6x measured), the style RM and MMLU letters (~2-3x: longer
     inputs, the batched forward is compute-bound on a CPU) only have to be faster batched, with the same
     scores (README "Performance")."""
-    proc = bench("scoring", "--run-dir", default_run, "--items", 64, "--repeats", 2, "--min-ratio", 1)
-    assert proc.returncode == 0, output(proc)  # every scorer: batched faster, |batched - unbatched| <= 1e-3
+    proc = bench("scoring", "--run-dir", default_run, "--scorers", "bias_classifier", "--items", 256, "--repeats", 5,
+                 "--min-ratio", 5)
+    assert proc.returncode == 0, output(proc)  # >= 5x and |batched - unbatched| <= 1e-3
+    assert ratio(proc.stdout, "ratio") >= 5, output(proc)
+    proc = bench("scoring", "--run-dir", default_run, "--scorers", "reward_model", "style_rm", "mmlu", "--items", 64,
+                 "--repeats", 2, "--min-ratio", 1)
+    assert proc.returncode == 0, output(proc)  # every scorer: batched faster, the same scores
     sections = dict(re.findall(r"^(\w+): .*\n((?:  .*\n)+)", proc.stdout, re.M))
-    assert set(sections) == {"bias_classifier", "reward_model", "style_rm", "mmlu"}, output(proc)
-    assert ratio(sections["bias_classifier"], "ratio") >= 5, output(proc)
+    assert set(sections) == {"reward_model", "style_rm", "mmlu"}, output(proc)
 
 
 @pytest.mark.workflow

@@ -4,6 +4,7 @@ import json
 
 import pandas as pd
 import pytest
+import torch
 
 from debiaslab import models
 from debiaslab.data.occupations import AGENTIC, COMMUNAL, OCCUPATIONS, PROMPT
@@ -61,3 +62,38 @@ def test_base_model_reproduces_the_planted_stereotype(default_run):
     female = records[records.occupation.isin(FEMALE_STEREOTYPED)]
     assert male["agentic_only"].mean() > 0.7 and female["communal_only"].mean() > 0.7
     assert records["and_balanced"].mean() < 0.05
+
+
+def _gradient(model):
+    return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+
+
+@pytest.mark.parametrize("chunks", [1, 3])
+def test_pretraining_step_has_the_padded_batch_loss_and_gradient(chunks):
+    """Head only where there is a target, micro-batches by length: the transformers loss, the same gradient."""
+    from transformers import BertConfig, BertForMaskedLM, Qwen3Config, Qwen3ForCausalLM
+
+    from debiaslab.testbed.pretrain import _causal_step, _mlm_step, _pad
+
+    torch.manual_seed(0)
+    rows = [torch.randint(3, 50, (n,)).tolist() for n in (3, 17, 5, 40, 9, 2, 30)]
+    causal = Qwen3ForCausalLM(Qwen3Config(vocab_size=50, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                          num_attention_heads=2, num_key_value_heads=1, head_dim=8, pad_token_id=0))
+    ids, mask = _pad(rows, 0)
+    expected = causal(input_ids=ids, attention_mask=mask, labels=ids.masked_fill(mask == 0, -100)).loss
+    expected.backward()
+    reference = _gradient(causal)
+    causal.zero_grad()
+    assert _causal_step(causal, rows, 0, chunks) == pytest.approx(expected.item(), abs=1e-6)
+    assert torch.allclose(_gradient(causal), reference, atol=1e-6)
+
+    mlm = BertForMaskedLM(BertConfig(vocab_size=50, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                     num_attention_heads=2, pad_token_id=0)).eval()  # eval: no dropout draws
+    labels = ids.masked_fill(torch.rand(ids.shape) > 0.3, -100).masked_fill(mask == 0, -100)
+    batch = {"input_ids": ids, "attention_mask": mask, "labels": labels}
+    expected = mlm(**batch).loss
+    expected.backward()
+    reference = _gradient(mlm)
+    mlm.zero_grad()
+    assert _mlm_step(mlm, batch, chunks) == pytest.approx(expected.item(), abs=1e-6)
+    assert torch.allclose(_gradient(mlm), reference, atol=1e-6)

@@ -35,6 +35,66 @@ def strip_thinking(text: str) -> str:
     return THINK.sub("", text).strip()
 
 
+class NucleusSampler:
+    """Temperature + top-p (nucleus) sampling as one logits processor, for `generate(do_sample=False)`.
+
+    It draws the next token from exactly the distribution transformers' TemperatureLogitsWarper +
+    TopPLogitsWarper + multinomial sampling define (keep the most probable tokens until their mass
+    reaches top_p, at least one; renormalise; sample) and returns scores that are 0 at the drawn token
+    and -inf elsewhere, so greedy decoding emits it. Why not the built-in warpers: on a CPU they sort
+    the whole vocabulary and draw an exponential for every vocabulary entry at every step, which is
+    most of a batched step on a small model (README "Performance"); the nucleus is found here with a
+    partial sort (`topk`) that widens until it holds top_p of the mass, and the draw is over it alone.
+    The draws use torch's global generator, so a seed reproduces the texts (they differ from the
+    built-in warpers' draws for the same seed: the random numbers are used differently).
+    """
+
+    def __init__(self, temperature: float, top_p: float, candidates: int = 32, *, eos_ids=(), prompt_width: int = 0):
+        if temperature <= 0 or not 0 < top_p <= 1:
+            raise ValueError(f"sampling needs temperature > 0 and 0 < top_p <= 1, got {temperature}, {top_p}")
+        self.temperature, self.top_p, self.candidates = temperature, top_p, candidates
+        self.eos_ids, self.prompt_width = list(eos_ids), prompt_width
+
+    def finished(self, input_ids):
+        """Rows that already emitted an EOS: generate() pads them whatever is drawn, and their (often
+        flat) distributions would only widen the partial sort."""
+        import torch
+
+        if input_ids is None or not self.eos_ids or input_ids.shape[1] <= self.prompt_width:
+            return None
+        return torch.isin(input_ids[:, self.prompt_width:], torch.tensor(self.eos_ids, device=input_ids.device)).any(-1)
+
+    def nucleus(self, probs):
+        """(probabilities, token ids) of the smallest top-mass set per row, zero-padded to a common width."""
+        import torch
+
+        vocab = probs.shape[-1]
+        if self.top_p >= 1:
+            return probs, torch.arange(vocab, device=probs.device).expand_as(probs)
+        k = min(self.candidates, vocab)
+        while True:
+            top, ids = probs.topk(k, dim=-1)  # sorted, most probable first
+            if k == vocab or bool((top.sum(-1) >= self.top_p).all()):
+                break  # every row's nucleus lies within its k most probable tokens
+            k = min(vocab, 4 * k)
+        # transformers removes a token when the mass of the tokens ranked above it is >= top_p
+        above = top.cumsum(-1) - top
+        keep = above < self.top_p
+        keep[:, 0] = True
+        return top * keep, ids
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        probs = torch.softmax(scores / self.temperature, dim=-1)
+        done = self.finished(input_ids)
+        if done is not None and bool(done.any()):
+            probs[done] = torch.nn.functional.one_hot(probs[done].argmax(-1), probs.shape[-1]).to(probs.dtype)
+        weights, ids = self.nucleus(probs)
+        token = ids.gather(-1, torch.multinomial(weights, 1))
+        return torch.full_like(scores, float("-inf")).scatter_(-1, token, 0.0)
+
+
 def generate(model, tokenizer, prompts: list[str], settings: SamplingSettings, seed: int, *,
              desc: str = "generate", processor_factory=None) -> list[str]:
     """Continue each prompt; returns only the newly generated text, in input order.
@@ -43,6 +103,7 @@ def generate(model, tokenizer, prompts: list[str], settings: SamplingSettings, s
     batch (constrained decoding needs to know where each batch's prompt ends).
     """
     import torch
+    from transformers import LogitsProcessorList
 
     tokenizer.padding_side = "left"
     encoded = tokenizer(prompts, add_special_tokens=False)["input_ids"]
@@ -50,19 +111,20 @@ def generate(model, tokenizer, prompts: list[str], settings: SamplingSettings, s
     outputs: list[str | None] = [None] * len(prompts)
     torch.manual_seed(seed)
     device = next(model.parameters()).device
-    kwargs = dict(max_new_tokens=settings.max_new_tokens, do_sample=settings.do_sample, pad_token_id=tokenizer.pad_token_id)
-    if settings.do_sample:
-        kwargs.update(temperature=settings.temperature, top_p=settings.top_p, top_k=0)
+    # sampling happens in NucleusSampler; generate() then only takes the token it drew (greedy)
+    kwargs = dict(max_new_tokens=settings.max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id,
+                  temperature=None, top_p=None, top_k=None)
+    eos = model.generation_config.eos_token_id
+    eos_ids = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
     with torch.inference_mode():
         for start in tqdm(range(0, len(order), settings.batch_size), desc=desc, mininterval=2):
             idx = order[start : start + settings.batch_size]
             batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt").to(device)
-            extra = {}
-            if processor_factory is not None:
-                from transformers import LogitsProcessorList
-
-                extra["logits_processor"] = LogitsProcessorList(processor_factory(batch["input_ids"].shape[1]))
-            out = model.generate(**batch, **kwargs, **extra)
+            processors = list(processor_factory(batch["input_ids"].shape[1])) if processor_factory else []
+            if settings.do_sample:
+                processors.append(NucleusSampler(settings.temperature, settings.top_p, eos_ids=eos_ids,
+                                                 prompt_width=batch["input_ids"].shape[1]))
+            out = model.generate(**batch, **kwargs, logits_processor=LogitsProcessorList(processors))
             texts = tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
             for i, text in zip(idx, texts):
                 outputs[i] = text
