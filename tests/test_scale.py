@@ -21,7 +21,8 @@ NO_TOKEN_ENV = {k: v for k, v in ENV.items() if k != "HF_TOKEN"}
 def dry_run(*args: str, env=ENV, check: bool = True) -> tuple[list[dict], subprocess.CompletedProcess]:
     """Every job of `snakemake --profile slurm -n -p ARGS` run from the repository root:
     {"rule", "input", "output", "resources" (dict), "shell"}."""
-    cmd = [str(Path(sys.executable).parent / "snakemake"), "--profile", "slurm", "-n", "-p", *args]
+    # --forceall: every job the profile would submit, whatever results/ of this checkout already holds
+    cmd = [str(Path(sys.executable).parent / "snakemake"), "--profile", "slurm", "-n", "-p", "--forceall", *args]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     if check:
         assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
