@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,9 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-WORKFLOW_FILES = ("Snakefile", "rules", "config", "workflow", "envs", "profiles", "slurm")
+# the workflow files a test copies into its own folder: the benchmarks' helper, one copy of the list
+sys.path.append(str(REPO / "benchmarks"))
+from _common import WORKFLOW_FILES, copy_workflow  # noqa: E402,F401
 # A stand-in Hub token: full-scale configs with gated models declare HF_TOKEN (`envvars:`), and every
 # run of the tests carries it so tests/test_reliability.py can check it is written nowhere.
 TEST_TOKEN = "hf_debiaslabTESTtokenNEVERwritten"
@@ -25,20 +26,6 @@ ENV = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS
            TOKENIZERS_PARALLELISM="false", HF_TOKEN=TEST_TOKEN)
 ENV["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{ENV.get('PATH', '')}"
 os.environ.update({k: ENV[k] for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "HF_TOKEN")})
-
-
-def copy_workflow(dest: Path) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in WORKFLOW_FILES:
-        src = REPO / name
-        if src.is_symlink():  # the root's `slurm` profile link (README "Running on SLURM")
-            (dest / name).unlink(missing_ok=True)
-            (dest / name).symlink_to(os.readlink(src))
-        elif src.is_dir():
-            shutil.copytree(src, dest / name, dirs_exist_ok=True)
-        elif src.exists():
-            shutil.copy2(src, dest / name)
-    return dest
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 3600) -> subprocess.CompletedProcess:
