@@ -9,6 +9,7 @@ from pathlib import Path
 from debiaslab.config import ConfigError, as_json, validate
 from debiaslab.hub import is_hub_id
 from debiaslab.hub import references as hub_references
+from debiaslab.methods.train import trainer_module
 from debiaslab.provenance import source_fingerprint
 
 try:
@@ -43,6 +44,11 @@ wildcard_constraints:
 def code(*modules):
     """Fingerprint of the debiaslab source a rule runs (Snakemake cannot see package edits)."""
     return source_fingerprint(*modules)
+
+
+def trainer_code(method):
+    """Fingerprint of a training job's code: the dispatcher and that method's trainer only."""
+    return code("debiaslab.methods.train", trainer_module(method))
 
 
 def experiment(name):

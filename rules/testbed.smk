@@ -199,7 +199,7 @@ rule testbed_desired_distribution_mlm:
         directory("results/testbed/desired_distribution_mlm"),
     params:
         settings=lambda w: as_json(config["testbed"]["desired_distribution_mlm"]),
-        code=code("debiaslab.testbed.desired_distribution", "debiaslab.testbed.pretrain"),
+        code=code("debiaslab.testbed.desired_distribution_mlm"),
     threads: 1
     log:
         "results/logs/testbed/desired_distribution_mlm.log",

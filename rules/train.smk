@@ -16,7 +16,7 @@ rule train_sft:
         model=lambda w: model_spec(w.model),
         settings=lambda w: as_json(experiment(w.experiment)["methods"]["sft"]["train"]),
         checkpoints="results/checkpoints/train/{experiment}/{model}/sft/seed~{seed}",
-        code=code("debiaslab.methods.train", "debiaslab.methods.sft"),
+        code=trainer_code("sft"),
         launch=LAUNCH,
     threads: 1
     resources:
@@ -42,7 +42,7 @@ rule train_dpo:
         model=lambda w: model_spec(w.model),
         settings=lambda w: as_json(experiment(w.experiment)["methods"]["dpo"]["train"]),
         checkpoints="results/checkpoints/train/{experiment}/{model}/dpo/seed~{seed}",
-        code=code("debiaslab.methods.train", "debiaslab.methods.dpo"),
+        code=trainer_code("dpo"),
         launch=LAUNCH,
     threads: 1
     resources:
@@ -68,7 +68,7 @@ rule train_inlp:
         model=lambda w: model_spec(w.model),
         settings=lambda w: as_json(experiment(w.experiment)["methods"]["inlp"]["fit"]),
         checkpoints="results/checkpoints/train/{experiment}/{model}/inlp/seed~{seed}",
-        code=code("debiaslab.methods.train", "debiaslab.methods.inlp"),
+        code=trainer_code("inlp"),
         launch=LAUNCH,
     threads: 1
     resources:
@@ -100,7 +100,7 @@ rule train_reward_guided:
         model=lambda w: model_spec(w.model),
         settings=lambda w: as_json(reward_guided_train_settings(w)),
         checkpoints="results/checkpoints/train/reward_guided/{model}/{method}/seed~{seed}/size~{size}/temperature~{temperature}",
-        code=lambda w: code("debiaslab.methods.train", f"debiaslab.methods.{w.method}"),
+        code=lambda w: trainer_code(w.method),
         launch=LAUNCH,
     threads: 1
     resources:
@@ -129,7 +129,7 @@ rule train_forget_lora:
         model=lambda w: model_spec(w.model),
         settings=forget_train_settings,
         checkpoints="results/checkpoints/train/rm_forget/{model}/forget_{mode}/seed~{seed}",
-        code=code("debiaslab.methods.train", "debiaslab.methods.forget_lora"),
+        code=trainer_code("forget_lora"),
         launch=LAUNCH,
     threads: 1
     resources:
@@ -161,7 +161,7 @@ rule train_desired_kl:
         model=lambda w: model_spec(w.model),
         settings=lambda w: as_json(experiment("desired_distribution")["methods"][w.method]["train"]),
         checkpoints="results/checkpoints/train/desired_distribution/{model}/{method}/seed~{seed}",
-        code=code("debiaslab.methods.train", "debiaslab.methods.desired_kl"),
+        code=lambda w: trainer_code(w.method),
     threads: 1
     resources:
         **TRAIN_RESOURCES,

@@ -229,7 +229,7 @@ def test_mlm_score_is_log_ratio_of_attribute_probabilities(tokenizers):
 def test_attribute_masking_masks_the_gendered_attribute_of_planted_sentences(tokenizers):
     """The dedicated testbed MLM's collator: the attribute ("he", "brother" of "my brother") masked in a
     share of the texts that open with a gendered phrase; other texts only get the standard masking."""
-    from debiaslab.testbed.desired_distribution import AttributeMasking
+    from debiaslab.testbed.desired_distribution_mlm import AttributeMasking
 
     tok = tokenizers["wordpiece"]
     collate = AttributeMasking(tok, mlm_probability=1e-9, probability=1.0, seed=0)

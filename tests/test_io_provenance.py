@@ -62,8 +62,11 @@ def test_write_json_is_deterministic(tmp_path):
 
 
 def test_source_fingerprint_follows_imports():
-    files = {p.name for p in provenance.module_closure("debiaslab.methods.train")}
+    files = {p.name for p in provenance.module_closure("debiaslab.methods.train", "debiaslab.methods.sft")}
     assert {"train.py", "sft.py", "common.py", "models.py", "config.py"} <= files
+    # the dispatcher names its trainers without importing them: an SFT job's fingerprint holds no other
+    # trainer, so editing the DPO trainer leaves it (and the SFT jobs) alone
+    assert not {"dpo.py", "reinforce.py", "desired_kl.py"} & files
     # the balance metric does not run the trainer: its fingerprint must not include it
     assert "sft.py" not in {p.name for p in provenance.module_closure("debiaslab.metrics.score")}
     assert provenance.source_fingerprint("debiaslab.metrics.score") != provenance.source_fingerprint("debiaslab.methods.train")
@@ -77,3 +80,14 @@ def test_strip_thinking_keeps_plain_continuations_intact():
     assert strip_thinking(" caring and bold.") == " caring and bold."
     assert strip_thinking("<think>\nhmm, plan</think>\n\nThe answer.") == "The answer."
     assert strip_thinking("<think>never closed") == ""
+
+
+def test_every_trainer_of_the_dispatcher_resolves():
+    import importlib
+
+    from debiaslab.methods.train import TRAINERS, trainer_module
+
+    for method, (module_name, settings_name, trainer_name, _) in TRAINERS.items():
+        module = importlib.import_module(module_name)
+        assert callable(getattr(module, trainer_name)) and isinstance(getattr(module, settings_name), type), method
+        assert trainer_module(method) == module_name

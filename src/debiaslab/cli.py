@@ -124,7 +124,7 @@ def cmd_testbed_scorer(a):
 
     return write_scorer(a.kind, a.base, a.data, a.settings, a.out)
 def cmd_testbed_desired_distribution_mlm(a):
-    from debiaslab.testbed.desired_distribution import write_mlm
+    from debiaslab.testbed.desired_distribution_mlm import write_mlm
 
     return write_mlm(a.corpus, a.tokenizers, a.settings, a.out)
 

@@ -25,16 +25,17 @@ def encode(tokenizer, prompts: list[str], responses: list[str], max_length: int 
     return [row[:max_length] if max_length else row for row in ids]
 
 
-def pad_batch(rows: list[list[int]], pad_id: int):
-    """Right-padded input ids and attention mask (seq-cls heads read the last non-pad token)."""
+def pad_batch(rows: list[list[int]], pad_id: int, side: str = "right"):
+    """Input ids and attention mask, padded on `side` ("right": seq-cls heads read the last non-pad token)."""
     import torch
 
     width = max(map(len, rows))
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for i, row in enumerate(rows):
-        ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-        mask[i, : len(row)] = 1
+        span = slice(0, len(row)) if side == "right" else slice(width - len(row), width)
+        ids[i, span] = torch.tensor(row, dtype=torch.long)
+        mask[i, span] = 1
     return ids, mask
 
 

@@ -10,7 +10,8 @@ As the `safety` source (SOURCES.md §1):
 - reward = the reward model's logit on the (prompt, response) pair encoding
   (`OpenAssistant/reward-model-deberta-v3-large`: `tokenizer(question, answer)`).
 
-Both are batched with inputs sorted by length (less padding), results in input order.
+Both tokenize every input once (one tokenizer call), then run batches of inputs sorted by token
+length (least padding), results in input order.
 """
 
 from __future__ import annotations
@@ -49,6 +50,25 @@ def pair_logits(model, tokenizer, first: list[str], second: list[str] | None, ma
     return model(**batch.to(next(model.parameters()).device)).logits.float()
 
 
+def encode_inputs(tokenizer, first: list[str], second: list[str] | None, max_length: int) -> dict[str, list]:
+    """Every text (or text pair) tokenized once, unpadded: token ids and, if the model has them, token
+    type ids. One tokenizer call for all inputs; each batch is padded from these (`padded`)."""
+    enc = tokenizer(first, second, truncation=True, max_length=max_length)
+    return {key: enc[key] for key in ("input_ids", "token_type_ids") if key in enc}
+
+
+def padded(encoded: dict[str, list], idx: list[int], tokenizer) -> dict:
+    """The inputs `idx` of `encode_inputs` as one batch, padded on the tokenizer's side."""
+    from debiaslab.data.reward_inputs import pad_batch
+
+    side = tokenizer.padding_side
+    ids, mask = pad_batch([encoded["input_ids"][i] for i in idx], tokenizer.pad_token_id, side=side)
+    batch = {"input_ids": ids, "attention_mask": mask}
+    if "token_type_ids" in encoded:
+        batch["token_type_ids"] = pad_batch([encoded["token_type_ids"][i] for i in idx], 0, side=side)[0]
+    return batch
+
+
 def _batched(fn, lengths: list[int], batch_size: int) -> list:
     """fn(indices) for batches of indices sorted by length; results back in input order."""
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
@@ -58,6 +78,23 @@ def _batched(fn, lengths: list[int], batch_size: int) -> list:
         for i, value in zip(idx, fn(idx)):
             out[i] = value
     return out
+
+
+def _logits(model, tokenizer, first: list[str], second: list[str] | None, batch_size: int, max_length: int) -> list:
+    """Per input, its logits row (a float tensor): tokenized once, batched by token length."""
+    import torch
+
+    if not first:
+        return []
+    encoded = encode_inputs(tokenizer, first, second, max_length)
+    device = next(model.parameters()).device
+
+    def run(idx):
+        with torch.inference_mode():
+            batch = padded(encoded, idx, tokenizer)
+            return model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu()
+
+    return _batched(run, [len(ids) for ids in encoded["input_ids"]], batch_size)
 
 
 def label_index(model, label: str) -> int:
@@ -74,25 +111,15 @@ def label_probabilities(model, tokenizer, texts: list[str], label: str, batch_si
 
     column = label_index(model, label)
     function = probability_function(model.config.problem_type, model.config.num_labels)
-
-    def run(idx):
-        with torch.inference_mode():
-            logits = pair_logits(model, tokenizer, [texts[i] for i in idx], None, max_length)
-        return probabilities(logits, function)[:, column].cpu().tolist()
-
-    return _batched(run, [len(t) for t in texts], batch_size)
+    if not texts:
+        return []
+    logits = torch.stack(_logits(model, tokenizer, texts, None, batch_size, max_length))
+    return probabilities(logits, function)[:, column].tolist()
 
 
 def reward_scores(model, tokenizer, prompts: list[str], responses: list[str], batch_size: int, max_length: int) -> list[float]:
     """The reward model's (first) logit on every (prompt, response) pair."""
-    import torch
-
-    def run(idx):
-        with torch.inference_mode():
-            logits = pair_logits(model, tokenizer, [prompts[i] for i in idx], [responses[i] for i in idx], max_length)
-        return logits[:, 0].cpu().tolist()
-
-    return _batched(run, [len(p) + len(r) for p, r in zip(prompts, responses)], batch_size)
+    return [float(row[0]) for row in _logits(model, tokenizer, prompts, responses, batch_size, max_length)]
 
 
 @dataclass(frozen=True)
