@@ -74,9 +74,14 @@ class NucleusSampler:
         k = min(self.candidates, vocab)
         while True:
             top, ids = probs.topk(k, dim=-1)  # sorted, most probable first
-            if k == vocab or bool((top.sum(-1) >= self.top_p).all()):
+            mass = top.sum(-1)
+            if k == vocab or bool((mass >= self.top_p).all()):
                 break  # every row's nucleus lies within its k most probable tokens
-            k = min(vocab, 4 * k)
+            # every other token is at most as probable as the k-th, itself at most mass / k: a row
+            # needs at least k * top_p / mass tokens, so widen to that at once (a flat distribution,
+            # e.g. under INLP's projection, goes to the whole vocabulary in one step, not four)
+            need = int(k * self.top_p / float(mass.min().clamp(min=1e-12))) + 1
+            k = min(vocab, max(4 * k, need))
         # transformers removes a token when the mass of the tokens ranked above it is >= top_p
         above = top.cumsum(-1) - top
         keep = above < self.top_p
