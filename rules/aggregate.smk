@@ -18,6 +18,7 @@ rule table:
     params:
         settings=lambda w: as_json(table_settings(w.experiment)),
         code=code("debiaslab.aggregate.build"),
+    priority: PRIORITY["aggregate"]
     log:
         "results/logs/tables/{experiment}.log",
     benchmark:
@@ -46,6 +47,7 @@ rule figure:
     params:
         settings=lambda w: as_json(table_settings(FIGURES[w.name])),
         code=code("debiaslab.aggregate.build"),
+    priority: PRIORITY["aggregate"]
     log:
         "results/logs/figures/{name}.log",
     benchmark:
@@ -65,6 +67,7 @@ rule bundle:
     params:
         config=lambda w: as_json(config),
         code=code("debiaslab.aggregate.bundle"),
+    priority: PRIORITY["aggregate"]
     log:
         "results/logs/bundle.log",
     benchmark:
@@ -89,6 +92,7 @@ rule reward_guided_curves:
         csv="results/figures/reward_guided/training_curves.csv",
     params:
         code=code("debiaslab.aggregate.reward_guided"),
+    priority: PRIORITY["aggregate"]
     log:
         "results/logs/figures/reward_guided/training_curves.log",
     benchmark:

@@ -46,6 +46,13 @@ def code(*modules):
     return source_fingerprint(*modules)
 
 
+# Scheduling order only (no result depends on it): a job's priority is how early its stage sits in the
+# chain testbed → data → train → generate → score/evaluate → tables, so that when cores free up the
+# jobs heading long chains start first and short scoring/table jobs fill the cores at the end, instead
+# of a training job (and its generate → score → table chain) starting last on one core.
+PRIORITY = {"testbed": 5, "data": 4, "train": 3, "generate": 2, "score": 1, "evaluate": 1, "aggregate": 0}
+
+
 def trainer_code(method):
     """Fingerprint of a training job's code: the dispatcher and that method's trainer only."""
     return code("debiaslab.methods.train", trainer_module(method))

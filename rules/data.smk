@@ -11,6 +11,7 @@ rule occupations_training_data:
     params:
         settings=lambda w: as_json(occupations_split() | experiment("occupations")["methods"][w.method].get("data", {})),
         code=code("debiaslab.data.occupations"),
+    priority: PRIORITY["data"]
     log:
         "results/logs/data/occupations/{method}/seed~{seed}.log",
     benchmark:
@@ -31,6 +32,7 @@ rule occupations_prompts:
             | {"samples_per_occupation": experiment("occupations")["generation"]["samples_per_occupation"]}
         ),
         code=code("debiaslab.data.occupations"),
+    priority: PRIORITY["data"]
     log:
         "results/logs/data/occupations/prompts.log",
     benchmark:
@@ -47,6 +49,7 @@ rule reward_guided_mcq:
     params:
         settings=lambda w: as_json(experiment("reward_guided")["data"]),
         code=code("debiaslab.data.mcq"),
+    priority: PRIORITY["data"]
     log:
         "results/logs/data/reward_guided/mcq.log",
     benchmark:
@@ -64,6 +67,7 @@ rule rm_forget_data:
     params:
         settings=lambda w: as_json(experiment("rm_forget")["data"]),
         code=code("debiaslab.data.gsm8k_styles"),
+    priority: PRIORITY["data"]
     log:
         "results/logs/data/rm_forget.log",
     benchmark:
@@ -83,6 +87,7 @@ rule safety_data:
     params:
         settings=lambda w: as_json(experiment("safety")["data"]),
         code=code("debiaslab.data.hh_rlhf"),
+    priority: PRIORITY["data"]
     log:
         "results/logs/data/safety/seed~{seed}.log",
     benchmark:
@@ -102,6 +107,7 @@ rule safety_prompts:
     params:
         settings=lambda w: as_json(experiment("safety")["prompts"] | {"bias_types": experiment("safety")["bias_types"]}),
         code=code("debiaslab.data.bias_prompts"),
+    priority: PRIORITY["data"]
     log:
         "results/logs/data/safety/prompts.log",
     benchmark:
@@ -118,6 +124,7 @@ rule desired_distribution_sentences:
     params:
         settings=lambda w: as_json(experiment("desired_distribution")["data"]),
         code=code("debiaslab.data.desired_distribution"),
+    priority: PRIORITY["data"]
     log:
         "results/logs/data/desired_distribution/sentences.log",
     benchmark:

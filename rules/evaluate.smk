@@ -19,6 +19,7 @@ rule evaluate:
     threads: 1
     resources:
         **GENERATE_RESOURCES,
+    priority: PRIORITY["evaluate"]
     log:
         "results/logs/evaluate/{experiment}/{model}/{method}/seed~{seed}/{evaluation}.log",
     benchmark:
@@ -49,6 +50,7 @@ rule lm_eval:
     threads: 1
     resources:
         **GENERATE_RESOURCES,
+    priority: PRIORITY["evaluate"]
     log:
         "results/logs/evaluate/{experiment}/{model}/{method}/seed~{seed}/lm_eval.log",
     benchmark:
@@ -79,6 +81,7 @@ for _name in EXPERIMENTS:
                 runs=" ".join(run_ids(_name)),
                 code=code("debiaslab.evals.fluency"),
             threads: 1
+            priority: PRIORITY["evaluate"]
             log:
                 f"results/logs/evaluate/{_name}/fluency.log",
             benchmark:

@@ -18,6 +18,7 @@ rule generate:
     threads: 1
     resources:
         **GENERATE_RESOURCES,
+    priority: PRIORITY["generate"]
     log:
         "results/logs/generate/{experiment}/{model}/{method}/seed~{seed}.log",
     benchmark:

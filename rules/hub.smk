@@ -16,6 +16,7 @@ rule hub_download:
         references=lambda w: as_json(HUB_REFERENCES),
         cache=config["hub_cache"],
         code=code("debiaslab.hub"),
+    priority: PRIORITY["testbed"]
     log:
         "results/logs/hub/download.log",
     benchmark:

@@ -12,6 +12,7 @@ rule score_occupations:
         settings=as_json({"min_words": 8, "max_words": 15}),
         baseline=lambda w, input: f"--baseline {input.baseline}" if "baseline" in input.keys() else "",
         code=code("debiaslab.metrics.score"),
+    priority: PRIORITY["score"]
     log:
         "results/logs/score/occupations/{model}/{method}/seed~{seed}.log",
     benchmark:
@@ -40,6 +41,7 @@ rule score_reward_guided:
     threads: 1
     resources:
         **GENERATE_RESOURCES,
+    priority: PRIORITY["score"]
     log:
         "results/logs/score/reward_guided/{model}/{method}/seed~{seed}.log",
     benchmark:
@@ -70,6 +72,7 @@ rule score_rm_forget:
     threads: 1
     resources:
         **GENERATE_RESOURCES,
+    priority: PRIORITY["score"]
     log:
         "results/logs/score/rm_forget/{model}/forget_{mode}/seed~{seed}.log",
     benchmark:
@@ -96,6 +99,7 @@ rule score_safety:
         settings=lambda w: as_json(safety_scoring()),
         code=code("debiaslab.metrics.response_scores"),
     threads: 1
+    priority: PRIORITY["score"]
     log:
         "results/logs/score/safety/{model}/{method}/seed~{seed}.log",
     benchmark:
@@ -125,6 +129,7 @@ rule score_desired_distribution:
     threads: 1
     resources:
         **GENERATE_RESOURCES,
+    priority: PRIORITY["score"]
     log:
         "results/logs/score/desired_distribution/{model}/{method}/seed~{seed}.log",
     benchmark:

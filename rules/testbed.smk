@@ -7,6 +7,7 @@ rule testbed_corpus:
     params:
         settings=lambda w: as_json({k: config["testbed"][k] for k in ("seed", "bias_strength", "corpus")}),
         code=code("debiaslab.testbed.corpus"),
+    priority: PRIORITY["testbed"]
     log:
         "results/logs/testbed/corpus.log",
     benchmark:
@@ -25,6 +26,7 @@ rule testbed_tokenizers:
     params:
         settings=lambda w: as_json(config["testbed"]["tokenizer"]),
         code=code("debiaslab.testbed.tokenizer"),
+    priority: PRIORITY["testbed"]
     log:
         "results/logs/testbed/tokenizers.log",
     benchmark:
@@ -48,6 +50,7 @@ rule testbed_pretrain:
         settings=lambda w: as_json(config["testbed"][w.kind]),
         code=code("debiaslab.testbed.pretrain"),
     threads: 1
+    priority: PRIORITY["testbed"]
     log:
         "results/logs/testbed/pretrain_{kind}.log",
     benchmark:
@@ -65,6 +68,7 @@ rule testbed_arithmetic:
     params:
         settings=lambda w: as_json({"seed": config["testbed"]["seed"]} | config["testbed"]["arithmetic"]),
         code=code("debiaslab.testbed.arithmetic"),
+    priority: PRIORITY["testbed"]
     log:
         "results/logs/testbed/arithmetic.log",
     benchmark:
@@ -85,6 +89,7 @@ rule testbed_style_rm:
         settings=lambda w: as_json(config["testbed"]["style_rm"]),
         code=code("debiaslab.testbed.style_rm"),
     threads: 1
+    priority: PRIORITY["testbed"]
     log:
         "results/logs/testbed/style_rm.log",
     benchmark:
@@ -101,6 +106,7 @@ rule testbed_mmlu:
         directory("results/testbed/mmlu"),
     params:
         code=code("debiaslab.testbed.mmlu"),
+    priority: PRIORITY["testbed"]
     log:
         "results/logs/testbed/mmlu.log",
     benchmark:
@@ -117,6 +123,7 @@ rule testbed_glue:
     params:
         settings=lambda w: as_json({"seed": config["testbed"]["seed"]} | config["testbed"]["glue"]),
         code=code("debiaslab.testbed.glue"),
+    priority: PRIORITY["testbed"]
     log:
         "results/logs/testbed/glue.log",
     benchmark:
@@ -139,6 +146,7 @@ rule testbed_safety_data:
             | {k: config["testbed"]["safety"][k] for k in ("dialogues", "preference_pairs")}
         ),
         code=code("debiaslab.testbed.safety"),
+    priority: PRIORITY["testbed"]
     log:
         "results/logs/testbed/safety_data.log",
     benchmark:
@@ -159,6 +167,7 @@ rule testbed_bias_classifier:
         settings=lambda w: as_json(config["testbed"]["safety"]["bias_classifier"]),
         code=code("debiaslab.testbed.scorers"),
     threads: 1
+    priority: PRIORITY["testbed"]
     log:
         "results/logs/testbed/bias_classifier.log",
     benchmark:
@@ -180,6 +189,7 @@ rule testbed_reward_model:
         settings=lambda w: as_json(config["testbed"]["safety"]["reward_model"]),
         code=code("debiaslab.testbed.scorers"),
     threads: 1
+    priority: PRIORITY["testbed"]
     log:
         "results/logs/testbed/reward_model.log",
     benchmark:
@@ -201,6 +211,7 @@ rule testbed_desired_distribution_mlm:
         settings=lambda w: as_json(config["testbed"]["desired_distribution_mlm"]),
         code=code("debiaslab.testbed.desired_distribution_mlm"),
     threads: 1
+    priority: PRIORITY["testbed"]
     log:
         "results/logs/testbed/desired_distribution_mlm.log",
     benchmark:

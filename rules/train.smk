@@ -21,6 +21,7 @@ rule train_sft:
     threads: 1
     resources:
         **TRAIN_RESOURCES,
+    priority: PRIORITY["train"]
     log:
         "results/logs/train/{experiment}/{model}/sft/seed~{seed}.log",
     benchmark:
@@ -47,6 +48,7 @@ rule train_dpo:
     threads: 1
     resources:
         **TRAIN_RESOURCES,
+    priority: PRIORITY["train"]
     log:
         "results/logs/train/{experiment}/{model}/dpo/seed~{seed}.log",
     benchmark:
@@ -73,6 +75,7 @@ rule train_inlp:
     threads: 1
     resources:
         **TRAIN_RESOURCES,
+    priority: PRIORITY["train"]
     log:
         "results/logs/train/{experiment}/{model}/inlp/seed~{seed}.log",
     benchmark:
@@ -105,6 +108,7 @@ rule train_reward_guided:
     threads: 1
     resources:
         **TRAIN_RESOURCES,
+    priority: PRIORITY["train"]
     log:
         "results/logs/train/reward_guided/{model}/{method}/seed~{seed}/size~{size}/temperature~{temperature}.log",
     benchmark:
@@ -134,6 +138,7 @@ rule train_forget_lora:
     threads: 1
     resources:
         **TRAIN_RESOURCES,
+    priority: PRIORITY["train"]
     log:
         "results/logs/train/rm_forget/{model}/forget_{mode}/seed~{seed}.log",
     benchmark:
@@ -165,6 +170,7 @@ rule train_desired_kl:
     threads: 1
     resources:
         **TRAIN_RESOURCES,
+    priority: PRIORITY["train"]
     log:
         "results/logs/train/desired_distribution/{model}/{method}/seed~{seed}.log",
     benchmark:
