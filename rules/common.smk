@@ -7,6 +7,7 @@ import shlex
 from pathlib import Path
 
 from debiaslab.config import ConfigError, as_json, validate
+from debiaslab.generation.responses import DECODERS, PROJECTION_MODULE
 from debiaslab.hub import is_hub_id
 from debiaslab.hub import references as hub_references
 from debiaslab.methods.train import trainer_module
@@ -26,8 +27,8 @@ PROJECTION_METHODS = {"inlp"}
 # Methods that save a complete trained model folder (masked LMs fully fine-tuned) or an adapter folder
 # under the name `model` (desired_distribution); evaluations load whichever it is (evals.common.apply_trained).
 TRAINED_MODEL_METHODS = {"kl_equal", "kl_real_world"}
-# Methods that act at decoding time; their config slice goes to the generate job.
-DECODING_METHODS = {"gen_filter", "constrained"}
+# Methods that act at decoding time (generation/responses.py DECODERS); their config slice goes to the generate job.
+DECODING_METHODS = set(DECODERS)
 # Each experiment's baseline: statistics compare every method against it.
 BASELINE_METHOD = {"occupations": "prompt_only"}
 # Keys of an experiment's `generation` section that the generate job uses (the rest size the prompt sets).
@@ -56,6 +57,13 @@ PRIORITY = {"testbed": 5, "data": 4, "train": 3, "generate": 2, "score": 1, "eva
 def trainer_code(method):
     """Fingerprint of a training job's code: the dispatcher and that method's trainer only."""
     return code("debiaslab.methods.train", trainer_module(method))
+
+
+def generation_code(method):
+    """Fingerprint of a generation job's code: the stage entry plus the decoder or projection its method uses."""
+    extra = [DECODERS[method]] if method in DECODERS else []
+    extra += [PROJECTION_MODULE] if method in PROJECTION_METHODS else []
+    return code("debiaslab.generation.responses", *extra)
 
 
 def experiment(name):

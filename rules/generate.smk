@@ -14,7 +14,7 @@ rule generate:
         settings=lambda w: as_json(
             {k: v for k, v in experiment(w.experiment)["generation"].items() if k in GENERATION_KEYS}
         ),
-        code=code("debiaslab.generation.responses"),
+        code=lambda w: generation_code(w.method),
     threads: 1
     resources:
         **GENERATE_RESOURCES,

@@ -91,3 +91,17 @@ def test_every_trainer_of_the_dispatcher_resolves():
         module = importlib.import_module(module_name)
         assert callable(getattr(module, trainer_name)) and isinstance(getattr(module, settings_name), type), method
         assert trainer_module(method) == module_name
+
+
+def test_generation_fingerprint_holds_only_the_method_s_decoder():
+    import importlib
+
+    from debiaslab.generation.responses import DECODERS, PROJECTION_MODULE
+
+    files = {p.name for p in provenance.module_closure("debiaslab.generation.responses")}
+    # plain sampling (prompt_only, sft, dpo, ...) does not carry the decoders' or INLP's code
+    assert "autoregressive.py" in files and not {"gen_filter.py", "constrained.py", "inlp.py"} & files
+    for method, module_name in DECODERS.items():
+        assert callable(importlib.import_module(module_name).decode), method
+    projection = importlib.import_module(PROJECTION_MODULE)
+    assert callable(projection.add_projection_hook) and callable(projection.load_projection)

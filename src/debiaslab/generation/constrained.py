@@ -101,3 +101,31 @@ class ClassConstraint:
                 if len(phrase) == 1:
                     self.after_force.add(b)
         return scores
+
+
+def constraint_classes(experiment: str) -> list[tuple[str, ...]]:
+    if experiment == "occupations":
+        from debiaslab.data.occupations import AGENTIC, COMMUNAL
+
+        return [AGENTIC, COMMUNAL]
+    raise KeyError(f"constrained: no term classes are defined for experiment {experiment!r}")
+
+
+def eos_ids(model, tokenizer) -> list[int]:
+    ids = model.generation_config.eos_token_id
+    ids = [] if ids is None else ([ids] if isinstance(ids, int) else list(ids))
+    return sorted(set(ids) | ({tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()))
+
+
+def decode(lm, tokenizer, inputs: list[str], rows: list[dict], sampling, seed: int, settings: dict, experiment: str):
+    """Generation entry (generation/responses.py): sampling under `ClassConstraint`.
+    Returns the texts, the columns added to the responses table (none), the job summary's entries (none)."""
+    from debiaslab.config import build
+    from debiaslab.generation.autoregressive import generate
+
+    cons = build(ConstraintSettings, settings, "constrained")
+    classes, stop = constraint_classes(experiment), eos_ids(lm, tokenizer)
+    texts = generate(lm, tokenizer, inputs, sampling, seed, desc="generate constrained",
+                     processor_factory=lambda width: [ClassConstraint(tokenizer, width, sampling.max_new_tokens,
+                                                                      classes, cons, stop)])
+    return texts, {}, {}

@@ -8,10 +8,16 @@ bias type, ...). Decoding-time methods are chosen by name:
 - `gen_filter`: k samples per prompt, keep the first the experiment accepts;
 - `constrained`: decoding that guarantees a term of each of the experiment's classes;
 - anything else: plain sampling (with the adapter/projection, if any).
+
+The decoders and the INLP projection are imported by name (`DECODERS`, `PROJECTION_MODULE`), so this
+module's code fingerprint holds none of them: a generation job fingerprints this module plus what its
+method uses (rules/common.smk `generation_code`), and editing the constrained decoder reruns the
+constrained runs only.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -46,18 +52,10 @@ def split_settings(settings: dict) -> tuple[dict, dict]:
     return {k: v for k, v in settings.items() if k in fmt_keys}, {k: v for k, v in settings.items() if k not in fmt_keys}
 
 
-def constraint_classes(experiment: str) -> list[tuple[str, ...]]:
-    if experiment == "occupations":
-        from debiaslab.data.occupations import AGENTIC, COMMUNAL
-
-        return [AGENTIC, COMMUNAL]
-    raise KeyError(f"constrained: no term classes are defined for experiment {experiment!r}")
-
-
-def eos_ids(model, tokenizer) -> list[int]:
-    ids = model.generation_config.eos_token_id
-    ids = [] if ids is None else ([ids] if isinstance(ids, int) else list(ids))
-    return sorted(set(ids) | ({tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()))
+# decoding-time method → module with `decode(lm, tokenizer, inputs, rows, sampling, seed, settings, experiment)`
+# returning (texts, added columns, summary entries); every other method samples plainly
+DECODERS = {"gen_filter": "debiaslab.methods.gen_filter", "constrained": "debiaslab.generation.constrained"}
+PROJECTION_MODULE = "debiaslab.methods.inlp"  # add_projection_hook / load_projection: INLP's projection
 
 
 def write_responses(model, prompts_path: str | Path, settings: dict, seed: int, out, *, experiment: str | None = None,
@@ -76,34 +74,18 @@ def write_responses(model, prompts_path: str | Path, settings: dict, seed: int, 
     tokenizer = models.load_tokenizer(spec, padding_side="left")
     lm = models.load_model(spec, adapter=adapter)
     if projection is not None:
-        from debiaslab.methods.inlp import add_projection_hook, load_projection
-
-        add_projection_hook(lm, load_projection(projection))
+        inlp = importlib.import_module(PROJECTION_MODULE)
+        inlp.add_projection_hook(lm, inlp.load_projection(projection))
     inputs = format_prompts(tokenizer, prompts["prompt"].tolist(), fmt)
     responses = prompts.copy()
     summary: dict = {"responses": len(responses)}
-
-    if method == "gen_filter":
-        from debiaslab.methods.gen_filter import FilterSettings, criterion, select
-
-        filt = build(FilterSettings, method_settings, "gen_filter")
-        texts = generate(lm, tokenizer, [p for p in inputs for _ in range(filt.k)], sampling, seed, desc="generate k")
-        candidates = [texts[i * filt.k:(i + 1) * filt.k] for i in range(len(inputs))]
-        chosen, found, n_ok = select(prompts.to_dict("records"), candidates, criterion(experiment))
-        texts = chosen
-        responses["filter_accepted"] = found
-        responses["filter_candidates_accepted"] = n_ok
-        responses["filter_k"] = filt.k
-        summary["acceptance_rate"] = sum(found) / max(1, len(found))
-    elif method == "constrained":
-        from debiaslab.generation.constrained import ClassConstraint, ConstraintSettings
-
-        cons = build(ConstraintSettings, method_settings, "constrained")
-        classes = constraint_classes(experiment)
-        stop = eos_ids(lm, tokenizer)
-        texts = generate(lm, tokenizer, inputs, sampling, seed, desc="generate constrained",
-                         processor_factory=lambda width: [ClassConstraint(tokenizer, width, sampling.max_new_tokens,
-                                                                          classes, cons, stop)])
+    if method in DECODERS:
+        decode = importlib.import_module(DECODERS[method]).decode
+        texts, columns, extra = decode(lm, tokenizer, inputs, prompts.to_dict("records"), sampling, seed,
+                                       method_settings, experiment)
+        for name, values in columns.items():
+            responses[name] = values
+        summary.update(extra)
     else:
         texts = generate(lm, tokenizer, inputs, sampling, seed)
     responses["response"] = [strip_thinking(t) for t in texts] if fmt.strip_thinking else texts

@@ -36,3 +36,17 @@ def select(rows: list[dict], candidates: list[list[str]], accept: Callable[[dict
         found.append(any(ok))
         n_accepted.append(sum(ok))
     return chosen, found, n_accepted
+
+
+def decode(lm, tokenizer, inputs: list[str], rows: list[dict], sampling, seed: int, settings: dict, experiment: str):
+    """Generation entry (generation/responses.py): k samples per prompt, the first accepted kept.
+    Returns the texts, the columns added to the responses table, and the job summary's entries."""
+    from debiaslab.config import build
+    from debiaslab.generation.autoregressive import generate
+
+    filt = build(FilterSettings, settings, "gen_filter")
+    texts = generate(lm, tokenizer, [p for p in inputs for _ in range(filt.k)], sampling, seed, desc="generate k")
+    candidates = [texts[i * filt.k:(i + 1) * filt.k] for i in range(len(inputs))]
+    chosen, found, n_ok = select(rows, candidates, criterion(experiment))
+    columns = {"filter_accepted": found, "filter_candidates_accepted": n_ok, "filter_k": filt.k}
+    return chosen, columns, {"acceptance_rate": sum(found) / max(1, len(found))}
