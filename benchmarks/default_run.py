@@ -6,7 +6,8 @@ workflow, envs, profiles; the package is the installed one), times it, then read
 `benchmark:` file (results/benchmarks/**/*.tsv, column `s` = the job's wall seconds) and sums them
 per stage family (testbed, hub, data, train, generate, score, evaluate, aggregate = tables, figures
 and bundle): jobs, summed seconds, the slowest job. With two cores jobs overlap, so the stage sums
-add up to more than the wall time.
+add up to more than the wall time. From the run's Snakemake log it also prints the idle core-seconds
+(∫ max(0, cores − running jobs) dt, 1-s resolution): what a better job order could still win.
 
     python benchmarks/default_run.py                       # a fresh run: ~4-5 minutes on 2 cores
     python benchmarks/default_run.py --keep /tmp/run       # keep the run (for dry_run.py --run-dir etc.)
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import re
 import subprocess
 import sys
 import tempfile
@@ -71,6 +73,41 @@ def breakdown(jobs: list[tuple[str, str, float, float]], top: int = 5) -> str:
     return "\n".join(lines)
 
 
+def idle_core_seconds(log: str, cores: int) -> tuple[float, float]:
+    """(idle core-seconds, span in seconds) of a Snakemake log: each `jobid: N` under a timestamp starts
+    job N, `Finished jobid: N` ends it; idle = ∫ max(0, cores − running) dt over the log's span."""
+    from datetime import datetime
+
+    stamp = re.compile(r"^\[(\w{3} \w{3}\s+\d+ \d+:\d+:\d+ \d{4})\]")
+    now = start = None
+    running: set[int] = set()
+    idle = 0.0
+    for line in log.splitlines():
+        m = stamp.match(line)
+        if m:
+            t = datetime.strptime(m.group(1), "%a %b %d %H:%M:%S %Y")
+            if start is None:
+                start = t
+            if now is not None:
+                idle += max(0, cores - len(running)) * (t - now).total_seconds()
+            now = t
+            continue
+        if (m := re.match(r"^\s+jobid: (\d+)$", line)) and now is not None:
+            running.add(int(m.group(1)))
+        elif m := re.match(r"^Finished jobid: (\d+)", line):
+            running.discard(int(m.group(1)))
+    return idle, (now - start).total_seconds() if start else 0.0
+
+
+def idle_line(run: Path, cores: int) -> str:
+    logs = sorted((run / ".snakemake" / "log").glob("*.snakemake.log"))
+    if not logs:
+        return "idle cores: no Snakemake log in the run"
+    idle, span = idle_core_seconds(logs[-1].read_text(), cores)
+    return (f"idle cores ({logs[-1].name}): {idle:.0f} core-s of {cores} x {span:.0f} s "
+            f"({100 * idle / max(1.0, cores * span):.1f}%)")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--cores", type=int, default=2)
@@ -85,6 +122,7 @@ def main(argv=None) -> int:
         jobs = job_seconds(run)
         print(f"benchmark files of {run.resolve()} ({len(jobs)} jobs; no wall time: not run here)")
         print(breakdown(jobs))
+        print(idle_line(run, a.cores))
         return 0
 
     with tempfile.TemporaryDirectory(prefix="bench-default-run-") as tmp:
@@ -102,11 +140,13 @@ def main(argv=None) -> int:
                   file=sys.stderr)
             return 1
         jobs = job_seconds(run)
+        idle = idle_line(run, a.cores)
     over = wall > a.max_minutes * 60
     print(f"default run (snakemake --cores {a.cores} all, fresh copy{f' kept in {a.keep}' if a.keep else ''}): "
           f"{wall:.1f} s = {wall / 60:.2f} min wall for {len(jobs)} jobs; target <= {a.max_minutes:g} min (hard limit 10)"
           + ("  OVER TARGET" if over else ""))
     print(breakdown(jobs))
+    print(idle)
     return 1 if over else 0
 
 

@@ -49,6 +49,30 @@ def test_default_run_breakdown_sums_each_stage(tmp_path):
     assert rows["all"] == ["6", "107.0", "90.0", "53.5"]
 
 
+def test_idle_core_seconds_by_hand():
+    import default_run
+
+    # 2 cores: jobs 1 and 2 start at 0 s, job 2 ends at 4 s, job 1 at 10 s, job 3 runs 10-12 s alone
+    log = """[Mon Nov 23 00:00:00 2026]
+rule a:
+    jobid: 1
+[Mon Nov 23 00:00:00 2026]
+rule b:
+    jobid: 2
+[Mon Nov 23 00:00:04 2026]
+Finished jobid: 2 (Rule: b)
+[Mon Nov 23 00:00:10 2026]
+Finished jobid: 1 (Rule: a)
+[Mon Nov 23 00:00:10 2026]
+rule c:
+    jobid: 3
+[Mon Nov 23 00:00:12 2026]
+Finished jobid: 3 (Rule: c)
+"""
+    # idle: one core 4-10 s (6) + one core 10-12 s (2) = 8 core-s over a 12 s span
+    assert default_run.idle_core_seconds(log, cores=2) == (8.0, 12.0)
+
+
 def test_merged_config_is_the_union_and_reports_conflicts(tmp_path):
     import dry_run
 
@@ -86,6 +110,7 @@ def test_default_run_breakdown_of_the_session_run(default_run):
     assert proc.returncode == 0, output(proc)
     for stage in ("testbed", "data", "train", "generate", "score", "aggregate"):
         assert re.search(rf"^{stage}\s+\d+\s+[\d.]+\s+[\d.]+", proc.stdout, re.M), output(proc)
+    assert re.search(r"^idle cores \(.*\): \d+ core-s of 2 x \d+ s", proc.stdout, re.M), output(proc)
 
 
 @pytest.mark.workflow
