@@ -50,7 +50,8 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=5, help="timed passes per method (the best counts)")
     p.add_argument("--replicate", type=int, default=4, help="score each question this many times per pass "
                                                                "(the testbed set has 24; full batches time steadier)")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (default 1: what each workflow job runs with)")
     p.add_argument("--min-ratio", type=float, default=3.0)
     a = p.parse_args(argv)
     for path in (a.model, a.data):
