@@ -73,13 +73,14 @@ def test_pretraining_step_has_the_padded_batch_loss_and_gradient(chunks):
     """Head only where there is a target, micro-batches by length: the transformers loss, the same gradient."""
     from transformers import BertConfig, BertForMaskedLM, Qwen3Config, Qwen3ForCausalLM
 
-    from debiaslab.testbed.pretrain import _causal_step, _mlm_step, _pad
+    from debiaslab.data.reward_inputs import pad_batch
+    from debiaslab.testbed.pretrain import _causal_step, _mlm_step
 
     torch.manual_seed(0)
     rows = [torch.randint(3, 50, (n,)).tolist() for n in (3, 17, 5, 40, 9, 2, 30)]
     causal = Qwen3ForCausalLM(Qwen3Config(vocab_size=50, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
                                           num_attention_heads=2, num_key_value_heads=1, head_dim=8, pad_token_id=0))
-    ids, mask = _pad(rows, 0)
+    ids, mask = pad_batch(rows, 0)
     expected = causal(input_ids=ids, attention_mask=mask, labels=ids.masked_fill(mask == 0, -100)).loss
     expected.backward()
     reference = _gradient(causal)

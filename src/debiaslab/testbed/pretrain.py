@@ -90,18 +90,6 @@ def _batches(encoded: list[list[int]], s: PretrainSettings):
                 yield [encoded[i] for i in idx.tolist()]
 
 
-def _pad(batch: list[list[int]], pad_id: int):
-    import torch
-
-    width = max(map(len, batch))
-    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(batch), width), dtype=torch.long)
-    for i, row in enumerate(batch):
-        ids[i, : len(row)] = torch.tensor(row)
-        mask[i, : len(row)] = 1
-    return ids, mask
-
-
 def causal_loss(model, ids, mask, targets: int | None = None):
     """Next-token cross-entropy summed over the real (non-padding) targets, divided by `targets`
     (default: their number, i.e. the mean).
@@ -148,10 +136,12 @@ def length_chunks(lengths: list[int], chunks: int) -> list[list[int]]:
 
 def _causal_step(model, batch: list[list[int]], pad_id: int, chunks: int) -> float:
     """Backward of the batch's mean next-token loss, micro-batched by length; returns the loss."""
+    from debiaslab.data.reward_inputs import pad_batch  # right padding: ids and attention mask
+
     targets = sum(len(row) - 1 for row in batch)
     total = 0.0
     for idx in length_chunks([len(row) for row in batch], chunks):
-        loss = causal_loss(model, *_pad([batch[i] for i in idx], pad_id), targets=targets)
+        loss = causal_loss(model, *pad_batch([batch[i] for i in idx], pad_id), targets=targets)
         loss.backward()
         total += loss.item()
     return total
