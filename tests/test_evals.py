@@ -64,7 +64,7 @@ class CharTokenizer:
     mask_token_id = 1
     all_special_ids = [0, 1]
 
-    def __call__(self, texts, add_special_tokens=True, truncation=False, max_length=None):
+    def __call__(self, texts, add_special_tokens=True, truncation=False, max_length=None, **returns):
         single = isinstance(texts, str)
         ids = [[ord(c) for c in t] for t in ([texts] if single else texts)]
         return {"input_ids": ids[0] if single else ids}

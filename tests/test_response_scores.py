@@ -37,15 +37,9 @@ def test_probabilities_by_hand():
     assert rs.probabilities(logits, "none")[0].tolist() == pytest.approx([0.0, math.log(3.0)])
 
 
-def test_batches_run_sorted_by_length_and_return_in_input_order():
-    seen = []
-
-    def fn(idx):
-        seen.append(list(idx))
-        return [i * 10 for i in idx]
-
-    assert rs._batched(fn, [5, 1, 3, 2], batch_size=2) == [0, 10, 20, 30]
-    assert seen == [[1, 3], [2, 0]]
+def test_batches_run_sorted_by_length():
+    assert list(rs._by_length([5, 1, 3, 2], batch_size=2)) == [[1, 3], [2, 0]]
+    assert list(rs._by_length([], batch_size=2)) == []
 
 
 def test_summary_is_the_mean_per_bias_type():

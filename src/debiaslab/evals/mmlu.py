@@ -95,11 +95,12 @@ def letter_requests(tokenizer, contexts_: list[str], add_bos: bool = False):
     their last token (" A" is one token, or " " + "A" with a shared space token): the pass reads the
     context plus the shared tokens and yields every continuation's log-probabilities.
     """
-    # encode_pair for every (context, letter), in two batched tokenizer calls
+    # encode_pair for every (context, letter) in one tokenizer call (ids only: no masks to build)
     stripped = [ctx.rstrip() for ctx in contexts_]
     wholes = [s + ctx[len(s):] + f" {letter}" for s, ctx in zip(stripped, contexts_) for letter in LETTERS]
-    ctx_enc = tokenizer(stripped, add_special_tokens=add_bos)["input_ids"]
-    whole_enc = tokenizer(wholes, add_special_tokens=add_bos)["input_ids"]
+    enc = tokenizer(stripped + wholes, add_special_tokens=add_bos, return_attention_mask=False,
+                    return_token_type_ids=False)["input_ids"]
+    ctx_enc, whole_enc = enc[:len(stripped)], enc[len(stripped):]
     out = []
     for q, ctx_ids in enumerate(ctx_enc):
         whole = whole_enc[q * len(LETTERS):(q + 1) * len(LETTERS)]
@@ -143,12 +144,21 @@ def one_forward_loglikelihoods(model, requests, batch_size: int, pad_id: int):
             logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device),
                            logits_to_keep=keep).logits.float()
             logprobs = torch.log_softmax(logits, dim=-1).cpu()
+            # one gather for the batch: per row, the shared tokens' log-probs at the positions that predict
+            # them (a row's continuation is right-aligned in the kept positions), then the four letters'
+            # at the position after them; shorter rows pad the shared part with a zero-weight index
+            shared = torch.zeros((len(rows), keep - 1), dtype=torch.long)
+            weight = torch.zeros((len(rows), keep - 1))
+            letters = torch.tensor([[c[-1] for c in requests[i][1]] for i in rows])
             for b, i in enumerate(rows):
-                conts = requests[i][1]
-                shared = conts[0][:-1]
-                lp = logprobs[b, keep - len(conts[0]):]  # positions predicting shared..., then the letter
-                prefix = sum(float(lp[t, tok]) for t, tok in enumerate(shared))
-                out[i] = [prefix + float(lp[len(shared), c[-1]]) for c in conts]
+                tokens = requests[i][1][0][:-1]
+                if tokens:
+                    shared[b, keep - 1 - len(tokens):] = torch.tensor(tokens)
+                    weight[b, keep - 1 - len(tokens):] = 1.0
+            prefix = (logprobs[:, :-1].gather(-1, shared[..., None])[..., 0] * weight).sum(-1)
+            scores = prefix[:, None] + logprobs[:, -1].gather(-1, letters)
+            for i, row in zip(rows, scores.tolist()):
+                out[i] = row
     return out
 
 

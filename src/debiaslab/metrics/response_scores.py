@@ -53,7 +53,7 @@ def pair_logits(model, tokenizer, first: list[str], second: list[str] | None, ma
 def encode_inputs(tokenizer, first: list[str], second: list[str] | None, max_length: int) -> dict[str, list]:
     """Every text (or text pair) tokenized once, unpadded: token ids and, if the model has them, token
     type ids. One tokenizer call for all inputs; each batch is padded from these (`padded`)."""
-    enc = tokenizer(first, second, truncation=True, max_length=max_length)
+    enc = tokenizer(first, second, truncation=True, max_length=max_length, return_attention_mask=False)
     return {key: enc[key] for key in ("input_ids", "token_type_ids") if key in enc}
 
 
@@ -69,32 +69,25 @@ def padded(encoded: dict[str, list], idx: list[int], tokenizer) -> dict:
     return batch
 
 
-def _batched(fn, lengths: list[int], batch_size: int) -> list:
-    """fn(indices) for batches of indices sorted by length; results back in input order."""
+def _by_length(lengths: list[int], batch_size: int):
+    """Batches of input indices, shortest inputs first (least padding per batch)."""
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    out: list = [None] * len(lengths)
     for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
-        for i, value in zip(idx, fn(idx)):
-            out[i] = value
-    return out
+        yield order[start : start + batch_size]
 
 
-def _logits(model, tokenizer, first: list[str], second: list[str] | None, batch_size: int, max_length: int) -> list:
-    """Per input, its logits row (a float tensor): tokenized once, batched by token length."""
+def _logits(model, tokenizer, first: list[str], second: list[str] | None, batch_size: int, max_length: int):
+    """(inputs, labels) float tensor of logits in input order: tokenized once, batched by token length."""
     import torch
 
-    if not first:
-        return []
     encoded = encode_inputs(tokenizer, first, second, max_length)
     device = next(model.parameters()).device
-
-    def run(idx):
-        with torch.inference_mode():
+    out = torch.empty((len(first), model.config.num_labels))
+    with torch.inference_mode():
+        for idx in _by_length([len(ids) for ids in encoded["input_ids"]], batch_size):
             batch = padded(encoded, idx, tokenizer)
-            return model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu()
-
-    return _batched(run, [len(ids) for ids in encoded["input_ids"]], batch_size)
+            out[idx] = model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu()
+    return out
 
 
 def label_index(model, label: str) -> int:
@@ -107,19 +100,18 @@ def label_index(model, label: str) -> int:
 
 def label_probabilities(model, tokenizer, texts: list[str], label: str, batch_size: int, max_length: int) -> list[float]:
     """P(label | text) for every text."""
-    import torch
-
     column = label_index(model, label)
     function = probability_function(model.config.problem_type, model.config.num_labels)
     if not texts:
         return []
-    logits = torch.stack(_logits(model, tokenizer, texts, None, batch_size, max_length))
-    return probabilities(logits, function)[:, column].tolist()
+    return probabilities(_logits(model, tokenizer, texts, None, batch_size, max_length), function)[:, column].tolist()
 
 
 def reward_scores(model, tokenizer, prompts: list[str], responses: list[str], batch_size: int, max_length: int) -> list[float]:
     """The reward model's (first) logit on every (prompt, response) pair."""
-    return [float(row[0]) for row in _logits(model, tokenizer, prompts, responses, batch_size, max_length)]
+    if not prompts:
+        return []
+    return _logits(model, tokenizer, prompts, responses, batch_size, max_length)[:, 0].tolist()
 
 
 @dataclass(frozen=True)
