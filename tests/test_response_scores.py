@@ -37,11 +37,6 @@ def test_probabilities_by_hand():
     assert rs.probabilities(logits, "none")[0].tolist() == pytest.approx([0.0, math.log(3.0)])
 
 
-def test_batches_run_sorted_by_length():
-    assert list(rs._by_length([5, 1, 3, 2], batch_size=2)) == [[1, 3], [2, 0]]
-    assert list(rs._by_length([], batch_size=2)) == []
-
-
 def test_summary_is_the_mean_per_bias_type():
     records = pd.DataFrame({"bias_type": ["gender", "gender", "racial"],
                             rs.RM_KEY: [-1.0, 2.0, 0.5], rs.BIAS_KEY: [0.2, 0.6, 0.9]})

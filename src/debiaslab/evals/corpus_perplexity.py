@@ -52,6 +52,7 @@ def causal_nll(model, tokenizer, texts: Sequence[str], *, max_length: int, strid
     """Per text: (Σ NLL of its predicted tokens, number of predicted tokens), strided windows."""
     import torch
 
+    from debiaslab.batching import by_length, pad_batch
     from debiaslab.evals.common import model_device
 
     device = model_device(model)
@@ -59,18 +60,12 @@ def causal_nll(model, tokenizer, texts: Sequence[str], *, max_length: int, strid
     items = [(t, ids[b:e], p - b) for t, ids in enumerate(encoded) for b, e, p in windows(len(ids), max_length, stride)]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     nll, count = [0.0] * len(texts), [0] * len(texts)
-    order = sorted(range(len(items)), key=lambda i: len(items[i][1]))
     with torch.no_grad():
-        for start in range(0, len(order), batch_size):
-            rows = order[start:start + batch_size]
-            width = max(len(items[i][1]) for i in rows)
-            ids = torch.full((len(rows), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(rows), width), dtype=torch.long)
-            scored = torch.zeros((len(rows), width), dtype=torch.bool)
+        for rows in by_length([len(item[1]) for item in items], batch_size):
+            ids, mask = pad_batch([items[i][1] for i in rows], pad)
+            scored = torch.zeros(ids.shape, dtype=torch.bool)
             for b, i in enumerate(rows):
                 _, seq, first = items[i]
-                ids[b, :len(seq)] = torch.tensor(seq)
-                mask[b, :len(seq)] = 1
                 scored[b, first:len(seq)] = True
             ids, mask, scored = ids.to(device), mask.to(device), scored.to(device)
             logprobs = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits[:, :-1].float(), -1)
@@ -129,21 +124,14 @@ def masked_token_logprobs(model, tokenizer, items: Sequence[tuple[Sequence[int],
     """log p(original token | the sequence with that one position masked), for each (ids, position)."""
     import torch
 
+    from debiaslab.batching import by_length, pad_batch
     from debiaslab.evals.common import model_device
 
     device = model_device(model)
-    order = sorted(range(len(items)), key=lambda i: len(items[i][0]))
     out = [0.0] * len(items)
     with torch.no_grad():
-        for start in range(0, len(order), batch_size):
-            rows = order[start:start + batch_size]
-            width = max(len(items[i][0]) for i in rows)
-            ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
-            mask = torch.zeros((len(rows), width), dtype=torch.long)
-            for b, i in enumerate(rows):
-                seq = items[i][0]
-                ids[b, :len(seq)] = torch.tensor(list(seq))
-                mask[b, :len(seq)] = 1
+        for rows in by_length([len(item[0]) for item in items], batch_size):
+            ids, mask = pad_batch([list(items[i][0]) for i in rows], tokenizer.pad_token_id)
             index = torch.arange(len(rows))
             positions = torch.tensor([items[i][1] for i in rows])
             targets = ids[index, positions].clone()
@@ -172,6 +160,7 @@ def masked_lm_nll(model, tokenizer, texts: Sequence[str], *, probability: float,
     """Per text: (Σ NLL of its masked tokens, number masked), ⌊p·n⌋ tokens masked at once (seeded)."""
     import torch
 
+    from debiaslab.batching import by_length, pad_batch
     from debiaslab.evals.common import model_device
 
     device = model_device(model)
@@ -181,19 +170,14 @@ def masked_lm_nll(model, tokenizer, texts: Sequence[str], *, probability: float,
     masks = [mask_choice([p for p, token in enumerate(ids) if token not in special], probability, generator)
              for ids in encoded]  # in corpus order: independent of the batches below
     nll, count = [0.0] * len(texts), [0] * len(texts)
-    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
     with torch.no_grad():
-        for start in range(0, len(order), batch_size):
-            rows = [i for i in order[start:start + batch_size] if masks[i]]
+        for batch in by_length([len(ids) for ids in encoded], batch_size):
+            rows = [i for i in batch if masks[i]]
             if not rows:
                 continue
-            width = max(len(encoded[i]) for i in rows)
-            ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
-            mask = torch.zeros((len(rows), width), dtype=torch.long)
-            selected = torch.zeros((len(rows), width), dtype=torch.bool)
+            ids, mask = pad_batch([encoded[i] for i in rows], tokenizer.pad_token_id)
+            selected = torch.zeros(ids.shape, dtype=torch.bool)
             for b, i in enumerate(rows):
-                ids[b, :len(encoded[i])] = torch.tensor(encoded[i])
-                mask[b, :len(encoded[i])] = 1
                 selected[b, masks[i]] = True
             targets = ids[selected]
             ids[selected] = tokenizer.mask_token_id

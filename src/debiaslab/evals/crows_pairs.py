@@ -94,23 +94,17 @@ def sentence_loglikelihoods(model, tokenizer, texts: list[str], batch_size: int,
     """Σ log p(token | prefix) of each text, the first token conditioned on BOS (or EOS)."""
     import torch
 
+    from debiaslab.batching import by_length, pad_batch
     from debiaslab.evals.common import model_device
 
     device = model_device(model)
     start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
     encoded = [[start] + ids[: max_length - 1] for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else start
-    order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
     out = [0.0] * len(texts)
     with torch.no_grad():
-        for begin in range(0, len(order), batch_size):
-            rows = order[begin:begin + batch_size]
-            width = max(len(encoded[i]) for i in rows)
-            ids = torch.full((len(rows), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(rows), width), dtype=torch.long)
-            for b, i in enumerate(rows):
-                ids[b, :len(encoded[i])] = torch.tensor(encoded[i])
-                mask[b, :len(encoded[i])] = 1
+        for rows in by_length([len(ids) for ids in encoded], batch_size):
+            ids, mask = pad_batch([encoded[i] for i in rows], pad)
             ids, mask = ids.to(device), mask.to(device)
             logprobs = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits[:, :-1].float(), -1)
             token = logprobs.gather(2, ids[:, 1:].unsqueeze(-1)).squeeze(-1) * mask[:, 1:]

@@ -111,11 +111,6 @@ def letter_requests(tokenizer, contexts_: list[str], add_bos: bool = False):
     return out
 
 
-def _batches(order: list[int], size: int):
-    for start in range(0, len(order), size):
-        yield order[start:start + size]
-
-
 def one_forward_loglikelihoods(model, requests, batch_size: int, pad_id: int):
     """{question index: [4 log-probs]} for the one-pass questions: one left-padded forward each.
 
@@ -124,22 +119,18 @@ def one_forward_loglikelihoods(model, requests, batch_size: int, pad_id: int):
     """
     import torch
 
+    from debiaslab.batching import by_length, pad_batch
     from debiaslab.evals.common import model_device
 
     device = model_device(model)
     index = [i for i, r in enumerate(requests) if r[2]]
-    seqs = {i: requests[i][0] + requests[i][1][0][:-1] for i in index}
-    order = sorted(index, key=lambda i: -len(seqs[i]))  # longest first, as lm-eval sorts
+    seqs = [requests[i][0] + requests[i][1][0][:-1] for i in index]
     out: dict[int, list[float]] = {}
     with torch.no_grad():
-        for rows in _batches(order, batch_size):
-            width = max(len(seqs[i]) for i in rows)
+        for batch in by_length([len(s) for s in seqs], batch_size, longest_first=True):  # as lm-eval sorts
+            rows = [index[b] for b in batch]
             keep = max(len(requests[i][1][0]) for i in rows)
-            ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-            mask = torch.zeros((len(rows), width), dtype=torch.long)
-            for b, i in enumerate(rows):
-                ids[b, width - len(seqs[i]):] = torch.tensor(seqs[i])
-                mask[b, width - len(seqs[i]):] = 1
+            ids, mask = pad_batch([seqs[b] for b in batch], pad_id, side="left")
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device),
                            logits_to_keep=keep).logits.float()
@@ -170,29 +161,24 @@ def four_request_loglikelihoods(model, requests, batch_size: int, pad_id: int, q
     """
     import torch
 
+    from debiaslab.batching import by_length, pad_batch
     from debiaslab.evals.common import model_device
 
     device = model_device(model)
     questions = range(len(requests)) if questions is None else questions
     flat = [(q, j) for q in questions for j in range(len(LETTERS))]
-    seqs = {(q, j): requests[q][0] + requests[q][1][j] for q, j in flat}
-    order = sorted(flat, key=lambda k: -len(seqs[k]))
+    seqs = [requests[q][0] + requests[q][1][j] for q, j in flat]
     scores: dict[int, list[float]] = {q: [0.0] * len(LETTERS) for q in questions}
     with torch.no_grad():
-        for keys in _batches(order, batch_size):
-            width = max(len(seqs[k]) for k in keys) - 1
-            ids = torch.full((len(keys), width), pad_id, dtype=torch.long)
-            mask = torch.zeros((len(keys), width), dtype=torch.long)
-            for b, k in enumerate(keys):
-                inp = seqs[k][:-1]
-                ids[b, :len(inp)] = torch.tensor(inp)
-                mask[b, :len(inp)] = 1
+        for batch in by_length([len(s) for s in seqs], batch_size, longest_first=True):
+            ids, mask = pad_batch([seqs[k][:-1] for k in batch], pad_id)
             logprobs = torch.log_softmax(model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float(), -1)
-            for b, (q, j) in enumerate(keys):
+            for row, k in enumerate(batch):
+                q, j = flat[k]
                 cont = requests[q][1][j]
-                start = len(seqs[(q, j)]) - 1 - len(cont)  # position predicting the continuation's first token
+                start = len(seqs[k]) - 1 - len(cont)  # position predicting the continuation's first token
                 pos = torch.arange(start, start + len(cont), device=device)
-                scores[q][j] = float(logprobs[b, pos, torch.tensor(cont, device=device)].sum())
+                scores[q][j] = float(logprobs[row, pos, torch.tensor(cont, device=device)].sum())
     return scores
 
 

@@ -110,9 +110,11 @@ def generate(model, tokenizer, prompts: list[str], settings: SamplingSettings, s
     import torch
     from transformers import LogitsProcessorList
 
+    from debiaslab.batching import by_length
+
     tokenizer.padding_side = "left"
     encoded = tokenizer(prompts, add_special_tokens=False)["input_ids"]
-    order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
+    batches = list(by_length([len(ids) for ids in encoded], settings.batch_size))
     outputs: list[str | None] = [None] * len(prompts)
     torch.manual_seed(seed)
     device = next(model.parameters()).device
@@ -122,8 +124,7 @@ def generate(model, tokenizer, prompts: list[str], settings: SamplingSettings, s
     eos = model.generation_config.eos_token_id
     eos_ids = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
     with torch.inference_mode():
-        for start in tqdm(range(0, len(order), settings.batch_size), desc=desc, mininterval=2):
-            idx = order[start : start + settings.batch_size]
+        for idx in tqdm(batches, desc=desc, mininterval=2):
             batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt").to(device)
             processors = list(processor_factory(batch["input_ids"].shape[1])) if processor_factory else []
             if settings.do_sample:

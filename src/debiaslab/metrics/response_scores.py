@@ -59,7 +59,7 @@ def encode_inputs(tokenizer, first: list[str], second: list[str] | None, max_len
 
 def padded(encoded: dict[str, list], idx: list[int], tokenizer) -> dict:
     """The inputs `idx` of `encode_inputs` as one batch, padded on the tokenizer's side."""
-    from debiaslab.data.reward_inputs import pad_batch
+    from debiaslab.batching import pad_batch
 
     side = tokenizer.padding_side
     ids, mask = pad_batch([encoded["input_ids"][i] for i in idx], tokenizer.pad_token_id, side=side)
@@ -69,22 +69,17 @@ def padded(encoded: dict[str, list], idx: list[int], tokenizer) -> dict:
     return batch
 
 
-def _by_length(lengths: list[int], batch_size: int):
-    """Batches of input indices, shortest inputs first (least padding per batch)."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    for start in range(0, len(order), batch_size):
-        yield order[start : start + batch_size]
-
-
 def _logits(model, tokenizer, first: list[str], second: list[str] | None, batch_size: int, max_length: int):
     """(inputs, labels) float tensor of logits in input order: tokenized once, batched by token length."""
     import torch
+
+    from debiaslab.batching import by_length
 
     encoded = encode_inputs(tokenizer, first, second, max_length)
     device = next(model.parameters()).device
     out = torch.empty((len(first), model.config.num_labels))
     with torch.inference_mode():
-        for idx in _by_length([len(ids) for ids in encoded["input_ids"]], batch_size):
+        for idx in by_length([len(ids) for ids in encoded["input_ids"]], batch_size):
             batch = padded(encoded, idx, tokenizer)
             out[idx] = model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu()
     return out

@@ -129,14 +129,14 @@ def length_chunks(lengths: list[int], chunks: int) -> list[list[int]]:
     gradient as the padded batch; each micro-batch pads only to its own longest row (the testbed
     documents' lengths range from ~10 to 96 tokens, so one padded batch is ~70% padding).
     """
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    size = -(-len(order) // max(1, chunks))
-    return [order[i:i + size] for i in range(0, len(order), size)]
+    from debiaslab.batching import by_length
+
+    return list(by_length(lengths, max(1, -(-len(lengths) // max(1, chunks)))))
 
 
 def _causal_step(model, batch: list[list[int]], pad_id: int, chunks: int) -> float:
     """Backward of the batch's mean next-token loss, micro-batched by length; returns the loss."""
-    from debiaslab.data.reward_inputs import pad_batch  # right padding: ids and attention mask
+    from debiaslab.batching import pad_batch  # right padding: ids and attention mask
 
     targets = sum(len(row) - 1 for row in batch)
     total = 0.0

@@ -55,7 +55,8 @@ def train_style_rm(dataset_dir, tokenizer_dir, out_dir, s: StyleRMSettings) -> d
     from transformers import AutoTokenizer, Qwen3ForSequenceClassification, get_cosine_schedule_with_warmup
 
     from debiaslab.data.answer_styles import STYLES
-    from debiaslab.data.reward_inputs import encode, pad_batch, score
+    from debiaslab.batching import pad_batch
+    from debiaslab.data.reward_inputs import encode, score
     from debiaslab.io import atomic_path, write_json
     from debiaslab.testbed.pretrain import causal_config
 

@@ -1,0 +1,43 @@
+"""Batches of inputs of different lengths: sorted by length, padded into tensors.
+
+Every scorer, evaluator and trainer that runs token sequences of different lengths batches them
+here: sorting by length keeps the padding (computed and thrown away) per batch minimal, and each
+caller puts its results back in input order with the indices it gets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+
+def by_length(lengths: Sequence[int], batch_size: int, *, longest_first: bool = False) -> Iterator[list[int]]:
+    """Input indices in batches of `batch_size`, sorted by length (stable: ties keep input order).
+
+    `longest_first` is lm-eval's order: the first batch is the largest, so memory runs out at once or
+    not at all.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=longest_first)
+    for start in range(0, len(order), batch_size):
+        yield order[start : start + batch_size]
+
+
+def pad_batch(rows: Sequence[Sequence[int]], pad_id: int, side: str = "right"):
+    """(input ids, attention mask) long tensors of the rows padded to the longest with `pad_id`.
+
+    "right" for scoring and training (a sequence-classification head reads the last non-pad token),
+    "left" where the last positions must line up (next-token scores at the end of a prompt).
+    """
+    import torch
+
+    if side not in ("right", "left"):
+        raise ValueError(f"side must be 'right' or 'left', got {side!r}")
+    width = max(map(len, rows))
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        span = slice(0, len(row)) if side == "right" else slice(width - len(row), width)
+        ids[i, span] = torch.tensor(row, dtype=torch.long)
+        mask[i, span] = 1
+    return ids, mask

@@ -1,0 +1,26 @@
+"""Length-sorted batches and padding (debiaslab.batching): the order, the ties, both sides."""
+
+import pytest
+import torch
+
+from debiaslab.batching import by_length, pad_batch
+
+
+def test_batches_are_sorted_by_length_and_ties_keep_input_order():
+    assert list(by_length([5, 1, 3, 2], batch_size=2)) == [[1, 3], [2, 0]]
+    assert list(by_length([2, 3, 2, 3, 1], batch_size=2)) == [[4, 0], [2, 1], [3]]
+    # lm-eval's order: longest first, ties still in input order (as sorted(key=-len) gives)
+    assert list(by_length([2, 3, 2, 3, 1], batch_size=2, longest_first=True)) == [[1, 3], [0, 2], [4]]
+    assert list(by_length([], batch_size=4)) == []
+    with pytest.raises(ValueError, match="batch_size"):
+        list(by_length([1], batch_size=0))
+
+
+def test_padding_on_either_side():
+    ids, mask = pad_batch([[7, 8, 9], [5]], pad_id=0)
+    assert ids.tolist() == [[7, 8, 9], [5, 0, 0]] and mask.tolist() == [[1, 1, 1], [1, 0, 0]]
+    ids, mask = pad_batch([[7, 8, 9], [5]], pad_id=2, side="left")
+    assert ids.tolist() == [[7, 8, 9], [2, 2, 5]] and mask.tolist() == [[1, 1, 1], [0, 0, 1]]
+    assert ids.dtype == mask.dtype == torch.long
+    with pytest.raises(ValueError, match="side"):
+        pad_batch([[1]], 0, side="middle")
