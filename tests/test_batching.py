@@ -24,3 +24,16 @@ def test_padding_on_either_side():
     assert ids.dtype == mask.dtype == torch.long
     with pytest.raises(ValueError, match="side"):
         pad_batch([[1]], 0, side="middle")
+
+
+def test_a_tokenizer_output_becomes_one_batch():
+    from debiaslab.batching import pad_encoded
+
+    encoded = {"input_ids": [[101, 7, 102, 9, 102], [101, 5, 102], [101, 102]],
+               "token_type_ids": [[0, 0, 0, 1, 1], [0, 0, 0], [0, 0]]}
+    batch = pad_encoded(encoded, [1, 0], pad_id=0)
+    assert batch["input_ids"].tolist() == [[101, 5, 102, 0, 0], [101, 7, 102, 9, 102]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]
+    assert batch["token_type_ids"].tolist() == [[0, 0, 0, 0, 0], [0, 0, 0, 1, 1]]
+    left = pad_encoded({"input_ids": encoded["input_ids"]}, [2, 1], pad_id=3, side="left")
+    assert set(left) == {"input_ids", "attention_mask"} and left["input_ids"].tolist() == [[3, 101, 102], [101, 5, 102]]

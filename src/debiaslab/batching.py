@@ -41,3 +41,12 @@ def pad_batch(rows: Sequence[Sequence[int]], pad_id: int, side: str = "right"):
         ids[i, span] = torch.tensor(row, dtype=torch.long)
         mask[i, span] = 1
     return ids, mask
+
+
+def pad_encoded(encoded, idx: Sequence[int], pad_id: int, side: str = "right") -> dict:
+    """Rows `idx` of an unpadded tokenizer output (input ids, token type ids if any) as one model batch."""
+    ids, mask = pad_batch([encoded["input_ids"][i] for i in idx], pad_id, side=side)
+    batch = {"input_ids": ids, "attention_mask": mask}
+    if "token_type_ids" in encoded:
+        batch["token_type_ids"] = pad_batch([encoded["token_type_ids"][i] for i in idx], 0, side=side)[0]
+    return batch

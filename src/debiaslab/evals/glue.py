@@ -85,22 +85,6 @@ def _encode(tokenizer, frame, columns, max_length):
     return tokenizer(*texts, truncation=True, max_length=max_length)
 
 
-def _batch(encoded, rows, pad_id):
-    import torch
-
-    width = max(len(encoded["input_ids"][i]) for i in rows)
-    out = {}
-    for key in ("input_ids", "attention_mask", "token_type_ids"):
-        if key not in encoded:
-            continue
-        fill = pad_id if key == "input_ids" else 0
-        t = torch.full((len(rows), width), fill, dtype=torch.long)
-        for b, i in enumerate(rows):
-            t[b, :len(encoded[key][i])] = torch.tensor(encoded[key][i])
-        out[key] = t
-    return out
-
-
 def fine_tune_and_score(model_path: str, tokenizer, task: str, train, evals: dict, s: GlueSettings) -> dict:
     """Fine-tune a fresh classification model from `model_path` on `train`; metrics per evaluation split."""
     import math
@@ -109,6 +93,7 @@ def fine_tune_and_score(model_path: str, tokenizer, task: str, train, evals: dic
     from transformers import get_linear_schedule_with_warmup
 
     from debiaslab import models
+    from debiaslab.batching import pad_encoded
 
     columns, n_labels, _ = TASKS[task]
     torch.manual_seed(s.seed)
@@ -128,7 +113,7 @@ def fine_tune_and_score(model_path: str, tokenizer, task: str, train, evals: dic
     step = 0
     while step < total:
         for rows in torch.randperm(len(train), generator=gen).split(s.batch_size):
-            batch = {k: v.to(device) for k, v in _batch(enc, rows.tolist(), tokenizer.pad_token_id).items()}
+            batch = {k: v.to(device) for k, v in pad_encoded(enc, rows.tolist(), tokenizer.pad_token_id).items()}
             logits = model(**batch).logits
             target = labels[rows].to(device)
             if n_labels == 1:
@@ -151,7 +136,7 @@ def fine_tune_and_score(model_path: str, tokenizer, task: str, train, evals: dic
             preds = []
             for start in range(0, len(frame), s.eval_batch_size):
                 rows = list(range(start, min(len(frame), start + s.eval_batch_size)))
-                batch = {k: v.to(device) for k, v in _batch(enc_eval, rows, tokenizer.pad_token_id).items()}
+                batch = {k: v.to(device) for k, v in pad_encoded(enc_eval, rows, tokenizer.pad_token_id).items()}
                 logits = model(**batch).logits.float()
                 preds += (logits.squeeze(-1) if n_labels == 1 else logits.argmax(-1)).cpu().tolist()
             results[split] = task_metrics(task, frame["label"].tolist(), preds)

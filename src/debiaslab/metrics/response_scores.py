@@ -52,35 +52,23 @@ def pair_logits(model, tokenizer, first: list[str], second: list[str] | None, ma
 
 def encode_inputs(tokenizer, first: list[str], second: list[str] | None, max_length: int) -> dict[str, list]:
     """Every text (or text pair) tokenized once, unpadded: token ids and, if the model has them, token
-    type ids. One tokenizer call for all inputs; each batch is padded from these (`padded`)."""
+    type ids. One tokenizer call for all inputs; each batch is padded from these (`batching.pad_encoded`)."""
     enc = tokenizer(first, second, truncation=True, max_length=max_length, return_attention_mask=False)
     return {key: enc[key] for key in ("input_ids", "token_type_ids") if key in enc}
-
-
-def padded(encoded: dict[str, list], idx: list[int], tokenizer) -> dict:
-    """The inputs `idx` of `encode_inputs` as one batch, padded on the tokenizer's side."""
-    from debiaslab.batching import pad_batch
-
-    side = tokenizer.padding_side
-    ids, mask = pad_batch([encoded["input_ids"][i] for i in idx], tokenizer.pad_token_id, side=side)
-    batch = {"input_ids": ids, "attention_mask": mask}
-    if "token_type_ids" in encoded:
-        batch["token_type_ids"] = pad_batch([encoded["token_type_ids"][i] for i in idx], 0, side=side)[0]
-    return batch
 
 
 def _logits(model, tokenizer, first: list[str], second: list[str] | None, batch_size: int, max_length: int):
     """(inputs, labels) float tensor of logits in input order: tokenized once, batched by token length."""
     import torch
 
-    from debiaslab.batching import by_length
+    from debiaslab.batching import by_length, pad_encoded
 
     encoded = encode_inputs(tokenizer, first, second, max_length)
     device = next(model.parameters()).device
     out = torch.empty((len(first), model.config.num_labels))
     with torch.inference_mode():
         for idx in by_length([len(ids) for ids in encoded["input_ids"]], batch_size):
-            batch = padded(encoded, idx, tokenizer)
+            batch = pad_encoded(encoded, idx, tokenizer.pad_token_id, side=tokenizer.padding_side)
             out[idx] = model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu()
     return out
 
