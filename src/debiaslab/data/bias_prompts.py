@@ -40,7 +40,7 @@ def write_prompts(settings: dict, out) -> dict:
     import pandas as pd
 
     from debiaslab.config import ConfigError
-    from debiaslab.data.sources import load
+    from debiaslab.data.hub import load
     from debiaslab.io import write_parquet
 
     bias_types = settings.get("bias_types")

@@ -87,9 +87,22 @@ def build_examples(rows: list[dict], source: str, what: str) -> tuple[list[dict]
     return examples, skipped
 
 
+def sample_indices(size: int, n: int, seed: int, where: str) -> list[int]:
+    """n distinct row indices drawn with numpy's default_rng(seed), in draw order.
+
+    The source sampled its 10,000 hh-rlhf rows "with numpy seed 42"; its exact call is not
+    recorded, so the rows drawn here may differ from its sample (same size, same seed).
+    """
+    import numpy as np
+
+    if n > size:
+        raise DataError(f"{where}: asked for {n} rows but it has only {size}")
+    return np.random.default_rng(seed).choice(size, size=n, replace=False).tolist()
+
+
 def sample_rows(source: str, split: str, n_rows: int, seed: int) -> list[dict]:
     """n seeded rows {row, chosen, rejected} of the dataset (row = index in the split)."""
-    from debiaslab.data.sources import load, sample_indices
+    from debiaslab.data.hub import load
 
     dataset = load(source, split)
     missing = {"chosen", "rejected"} - set(dataset.column_names)

@@ -1,9 +1,11 @@
-"""Read one split of a dataset by Hub name or Hub-format folder, through `datasets.load_dataset`.
+"""Read a dataset by Hub name, Hub-format folder or data file, through `datasets.load_dataset`.
 
-The same call reads `cais/mmlu`, `nyu-mll/glue` or `openai/gsm8k` and the testbed's folders in
-their layout. `datasets` caches a local folder under its *folder name* and reuses that cache even
-after the files change (or for another folder of the same name), so local folders are read with a
-fresh, temporary cache.
+At scale a study names a Hub dataset (`cais/mmlu`, `Anthropic/hh-rlhf`); the testbed writes
+folders in the same layout, or single data files (JSON lines, Parquet, CSV/TSV). All go through
+`load_dataset`, so the testbed runs the code that full-scale runs do. `datasets` caches a local
+folder under its *folder name* and reuses that cache even after the files change (or for another
+folder of the same name), so a local folder is read with a fresh, temporary cache into memory.
+(A data file's cache is keyed by its path and modification time: no such problem.)
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import os
 
 from pathlib import Path
 from typing import Iterable
+
+FILE_BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv", ".tsv": "csv"}
 
 
 @contextlib.contextmanager
@@ -35,19 +39,35 @@ def dataset_errors(source: str):
                         f"{first}") from e
 
 
-def load_split(path: str, name: str | None, split: str, *, required: Iterable[str] = ()):
-    """The split as a pandas DataFrame; a missing column names the dataset, config and split."""
+def load(source: str, split: str = "train", *, name: str | None = None, revision: str | None = None):
+    """A `datasets.Dataset`: `split` (of config `name`) of a Hub dataset, a local folder or a data file."""
     import tempfile
 
     from datasets import load_dataset
 
+    path = Path(source)
+    if path.is_file():
+        builder = FILE_BUILDERS.get(path.suffix.lower())
+        if builder is None:
+            from debiaslab.io import DataError
+
+            raise DataError(f"{path}: unsupported data file type {path.suffix!r}; use one of {sorted(FILE_BUILDERS)}")
+        extra = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
+        with dataset_errors(source):
+            return load_dataset(builder, data_files={split: str(path)}, split=split, **extra)
+    if path.exists():
+        with tempfile.TemporaryDirectory(prefix="debiaslab-datasets-") as cache, dataset_errors(source):
+            return load_dataset(source, name, split=split, cache_dir=cache, keep_in_memory=True)
+    with dataset_errors(source):
+        return load_dataset(source, name, split=split, revision=revision)
+
+
+def load_split(path: str, name: str | None, split: str, *, required: Iterable[str] = ()):
+    """The split as a pandas DataFrame; a missing column names the dataset, config and split."""
     from debiaslab.io import DataError
 
-    with tempfile.TemporaryDirectory(prefix="debiaslab-datasets-") as cache:
-        options = {"cache_dir": cache} if Path(path).exists() else {}
-        with dataset_errors(path):
-            dataset = load_dataset(path, name, split=split, **options)
-        missing = sorted(set(required) - set(dataset.column_names))
-        if missing:
-            raise DataError(f"{path} [{name}/{split}]: missing column(s) {missing}; found {dataset.column_names}")
-        return dataset.to_pandas()
+    dataset = load(path, split, name=name)
+    missing = sorted(set(required) - set(dataset.column_names))
+    if missing:
+        raise DataError(f"{path} [{name}/{split}]: missing column(s) {missing}; found {dataset.column_names}")
+    return dataset.to_pandas()
