@@ -173,12 +173,23 @@ def four_request_loglikelihoods(model, requests, batch_size: int, pad_id: int, q
         for batch in by_length([len(s) for s in seqs], batch_size, longest_first=True):
             ids, mask = pad_batch([seqs[k][:-1] for k in batch], pad_id)
             logprobs = torch.log_softmax(model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float(), -1)
-            for row, k in enumerate(batch):
-                q, j = flat[k]
-                cont = requests[q][1][j]
+            # one gather for the batch: row r's continuation tokens at the positions predicting them
+            # (from len(input) - len(continuation)); shorter continuations pad with zero weight
+            conts = [requests[flat[k][0]][1][flat[k][1]] for k in batch]
+            width = max(map(len, conts))
+            pos = torch.zeros((len(batch), width), dtype=torch.long)
+            tokens = torch.zeros((len(batch), width), dtype=torch.long)
+            weight = torch.zeros((len(batch), width))
+            for row, (k, cont) in enumerate(zip(batch, conts)):
                 start = len(seqs[k]) - 1 - len(cont)  # position predicting the continuation's first token
-                pos = torch.arange(start, start + len(cont), device=device)
-                scores[q][j] = float(logprobs[row, pos, torch.tensor(cont, device=device)].sum())
+                pos[row, :len(cont)] = torch.arange(start, start + len(cont))
+                tokens[row, :len(cont)] = torch.tensor(cont)
+                weight[row, :len(cont)] = 1.0
+            at = logprobs.gather(1, pos.to(device)[..., None].expand(-1, -1, logprobs.shape[-1]))
+            values = (at.gather(2, tokens.to(device)[..., None])[..., 0] * weight.to(device)).sum(-1)
+            for k, value in zip(batch, values.tolist()):
+                q, j = flat[k]
+                scores[q][j] = value
     return scores
 
 
