@@ -46,15 +46,20 @@ def _load(base: str, seed: int, **head):
     return model, tokenizer
 
 
-def _loop(model, settings: ScorerSettings, n: int, loss_fn, desc: str) -> list[float]:
-    """AdamW with linear warmup/decay over `steps` random batches of example indices."""
+def train_loop(model, settings, n: int, loss_fn, desc: str, schedule: str = "linear") -> list[float]:
+    """AdamW with warmup then linear (or cosine) decay over `settings.steps` random batches of example
+    indices (drawn with replacement from `settings.seed`); `loss_fn(indices)` returns a batch's loss.
+    Every tiny testbed scorer (classifier, reward model, style reward model) trains in this loop."""
     import torch
-    from transformers import get_linear_schedule_with_warmup
+    from transformers import get_cosine_schedule_with_warmup, get_linear_schedule_with_warmup
 
+    schedules = {"linear": get_linear_schedule_with_warmup, "cosine": get_cosine_schedule_with_warmup}
+    if schedule not in schedules:
+        raise ValueError(f"schedule must be one of {sorted(schedules)}, got {schedule!r}")
     torch.manual_seed(settings.seed)
     gen = torch.Generator().manual_seed(settings.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
-    sched = get_linear_schedule_with_warmup(opt, int(settings.warmup_ratio * settings.steps), settings.steps)
+    sched = schedules[schedule](opt, int(settings.warmup_ratio * settings.steps), settings.steps)
     model.train()
     losses = []
     for _ in tqdm(range(settings.steps), desc=desc, mininterval=2):
@@ -99,13 +104,13 @@ def train_classifier(base: str, texts: list[str], labels: list[str], settings: S
         batch = _encode(tokenizer, [texts[i] for i in idx], max_length=settings.max_length).to(device)
         return model(**batch, labels=targets[idx].to(device)).loss
 
-    losses = _loop(model, settings, len(texts), loss_fn, "train classifier")
+    losses = train_loop(model, settings, len(texts), loss_fn, "train classifier")
     with torch.inference_mode():
         predicted = torch.cat([model(**_encode(tokenizer, texts[i : i + 256], max_length=settings.max_length).to(device))
                                .logits.argmax(-1).cpu() for i in range(0, len(texts), 256)])
     accuracy = float((predicted == targets).float().mean())
     return _save(model, tokenizer, out_dir, {"kind": "classifier", "labels": names, "examples": len(texts),
-                                             "steps": settings.steps, "final_loss": _tail(losses),
+                                             "steps": settings.steps, "final_loss": tail_mean(losses),
                                              "train_accuracy": accuracy})
 
 
@@ -130,17 +135,17 @@ def train_reward_model(base: str, prompts: list[str], chosen: list[str], rejecte
                                 settings.max_length)
         return -F.logsigmoid(rewards[: len(idx)] - rewards[len(idx):]).mean()
 
-    losses = _loop(model, settings, len(prompts), loss_fn, "train reward model")
+    losses = train_loop(model, settings, len(prompts), loss_fn, "train reward model")
     with torch.inference_mode():
         margins = torch.cat([reward_logits(model, tokenizer, prompts[i : i + 256], chosen[i : i + 256], settings.max_length)
                              - reward_logits(model, tokenizer, prompts[i : i + 256], rejected[i : i + 256], settings.max_length)
                              for i in range(0, len(prompts), 256)])
     return _save(model, tokenizer, out_dir, {"kind": "reward_model", "pairs": len(prompts), "steps": settings.steps,
-                                             "final_loss": _tail(losses),
+                                             "final_loss": tail_mean(losses),
                                              "pairwise_accuracy": float((margins > 0).float().mean())})
 
 
-def _tail(losses: list[float]) -> float:
+def tail_mean(losses: list[float]) -> float:
     tail = losses[-max(1, len(losses) // 10):]
     return sum(tail) / len(tail)
 

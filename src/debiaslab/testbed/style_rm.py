@@ -17,7 +17,6 @@ forget-LoRA's BT gradients on this model would vanish. Saved in Hub format.
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,13 +51,14 @@ def _rows(dataset_dir, split: str, seed: int) -> list[dict]:
 
 def train_style_rm(dataset_dir, tokenizer_dir, out_dir, s: StyleRMSettings) -> dict:
     import torch
-    from transformers import AutoTokenizer, Qwen3ForSequenceClassification, get_cosine_schedule_with_warmup
+    from transformers import AutoTokenizer, Qwen3ForSequenceClassification
 
     from debiaslab.data.answer_styles import STYLES
     from debiaslab.batching import pad_batch
     from debiaslab.data.reward_inputs import encode, score
     from debiaslab.io import atomic_path, write_json
     from debiaslab.testbed.pretrain import causal_config
+    from debiaslab.testbed.scorers import tail_mean, train_loop
 
     missing = set(STYLES) - set(s.style_bonus)
     if missing:
@@ -75,23 +75,11 @@ def train_style_rm(dataset_dir, tokenizer_dir, out_dir, s: StyleRMSettings) -> d
     centre = float(targets.mean())
     targets = targets - centre
 
-    opt = torch.optim.AdamW(model.parameters(), lr=s.learning_rate, weight_decay=s.weight_decay)
-    sched = get_cosine_schedule_with_warmup(opt, int(s.warmup_ratio * s.steps), s.steps)
-    rng = random.Random(s.seed)
-    model.train()
-    losses = []
-    for _ in range(s.steps):
-        idx = rng.sample(range(len(encoded)), min(s.batch_size, len(encoded)))
+    def loss_fn(idx):
         ids, mask = pad_batch([encoded[i] for i in idx], tok.pad_token_id)
-        pred = model(input_ids=ids, attention_mask=mask).logits[:, 0]
-        loss = torch.nn.functional.mse_loss(pred, targets[idx])
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        losses.append(loss.item())
-    model.eval()
+        return torch.nn.functional.mse_loss(model(input_ids=ids, attention_mask=mask).logits[:, 0], targets[idx])
+
+    losses = train_loop(model, s, len(encoded), loss_fn, "train style reward model", schedule="cosine")
 
     # What the model learned, per variant, on held-out questions (a record, not a gate).
     test = _rows(dataset_dir, "test", s.seed)
@@ -101,8 +89,7 @@ def train_style_rm(dataset_dir, tokenizer_dir, out_dir, s: StyleRMSettings) -> d
         for correct in (True, False):
             vals = [v for r, v in zip(test, scores) if r["style"] == style and r["correct"] == correct]
             learned[f"{style}/{'correct' if correct else 'incorrect'}"] = sum(vals) / len(vals)
-    tail = losses[-max(1, len(losses) // 10):]
-    summary = {"steps": s.steps, "train_responses": len(train), "final_loss": sum(tail) / len(tail),
+    summary = {"steps": s.steps, "train_responses": len(train), "final_loss": tail_mean(losses),
                "target_centre": centre, "heldout_mean_score": learned,
                "planted": {st: {"correct": planted_reward(st, True, s) - centre, "incorrect": planted_reward(st, False, s) - centre}
                            for st in STYLES}}
