@@ -100,6 +100,13 @@ class NucleusSampler:
         return torch.full_like(scores, float("-inf")).scatter_(-1, token, 0.0)
 
 
+def stop_token_ids(model) -> list[int]:
+    """The token ids at which `model.generate()` stops (its generation config's eos: None, an id or a list)."""
+    config = getattr(model, "generation_config", None)
+    eos = config.eos_token_id if config is not None else None
+    return [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
+
+
 def generate(model, tokenizer, prompts: list[str], settings: SamplingSettings, seed: int, *,
              desc: str = "generate", processor_factory=None) -> list[str]:
     """Continue each prompt; returns only the newly generated text, in input order.
@@ -121,8 +128,7 @@ def generate(model, tokenizer, prompts: list[str], settings: SamplingSettings, s
     # sampling happens in NucleusSampler; generate() then only takes the token it drew (greedy)
     kwargs = dict(max_new_tokens=settings.max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id,
                   temperature=None, top_p=None, top_k=None)
-    eos = model.generation_config.eos_token_id
-    eos_ids = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
+    eos_ids = stop_token_ids(model)
     with torch.inference_mode():
         for idx in tqdm(batches, desc=desc, mininterval=2):
             batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt").to(device)

@@ -112,9 +112,10 @@ def constraint_classes(experiment: str) -> list[tuple[str, ...]]:
 
 
 def eos_ids(model, tokenizer) -> list[int]:
-    ids = model.generation_config.eos_token_id
-    ids = [] if ids is None else ([ids] if isinstance(ids, int) else list(ids))
-    return sorted(set(ids) | ({tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()))
+    """Every end token a constrained response may close with: generate()'s stop ids and the tokenizer's eos."""
+    from debiaslab.generation.autoregressive import stop_token_ids
+
+    return sorted(set(stop_token_ids(model)) | ({tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()))
 
 
 def decode(lm, tokenizer, inputs: list[str], rows: list[dict], sampling, seed: int, settings: dict, experiment: str):

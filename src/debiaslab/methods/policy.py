@@ -117,9 +117,9 @@ class CausalPolicy:
         self.model, self.tokenizer = model, tokenizer
         self.max_new_tokens = max_new_tokens
         self.kl_direction = kl_direction
-        eos = model.generation_config.eos_token_id if model.generation_config is not None else None
-        eos = eos if eos is not None else tokenizer.eos_token_id
-        self.eos_ids = sorted(set(eos if isinstance(eos, (list, tuple)) else [eos]))
+        from debiaslab.generation.autoregressive import stop_token_ids
+
+        self.eos_ids = sorted(set(stop_token_ids(model) or [tokenizer.eos_token_id]))
 
     def _device(self):
         return next(self.model.parameters()).device
