@@ -33,13 +33,16 @@ def pad_batch(rows: Sequence[Sequence[int]], pad_id: int, side: str = "right"):
 
     if side not in ("right", "left"):
         raise ValueError(f"side must be 'right' or 'left', got {side!r}")
+    # padded as Python lists, then one tensor each: a torch op per row costs more than the row itself
     width = max(map(len, rows))
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        span = slice(0, len(row)) if side == "right" else slice(width - len(row), width)
-        ids[i, span] = torch.tensor(row, dtype=torch.long)
-        mask[i, span] = 1
+    gaps = [width - len(row) for row in rows]
+    if side == "right":
+        ids = [list(row) + [pad_id] * gap for row, gap in zip(rows, gaps)]
+        mask = [[1] * (width - gap) + [0] * gap for gap in gaps]
+    else:
+        ids = [[pad_id] * gap + list(row) for row, gap in zip(rows, gaps)]
+        mask = [[0] * gap + [1] * (width - gap) for gap in gaps]
+    ids, mask = torch.tensor(ids, dtype=torch.long), torch.tensor(mask, dtype=torch.long)
     return ids, mask
 
 

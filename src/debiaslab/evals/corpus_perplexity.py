@@ -63,16 +63,15 @@ def causal_nll(model, tokenizer, texts: Sequence[str], *, max_length: int, strid
     with torch.no_grad():
         for rows in by_length([len(item[1]) for item in items], batch_size):
             ids, mask = pad_batch([items[i][1] for i in rows], pad)
-            scored = torch.zeros(ids.shape, dtype=torch.bool)
-            for b, i in enumerate(rows):
-                _, seq, first = items[i]
-                scored[b, first:len(seq)] = True
+            # a window's predicted positions: from its first new token to its end (right padding after)
+            first = torch.tensor([items[i][2] for i in rows])
+            scored = (torch.arange(ids.shape[1]) >= first[:, None]) & mask.bool()
             ids, mask, scored = ids.to(device), mask.to(device), scored.to(device)
             logprobs = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits[:, :-1].float(), -1)
             token = -logprobs.gather(2, ids[:, 1:].unsqueeze(-1)).squeeze(-1) * scored[:, 1:]
-            for b, i in enumerate(rows):
-                nll[items[i][0]] += float(token[b].sum())
-                count[items[i][0]] += int(scored[b, 1:].sum())
+            for i, value, n in zip(rows, token.sum(1).tolist(), scored[:, 1:].sum(1).tolist()):
+                nll[items[i][0]] += value
+                count[items[i][0]] += n
     return nll, count
 
 
@@ -177,8 +176,7 @@ def masked_lm_nll(model, tokenizer, texts: Sequence[str], *, probability: float,
                 continue
             ids, mask = pad_batch([encoded[i] for i in rows], tokenizer.pad_token_id)
             selected = torch.zeros(ids.shape, dtype=torch.bool)
-            for b, i in enumerate(rows):
-                selected[b, masks[i]] = True
+            selected[[b for b, i in enumerate(rows) for _ in masks[i]], [p for i in rows for p in masks[i]]] = True
             targets = ids[selected]
             ids[selected] = tokenizer.mask_token_id
             logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits[selected.to(device)].float()

@@ -138,14 +138,10 @@ def one_forward_loglikelihoods(model, requests, batch_size: int, pad_id: int):
             # one gather for the batch: per row, the shared tokens' log-probs at the positions that predict
             # them (a row's continuation is right-aligned in the kept positions), then the four letters'
             # at the position after them; shorter rows pad the shared part with a zero-weight index
-            shared = torch.zeros((len(rows), keep - 1), dtype=torch.long)
-            weight = torch.zeros((len(rows), keep - 1))
+            tokens = [requests[i][1][0][:-1] for i in rows]
+            shared = torch.tensor([[0] * (keep - 1 - len(t)) + t for t in tokens], dtype=torch.long)
+            weight = torch.tensor([[0.0] * (keep - 1 - len(t)) + [1.0] * len(t) for t in tokens])
             letters = torch.tensor([[c[-1] for c in requests[i][1]] for i in rows])
-            for b, i in enumerate(rows):
-                tokens = requests[i][1][0][:-1]
-                if tokens:
-                    shared[b, keep - 1 - len(tokens):] = torch.tensor(tokens)
-                    weight[b, keep - 1 - len(tokens):] = 1.0
             prefix = (logprobs[:, :-1].gather(-1, shared[..., None])[..., 0] * weight).sum(-1)
             scores = prefix[:, None] + logprobs[:, -1].gather(-1, letters)
             for i, row in zip(rows, scores.tolist()):
@@ -177,14 +173,11 @@ def four_request_loglikelihoods(model, requests, batch_size: int, pad_id: int, q
             # (from len(input) - len(continuation)); shorter continuations pad with zero weight
             conts = [requests[flat[k][0]][1][flat[k][1]] for k in batch]
             width = max(map(len, conts))
-            pos = torch.zeros((len(batch), width), dtype=torch.long)
-            tokens = torch.zeros((len(batch), width), dtype=torch.long)
-            weight = torch.zeros((len(batch), width))
-            for row, (k, cont) in enumerate(zip(batch, conts)):
-                start = len(seqs[k]) - 1 - len(cont)  # position predicting the continuation's first token
-                pos[row, :len(cont)] = torch.arange(start, start + len(cont))
-                tokens[row, :len(cont)] = torch.tensor(cont)
-                weight[row, :len(cont)] = 1.0
+            gaps = [width - len(cont) for cont in conts]
+            starts = [len(seqs[k]) - 1 - len(cont) for k, cont in zip(batch, conts)]  # predicts the first token
+            pos = torch.tensor([list(range(a, a + width - g)) + [0] * g for a, g in zip(starts, gaps)], dtype=torch.long)
+            tokens = torch.tensor([list(cont) + [0] * g for cont, g in zip(conts, gaps)], dtype=torch.long)
+            weight = torch.tensor([[1.0] * (width - g) + [0.0] * g for g in gaps])
             at = logprobs.gather(1, pos.to(device)[..., None].expand(-1, -1, logprobs.shape[-1]))
             values = (at.gather(2, tokens.to(device)[..., None])[..., 0] * weight.to(device)).sum(-1)
             for k, value in zip(batch, values.tolist()):

@@ -134,16 +134,15 @@ class CausalPolicy:
         pad = self.tokenizer.pad_token_id
         width_p = max(map(len, prompt_ids))
         width_c = max(1, max(map(len, completion_ids)))
-        n = len(prompt_ids)
-        ids = torch.full((n, width_p + width_c), pad, dtype=torch.long)
-        attention = torch.zeros_like(ids)
-        gen_mask = torch.zeros_like(ids, dtype=torch.bool)
-        for i, (p, c) in enumerate(zip(prompt_ids, completion_ids)):
-            c = self.counted(c)
-            ids[i, width_p - len(p) : width_p] = torch.tensor(p)
-            ids[i, width_p : width_p + len(c)] = torch.tensor(c, dtype=torch.long)
-            attention[i, width_p - len(p) : width_p + len(c)] = 1
-            gen_mask[i, width_p : width_p + len(c)] = True
+        counted = [self.counted(c) for c in completion_ids]
+        left = [width_p - len(p) for p in prompt_ids]
+        right = [width_c - len(c) for c in counted]
+        # built as Python lists, then one tensor each (a torch op per row costs more than the row)
+        ids = torch.tensor([[pad] * a + list(p) + list(c) + [pad] * b
+                            for p, c, a, b in zip(prompt_ids, counted, left, right)], dtype=torch.long)
+        attention = torch.tensor([[0] * a + [1] * (width_p + width_c - a - b) + [0] * b
+                                  for a, b in zip(left, right)], dtype=torch.long)
+        gen_mask = torch.tensor([[False] * width_p + [True] * (width_c - b) + [False] * b for b in right])
         device = self._device()
         return {"input_ids": ids.to(device), "attention_mask": attention.to(device), "gen_mask": gen_mask.to(device)}
 
