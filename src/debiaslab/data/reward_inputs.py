@@ -25,7 +25,6 @@ def encode(tokenizer, prompts: list[str], responses: list[str], max_length: int 
     return [row[:max_length] if max_length else row for row in ids]
 
 
-
 def score(model, tokenizer, encoded: list[list[int]], batch_size: int = 32) -> list[float]:
     """The scalar reward of every encoded input, batched by length (then put back in order)."""
     import torch
