@@ -79,6 +79,18 @@ def default_run(tmp_path_factory) -> Path:
     return workdir
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """torch on one thread for a module: the testbed's tiny models run fastest so, and on a loaded 2-core
+    machine more threads are many times slower (the workflow's jobs run on one, too)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 # Sections a test wants in the CI log even when it passes (pytest shows captured output only on failure).
 REPORT_SECTIONS = pytest.StashKey[list]()
 

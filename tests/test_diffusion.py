@@ -12,18 +12,8 @@ from debiaslab.generation.diffusion import (DiffusionSettings, encode_prompts, l
                                             resolve_mask_id, sample)
 from debiaslab.methods.policy import DiffusionPolicy
 
-pytestmark = pytest.mark.workflow
+pytestmark = [pytest.mark.workflow, pytest.mark.usefixtures("one_torch_thread")]
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread; on a loaded 2-core machine more threads are many times slower."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 # 2 blocks of 3 masks, 2 steps per block: LLaDA's schedule unmasks 2 then 1 token in each block
 SETTINGS = DiffusionSettings(gen_length=6, steps=4, block_length=3, temperature=0.0)

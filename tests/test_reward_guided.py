@@ -13,16 +13,7 @@ SEEDS = (42, 123)
 TEMPERATURES = ("0.7", "1")
 MAX_STEPS = load_yaml(REPO / "config/config.yaml")["experiments"]["reward_guided"]["methods"]["reinforce"]["train"]["max_steps"]
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread; on a loaded 2-core machine more threads are many times slower."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def scores(default_run):
