@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from debiaslab.batching import by_length, pad_batch
+from debiaslab.batching import by_length, in_input_order, pad_batch, trimmed_batches
 
 
 def test_batches_are_sorted_by_length_and_ties_keep_input_order():
@@ -37,3 +37,15 @@ def test_a_tokenizer_output_becomes_one_batch():
     assert batch["token_type_ids"].tolist() == [[0, 0, 0, 0, 0], [0, 0, 0, 1, 1]]
     left = pad_encoded({"input_ids": encoded["input_ids"]}, [2, 1], pad_id=3, side="left")
     assert set(left) == {"input_ids", "attention_mask"} and left["input_ids"].tolist() == [[3, 101, 102], [101, 5, 102]]
+
+
+def test_trimmed_batches_sort_by_length_and_cut_right_padding():
+    mask = torch.tensor([[1, 1, 1, 0], [1, 0, 0, 0], [1, 1, 0, 0]])
+    ids = torch.tensor([[5, 6, 7, 0], [8, 0, 0, 0], [9, 4, 0, 0]])
+    batches = list(trimmed_batches({"input_ids": ids, "attention_mask": mask}, ("input_ids", "attention_mask"), 2))
+    assert [rows for rows, _ in batches] == [[1, 2], [0]]
+    assert batches[0][1][0].tolist() == [[8, 0], [9, 4]] and batches[0][1][1].tolist() == [[1, 0], [1, 1]]
+    assert batches[1][1][0].tolist() == [[5, 6, 7]]
+    # per-batch results (here: each row's first id) back in input order
+    pieces = [b_ids[:, 0] for _, (b_ids, _) in batches]
+    assert in_input_order(pieces, [r for rows, _ in batches for r in rows]).tolist() == [5, 8, 9]

@@ -203,9 +203,11 @@ def test_mlm_score_is_log_ratio_of_attribute_probabilities(tokenizers):
     torch.manual_seed(0)
     model = BertForMaskedLM(BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                                        intermediate_size=64, pad_token_id=tok.pad_token_id)).eval()
-    frame = _frame().iloc[[0, 5, 13, 150, 700]].reset_index(drop=True)
+    frame = _frame().iloc[[700, 0, 13, 5, 150]].reset_index(drop=True)
     enc = dk.encode_for_mlm(tok, frame)
     enc["mask_token_id"] = tok.mask_token_id
+    lengths = enc["attention_mask"].sum(1).tolist()
+    assert len(set(lengths)) > 1 and lengths != sorted(lengths)  # batching reorders these rows
     batched = dk.mlm_scores(model, enc, batch_size=2)
     for i, row in frame.iterrows():
         s = row["sentence"]
@@ -224,6 +226,30 @@ def test_mlm_score_is_log_ratio_of_attribute_probabilities(tokenizers):
             return sum(out[p, t].item() for p, t in zip(pos.tolist(), attr_ids))
 
         assert batched[i].item() == pytest.approx(logp(am) - logp(tam), abs=1e-4), s
+
+
+def test_causal_score_is_each_sentence_mean_nll_in_input_order(tokenizers):
+    """s from the batched causal scorer (length-sorted, each batch cut to its longest) = the source's
+    `model(ids, labels=ids).loss` of each sentence alone, in the input's order."""
+    import copy
+
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    tok = copy.deepcopy(tokenizers["bpe"])
+    tok.padding_side = "left"  # the encoder pads on the right whatever the tokenizer's default
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_embd=32, n_layer=1, n_head=2, n_positions=64)).eval()
+    frame = _frame().iloc[[700, 0, 13, 5, 150]].reset_index(drop=True)
+    enc = dk.encode_for_causal(tok, frame)
+    lengths = enc["attention_mask"].sum(1).tolist()
+    assert len(set(lengths)) > 1 and lengths != sorted(lengths)  # batching reorders these rows
+    batched = dk.causal_scores(model, enc, batch_size=2)
+    for i, sentence in enumerate(frame["sentence"]):
+        ids = tok(sentence, return_tensors="pt")["input_ids"]
+        with torch.no_grad():
+            expected = model(input_ids=ids, labels=ids).loss.item()
+        assert batched[i].item() == pytest.approx(expected, abs=1e-5), sentence
 
 
 def test_attribute_masking_masks_the_gendered_attribute_of_planted_sentences(tokenizers):

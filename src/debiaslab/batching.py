@@ -53,3 +53,26 @@ def pad_encoded(encoded, idx: Sequence[int], pad_id: int, side: str = "right") -
     if "token_type_ids" in encoded:
         batch["token_type_ids"] = pad_batch([encoded["token_type_ids"][i] for i in idx], 0, side=side)[0]
     return batch
+
+
+def trimmed_batches(encoded, keys: Sequence[str], batch_size: int):
+    """(row indices, [encoded[key] rows]) per batch, rows sorted by length and cut to the batch's longest.
+
+    For inputs tokenized all at once and padded on the right to the longest (as the desired-distribution
+    sentences are: ~10 to 25 tokens in a split): cutting a batch's right padding leaves every real
+    token's position and attention unchanged, so results are the same, and the padding is not computed.
+    """
+    lengths = encoded["attention_mask"].sum(1).tolist()
+    for rows in by_length(lengths, batch_size):
+        width = max(lengths[r] for r in rows)
+        yield rows, [encoded[key][rows, :width] for key in keys]
+
+
+def in_input_order(pieces, order: list[int]):
+    """The concatenated per-batch results, put back in input order (differentiable: an index)."""
+    import torch
+
+    out = torch.cat(pieces)
+    inverse = torch.empty(len(order), dtype=torch.long)
+    inverse[torch.tensor(order, dtype=torch.long)] = torch.arange(len(order))
+    return out[inverse.to(out.device)]

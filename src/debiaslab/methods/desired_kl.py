@@ -172,6 +172,7 @@ def _mlm_loss_backward(model, scorer, positions, weight: float, chunk: int, mask
     import torch
     import torch.nn.functional as F
 
+    from debiaslab.batching import trimmed_batches
     from debiaslab.evals.corpus_perplexity import head_on, mask_choice
 
     enc = scorer.encoded
@@ -189,10 +190,11 @@ def _mlm_loss_backward(model, scorer, positions, weight: float, chunk: int, mask
     ids[rows, cols] = mask_token_id
     device = next(model.parameters()).device
     total_tokens, total = int((labels != -100).sum()), 0.0
-    for s in range(0, len(ids), chunk):
-        target = labels[s:s + chunk].to(device)
+    copies = {"input_ids": ids, "attention_mask": attn, "labels": labels}
+    for _, (c_ids, c_attn, target) in trimmed_batches(copies, ("input_ids", "attention_mask", "labels"), chunk):
+        target = target.to(device)
         with head_on(model, target != -100):  # the vocabulary projection at the masked tokens only
-            logits = model(input_ids=ids[s:s + chunk].to(device), attention_mask=attn[s:s + chunk].to(device)).logits[0]
+            logits = model(input_ids=c_ids.to(device), attention_mask=c_attn.to(device)).logits[0]
         nll = F.cross_entropy(logits.float(), target[target != -100], reduction="sum")
         (weight * nll / total_tokens).backward()
         total += nll.item()

@@ -136,8 +136,8 @@ def encode_for_mlm(tokenizer, frame, max_length: int = 128):
 
     from debiaslab.io import DataError
 
-    enc = tokenizer(list(frame["sentence"]), return_tensors="pt", padding=True, truncation=True,
-                    max_length=max_length, return_offsets_mapping=True)
+    enc = tokenizer(list(frame["sentence"]), return_tensors="pt", padding=True, padding_side="right",
+                    truncation=True, max_length=max_length, return_offsets_mapping=True)
     start, end = enc["offset_mapping"][..., 0], enc["offset_mapping"][..., 1]
     real = end > start  # special and padding tokens have empty offsets
 
@@ -160,22 +160,21 @@ def mlm_scores(model, encoded, batch_size: int = 256, grad: bool = False):
     """s per sentence: Σ log p(attr tokens | attr masked) − Σ log p(attr tokens | attr and occupation masked)."""
     import torch
 
+    from debiaslab.batching import in_input_order, trimmed_batches
     from debiaslab.evals.corpus_perplexity import head_on
 
     device = next(model.parameters()).device
     mask_id = encoded["mask_token_id"]
-    ids, attn, attr, prof = (encoded[k] for k in ("input_ids", "attention_mask", "attr", "prof"))
-    out = []
+    out, order = [], []
     with torch.set_grad_enabled(grad):
-        for s in range(0, len(ids), batch_size):
-            sl = slice(s, s + batch_size)
-            b_ids, b_attr, b_prof = ids[sl], attr[sl], prof[sl]
+        for rows, (b_ids, b_attn, b_attr, b_prof) in trimmed_batches(encoded, ("input_ids", "attention_mask", "attr", "prof"),
+                                                                     batch_size):
             am = b_ids.masked_fill(b_attr, mask_id)
             tam = b_ids.masked_fill(b_attr | b_prof, mask_id)
             both = torch.cat([am, tam]).to(device)
             sel = torch.cat([b_attr, b_attr]).to(device)
             with head_on(model, sel):  # the vocabulary projection at the attribute tokens only
-                logits = model(input_ids=both, attention_mask=torch.cat([attn[sl], attn[sl]]).to(device)).logits[0]
+                logits = model(input_ids=both, attention_mask=torch.cat([b_attn, b_attn]).to(device)).logits[0]
             logp = torch.log_softmax(logits.float(), dim=-1)
             targets = torch.cat([b_ids, b_ids]).to(device)[sel]
             token_logp = logp.gather(1, targets.unsqueeze(1)).squeeze(1)
@@ -183,11 +182,13 @@ def mlm_scores(model, encoded, batch_size: int = 256, grad: bool = False):
             per_row = torch.zeros(len(both), device=device, dtype=token_logp.dtype).index_add(0, row, token_logp)
             n = len(b_ids)
             out.append(per_row[:n] - per_row[n:])
-    return torch.cat(out)
+            order += rows
+    return in_input_order(out, order)
 
 
 def encode_for_causal(tokenizer, frame, max_length: int = 128):
-    enc = tokenizer(list(frame["sentence"]), return_tensors="pt", padding=True, truncation=True, max_length=max_length)
+    enc = tokenizer(list(frame["sentence"]), return_tensors="pt", padding=True, padding_side="right", truncation=True,
+                    max_length=max_length)
     return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
 
@@ -200,18 +201,20 @@ def causal_scores(model, encoded, batch_size: int = 256, grad: bool = False):
     import torch
     import torch.nn.functional as F
 
+    from debiaslab.batching import in_input_order, trimmed_batches
+
     device = next(model.parameters()).device
-    out = []
+    out, order = [], []
     with torch.set_grad_enabled(grad):
-        for s in range(0, len(encoded["input_ids"]), batch_size):
-            ids = encoded["input_ids"][s:s + batch_size].to(device)
-            attn = encoded["attention_mask"][s:s + batch_size].to(device)
+        for rows, (ids, attn) in trimmed_batches(encoded, ("input_ids", "attention_mask"), batch_size):
+            ids, attn = ids.to(device), attn.to(device)
             logits = model(input_ids=ids, attention_mask=attn).logits[:, :-1]
             valid = attn[:, 1:].bool()
             nll = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), ids[:, 1:].reshape(-1), reduction="none")
             nll = nll.view(valid.shape) * valid
             out.append(nll.sum(dim=1) / valid.sum(dim=1).clamp(min=1))
-    return torch.cat(out)
+            order += rows
+    return in_input_order(out, order)
 
 
 class SentenceScorer:
