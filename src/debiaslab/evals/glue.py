@@ -93,7 +93,7 @@ def fine_tune_and_score(model_path: str, tokenizer, task: str, train, evals: dic
     from transformers import get_linear_schedule_with_warmup
 
     from debiaslab import models
-    from debiaslab.batching import pad_encoded
+    from debiaslab.batching import by_length, pad_encoded
 
     columns, n_labels, _ = TASKS[task]
     torch.manual_seed(s.seed)
@@ -133,12 +133,12 @@ def fine_tune_and_score(model_path: str, tokenizer, task: str, train, evals: dic
     with torch.no_grad():
         for split, frame in evals.items():
             enc_eval = _encode(tokenizer, frame, columns, s.max_seq_length)
-            preds = []
-            for start in range(0, len(frame), s.eval_batch_size):
-                rows = list(range(start, min(len(frame), start + s.eval_batch_size)))
+            preds = [None] * len(frame)
+            for rows in by_length([len(ids) for ids in enc_eval["input_ids"]], s.eval_batch_size):
                 batch = {k: v.to(device) for k, v in pad_encoded(enc_eval, rows, tokenizer.pad_token_id).items()}
                 logits = model(**batch).logits.float()
-                preds += (logits.squeeze(-1) if n_labels == 1 else logits.argmax(-1)).cpu().tolist()
+                for i, pred in zip(rows, (logits.squeeze(-1) if n_labels == 1 else logits.argmax(-1)).cpu().tolist()):
+                    preds[i] = pred
             results[split] = task_metrics(task, frame["label"].tolist(), preds)
     return results
 
