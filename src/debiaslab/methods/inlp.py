@@ -34,25 +34,29 @@ def hidden_features(model, tokenizer, texts: list[str], batch_size: int = 64):
     import numpy as np
     import torch
 
+    from debiaslab.batching import by_length, pad_batch
+
     captured: list = []
     head = model.get_output_embeddings()
     hook = head.register_forward_pre_hook(lambda module, args: captured.append(args[0]))
-    tokenizer.padding_side = "right"
     device = next(model.parameters()).device
-    rows = []
+    encoded = tokenizer(list(texts), add_special_tokens=False, return_attention_mask=False)["input_ids"]
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    out = None
     try:
         with torch.inference_mode():
-            for start in range(0, len(texts), batch_size):
-                enc = tokenizer(texts[start:start + batch_size], return_tensors="pt", padding=True,
-                                add_special_tokens=False).to(device)
+            for rows in by_length([len(ids) for ids in encoded], batch_size):
+                ids, mask = pad_batch([encoded[i] for i in rows], pad)  # right padding: positions as unpadded
                 captured.clear()
-                model(**enc)
+                model(input_ids=ids.to(device), attention_mask=mask.to(device))
                 hidden = captured[-1].float()
-                mask = enc["attention_mask"].unsqueeze(-1).float()
-                rows.append(((hidden * mask).sum(1) / mask.sum(1)).cpu().numpy())
+                weight = mask.to(device).unsqueeze(-1).float()
+                if out is None:
+                    out = np.zeros((len(texts), hidden.shape[-1]))
+                out[rows] = ((hidden * weight).sum(1) / weight.sum(1)).cpu().numpy()
     finally:
         hook.remove()
-    return np.concatenate(rows).astype(np.float64)
+    return out if out is not None else np.zeros((0, head.weight.shape[-1]))
 
 
 def rowspace_projection(W):
