@@ -128,6 +128,30 @@ def test_full_scale_config_plans_glue_for_the_masked_lms_only():
     assert {out for rule, out in jobs if rule == "table"} == {f"results/tables/{EXP}.csv"}
 
 
+def test_masked_lm_is_fully_fine_tuned_in_float32_whatever_its_spec_dtype(default_run, tmp_path):
+    """Plain AdamW on bf16 weights rounds a step of lr 2e-5 away (on a GPU "auto" means bf16): the masked
+    LM loads in float32 even when its spec says bfloat16, and its weights move."""
+    import torch
+    from safetensors import safe_open
+
+    from debiaslab.methods.train import run
+
+    base = default_run / "results/testbed/desired_distribution_mlm"
+    table = pd.read_parquet(default_run / f"results/data/{EXP}/sentences.parquet")
+    keep = table.drop_duplicates("profession").groupby(["split", "prof_gender"]).head(2)["profession"]
+    sentences = tmp_path / "sentences.parquet"
+    table[table["profession"].isin(keep)].reset_index(drop=True).to_parquet(sentences)
+    spec = json.dumps({"path": str(base), "kind": "mlm", "dtype": "bfloat16"})
+    run("kl_equal", model=spec, data=str(sentences), seed=42, out=tmp_path / "model", checkpoints=tmp_path / "ckpt",
+        settings={"learning_rate": 2e-5, "batch_size": 16, "eval_batch_size": 34, "max_epochs": 1})
+    with safe_open(str(tmp_path / "model/model.safetensors"), "pt") as trained, \
+            safe_open(str(base / "model.safetensors"), "pt") as before:
+        name = "bert.encoder.layer.0.attention.self.query.weight"
+        weight = trained.get_tensor(name)
+        assert weight.dtype == torch.float32
+        assert (weight - before.get_tensor(name).float()).abs().max() > 0
+
+
 def test_causal_lora_variant_trains_an_adapter_and_scores_it(default_run, tmp_path):
     """The causal-LM variant (LoRA, λ·L_norm, no MLM term) on the testbed causal LM, end to end by hand:
     training, detection, and the perplexity evaluation applying the adapter from the trained folder."""

@@ -115,6 +115,31 @@ def test_glue_fine_tunes_the_testbed_mlm_on_both_tasks(testbed, tmp_path):
     assert scores["glue_score"] == pytest.approx((scores["glue_sst2_accuracy"] + scores["glue_cola_matthews_corr"]) / 2)
 
 
+def test_glue_fine_tunes_in_float32_where_auto_means_bf16(testbed, tmp_path, monkeypatch):
+    """On a GPU a spec's dtype "auto" is bf16, where plain AdamW steps of lr 2e-5 round away: GLUE's
+    fully fine-tuned model is loaded in float32 (here "auto" is made to mean bf16, as on a GPU)."""
+    import torch
+
+    from debiaslab import models
+    from debiaslab.aggregate.store import RunId
+    from debiaslab.evals import glue
+
+    as_on_a_gpu = models.torch_dtype
+    monkeypatch.setattr(models, "torch_dtype", lambda spec: torch.bfloat16 if spec.dtype == "auto" else as_on_a_gpu(spec))
+    loaded, load = [], models.load_model
+
+    def recording_load(*args, **kwargs):
+        model = load(*args, **kwargs)
+        loaded.append(next(model.parameters()).dtype)
+        return model
+
+    monkeypatch.setattr(models, "load_model", recording_load)
+    settings = {"dataset": {"path": str(testbed / "glue")}, "tasks": ["sst2"], "learning_rate": 0.001}
+    glue.evaluate(str(testbed / "mlm"), settings, RunId("desired_distribution", "testbed-mlm", "base", 0),
+                  tmp_path / "glue.parquet")
+    assert loaded == [torch.float32]
+
+
 def test_crows_pairs_scores_all_pairs_with_the_testbed_mlm_in_under_a_minute(testbed, tmp_path):
     """Acceptance 3: all 1,508 real pairs, Nangia et al.'s PLL, 2 threads, model loading included.
 

@@ -97,7 +97,10 @@ def fine_tune_and_score(model_path: str, tokenizer, task: str, train, evals: dic
 
     columns, n_labels, _ = TASKS[task]
     torch.manual_seed(s.seed)
-    model = models.load_model(models.ModelSpec(path=model_path), kind="seq-cls", num_labels=n_labels, trainable=True)
+    # every weight is fine-tuned by plain AdamW: float32 weights, as run_glue trains (on a GPU, "auto" would
+    # give bf16, where a step of lr 2e-5 on weights of ~0.05 rounds to no change at all)
+    model = models.load_model(models.ModelSpec(path=model_path, dtype="float32"), kind="seq-cls", num_labels=n_labels,
+                              trainable=True)
     device = next(model.parameters()).device
     model.train()
     enc = _encode(tokenizer, train, columns, s.max_seq_length)

@@ -233,7 +233,10 @@ def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out
     spec = models.ModelSpec.parse(model_spec)
     kind = spec.kind if spec.kind != "auto" else models.infer_kind(spec)
     tokenizer = models.load_tokenizer(spec, padding_side="right")
-    model = models.load_model(spec, kind=kind, trainable=True)
+    # a masked LM is fully fine-tuned by plain AdamW, so its weights load in float32 whatever the spec's dtype
+    # (in bf16 a step of lr 2e-5 rounds to no change); a causal LM trains LoRA adapters, which PEFT keeps in
+    # float32 over a bf16 base
+    model = models.load_model(spec, kind=kind, trainable=True, **({"dtype": torch.float32} if kind == "mlm" else {}))
     if kind == "causal":
         from peft import get_peft_model
 
@@ -274,6 +277,8 @@ def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out
         state = saved["state"]
         rng.setstate(saved["python_rng"])
         torch.set_rng_state(saved["torch_rng"])
+        if saved.get("cuda_rng") is not None and torch.cuda.is_available():  # dropout on a GPU draws from these
+            torch.cuda.set_rng_state_all(saved["cuda_rng"])
     resumed_from = state["epoch"] if saved is not None else None
     if saved is None:  # the unmodified model's validation loss, for the record (as the source, epoch 1 is always kept)
         model.eval()
@@ -317,7 +322,8 @@ def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out
                                  "tracker": tracker.state()["stats"]})
         _save_checkpoint(checkpoint, {"model": _trainable_state(model), "optimizer": optimizer.state_dict(),
                                       "best": best_weights, "tracker": tracker.state(), "state": state,
-                                      "python_rng": rng.getstate(), "torch_rng": torch.get_rng_state()})
+                                      "python_rng": rng.getstate(), "torch_rng": torch.get_rng_state(),
+                                      "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None})
 
     _load_trainable(model, best_weights)
     model.eval()
