@@ -105,3 +105,22 @@ def test_generation_fingerprint_holds_only_the_method_s_decoder():
         assert callable(importlib.import_module(module_name).decode), method
     projection = importlib.import_module(PROJECTION_MODULE)
     assert callable(projection.add_projection_hook) and callable(projection.load_projection)
+
+
+def test_trainers_with_a_loop_of_their_own_refuse_a_multi_gpu_launch(monkeypatch, tmp_path):
+    """Under `accelerate launch` with N GPUs they would each run the whole job: refused before any work,
+    naming the fix; TRL's trainers (which split the batch over the processes) get past the check."""
+    from debiaslab.config import ConfigError
+    from debiaslab.methods.train import ONE_PROCESS, TRAINERS, run
+
+    assert ONE_PROCESS == {"inlp", "reinforce", "kl_equal", "kl_real_world"} and ONE_PROCESS <= set(TRAINERS)
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    common = dict(model="no/such/model", data=str(tmp_path / "none.parquet"), seed=0, out=tmp_path / "out",
+                  checkpoints=tmp_path / "ckpt")
+    for method in sorted(ONE_PROCESS):
+        with pytest.raises(ConfigError, match=r"launched as 4 processes.*gpu: 1"):
+            run(method, settings={}, **common)
+    for method in sorted(set(TRAINERS) - ONE_PROCESS):  # the next check is the settings'
+        with pytest.raises(ConfigError, match="no_such_setting"):
+            run(method, settings={"no_such_setting": 1}, **common)
+    assert not (tmp_path / "out").exists()

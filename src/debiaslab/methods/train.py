@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 
 
@@ -23,6 +24,11 @@ TRAINERS = {
                       {"desired": "real_world", "adaptive": True}),
 }
 
+# Trainers with a training loop of their own: one process. TRL's trainers (sft, dpo, rloo, forget_lora)
+# split each batch over the processes of a multi-GPU `accelerate launch`; these would run one whole,
+# identical job per GPU, each writing the same output.
+ONE_PROCESS = {"inlp", "reinforce", "kl_equal", "kl_real_world"}
+
 
 def trainer_module(method: str) -> str:
     """The module that trains `method` (what its rule fingerprints besides this dispatcher)."""
@@ -34,6 +40,10 @@ def run(method: str, *, model, data, settings: dict, seed: int, out, checkpoints
 
     if method not in TRAINERS:
         raise ConfigError(f"train: unknown method {method!r}; known: {', '.join(sorted(TRAINERS))}")
+    processes = int(os.environ.get("WORLD_SIZE", "1"))
+    if processes > 1 and method in ONE_PROCESS:
+        raise ConfigError(f"train: {method} trains in a loop of its own on one GPU, but this job was launched as "
+                          f"{processes} processes; give its rule one GPU (resources gpu: 1)")
     module_name, settings_name, trainer_name, fixed = TRAINERS[method]
     module = importlib.import_module(module_name)
     typed = build(getattr(module, settings_name), settings, f"{method} settings")
