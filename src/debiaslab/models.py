@@ -145,7 +145,7 @@ def load_model(spec: "ModelSpec | str", *, kind: str | None = None, adapter: str
         use_safetensors=True,
     )
     if spec.load_in_4bit:
-        if device() != "cuda":
+        if not device().startswith("cuda"):
             raise ValueError(f"model {spec.path}: load_in_4bit needs a CUDA GPU; set it false on CPU")
         import torch
         from transformers import BitsAndBytesConfig
@@ -153,6 +153,9 @@ def load_model(spec: "ModelSpec | str", *, kind: str | None = None, adapter: str
         options["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
         )
+        # a quantized model cannot be moved after loading: place it on this process's GPU (under a multi-GPU
+        # launch, LOCAL_RANK's; without a device_map bitsandbytes would use the current device, cuda:0)
+        options["device_map"] = {"": device()}
     options.update(kwargs)
     try:
         model = _auto_class(kind).from_pretrained(spec.path, **options)
