@@ -61,8 +61,8 @@ class ClassConstraint:
         self.budget = [max(len(p) for p in phrases) for phrases in self.phrases]
         self.queues: dict[int, list[int]] = {}
 
-    def _missing(self, row) -> list[int]:
-        text = self.tok.decode(row[self.prompt_width:], skip_special_tokens=True)
+    def _missing(self, generated: list[int]) -> list[int]:
+        text = self.tok.decode(generated, skip_special_tokens=True)
         return [i for i, cls in enumerate(self.classes) if not find_terms(text, cls)]
 
     def __call__(self, input_ids, scores):
@@ -70,7 +70,8 @@ class ClassConstraint:
 
         generated = input_ids.shape[1] - self.prompt_width
         steps_left = self.max_new_tokens - generated
-        probs = None
+        rows = input_ids[:, self.prompt_width:].tolist()  # one copy off the device per step, not one per row
+        end_mass = None
         for b in range(input_ids.shape[0]):
             queue = self.queues.get(b)
             if queue:
@@ -83,17 +84,18 @@ class ClassConstraint:
             if b in self.after_force:
                 self.after_force.discard(b)
                 scores[b, self.glue_ids] = float("-inf")
-            missing = self._missing(input_ids[b])
+            missing = self._missing(rows[b])
             if not missing:
                 continue
-            if probs is None:
-                probs = torch.softmax(scores.float(), dim=-1)
-            wants_end = probs[b, self.end_ids].sum().item() >= self.settings.end_threshold
+            if end_mass is None:  # every row's probability of ending now, as the scores stand at the first need
+                end_mass = torch.softmax(scores.float(), dim=-1)[:, self.end_ids.to(scores.device)].sum(-1).tolist()
+            wants_end = end_mass[b] >= self.settings.end_threshold
             needed = sum(self.budget[i] for i in missing)
             scores[b, self.end_ids] = float("-inf")
             if wants_end or steps_left <= needed:
                 cls = missing[0]
-                best = max(range(len(self.first_ids[cls])), key=lambda j: scores[b, self.first_ids[cls][j]].item())
+                first = scores[b, self.first_ids[cls]].tolist()
+                best = max(range(len(first)), key=first.__getitem__)  # the first of equal scores, as before
                 phrase = list(self.phrases[cls][best])
                 scores[b, :] = float("-inf")
                 scores[b, phrase[0]] = 0.0

@@ -142,11 +142,14 @@ def sample(model, prompt_ids, settings: DiffusionSettings, mask_id: int, *, suff
                 confidence[:, end:] = -float("inf")  # later blocks wait; earlier ones hold no masks
                 x0 = torch.where(mask_index, x0, x)
                 confidence = torch.where(mask_index, confidence, torch.full_like(confidence, -float("inf")))
+                # each row unmasks its counts[row, step] most confident positions: one top-k for the batch (the
+                # largest count), each row keeping its own first k (LLaDA loops over rows with top-k of each k)
                 transfer = torch.zeros_like(x, dtype=torch.bool)
-                for row in range(batch):
-                    k = int(counts[row, step])
-                    if k:
-                        transfer[row, torch.topk(confidence[row], k=k).indices] = True
+                k = counts[:, step]
+                widest = int(k.max())
+                if widest:
+                    top = torch.topk(confidence, k=widest, dim=-1).indices
+                    transfer.scatter_(1, top, torch.arange(widest, device=k.device) < k[:, None])
                 if record:
                     states.append(x.clone())
                     transfers.append(transfer)
