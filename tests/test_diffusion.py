@@ -116,3 +116,50 @@ def test_reinforce_trains_a_diffusion_policy(default_run, tmp_path):
     assert metrics["mean_kl"].iloc[0] == 0  # LoRA starts as the identity: the policy is the base
     assert metrics["mean_kl"].iloc[1] > 0  # one AdamW step later it is not
     assert (tmp_path / "adapter/adapter_model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("policy", ["diffusion", "causal"])
+def test_reinforce_resumes_to_the_uninterrupted_adapter(default_run, tmp_path, monkeypatch, policy):
+    """Killed after its step-2 checkpoint, a rerun resumes there and ends with the uninterrupted run's
+    adapter, LoRA dropout included (its draws must not depend on what ran before the resume)."""
+    from safetensors.torch import load_file
+
+    from debiaslab.data.mcq import write_pool
+    from debiaslab.methods import reinforce, train
+
+    write_pool({"seed": 0, "n_eval": 16}, tmp_path / "pool.parquet")
+    if policy == "diffusion":
+        spec = json.dumps({"path": str(default_run / "results/testbed/mlm"), "kind": "mlm", "diffusion": True})
+        generation, targets = {"gen_length": 6, "steps": 6, "block_length": 3}, ["query", "value"]
+    else:
+        spec = json.dumps({"path": str(default_run / "results/testbed/lm"), "kind": "causal"})
+        generation, targets = {"max_new_tokens": 8}, ["q_proj", "v_proj"]
+    settings = {"learning_rate": 0.01, "batch_size": 2, "micro_batch_size": 2, "max_steps": 4, "save_steps": 2,
+                "baseline": "none", "dataset_size": 8, "temperature": 1.0, "generation": generation,
+                "lora": {"r": 4, "alpha": 8, "dropout": 0.3, "target_modules": targets}}
+
+    def train_into(out):
+        return train.run("reinforce", model=spec, data=tmp_path / "pool.parquet", seed=0, out=out,
+                         checkpoints=tmp_path / "ckpt", settings=settings)
+
+    train_into(tmp_path / "uninterrupted")
+    steps, rollout_batch = [], reinforce.rollout_batch
+
+    def killed_at_step_3(*args, **kwargs):
+        steps.append(1)
+        if len(steps) == 3:
+            raise KeyboardInterrupt("killed")
+        return rollout_batch(*args, **kwargs)
+
+    monkeypatch.setattr(reinforce, "rollout_batch", killed_at_step_3)
+    with pytest.raises(KeyboardInterrupt):
+        train_into(tmp_path / "resumed")
+    monkeypatch.setattr(reinforce, "rollout_batch", rollout_batch)
+    summary = train_into(tmp_path / "resumed")
+    assert summary["resumed_from_step"] == 2
+    resumed = load_file(str(tmp_path / "resumed/adapter_model.safetensors"))
+    uninterrupted = load_file(str(tmp_path / "uninterrupted/adapter_model.safetensors"))
+    assert resumed.keys() == uninterrupted.keys()
+    assert any((t != 0).any() for name, t in uninterrupted.items() if "lora_B" in name)  # it trained
+    for name, tensor in uninterrupted.items():
+        assert (resumed[name] - tensor).abs().max().item() <= 1e-6, name

@@ -234,6 +234,8 @@ class DiffusionPolicy:
         device = self._device()
         generator = torch.Generator(device=device)
         generator.manual_seed(seed if seed is not None else int(torch.randint(0, 2**31 - 1, ()).item()))
+        if seed is not None:  # as the causal policy: dropout after a seeded rollout (REINFORCE's training pass)
+            torch.manual_seed(seed)  # draws from a state the seed fixes, so a resumed run repeats the uninterrupted one
         rollouts = []
         for idx in length_buckets(encoded, len(prompts)):
             body = torch.tensor([encoded[i][0] for i in idx], device=device)
