@@ -152,6 +152,54 @@ def test_masked_lm_is_fully_fine_tuned_in_float32_whatever_its_spec_dtype(defaul
         assert (weight - before.get_tensor(name).float()).abs().max() > 0
 
 
+def test_masked_lm_training_resumes_to_the_uninterrupted_run(default_run, tmp_path, monkeypatch):
+    """Killed in epoch 2, a rerun resumes from the epoch-1 checkpoint and repeats the uninterrupted run:
+    the same epoch-2 losses and the same final weights (dropout and the MLM loss's random masks draw from
+    the restored RNG states, the occupation batches from the restored Python RNG)."""
+    from safetensors.torch import load_file
+
+    from debiaslab.methods import desired_kl
+    from debiaslab.methods.train import run
+
+    table = pd.read_parquet(default_run / f"results/data/{EXP}/sentences.parquet")
+    keep = table.drop_duplicates("profession").groupby(["split", "prof_gender"]).head(2)["profession"]
+    sentences = tmp_path / "sentences.parquet"
+    table[table["profession"].isin(keep)].reset_index(drop=True).to_parquet(sentences)
+    spec = json.dumps({"path": str(default_run / "results/testbed/desired_distribution_mlm"), "kind": "mlm"})
+
+    def train_into(out):
+        return run("kl_real_world", model=spec, data=str(sentences), seed=42, out=out, checkpoints=tmp_path / "ckpt",
+                   settings={"learning_rate": 1e-4, "batch_size": 2, "eval_batch_size": 34, "max_epochs": 2,
+                             "min_delta": 0.0, "patience": 5, "mlm_loss": "masked"})
+
+    train_into(tmp_path / "uninterrupted")
+    epochs, category_batches = [], desired_kl.category_batches
+
+    def killed_in_epoch_2(categories, batch_size, rng):
+        if rng is not None:  # an epoch's shuffled training batches (validation batches come unshuffled)
+            epochs.append(1)
+            if len(epochs) == 2:
+                raise KeyboardInterrupt("killed")
+        return category_batches(categories, batch_size, rng)
+
+    monkeypatch.setattr(desired_kl, "category_batches", killed_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        train_into(tmp_path / "resumed")
+    monkeypatch.setattr(desired_kl, "category_batches", category_batches)
+    assert train_into(tmp_path / "resumed")["resumed_from_epoch"] == 1
+
+    def history(out):
+        return json.loads((out / "training_summary.json").read_text())["history"]
+
+    resumed, uninterrupted = history(tmp_path / "resumed"), history(tmp_path / "uninterrupted")
+    assert [h["epoch"] for h in uninterrupted] == [0, 1, 2]
+    for key in ("valid_loss", "train_loss", "train_kl", "train_mlm"):
+        assert resumed[2][key] == pytest.approx(uninterrupted[2][key], rel=1e-6), key
+    after, before = (load_file(str(out / "model.safetensors")) for out in (tmp_path / "resumed", tmp_path / "uninterrupted"))
+    for name, tensor in before.items():
+        assert (after[name] - tensor).abs().max().item() <= 1e-6, name
+
+
 def test_causal_lora_variant_trains_an_adapter_and_scores_it(default_run, tmp_path):
     """The causal-LM variant (LoRA, λ·L_norm, no MLM term) on the testbed causal LM, end to end by hand:
     training, detection, and the perplexity evaluation applying the adapter from the trained folder."""
