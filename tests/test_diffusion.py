@@ -118,10 +118,14 @@ def test_reinforce_trains_a_diffusion_policy(default_run, tmp_path):
     assert (tmp_path / "adapter/adapter_model.safetensors").is_file()
 
 
-@pytest.mark.parametrize("policy", ["diffusion", "causal"])
-def test_reinforce_resumes_to_the_uninterrupted_adapter(default_run, tmp_path, monkeypatch, policy):
-    """Killed after its step-2 checkpoint, a rerun resumes there and ends with the uninterrupted run's
-    adapter, LoRA dropout included (its draws must not depend on what ran before the resume)."""
+@pytest.mark.parametrize("policy, stop", [("diffusion", "kill"), ("causal", "kill"), ("causal", "sigterm")])
+def test_reinforce_resumes_to_the_uninterrupted_adapter(default_run, tmp_path, monkeypatch, policy, stop):
+    """Stopped after step 2, a rerun resumes there and ends with the uninterrupted run's adapter, LoRA
+    dropout included (its draws must not depend on what ran before the resume). kill: the process dies
+    in step 3, after the periodic step-2 checkpoint; sigterm (SLURM preemption or time limit) arrives in
+    step 2: the trainer checkpoints that step itself and exits 143."""
+    import os
+    import signal
     from safetensors.torch import load_file
 
     from debiaslab.data.mcq import write_pool
@@ -134,7 +138,8 @@ def test_reinforce_resumes_to_the_uninterrupted_adapter(default_run, tmp_path, m
     else:
         spec = json.dumps({"path": str(default_run / "results/testbed/lm"), "kind": "causal"})
         generation, targets = {"max_new_tokens": 8}, ["q_proj", "v_proj"]
-    settings = {"learning_rate": 0.01, "batch_size": 2, "micro_batch_size": 2, "max_steps": 4, "save_steps": 2,
+    settings = {"learning_rate": 0.01, "batch_size": 2, "micro_batch_size": 2, "max_steps": 4,
+                "save_steps": 2 if stop == "kill" else 50,
                 "baseline": "none", "dataset_size": 8, "temperature": 1.0, "generation": generation,
                 "lora": {"r": 4, "alpha": 8, "dropout": 0.3, "target_modules": targets}}
 
@@ -145,15 +150,20 @@ def test_reinforce_resumes_to_the_uninterrupted_adapter(default_run, tmp_path, m
     train_into(tmp_path / "uninterrupted")
     steps, rollout_batch = [], reinforce.rollout_batch
 
-    def killed_at_step_3(*args, **kwargs):
+    def interrupted(*args, **kwargs):
         steps.append(1)
-        if len(steps) == 3:
+        if stop == "kill" and len(steps) == 3:
             raise KeyboardInterrupt("killed")
+        if stop == "sigterm" and len(steps) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
         return rollout_batch(*args, **kwargs)
 
-    monkeypatch.setattr(reinforce, "rollout_batch", killed_at_step_3)
-    with pytest.raises(KeyboardInterrupt):
+    monkeypatch.setattr(reinforce, "rollout_batch", interrupted)
+    with pytest.raises(KeyboardInterrupt if stop == "kill" else SystemExit) as stopped:
         train_into(tmp_path / "resumed")
+    if stop == "sigterm":
+        assert stopped.value.code == 128 + signal.SIGTERM and len(steps) == 2
+    assert not (tmp_path / "resumed").exists()
     monkeypatch.setattr(reinforce, "rollout_batch", rollout_batch)
     summary = train_into(tmp_path / "resumed")
     assert summary["resumed_from_step"] == 2

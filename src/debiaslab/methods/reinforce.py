@@ -27,12 +27,16 @@ checkpoint (adapter, optimizer, step and metrics so far) under `checkpoints`.
 
 from __future__ import annotations
 
+import logging
 import math
+import signal
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from debiaslab.methods.common import LoraSettings
+
+log = logging.getLogger(__name__)
 from debiaslab.methods.policy import PolicySampling
 from debiaslab.methods.reward import RewardSettings
 
@@ -173,7 +177,7 @@ def train_reinforce(model_spec, data_path, settings: ReinforceSettings, seed: in
     from debiaslab import models
     from debiaslab.data.mcq import train_subset
     from debiaslab.io import atomic_path, read_table, write_json, write_text
-    from debiaslab.methods.common import checkpoint_dir_for
+    from debiaslab.methods.common import StopOnSignal, checkpoint_dir_for
     from debiaslab.methods.policy import make_policy, model_inputs
     from debiaslab.methods.reward import Reward
 
@@ -204,37 +208,47 @@ def train_reinforce(model_spec, data_path, settings: ReinforceSettings, seed: in
         history, start_step = state["history"], state["step"]
 
     began = time.perf_counter()
-    for step in range(start_step, steps):
-        batch = [inputs[i] for i in schedule[step]]
-        model.eval()  # sample and score without dropout
-        rollouts, texts, scored = rollout_batch(policy, reward, batch, settings.temperature,
-                                                settings.micro_batch_size, seed * 100_003 + step)
-        adv = advantages(scored["reward"], settings.baseline)
-        model.train()
-        optimizer.zero_grad(set_to_none=True)
-        loss_value = 0.0
-        for positions, rollout in rollouts:
-            a = adv[positions].to(rollout.kl.device)
-            for chunk in policy.logprob_chunks(rollout):
-                # Σ over microbatches and chunks of −(R − b)·log p / B = reinforce_loss over the whole batch
-                loss = -(a * chunk).sum() / len(batch)
-                loss.backward()
-                loss_value += loss.item()
-        if settings.max_grad_norm > 0:
-            torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
-        optimizer.step()
-        gendered, neutral = response_flags(texts)
-        history.append({
-            "step": step + 1, "epoch": (step + 1) * settings.batch_size / len(inputs), "loss": loss_value,
-            "mean_bias": float(scored["bias"].mean()), "mean_kl": float(scored["kl"].mean()),
-            "mean_reward": float(scored["reward"].mean()),
-            "gendered_pronoun_rate": sum(gendered) / len(texts), "neutral_option_rate": sum(neutral) / len(texts),
-            "learning_rate": settings.learning_rate, "seconds": time.perf_counter() - began,
-            "lemmatizer": reward.lemmatizer,
-        })
-        if (step + 1) % settings.save_steps == 0 and step + 1 < steps:
-            checkpoint.save({"adapter": get_peft_model_state_dict(model), "optimizer": optimizer.state_dict(),
-                             "history": history, "step": step + 1})
+    stopper = StopOnSignal()  # SLURM's SIGTERM (preemption, time limit): checkpoint the step in hand, then stop
+    stopper.install()
+    try:
+        for step in range(start_step, steps):
+            batch = [inputs[i] for i in schedule[step]]
+            model.eval()  # sample and score without dropout
+            rollouts, texts, scored = rollout_batch(policy, reward, batch, settings.temperature,
+                                                    settings.micro_batch_size, seed * 100_003 + step)
+            adv = advantages(scored["reward"], settings.baseline)
+            model.train()
+            optimizer.zero_grad(set_to_none=True)
+            loss_value = 0.0
+            for positions, rollout in rollouts:
+                a = adv[positions].to(rollout.kl.device)
+                for chunk in policy.logprob_chunks(rollout):
+                    # Σ over microbatches and chunks of −(R − b)·log p / B = reinforce_loss over the whole batch
+                    loss = -(a * chunk).sum() / len(batch)
+                    loss.backward()
+                    loss_value += loss.item()
+            if settings.max_grad_norm > 0:
+                torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
+            optimizer.step()
+            gendered, neutral = response_flags(texts)
+            history.append({
+                "step": step + 1, "epoch": (step + 1) * settings.batch_size / len(inputs), "loss": loss_value,
+                "mean_bias": float(scored["bias"].mean()), "mean_kl": float(scored["kl"].mean()),
+                "mean_reward": float(scored["reward"].mean()),
+                "gendered_pronoun_rate": sum(gendered) / len(texts), "neutral_option_rate": sum(neutral) / len(texts),
+                "learning_rate": settings.learning_rate, "seconds": time.perf_counter() - began,
+                "lemmatizer": reward.lemmatizer,
+            })
+            signalled = stopper.stop_now()
+            if ((step + 1) % settings.save_steps == 0 or signalled) and step + 1 < steps:
+                checkpoint.save({"adapter": get_peft_model_state_dict(model), "optimizer": optimizer.state_dict(),
+                                 "history": history, "step": step + 1})
+                if signalled:
+                    log.warning("received %s: checkpointed step %d in %s, stopping; rerun to resume",
+                                signal.Signals(stopper.received).name, step + 1, checkpoint_dir)
+                    raise SystemExit(128 + stopper.received)
+    finally:
+        stopper.uninstall()
 
     import pandas as pd
 
