@@ -24,6 +24,8 @@ def test_padding_on_either_side():
     assert ids.dtype == mask.dtype == torch.long
     with pytest.raises(ValueError, match="side"):
         pad_batch([[1]], 0, side="middle")
+    ids, mask = pad_batch([[], [4]], pad_id=0, min_width=3)  # a block that keeps its width
+    assert ids.tolist() == [[0, 0, 0], [4, 0, 0]] and mask.tolist() == [[0, 0, 0], [1, 0, 0]]
 
 
 def test_a_tokenizer_output_becomes_one_batch():

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from debiaslab.config import build
-from debiaslab.methods.policy import counted_tokens, token_kl
+from debiaslab.methods.policy import CausalPolicy, counted_tokens, token_kl
 from debiaslab.methods.reinforce import (ReinforceSettings, advantages, baseline_values, batch_schedule,
                                          reinforce_loss, total_steps)
 
@@ -107,3 +107,17 @@ def test_settings_defaults_are_the_source_values_and_checked():
 def test_generated_positions_end_at_the_first_eos():
     assert counted_tokens([5, 6, 9, 0, 0], [0, 9]) == [5, 6, 9]  # EOS counts, padding after it does not
     assert counted_tokens([5, 6, 7], [0, 9]) == [5, 6, 7]  # truncated: every token counts
+
+
+def test_causal_policy_batch_pads_prompts_left_and_counts_completions_to_the_first_eos():
+    """The training pass's rows: prompt left-padded, completion cut after its first EOS and right-padded to
+    the longest raw completion; gen_mask marks exactly the counted completion tokens (by hand)."""
+    policy = CausalPolicy.__new__(CausalPolicy)  # batch() needs only these: no model to load
+    policy.model, policy.eos_ids = torch.nn.Linear(1, 1), [9]
+    policy.tokenizer = type("Tok", (), {"pad_token_id": 0})()
+    t = policy.batch([[1, 2, 3], [4]], [[5, 9, 6, 6], [7]])
+    assert t["input_ids"].tolist() == [[1, 2, 3, 5, 9, 0, 0], [0, 0, 4, 7, 0, 0, 0]]
+    assert t["attention_mask"].tolist() == [[1, 1, 1, 1, 1, 0, 0], [0, 0, 1, 1, 0, 0, 0]]
+    assert t["gen_mask"].tolist() == [[False] * 3 + [True, True, False, False], [False] * 3 + [True, False, False, False]]
+    empty = policy.batch([[1]], [[]])  # nothing generated: still one (padding) completion column
+    assert empty["input_ids"].tolist() == [[1, 0]] and empty["gen_mask"].tolist() == [[False, False]]

@@ -23,18 +23,19 @@ def by_length(lengths: Sequence[int], batch_size: int, *, longest_first: bool = 
         yield order[start : start + batch_size]
 
 
-def pad_batch(rows: Sequence[Sequence[int]], pad_id: int, side: str = "right"):
+def pad_batch(rows: Sequence[Sequence[int]], pad_id: int, side: str = "right", min_width: int = 0):
     """(input ids, attention mask) long tensors of the rows padded to the longest with `pad_id`.
 
     "right" for scoring and training (a sequence-classification head reads the last non-pad token),
     "left" where the last positions must line up (next-token scores at the end of a prompt).
+    `min_width`: at least this many columns (a block that must keep its width when every row is short).
     """
     import torch
 
     if side not in ("right", "left"):
         raise ValueError(f"side must be 'right' or 'left', got {side!r}")
     # padded as Python lists, then one tensor each: a torch op per row costs more than the row itself
-    width = max(map(len, rows))
+    width = max(min_width, *map(len, rows))
     gaps = [width - len(row) for row in rows]
     if side == "right":
         ids = [list(row) + [pad_id] * gap for row, gap in zip(rows, gaps)]

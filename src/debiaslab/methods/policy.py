@@ -128,23 +128,22 @@ class CausalPolicy:
         return self.tokenizer(prompts, add_special_tokens=False)["input_ids"]
 
     def batch(self, prompt_ids: list[list[int]], completion_ids: list[list[int]]) -> dict:
-        """Left-padded prompt + completion tensors and the mask of counted generated positions."""
+        """Prompt (left-padded) + completion (right-padded) tensors and the mask of counted generated positions.
+
+        The completion block is as wide as the longest raw completion (at least 1), whatever `counted` cuts.
+        """
         import torch
 
+        from debiaslab.batching import pad_batch
+
         pad = self.tokenizer.pad_token_id
-        width_p = max(map(len, prompt_ids))
-        width_c = max(1, max(map(len, completion_ids)))
-        counted = [self.counted(c) for c in completion_ids]
-        left = [width_p - len(p) for p in prompt_ids]
-        right = [width_c - len(c) for c in counted]
-        # built as Python lists, then one tensor each (a torch op per row costs more than the row)
-        ids = torch.tensor([[pad] * a + list(p) + list(c) + [pad] * b
-                            for p, c, a, b in zip(prompt_ids, counted, left, right)], dtype=torch.long)
-        attention = torch.tensor([[0] * a + [1] * (width_p + width_c - a - b) + [0] * b
-                                  for a, b in zip(left, right)], dtype=torch.long)
-        gen_mask = torch.tensor([[False] * width_p + [True] * (width_c - b) + [False] * b for b in right])
+        prompt, prompt_mask = pad_batch(prompt_ids, pad, side="left")
+        completion, completion_mask = pad_batch([self.counted(c) for c in completion_ids], pad, side="right",
+                                                min_width=max(1, *map(len, completion_ids)))
+        gen_mask = torch.cat([torch.zeros_like(prompt_mask, dtype=torch.bool), completion_mask.bool()], 1)
         device = self._device()
-        return {"input_ids": ids.to(device), "attention_mask": attention.to(device), "gen_mask": gen_mask.to(device)}
+        return {"input_ids": torch.cat([prompt, completion], 1).to(device),
+                "attention_mask": torch.cat([prompt_mask, completion_mask], 1).to(device), "gen_mask": gen_mask.to(device)}
 
     def counted(self, completion: list[int]) -> list[int]:
         return counted_tokens(completion, self.eos_ids)
@@ -174,11 +173,12 @@ class CausalPolicy:
         """
         import torch
 
+        from debiaslab.batching import pad_batch
+
         prompt_ids = self.encode(prompts)
         pad = self.tokenizer.pad_token_id
-        width = max(map(len, prompt_ids))
-        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompt_ids], device=self._device())
-        attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompt_ids], device=self._device())
+        ids, attention = (t.to(self._device()) for t in pad_batch(prompt_ids, pad, side="left"))
+        width = ids.shape[1]
         kwargs: dict[str, Any] = dict(max_new_tokens=self.max_new_tokens, pad_token_id=pad, eos_token_id=self.eos_ids)
         if temperature > 0:
             kwargs.update(do_sample=True, temperature=temperature, top_k=0, top_p=1.0)
