@@ -2,7 +2,6 @@
 
 import math
 
-import numpy as np
 import pytest
 
 from debiaslab.metrics.balance import shannon_entropy_bits, term_entropies, unique_pairs

@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 import time
-from typing import Any, Callable
+from typing import Any
 
 log = logging.getLogger("debiaslab")
 

@@ -35,10 +35,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from debiaslab.methods.common import LoraSettings
-
-log = logging.getLogger(__name__)
 from debiaslab.methods.policy import PolicySampling
 from debiaslab.methods.reward import RewardSettings
+
+log = logging.getLogger(__name__)
 
 BASELINES = ("none", "batch_mean", "leave_one_out")
 # LLaDA names its attention output projection attn_out (the paper's targets: q, k, v, attn_out); causal
