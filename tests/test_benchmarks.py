@@ -89,6 +89,31 @@ def test_merged_config_is_the_union_and_reports_conflicts(tmp_path):
     assert notes == ["model m.gated: b.yaml says False, kept True"]
 
 
+def test_cli_makes_full_garbage_collections_rare_during_start_up():
+    """Importing torch after `debiaslab` has started (here `--help`) triggers no full garbage collection;
+    with CPython's defaults it triggers some (each rescans every live object: README "Garbage collection
+    at start-up"). Each side in a fresh interpreter."""
+    code = """
+import gc, sys
+from debiaslab.cli import main
+if sys.argv[1] == "cli":
+    try:
+        main(["--help"])
+    except SystemExit:
+        pass
+full = []
+gc.callbacks.append(lambda phase, info: full.append(1) if phase == "stop" and info["generation"] == 2 else None)
+import torch
+print(len(full))
+"""
+    counts = {}
+    for side in ("python", "cli"):
+        proc = subprocess.run([sys.executable, "-c", code, side], env=ENV, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, output(proc)
+        counts[side] = int(proc.stdout.split()[-1])
+    assert counts["cli"] == 0 < counts["python"], counts
+
+
 def test_missing_input_names_the_path_and_the_command(tmp_path):
     proc = bench("scoring", "--run-dir", tmp_path, "--scorers", "style_rm")
     assert proc.returncode == 2, output(proc)
