@@ -26,9 +26,12 @@ def load_yaml(path: str | Path) -> Any:
     import yaml
 
     path = Path(path)
+    # libyaml's parser where PyYAML has it (its wheels do): the same documents, ~7x faster, and every
+    # Snakemake invocation loads the config schemas (~0.1 s of a dry-run in pure Python)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         with path.open(encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+            return yaml.load(fh, Loader=loader)
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except yaml.YAMLError as e:

@@ -31,13 +31,24 @@ def _module_file(module: str) -> Path | None:
     return None
 
 
+def _statements(nodes: list):
+    """Every statement in `nodes` and in the blocks nested in them. An import is a statement, so the
+    expressions (most of a module's nodes, which `ast.walk` would visit too) are skipped."""
+    for node in nodes:
+        yield node
+        for block in ("body", "orelse", "finalbody", "handlers", "cases"):
+            inner = getattr(node, block, None)
+            if isinstance(inner, list):
+                yield from _statements(inner)
+
+
 @lru_cache(maxsize=None)
 def _imports(path: Path, module: str) -> tuple[str, ...]:
     """debiaslab modules imported anywhere in `path` (including inside functions)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: set[str] = set()
-    for node in ast.walk(tree):
+    for node in _statements(tree.body):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.split(".")[0] == PACKAGE)
         elif isinstance(node, ast.ImportFrom):
