@@ -71,17 +71,48 @@ def edited_config(workdir: Path, edit, name: str = "edited.yaml") -> Path:
     return path
 
 
+def needs_default_run(item) -> bool:
+    return "default_run" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Tests that do not need the default run go first (stable: file order otherwise), so that they run
+    while the default run builds in the background (`_default_run_started`): on two cores it keeps both
+    busy for minutes, and what else the suite does mostly keeps one."""
+    items.sort(key=needs_default_run)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _default_run_started(request, tmp_path_factory):
+    """(workdir, process, log) of the default workflow run, started with the session's first test if any
+    selected test needs it; stopped at the end of the session if it is still running then."""
+    if not any(needs_default_run(item) for item in request.session.items):
+        yield None
+        return
+    reuse = os.environ.get("DEBIASLAB_TEST_RUN_DIR")
+    workdir = copy_workflow(Path(reuse) if reuse else tmp_path_factory.mktemp("default_run"))
+    log = tmp_path_factory.mktemp("default_run_log") / "snakemake.log"
+    with log.open("w") as fh:
+        proc = subprocess.Popen([str(Path(sys.executable).parent / "snakemake"), "--cores", "2", "all"], cwd=workdir,
+                                env=ENV, stdout=fh, stderr=subprocess.STDOUT)
+    yield workdir, proc, log
+    if proc.poll() is None:
+        proc.terminate()
+        proc.wait(timeout=120)
+
+
 @pytest.fixture(scope="session")
-def default_run(tmp_path_factory) -> Path:
+def default_run(_default_run_started) -> Path:
     """The default workflow, run to completion once; returns its working directory.
 
+    It starts in the background with the session (`_default_run_started`); this waits for it.
     DEBIASLAB_TEST_RUN_DIR=<dir> reuses a working directory across sessions while developing: the
     current workflow files are copied in and `snakemake all` brings it up to date (a no-op if nothing
     changed). CI never sets it.
     """
-    reuse = os.environ.get("DEBIASLAB_TEST_RUN_DIR")
-    workdir = copy_workflow(Path(reuse) if reuse else tmp_path_factory.mktemp("default_run"))
-    snakemake(workdir, "--cores", "2", "all")
+    workdir, proc, log = _default_run_started
+    if proc.wait(timeout=3600) != 0:
+        raise AssertionError(f"snakemake --cores 2 all failed ({proc.returncode}) in {workdir}:\n{log.read_text()[-6000:]}")
     return workdir
 
 

@@ -239,7 +239,7 @@ def _files(root: Path, *parts: str) -> dict[str, Path]:
     return {str(p.relative_to(root)): p for part in parts for p in sorted((root / part).rglob("*")) if p.is_file()}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: the tests that also need the default run come later (conftest)
 def two_runs(tmp_path_factory):
     """Run A: the reduced config. Run B, from scratch at the same time: the same config plus an experiment on
     a broken model, with --keep-going. Both carry HF_TOKEN (conftest.TEST_TOKEN) in their environment."""
