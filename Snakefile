@@ -9,6 +9,8 @@
 
 from snakemake.utils import min_version
 
+from debiaslab import warm_start
+
 min_version("9.0")
 
 if not workflow.overwrite_configfiles:
@@ -25,6 +27,21 @@ include: "rules/generate.smk"
 include: "rules/score.smk"
 include: "rules/evaluate.smk"
 include: "rules/aggregate.smk"
+
+
+# Local runs: each job runs in a fork of one process that imported torch & co. once, not ~4 s of
+# imports per job (debiaslab/warm_start.py; README "Warm start"). Cluster jobs run as they are.
+onstart:
+    if workflow.local_exec and not workflow.remote_exec:
+        warm_start.start_server("results/logs/warm_start.log", jobs=len(list(workflow.dag.needrun_jobs())))
+
+
+onsuccess:
+    warm_start.stop_server()
+
+
+onerror:
+    warm_start.stop_server()
 
 
 # Jobs that run on the login node even under `--profile slurm`: the Hub download (compute nodes are

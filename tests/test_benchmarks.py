@@ -40,14 +40,20 @@ def test_default_run_breakdown_sums_each_stage(tmp_path):
         path = tmp_path / "results" / "benchmarks" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"s\th:m:s\tmax_rss\tcpu_time\n{seconds}\t0:00:01\t10\t{seconds / 2}\n")
+    # the train job ran warm: its CPU seconds are its forked child's (in its log) plus the command's
+    log = tmp_path / "results/logs/train/occupations/m/sft/seed~1.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("...\ndebiaslab: ran warm (pid 7, forked from the warm-start server): 9.9 s wall, 8.5 s CPU, "
+                   "peak RSS 600 MB\n")
+    assert default_run.warm_jobs(tmp_path) == 1
     jobs = default_run.job_seconds(tmp_path)
     assert sorted((j[0], j[1]) for j in jobs)[0] == ("aggregate", "bundle")
     table = default_run.breakdown(jobs)
     rows = {line.split()[0]: line.split()[1:5] for line in table.splitlines()[1:-1]}  # jobs, sum, max, cpu
     assert rows["testbed"] == ["2", "92.0", "90.0", "46.0"]
-    assert rows["train"] == ["1", "10.5", "10.5", "5.2"]
+    assert rows["train"] == ["1", "10.5", "10.5", "13.8"]  # 5.25 + 8.5
     assert rows["aggregate"] == ["3", "4.5", "3.0", "2.2"]  # tables + figures + bundle
-    assert rows["all"] == ["6", "107.0", "90.0", "53.5"]
+    assert rows["all"] == ["6", "107.0", "90.0", "62.0"]
 
 
 def test_idle_core_seconds_by_hand():
