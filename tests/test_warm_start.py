@@ -54,7 +54,8 @@ def server(tmp_path, monkeypatch):
     """A warm-start server (forked from this process) whose preload is a module that sets a variable
     on import, as scikit-learn and torch do; yields its socket path."""
     (tmp_path / "warm_probe_preload.py").write_text("import os\nos.environ['WARM_PROBE_IMPORTED'] = 'yes'\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
+    # (not monkeypatch.syspath_prepend: it calls pkg_resources, which the GenBit shim stands in for)
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
     path = str(tmp_path / "warm.sock")
     proc = multiprocessing.get_context("fork").Process(
         target=serve_without_pytest_variable, args=(path,),
