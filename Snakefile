@@ -32,8 +32,7 @@ include: "rules/aggregate.smk"
 # Local runs: each job runs in a fork of one process that imported torch & co. once, not ~4 s of
 # imports per job (debiaslab/warm_start.py; README "Warm start"). Cluster jobs run as they are.
 onstart:
-    if workflow.local_exec and not workflow.remote_exec:
-        warm_start.start_server("results/logs/warm_start.log", jobs=len(list(workflow.dag.needrun_jobs())))
+    warm_start.start_for(workflow, "results/logs/warm_start.log")
 
 
 onsuccess:

@@ -168,3 +168,45 @@ def test_the_default_run_ran_warm_and_a_cold_rerun_gives_the_same_output(default
     cold = subprocess.run(line, shell=True, cwd=default_run, env=env, capture_output=True, text=True)
     assert cold.returncode == 0 and "ran warm" not in cold.stderr, cold.stderr[-2000:]
     pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(default_run / f"results/{job}/responses.parquet"))
+
+
+class Workflow:
+    """What `start_for` reads of Snakemake's workflow object."""
+
+    def __init__(self, jobs=10, local=True, remote=False, touch=False):
+        self.local_exec, self.remote_exec, self.touch = local, remote, touch
+        self.dag = self
+        self.jobs = jobs
+
+    def needrun_jobs(self):
+        if self.jobs is None:
+            raise AttributeError("a moved Snakemake internal")
+        return iter(range(self.jobs))
+
+
+def test_the_server_starts_for_local_runs_of_several_jobs_and_stops_with_them(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(warm_start.SOCKET_ENV, raising=False)
+    log = tmp_path / "warm_start.log"
+    for not_served in (Workflow(local=False), Workflow(remote=True), Workflow(touch=True), Workflow(jobs=3)):
+        assert warm_start.start_for(not_served, str(log)) is None and warm_start._server is None
+    assert warm_start.start_for(Workflow(jobs=None), str(log)) is None
+    assert "warm-start server not started (AttributeError" in capsys.readouterr().err
+    path = warm_start.start_for(Workflow(jobs=10), str(log))
+    try:
+        assert path and os.environ[warm_start.SOCKET_ENV] == path
+        server = warm_start._server
+        for _ in range(600):  # its imports: seconds
+            if os.path.exists(path) or server.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert os.path.exists(path), log.read_text()
+        # a real command, with the environment Snakemake gives a 1-thread job of this process
+        env = dict(os.environ, **{name: "1" for name in warm_start.THREAD_VARIABLES})
+        done = subprocess.run(["debiaslab", "check-config", str(Path(__file__).parents[1] / "config/config.yaml")],
+                              env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and "ran warm" in done.stderr, done.stderr
+    finally:
+        warm_start.stop_server()
+    assert server.poll() is not None and not os.path.exists(path)
+    assert warm_start.SOCKET_ENV not in os.environ
+    assert "serving" in log.read_text() and "stopped" in log.read_text()

@@ -289,6 +289,18 @@ def _alive(pid: int) -> bool:
 _server = None
 
 
+def start_for(workflow, log_path: str) -> str | None:
+    """The Snakefile's `onstart`: start the server for a local run that executes jobs (not a cluster
+    run, a cluster job's own Snakemake, or --touch). Never fails the run: without a server, jobs run cold."""
+    try:
+        if not workflow.local_exec or workflow.remote_exec or workflow.touch:
+            return None
+        return start_server(log_path, jobs=sum(1 for _ in workflow.dag.needrun_jobs()))
+    except Exception as e:  # noqa: BLE001 - Snakemake internals may move; the run goes on cold
+        print(f"debiaslab: warm-start server not started ({type(e).__name__}: {e}); jobs run cold", file=sys.stderr)
+        return None
+
+
 def start_server(log_path: str, jobs: int) -> str | None:
     """Start the server for this (local) Snakemake process of `jobs` jobs to run and point the jobs at
     it; the socket path, or None where turned off or not worth it (the server's own imports cost about
