@@ -39,6 +39,8 @@ def probe(argv: list[str]) -> int:
         Path(argv[1]).write_text(str(os.getpid()))
         time.sleep(120)
         return 0
+    if action == "exit":  # sys.exit(2), as argparse on a usage error; sys.exit("text"): status 1, text to stderr
+        sys.exit(int(argv[1]) if argv[1].isdigit() else argv[1])
     if action == "kill-self":
         os.kill(os.getpid(), signal.SIGKILL)
     raise RuntimeError(f"probe failed on {action}")
@@ -101,6 +103,9 @@ def test_a_forked_job_runs_as_its_command_would(server, tmp_path):
 def test_a_failing_or_killed_job_fails_its_command(server):
     failed = client(server, "crash")
     assert failed.returncode == 1 and "RuntimeError: probe failed on crash" in failed.stderr
+    assert client(server, "exit", "2").returncode == 2
+    said = client(server, "exit", "no such file")
+    assert said.returncode == 1 and "no such file" in said.stderr
     killed = client(server, "kill-self")
     assert killed.returncode == 128 + signal.SIGKILL
 

@@ -154,8 +154,12 @@ def _run_child(conn, fds: list[int], request: dict, entry, keep_open: set[int], 
         start, cpu = time.perf_counter(), time.process_time()
         try:
             code = entry(request["argv"])
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else (0 if e.code is None else (print(e.code, file=sys.stderr) or 1))
+        except SystemExit as e:  # sys.exit(...), argparse's --help and usage errors: as the interpreter does
+            if e.code is None or isinstance(e.code, int):
+                code = e.code or 0
+            else:
+                print(e.code, file=sys.stderr)
+                code = 1
         except BaseException:  # noqa: BLE001 - as the interpreter would: traceback, status 1
             import traceback
 
@@ -172,6 +176,11 @@ def _run_child(conn, fds: list[int], request: dict, entry, keep_open: set[int], 
         atexit._run_exitfuncs()
         logging.shutdown()
         sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:  # noqa: BLE001 - becoming the job failed: say why (the job's log, or the server's)
+        import traceback
+
+        traceback.print_exc()
         sys.stderr.flush()
     finally:
         os._exit(code or 0)
