@@ -324,7 +324,10 @@ def start_server(log_path: str, jobs: int) -> str | None:
     command = shutil.which("debiaslab")
     if command is None:
         return None
-    path = os.path.join(tempfile.gettempdir(), f"debiaslab-warm-{os.getpid()}.sock")
+    name = f"debiaslab-warm-{os.getpid()}.sock"
+    path = os.path.join(tempfile.gettempdir(), name)
+    if len(path) > 100:  # a Unix socket path holds ~107 bytes; a cluster's long TMPDIR would not do
+        path = os.path.join("/tmp", name)
     env = dict(os.environ)
     env.pop(SOCKET_ENV, None)
     env.update({name: "1" for name in THREAD_VARIABLES})  # what Snakemake sets for a 1-thread job
