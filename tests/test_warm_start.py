@@ -196,6 +196,12 @@ def test_the_server_starts_for_local_runs_of_several_jobs_and_stops_with_them(tm
         assert warm_start.start_for(not_served, str(log)) is None and warm_start._server is None
     assert warm_start.start_for(Workflow(jobs=None), str(log)) is None
     assert "warm-start server not started (AttributeError" in capsys.readouterr().err
+    (tmp_path / "nvidia0").touch()  # a machine with a GPU: no server
+    monkeypatch.setattr(warm_start, "GPU_DEVICE_FILES", (str(tmp_path / "nvidia[0-9]*"),))
+    assert warm_start.start_for(Workflow(jobs=10), str(log)) is None and warm_start._server is None
+    assert "a GPU is present" in capsys.readouterr().err
+    monkeypatch.undo()
+    monkeypatch.delenv(warm_start.SOCKET_ENV, raising=False)
     path = warm_start.start_for(Workflow(jobs=10), str(log))
     try:
         assert path and os.environ[warm_start.SOCKET_ENV] == path

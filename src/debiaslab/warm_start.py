@@ -44,6 +44,9 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "GOTO_NUM_THREADS", "OPENBLAS_NUM_THREADS
                     "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 # Runs of fewer jobs start no server.
 MIN_JOBS = 4
+# A GPU's device files: where one exists, no server (a CUDA or ROCm context does not survive a fork,
+# and an import may create one); GPU machines run every job cold, as before.
+GPU_DEVICE_FILES = ("/dev/nvidia[0-9]*", "/dev/kfd")
 _HEADER = struct.Struct("!I")
 
 
@@ -318,8 +321,16 @@ def start_server(log_path: str, jobs: int) -> str | None:
     import shutil
     import subprocess
 
+    import glob
+
     global _server
     if os.environ.get(SWITCH_ENV) == "0" or _server is not None or jobs < MIN_JOBS:
+        return None
+    if not sys.platform.startswith("linux"):
+        return None  # fork after imports is only known good on Linux
+    if any(glob.glob(pattern) for pattern in GPU_DEVICE_FILES):
+        print("debiaslab: a GPU is present: no warm-start server (a GPU context does not survive a fork); "
+              "jobs run cold", file=sys.stderr)
         return None
     command = shutil.which("debiaslab")
     if command is None:
