@@ -118,6 +118,16 @@ def _send(conn, message: dict) -> None:
         pass  # the command is gone; nothing to tell
 
 
+def _fresh_cli():
+    """`debiaslab.cli.run` imported from the source on disk now: the package's modules the server had
+    (the CLI that started it) are dropped first, so a job never runs code older than its start."""
+    for name in [m for m in sys.modules if (m == "debiaslab" or m.startswith("debiaslab.")) and m != __name__]:
+        del sys.modules[name]
+    from debiaslab.cli import run
+
+    return run
+
+
 def _run_child(conn, fds: list[int], request: dict, entry, keep_open: set[int], import_env: dict) -> None:
     """In the forked child: become the job (descriptors, directory, environment), run it, exit."""
     import threading
@@ -156,7 +166,7 @@ def _run_child(conn, fds: list[int], request: dict, entry, keep_open: set[int], 
         threading.Thread(target=watch, daemon=True).start()
         start, cpu = time.perf_counter(), time.process_time()
         try:
-            code = entry(request["argv"])
+            code = (entry or _fresh_cli())(request["argv"])
         except SystemExit as e:  # sys.exit(...), argparse's --help and usage errors: as the interpreter does
             if e.code is None or isinstance(e.code, int):
                 code = e.code or 0
@@ -190,7 +200,8 @@ def _run_child(conn, fds: list[int], request: dict, entry, keep_open: set[int], 
 
 
 def serve(path: str, parent: int | None = None, preload=PRELOAD, entry=None, idle_timeout: float = 3600.0) -> None:
-    """Import `preload`, listen on `path`, fork a child per accepted request; return when `parent`
+    """Import `preload`, listen on `path`, fork a child per accepted request that runs `entry(argv)`
+    (default: `debiaslab.cli.run`, imported fresh in the child); return when `parent`
     (the Snakemake process) is gone, after `idle_timeout` s without a request, or on SIGTERM."""
     import importlib
     import select
@@ -201,8 +212,6 @@ def serve(path: str, parent: int | None = None, preload=PRELOAD, entry=None, idl
             importlib.import_module(name)
         except ImportError as e:  # an optional library missing: the jobs that need it import it themselves
             print(f"warm-start server: not preloaded: {name} ({e})", flush=True)
-    if entry is None:
-        from debiaslab.cli import run as entry
     # variables the imports set (scikit-learn's KMP_*, torch's TORCHINDUCTOR_CACHE_DIR): a cold job
     # sets them by importing the same libraries, so each child gets them on top of its job's environment
     import_env = {k: v for k, v in os.environ.items() if server_env.get(k) != v}
