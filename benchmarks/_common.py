@@ -88,7 +88,12 @@ def best_of(calls: dict, repeats: int, warmup: bool = True) -> tuple[dict[str, f
 
 
 def set_threads(threads: int) -> None:
+    """The thread count, and glibc's memory reuse as every `debiaslab` job sets it (cli.keep_freed_memory)."""
     import torch
+
+    from debiaslab.cli import keep_freed_memory
+
+    keep_freed_memory()
 
     torch.set_num_threads(threads)
 
