@@ -8,10 +8,12 @@ default config's testbed settings on the data the default run produced, each in 
     sft, dpo, inlp          occupations data (results/data/occupations/<method>/seed~42), testbed LM
     reinforce, rloo         reward_guided MCQ pool, testbed LM (rloo takes reinforce's testbed settings)
     forget_lora             rm_forget style pairs, testbed style reward model
+    kl_equal, kl_real_world desired_distribution sentences, testbed masked LM (one epoch, as configured)
 
 tokens/s counts the token positions (padding included) that go through the model's forward with
 gradients on, from the first such forward to the last (steady state: loading, tokenization and the
-final save are outside; REINFORCE's and RLOO's rollouts and reward passes are inside). INLP trains
+final save are outside; REINFORCE's and RLOO's rollouts and reward passes are inside; the KL trainers'
+PLL/MLM loss passes are inside, their validation passes outside). INLP trains
 no weights: its figure is the feature pass (no gradient). `raw` (not a trainer) is one full-parameter
 AdamW step per iteration on random tokens (--seq-len x --batch-size), the architecture's ceiling.
 Peak memory: the process's peak RSS on CPU; torch.cuda.max_memory_allocated on a GPU.
@@ -42,6 +44,7 @@ import _common
 
 LM = "results/testbed/lm"
 STYLE_RM = "results/testbed/style_rm"
+DD_MLM = "results/testbed/desired_distribution_mlm"
 DATA = {
     "sft": "results/data/occupations/sft/seed~42/train.parquet",
     "dpo": "results/data/occupations/dpo/seed~42/train.parquet",
@@ -49,6 +52,8 @@ DATA = {
     "reinforce": "results/data/reward_guided/mcq.parquet",
     "rloo": "results/data/reward_guided/mcq.parquet",
     "forget_lora": "results/data/rm_forget/train_pairs.parquet",
+    "kl_equal": "results/data/desired_distribution/sentences.parquet",
+    "kl_real_world": "results/data/desired_distribution/sentences.parquet",
 }
 CAUSAL_GENERATION_KEYS = ("max_new_tokens", "chat", "system_prompt")  # rules/common.smk RG_CAUSAL_KEYS
 
@@ -77,6 +82,10 @@ def trainer_settings(method: str, config: dict, steps: int) -> tuple[dict, int |
     if method == "forget_lora":
         s = dict(exps["rm_forget"]["methods"]["forget_style"]["train"], pair_mode="style", epochs=1)
         return s, steps * s.get("batch_size", 8) * s.get("gradient_accumulation_steps", 1)
+    if method in ("kl_equal", "kl_real_world"):
+        # epochs, not steps: a batch is one occupation category's sentences, and the data's splits
+        # (train/valid occupations) cannot be cut to a few steps' rows; one epoch is the default run's
+        return dict(exps["desired_distribution"]["methods"][method]["train"], max_epochs=1), None
     raise KeyError(method)
 
 
@@ -197,6 +206,8 @@ def prepare(method: str, run: Path, config: dict, a, tmp: Path, model_spec) -> d
         if model_spec is not None:
             return {}
         model = str(_common.require(run, STYLE_RM)[0])
+    elif method in ("kl_equal", "kl_real_world"):  # the testbed's masked LM, or a --gpu-config causal LM (LoRA)
+        model = model_spec or str(_common.require(run, DD_MLM)[0])
     else:
         model = model_spec or str(_common.require(run, LM)[0])
     if rows is not None:
@@ -216,7 +227,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run-dir", default=str(_common.REPO), help="a completed default run (default: this repository)")
     p.add_argument("--methods", nargs="+", choices=methods, default=list(TRAINERS))
-    p.add_argument("--steps", type=int, default=8, help="optimizer steps per trainer (INLP: its configured fit)")
+    p.add_argument("--steps", type=int, default=8,
+                   help="optimizer steps per trainer (INLP: its configured fit; kl_equal, kl_real_world: one epoch)")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (default 1: what each workflow job runs with; on a shared 2-core machine two "
                         "threads time the contention, not the batching)")
@@ -263,15 +275,16 @@ def main(argv=None) -> int:
                 continue
             results.append(json.loads(lines[-1][len("RESULT "):]))
 
-    print(f"{what}; {_common.device_line(a.threads)}; {a.steps} steps each")
+    print(f"{what}; {_common.device_line(a.threads)}; {a.steps} steps each"
+          " (INLP: its configured fit; kl_equal, kl_real_world: one epoch)")
     if a.gpu_config and "forget_lora" in a.methods:
         print("forget_lora: skipped (needs a sequence-classification reward model, --gpu-config builds a causal LM)")
-    print(f"{'method':<12} {'steps':>5} {'fwd':>4} {'tokens':>8} {'tokens/s':>10} {'peak MB':>9} {'wall s':>7}"
+    print(f"{'method':<14} {'steps':>5} {'fwd':>4} {'tokens':>8} {'tokens/s':>10} {'peak MB':>9} {'wall s':>7}"
           + ("  MFU" if a.gpu_config else ""))
     for r in results:
         mfu = 6 * r["params"] * r["tokens_per_s"] / (a.peak_tflops * 1e12)
         note = "" if r["gradient"] else "  (feature pass, no gradient)"
-        print(f"{r['method']:<12} {r['steps'] if r['steps'] is not None else '-':>5} {r['forwards']:>4} {r['tokens']:>8} "
+        print(f"{r['method']:<14} {r['steps'] if r['steps'] is not None else '-':>5} {r['forwards']:>4} {r['tokens']:>8} "
               f"{r['tokens_per_s']:>10.1f} {r['peak_mb']:>9.0f} {r['wall_s']:>7.1f}"
               + (f"  {mfu:.1%}" if a.gpu_config else "") + note)
     if failed:

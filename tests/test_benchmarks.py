@@ -184,6 +184,27 @@ def test_batched_scoring_is_4x_unbatched_and_scores_the_same(default_run):
     assert set(sections) == {"reward_model", "style_rm", "mmlu"}, output(proc)
 
 
+def test_training_benchmark_covers_every_trainer():
+    """Each trainer of debiaslab.methods.train has its data and a few steps' settings that its own settings
+    class accepts: a trainer added to the package without them here fails this, not the script's default run."""
+    import training
+
+    from debiaslab.config import build, load
+    from debiaslab.methods.train import TRAINERS
+
+    config = load(REPO / "config" / "config.yaml", REPO / "workflow" / "schemas" / "config.schema.yaml")
+    assert set(training.DATA) == set(TRAINERS)
+    for method, (module, settings_class, _, _) in TRAINERS.items():
+        settings, rows = training.trainer_settings(method, config, steps=3)
+        typed = build(getattr(__import__(module, fromlist=[settings_class]), settings_class), settings, method)
+        if method in ("sft", "dpo", "forget_lora"):  # rows for exactly 3 optimizer steps
+            assert rows == 3 * typed.batch_size * getattr(typed, "gradient_accumulation_steps", 1)
+        if method in ("reinforce", "rloo"):
+            assert typed.max_steps == 3
+        if method.startswith("kl_"):
+            assert typed.max_epochs == 1
+
+
 @pytest.mark.workflow
 def test_training_throughput_and_peak_memory(default_run):
     proc = bench("training", "--run-dir", default_run, "--methods", "sft", "--steps", 2)
