@@ -616,13 +616,14 @@ def collect_full_generation_rarely() -> None:
 
 
 def keep_freed_memory() -> bool:
-    """glibc hands freed blocks of more than ~128 KiB-32 MiB back to the kernel (munmap, heap trim),
-    so every batched forward on CPU faults its multi-MB activations in again page by page: ~5,000
-    page faults and 20-30% of a 64-row scoring forward of the testbed models. Keep freed memory for
-    reuse instead: blocks up to 32 MiB (glibc's largest mmap threshold) come from the heap, and the
-    heap is trimmed only past 1 GiB free (PyTorch's CPU tuning guide gets the same from jemalloc or
-    tcmalloc). Left alone where the user set these thresholds (MALLOC_*_THRESHOLD_, GLIBC_TUNABLES);
-    a no-op without glibc. True where it changed them."""
+    """By default glibc gives large freed blocks back to the kernel (mmap'd blocks are unmapped, the
+    heap's free top is trimmed past a small threshold), so every batched forward on CPU faults its
+    multi-MB activations in again page by page: ~5,000 page faults and 20-30% of a 64-row scoring
+    forward of the testbed models. Keep freed memory for reuse instead: blocks up to 32 MiB (glibc's
+    largest mmap threshold) come from the heap, and the heap is trimmed only past 1 GiB free
+    (PyTorch's CPU tuning guide gets the same from jemalloc or tcmalloc). Left alone where the user set
+    these thresholds (MALLOC_*_THRESHOLD_, GLIBC_TUNABLES); a no-op without glibc. True where it
+    changed them."""
     tunables = os.environ.get("GLIBC_TUNABLES", "")
     if ("MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ
             or "malloc.mmap_threshold" in tunables or "malloc.trim_threshold" in tunables):
