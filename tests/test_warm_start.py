@@ -202,6 +202,8 @@ def test_the_server_starts_for_local_runs_of_several_jobs_and_stops_with_them(tm
     assert "a GPU is present" in capsys.readouterr().err
     monkeypatch.undo()
     monkeypatch.delenv(warm_start.SOCKET_ENV, raising=False)
+    # the `debiaslab` command of this environment, also where pytest runs as .venv/bin/python -m pytest
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     path = warm_start.start_for(Workflow(jobs=10), str(log))
     try:
         assert path and os.environ[warm_start.SOCKET_ENV] == path

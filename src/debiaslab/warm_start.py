@@ -327,10 +327,9 @@ def start_server(log_path: str, jobs: int) -> str | None:
     it; the socket path, or None where turned off or not worth it (the server's own imports cost about
     what one cold job's do: a run of a few jobs gains nothing). Jobs that start before the server has
     imported everything run cold."""
+    import glob
     import shutil
     import subprocess
-
-    import glob
 
     global _server
     if os.environ.get(SWITCH_ENV) == "0" or _server is not None or jobs < MIN_JOBS:
