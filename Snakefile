@@ -52,6 +52,7 @@ localrules:
     testbed_tokenizers,
     testbed_mmlu,
     testbed_glue,
+    testbed_bias_suite,
     occupations_training_data,
     occupations_prompts,
     desired_distribution_sentences,
@@ -82,7 +83,7 @@ rule train_all:
 
 rule evaluate_all:
     input:
-        [path for name in EXPERIMENTS for path in table_inputs(name)],
+        [path for name in EXPERIMENTS for path in table_inputs(name) + evaluation_targets(name)],
 
 
 rule tables:

@@ -11,6 +11,7 @@ from debiaslab.generation.responses import DECODERS, PROJECTION_MODULE
 from debiaslab.hub import is_hub_id
 from debiaslab.hub import references as hub_references
 from debiaslab.methods.train import trainer_module
+from debiaslab.metrics.reward_guided import cell_label
 from debiaslab.provenance import source_fingerprint
 
 try:
@@ -132,9 +133,12 @@ def baseline_records(name, wildcards):
 
 
 def experiment_runs(name):
-    """(model, method, seed) of every run of an experiment, in run_paths' order (desired_distribution: its own)."""
+    """(model, method, seed) of every run of an experiment, in run_paths' order (desired_distribution and
+    reward_guided: their own)."""
     if name == "desired_distribution":
         return desired_distribution_runs()
+    if name == "reward_guided":
+        return reward_guided_runs()
     exp = experiment(name)
     return [(model, method, seed) for model in exp["models"] for method in exp["methods"] for seed in exp["seeds"]]
 
@@ -215,7 +219,9 @@ def experiment_targets(name):
 
 
 def all_targets():
-    return testbed_targets() + table_targets() + figure_targets()
+    """Tables, figures, and every run's evaluations (also those no table shows yet)."""
+    evaluations_ = [path for name in EXPERIMENTS for path in evaluation_targets(name)]
+    return testbed_targets() + table_targets() + figure_targets() + sorted(set(evaluations_))
 
 
 
@@ -340,12 +346,20 @@ MODEL_EVALUATIONS = {
     "mmlu": "debiaslab.evals.mmlu",
     "glue": "debiaslab.evals.glue",
     "perplexity": "debiaslab.evals.corpus_perplexity",
-    "crows_pairs": "debiaslab.evals.crows_pairs",
+    "crows_pairs": "debiaslab.evals.bias_suite.crows_pairs",
+    "bias_suite": "debiaslab.evals.bias_suite.suite",
 }
 
 
 def evaluations(name):
     return experiment(name).get("evaluations", {})
+
+
+# reward_guided's runs hold one adapter per grid cell and no responses file: only model evaluations,
+# which `evaluate` runs once per cell, apply there
+for _evaluation in set(evaluations("reward_guided") if "reward_guided" in EXPERIMENTS else ()) - set(MODEL_EVALUATIONS):
+    raise WorkflowError(f"experiments.reward_guided.evaluations.{_evaluation}: not available for reward_guided "
+                        f"(its runs are evaluated per grid cell); use one of {', '.join(MODEL_EVALUATIONS)}")
 
 
 def evaluation_targets(name):
@@ -375,14 +389,43 @@ def evaluation_data(wildcards):
     return evaluation_inputs(wildcards.experiment, wildcards.evaluation)
 
 
+def settings_data(node):
+    """The data an evaluation's settings name at any depth (the bias suite nests one per benchmark):
+    `dataset` (a name or {path: ...}) and `data` values."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("dataset", "data") and isinstance(value, str):
+                yield value
+            elif key == "dataset" and isinstance(value, dict) and isinstance(value.get("path"), str):
+                yield value["path"]
+            else:
+                yield from settings_data(value)
+
+
 def evaluation_inputs(name, evaluation):
-    """What an evaluation's data needs first: a testbed folder built here, or the Hub cache's manifest."""
+    """What an evaluation's data needs first: a testbed folder or file built here, or the Hub cache's manifest."""
     settings = evaluation_slice(name, evaluation)
-    dataset = settings.get("dataset")
-    paths = [dataset.get("path") if isinstance(dataset, dict) else dataset]
+    paths = list(settings_data(settings))
     if "testbed_mmlu" in settings.get("tasks", ()):
         paths.append("results/testbed/mmlu")
-    return sorted({f for p in paths if isinstance(p, str) for f in dataset_input(p)})
+    return sorted({f for p in paths for f in dataset_input(p)})
+
+
+def evaluation_artifacts(wildcards):
+    """What an `evaluate` job applies to the base model: the method's artifact (method_artifact), or for
+    reward_guided every grid cell's adapter (none for the base model)."""
+    if wildcards.experiment == "reward_guided":
+        return {"cells": [c["adapter"] for c in reward_guided_score_cells(wildcards) if c["adapter"]]}
+    return method_artifact(wildcards)
+
+
+def evaluation_flags(wildcards, input):
+    """`--adapter/--projection/--trained DIR`, or reward_guided's `--cells` (each cell's label and adapter)."""
+    if wildcards.experiment == "reward_guided":
+        cells = [{"label": cell_label(c["size"], c["temperature"]), "adapter": c["adapter"]}
+                 for c in reward_guided_score_cells(wildcards)]
+        return "--cells " + shlex.quote(as_json(cells))
+    return artifact_flags(wildcards, input)
 
 
 def run_ids(name):

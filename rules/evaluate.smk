@@ -1,10 +1,11 @@
 # Evaluations (evals/): capability and bias scores of every run, into the score store next to its
-# scores.parquet as eval_<name>.parquet; the experiment's table reads them (table_inputs).
+# scores.parquet as eval_<name>.parquet; the experiment's table reads them (table_inputs). A reward_guided
+# run is evaluated once per grid cell (its adapters), each cell's rows labelled like its scores.
 
 
 rule evaluate:
     input:
-        unpack(method_artifact),
+        unpack(evaluation_artifacts),
         model=lambda w: model_input(w.model),
         data=evaluation_data,
     output:
@@ -13,7 +14,7 @@ rule evaluate:
         evaluation="|".join(MODEL_EVALUATIONS),
     params:
         model=lambda w: model_spec(w.model),
-        artifacts=artifact_flags,
+        artifacts=evaluation_flags,
         settings=lambda w: as_json(evaluation_settings(w)),
         code=lambda w: code(MODEL_EVALUATIONS[w.evaluation]),
     threads: 1

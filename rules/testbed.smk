@@ -134,6 +134,30 @@ rule testbed_glue:
         "debiaslab testbed glue --settings {params.settings:q} --out {output} > {log} 2>&1"
 
 
+# Testbed-format BBQ / WinoGender / StereoSet / CrowS-Pairs sets over what the testbed models already
+# know (no corpus section): the bias suite's default data (testbed/bias_suite.py).
+rule testbed_bias_suite:
+    output:
+        "results/testbed/bias_suite/occupations/bbq.jsonl",
+        directory("results/testbed/bias_suite/occupations/winogender"),
+        "results/testbed/bias_suite/occupations/stereoset.jsonl",
+        "results/testbed/bias_suite/occupations/crows_pairs.csv",
+        "results/testbed/bias_suite/desired_distribution/stereoset.jsonl",
+        "results/testbed/bias_suite/desired_distribution/crows_pairs.csv",
+    params:
+        settings=lambda w: as_json({"bias_strength": config["testbed"]["bias_strength"]}),
+        code=code("debiaslab.testbed.bias_suite"),
+    priority: PRIORITY["testbed"]
+    log:
+        "results/logs/testbed/bias_suite.log",
+    benchmark:
+        "results/benchmarks/testbed/bias_suite.tsv"
+    conda:
+        "../envs/train.yaml"
+    shell:
+        "debiaslab testbed bias-suite --settings {params.settings:q} --out results/testbed/bias_suite > {log} 2>&1"
+
+
 rule testbed_safety_data:
     output:
         "results/testbed/safety/hh-rlhf.jsonl",

@@ -120,6 +120,12 @@ def cmd_testbed_safety(a):
     return write_files(a.settings, a.out)
 
 
+def cmd_testbed_bias_suite(a):
+    from debiaslab.testbed.bias_suite import write_sets
+
+    return write_sets(a.settings, a.out)
+
+
 def cmd_testbed_scorer(a):
     from debiaslab.testbed.scorers import write_scorer
 
@@ -209,10 +215,12 @@ def cmd_score_rm_sweep(a):
 
 
 def cmd_evaluate_model(a):
-    from debiaslab.evals.run import evaluate_model
+    from debiaslab.evals.run import evaluate_cells, evaluate_model
 
     from debiaslab.evals.common import apply_trained
 
+    if a.cells is not None:
+        return evaluate_cells(a.evaluation, a.model, a.settings, a.run, a.out, a.cells)
     model, adapter = apply_trained(a.model, a.trained, a.adapter)
     return evaluate_model(a.evaluation, model, a.settings, a.run, a.out, adapter=adapter, projection=a.projection,
                           records_out=a.records)
@@ -350,6 +358,10 @@ def build_parser() -> argparse.ArgumentParser:
     _settings(s, "testbed.style_rm")
     s.add_argument("--out", required=True, help="model directory (Hub format)")
     s.set_defaults(func=cmd_testbed_style_rm)
+    s = ts.add_parser("bias-suite", help="write testbed-format BBQ, WinoGender, StereoSet and CrowS-Pairs sets")
+    _settings(s, "{bias_strength}: the testbed's planted strength (WinoGender's occupation statistics)")
+    s.add_argument("--out", required=True, help="output folder (occupations/ and desired_distribution/ inside)")
+    s.set_defaults(func=cmd_testbed_bias_suite)
     s = ts.add_parser("mmlu", help="write the testbed MMLU set (cais/mmlu format and Hub layout)")
     s.add_argument("--out", required=True, help="dataset directory (load_dataset(<dir>, 'all'))")
     s.set_defaults(func=cmd_testbed_mmlu)
@@ -499,12 +511,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     # evaluate
     ev = sub.add_parser("evaluate", help="capability and bias evaluations (MMLU, GLUE, perplexity, CrowS-Pairs, "
-                                         "fluency, lm-eval) into the score store",
+                                         "the bias suite, fluency, lm-eval) into the score store",
                         description="Evaluate a run's model (base + the method's adapter or projection), or a run's "
                                     "responses, and write score-store rows.")
     evs = ev.add_subparsers(dest="evaluation_kind", required=True, metavar="<kind>")
-    s = evs.add_parser("model", help="one named evaluation of a model: mmlu, glue, perplexity, crows_pairs")
-    s.add_argument("--evaluation", required=True, choices=["mmlu", "glue", "perplexity", "crows_pairs"])
+    s = evs.add_parser("model", help="one named evaluation of a model: mmlu, glue, perplexity, crows_pairs, bias_suite")
+    s.add_argument("--evaluation", required=True, choices=["mmlu", "glue", "perplexity", "crows_pairs", "bias_suite"])
     _model(s)
     s.add_argument("--adapter", default=None, help="PEFT adapter directory to apply")
     s.add_argument("--projection", default=None, help="INLP projection directory to apply as an LM-head hook")
@@ -513,6 +525,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--run", type=_run_id, required=True, metavar="EXP/MODEL/METHOD/SEED")
     s.add_argument("--out", required=True, help="score-store Parquet file")
     s.add_argument("--records", default=None, help="also write per-item records (questions, pairs) to this Parquet file")
+    s.add_argument("--cells", type=_json_list, default=None, metavar="JSON",
+                   help='a run with one adapter per grid cell (reward_guided): [{"label": ..., "adapter": dir or null}, ...]; '
+                        "each cell's rows get its label as split")
     s.set_defaults(func=cmd_evaluate_model)
     s = evs.add_parser("fluency", help="perplexity of every run's responses under one reference LM")
     s.add_argument("--reference", required=True, metavar="SPEC", help="the reference LM (name, path or JSON spec)")

@@ -89,21 +89,29 @@ def encode_pair(tokenizer, ctx: str, continuation: str, add_bos: bool = False) -
 
 
 def letter_requests(tokenizer, contexts_: list[str], add_bos: bool = False):
-    """Per question: context ids, the four continuation id lists, and whether one forward pass suffices.
+    """Per question: context ids, the continuation ids of " A".." D", and whether one forward pass suffices."""
+    return choice_requests(tokenizer, contexts_, [[f" {letter}" for letter in LETTERS]] * len(contexts_), add_bos)
 
-    One pass is exact when the four continuations extend these very context ids and differ only in
-    their last token (" A" is one token, or " " + "A" with a shared space token): the pass reads the
-    context plus the shared tokens and yields every continuation's log-probabilities.
+
+def choice_requests(tokenizer, contexts_: list[str], choices: list[list[str]], add_bos: bool = False):
+    """Per question: context ids, each choice's continuation ids (encode_pair's split) and whether one
+    forward pass suffices.
+
+    One pass is exact when the continuations extend these very context ids and differ only in their
+    last token (" A" is one token, or " " + "A" with a shared space token): the pass reads the context
+    plus the shared tokens and yields every continuation's log-probabilities. Choices that are longer
+    texts (BBQ's answers) are scored one request each.
     """
-    # encode_pair for every (context, letter) in one tokenizer call (ids only: no masks to build)
+    # encode_pair for every (context, choice) in one tokenizer call (ids only: no masks to build)
     stripped = [ctx.rstrip() for ctx in contexts_]
-    wholes = [s + ctx[len(s):] + f" {letter}" for s, ctx in zip(stripped, contexts_) for letter in LETTERS]
+    wholes = [s + ctx[len(s):] + choice for s, ctx, row in zip(stripped, contexts_, choices) for choice in row]
     enc = tokenizer(stripped + wholes, add_special_tokens=add_bos, return_attention_mask=False,
                     return_token_type_ids=False)["input_ids"]
     ctx_enc, whole_enc = enc[:len(stripped)], enc[len(stripped):]
-    out = []
-    for q, ctx_ids in enumerate(ctx_enc):
-        whole = whole_enc[q * len(LETTERS):(q + 1) * len(LETTERS)]
+    out, start = [], 0
+    for ctx_ids, row in zip(ctx_enc, choices):
+        whole = whole_enc[start:start + len(row)]
+        start += len(row)
         conts = [w[len(ctx_ids):] for w in whole]
         single = (all(w[:len(ctx_ids)] == ctx_ids for w in whole) and all(len(c) >= 1 for c in conts)
                   and all(c[:-1] == conts[0][:-1] for c in conts))
@@ -112,7 +120,7 @@ def letter_requests(tokenizer, contexts_: list[str], add_bos: bool = False):
 
 
 def one_forward_loglikelihoods(model, requests, batch_size: int, pad_id: int):
-    """{question index: [4 log-probs]} for the one-pass questions: one left-padded forward each.
+    """{question index: [log-prob per choice]} for the one-pass questions: one left-padded forward each.
 
     Input: context + the continuations' shared tokens; only the last len(shared) + 1 positions get
     LM-head logits. A left-padded row gets the positions it would have alone (position ids).
@@ -150,7 +158,7 @@ def one_forward_loglikelihoods(model, requests, batch_size: int, pad_id: int):
 
 
 def four_request_loglikelihoods(model, requests, batch_size: int, pad_id: int, questions=None):
-    """{question index: [4 log-probs]} the lm-eval way: each (context, continuation) its own request.
+    """{question index: [log-prob per choice]} the lm-eval way: each (context, continuation) its own request.
 
     Input = (context + continuation)[:-1], right-padded; the score = Σ log-softmax over the full
     vocabulary at the continuation's tokens. Batched, longest first.
@@ -162,9 +170,9 @@ def four_request_loglikelihoods(model, requests, batch_size: int, pad_id: int, q
 
     device = model_device(model)
     questions = range(len(requests)) if questions is None else questions
-    flat = [(q, j) for q in questions for j in range(len(LETTERS))]
+    flat = [(q, j) for q in questions for j in range(len(requests[q][1]))]
     seqs = [requests[q][0] + requests[q][1][j] for q, j in flat]
-    scores: dict[int, list[float]] = {q: [0.0] * len(LETTERS) for q in questions}
+    scores: dict[int, list[float]] = {q: [0.0] * len(requests[q][1]) for q in questions}
     with torch.no_grad():
         for batch in by_length([len(s) for s in seqs], batch_size, longest_first=True):
             ids, mask = pad_batch([seqs[k][:-1] for k in batch], pad_id)
@@ -186,6 +194,19 @@ def four_request_loglikelihoods(model, requests, batch_size: int, pad_id: int, q
     return scores
 
 
+def choice_loglikelihoods(model, requests, batch_size: int, pad_id: int, method: str = "one_forward"):
+    """{question index: [log-prob per choice]}: one forward pass where it is exact, else one request per choice."""
+    if method == "one_forward":
+        scores = one_forward_loglikelihoods(model, requests, batch_size, pad_id)
+        rest = [i for i, r in enumerate(requests) if not r[2]]
+        if rest:
+            scores.update(four_request_loglikelihoods(model, requests, batch_size, pad_id, rest))
+        return scores
+    if method == "four_requests":
+        return four_request_loglikelihoods(model, requests, batch_size, pad_id)
+    raise ValueError(f"mmlu method must be one_forward or four_requests, got {method!r}")
+
+
 def predict(loglikelihoods: list[float]) -> int:
     """argmax with ties to the first (numpy's and lm-eval's rule)."""
     best = 0
@@ -202,15 +223,7 @@ def score_questions(model, tokenizer, rows: list[dict], dev_rows: list[dict], s:
 
     requests = letter_requests(tokenizer, contexts(rows, dev_rows, s.template, s.k_shot), s.add_bos)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    if method == "one_forward":
-        scores = one_forward_loglikelihoods(model, requests, s.batch_size, pad_id)
-        rest = [i for i, r in enumerate(requests) if not r[2]]
-        if rest:
-            scores.update(four_request_loglikelihoods(model, requests, s.batch_size, pad_id, rest))
-    elif method == "four_requests":
-        scores = four_request_loglikelihoods(model, requests, s.batch_size, pad_id)
-    else:
-        raise ValueError(f"mmlu method must be one_forward or four_requests, got {method!r}")
+    scores = choice_loglikelihoods(model, requests, s.batch_size, pad_id, method)
     records = []
     for i, row in enumerate(rows):
         pred = predict(scores[i])

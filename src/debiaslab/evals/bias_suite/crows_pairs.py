@@ -2,7 +2,8 @@
 
 Score = % of pairs whose `sent_more` the model scores higher than `sent_less`, overall, per bias
 type and per direction (stereo / antistereo). The data ships with the package
-(resources/crows_pairs/, CC BY-SA 4.0).
+(resources/crows_pairs/, CC BY-SA 4.0). Part of the bias suite (`evaluations.bias_suite.crows_pairs`);
+`evaluations.crows_pairs` still runs it alone.
 
 - Masked LMs: Nangia et al.'s pseudo-log-likelihood. The two sentences' token sequences are aligned
   (difflib on token ids); every token the two share (special tokens excepted) is masked one at a
@@ -90,29 +91,6 @@ def mlm_pair_scores(model, tokenizer, more: list[str], less: list[str], s: Crows
     return scores[0], scores[1]
 
 
-def sentence_loglikelihoods(model, tokenizer, texts: list[str], batch_size: int, max_length: int) -> list[float]:
-    """Σ log p(token | prefix) of each text, the first token conditioned on BOS (or EOS)."""
-    import torch
-
-    from debiaslab.batching import by_length, pad_batch
-    from debiaslab.evals.common import model_device
-
-    device = model_device(model)
-    start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
-    encoded = [[start] + ids[: max_length - 1] for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else start
-    out = [0.0] * len(texts)
-    with torch.no_grad():
-        for rows in by_length([len(ids) for ids in encoded], batch_size):
-            ids, mask = pad_batch([encoded[i] for i in rows], pad)
-            ids, mask = ids.to(device), mask.to(device)
-            logprobs = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits[:, :-1].float(), -1)
-            token = logprobs.gather(2, ids[:, 1:].unsqueeze(-1)).squeeze(-1) * mask[:, 1:]
-            for i, v in zip(rows, token.sum(1).cpu().tolist()):
-                out[i] = v
-    return out
-
-
 def pair_records(frame, more_scores, less_scores):
     records = frame[list(REQUIRED)].copy()
     records["score_more"] = more_scores
@@ -139,17 +117,25 @@ def summary(records, split: str = "test") -> list[dict]:
 
 
 def score_pairs(model, tokenizer, kind: str, frame, s: CrowsSettings):
+    from debiaslab.evals.bias_suite.likelihood import sentence_loglikelihoods
+
     more, less = frame["sent_more"].astype(str).tolist(), frame["sent_less"].astype(str).tolist()
     if kind == "mlm":
         m, l = mlm_pair_scores(model, tokenizer, more, less, s)
     else:
-        scores = sentence_loglikelihoods(model, tokenizer, more + less, s.batch_size, s.max_length)
+        scores, _ = sentence_loglikelihoods(model, tokenizer, more + less, s.batch_size, s.max_length)
         m, l = scores[: len(more)], scores[len(more):]
     return pair_records(frame, m, l)
 
 
+def score(model, tokenizer, kind: str, s: CrowsSettings, split: str = "test"):
+    """(score-store values, per-pair records) of a loaded model."""
+    records = score_pairs(model, tokenizer, kind, load_pairs(s), s)
+    return summary(records, split), records
+
+
 def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=None, records_out=None) -> dict:
-    """Stage entry: CrowS-Pairs scores of the model (+ artifact) as score-store rows (split "test")."""
+    """Stage entry (`evaluations.crows_pairs`): CrowS-Pairs scores of the model (+ artifact) as score-store rows."""
     from debiaslab import models
     from debiaslab.aggregate.store import score_rows, write_scores
     from debiaslab.config import build
@@ -163,8 +149,7 @@ def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=N
 
         raise ConfigError(f"evaluations.crows_pairs: model {spec.path} is a {kind} model; needs mlm or causal")
     model, tokenizer = load_evaluated(spec, kind=kind, adapter=adapter, projection=projection, padding_side="right")
-    records = score_pairs(model, tokenizer, kind, load_pairs(s), s)
-    values = summary(records)
+    values, records = score(model, tokenizer, kind, s)
     write_scores(out, score_rows(run, values, settings))
     if records_out:
         from debiaslab.io import write_parquet
