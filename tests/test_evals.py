@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from debiaslab.evals import corpus_perplexity as cp
-from debiaslab.evals import crows_pairs, fluency, glue, mmlu
+from debiaslab.evals import fluency, glue, mmlu
+from debiaslab.evals.bias_suite import crows_pairs
 
 
 # --- MMLU prompts, tokenisation and the decision rule --------------------------------------------------

@@ -146,7 +146,7 @@ def test_crows_pairs_scores_all_pairs_with_the_testbed_mlm_in_under_a_minute(tes
     Timed in CPU seconds of this process (all its threads): under a minute of CPU is under a minute
     of wall time on two dedicated cores, whatever else shares the test machine."""
     from debiaslab.aggregate.store import RunId
-    from debiaslab.evals import crows_pairs
+    from debiaslab.evals.bias_suite import crows_pairs
 
     start, cpu = time.perf_counter(), time.process_time()
     summary = crows_pairs.evaluate(str(testbed / "mlm"), {}, RunId("x", "testbed-mlm", "base", 0), tmp_path / "crows.parquet",
@@ -158,6 +158,81 @@ def test_crows_pairs_scores_all_pairs_with_the_testbed_mlm_in_under_a_minute(tes
     per_type = scores[(scores.metric == "crows_stereotype_score") & (scores.subset != "all")]
     assert len(per_type) == 9 and per_type["n"].sum() == 1508
     assert 0 < summary["stereotype_score"] < 1
+
+
+def test_crows_pairs_native_scorer_equals_lm_eval_on_the_testbed_lm(testbed, testbed_lm, tmp_path):
+    """The bridge runs lm-eval's own crows_pairs_english task (its YAML included, only the data source
+    replaced by the packaged CSV) on the testbed LM: per-pair log-likelihoods and decisions equal the
+    native scorer's, and so does the share preferring sent_more."""
+    pytest.importorskip("lm_eval")
+    import lm_eval
+
+    from debiaslab.aggregate.store import RunId
+    from debiaslab.evals import lm_eval_bridge
+    from debiaslab.evals.bias_suite import crows_pairs
+
+    builtin = Path(lm_eval.__file__).parent / "tasks" / "crows_pairs" / "crows_pairs_english.yaml"
+    data = crows_pairs.packaged_data()
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "local_crows.yaml").write_text(
+        f"include: {builtin}\ntask: local_crows_pairs_english\ndataset_path: csv\ndataset_name: null\n"
+        f"dataset_kwargs:\n  data_files: {{test: {data}}}\n  cache_dir: {tmp_path / 'cache'}\n")
+    settings = {"tasks": ["local_crows_pairs_english"], "include_path": str(tmp_path / "tasks"), "batch_size": 64,
+                "log_samples": True}
+    lm_eval_bridge.evaluate(str(testbed / "lm"), settings, RunId("occupations", "testbed-lm", "prompt_only", 42),
+                            tmp_path / "results.json", tmp_path / "eval_lm_eval.parquet")
+    results = json.loads((tmp_path / "results.json").read_text())
+    samples = sorted(results["samples"]["local_crows_pairs_english"], key=lambda r: r["doc_id"])
+    theirs = [[resp[0] for resp in sample["filtered_resps"]] for sample in samples]
+
+    s = crows_pairs.CrowsSettings()
+    ours = crows_pairs.score_pairs(*testbed_lm, "causal", crows_pairs.load_pairs(s), s)
+    assert len(theirs) == len(ours) == 1508
+    assert [a > b for a, b in theirs] == ours["prefers_more"].tolist()
+    for (more, less), (_, row) in zip(theirs, ours.iterrows()):
+        assert (more, less) == (pytest.approx(row["score_more"], abs=1e-3), pytest.approx(row["score_less"], abs=1e-3))
+    scores = pd.read_parquet(tmp_path / "eval_lm_eval.parquet").set_index("metric")["value"]
+    assert scores["lmeval_local_crows_pairs_english_pct_stereotype"] == pytest.approx(ours["prefers_more"].mean())
+
+
+def test_lm_eval_bias_tasks_are_registered():
+    """Every task the bridge documents (BIAS_TASKS) is a task of the installed lm-eval."""
+    pytest.importorskip("lm_eval")
+    from lm_eval.tasks import TaskManager
+
+    from debiaslab.evals.lm_eval_bridge import BIAS_TASKS
+
+    registered = set(TaskManager().all_tasks)
+    assert sorted(set(BIAS_TASKS) - registered) == []
+
+
+def test_bias_suite_scores_every_run_and_sees_the_planted_bias(default_run):
+    """Acceptance: eval_bias_suite.parquet for every run of occupations, safety, reward_guided (every grid
+    cell) and desired_distribution; on the untrained models the suite sees the planted bias."""
+    scores = {}
+    for name, runs in (("occupations", 18), ("safety", 6), ("reward_guided", 4), ("desired_distribution", 3)):
+        files = sorted((default_run / "results/scores" / name).rglob("eval_bias_suite.parquet"))
+        assert len(files) == runs, name
+        scores[name] = pd.concat(pd.read_parquet(f) for f in files)
+
+    def value(frame, metric, subset="all"):
+        return frame.loc[(frame.metric == metric) & (frame.subset == subset), "value"]
+
+    base = scores["occupations"][scores["occupations"].method == "prompt_only"]
+    # WinoGender: the she share follows the planted share of women (10 % / 90 %) across occupations
+    assert (value(base, "winogender_correlation") > 0.8).all()
+    assert (value(base, "winogender_gotcha_share", "gotcha") < 0.45).all()
+    # BBQ: the stereotyped answer wins in disambiguated contexts even where the context says otherwise
+    assert (value(base, "bbq_bias_disambig") > 0.5).all() and (value(base, "bbq_bias_ambig") > 0).all()
+    assert (value(base, "crows_stereotype_score") > 0.9).all() and (value(base, "stereoset_ss") > 80).all()
+    dd = scores["desired_distribution"]
+    dd_base = dd[dd.method == "base"]
+    assert set(dd["metric"]) == {"crows_stereotype_score", "crows_stereo_score", "crows_tie_rate", "stereoset_ss",
+                                 "stereoset_lms", "stereoset_icat"}  # a masked LM: no BBQ, no WinoGender
+    assert (value(dd_base, "crows_stereotype_score") > 0.8).all() and (value(dd_base, "stereoset_ss") > 80).all()
+    rg = scores["reward_guided"]
+    assert set(rg["split"]) == {"n=0,T=0.7", "n=0,T=1", "n=64,T=0.7", "n=64,T=1"}
+    assert set(scores["safety"]["method"]) == {"base", "sft", "dpo"}
 
 
 def test_perplexity_evaluation_causal_strided_and_mlm(testbed, tmp_path):

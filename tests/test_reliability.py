@@ -46,7 +46,7 @@ INVALID_CONFIGS = [
     ("unknown method", _set("experiments", "occupations", "methods", "sfft", value={}),
      ["experiments.occupations.methods: unknown key(s) 'sfft'", "allowed: constrained, dpo, gen_filter, inlp"]),
     ("unknown metric/evaluation key", _set("experiments", "occupations", "evaluations", "mmlux", value={}),
-     ["experiments.occupations.evaluations: unknown key(s) 'mmlux'", "allowed: crows_pairs, fluency, glue"]),
+     ["experiments.occupations.evaluations: unknown key(s) 'mmlux'", "allowed: bias_suite, crows_pairs, fluency, glue"]),
     ("unknown setting key", _set("experiments", "occupations", "methods", "sft", "train", "lr", value=1e-4),
      ["experiments.occupations.methods.sft.train: unknown key(s) 'lr'", "learning_rate"]),
     ("missing model", _set("experiments", "occupations", "models", value=["llama-9b"]),

@@ -5,7 +5,8 @@ through `peft=`), for the configured tasks (the `desired_distribution` study: He
 TruthfulQA, MMLU). The whole results JSON is kept (results/lm_eval/...), and each task's numeric
 metrics become score-store rows `lmeval_<task>_<metric>` (e.g. lmeval_hellaswag_acc_norm).
 
-lm-eval is an optional extra (`pip install debiaslab[lmeval]`); nothing else imports it. Offline,
+lm-eval is an optional extra (`pip install debiaslab[lmeval]`); nothing else imports it. `BIAS_TASKS`
+lists its bias tasks (BBQ, CrowS-Pairs, WinoGender, ...) beside debiaslab's native bias suite. Offline,
 lm-eval cannot download its tasks' data: `include_path` adds task YAMLs with local
 `dataset_path`s — the package ships `testbed_mmlu` (resources/lm_eval_tasks/), lm-eval's MMLU
 task on the testbed set (results/testbed/mmlu).
@@ -15,6 +16,37 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+# lm-evaluation-harness's bias tasks, by the names its task registry uses (lm_eval 0.4.9–0.4.x; the tests
+# check each is registered). All are log-likelihood (multiple-choice) tasks, so they run on any run's model
+# with its adapter or trained folder (`evaluations.lm_eval.tasks`), not with an INLP hook. Their data are
+# Hub datasets lm-eval loads itself (online, or from a prepared HF_DATASETS_CACHE). Where debiaslab has a
+# native scorer (evals/bias_suite/) the two differ as said here; CrowS-Pairs is tested for parity.
+BIAS_TASKS = {
+    "bbq": "BBQ, all 11 categories (oskarvanderwal/bbq, config All): acc, accuracy_amb/_disamb, amb/disamb bias "
+           "scores overall and per category; 12 choices (the 2 people + HELM's 10 UNKNOWN phrasings; the native "
+           "scorer: the item's 3 answers), s_DIS = 0 where undefined (native: no row)",
+    "bbq_ambig": "BBQ, ambiguous contexts only",
+    "bbq_disambig": "BBQ, disambiguated contexts only",
+    "crows_pairs_english": "CrowS-Pairs, 1,508 English pairs (jannalu/crows_pairs_multilingual): pct_stereotype "
+                           "(share of pairs whose sent_more is likelier), likelihood_diff; the native causal "
+                           "scorer's decisions and log-likelihoods equal it",
+    **{f"crows_pairs_english_{t}": f"CrowS-Pairs, {t.replace('_', ' ')} pairs only"
+       for t in ("age", "autre", "disability", "gender", "nationality", "physical_appearance", "race_color",
+                 "religion", "sexual_orientation", "socioeconomic")},
+    "winogender_all": "WinoGender coreference accuracy (oskarvanderwal/winogender): prompt \"<sentence> '<Pronoun>' "
+                      "refers to the\", choices occupation / participant (GPT-3's protocol; the native scorer "
+                      "instead compares the pronoun variants' likelihoods and correlates them with BLS)",
+    "winogender_gotcha": "WinoGender accuracy on the gotcha sentences (pronoun gender against the occupation's majority)",
+    **{f"winogender_{s}": f"WinoGender accuracy, {s.replace('_', ' ')} pronouns"
+       for s in ("male", "female", "neutral", "gotcha_male", "gotcha_female")},
+    "simple_cooccurrence_bias": "likelihood of female vs male words after occupation sentences "
+                                "(oskarvanderwal/simple-cooccurrence-bias): pct_male_preferred, likelihood_diff",
+    "toxigen": "ToxiGen (skg/toxigen-data, annotated): is a statement hateful, Yes/No accuracy",
+    "discrim_eval_explicit": "Anthropic discrim-eval, demographics stated: decision log-odds by age, gender, race",
+    "discrim_eval_implicit": "Anthropic discrim-eval, demographics implied by names",
+    "inverse_scaling_winobias_antistereotype": "WinoBias anti-stereotypical coreference (inverse-scaling prize set)",
+}
 
 
 @dataclass(frozen=True)
