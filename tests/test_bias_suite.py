@@ -212,6 +212,11 @@ def test_stereoset_reads_the_original_json_and_the_hub_schema(tmp_path):
         assert got["sentences"] == {"stereotype": "The mother was caring.", "anti-stereotype": "The mother was rude.",
                                     "unrelated": "The mother was fish."}
     assert stereoset.template_word("The BLANK, said she.", "The nurse, said she.") == "nurse"
+    from debiaslab.io import DataError
+
+    with pytest.raises(DataError, match=r"dev.json: no row with bias_type \['race'\]; found \['gender'\]"):
+        stereoset.load_examples(stereoset.StereoSetSettings(stereoset.StereoSetDataset(path=str(tmp_path / "dev.json")),
+                                                            bias_types=("race",)))
 
 
 class MaskChars(CharTokenizer):

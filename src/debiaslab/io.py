@@ -133,6 +133,16 @@ def require_columns(frame, required: Iterable[str], where) -> None:
         raise DataError(f"{where}: missing column(s) {missing}; found {list(frame.columns)}")
 
 
+def keep_values(frame, column: str, values: Iterable[str] | None, where):
+    """The rows whose `column` is one of `values` (all rows for None); a value no row has fails, naming it."""
+    if not values:
+        return frame
+    unknown = sorted(set(values) - set(frame[column]))
+    if unknown:
+        raise DataError(f"{where}: no row with {column} {unknown}; found {sorted(set(frame[column]))}")
+    return frame[frame[column].isin(list(values))]
+
+
 def require_text(frame, columns: Iterable[str], where) -> None:
     """Fail naming the first row whose value in a text column is not a string (a number, a list, a null)."""
     for column in columns:

@@ -124,16 +124,12 @@ def read_frame(d: BBQDataset):
 
 
 def load_items(s: BBQSettings) -> list[dict]:
-    from debiaslab.io import DataError, require_columns
+    from debiaslab.io import keep_values, require_columns
 
     frame = read_frame(s.dataset)
     source = s.dataset.path or "packaged BBQ"
     require_columns(frame, REQUIRED, source)
-    if s.categories:
-        unknown = sorted(set(s.categories) - set(frame["category"]))
-        if unknown:
-            raise DataError(f"{source}: no item of category(ies) {unknown}; found {sorted(set(frame['category']))}")
-        frame = frame[frame["category"].isin(s.categories)]
+    frame = keep_values(frame, "category", s.categories, source)
     if s.limit:
         frame = frame.groupby("category", sort=False).head(s.limit)
     items = [normalise(row, i) for i, row in enumerate(frame.to_dict("records"))]

@@ -42,7 +42,7 @@ def packaged_data():
 def load_pairs(s: CrowsSettings):
     import pandas as pd
 
-    from debiaslab.io import DataError, require_columns
+    from debiaslab.io import DataError, keep_values, require_columns
 
     source = s.data or packaged_data()
     try:
@@ -50,12 +50,7 @@ def load_pairs(s: CrowsSettings):
     except FileNotFoundError:
         raise DataError(f"{source}: file not found") from None
     require_columns(frame, REQUIRED, source)
-    if s.bias_types:
-        unknown = sorted(set(s.bias_types) - set(frame["bias_type"]))
-        if unknown:
-            raise DataError(f"{source}: no pair of bias type(s) {unknown}; found {sorted(set(frame['bias_type']))}")
-        frame = frame[frame["bias_type"].isin(s.bias_types)]
-    return frame.reset_index(drop=True)
+    return keep_values(frame, "bias_type", s.bias_types, source).reset_index(drop=True)
 
 
 def shared_positions(ids1: list[int], ids2: list[int]) -> tuple[list[int], list[int]]:

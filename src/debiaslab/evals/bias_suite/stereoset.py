@@ -73,7 +73,9 @@ def load_examples(s: StereoSetSettings) -> list[dict]:
     import json
     from pathlib import Path
 
-    from debiaslab.io import DataError
+    import pandas as pd
+
+    from debiaslab.io import keep_values
 
     d = s.dataset
     path = Path(d.path)
@@ -86,10 +88,8 @@ def load_examples(s: StereoSetSettings) -> list[dict]:
         rows = load(d.path, d.split, name=d.name, revision=d.revision).to_list()
     examples = [normalise(row) for row in rows]
     if s.bias_types:
-        unknown = sorted(set(s.bias_types) - {e["bias_type"] for e in examples})
-        if unknown:
-            raise DataError(f"{d.path}: no example of bias type(s) {unknown}")
-        examples = [e for e in examples if e["bias_type"] in s.bias_types]
+        kept = keep_values(pd.DataFrame({"bias_type": [e["bias_type"] for e in examples]}), "bias_type", s.bias_types, d.path)
+        examples = [examples[i] for i in kept.index]
     return examples
 
 

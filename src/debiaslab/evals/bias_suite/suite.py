@@ -73,8 +73,10 @@ def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=N
     s = build(BiasSuiteSettings, settings, "evaluations.bias_suite")
     spec = models.ModelSpec.parse(model_spec)
     kind = spec.kind if spec.kind != "auto" else models.infer_kind(spec)
-    if kind not in ("causal", "mlm"):
-        raise ConfigError(f"evaluations.bias_suite: model {spec.path} is a {kind} model; needs causal or mlm")
+    if kind not in ("causal", "mlm") or spec.diffusion:
+        what = "a diffusion model (no sentence likelihood)" if spec.diffusion else f"a {kind} model"
+        raise ConfigError(f"evaluations.bias_suite: model {spec.path} is {what}; needs a causal or masked LM "
+                          "(leave it out of evaluations.bias_suite.models)")
     names = chosen(s, kind)
     if not names:
         raise ConfigError(f"evaluations.bias_suite: no benchmark to run on the {kind} model {spec.path}")
