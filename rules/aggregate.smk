@@ -61,7 +61,7 @@ rule figure:
 
 rule bundle:
     input:
-        lambda w: [path for name in EXPERIMENTS for path in table_inputs(name)],
+        lambda w: sorted({path for name in EXPERIMENTS for path in table_inputs(name) + evaluation_targets(name)}),
     output:
         "results/bundle.tar.gz",
     params:

@@ -111,7 +111,8 @@ def test_editing_kl_equal_learning_rate_reruns_exactly_its_branch(default_run):
     assert {j for j in jobs if j[0] != "all"} == (
         {("train_desired_kl", f"results/train/{EXP}/{run.format(s)}/model") for s in SEEDS}
         | {("score_desired_distribution", f"results/scores/{EXP}/{run.format(s)}/scores.parquet") for s in SEEDS}
-        | {("evaluate", f"results/scores/{EXP}/{run.format(s)}/eval_perplexity.parquet") for s in SEEDS}
+        | {("evaluate", f"results/scores/{EXP}/{run.format(s)}/eval_{e}.parquet") for s in SEEDS
+           for e in ("perplexity", "bias_suite")}
         | {("table", f"results/tables/{EXP}.csv")}
     )
 

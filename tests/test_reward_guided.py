@@ -83,6 +83,8 @@ def test_editing_reinforce_learning_rate_reruns_exactly_its_branch(default_run):
         {("train_reward_guided", f"{run}/seed~{s}/size~64/temperature~{t}/adapter") for s in SEEDS for t in TEMPERATURES}
         | {("score_reward_guided", f"results/scores/reward_guided/testbed-lm/reinforce/seed~{s}/scores.parquet")
            for s in SEEDS}
+        | {("evaluate", f"results/scores/reward_guided/testbed-lm/reinforce/seed~{s}/eval_bias_suite.parquet")
+           for s in SEEDS}  # the bias suite of every grid cell's adapter
         | {("reward_guided_curves", "results/figures/reward_guided/training_curves.png"),
            ("table", "results/tables/reward_guided.csv")}
     )

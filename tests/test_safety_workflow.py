@@ -78,6 +78,7 @@ def test_editing_dpo_beta_reruns_exactly_the_safety_dpo_branch(default_run):
         {("train_dpo", f"results/train/safety/{run.format(s)}/adapter") for s in SEEDS}
         | {("generate", f"results/generate/safety/{run.format(s)}/responses.parquet") for s in SEEDS}
         | {("score_safety", f"results/scores/safety/{run.format(s)}/scores.parquet") for s in SEEDS}
+        | {("evaluate", f"results/scores/safety/{run.format(s)}/eval_bias_suite.parquet") for s in SEEDS}
         | {("table", "results/tables/safety.csv")}
     )
     assert {j for j in jobs if j[0] != "all"} == expected
@@ -105,4 +106,5 @@ def test_full_scale_safety_dry_run_lists_the_study_jobs():
          ("table", "results/tables/safety.csv")}
         | {("generate", f"results/generate/safety/{run.format(m)}/responses.parquet") for m in METHODS}
         | {("score_safety", f"results/scores/safety/{run.format(m)}/scores.parquet") for m in METHODS}
+        | {("evaluate", f"results/scores/safety/{run.format(m)}/eval_bias_suite.parquet") for m in METHODS}
     )

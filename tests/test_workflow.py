@@ -57,6 +57,7 @@ def test_editing_sft_learning_rate_reruns_exactly_sft_branch(default_run):
         {("train_sft", f"results/train/occupations/testbed-lm/sft/seed~{s}/adapter") for s in seeds}
         | {("generate", f"results/generate/occupations/testbed-lm/sft/seed~{s}/responses.parquet") for s in seeds}
         | {("score_occupations", f"results/scores/occupations/testbed-lm/sft/seed~{s}/scores.parquet") for s in seeds}
+        | {("evaluate", f"results/scores/occupations/testbed-lm/sft/seed~{s}/eval_bias_suite.parquet") for s in seeds}
         | AGGREGATES | FLUENCY
     )
     assert {j for j in jobs if j[0] != "all"} == expected
