@@ -424,7 +424,7 @@ def evaluation_flags(wildcards, input):
     if wildcards.experiment == "reward_guided":
         cells = [{"label": cell_label(c["size"], c["temperature"]), "adapter": c["adapter"]}
                  for c in reward_guided_score_cells(wildcards)]
-        return "--cells " + shlex.quote(as_json(cells))
+        return f"--cells {shlex.quote(as_json(cells))}"
     return artifact_flags(wildcards, input)
 
 
