@@ -17,6 +17,8 @@ rule table:
         tex="results/tables/{experiment}.tex",
     params:
         settings=lambda w: as_json(table_settings(w.experiment)),
+        # the report's caption: the same words the table job writes (workflow/report/table.rst renders it)
+        caption=lambda w: report_caption("table", w.experiment, table_settings(w.experiment)),
         code=code("debiaslab.aggregate.build"),
     priority: PRIORITY["aggregate"]
     log:
@@ -46,6 +48,7 @@ rule figure:
         name=r"\w+",
     params:
         settings=lambda w: as_json(table_settings(FIGURES[w.name])),
+        caption=lambda w: report_caption("figure", w.name, table_settings(FIGURES[w.name])),
         code=code("debiaslab.aggregate.build"),
     priority: PRIORITY["aggregate"]
     log:
@@ -91,6 +94,7 @@ rule reward_guided_curves:
         ),
         csv="results/figures/reward_guided/training_curves.csv",
     params:
+        caption=report_caption("figure", "reward_guided_training_curves", {}),
         code=code("debiaslab.aggregate.reward_guided"),
     priority: PRIORITY["aggregate"]
     log:

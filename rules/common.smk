@@ -6,6 +6,7 @@ import os
 import shlex
 from pathlib import Path
 
+from debiaslab.aggregate.captions import report_caption
 from debiaslab.config import ConfigError, as_json, validate
 from debiaslab.generation.responses import DECODERS, PROJECTION_MODULE
 from debiaslab.hub import is_hub_id
@@ -29,8 +30,6 @@ PROJECTION_METHODS = {"inlp"}
 TRAINED_MODEL_METHODS = {"kl_equal", "kl_real_world"}
 # Methods that act at decoding time (generation/responses.py DECODERS); their config slice goes to the generate job.
 DECODING_METHODS = set(DECODERS)
-# Each experiment's baseline: statistics compare every method against it.
-BASELINE_METHOD = {"occupations": "prompt_only"}
 # Keys of an experiment's `generation` section that the generate job uses (the rest size the prompt sets).
 GENERATION_KEYS = ("max_new_tokens", "temperature", "top_p", "batch_size", "chat", "system_prompt", "strip_thinking")
 
@@ -121,14 +120,6 @@ def decoding_settings(wildcards):
     if wildcards.method in DECODING_METHODS:
         return experiment(wildcards.experiment)["methods"][wildcards.method]
     return {}
-
-
-def baseline_records(name, wildcards):
-    """The baseline's per-response records of the same seed (none for the baseline itself)."""
-    base = BASELINE_METHOD.get(name)
-    if base is None or wildcards.method == base or base not in experiment(name)["methods"]:
-        return {}
-    return {"baseline": f"results/scores/{name}/{wildcards.model}/{base}/seed~{wildcards.seed}/records.parquet"}
 
 
 def experiment_runs(name):

@@ -187,7 +187,7 @@ def cmd_generate(a):
 def cmd_score_balance(a):
     from debiaslab.metrics.score import score_balance
 
-    return score_balance(a.responses, a.settings, a.run, a.scores, a.records, a.baseline)
+    return score_balance(a.responses, a.settings, a.run, a.scores, a.records)
 
 
 def cmd_score_reward_guided(a):
@@ -274,6 +274,14 @@ def cmd_unbundle(a):
 
     names = unpack_bundle(a.archive, a.dest)
     print(f"unpacked {len(names)} files; rebuild a table with: snakemake --cores 1 results/tables/<experiment>.csv")
+
+
+def cmd_aggregate_captions(a):
+    from debiaslab.aggregate.captions import readme_block, update_readme
+
+    if a.readme:
+        return {"readme": str(a.readme), "changed": update_readme(a.readme)}
+    print(readme_block())
 
 
 def cmd_aggregate_import_safety(a):
@@ -451,8 +459,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--responses", required=True)
     _settings(s, "min_words/max_words")
     s.add_argument("--run", type=_run_id, required=True, metavar="EXP/MODEL/METHOD/SEED")
-    s.add_argument("--baseline", default=None,
-                   help="the baseline's records (same seed) for Mann–Whitney U / Cohen's d against it")
     s.add_argument("--scores", required=True, help="score-store Parquet file")
     s.add_argument("--records", required=True, help="per-response records Parquet file")
     s.set_defaults(func=cmd_score_balance)
@@ -537,13 +543,13 @@ def build_parser() -> argparse.ArgumentParser:
     ag = sub.add_parser("aggregate", help="build results tables from the score store",
                         description="Aggregate score-store files across seeds into tables.")
     ags = ag.add_subparsers(dest="what", required=True, metavar="<what>")
-    s = ags.add_parser("table", help="one experiment's table as CSV and Markdown")
+    s = ags.add_parser("table", help="one experiment's table as CSV, Markdown and LaTeX")
     s.add_argument("--experiment", required=True)
     _settings(s, "the experiment's `table` section")
     s.add_argument("--scores", nargs="+", required=True, help="score-store Parquet files")
     s.add_argument("--csv", required=True)
     s.add_argument("--md", required=True)
-    s.add_argument("--tex", default=None, help="also write a LaTeX (booktabs) table")
+    s.add_argument("--tex", default=None, help="also write a LaTeX (booktabs) table at paper width")
     s.set_defaults(func=cmd_aggregate_table)
     s = ags.add_parser("figure", help="a figure (PNG + PDF) from the score store")
     s.add_argument("--name", required=True, help="figure name, e.g. occupations_per_occupation")
@@ -583,6 +589,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--png", required=True)
     s.add_argument("--csv", required=True)
     s.set_defaults(func=cmd_aggregate_curves)
+    s = ags.add_parser("captions", help="what each table reports (its captions), as the README lists it",
+                       description="Print the README's generated list of table captions, or rewrite it in place.")
+    s.add_argument("--readme", default=None, help="rewrite the generated block of this README")
+    s.set_defaults(func=cmd_aggregate_captions)
     s = ags.add_parser("import-safety", help="the safety table from a folder of published per-response score files",
                        description="Read <model>_model_<bias>_responses_scores.json files (lists of {prompt, response, "
                                    "deberta-rm-score, bias-type-score}) and build the safety table from them.")
