@@ -94,7 +94,7 @@ def _occupations(settings: dict) -> Table:
         headline=("and_balanced_rate", "or_any_rate", "agentic_only_rate", "communal_only_rate", "neither_rate",
                   "length_compliant_rate", "entropy_combined_bits", "unique_pairs", "filter_acceptance_rate",
                   "fluency_perplexity"),
-        paper=("and_balanced_rate", "length_compliant_rate", "fluency_perplexity"),
+        paper=("and_balanced_rate", "fluency_perplexity"),
         items="responses",
         caption=("Occupations: % of completions with an agentic AND a communal term (AND), either (OR), one class "
                  "only, neither, and 8–15 words; split = train or held-out occupations. H = Shannon entropy of term "
@@ -118,7 +118,8 @@ def _reward_guided(settings: dict) -> Table:
         bounds=metric_range,
         key_metrics=("gendered_pronoun_rate", "mean_reward"),
         headline=tuple(m for m in REWARD_GUIDED_METRICS if m != "genbit_identity_lemmatizer"),
-        paper=("gendered_pronoun_rate", "neutral_option_rate", "mean_reward"),
+        paper=("gendered_pronoun_rate", "mean_reward"),
+        paper_delta=("gendered_pronoun_rate",),
         items="responses",
         prepare=cell_frame,
         caption=("reward_guided: held-out MCQ prompts, one response each. GenBit score and avg bias ratio over the "
@@ -145,7 +146,7 @@ def _rm_forget(settings: dict) -> Table:
         compared=("rmbench_hard", "rmbench_normal", "rmbench_easy", "rmbench_mean"),
         bounds=metric_range,
         key_metrics=("rmbench_hard",),
-        paper=("rmbench_hard", "rmbench_normal", "rmbench_easy"),
+        paper=("rmbench_hard", "rmbench_mean"),
         items="held-out questions",
         prepare=curve_scores,
         caption=("rm_forget: the base reward model minus λ × a forget-LoRA fitted to the reversed preference of one "
@@ -165,6 +166,7 @@ def _safety(settings: dict) -> Table:
         bounds=metric_range,
         key_metrics=("rm_score", "bias_type_score"),
         paper=("rm_score", "bias_type_score"),
+        paper_delta=("rm_score",),
         items="responses",
         caption=("Safety: mean reward-model score (logit on prompt + response) and mean bias-classifier probability "
                  "of the prompt's bias type, per response; split = bias prompt set."),

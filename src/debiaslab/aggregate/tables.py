@@ -48,7 +48,8 @@ class TableSpec:
     method_order: tuple[str, ...] = ()
     headline: tuple[str, ...] | None = None  # metrics the Markdown shows (None: all; the CSV has all)
     key_metrics: tuple[str, ...] | None = ()  # metrics whose Δ and p the Markdown and LaTeX show (None: every one)
-    paper: tuple[str, ...] = ()  # metrics the LaTeX table shows (paper width)
+    paper: tuple[str, ...] = ()  # metrics the LaTeX table shows (paper width; empty: the headline)
+    paper_delta: tuple[str, ...] | None = None  # metrics whose Δ and p the LaTeX table shows (None: key_metrics)
     relative_change: bool = False  # also the change in % of the baseline, per seed
     items: str = "items"  # what the scoring jobs resample (responses, questions, ...)
     caption: str = ""  # what the table measures: units and definitions
@@ -217,24 +218,27 @@ def adjust(summaries: list) -> list:
 
 
 def _order(frame, spec: TableSpec):
+    """Rows in row-key order: methods as configured, splits train → test, numbers ascending, other keys as they
+    first appear; metrics in the spec's order."""
     if frame.empty:
         return frame
     order = []
-    if "method" in frame and spec.method_order:
-        rank = {m: i for i, m in enumerate(spec.method_order)}
-        frame["_method"] = frame["method"].map(lambda m: rank.get(m, len(rank)))
-        order.append("_method")
     for key in spec.row_keys:
-        if key == "split":
-            frame["_split"] = frame["split"].map(lambda s: SPLIT_ORDER.index(s) if s in SPLIT_ORDER else len(SPLIT_ORDER))
-            order.append("_split")
-        elif key in frame and frame[key].map(lambda v: isinstance(v, (int, float))).all():
-            order.append(key)
+        values = list(dict.fromkeys(frame[key]))
+        if key == "method":
+            configured = [m for m in spec.method_order if m in values]
+            values = configured + [m for m in values if m not in configured]
+        elif key == "split":
+            values = sorted(values, key=lambda s: SPLIT_ORDER.index(s) if s in SPLIT_ORDER else len(SPLIT_ORDER))
+        elif all(isinstance(v, (int, float)) for v in values):
+            values = sorted(values)
+        rank = {v: i for i, v in enumerate(values)}
+        frame[f"_{key}"] = frame[key].map(rank)
+        order.append(f"_{key}")
     rank = {m: i for i, m in enumerate(spec.metrics or ())}
     frame["_metric"] = frame["metric"].map(lambda m: rank.get(m, len(rank)))
     order.append("_metric")
-    return frame.sort_values(order, kind="stable").drop(columns=[c for c in order if c.startswith("_")]) \
-        .reset_index(drop=True)
+    return frame.sort_values(order, kind="stable").drop(columns=order).reset_index(drop=True)
 
 
 # --- the wide table (CSV) --------------------------------------------------------------------------------
@@ -447,8 +451,9 @@ def latex_escape(text: str) -> str:
 
 # --- rendering -----------------------------------------------------------------------------------------------
 
-def _columns(long, spec: TableSpec, shown: tuple[str, ...] | None, keys: list[str]):
-    """(header, cell functions) of the headline columns: row keys, metrics, Δ / p of the key metrics, n seeds."""
+def _columns(long, spec: TableSpec, keys: list[str], shown, deltas, full: bool):
+    """(header, cell functions) of the headline columns: row keys, `shown` metrics, Δ / change % / p of the
+    `deltas` metrics (`full`: also p items and d of shares), n seeds."""
     present = list(dict.fromkeys(long["metric"]))
     metrics = [m for m in (shown if shown is not None else present) if m in present]
     decimals = spec.decimals
@@ -456,7 +461,11 @@ def _columns(long, spec: TableSpec, shown: tuple[str, ...] | None, keys: list[st
     columns = [(lambda rows, k=k: _key_text(k, next(iter(rows.values()))[k])) for k in keys]
     columns += [(lambda rows, m=m: value_cell(rows[m], decimals) if m in rows else "–") for m in metrics]
     compared = set(long.loc[long["compared"], "metric"]) | set(long.loc[long["baseline"], "metric"])
-    for m in (metrics if spec.key_metrics is None else spec.key_metrics):
+
+    def unless_baseline(m, text):
+        return lambda rows: "" if m not in rows or rows[m]["baseline"] else text(rows[m])
+
+    for m in (metrics if deltas is None else deltas):
         if m not in present or m not in compared:
             continue
         label = _label(spec, m)
@@ -466,24 +475,29 @@ def _columns(long, spec: TableSpec, shown: tuple[str, ...] | None, keys: list[st
             header += [f"change % {label}"]
             columns += [lambda rows, m=m: diff_cell(rows[m], 1, "change") if m in rows else "–"]
         header += [f"p {label}"]
-        columns += [lambda rows, m=m: "" if m not in rows or rows[m]["baseline"] else p_text(rows[m]["p_holm"], rows[m]["test"])]
-        if m in spec.proportions:
+        columns += [unless_baseline(m, lambda r: p_text(r["p_holm"], r["test"]))]
+        if full and m in spec.proportions:
             header += [f"p items {label}", f"d {label}"]
-            columns += [lambda rows, m=m: "" if m not in rows or rows[m]["baseline"]
-                        else p_text(rows[m]["p_items_holm"], rows[m]["items_test"]),
-                        lambda rows, m=m: "" if m not in rows or rows[m]["baseline"]
-                        else (number(rows[m]["cohens_d"], 2) if rows[m]["cohens_d"] == rows[m]["cohens_d"]
-                              else rows[m]["d_note"] or "–")]
+            columns += [unless_baseline(m, lambda r: p_text(r["p_items_holm"], r["items_test"])),
+                        unless_baseline(m, lambda r: number(r["cohens_d"], 2) if r["cohens_d"] == r["cohens_d"]
+                                        else r["d_note"] or "–")]
     header.append("n seeds")
     columns.append(lambda rows: str(max(r["n_seeds"] for r in rows.values())))
     return header, columns
 
 
-def _grid(long, spec: TableSpec, shown, keys):
-    """(header, body): one list of cell texts per row key."""
-    header, columns = _columns(long, spec, shown, keys)
+def _grid(long, spec: TableSpec, keys, shown, deltas, full: bool):
+    """(header, body): one list of cell texts per row key — or, for a section whose metrics are whatever the
+    store has (`metrics=None`), per row key and metric, so that more evaluations add rows, not columns."""
+    groups = list(spec.row_keys)
+    if spec.metrics is None:
+        long = long.assign(value="value", metric_name=long["metric"], metric="value", label="value")
+        keys, groups = keys + ["metric_name"], groups + ["metric_name"]
+        shown = deltas = ("value",)
+    header, columns = _columns(long, spec, keys, shown, deltas, full)
+    header = ["metric" if h == "metric_name" else h for h in header]
     body = []
-    for _, part in long.groupby(list(spec.row_keys), sort=False):
+    for _, part in long.groupby(groups, sort=False):
         rows = {r["metric"]: r for r in part.to_dict("records")}
         body.append([f(rows) for f in columns])
     return header, body
@@ -492,7 +506,7 @@ def _grid(long, spec: TableSpec, shown, keys):
 def markdown(table: Table, longs: list) -> str:
     blocks = []
     for spec, long in zip(table.sections, longs):
-        header, body = _grid(long, spec, spec.headline, list(spec.row_keys))
+        header, body = _grid(long, spec, list(spec.row_keys), spec.headline, spec.key_metrics, full=True)
         lines = [markdown_escape(caption(spec)), "",
                  "| " + " | ".join(markdown_escape(h) for h in header) + " |", "|" + "|".join("---" for _ in header) + "|"]
         lines += ["| " + " | ".join(markdown_escape(c) for c in cells) + " |" for cells in body]
@@ -500,24 +514,51 @@ def markdown(table: Table, longs: list) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
+def _latex_lines(text: str, header: bool = False) -> str:
+    """A cell as one or two lines: "value [interval]" breaks before the interval, "n/a: reason" after the colon, a
+    long header at its middle space (a nested tabular keeps the column narrow)."""
+    if header and len(text) > 6 and " " in text:
+        spaces = [i for i, c in enumerate(text) if c == " "]
+        cut = min(spaces, key=lambda i: abs(i - len(text) / 2))
+        parts = [text[:cut], text[cut + 1:]]
+    elif text.startswith("n/a: "):
+        parts = ["n/a:", text[5:]]
+    elif " [" in text:
+        parts = text.split(" [", 1)
+        parts[1] = "[" + parts[1]
+    else:
+        return latex_escape(text)
+    align = "c" if header else "r"
+    return rf"\begin{{tabular}}[{'b' if header else 't'}]{{@{{}}{align}@{{}}}}" + r"\\{}".join(
+        latex_escape(part) for part in parts) + r"\end{tabular}"
+
+
 def latex(table: Table, longs: list) -> str:
     """One booktabs table per section at paper width: the row keys that vary, the spec's `paper` metrics and the
-    key metrics' Δ and p (the CSV has the rest); needs \\usepackage{booktabs}."""
+    Δ, change % and p of its `paper_delta` metrics, each value's interval on a second line (the Markdown and CSV
+    have the rest), shrunk to the text width only where it would still be wider; needs
+    \\usepackage{booktabs,graphicx}."""
     out = []
     for spec, long in zip(table.sections, longs):
         keys = [k for k in spec.row_keys if long[k].nunique() > 1] or list(spec.row_keys[:1])
         fixed = [f"{KEY_LABELS.get(k, k)}: {_key_text(k, long[k].iloc[0])}" for k in spec.row_keys
                  if k not in keys and len(long)]
-        shown = spec.paper or spec.headline
-        header, body = _grid(long, spec, shown, keys)
-        text = caption(spec) + (f" Same for every row: {'; '.join(fixed)}." if fixed else "")
+        deltas = spec.paper_delta if spec.paper_delta is not None else spec.key_metrics
+        header, body = _grid(long, spec, keys, spec.paper or spec.headline, deltas, full=False)
+        text = caption(spec) + (f" Same for every row: {'; '.join(fixed)}." if fixed else "") + \
+            " This table has the headline columns; the Markdown table and the CSV have the rest."
+        n_keys = len(keys) + (spec.metrics is None)
         lines = [r"\begin{table}[t]", r"\centering", r"\footnotesize", r"\setlength{\tabcolsep}{3pt}",
-                 r"\begin{tabular}{" + "l" * len(keys) + "r" * (len(header) - len(keys)) + "}", r"\toprule",
-                 " & ".join(latex_escape(h) for h in header) + r" \\", r"\midrule"]
-        lines += [" & ".join(latex_escape(c) for c in cells) + r" \\" for cells in body]
+                 r"\ifdefined\debiaslabtable\else\newsavebox{\debiaslabtable}\fi",
+                 r"\sbox{\debiaslabtable}{\begin{tabular}{" + "l" * n_keys + "r" * (len(header) - n_keys) + "}",
+                 r"\toprule", " & ".join(_latex_lines(h, header=True) for h in header) + r" \\", r"\midrule"]
+        lines += [" & ".join(_latex_lines(c) for c in cells) + r" \\" for cells in body]
         label = spec.experiment + (f"_{spec.name}" if spec.name else "")
-        lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{latex_escape(text)}}}", rf"\label{{tab:{label}}}",
-                  r"\end{table}"]
+        # never wider than the text: shrunk to \linewidth only if it would overflow
+        lines += [r"\bottomrule", r"\end{tabular}}",
+                  r"\ifdim\wd\debiaslabtable>\linewidth\resizebox{\linewidth}{!}{\usebox{\debiaslabtable}}"
+                  r"\else\usebox{\debiaslabtable}\fi",
+                  rf"\caption{{{latex_escape(text)}}}", rf"\label{{tab:{label}}}", r"\end{table}"]
         out.append("\n".join(lines))
     return "\n\n".join(out) + "\n"
 

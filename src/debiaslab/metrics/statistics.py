@@ -145,6 +145,15 @@ def wilson_interval(successes: int, n: int, level: float = LEVEL) -> tuple[float
 
 # --- over seeds ----------------------------------------------------------------------------------------
 
+def constant(values) -> bool:
+    """All values equal up to floating-point rounding (0.8 − 0.1 and 0.9 − 0.2 differ in the last bit): the
+    sample variance is zero, and a t statistic would be 0/0 or ±∞."""
+    import numpy as np
+
+    values = np.asarray(values, dtype=np.float64)
+    return bool(np.ptp(values) <= 1e-12 * max(1.0, float(np.abs(values).max())))
+
+
 def t_interval(values: Sequence[float], level: float = LEVEL) -> tuple[float, float]:
     """Student-t CI of the mean: mean ± t_{(1+level)/2, n−1} · s/√n (scipy); NaN for n < 2. With s = 0 the
     interval has zero width."""
@@ -154,8 +163,8 @@ def t_interval(values: Sequence[float], level: float = LEVEL) -> tuple[float, fl
     values = np.asarray(values, dtype=np.float64)
     if len(values) < 2:
         return NAN, NAN
-    if np.all(values == values[0]):
-        return float(values[0]), float(values[0])
+    if constant(values):
+        return float(values.mean()), float(values.mean())
     ci = ttest_1samp(values, 0.0).confidence_interval(confidence_level=level)
     return float(ci.low), float(ci.high)
 
@@ -189,7 +198,7 @@ def paired_difference(method: Sequence[float], base: Sequence[float], level: flo
     diff = float(d.mean())
     if n < 2:
         return Difference(diff, NAN, NAN, NAN, N_BELOW_2, n)
-    if np.all(d == d[0]):
+    if constant(d):
         return Difference(diff, diff, diff, NAN, ZERO_VARIANCE, n)
     result = ttest_rel(a, b)
     ci = result.confidence_interval(confidence_level=level)
@@ -272,7 +281,9 @@ def clip_interval(low: float, high: float, bounds: tuple[float, float] | None) -
     if bounds is None:
         return low, high
     lo, hi = bounds
-    return (max(low, lo) if low == low else low), (min(high, hi) if high == high else high)
+    low = min(max(low, lo), hi) if low == low else low
+    high = max(min(high, hi), lo) if high == high else high
+    return low, high
 
 
 def mapping_values(seeds: Mapping[int, float]) -> list[float]:
