@@ -326,8 +326,9 @@ def test_bad_desired_distribution_configs_are_rejected_by_key(patch, fragment):
 # --- table -------------------------------------------------------------------------------------------
 
 def test_table_pairs_each_seed_with_the_base_run():
-    from debiaslab.aggregate.desired_distribution import latex, markdown, summary_table
+    from debiaslab.aggregate.specs import table_spec
     from debiaslab.aggregate.store import RunId, score_rows
+    from debiaslab.aggregate.tables import build, latex, markdown
 
     def rows(method, seed, kl, loss):
         values = [{"split": "test", "subset": s, "metric": "kl_equal_mean", "value": kl, "n": 5}
@@ -340,19 +341,25 @@ def test_table_pairs_each_seed_with_the_base_run():
         return score_rows(RunId("desired_distribution", "m", method, seed), values, {})
 
     scores = pd.concat([rows("base", 42, 0.2, 2.0), rows("kl_equal", 42, 0.1, 2.2), rows("kl_equal", 52, 0.05, 2.0)])
-    table = summary_table(scores, {"splits": ["test"], "method_order": ["base", "kl_equal"]})
-    kl = table[(table.kind == "bias") & (table.subset == "all")].iloc[0]
-    assert (kl.before, kl.after, kl.n_seeds) == (0.2, pytest.approx(0.075), 2)
-    assert kl.change_pct == pytest.approx(-62.5) and kl.change_pct_std == pytest.approx(np.std([-50, -75], ddof=1))
-    util = table[table.kind == "utility"]
-    assert list(zip(util.split, util.metric)) == [("heldout", "mlm_loss"), ("validation", "glue_score")]
-    assert util.iloc[0].change_pct == pytest.approx(5.0) and util.iloc[1].change_pct == pytest.approx(0.0)
-    md = markdown(table, 3)
-    assert "| m | kl_equal | equal | test | all | 0.200 ± 0.000 | 0.075 ± 0.035 | 62.5 ± 17.7 | 2 |" in md
-    assert "| m | kl_equal | heldout | mlm_loss | 2.000 ± 0.000 | 2.100 ± 0.141 | 5.0 ± 7.1 | 2 |" in md
-    tex = latex(table, 3)
-    assert tex.count(r"\begin{tabular}{lllllrrrr}") == 1 and tex.count(r"\begin{tabular}{llllrrrr}") == 1
-    assert r"m & kl\_equal & equal & test & all & 0.200 $\pm$ 0.000 & 0.075 $\pm$ 0.035 & 62.5 $\pm$ 17.7 & 2 \\" in tex
+    table = table_spec("desired_distribution", {"splits": ["test"], "method_order": ["base", "kl_equal"]})
+    bias, utility = build(scores, table)
+    kl = bias[(bias.method == "kl_equal") & (bias.subset == "all") & (bias.metric == "kl")].iloc[0]
+    # after 0.1 and 0.05 against the one base value 0.2: Δ −0.1, −0.15; change −50 %, −75 %
+    assert (kl["mean"], kl["n_seeds"], kl["diff"]) == (pytest.approx(0.075), 2, pytest.approx(-0.125))
+    assert kl["change"] == pytest.approx(-62.5) and kl["change_std"] == pytest.approx(np.std([-50, -75], ddof=1))
+    assert kl["test"] == "paired t" and kl["target"] == "equal"
+    util = utility[utility.method == "kl_equal"]
+    assert list(zip(util.split, util.metric)) == [("validation", "glue_score"), ("heldout", "mlm_loss")] or \
+        set(zip(util.split, util.metric)) == {("heldout", "mlm_loss"), ("validation", "glue_score")}
+    loss = util[util.metric == "mlm_loss"].iloc[0]
+    assert loss["change"] == pytest.approx(5.0) and loss["test"] == "paired t"
+    assert util[util.metric == "glue_score"].iloc[0]["test"] == "n/a: zero variance"  # Δ = 0 in both seeds
+    md = markdown(table, [bias, utility])
+    assert "| m | kl\\_equal | equal | test | all | 0.075 ± 0.035 [" in md
+    assert "| m | kl\\_equal | heldout | mlm\\_loss | 2.100 ± 0.141 [" in md  # utility: one row per metric
+    tex = latex(table, [bias, utility])
+    # LaTeX: the keys that vary (method, category); the rest said once in the caption
+    assert tex.count(r"\begin{table}") == 2 and r"kl\_equal & all & " in tex and "target: equal" in tex
 
 
 def test_trained_folder_is_the_model_or_its_adapter(tmp_path):

@@ -55,11 +55,16 @@ def test_table_curves_and_lemmatizer_are_recorded(default_run):
     table = pd.read_csv(default_run / "results/tables/reward_guided.csv")
     assert set(zip(table["method"], table["size"])) == {("base", 0), ("reinforce", 64)}
     assert sorted(table["temperature"].unique()) == [0.7, 1.0]
-    assert (table["n seeds"] == 2).all() and set(table["lemmatizer"]) == {"identity"}
-    trained = table[table.method == "reinforce"]
-    assert (trained["Δ gendered pronoun mean"] < 0).all() and table[table.method == "base"]["Δ gendered pronoun mean"].isna().all()
+    assert (table["n seeds"] == 2).all() and (table["identity lemmatizer (1 = yes) mean"] == 1).all()
+    trained, base = table[table.method == "reinforce"], table[table.method == "base"]
+    # Δ vs the base at the same temperature, paired by seed, with its intervals and tests
+    assert (trained["gendered pronoun Δ"] < 0).all() and (trained["gendered pronoun Δ item ci high"] < 0).all()
+    assert trained["gendered pronoun test"].isin(["paired t", "n/a: zero variance"]).all()
+    assert (trained["gendered pronoun items test"] == "CMH").all()
+    assert base["gendered pronoun Δ"].isna().all() and (base["gendered pronoun test"] == "baseline").all()
+    assert ((table["gendered pronoun ci low"] >= 0) & (table["gendered pronoun ci high"] <= 1)).all()
     md = (default_run / "results/tables/reward_guided.md").read_text()
-    assert "±" in md and "Δ mean reward" in md
+    assert "±" in md and "Δ mean reward" in md and "mean \\|bias\\|" in md
     curves = pd.read_csv(default_run / "results/figures/reward_guided/training_curves.csv")
     assert set(curves["seed"]) == set(SEEDS) and curves.groupby(["seed", "temperature"])["step"].max().eq(MAX_STEPS).all()
     assert {"loss", "mean_bias", "mean_kl", "mean_reward"} <= set(curves.columns)

@@ -220,7 +220,7 @@ def report_html(template: str, **params) -> str:
     for key, value in params.items():
         setattr(snakemake.params if key == "caption" else snakemake.wildcards, key, value)
     text = Environment(trim_blocks=True, lstrip_blocks=True).from_string(template).render(snakemake=snakemake)
-    return publish_parts(text, writer_name="html", settings_overrides={"halt_level": 2, "report_level": 2})["body"]
+    return publish_parts(text, writer="html", settings_overrides={"halt_level": 2, "report_level": 2})["body"]
 
 
 def test_report_captions_render_without_docutils_warnings():

@@ -40,13 +40,15 @@ def report_caption(kind: str, name: str, settings: dict) -> str:
 
 def readme_block() -> str:
     """The README's generated list: per experiment, what its table reports (the captions at default settings)."""
+    import textwrap
+
     from debiaslab.aggregate.specs import TABLES
     from debiaslab.aggregate.tables import markdown_escape
 
     lines = [README_BEGIN, ""]
     for experiment in TABLES:
-        text = table_caption(experiment, {}).replace("\n\n", " ")
-        lines.append(f"- `results/tables/{experiment}.*`: {markdown_escape(text)}")
+        text = f"- `results/tables/{experiment}.*`: " + markdown_escape(table_caption(experiment, {}).replace("\n\n", " "))
+        lines += textwrap.wrap(text, width=100, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
     return "\n".join(lines + ["", README_END])
 
 
