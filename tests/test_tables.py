@@ -40,9 +40,9 @@ def summary_of(scores, experiment, section=0):
 # --- one statistics path: hand-computed cells --------------------------------------------------------------
 
 def occupations_store():
-    """prompt_only and sft, three seeds, 20 responses each: AND rates 0/0/1 and 16/18/17 of 20; all 20 compliant."""
+    """prompt_only and sft, three seeds, 20 responses each: AND rates 0/1/1 and 16/18/17 of 20; all 20 compliant."""
     frames = []
-    for method, ands in (("prompt_only", (0, 0, 1)), ("sft", (16, 18, 17))):
+    for method, ands in (("prompt_only", (0, 1, 1)), ("sft", (16, 18, 17))):
         for seed, k in zip((42, 123, 456), ands):
             frames.append(rows("occupations", "m", method, seed, [
                 ("heldout", "all", "and_balanced_rate", k / 20, 20, None),
@@ -53,21 +53,21 @@ def occupations_store():
 def test_cell_statistics_by_hand():
     s = summary_of(occupations_store(), "occupations")
     base = s.loc[("m", "prompt_only", "heldout", "and_balanced_rate")]
-    # prompt-only: 0, 0, 5 %: mean 1.667, sd 2.887; the t CI's lower end −5.50 % is cut to 0
-    assert base["mean"] == pytest.approx(5 / 3) and base["std"] == pytest.approx(math.sqrt(25 / 3))
-    assert base["ci_low"] == 0.0 and base["ci_high"] == pytest.approx(5 / 3 + T_975_2 * math.sqrt(25 / 3) / math.sqrt(3))
-    # the interval over responses of a share: Wilson of the 60 responses pooled over seeds (1 of 60)
-    low, high = wilson_interval(1, 60)
+    # prompt-only: 0, 5, 5 %: mean 3.333, sd 2.887; the t CI's lower end −3.84 % is cut to 0
+    assert base["mean"] == pytest.approx(10 / 3) and base["std"] == pytest.approx(math.sqrt(25 / 3))
+    assert base["ci_low"] == 0.0 and base["ci_high"] == pytest.approx(10 / 3 + T_975_2 * math.sqrt(25 / 3) / math.sqrt(3))
+    # the interval over responses of a share: Wilson of the 60 responses pooled over seeds (2 of 60)
+    low, high = wilson_interval(2, 60)
     assert (base["item_low"], base["item_high"]) == (pytest.approx(100 * low), pytest.approx(100 * high))
     assert base["item_method"] == "Wilson" and base["baseline"] and not base["compared"]
     sft = s.loc[("m", "sft", "heldout", "and_balanced_rate")]
-    # Δ per seed 80, 90, 80 (points): mean 83.33, sd 5.774, t = 25 with 2 df
+    # Δ per seed 80, 85, 80 (points): mean 81.67, sd 2.887, t = 81.67 / (2.887 / √3) = 49 with 2 df
     from scipy.stats import t
 
-    assert sft["diff"] == pytest.approx(250 / 3) and sft["test"] == "paired t"
-    assert sft["p"] == pytest.approx(2 * t.sf(25.0, 2))
-    half = T_975_2 * math.sqrt(100 / 3) / math.sqrt(3)
-    assert (sft["diff_low"], sft["diff_high"]) == (pytest.approx(250 / 3 - half), pytest.approx(250 / 3 + half))
+    assert sft["diff"] == pytest.approx(245 / 3) and sft["test"] == "paired t"
+    assert sft["p"] == pytest.approx(2 * t.sf(49.0, 2))
+    half = T_975_2 * math.sqrt(25 / 3) / math.sqrt(3)
+    assert (sft["diff_low"], sft["diff_high"]) == (pytest.approx(245 / 3 - half), pytest.approx(245 / 3 + half))
     # 8–15 words: 100 % everywhere — Δ = 0 in every seed: undefined, never p = 0
     same = s.loc[("m", "sft", "heldout", "length_compliant_rate")]
     assert same["test"] == "n/a: zero variance" and math.isnan(same["p"]) and math.isnan(same["p_holm"])
@@ -190,7 +190,8 @@ def test_every_caption_names_its_interval_test_and_correction():
     for experiment in TABLES:
         text = captions.table_caption(experiment, {})
         for words in ("mean ± sample SD over seeds", "Student-t 95 % CI", "bootstrap replicates stratified by seed",
-                      "paired t-test over seeds", "Holm-adjusted", "n/a: zero variance", "n/a: n < 2"):
+                      "p = two-sided paired t-test over seeds, Holm-adjusted over all comparisons of this table",
+                      "n/a: zero variance", "n/a: n < 2"):
             assert words in text, (experiment, words)
     assert "Wilson score interval" in captions.table_caption("occupations", {})
     assert "Cochran–Mantel–Haenszel" in captions.table_caption("occupations", {})
