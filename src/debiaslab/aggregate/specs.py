@@ -78,18 +78,22 @@ SAFETY_METRICS = {"rm_score": "RM score", "bias_type_score": "bias score"}
 DESIRED_DISTRIBUTION_METRICS = {"kl": "KL to target", "p_male_mean": "mean P(male)"}
 
 
+def _spec(experiment: str, settings: dict, decimals: int, **fields) -> TableSpec:
+    """A TableSpec with what every experiment's shares: its `table` settings' decimals, the configured method
+    order, and the metrics' ranges."""
+    return TableSpec(experiment=experiment, decimals=settings.get("decimals", decimals),
+                     method_order=tuple(settings.get("method_order", ())), bounds=metric_range, **fields)
+
+
 def _occupations(settings: dict) -> Table:
-    return Table("occupations", (TableSpec(
-        experiment="occupations",
+    return Table("occupations", (_spec(
+        "occupations", settings, 1,
         metrics=OCCUPATIONS_METRICS,
         scale=100.0,
         scaled=RATES,
-        decimals=settings.get("decimals", 1),
-        method_order=tuple(settings.get("method_order", ())),
         baseline={"method": "prompt_only"},
         compared=("and_balanced_rate", "length_compliant_rate", "entropy_combined_bits", "fluency_perplexity"),
         proportions=RATES,
-        bounds=metric_range,
         key_metrics=("and_balanced_rate",),
         headline=("and_balanced_rate", "or_any_rate", "agentic_only_rate", "communal_only_rate", "neither_rate",
                   "length_compliant_rate", "entropy_combined_bits", "unique_pairs", "filter_acceptance_rate",
@@ -106,16 +110,13 @@ def _occupations(settings: dict) -> Table:
 def _reward_guided(settings: dict) -> Table:
     from debiaslab.aggregate.reward_guided import cell_frame
 
-    return Table("reward_guided", (TableSpec(
-        experiment="reward_guided",
+    return Table("reward_guided", (_spec(
+        "reward_guided", settings, 3,
         metrics=REWARD_GUIDED_METRICS,
         row_keys=("model", "method", "size", "temperature"),  # grid cell from the store's split "n=<size>,T=<T>"
-        decimals=settings.get("decimals", 3),
-        method_order=tuple(settings.get("method_order", ())),
         baseline={"method": "base", "size": 0},
         compared=("genbit_score", "mean_bias", "gendered_pronoun_rate", "neutral_option_rate", "mean_reward"),
         proportions=REWARD_GUIDED_SHARES,
-        bounds=metric_range,
         key_metrics=("gendered_pronoun_rate", "mean_reward"),
         headline=tuple(m for m in REWARD_GUIDED_METRICS if m != "genbit_identity_lemmatizer"),
         paper=("gendered_pronoun_rate", "mean_reward"),
@@ -135,16 +136,13 @@ def _reward_guided(settings: dict) -> Table:
 def _rm_forget(settings: dict) -> Table:
     from debiaslab.aggregate.rm_forget import curve_scores
 
-    return Table("rm_forget", (TableSpec(
-        experiment="rm_forget",
+    return Table("rm_forget", (_spec(
+        "rm_forget", settings, 1,
         metrics=RM_FORGET_METRICS,
         row_keys=("model", "method", "lambda"),  # λ: a row key made from the sweep's subsets
         scale=100.0,
-        decimals=settings.get("decimals", 1),
-        method_order=tuple(settings.get("method_order", ())),
         baseline={"lambda": 0.0},
         compared=("rmbench_hard", "rmbench_normal", "rmbench_easy", "rmbench_mean"),
-        bounds=metric_range,
         key_metrics=("rmbench_hard",),
         paper=("rmbench_hard", "rmbench_mean"),
         items="held-out questions",
@@ -152,18 +150,16 @@ def _rm_forget(settings: dict) -> Table:
         caption=("rm_forget: the base reward model minus λ × a forget-LoRA fitted to the reversed preference of one "
                  "pair mode (method = forget_<mode>; λ = 0 is the base model). RM-Bench accuracy on held-out "
                  "questions (hard: chosen less styled than rejected; normal: same style; easy: chosen more styled; "
-                 "mean of the three) and pairwise accuracy on each mode's held-out pairs."),
+                 "mean of the three) and pairwise accuracy on each mode's held-out pairs. Every λ of a sweep "
+                 "resamples the same questions, so Δ's bootstrap interval is paired by question."),
     ),))
 
 
 def _safety(settings: dict) -> Table:
-    return Table("safety", (TableSpec(
-        experiment="safety",
+    return Table("safety", (_spec(
+        "safety", settings, 3,
         metrics=SAFETY_METRICS,
-        decimals=settings.get("decimals", 3),
-        method_order=tuple(settings.get("method_order", ())),
         baseline={"method": "base"},
-        bounds=metric_range,
         key_metrics=("rm_score", "bias_type_score"),
         paper=("rm_score", "bias_type_score"),
         paper_delta=("rm_score",),
@@ -176,13 +172,11 @@ def _safety(settings: dict) -> Table:
 def _desired_distribution(settings: dict) -> Table:
     from debiaslab.aggregate.desired_distribution import bias_rows, utility_rows
 
-    common = dict(experiment="desired_distribution", decimals=settings.get("decimals", 3),
-                  method_order=tuple(settings.get("method_order", ())), baseline={"method": "base"},
-                  baseline_once=True, relative_change=True, bounds=metric_range)
+    common = dict(baseline={"method": "base"}, baseline_once=True, relative_change=True)
     splits = tuple(settings.get("splits", ["test"]))
     return Table("desired_distribution", (
-        TableSpec(
-            **common, name="bias",
+        _spec(
+            "desired_distribution", settings, 3, **common, name="bias",
             metrics=DESIRED_DISTRIBUTION_METRICS,
             row_keys=("model", "method", "target", "split", "subset"),
             subset=None,
@@ -197,8 +191,8 @@ def _desired_distribution(settings: dict) -> Table:
                      "toward the method's target (equal = [0.5, 0.5]; real_world = BLS 2024 shares); a negative "
                      "change % is a reduction."),
         ),
-        TableSpec(
-            **common, name="utility",
+        _spec(
+            "desired_distribution", settings, 3, **common, name="utility",
             metrics=None,
             row_keys=("model", "method", "split"),
             subset=None,
