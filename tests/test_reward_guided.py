@@ -133,6 +133,43 @@ def test_rloo_moves_the_testbed_lm_to_the_neutral_option(default_run, tmp_path):
                   data=pool, seed=0, out=tmp_path / "x", checkpoints=tmp_path / "c", settings={})
 
 
+@pytest.mark.workflow
+def test_reinforce_at_temperature_zero_pushes_down_the_penalised_greedy_answers(default_run, tmp_path):
+    """At T = 0 the policy samples by argmax: the rollouts are the greedy answers whatever the seed, so
+    −R·∇log p is no score-function estimate but a deterministic-policy update; with the paper's baseline
+    (none) and R < 0 one step lowers the log-probability of every greedy answer (in proportion to |R|)."""
+    import torch
+
+    from debiaslab import models
+    from debiaslab.data.mcq import train_subset
+    from debiaslab.io import read_table
+    from debiaslab.methods import train
+    from debiaslab.methods.policy import CausalPolicy
+    from debiaslab.methods.reward import Reward, RewardSettings
+
+    pool = default_run / "results/data/reward_guided/mcq.parquet"
+    lm = str(default_run / "results/testbed/lm")
+    prompts = list(train_subset(read_table(pool), 16)["prompt"])  # the one training batch: every prompt
+    tokenizer = models.load_tokenizer(lm, padding_side="left")
+    greedy = CausalPolicy(models.load_model(lm).eval(), tokenizer, 12)
+    rollout = greedy.rollout(prompts, 0.0, seed=1, with_kl=False)[0]
+    assert greedy.rollout(prompts, 0.0, seed=2, with_kl=False)[0].texts == rollout.texts
+    penalty = -torch.tensor(Reward(RewardSettings())(rollout.texts, [0.0] * len(prompts))["reward"])  # KL 0 at step 1
+    assert (penalty > 0).all(), rollout.texts  # every greedy answer is gendered here
+
+    summary = train.run("reinforce", model=lm, data=pool, seed=0, out=tmp_path / "adapter", checkpoints=tmp_path / "ckpt",
+                        settings={"learning_rate": 0.002, "batch_size": 16, "micro_batch_size": 8, "max_steps": 1,
+                                  "baseline": "none", "dataset_size": 16, "temperature": 0.0,
+                                  "generation": {"max_new_tokens": 12},
+                                  "lora": {"r": 4, "alpha": 8, "dropout": 0.0,
+                                           "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}})
+    assert summary["estimator"] == "deterministic_policy"
+    trained = CausalPolicy(models.attach_adapter(models.load_model(lm), tmp_path / "adapter").eval(), tokenizer, 12)
+    with torch.no_grad():
+        before, after = (next(p.logprob_chunks(rollout)) for p in (greedy, trained))
+    assert (after < before).all(), (after - before).tolist()
+
+
 def test_full_scale_config_skips_rloo_where_it_cannot_run():
     jobs = planned_jobs(REPO, "all", "--configfile", "config/experiments/reward_guided.yaml")
     trains = {out for rule, out in jobs if rule == "train_reward_guided"}
