@@ -137,7 +137,7 @@ def test_rloo_moves_the_testbed_lm_to_the_neutral_option(default_run, tmp_path):
 def test_reinforce_at_temperature_zero_pushes_down_the_penalised_greedy_answers(default_run, tmp_path):
     """At T = 0 the policy samples by argmax: the rollouts are the greedy answers whatever the seed, so
     −R·∇log p is no score-function estimate but a deterministic-policy update; with the paper's baseline
-    (none) and R < 0 one step lowers the log-probability of every greedy answer (in proportion to |R|)."""
+    (none) one step lowers the log-probability of every greedy answer with R < 0 (in proportion to |R|)."""
     import torch
 
     from debiaslab import models
@@ -155,7 +155,8 @@ def test_reinforce_at_temperature_zero_pushes_down_the_penalised_greedy_answers(
     rollout = greedy.rollout(prompts, 0.0, seed=1, with_kl=False)[0]
     assert greedy.rollout(prompts, 0.0, seed=2, with_kl=False)[0].texts == rollout.texts
     penalty = -torch.tensor(Reward(RewardSettings())(rollout.texts, [0.0] * len(prompts))["reward"])  # KL 0 at step 1
-    assert (penalty > 0).all(), rollout.texts  # every greedy answer is gendered here
+    penalised = penalty > 0
+    assert penalised.sum() >= 12, rollout.texts  # the greedy answers follow the planted stereotype: gendered
 
     summary = train.run("reinforce", model=lm, data=pool, seed=0, out=tmp_path / "adapter", checkpoints=tmp_path / "ckpt",
                         settings={"learning_rate": 0.002, "batch_size": 16, "micro_batch_size": 8, "max_steps": 1,
@@ -167,7 +168,7 @@ def test_reinforce_at_temperature_zero_pushes_down_the_penalised_greedy_answers(
     trained = CausalPolicy(models.attach_adapter(models.load_model(lm), tmp_path / "adapter").eval(), tokenizer, 12)
     with torch.no_grad():
         before, after = (next(p.logprob_chunks(rollout)) for p in (greedy, trained))
-    assert (after < before).all(), (after - before).tolist()
+    assert (after < before)[penalised].all(), (after - before).tolist()
 
 
 def test_full_scale_config_skips_rloo_where_it_cannot_run():
