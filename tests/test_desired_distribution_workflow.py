@@ -197,7 +197,7 @@ def test_masked_lm_training_resumes_to_the_uninterrupted_run(default_run, tmp_pa
 
     resumed, uninterrupted = history(tmp_path / "resumed"), history(tmp_path / "uninterrupted")
     assert [h["epoch"] for h in uninterrupted] == [0, 1, 2]
-    for key in ("valid_loss", "train_loss", "train_kl", "train_mlm"):
+    for key in ("valid_kl", "valid_half_kl", "train_loss", "train_kl", "train_mlm"):
         assert resumed[2][key] == pytest.approx(uninterrupted[2][key], rel=1e-6), key
     after, before = (load_file(str(out / "model.safetensors")) for out in (tmp_path / "resumed", tmp_path / "uninterrupted"))
     for name, tensor in before.items():

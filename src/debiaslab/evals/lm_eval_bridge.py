@@ -77,12 +77,24 @@ def plain_json(obj):
     return json.loads(json.dumps(obj, default=handle_non_serializable))
 
 
+def task_manager(include: str | None, tasks):
+    """lm-eval's task index. Indexing lm-eval's own few thousand task YAMLs takes ~20 s, so where the
+    include folder defines every requested task itself, only that folder is indexed."""
+    from lm_eval.tasks import TaskManager
+
+    if include:
+        local = TaskManager(include_path=include, include_defaults=False)
+        if set(tasks) <= set(local.all_subtasks):
+            return local
+        return TaskManager(include_path=include)
+    return TaskManager()
+
+
 def run_lm_eval(model_spec, s: LmEvalSettings, adapter=None) -> dict:
     """lm_eval.simple_evaluate on HFLM(model path, peft=adapter); returns its results dict."""
     try:
         import lm_eval
         from lm_eval.models.huggingface import HFLM
-        from lm_eval.tasks import TaskManager
     except ImportError:
         from debiaslab.config import ConfigError
 
@@ -100,7 +112,7 @@ def run_lm_eval(model_spec, s: LmEvalSettings, adapter=None) -> dict:
         options["max_length"] = s.max_length
     lm = HFLM(**options)
     include = packaged_tasks() if s.include_path == "packaged" else s.include_path
-    manager = TaskManager(include_path=include) if include else TaskManager()
+    manager = task_manager(include, s.tasks)
     return lm_eval.simple_evaluate(model=lm, tasks=list(s.tasks), num_fewshot=s.num_fewshot, limit=s.limit,
                                    task_manager=manager, random_seed=s.random_seed, numpy_random_seed=s.random_seed,
                                    torch_random_seed=s.random_seed, fewshot_random_seed=s.random_seed,
