@@ -380,9 +380,12 @@ def _baseline_text(spec: TableSpec) -> str:
     return f"the row with {chosen} and the same {matched} ({how})"
 
 
-def caption(spec: TableSpec) -> str:
+def caption(spec: TableSpec, compact: bool = False) -> str:
     """The section's caption: what it measures (the spec's own words), then exactly which interval, test and
-    correction each column shows — generated from the spec, so the words cannot drift from the numbers."""
+    correction each column shows — generated from the spec, so the words cannot drift from the numbers.
+    `compact`: the same facts in fewer words, for a LaTeX table (its headline columns only)."""
+    if compact:
+        return _compact_caption(spec)
     items = spec.items
     metrics = list(spec.metrics) if spec.metrics is not None else []
     shares = [_label(spec, m) for m in spec.proportions if m in metrics]
@@ -419,6 +422,24 @@ def caption(spec: TableSpec) -> str:
                          f"seed the bootstrap interval over {items}].")
     notes.append("The CSV has every metric with both intervals, Δ with both intervals and every p-value, raw and "
                  "Holm-adjusted.")
+    return " ".join(notes)
+
+
+def _compact_caption(spec: TableSpec) -> str:
+    metrics = list(spec.metrics) if spec.metrics is not None else []
+    shares = [m for m in spec.proportions if m in metrics]
+    items = f"{'Wilson (shares) or ' if shares else ''}{RESAMPLES:,}-replicate bootstrap stratified by seed"
+    notes = [spec.caption] if spec.caption else []
+    notes.append(f"Mean ± SD over seeds [Student-t {PCT} CI]; one seed: mean [{PCT} interval over {spec.items}: "
+                 f"{items}].")
+    if spec.baseline:
+        notes.append(f"Δ = row − {_baseline_text(spec)} [as above]; p: two-sided paired t-test over seeds, "
+                     "Holm-adjusted over the table's comparisons; n/a: fewer than 2 seeds or zero variance.")
+        if spec.relative_change:
+            notes.append("Change % = 100 · Δ / baseline.")
+    if spec.bounds is not None:
+        notes.append("Intervals cut to each metric's range.")
+    notes.append("Every column and statistic: the CSV and Markdown table.")
     return " ".join(notes)
 
 
@@ -545,8 +566,7 @@ def latex(table: Table, longs: list) -> str:
                  if k not in keys and len(long)]
         deltas = spec.paper_delta if spec.paper_delta is not None else spec.key_metrics
         header, body = _grid(long, spec, keys, spec.paper or spec.headline, deltas, full=False)
-        text = caption(spec) + (f" Same for every row: {'; '.join(fixed)}." if fixed else "") + \
-            " This table has the headline columns; the Markdown table and the CSV have the rest."
+        text = caption(spec, compact=True) + (f" Same for every row: {'; '.join(fixed)}." if fixed else "")
         n_keys = len(keys) + (spec.metrics is None)
         lines = [r"\begin{table}[t]", r"\centering", r"\footnotesize", r"\setlength{\tabcolsep}{3pt}",
                  r"\ifdefined\debiaslabtable\else\newsavebox{\debiaslabtable}\fi",
