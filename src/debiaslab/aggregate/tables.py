@@ -612,6 +612,3 @@ def write_table(scores, table: Table, csv_path, md_path, tex_path=None) -> str:
         write_text(tex_path, latex(table, longs))
     return text
 
-
-__all__ = ["LEVEL", "Table", "TableSpec", "build", "caption", "latex", "latex_escape", "markdown", "markdown_escape",
-           "summary", "wide_table", "write_table"]

@@ -20,7 +20,7 @@ reason (`N_BELOW_2`, `ZERO_VARIANCE`), never as p = 0 or an infinite effect size
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Sequence
 
 RESAMPLES = 1000  # bootstrap replicates per metric and scoring job
 LEVEL = 0.95
@@ -284,7 +284,3 @@ def clip_interval(low: float, high: float, bounds: tuple[float, float] | None) -
     low = min(max(low, lo), hi) if low == low else low
     high = max(min(high, hi), lo) if high == high else high
     return low, high
-
-
-def mapping_values(seeds: Mapping[int, float]) -> list[float]:
-    return [seeds[k] for k in sorted(seeds)]
