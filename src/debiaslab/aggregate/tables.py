@@ -369,7 +369,7 @@ def diff_cell(row, decimals: int, column: str = "diff") -> str:
 
 def _key_text(key: str, value) -> str:
     if isinstance(value, float):
-        return f"{value:g}"
+        return f"{value:g}".replace("-", "−")
     return str(value)
 
 
