@@ -1,5 +1,5 @@
 """Results tables: one statistics path for every experiment, against hand-computed values; escaping;
-captions generated from the specs (report page, README); LaTeX that compiles at paper width."""
+captions generated from the specs (report page, docs/statistics.md); LaTeX that compiles at paper width."""
 
 from __future__ import annotations
 
@@ -201,10 +201,11 @@ def test_every_caption_names_its_interval_test_and_correction():
     assert "scored once" in captions.table_caption("desired_distribution", {})
 
 
-def test_readme_lists_the_generated_captions():
-    readme = (REPO / "README.md").read_text()
-    assert captions.readme_block() in readme, \
-        "README's table captions are out of date: run `debiaslab aggregate captions --readme README.md`"
+def test_the_statistics_page_lists_the_generated_captions():
+    page = (REPO / captions.CAPTIONS_PAGE).read_text()
+    assert captions.readme_block() in page, \
+        f"{captions.CAPTIONS_PAGE}'s table captions are out of date: run " \
+        f"`debiaslab aggregate captions --readme {captions.CAPTIONS_PAGE}`"
 
 
 def report_html(template: str, **params) -> str:
