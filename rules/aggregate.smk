@@ -17,6 +17,8 @@ rule table:
         tex="results/tables/{experiment}.tex",
     params:
         settings=lambda w: as_json(table_settings(w.experiment)),
+        runs=lambda w: " ".join(table_runs(w.experiment)),
+        cells=lambda w: table_cells(w.experiment),
         code=code("debiaslab.aggregate.build"),
     priority: PRIORITY["aggregate"]
     log:
@@ -27,7 +29,8 @@ rule table:
         "../envs/aggregate.yaml"
     shell:
         "debiaslab aggregate table --experiment {wildcards.experiment} --settings {params.settings:q}"
-        " --scores {input} --csv {output.csv} --md {output.md} --tex {output.tex} > {log} 2>&1"
+        " --scores {input} --runs {params.runs} {params.cells} --csv {output.csv} --md {output.md} --tex {output.tex}"
+        " > {log} 2>&1"
 
 
 rule figure:
@@ -46,6 +49,7 @@ rule figure:
         name=r"\w+",
     params:
         settings=lambda w: as_json(table_settings(FIGURES[w.name])),
+        runs=lambda w: " ".join(table_runs(FIGURES[w.name])),
         code=code("debiaslab.aggregate.build"),
     priority: PRIORITY["aggregate"]
     log:
@@ -56,7 +60,7 @@ rule figure:
         "../envs/aggregate.yaml"
     shell:
         "debiaslab aggregate figure --name {wildcards.name} --settings {params.settings:q}"
-        " --scores {input} --png {output.png} --pdf {output.pdf} > {log} 2>&1"
+        " --scores {input} --runs {params.runs} --png {output.png} --pdf {output.pdf} > {log} 2>&1"
 
 
 rule bundle:
@@ -65,7 +69,8 @@ rule bundle:
     output:
         "results/bundle.tar.gz",
     params:
-        config=lambda w: as_json(config),
+        # in the run's key order (not as_json's sorted keys): the config fixes e.g. the tables' method order
+        config=lambda w: json.dumps(config, ensure_ascii=False, separators=(",", ":")),
         code=code("debiaslab.aggregate.bundle"),
     priority: PRIORITY["aggregate"]
     log:
