@@ -11,6 +11,7 @@ from snakemake.utils import min_version
 
 from debiaslab import warm_start
 from debiaslab.aggregate.bundle import unpacked_bundle
+from debiaslab.config import ConfigError, load_yaml
 
 min_version("9.0")
 
@@ -19,8 +20,13 @@ min_version("9.0")
 UNPACKED = unpacked_bundle()
 
 if not workflow.overwrite_configfiles:
+    _configfile = UNPACKED["config"] if UNPACKED else "config/config.yaml"
+    try:  # bytes that are not UTF-8, a duplicate key: one line here, not a traceback from Snakemake's loader
+        load_yaml(_configfile)
+    except ConfigError as error:
+        raise WorkflowError(str(error)) from None
 
-    configfile: UNPACKED["config"] if UNPACKED else "config/config.yaml"
+    configfile: _configfile
 
 
 include: "rules/common.smk"

@@ -154,8 +154,9 @@ def require_text(frame, columns: Iterable[str], where, *, conversations: bool = 
                if not (isinstance(value, str) or (conversations and _is_conversation(value)))]
         if bad:
             value = frame[column].iloc[bad[0]]
+            null = value is None or (isinstance(value, float) and value != value)  # pandas reads a JSON null as NaN
             raise DataError(f"{where}: row {bad[0] + 1}: column {column!r} must be text, got "
-                            f"{type(value).__name__} {value!r} ({len(bad)} such row(s))")
+                            f"{'null' if null else f'{type(value).__name__} {value!r}'} ({len(bad)} such row(s))")
 
 
 def read_table(path, *, required: Iterable[str] = (), text: Iterable[str] = ()):
