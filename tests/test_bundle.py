@@ -135,11 +135,25 @@ def test_the_readme_reviewer_commands_rebuild_the_table_alone_in_config_order_un
     table = pd.read_csv(clone / TABLE)
     assert list(dict.fromkeys(table["method"])) == list(METHODS)
     # the table job is told which run each score file must hold (aggregate/completeness.py), in --scores order
-    plan = snakemake(clone, "-n", "-p", "--forcerun", "table", target).stdout
+    plan = snakemake(clone, "-n", "-p", target, "--forcerun", "table").stdout  # (--forcerun takes every word after it)
     runs = [f"occupations/testbed-lm/{m}/{s}" for m in METHODS for s in SEEDS]
     assert f"--scores {' '.join(score_path(m, s) for m in METHODS for s in SEEDS)} --runs {' '.join(runs)} " in plan
     assert set(table["n seeds"]) == {len(SEEDS)}
     assert not (clone / "results/generate").exists() and not (clone / "results/train").exists()
+
+
+def test_the_bundle_rule_packs_the_run_config_in_its_key_order(tmp_path):
+    """Sorted keys (as the rules' canonical JSON has them) reordered the rebuilt table's methods."""
+    import shlex
+
+    workdir = copy_workflow(tmp_path / "wf")
+    config = small_config()
+    (workdir / "small.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    plan = snakemake(workdir, "-n", "-p", "results/bundle.tar.gz", "--configfile", "small.yaml").stdout
+    command = shlex.split(next(line for line in plan.splitlines() if "debiaslab bundle" in line).split(": ", 1)[1])
+    passed = json.loads(command[command.index("--config") + 1])
+    assert json.dumps(passed) == json.dumps(config)
+    assert list(passed["experiments"]["occupations"]["methods"]) == list(METHODS)
 
 
 def _rewrite(archive: Path, out: Path, edit) -> Path:
