@@ -24,7 +24,7 @@ try:
     # a bundle's config names the run's local folders, which a reviewer's clone need not have
     _problems = [] if UNPACKED else missing_local_paths(config)
     if _problems:
-        raise ConfigError("invalid config:\n  " + "\n  ".join(_problems))
+        raise ConfigError("\n  ".join(["invalid config:", *_problems]))
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
 
@@ -189,7 +189,7 @@ def table_cells(name):
     if name != "reward_guided":
         return ""
     cells = {method: [[n, t] for n, t in reward_guided_cells(method)] for method in experiment(name)["methods"]}
-    return "--cells " + shlex.quote(as_json(cells))
+    return f"--cells {shlex.quote(as_json(cells))}"
 
 
 def table_settings(name):
@@ -464,9 +464,9 @@ if slurm_profile() and not UNPACKED:
     _unsized = sorted({m for exp in EXPERIMENTS.values() for m in exp.get("models", [])
                        if is_hub_id(config["models"][m]["path"]) and not config["models"][m].get("size_b")})
     if _unsized:
-        raise WorkflowError("invalid config for a SLURM run:\n  " + "\n  ".join(
+        raise WorkflowError("\n  ".join(["invalid config for a SLURM run:", *(
             f"models.{m}.size_b: required under the SLURM profile (billions of parameters; it sizes the jobs' "
-            "memory and runtime)" for m in _unsized))
+            "memory and runtime)" for m in _unsized)]))
 
 
 def model_size_b(wildcards):
@@ -575,5 +575,5 @@ if UNPACKED:
                             f"rebuilt with the run's config: run without --configfile ({UNPACKED['config']} is used)")
     _problems = bundle.rebuild_problems([p for name in EXPERIMENTS for p in table_inputs(name)], UNPACKED)
     if _problems:
-        raise WorkflowError("cannot rebuild from the unpacked bundle, nothing was run:\n  " + "\n  ".join(
-            _problems[:5] + ([f"... and {len(_problems) - 5} more"] if len(_problems) > 5 else [])))
+        _more = [f"... and {len(_problems) - 5} more"] if len(_problems) > 5 else []
+        raise WorkflowError("\n  ".join(["cannot rebuild from the unpacked bundle, nothing was run:", *_problems[:5], *_more]))
