@@ -446,7 +446,11 @@ TOKEN_NEEDED = not UNPACKED and any(m.get("gated") for m in HUB_REFERENCES["mode
 
 
 def check_token():
-    if TOKEN_NEEDED and not os.environ.get("HF_TOKEN"):
+    if not TOKEN_NEEDED:
+        return
+    from huggingface_hub import get_token  # HF_TOKEN, or the token `hf auth login` stored
+
+    if get_token() is None:
         gated = ", ".join(m["repo"] for m in HUB_REFERENCES["models"] if m.get("gated"))
         raise WorkflowError(f"HF_TOKEN is not set: gated model(s) {gated} are still to be downloaded (hub_download); "
                             "export HF_TOKEN (a Hub token whose account accepted the licence) and run again")

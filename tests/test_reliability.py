@@ -331,7 +331,7 @@ def _without_token(workdir: Path, *args: str) -> "subprocess.CompletedProcess":
 
     from conftest import ENV
 
-    env = {k: v for k, v in ENV.items() if k != "HF_TOKEN"}
+    env = {k: v for k, v in ENV.items() if k != "HF_TOKEN"} | {"HF_HOME": str(workdir / "hf_home")}  # no stored token
     return subprocess.run([str(Path(sys.executable).parent / "snakemake"), *args], cwd=workdir, env=env,
                           capture_output=True, text=True, timeout=600)
 
