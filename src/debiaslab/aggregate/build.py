@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 
-def build_table(experiment: str, score_paths, settings: dict, csv_out, md_out, tex_out=None) -> dict:
+def build_table(experiment: str, score_paths, settings: dict, csv_out, md_out, tex_out=None, runs=None,
+                cells=None) -> dict:
+    from debiaslab.aggregate.completeness import read_complete
     from debiaslab.aggregate.specs import table_spec
-    from debiaslab.aggregate.store import read_scores
     from debiaslab.aggregate.tables import write_table
 
-    scores = read_scores(score_paths)
+    scores = read_complete(experiment, score_paths, runs, cells)
     write_table(scores, table_spec(experiment, settings), csv_out, md_out, tex_out)
     return {"score_files": len(score_paths), "rows": len(scores)}
 
 
-def build_figure(name: str, score_paths, settings: dict, out_png, out_pdf) -> dict:
+def build_figure(name: str, score_paths, settings: dict, out_png, out_pdf, runs=None, cells=None) -> dict:
     from debiaslab.aggregate import figures
-    from debiaslab.aggregate.store import read_scores
+    from debiaslab.aggregate.completeness import read_complete
 
-    scores = read_scores(score_paths)
     if name not in figures.FIGURES:
         from debiaslab.config import ConfigError
 
         raise ConfigError(f"unknown figure {name!r}; known: {', '.join(sorted(figures.FIGURES))}")
+    scores = read_complete(None, score_paths, runs, cells)
     figures.FIGURES[name](scores, settings, out_png, out_pdf)
     return {"figure": name, "score_files": len(score_paths)}

@@ -56,7 +56,7 @@ def evaluate_responses(reference, settings: dict, responses: list, runs: list, o
     from debiaslab.config import ConfigError, build
     from debiaslab.evals.common import load_evaluated
     from debiaslab.evals.corpus_perplexity import causal_nll
-    from debiaslab.io import read_parquet
+    from debiaslab.io import read_table
     from debiaslab.metrics.statistics import Bootstrap
 
     if not len(responses) == len(runs) == len(outs):
@@ -65,7 +65,7 @@ def evaluate_responses(reference, settings: dict, responses: list, runs: list, o
     model, tokenizer = load_evaluated(reference, kind="causal", padding_side="right")
     summary = {}
     for path, run, out in zip(responses, runs, outs):
-        frame = read_parquet(path, required=["response"] + (["prefix"] if s.text == "sentence" else []))
+        frame = read_table(path, required=["prefix"] if s.text == "sentence" else [], text=["response"])
         nll, count = causal_nll(model, tokenizer, texts(frame, s.text), max_length=s.max_length,
                                 stride=max(1, s.max_length // 2), batch_size=s.batch_size)
         values = score_values(frame, nll, count, Bootstrap(run.seed))

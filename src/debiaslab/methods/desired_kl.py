@@ -272,7 +272,7 @@ def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out
     if kind == "causal":
         from peft import get_peft_model
 
-        model = get_peft_model(model, models.lora_config(asdict(settings.lora)))
+        model = get_peft_model(model, models.lora_config(asdict(settings.lora), model=model))
         model.config.use_cache = False
     elif kind == "mlm":
         for p in model.parameters():

@@ -208,7 +208,7 @@ def train_reinforce(model_spec, data_path, settings: ReinforceSettings, seed: in
     tokenizer = models.load_tokenizer(spec, padding_side="left")
     base = models.load_model(spec)
     task = None if spec.diffusion else "CAUSAL_LM"
-    model = get_peft_model(base, models.lora_config(asdict(settings.lora), task_type=task))
+    model = get_peft_model(base, models.lora_config(asdict(settings.lora), task_type=task, model=base))
     policy = make_policy(model, tokenizer, spec, settings.generation, settings.reward.kl_direction)
     reward = Reward(settings.reward)
     inputs = model_inputs(tokenizer, rows, settings.generation)

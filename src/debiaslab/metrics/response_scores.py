@@ -134,11 +134,11 @@ def score_safety(responses_path, settings: dict, run, scores_out, records_out, o
     from debiaslab import models
     from debiaslab.aggregate.store import score_rows, write_scores
     from debiaslab.config import build
-    from debiaslab.io import read_parquet, write_parquet, write_text
+    from debiaslab.io import read_table, write_parquet, write_text
 
     classifier_s = build(ScoringModel, settings["bias_classifier"], "scoring.bias_classifier")
     reward_s = build(ScoringModel, settings["reward_model"], "scoring.reward_model")
-    responses = read_parquet(responses_path, required=["bias_type", "prompt", "response"])
+    responses = read_table(responses_path, required=["bias_type", "prompt"], text=["response"])  # rows, text
     bias_types = list(settings["bias_types"])
     unknown = sorted(set(responses["bias_type"]) - set(bias_types))
     if unknown:

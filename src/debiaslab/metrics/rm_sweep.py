@@ -82,14 +82,14 @@ def score_sweep(model, adapter, items_path, settings: dict, run, scores_out, rec
     from debiaslab.aggregate.store import score_rows, write_scores
     from debiaslab.config import ConfigError, build
     from debiaslab.data.reward_inputs import encode, score
-    from debiaslab.io import read_parquet, write_parquet
+    from debiaslab.io import read_table, write_parquet
     from debiaslab.methods.forget_lora import load_reward_model, subtracted
     from debiaslab.metrics.statistics import Bootstrap
 
     s = build(SweepSettings, settings, "rm_forget.sweep")
     if not s.lambdas:
         raise ConfigError("rm_forget.sweep.lambdas: must not be empty")
-    items = read_parquet(items_path, required=["id", "prompt", "chosen", "rejected"])
+    items = read_table(items_path, required=["id", "prompt", "chosen", "rejected"])  # no rows: one line
     rows = item_responses(items)
     spec = models.ModelSpec.parse(model)
     tokenizer = models.load_tokenizer(spec, padding_side="right")

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 def score_balance(responses_path, settings: dict, run, scores_out, records_out) -> dict:
     from debiaslab.aggregate.store import score_rows, write_scores
-    from debiaslab.io import read_parquet, write_parquet
+    from debiaslab.io import read_table, write_parquet
     from debiaslab.metrics.balance import score_responses
 
-    responses = read_parquet(responses_path, required=["split", "occupation", "prefix", "response"])
+    # no rows, or a response that is not text: one line naming the file (an empty table used to score to
+    # an empty score file, and the table silently averaged the other seeds)
+    responses = read_table(responses_path, required=["split", "occupation", "prefix"], text=["response"])
     records, values = score_responses(responses, settings.get("min_words", 8), settings.get("max_words", 15),
                                       seed=run.seed)
     write_parquet(records_out, records)
