@@ -73,9 +73,7 @@ def small_run(tmp_path_factory):
                 generated = Path(f"results/generate/occupations/testbed-lm/{method}/seed~{seed}/responses.parquet")
                 generated.parent.mkdir(parents=True)
                 responses(method, seed).to_parquet(generated, index=False)
-                baseline = [] if method == "prompt_only" else [
-                    "--baseline", score_path("prompt_only", seed).replace("scores.parquet", "records.parquet")]
-                assert main(["score", "balance", "--responses", str(generated), *baseline,
+                assert main(["score", "balance", "--responses", str(generated),
                              "--settings", '{"min_words": 8, "max_words": 15}',
                              "--run", f"occupations/testbed-lm/{method}/{seed}", "--scores", score_path(method, seed),
                              "--records", score_path(method, seed).replace("scores.parquet", "records.parquet")]) == 0
