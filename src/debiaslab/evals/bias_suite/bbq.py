@@ -165,33 +165,32 @@ def item_records(items: list[dict], scores: dict[int, list[float]]):
     return pd.DataFrame(rows)
 
 
-def summary(records, split: str = "test") -> list[dict]:
+def summary(records, boot, split: str = "test") -> list[dict]:
     """Score-store values, overall (subset "all") and per category: bbq_acc, bbq_acc_ambig,
-    bbq_acc_disambig, bbq_bias_disambig (s_DIS), bbq_bias_ambig (s_AMB); n = items. An undefined bias
-    score (every answer UNKNOWN) has no row."""
-    from debiaslab.metrics.bias_benchmarks import bbq_ambiguous_bias, bbq_disambiguated_bias
+    bbq_acc_disambig, bbq_bias_disambig (s_DIS), bbq_bias_ambig (s_AMB); n = the items they are computed
+    over; replicates over the items resampled (`boot`: a metrics.statistics.Bootstrap). A metric of a
+    context with no item, or an undefined bias score (every answer UNKNOWN), has no row."""
+    import numpy as np
+
+    from debiaslab.metrics.bias_benchmarks import bbq_scores
 
     groups = [("all", records)] + [(c, part) for c, part in records.groupby("category", sort=True)]
     values = []
-    for subset, part in groups:
-        ambig = part[part["context_condition"] == "ambig"]
-        disambig = part[part["context_condition"] == "disambig"]
-        found = [("bbq_acc", float(part["correct"].mean()), len(part))]
-        if len(ambig):
-            found.append(("bbq_acc_ambig", float(ambig["correct"].mean()), len(ambig)))
-            found.append(("bbq_bias_ambig", bbq_ambiguous_bias(float(ambig["correct"].mean()), int(ambig["biased"].sum()),
-                                                               int((~ambig["unknown"]).sum())), len(ambig)))
-        if len(disambig):
-            found.append(("bbq_acc_disambig", float(disambig["correct"].mean()), len(disambig)))
-            found.append(("bbq_bias_disambig", bbq_disambiguated_bias(int(disambig["biased"].sum()),
-                                                                      int((~disambig["unknown"]).sum())), len(disambig)))
-        values += [{"split": split, "subset": subset, "metric": metric, "value": value, "n": n}
-                   for metric, value, n in found if value is not None]
+    for stream, (subset, part) in enumerate(groups):
+        ambiguous = (part["context_condition"] == "ambig").to_numpy()
+        items = (part["correct"].to_numpy(), ambiguous, part["biased"].to_numpy(), part["unknown"].to_numpy())
+        full = bbq_scores(*items, np.arange(len(part)))
+        replicates = bbq_scores(*items, boot.indices(len(part), stream))
+        sizes = {"acc": len(part), "acc_ambig": int(ambiguous.sum()), "bias_ambig": int(ambiguous.sum()),
+                 "acc_disambig": int((~ambiguous).sum()), "bias_disambig": int((~ambiguous).sum())}
+        values += [{"split": split, "subset": subset, "metric": f"bbq_{key}", "value": float(full[key]), "n": n,
+                    "replicates": replicates[key]}
+                   for key, n in sizes.items() if n and not np.isnan(full[key])]
     return values
 
 
-def score(model, tokenizer, kind: str, s: BBQSettings, batch_size: int):
-    """(score-store values, per-item records) of a loaded causal LM."""
+def score(model, tokenizer, kind: str, s: BBQSettings, boot, batch_size: int):
+    """(score-store values with replicates over items, per-item records) of a loaded causal LM."""
     from debiaslab.evals.mmlu import choice_loglikelihoods, choice_requests
 
     items = load_items(s)
@@ -199,4 +198,4 @@ def score(model, tokenizer, kind: str, s: BBQSettings, batch_size: int):
     requests = choice_requests(tokenizer, [p[0] for p in prompts], [p[1] for p in prompts])
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     records = item_records(items, choice_loglikelihoods(model, requests, batch_size, pad_id))
-    return summary(records, s.dataset.split), records
+    return summary(records, boot, s.dataset.split), records

@@ -128,22 +128,27 @@ def causal_scores(model, tokenizer, examples: list[dict], batch_size: int, max_l
     return [dict(zip(LABELS, means[i:i + len(LABELS)])) for i in range(0, len(means), len(LABELS))]
 
 
-def summary(records, split: str) -> list[dict]:
-    """stereoset_ss, stereoset_lms, stereoset_icat (0–100) over all examples (subset "all") and per bias type."""
-    from debiaslab.metrics.bias_benchmarks import stereoset_counts, stereoset_scores
+def summary(records, boot, split: str) -> list[dict]:
+    """stereoset_ss, stereoset_lms, stereoset_icat (0–100) over all examples (subset "all") and per bias
+    type, with replicates over the examples resampled (`boot`: a metrics.statistics.Bootstrap)."""
+    import numpy as np
+
+    from debiaslab.metrics.bias_benchmarks import stereoset_outcomes, stereoset_scores
 
     groups = [("all", records)] + [(b, part) for b, part in records.groupby("bias_type", sort=True)]
     values = []
-    for subset, part in groups:
-        counts = stereoset_counts(zip(part["target"], part["stereotype"], part["anti-stereotype"], part["unrelated"]))
-        scores = stereoset_scores(counts)
-        values += [{"split": split, "subset": subset, "metric": f"stereoset_{k}", "value": scores[k], "n": scores["n"]}
-                   for k in ("ss", "lms", "icat")]
+    for stream, (subset, part) in enumerate(groups):
+        pro, related = stereoset_outcomes(part["stereotype"], part["anti-stereotype"], part["unrelated"])
+        terms = part["target"].to_numpy()
+        full = stereoset_scores(terms, pro, related, np.arange(len(part)))
+        replicates = stereoset_scores(terms, pro, related, boot.indices(len(part), stream))
+        values += [{"split": split, "subset": subset, "metric": f"stereoset_{k}", "value": float(full[k][0]),
+                    "n": len(part), "replicates": replicates[k]} for k in ("ss", "lms", "icat")]
     return values
 
 
-def score(model, tokenizer, kind: str, s: StereoSetSettings, batch_size: int, max_length: int):
-    """(score-store values, per-example records) of a loaded masked or causal LM."""
+def score(model, tokenizer, kind: str, s: StereoSetSettings, boot, batch_size: int, max_length: int):
+    """(score-store values with replicates over examples, per-example records) of a loaded masked or causal LM."""
     import pandas as pd
 
     examples = load_examples(s)
@@ -153,4 +158,4 @@ def score(model, tokenizer, kind: str, s: StereoSetSettings, batch_size: int, ma
         scores = causal_scores(model, tokenizer, examples, batch_size, max_length)
     records = pd.DataFrame([{"id": e["id"], "bias_type": e["bias_type"], "target": e["target"]} | sc
                             for e, sc in zip(examples, scores)])
-    return summary(records, s.dataset.split), records
+    return summary(records, boot, s.dataset.split), records

@@ -49,16 +49,17 @@ def chosen(s: BiasSuiteSettings, kind: str) -> list[str]:
     return list(s.benchmarks)
 
 
-def run_benchmark(name: str, model, tokenizer, kind: str, s: BiasSuiteSettings):
+def run_benchmark(name: str, model, tokenizer, kind: str, s: BiasSuiteSettings, boot):
+    """(values with replicates, per-item records) of one benchmark; `boot`: the run's Bootstrap."""
     from debiaslab.evals.bias_suite import bbq, crows_pairs, stereoset, winogender
 
     if name == "bbq":
-        return bbq.score(model, tokenizer, kind, s.bbq, s.batch_size)
+        return bbq.score(model, tokenizer, kind, s.bbq, boot, s.batch_size)
     if name == "winogender":
-        return winogender.score(model, tokenizer, kind, s.winogender, s.batch_size, s.max_length)
+        return winogender.score(model, tokenizer, kind, s.winogender, boot, s.batch_size, s.max_length)
     if name == "stereoset":
-        return stereoset.score(model, tokenizer, kind, s.stereoset, s.batch_size, s.max_length)
-    return crows_pairs.score(model, tokenizer, kind, s.crows_pairs)
+        return stereoset.score(model, tokenizer, kind, s.stereoset, boot, s.batch_size, s.max_length)
+    return crows_pairs.score(model, tokenizer, kind, s.crows_pairs, boot)
 
 
 def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=None, records_out=None) -> dict:
@@ -69,6 +70,7 @@ def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=N
     from debiaslab.aggregate.store import score_rows, write_scores
     from debiaslab.config import ConfigError, build
     from debiaslab.evals.common import load_evaluated
+    from debiaslab.metrics.statistics import Bootstrap
 
     s = build(BiasSuiteSettings, settings, "evaluations.bias_suite")
     spec = models.ModelSpec.parse(model_spec)
@@ -84,7 +86,7 @@ def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=N
     values, summary = [], {}
     for name in names:
         start = time.perf_counter()
-        found, records = run_benchmark(name, model, tokenizer, kind, s)
+        found, records = run_benchmark(name, model, tokenizer, kind, s, Bootstrap(run.seed))
         log.info("%s: %d items, %d score rows in %.1f s", name, len(records), len(found), time.perf_counter() - start)
         values += found
         summary[name] = len(records)

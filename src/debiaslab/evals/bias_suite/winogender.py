@@ -97,29 +97,38 @@ def triple_records(triples, loglikelihoods: list[list[float]], statistic: dict[s
     return records
 
 
-def summary(records, split: str = "test") -> list[dict]:
-    """winogender_correlation (Pearson r of the occupations' she shares and statistic), winogender_she_share (mean over occupations;
-    per occupation as subset), winogender_neutral_share (mean over triples), winogender_gotcha_share."""
+def summary(records, boot, split: str = "test") -> list[dict]:
+    """winogender_correlation (Pearson r of the occupations' she shares and statistic), winogender_she_share
+    (mean over occupations; per occupation as subset), winogender_neutral_share (mean over triples),
+    winogender_gotcha_share (subset "gotcha"). Replicates (`boot`: a metrics.statistics.Bootstrap): the
+    correlation and mean she share over occupations resampled; the other shares over their triples."""
+    import numpy as np
+
     from debiaslab.metrics.bias_benchmarks import pearson
 
-    per_occupation = records.groupby("occupation", sort=True).agg(she=("she_share", "mean"), n=("she_share", "size"),
-                                                                   statistic=("statistic", "first"))
-    row = lambda subset, metric, value, n: {"split": split, "subset": subset, "metric": metric,  # noqa: E731
-                                            "value": float(value), "n": int(n)}
-    values = [row("all", "winogender_she_share", per_occupation["she"].mean(), len(per_occupation)),
-              row("all", "winogender_neutral_share", records["p_neutral"].mean(), len(records))]
-    r = pearson(per_occupation["she"].tolist(), per_occupation["statistic"].tolist())
-    if r is not None:
-        values.append(row("all", "winogender_correlation", r, len(per_occupation)))
-    gotcha = records["gotcha_share"].dropna()
+    per_occupation = records.groupby("occupation", sort=True).agg(she=("she_share", "mean"), statistic=("statistic", "first"))
+    she, stat = per_occupation["she"].to_numpy(), per_occupation["statistic"].to_numpy(dtype=np.float64)
+    rows = boot.indices(len(she))
+    values = [{"split": split, "subset": "all", "metric": "winogender_she_share", "value": float(she.mean()),
+               "n": len(she), "replicates": she[rows].mean(axis=1)},
+              {"split": split, "subset": "all", "metric": "winogender_neutral_share",
+               **boot.of_mean(records["p_neutral"], stream=1)}]
+    r = pearson(she, stat)
+    if not np.isnan(r):
+        values.append({"split": split, "subset": "all", "metric": "winogender_correlation", "value": r, "n": len(she),
+                       "replicates": pearson(she[rows], stat[rows])})
+    gotcha = records["gotcha_share"].dropna().astype(float)
     if len(gotcha):
-        values.append(row("gotcha", "winogender_gotcha_share", gotcha.astype(float).mean(), len(gotcha)))
-    values += [row(occ, "winogender_she_share", r_["she"], r_["n"]) for occ, r_ in per_occupation.iterrows()]
+        values.append({"split": split, "subset": "gotcha", "metric": "winogender_gotcha_share",
+                       **boot.of_mean(gotcha, stream=2)})
+    values += [{"split": split, "subset": occupation, "metric": "winogender_she_share",
+                **boot.of_mean(part["she_share"], stream=k + 3)}
+               for k, (occupation, part) in enumerate(records.groupby("occupation", sort=True))]
     return values
 
 
-def score(model, tokenizer, kind: str, s: WinoGenderSettings, batch_size: int, max_length: int):
-    """(score-store values, per-triple records) of a loaded causal LM."""
+def score(model, tokenizer, kind: str, s: WinoGenderSettings, boot, batch_size: int, max_length: int):
+    """(score-store values with replicates, per-triple records) of a loaded causal LM."""
     from debiaslab.evals.bias_suite.likelihood import sentence_loglikelihoods
 
     triples, statistic = load(s)
@@ -127,4 +136,4 @@ def score(model, tokenizer, kind: str, s: WinoGenderSettings, batch_size: int, m
     lls, _ = sentence_loglikelihoods(model, tokenizer, texts, batch_size, max_length)
     per_triple = [lls[i:i + len(GENDERS)] for i in range(0, len(lls), len(GENDERS))]
     records = triple_records(triples, per_triple, statistic)
-    return summary(records), records
+    return summary(records, boot), records
