@@ -166,8 +166,8 @@ def table_inputs(name):
         return [f"results/scores/reward_guided/{m}/{meth}/seed~{s}/scores.parquet" for m, meth, s in reward_guided_runs()]
     if name == "desired_distribution":
         runs = desired_distribution_runs()
-        return [f"results/scores/{name}/{m}/{meth}/seed~{s}/scores.parquet" for m, meth, s in runs] + evaluation_targets(name)
-    return run_paths("scores", name, "scores.parquet") + evaluation_targets(name)
+        return [f"results/scores/{name}/{m}/{meth}/seed~{s}/scores.parquet" for m, meth, s in runs] + evaluation_targets(name, in_table=True)
+    return run_paths("scores", name, "scores.parquet") + evaluation_targets(name, in_table=True)
 
 
 # A score file's run, from its path: what the table checks the file holds (aggregate/completeness.py).
@@ -380,11 +380,17 @@ for _evaluation in set(evaluations("reward_guided") if "reward_guided" in EXPERI
                         f"(its runs are evaluated per grid cell); use one of {', '.join(MODEL_EVALUATIONS)}")
 
 
-def evaluation_targets(name):
+# Evaluations no experiment's own table reads: the bias suite's rows go to one cross-experiment table.
+OWN_TABLE_EVALUATIONS = ("bias_suite",)
+
+
+def evaluation_targets(name, in_table=False):
     """Score files of every evaluation of every run of an experiment (a model evaluation's `models`: its runs
-    on those models only)."""
+    on those models only); `in_table`: only those the experiment's table reads."""
     out = []
     for evaluation, settings in evaluations(name).items():
+        if in_table and evaluation in OWN_TABLE_EVALUATIONS:
+            continue
         if evaluation == "fluency":
             out += run_paths("scores", name, "eval_fluency.parquet")
             continue
