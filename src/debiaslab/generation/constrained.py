@@ -56,7 +56,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 from debiaslab.data.occupations import find_terms, word_count
 
@@ -133,7 +132,6 @@ class TokenTable:
     def __init__(self, tokenizer, classes: list[tuple[str, ...]], settings: ConstraintSettings, stop_ids: list[int]):
         import torch
 
-        self.tok = tokenizer
         size = len(tokenizer)
         pieces = tokenizer.convert_ids_to_tokens(list(range(size)))
         special = set(tokenizer.all_special_ids)
@@ -149,13 +147,14 @@ class TokenTable:
         closing = {i for i in ends - set(stop_ids) if markers.search(self.texts[i]).group(0) in settings.close_markers
                    and not cut[i][-1:].isspace()}
         self.end_ids = torch.tensor(sorted(closing | set(stop_ids)), dtype=torch.long)
-        self.terminal = settings.terminal
         self.end_terminal = torch.tensor([not settings.terminal or c[-1:] in settings.terminal and c != "" for c in cut])
         self.end_bare = torch.tensor([c == "" for c in cut])
         # the term phrases (" term" as the model would write it mid-sentence), one candidate each
         self.term_class, self.phrases = [], []
         for c, cls in enumerate(classes):
             for term in cls:
+                if not term or any(ch.isspace() for ch in term):
+                    raise ValueError(f"constrained: a term must be one word (the search tracks words), got {term!r}")
                 self.term_class.append(c)
                 self.phrases.append(tokenizer(f" {term}", add_special_tokens=False)["input_ids"])
         self.term_first = torch.tensor([p[0] for p in self.phrases], dtype=torch.long)
@@ -176,11 +175,13 @@ class TokenTable:
             setattr(self, name + "leading", torch.tensor([bool(t) and not t[0].isspace() for t in texts]))
             setattr(self, name + "glue", torch.tensor([bool(re.match(r"[\w-]", t)) for t in texts]))
         self.classes = classes
+        self.known: dict[str, int] = {}
 
-    @lru_cache(maxsize=100_000)
     def met(self, text: str) -> int:
         """Bit c set: `text` holds a term of class c, whole word, case-insensitive (the metric's test)."""
-        return sum(1 << c for c, cls in enumerate(self.classes) if find_terms(text, cls))
+        if text not in self.known:
+            self.known[text] = sum(1 << c for c, cls in enumerate(self.classes) if find_terms(text, cls))
+        return self.known[text]
 
 
 @dataclass
