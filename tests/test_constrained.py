@@ -81,10 +81,7 @@ def run_constrained(lm_dir, settings: dict, seed: int = 0, samples: int = SAMPLE
 
 
 @pytest.fixture(scope="module")
-def testbed_lm_dir(default_run):
-    import torch
-
-    torch.set_num_threads(1)
+def testbed_lm_dir(default_run, one_torch_thread):
     return default_run / "results" / "testbed" / "lm"
 
 
