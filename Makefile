@@ -5,6 +5,8 @@ VENV    ?= .venv
 PYTHON  ?= python3
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
+# the test install adds the `lmeval` extra (lm-evaluation-harness, for the bridge's parity test); `make demo` never needs it
+TEST_STAMP := $(VENV)/.installed-test
 CORES   ?= 2
 export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
@@ -25,10 +27,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,slurm]'
 	touch $@
 
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,slurm,lmeval]'
+	touch $@
+
 demo: setup
 	$(BIN)/snakemake --cores $(CORES) all
 
-test: setup
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: setup
