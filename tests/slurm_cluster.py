@@ -4,7 +4,7 @@ Debian's SLURM 22.05 packages (munge, slurmctld, slurmd, slurm-client) run a con
 and one node whose GPU is fake: a `gpu:a100:1` GRES backed by a character device, so
 scheduling and accounting of GPU requests are real while compute is the CPU's. There is
 no slurmdbd: job status comes from `squeue` and finished jobs stay visible to
-`scontrol show job` for MinJobAge seconds. Facts behind each setting: /work/shared/SLURM.md
+`scontrol show job` for MinJobAge seconds. Facts behind each setting: docs/slurm.md
 (pitfall numbers in the comments below).
 
 Daemons run in the foreground under `setsid`, their PIDs recorded and stopped by PID.
@@ -33,7 +33,7 @@ NODE = "node01"
 # at the CPUs it can run on (debiaslab.models.set_threads).
 NODE_CPUS = 32
 NODE_MEMORY_MB = 512_000
-MIN_JOB_AGE = 300  # finished jobs stay in `scontrol show job` (and squeue's status mode) this long (pitfall 3)
+MIN_JOB_AGE = 3600  # finished jobs stay in `scontrol show job` (and squeue's status mode) this long (pitfall 3)
 
 
 class ClusterUnavailable(RuntimeError):

@@ -1,4 +1,4 @@
-"""The occupations methods: INLP's projection, gen+filter's selection, constrained decoding's guarantee."""
+"""The occupations methods: INLP's projection, gen+filter's selection, the workflow's constrained runs."""
 
 import numpy as np
 import pandas as pd
@@ -50,11 +50,13 @@ def test_dpo_and_sft_raise_and_balance_over_prompt_only(default_run):
 
 
 @pytest.mark.workflow
-def test_constrained_outputs_contain_a_term_of_each_class(default_run):
+def test_constrained_outputs_contain_a_term_of_each_class_in_the_window(default_run):
+    """The workflow's constrained runs (tests/test_constrained.py tests the decoder itself)."""
     records = pd.concat(pd.read_parquet(p) for p in
                         (default_run / "results/scores/occupations/testbed-lm/constrained").rglob("records.parquet"))
     assert len(records) > 0
     assert records["and_balanced"].all(), records.loc[~records["and_balanced"], "sentence"].head().tolist()
+    assert records["length_compliant"].mean() >= 0.95, records.loc[~records["length_compliant"], "sentence"].head().tolist()
 
 
 def test_gen_filter_reports_acceptance():
