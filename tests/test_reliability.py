@@ -348,7 +348,7 @@ def test_a_gated_model_needs_hf_token_before_any_job_but_a_dry_run_needs_none(tm
     assert proc.returncode != 0 and "HF_TOKEN is not set: gated model(s) meta-llama/Llama-3.2-1B" in proc.stderr
     assert not (workdir / "results").exists()
     readme = (REPO / "README.md").read_text()
-    command = next(line for line in readme.splitlines() if line.endswith("# see the plan first")).split("  #")[0]
+    command = next(line for line in readme.splitlines() if line.rstrip().endswith("# see the plan")).split("  #")[0]
     args = command.split()
     assert args[0] == "snakemake" and "-n" in args and "gated: true" in (workdir / args[-1]).read_text()
     proc = _without_token(workdir, *args[1:])
