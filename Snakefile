@@ -20,6 +20,7 @@ if not workflow.overwrite_configfiles:
 
 include: "rules/common.smk"
 include: "rules/hub.smk"
+include: "rules/models.smk"
 include: "rules/testbed.smk"
 include: "rules/data.smk"
 include: "rules/train.smk"
