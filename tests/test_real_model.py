@@ -101,8 +101,9 @@ def test_generation_through_the_cli_is_the_models_own_greedy_decoding(converted,
     prompts = ["Complete the sentence in 8-15 words: \"The nurse was", "Name one tool a carpenter uses."]
     pd.DataFrame({"prompt": prompts}).to_parquet(tmp_path / "prompts.parquet")
     settings = {"max_new_tokens": 16, "do_sample": False, "batch_size": 2, "chat": True}
-    cli("generate", "--model", spec, "--prompts", str(tmp_path / "prompts.parquet"), "--settings", json.dumps(settings),
-        "--seed", "0", "--out", str(tmp_path / "responses.parquet"))
+    proc = cli("generate", "--model", spec, "--prompts", str(tmp_path / "prompts.parquet"), "--settings",
+               json.dumps(settings), "--seed", "0", "--out", str(tmp_path / "responses.parquet"))
+    assert "generate: 2/2 prompts (100%)" in proc.stderr
     responses = pd.read_parquet(tmp_path / "responses.parquet")["response"].tolist()
     model = AutoModelForCausalLM.from_pretrained(converted).eval()
     tok = AutoTokenizer.from_pretrained(converted)
@@ -131,7 +132,8 @@ def test_one_sft_step_through_the_cli_trains_the_lora_adapter(spec, tmp_path):
                str(tmp_path / "checkpoints"))
     summary = json.loads((tmp_path / "adapter" / "training_summary.json").read_text())
     assert summary["global_step"] == 1 and summary["examples"] == 8 and summary["train_loss"] > 0
-    assert "'train_loss'" in proc.stdout + proc.stderr  # TRL's log lines reach the job log (a file, not a TTY)
+    # the job log (a file, not a TTY) gets TRL's metrics and the step count
+    assert "'train_loss'" in proc.stdout + proc.stderr and "train sft: 1/1 steps (100%)" in proc.stderr
     weights = load_file(tmp_path / "adapter" / "adapter_model.safetensors")
     moved = [k for k, v in weights.items() if "lora_B" in k and float(v.abs().max()) > 0]
     assert len(moved) == len([k for k in weights if "lora_B" in k]) == 30 * 4  # 30 layers x q/k/v/o

@@ -28,12 +28,15 @@ Where this follows the source's code rather than SOURCES.md's summary, or depart
 
 from __future__ import annotations
 
+import logging
 import random
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from debiaslab.methods.common import LoraSettings
+
+log = logging.getLogger(__name__)
 
 CAUSAL_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
@@ -153,10 +156,12 @@ def _validation_kl(scorer, targets, batch_size: int, factor: float) -> float:
     import torch
 
     from debiaslab.metrics.distribution_kl import kl_divergence_torch
+    from debiaslab.progress import track
 
     total = 0.0
+    batches = category_batches(list(scorer.occupations["prof_gender"]), batch_size, None)
     with torch.no_grad():
-        for positions, _ in category_batches(list(scorer.occupations["prof_gender"]), batch_size, None):
+        for positions, _ in track(batches, "validation KL", quiet=True):
             probs, _ = scorer.probabilities(positions)
             total += float(kl_divergence_torch(targets[positions].to(probs.device), probs).sum())
     return factor * total / len(scorer.occupations)
@@ -227,6 +232,7 @@ def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out
     from debiaslab.io import atomic_path, write_json
     from debiaslab.methods.common import checkpoint_dir_for
     from debiaslab.metrics.distribution_kl import SentenceScorer, kl_divergence_torch
+    from debiaslab.progress import Progress
 
     torch.manual_seed(seed)
     rng = random.Random(seed)
@@ -284,11 +290,14 @@ def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out
         model.eval()
         state["history"].append({"epoch": 0, "valid_loss": _validation_kl(valid, valid_targets, settings.eval_batch_size,
                                                                           factor)})
+        log.info("before training: validation loss %.4g (%d training occupations, %d validation)",
+                 state["history"][0]["valid_loss"], len(categories), len(valid.occupations))
 
     while state["epoch"] < settings.max_epochs and state["bad_epochs"] < settings.patience:
         model.train()
         sums = {"loss": 0.0, "kl": 0.0, "mlm": 0.0, "lambda": 0.0}
         batches = category_batches(categories, settings.batch_size, rng)
+        progress = Progress(f"train kl_{desired} epoch {state['epoch'] + 1}", len(batches), "batches")
         for positions, category in batches:
             probs, _ = train.probabilities(positions, grad=True)
             loss = factor * kl_divergence_torch(train_targets[positions].to(probs.device), probs).mean()
@@ -308,6 +317,8 @@ def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out
             optimizer.step()
             sums["kl"] += float(loss.detach())
             sums["loss"] += float(total.detach())
+            progress.update(loss=float(total.detach()))
+        progress.close()
         model.eval()
         valid_loss = _validation_kl(valid, valid_targets, settings.eval_batch_size, factor)
         state["epoch"] += 1
@@ -320,6 +331,9 @@ def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out
         state["history"].append({"epoch": state["epoch"], "valid_loss": valid_loss,
                                  **{f"train_{k}": v / len(batches) for k, v in sums.items()},
                                  "tracker": tracker.state()["stats"]})
+        log.info("epoch %d/%d: train loss %.4g, validation loss %.4g (best %.4g, epoch %d; %d without improvement)",
+                 state["epoch"], settings.max_epochs, sums["loss"] / len(batches), valid_loss, state["best_loss"],
+                 state["best_epoch"], state["bad_epochs"])
         _save_checkpoint(checkpoint, {"model": _trainable_state(model), "optimizer": optimizer.state_dict(),
                                       "best": best_weights, "tracker": tracker.state(), "state": state,
                                       "python_rng": rng.getstate(), "torch_rng": torch.get_rng_state(),

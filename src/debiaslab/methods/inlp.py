@@ -35,6 +35,7 @@ def hidden_features(model, tokenizer, texts: list[str], batch_size: int = 64):
     import torch
 
     from debiaslab.batching import by_length, pad_batch
+    from debiaslab.progress import track
 
     captured: list = []
     head = model.get_output_embeddings()
@@ -45,7 +46,7 @@ def hidden_features(model, tokenizer, texts: list[str], batch_size: int = 64):
     out = None
     try:
         with torch.inference_mode():
-            for rows in by_length([len(ids) for ids in encoded], batch_size):
+            for rows in track(list(by_length([len(ids) for ids in encoded], batch_size)), "INLP hidden states", quiet=True):
                 ids, mask = pad_batch([encoded[i] for i in rows], pad)  # right padding: positions as unpadded
                 captured.clear()
                 model(input_ids=ids.to(device), attention_mask=mask.to(device))

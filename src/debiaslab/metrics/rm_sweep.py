@@ -74,6 +74,7 @@ def score_sweep(model, adapter, items_path, settings: dict, run, scores_out, rec
     from debiaslab.data.reward_inputs import encode, score
     from debiaslab.io import read_parquet, write_parquet
     from debiaslab.methods.forget_lora import load_reward_model, subtracted
+    from debiaslab.progress import track
 
     s = build(SweepSettings, settings, "rm_forget.sweep")
     if not s.lambdas:
@@ -88,7 +89,7 @@ def score_sweep(model, adapter, items_path, settings: dict, run, scores_out, rec
     encoded = encode(tokenizer, [r["prompt"] for r in rows], [r["response"] for r in rows])
 
     values, records = [], []
-    for lam in s.lambdas:
+    for lam in track(s.lambdas, "reward-model sweep", unit="lambdas"):
         with subtracted(reward_model, lam):
             scores = score(reward_model, tokenizer, encoded, s.batch_size)
         for v in sweep_metrics(rows, scores):
