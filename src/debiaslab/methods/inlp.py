@@ -87,6 +87,8 @@ def fit_projection(X, y, settings: INLPSettings, seed: int):
     import numpy as np
     from sklearn.svm import LinearSVC
 
+    from debiaslab.progress import Progress
+
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(X))
     n_dev = max(2, int(len(X) * settings.dev_fraction))
@@ -95,15 +97,18 @@ def fit_projection(X, y, settings: INLPSettings, seed: int):
     weights: list = []
     P = np.eye(dim)
     history = []
+    progress = Progress("INLP fit", settings.iterations, "iterations")
     for _ in range(settings.iterations):
         clf = LinearSVC(C=settings.svm_c, fit_intercept=True, dual="auto", max_iter=5000, random_state=seed)
         clf.fit(X[train] @ P, y[train])
         accuracy = float(clf.score(X[dev] @ P, y[dev]))
         history.append(accuracy)
+        progress.update(dev_accuracy=accuracy)
         if settings.min_accuracy is not None and accuracy < settings.min_accuracy:
             break
         weights.append(clf.coef_.reshape(1, -1))
         P = nullspace_intersection(weights, dim)
+    progress.close()
     return P, history
 
 
