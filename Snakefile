@@ -10,29 +10,47 @@
 from snakemake.utils import min_version
 
 from debiaslab import warm_start
+from debiaslab.aggregate.bundle import unpacked_bundle
+from debiaslab.config import ConfigError, load_yaml
 
 min_version("9.0")
 
-if not workflow.overwrite_configfiles:
+# A clone holding an unpacked bundle (`debiaslab unbundle`, README "the reviewer's rebuild") rebuilds tables
+# and figures only: with the run's own config, and without a rule that could train, generate or score.
+UNPACKED = unpacked_bundle()
 
-    configfile: "config/config.yaml"
+if not workflow.overwrite_configfiles:
+    _configfile = UNPACKED["config"] if UNPACKED else "config/config.yaml"
+    try:  # bytes that are not UTF-8, a duplicate key: one line here, not a traceback from Snakemake's loader
+        load_yaml(_configfile)
+    except ConfigError as error:
+        raise WorkflowError(str(error)) from None
+
+    configfile: _configfile
 
 
 include: "rules/common.smk"
-include: "rules/hub.smk"
-include: "rules/models.smk"
-include: "rules/testbed.smk"
-include: "rules/data.smk"
-include: "rules/train.smk"
-include: "rules/generate.smk"
-include: "rules/score.smk"
-include: "rules/evaluate.smk"
+
+
+if not UNPACKED:
+
+    include: "rules/hub.smk"
+    include: "rules/models.smk"
+    include: "rules/testbed.smk"
+    include: "rules/data.smk"
+    include: "rules/train.smk"
+    include: "rules/generate.smk"
+    include: "rules/score.smk"
+    include: "rules/evaluate.smk"
+
+
 include: "rules/aggregate.smk"
 
 
 # Local runs: each job runs in a fork of one process that imported torch & co. once, not ~4 s of
 # imports per job (debiaslab/warm_start.py; README "Warm start"). Cluster jobs run as they are.
 onstart:
+    check_token()  # before any job, but not in a dry-run (which needs no secret)
     warm_start.start_for(workflow, "results/logs/warm_start.log")
 
 
@@ -48,18 +66,23 @@ onerror:
 # offline), the tiny testbed corpus/tokenizer steps, data and prompt tables, balance scoring and
 # aggregation. Everything else is a cluster job (README "Running on SLURM").
 localrules:
-    hub_download,
-    testbed_corpus,
-    testbed_tokenizers,
-    testbed_mmlu,
-    testbed_glue,
-    occupations_training_data,
-    occupations_prompts,
-    desired_distribution_sentences,
-    score_occupations,
     table,
     figure,
     bundle,
+
+
+if not UNPACKED:
+
+    localrules:
+        hub_download,
+        testbed_corpus,
+        testbed_tokenizers,
+        testbed_mmlu,
+        testbed_glue,
+        occupations_training_data,
+        occupations_prompts,
+        desired_distribution_sentences,
+        score_occupations,
 
 
 rule all:

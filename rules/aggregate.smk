@@ -17,6 +17,10 @@ rule table:
         tex="results/tables/{experiment}.tex",
     params:
         settings=lambda w: as_json(table_settings(w.experiment)),
+        # the report's caption: the same words the table job writes (workflow/report/table.rst renders it)
+        caption=lambda w: report_caption("table", w.experiment, table_settings(w.experiment)),
+        runs=lambda w: " ".join(table_runs(w.experiment)),
+        cells=lambda w: table_cells(w.experiment),
         code=code("debiaslab.aggregate.build"),
     priority: PRIORITY["aggregate"]
     log:
@@ -27,7 +31,8 @@ rule table:
         "../envs/aggregate.yaml"
     shell:
         "debiaslab aggregate table --experiment {wildcards.experiment} --settings {params.settings:q}"
-        " --scores {input} --csv {output.csv} --md {output.md} --tex {output.tex} > {log} 2>&1"
+        " --scores {input} --runs {params.runs} {params.cells} --csv {output.csv} --md {output.md} --tex {output.tex}"
+        " > {log} 2>&1"
 
 
 rule figure:
@@ -46,6 +51,8 @@ rule figure:
         name=r"\w+",
     params:
         settings=lambda w: as_json(table_settings(FIGURES[w.name])),
+        caption=lambda w: report_caption("figure", w.name, table_settings(FIGURES[w.name])),
+        runs=lambda w: " ".join(table_runs(FIGURES[w.name])),
         code=code("debiaslab.aggregate.build"),
     priority: PRIORITY["aggregate"]
     log:
@@ -56,7 +63,7 @@ rule figure:
         "../envs/aggregate.yaml"
     shell:
         "debiaslab aggregate figure --name {wildcards.name} --settings {params.settings:q}"
-        " --scores {input} --png {output.png} --pdf {output.pdf} > {log} 2>&1"
+        " --scores {input} --runs {params.runs} --png {output.png} --pdf {output.pdf} > {log} 2>&1"
 
 
 rule bundle:
@@ -65,7 +72,8 @@ rule bundle:
     output:
         "results/bundle.tar.gz",
     params:
-        config=lambda w: as_json(config),
+        # in the run's key order (not as_json's sorted keys): the config fixes e.g. the tables' method order
+        config=lambda w: json.dumps(config, ensure_ascii=False, separators=(",", ":")),
         code=code("debiaslab.aggregate.bundle"),
     priority: PRIORITY["aggregate"]
     log:
@@ -91,6 +99,7 @@ rule reward_guided_curves:
         ),
         csv="results/figures/reward_guided/training_curves.csv",
     params:
+        caption=report_caption("figure", "reward_guided_training_curves", {}),
         code=code("debiaslab.aggregate.reward_guided"),
     priority: PRIORITY["aggregate"]
     log:

@@ -3,20 +3,30 @@
 
 import json
 import os
+import re
 import shlex
 from pathlib import Path
 
-from debiaslab.config import ConfigError, as_json, validate
+from debiaslab.aggregate import bundle
+from debiaslab.aggregate.captions import report_caption
+from debiaslab.config import ConfigError, as_json, load_yaml, validate
 from debiaslab.generation.responses import DECODERS, PROJECTION_MODULE
 from debiaslab.gguf_import import locate as locate_gguf
-from debiaslab.hub import is_hub_id
+from debiaslab.hub import is_hub_id, missing_local_paths
 from debiaslab.hub import references as hub_references
 from debiaslab.methods.train import trainer_module
 from debiaslab.provenance import source_fingerprint
 
 try:
+    # Snakemake's YAML loader keeps the last of two equal keys: each config file is read again, strictly
+    for _path in workflow.configfiles:
+        load_yaml(_path)
     # the schema directory as a whole: experiment schemas are separate files the main one $refs
     validate(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
+    # a bundle's config names the run's local folders, which a reviewer's clone need not have
+    _problems = [] if UNPACKED else missing_local_paths(config)
+    if _problems:
+        raise ConfigError("\n  ".join(["invalid config:", *_problems]))
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
 
@@ -30,8 +40,6 @@ PROJECTION_METHODS = {"inlp"}
 TRAINED_MODEL_METHODS = {"kl_equal", "kl_real_world"}
 # Methods that act at decoding time (generation/responses.py DECODERS); their config slice goes to the generate job.
 DECODING_METHODS = set(DECODERS)
-# Each experiment's baseline: statistics compare every method against it.
-BASELINE_METHOD = {"occupations": "prompt_only"}
 # Keys of an experiment's `generation` section that the generate job uses (the rest size the prompt sets).
 GENERATION_KEYS = ("max_new_tokens", "temperature", "top_p", "batch_size", "chat", "system_prompt", "strip_thinking")
 
@@ -142,14 +150,6 @@ def decoding_settings(wildcards):
     return {}
 
 
-def baseline_records(name, wildcards):
-    """The baseline's per-response records of the same seed (none for the baseline itself)."""
-    base = BASELINE_METHOD.get(name)
-    if base is None or wildcards.method == base or base not in experiment(name)["methods"]:
-        return {}
-    return {"baseline": f"results/scores/{name}/{wildcards.model}/{base}/seed~{wildcards.seed}/records.parquet"}
-
-
 def experiment_runs(name):
     """(model, method, seed) of every run of an experiment, in run_paths' order (desired_distribution: its own)."""
     if name == "desired_distribution":
@@ -185,6 +185,23 @@ def table_inputs(name):
     return run_paths("scores", name, "scores.parquet") + evaluation_targets(name)
 
 
+# A score file's run, from its path: what the table checks the file holds (aggregate/completeness.py).
+SCORE_PATH = re.compile(r"scores/([^/]+)/([^/]+)/([^/]+)/seed~(\d+)/[^/]+$")
+
+
+def table_runs(name):
+    """EXPERIMENT/MODEL/METHOD/SEED of each of table_inputs(name), in order."""
+    return ["/".join(SCORE_PATH.search(path).groups()) for path in table_inputs(name)]
+
+
+def table_cells(name):
+    """reward_guided: the grid cells every run of a method must have scores for (`--cells`); else none."""
+    if name != "reward_guided":
+        return ""
+    cells = {method: [[n, t] for n, t in reward_guided_cells(method)] for method in experiment(name)["methods"]}
+    return f"--cells {shlex.quote(as_json(cells))}"
+
+
 def table_settings(name):
     """A table's config slice plus the method order (the order methods are listed in config)."""
     return experiment(name)["table"] | {"method_order": list(experiment(name)["methods"])}
@@ -205,7 +222,7 @@ def figure_targets():
 def experiment_figures(name):
     """An experiment's figures: score-store figures (FIGURES) plus its own (training curves)."""
     out = [f"results/figures/{fig}.{ext}" for fig, exp in FIGURES.items() if exp == name for ext in ("png", "pdf")]
-    if name == "reward_guided" and reward_guided_trained_adapters():
+    if name == "reward_guided" and reward_guided_trained_adapters() and not UNPACKED:  # read from the adapters
         out.append("results/figures/reward_guided/training_curves.png")
     return out
 
@@ -234,7 +251,7 @@ def experiment_targets(name):
 
 
 def all_targets():
-    return testbed_targets() + table_targets() + figure_targets()
+    return ([] if UNPACKED else testbed_targets()) + table_targets() + figure_targets()
 
 
 
@@ -433,9 +450,37 @@ os.environ.update(
 
 # Gated models (`gated: true`) need HF_TOKEN, and only hub_download uses it, reading it from the
 # environment (huggingface_hub does; it never appears on a command line, in a log or an artifact).
-# rules/hub.smk declares it with `envvars:` while that download is still to run, so a run that needs
-# the token stops before any job; once the cache is built, offline reruns need no secret.
-TOKEN_NEEDED = any(m.get("gated") for m in HUB_REFERENCES["models"]) and not Path(HUB_MANIFEST).exists()
+# While that download is still to run, a run without it stops before any job (`onstart`: a dry-run,
+# which runs nothing, needs no secret); once the cache is built, offline reruns need none.
+TOKEN_NEEDED = not UNPACKED and any(m.get("gated") for m in HUB_REFERENCES["models"]) and not Path(HUB_MANIFEST).exists()
+
+
+def check_token():
+    if not TOKEN_NEEDED:
+        return
+    from huggingface_hub import get_token  # HF_TOKEN, or the token `hf auth login` stored
+
+    if get_token() is None:
+        gated = ", ".join(m["repo"] for m in HUB_REFERENCES["models"] if m.get("gated"))
+        raise WorkflowError(f"HF_TOKEN is not set: gated model(s) {gated} are still to be downloaded (hub_download); "
+                            "export HF_TOKEN (a Hub token whose account accepted the licence) and run again")
+
+
+def slurm_profile():
+    """Under profiles/slurm (or any profile whose default resources name a SLURM partition or account)."""
+    defaults = workflow.resource_settings.default_resources
+    return any(str(arg).startswith("slurm_") for arg in (getattr(defaults, "args", None) or ()))
+
+
+# On a cluster a job's memory and runtime grow with its model's size (scaled_resources): a Hub model
+# without `size_b` would get the smallest request (16 GB, 1 h for training) and be killed hours later.
+if slurm_profile() and not UNPACKED:
+    _unsized = sorted({m for exp in EXPERIMENTS.values() for m in exp.get("models", [])
+                       if is_hub_id(config["models"][m]["path"]) and not config["models"][m].get("size_b")})
+    if _unsized:
+        raise WorkflowError("\n  ".join(["invalid config for a SLURM run:", *(
+            f"models.{m}.size_b: required under the SLURM profile (billions of parameters; it sizes the jobs' "
+            "memory and runtime)" for m in _unsized)]))
 
 
 def model_size_b(wildcards):
@@ -529,3 +574,20 @@ def desired_distribution_score_input(wildcards):
     if wildcards.method != "base":
         inputs["trained"] = f"results/train/desired_distribution/{wildcards.model}/{wildcards.method}/seed~{wildcards.seed}/model"
     return inputs
+
+
+# --- A clone holding an unpacked bundle: tables and figures from its score files only ----------------
+
+if UNPACKED:
+    _bundle_config = load_yaml(UNPACKED["config"])
+    try:
+        validate(_bundle_config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
+    except ConfigError as error:
+        raise WorkflowError(f"{UNPACKED['config']}: {error}") from None
+    if json.dumps(_bundle_config) != json.dumps(config):
+        raise WorkflowError(f"this clone holds an unpacked bundle ({UNPACKED['archive']}) and its tables are "
+                            f"rebuilt with the run's config: run without --configfile ({UNPACKED['config']} is used)")
+    _problems = bundle.rebuild_problems([p for name in EXPERIMENTS for p in table_inputs(name)], UNPACKED)
+    if _problems:
+        _more = [f"... and {len(_problems) - 5} more"] if len(_problems) > 5 else []
+        raise WorkflowError("\n  ".join(["cannot rebuild from the unpacked bundle, nothing was run:", *_problems[:5], *_more]))

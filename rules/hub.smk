@@ -2,11 +2,7 @@
 # dataset the config names into `hub_cache`; every other job reads it with HF_HUB_OFFLINE=1.
 # Jobs that load a Hub model depend on the manifest through model_input (rules/common.smk).
 
-if TOKEN_NEEDED:
-
-    envvars:
-        "HF_TOKEN",
-
+# A gated model's token: checked before any job in `onstart` (rules/common.smk check_token).
 
 
 rule hub_download:

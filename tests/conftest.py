@@ -27,7 +27,7 @@ from debiaslab.cli import collect_full_generation_rarely, keep_freed_memory  # n
 # the same reuse of freed memory by the models it runs in-process.
 collect_full_generation_rarely()
 keep_freed_memory()
-# A stand-in Hub token: full-scale configs with gated models declare HF_TOKEN (`envvars:`), and every
+# A stand-in Hub token: a run of a config with a gated model still to download needs HF_TOKEN, and every
 # run of the tests carries it so tests/test_reliability.py can check it is written nowhere.
 TEST_TOKEN = "hf_debiaslabTESTtokenNEVERwritten"
 ENV = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from debiaslab.data import desired_distribution as dd
-from debiaslab.methods.desired_kl import KLTracker, adaptive_lambda, category_batches
+from debiaslab.methods.desired_kl import (KLTracker, RealWorldKLSettings, adaptive_lambda, adaptive_objective,
+                                         category_batches, keep_training, record_epoch)
 from debiaslab.metrics import distribution_kl as dk
 
 
@@ -177,6 +178,52 @@ def test_lambda_rule_of_other_categories(mean, var, expected):
     assert adaptive_lambda("balanced", mean, var, ("male_dominated", "female_dominated")) == pytest.approx(expected)
 
 
+def test_normalised_loss_is_lambda_times_loss_over_mean_plus_alpha():
+    """λ·L_norm, L_norm = L/(μ_c + α_c), μ_c and var_c updated with this batch's L first; α of the category's
+    kind (low 0.1, other 0.2 here, so α shows); the gradient in L is λ/(μ_c + α_c) (μ and λ are numbers)."""
+    import torch
+
+    settings = RealWorldKLSettings(momentum=0.5, alpha_low=0.1, alpha_high=0.2)
+    tracker, low = KLTracker(settings.momentum), ("male_dominated",)
+    expected = [
+        # L, category, n, λ, objective, dObjective/dL
+        # first batch: μ = 0.4, var = 0, λ = clamp(0.95·0.4, 0.8, 1.5) = 0.8; 0.8·0.4/(0.4 + 0.1)
+        (0.4, "male_dominated", 4, 0.8, 0.64, 1.6),
+        # μ = 0.5·0.4 + 0.5·2.0 = 1.2, var = (4·0 + (2.0 − 1.2)(2.0 − 0.4))/8 = 0.16, λ = 0.95·1.2/1.16
+        (2.0, "male_dominated", 4, 0.95 * 1.2 / 1.16, 0.95 * 1.2 / 1.16 * 2.0 / 1.3, 0.95 * 1.2 / 1.16 / 1.3),
+        # another category starts its own tracker: μ = 1.1, λ = clamp(1.2·1.1, 1.0, 1.5) = 1.32, α = 0.2
+        (1.1, "balanced", 2, 1.32, 1.32 * 1.1 / 1.3, 1.32 / 1.3),
+    ]
+    for value, category, n, lam, objective, slope in expected:
+        loss = torch.tensor(value, dtype=torch.float64, requires_grad=True)
+        total, got_lam = adaptive_objective(loss, category, n, tracker, settings, low)
+        total.backward()
+        assert got_lam == pytest.approx(lam, rel=1e-12)
+        assert total.item() == pytest.approx(objective, rel=1e-12)
+        assert loss.grad.item() == pytest.approx(slope, rel=1e-12)
+
+
+def test_early_stopping_by_hand():
+    """min_delta 0.125, patience 2 (values exact in binary): an epoch improves if it is at least min_delta
+    below the *best* so far; two epochs in a row without that stop training; the best epoch is kept."""
+    state = {"epoch": 0, "best_loss": float("inf"), "best_epoch": 0, "bad_epochs": 0}
+    losses = [4.0, 3.5, 3.4375, 3.375, 3.3125, 3.3, 1.0]
+    #          new best, −0.5: best, −0.0625: bad 1, −0.125 from the best (−0.0625 from the last): best,
+    #          bad 1, bad 2 → stop; the 1.0 is never reached
+    improved = []
+    for loss in losses:
+        if not keep_training(state, max_epochs=10, patience=2):
+            break
+        improved.append(record_epoch(state, loss, min_delta=0.125))
+    assert improved == [True, True, False, True, False, False]
+    assert (state["epoch"], state["best_epoch"], state["best_loss"], state["bad_epochs"]) == (6, 4, 3.375, 2)
+    # max_epochs caps it first
+    state = {"epoch": 0, "best_loss": float("inf"), "best_epoch": 0, "bad_epochs": 0}
+    while keep_training(state, max_epochs=3, patience=2):
+        record_epoch(state, 1.0 / (state["epoch"] + 1), min_delta=0.0)
+    assert (state["epoch"], state["best_epoch"]) == (3, 3)
+
+
 def test_batches_hold_one_category_and_cover_every_occupation_once():
     categories = ["male_dominated"] * 10 + ["balanced"] * 3 + ["female_dominated"] * 9
     batches = category_batches(categories, 4, random.Random(0))
@@ -246,6 +293,95 @@ def test_mlm_score_is_log_ratio_of_attribute_probabilities(tokenizers):
             return sum(out[p, t].item() for p, t in zip(pos.tolist(), attr_ids))
 
         assert batched[i].item() == pytest.approx(logp(am) - logp(tam), abs=1e-4), s
+
+
+def test_mlm_term_backpropagates_gamma_times_the_pseudo_log_likelihood_loss(tokenizers):
+    """mlm_loss_backward(weight=γ) leaves γ·∇L_MLM in the gradients and returns L_MLM, where by hand L_MLM is
+    the mean over every (sentence, real token) of −log p(token | the sentence with that token masked) — one
+    unpadded forward per masked copy, special tokens never masked; chunks of 5 copies change nothing."""
+    import torch
+    from transformers import BertConfig, BertForMaskedLM
+
+    from debiaslab.methods.desired_kl import mlm_loss_backward
+
+    tok = tokenizers["wordpiece"]
+    torch.manual_seed(0)
+    model = BertForMaskedLM(BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                       intermediate_size=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+                                       pad_token_id=tok.pad_token_id))
+    sentences = list(_frame()["sentence"].iloc[[0, 13, 700]])
+    enc = tok(sentences, return_tensors="pt", padding=True)
+    real = enc["attention_mask"].bool() & ~torch.isin(enc["input_ids"], torch.tensor(tok.all_special_ids))
+    nll, count = 0.0, 0
+    for sentence in sentences:
+        ids = tok(sentence, return_tensors="pt")["input_ids"][0]
+        for j in range(1, len(ids) - 1):  # [CLS] and [SEP] stay
+            masked = ids.clone()
+            masked[j] = tok.mask_token_id
+            nll = nll - torch.log_softmax(model(input_ids=masked[None]).logits[0, j], -1)[ids[j]]
+            count += 1
+    by_hand = nll / count
+    by_hand.backward()
+    expected = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad()
+    gamma = 0.3
+    got = mlm_loss_backward(model, enc["input_ids"], enc["attention_mask"], real, gamma, 5, tok.mask_token_id, "pll")
+    assert count == int(real.sum()) and got == pytest.approx(by_hand.item(), rel=1e-5)
+    for name, param in model.named_parameters():
+        assert torch.allclose(param.grad, gamma * expected[name], rtol=1e-4, atol=1e-7), name
+
+
+def test_training_summary_reports_the_true_kl_and_names_the_halved_one(tokenizers, tmp_path):
+    """kl_equal with batchmean (the source's KL/2) on a tiny BERT: the summary's valid_kl equals the detection
+    KL computed independently, of the unmodified model (epoch 0) and of the saved best epoch's; valid_half_kl
+    is half of it; early_stopping_on names the halved key."""
+    import json
+
+    import torch
+    from transformers import BertConfig, BertForMaskedLM
+
+    from debiaslab.metrics.distribution_kl import SentenceScorer, desired_male, kl_divergence
+    from debiaslab.methods.train import run
+
+    frame = pd.DataFrame(dd.sentence_rows(splits=["train", "valid"]))
+    keep = frame.drop_duplicates("profession").groupby(["split", "prof_gender"]).head(2)["profession"]
+    frame = frame[frame["profession"].isin(keep)].reset_index(drop=True)
+    frame.to_parquet(tmp_path / "sentences.parquet")
+    tok = tokenizers["wordpiece"]
+    torch.manual_seed(0)
+    # a wide initialisation: gendered words far from equally likely (a KL well above float noise)
+    model = BertForMaskedLM(BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                       intermediate_size=64, initializer_range=0.5, pad_token_id=tok.pad_token_id))
+    model.save_pretrained(tmp_path / "mlm")
+    tok.save_pretrained(tmp_path / "mlm")
+    valid = frame[frame["split"] == "valid"].reset_index(drop=True)
+
+    def detected_kl(model):
+        scorer = SentenceScorer(model.eval(), tok, "mlm", valid)
+        with torch.no_grad():
+            p_male = scorer.probabilities()[0][:, 0].double().numpy()
+        return float(np.mean(kl_divergence(desired_male("equal", scorer.occupations["male_dist"]), p_male)))
+
+    before = detected_kl(model)
+    assert before > 0.01
+
+    spec = json.dumps({"path": str(tmp_path / "mlm"), "kind": "mlm"})
+    run("kl_equal", model=spec, data=str(tmp_path / "sentences.parquet"), seed=0, out=tmp_path / "out",
+        checkpoints=tmp_path / "ckpt", settings={"learning_rate": 1e-3, "batch_size": 4, "max_epochs": 2,
+                                                  "batchmean": True, "min_delta": 0.0})
+    summary = json.loads((tmp_path / "out/training_summary.json").read_text())
+    history = summary["history"]
+    assert history[0]["valid_kl"] == pytest.approx(before, rel=1e-4)
+    for h in history:
+        assert h["valid_half_kl"] == pytest.approx(h["valid_kl"] / 2, rel=1e-12)
+    for h in history[1:]:
+        assert h["train_half_kl"] == pytest.approx(h["train_kl"] / 2, rel=1e-12)
+        assert h["train_loss"] == pytest.approx(h["train_half_kl"], rel=1e-12)  # kl_equal trains on KL/2 itself
+    best = history[summary["best_epoch"]]
+    assert summary["early_stopping_on"] == "valid_half_kl"
+    assert (summary["best_valid_kl"], summary["best_valid_half_kl"]) == (best["valid_kl"], best["valid_half_kl"])
+    # the saved model is the best epoch's: its detection KL is the one reported for that epoch
+    assert detected_kl(BertForMaskedLM.from_pretrained(tmp_path / "out")) == pytest.approx(best["valid_kl"], rel=1e-4)
 
 
 def test_causal_score_is_each_sentence_mean_nll_in_input_order(tokenizers):
@@ -346,8 +482,9 @@ def test_bad_desired_distribution_configs_are_rejected_by_key(patch, fragment):
 # --- table -------------------------------------------------------------------------------------------
 
 def test_table_pairs_each_seed_with_the_base_run():
-    from debiaslab.aggregate.desired_distribution import latex, markdown, summary_table
+    from debiaslab.aggregate.specs import table_spec
     from debiaslab.aggregate.store import RunId, score_rows
+    from debiaslab.aggregate.tables import build, latex, markdown
 
     def rows(method, seed, kl, loss):
         values = [{"split": "test", "subset": s, "metric": "kl_equal_mean", "value": kl, "n": 5}
@@ -360,19 +497,25 @@ def test_table_pairs_each_seed_with_the_base_run():
         return score_rows(RunId("desired_distribution", "m", method, seed), values, {})
 
     scores = pd.concat([rows("base", 42, 0.2, 2.0), rows("kl_equal", 42, 0.1, 2.2), rows("kl_equal", 52, 0.05, 2.0)])
-    table = summary_table(scores, {"splits": ["test"], "method_order": ["base", "kl_equal"]})
-    kl = table[(table.kind == "bias") & (table.subset == "all")].iloc[0]
-    assert (kl.before, kl.after, kl.n_seeds) == (0.2, pytest.approx(0.075), 2)
-    assert kl.change_pct == pytest.approx(-62.5) and kl.change_pct_std == pytest.approx(np.std([-50, -75], ddof=1))
-    util = table[table.kind == "utility"]
-    assert list(zip(util.split, util.metric)) == [("heldout", "mlm_loss"), ("validation", "glue_score")]
-    assert util.iloc[0].change_pct == pytest.approx(5.0) and util.iloc[1].change_pct == pytest.approx(0.0)
-    md = markdown(table, 3)
-    assert "| m | kl_equal | equal | test | all | 0.200 ± 0.000 | 0.075 ± 0.035 | 62.5 ± 17.7 | 2 |" in md
-    assert "| m | kl_equal | heldout | mlm_loss | 2.000 ± 0.000 | 2.100 ± 0.141 | 5.0 ± 7.1 | 2 |" in md
-    tex = latex(table, 3)
-    assert tex.count(r"\begin{tabular}{lllllrrrr}") == 1 and tex.count(r"\begin{tabular}{llllrrrr}") == 1
-    assert r"m & kl\_equal & equal & test & all & 0.200 $\pm$ 0.000 & 0.075 $\pm$ 0.035 & 62.5 $\pm$ 17.7 & 2 \\" in tex
+    table = table_spec("desired_distribution", {"splits": ["test"], "method_order": ["base", "kl_equal"]})
+    bias, utility = build(scores, table)
+    kl = bias[(bias.method == "kl_equal") & (bias.subset == "all") & (bias.metric == "kl")].iloc[0]
+    # after 0.1 and 0.05 against the one base value 0.2: Δ −0.1, −0.15; change −50 %, −75 %
+    assert (kl["mean"], kl["n_seeds"], kl["diff"]) == (pytest.approx(0.075), 2, pytest.approx(-0.125))
+    assert kl["change"] == pytest.approx(-62.5) and kl["change_std"] == pytest.approx(np.std([-50, -75], ddof=1))
+    assert kl["test"] == "paired t" and kl["target"] == "equal"
+    util = utility[utility.method == "kl_equal"]
+    assert list(zip(util.split, util.metric)) == [("validation", "glue_score"), ("heldout", "mlm_loss")] or \
+        set(zip(util.split, util.metric)) == {("heldout", "mlm_loss"), ("validation", "glue_score")}
+    loss = util[util.metric == "mlm_loss"].iloc[0]
+    assert loss["change"] == pytest.approx(5.0) and loss["test"] == "paired t"
+    assert util[util.metric == "glue_score"].iloc[0]["test"] == "n/a: zero variance"  # Δ = 0 in both seeds
+    md = markdown(table, [bias, utility])
+    assert "| m | kl\\_equal | equal | test | all | 0.075 ± 0.035 [" in md
+    assert "| m | kl\\_equal | heldout | mlm\\_loss | 2.100 ± 0.141 [" in md  # utility: one row per metric
+    tex = latex(table, [bias, utility])
+    # LaTeX: the keys that vary (method, category); the rest said once in the caption
+    assert tex.count(r"\begin{table}") == 2 and r"kl\_equal & all & " in tex and "target: equal" in tex
 
 
 def test_trained_folder_is_the_model_or_its_adapter(tmp_path):

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 from debiaslab.evals import corpus_perplexity as cp
 from debiaslab.evals import crows_pairs, fluency, glue, mmlu
+from debiaslab.metrics.statistics import Bootstrap
 
 
 # --- MMLU prompts, tokenisation and the decision rule --------------------------------------------------
@@ -53,6 +55,17 @@ def test_accuracy_micro_and_macro_by_hand():
     assert acc["micro"] == pytest.approx(2 / 4)
     assert acc["macro"] == pytest.approx((2 / 3 + 0) / 2)
     assert acc["subjects"] == {"a": (pytest.approx(2 / 3), 3), "b": (0.0, 1)}
+
+
+def test_mmlu_replicates_resample_questions_within_each_subject():
+    records = pd.DataFrame({"subject": ["a", "a", "a", "b", "b"], "correct": [True, True, False, False, True]})
+    values = {(v["subset"], v["metric"]): v for v in mmlu.score_values(records, "test", Bootstrap(3))}
+    a, b = (np.asarray(values[(s, "mmlu_acc")]["replicates"]) for s in ("a", "b"))
+    assert set(np.round(a * 3).tolist()) <= {0, 1, 2, 3} and set(np.round(b * 2).tolist()) <= {0, 1, 2}
+    # micro: the questions' mean = subjects weighted by size; macro: the subjects' mean — replicate by replicate
+    assert values[("all", "mmlu_acc")]["replicates"] == pytest.approx((3 * a + 2 * b) / 5)
+    assert values[("all", "mmlu_macro_acc")]["replicates"] == pytest.approx((a + b) / 2)
+    assert values[("all", "mmlu_acc")]["value"] == pytest.approx(3 / 5)
 
 
 class CharTokenizer:
@@ -132,12 +145,19 @@ def test_glue_metrics_by_hand():
 
 
 def test_glue_score_rows_name_task_metric_and_mismatched_split():
-    per_task = {"mnli": {"validation_matched": {"accuracy": 0.7}, "validation_mismatched": {"accuracy": 0.6}},
-                "sst2": {"validation": {"accuracy": 0.9}}}
-    sizes = {"mnli/validation_matched": 10, "mnli/validation_mismatched": 12, "sst2/validation": 8}
-    rows = {r["metric"]: (r["value"], r["n"]) for r in glue.score_values(per_task, sizes)}
-    assert rows == {"glue_mnli_accuracy": (0.7, 10), "glue_mnli_mm_accuracy": (0.6, 12), "glue_sst2_accuracy": (0.9, 8),
-                    "glue_score": (pytest.approx(0.8), 30)}
+    def split(n, correct):  # n examples, the first `correct` predicted right
+        return [1] * n, [1] * correct + [0] * (n - correct)
+
+    predictions = {"mnli": {"validation_matched": split(10, 7), "validation_mismatched": split(12, 6)},
+                   "sst2": {"validation": split(8, 6)}}
+    values = glue.score_values(predictions, Bootstrap(0))
+    rows = {r["metric"]: (r["value"], r["n"]) for r in values}
+    assert rows == {"glue_mnli_accuracy": (0.7, 10), "glue_mnli_mm_accuracy": (0.5, 12), "glue_sst2_accuracy": (0.75, 8),
+                    "glue_score": (pytest.approx((0.7 + 0.75) / 2), 30)}
+    # replicates: each task's examples resampled; the GLUE score's replicate b is its formula on replicate b
+    reps = {r["metric"]: np.asarray(r["replicates"]) for r in values}
+    assert len(reps["glue_score"]) >= 1000
+    assert reps["glue_score"] == pytest.approx((reps["glue_mnli_accuracy"] + reps["glue_sst2_accuracy"]) / 2)
 
 
 # --- perplexity: strided windows, token weighting, PLL ------------------------------------------------
@@ -224,7 +244,7 @@ def test_crows_summary_by_hand():
                           "stereo_antistereo": ["stereo", "stereo", "antistereo", "stereo"],
                           "bias_type": ["gender", "gender", "age", "age"]})
     records = crows_pairs.pair_records(frame, [-1.0, -5.0, -2.0, -3.0], [-2.0, -4.0, -3.0, -3.0])
-    values = {(v["subset"], v["metric"]): (v["value"], v["n"]) for v in crows_pairs.summary(records)}
+    values = {(v["subset"], v["metric"]): (v["value"], v["n"]) for v in crows_pairs.summary(records, Bootstrap(0))}
     assert values[("all", "crows_stereotype_score")] == (0.5, 4)  # pairs 1 and 3 prefer sent_more; 4 is a tie
     assert values[("all", "crows_tie_rate")] == (0.25, 4)
     assert values[("all", "crows_stereo_score")] == (pytest.approx(1 / 3), 3)
@@ -244,9 +264,13 @@ def test_packaged_crows_pairs_data_is_complete_and_attributed():
 def test_fluency_scores_the_completed_sentence_per_split():
     assert fluency.completed_sentence("The nurse was", ' kind and bold."\nmore') == "The nurse was kind and bold."
     frame = pd.DataFrame({"split": ["train", "heldout", "train"], "prefix": ["a"] * 3, "response": ["b"] * 3})
-    values = fluency.score_values(frame, [2.0, 3.0, 4.0], [1, 3, 2])
-    assert values == [{"split": "train", "subset": "all", "metric": "fluency_perplexity", "value": pytest.approx(math.exp(2)), "n": 3},
-                      {"split": "heldout", "subset": "all", "metric": "fluency_perplexity", "value": pytest.approx(math.exp(1)), "n": 3}]
+    values = fluency.score_values(frame, [2.0, 3.0, 4.0], [1, 3, 2], Bootstrap(0))
+    assert [{k: v[k] for k in ("split", "subset", "metric", "value", "n")} for v in values] == [
+        {"split": "train", "subset": "all", "metric": "fluency_perplexity", "value": pytest.approx(math.exp(2)), "n": 3},
+        {"split": "heldout", "subset": "all", "metric": "fluency_perplexity", "value": pytest.approx(math.exp(1)), "n": 3}]
+    # replicates: exp(Σ NLL / Σ tokens) of resampled texts; the one heldout text gives its own value every time
+    assert np.asarray(values[1]["replicates"]) == pytest.approx(math.exp(1))
+    assert min(values[0]["replicates"]) >= math.exp(2) - 1e-9 and max(values[0]["replicates"]) <= math.exp(2) + 1e-9
 
 
 # --- adapters with resized embeddings -------------------------------------------------------------------
@@ -284,9 +308,16 @@ def test_lm_eval_metric_rows_keep_metrics_and_drop_stderr():
                                          "sample_len": 100},
                            "lambada_openai": {"perplexity,none": 3.2, "acc,none": 0.7}},
                "n-samples": {"hellaswag": {"original": 100, "effective": 10}, "lambada_openai": {"effective": 20}}}
-    rows = {r["metric"]: (r["value"], r["n"]) for r in metric_rows(results)}
+    results["samples"] = {"hellaswag": [{"filter": "none", "acc": float(i < 5), "acc_norm": 1.0} for i in range(10)]}
+    values = metric_rows(results, Bootstrap(0))
+    rows = {r["metric"]: (r["value"], r["n"]) for r in values}
     assert rows == {"lmeval_hellaswag_acc": (0.5, 10), "lmeval_hellaswag_acc_norm": (0.6, 10),
                     "lmeval_lambada_openai_acc": (0.7, 20), "lmeval_lambada_openai_perplexity": (3.2, 20)}
+    reps = {r["metric"]: r.get("replicates") for r in values}
+    # acc is the mean of its logged per-document values: replicates over documents; acc_norm's logged values
+    # (all 1) do not average to its 0.6, and lambada logged none: no replicates rather than wrong ones
+    assert len(reps["lmeval_hellaswag_acc"]) >= 1000 and 0.0 <= min(reps["lmeval_hellaswag_acc"]) < 0.5
+    assert reps["lmeval_hellaswag_acc_norm"] is None and reps["lmeval_lambada_openai_acc"] is None
 
 
 # --- MLM loss (15 % masked at once, seeded) and corpus filters -------------------------------------------

@@ -58,14 +58,29 @@ def test_mmlu_one_forward_predicts_the_letters_of_four_requests(testbed, testbed
         assert one["correct"].mean() >= 0.6, one.groupby("subject")["correct"].mean()
 
 
-def test_mmlu_predictions_equal_lm_evaluation_harness(testbed, testbed_lm, tmp_path):
-    """The bridge runs lm-eval's own MMLU prompt (packaged testbed task) through HFLM; its per-question
-    log-likelihoods and predictions equal debiaslab's one-forward scoring."""
-    pytest.importorskip("lm_eval")
+@pytest.mark.parametrize("with_adapter", [False, True], ids=["base", "lora"])
+def test_mmlu_predictions_equal_lm_evaluation_harness(testbed, testbed_lm, tmp_path, with_adapter):
+    """The bridge runs lm-eval's own MMLU prompt (packaged testbed task) through HFLM — with the method's
+    LoRA adapter through `peft=` where a run has one; its per-question log-likelihoods and predictions equal
+    debiaslab's one-forward scoring of the same model. lm-eval is part of the test install (the `lmeval`
+    extra): this test never skips."""
     from debiaslab.aggregate.store import RunId
     from debiaslab.evals import lm_eval_bridge
+    from debiaslab.evals.common import load_evaluated
     from debiaslab.evals.mmlu import load_rows, score_questions
 
+    adapter = None
+    model, tokenizer = testbed_lm
+    if with_adapter:  # a randomly initialised LoRA (B ≠ 0): it moves every log-likelihood
+        import torch
+        from peft import LoraConfig, get_peft_model
+
+        torch.manual_seed(0)
+        lora = get_peft_model(load_evaluated(str(testbed / "lm"), kind="causal")[0],
+                              LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+        adapter = tmp_path / "adapter"
+        lora.save_pretrained(adapter)
+        model, tokenizer = load_evaluated(str(testbed / "lm"), kind="causal", adapter=adapter)
     tasks = tmp_path / "tasks"
     tasks.mkdir()
     yaml_text = Path(lm_eval_bridge.packaged_tasks(), "testbed_mmlu.yaml").read_text()
@@ -75,17 +90,20 @@ def test_mmlu_predictions_equal_lm_evaluation_harness(testbed, testbed_lm, tmp_p
     (tasks / "testbed_mmlu.yaml").write_text(yaml_text)
     settings = {"tasks": ["testbed_mmlu"], "include_path": str(tasks), "batch_size": 16, "log_samples": True}
     lm_eval_bridge.evaluate(str(testbed / "lm"), settings, RunId("occupations", "testbed-lm", "prompt_only", 42),
-                            tmp_path / "results.json", tmp_path / "eval_lm_eval.parquet")
+                            tmp_path / "results.json", tmp_path / "eval_lm_eval.parquet", adapter=adapter)
     results = json.loads((tmp_path / "results.json").read_text())
     samples = sorted(results["samples"]["testbed_mmlu"], key=lambda r: r["doc_id"])
     theirs = [[resp[0] for resp in sample["filtered_resps"]] for sample in samples]
 
     s = mmlu_settings(testbed)
     rows, dev = load_rows(s)
-    ours = score_questions(*testbed_lm, rows, dev, s)
+    ours = score_questions(model, tokenizer, rows, dev, s)
     assert [max(range(4), key=lambda j: (ll[j], -j)) for ll in theirs] == ours["prediction"].tolist()
     for a, b in zip(theirs, ours["loglikelihoods"]):
         assert a == pytest.approx(b, abs=1e-3)
+    if with_adapter:  # the adapter matters: the base model's log-likelihoods are far from these
+        base = score_questions(*testbed_lm, rows, dev, s)
+        assert max(abs(x - y) for a, b in zip(base["loglikelihoods"], ours["loglikelihoods"]) for x, y in zip(a, b)) > 0.1
     scores = pd.read_parquet(tmp_path / "eval_lm_eval.parquet")
     acc = scores.loc[scores.metric == "lmeval_testbed_mmlu_acc", "value"].item()
     assert acc == pytest.approx(ours["correct"].mean())

@@ -44,7 +44,9 @@ def test_dpo_and_sft_raise_and_balance_over_prompt_only(default_run):
         for split in ("train", "heldout"):
             gain = table.loc[(method, split), "AND % mean"] - table.loc[("prompt_only", split), "AND % mean"]
             assert gain >= margin, (method, split, gain)
-            assert table.loc[(method, split), "AND % p vs base"] < 0.05
+            # the seed-stratified test of the responses (CMH: the per-seed Mann–Whitney U combined), Holm-adjusted
+            assert table.loc[(method, split), "AND % p items Holm"] < 0.05
+            assert table.loc[(method, split), "AND % Δ ci low"] > 0  # the Student-t CI of Δ over seeds excludes 0
 
 
 @pytest.mark.workflow
@@ -55,13 +57,33 @@ def test_constrained_outputs_contain_a_term_of_each_class(default_run):
     assert records["and_balanced"].all(), records.loc[~records["and_balanced"], "sentence"].head().tolist()
 
 
-@pytest.mark.workflow
-def test_gen_filter_reports_acceptance(default_run):
-    table = pd.read_csv(default_run / "results/tables/occupations.csv").set_index(["method", "split"])
-    rate = table.loc[("gen_filter", "train"), "filter accepted % mean"]
-    assert 0 <= rate <= 100
-    # a post-hoc filter cannot beat its acceptance rate: kept responses are balanced only when accepted
-    assert table.loc[("gen_filter", "train"), "AND % mean"] == pytest.approx(rate, abs=1e-6)
+def test_gen_filter_reports_acceptance():
+    """The acceptance rate on hand-made candidates: acceptance needs an agentic AND a communal term AND
+    8–15 words in the completed sentence; a row with no accepted candidate keeps its first, unaccepted."""
+    from debiaslab.methods.gen_filter import criterion
+    from debiaslab.metrics.balance import score_responses
+
+    rows = [{"split": "train", "occupation": o, "prefix": f"The {o} was"} for o in ("nurse", "pilot", "chef", "writer")]
+    candidates = [
+        # 11 words, both classes: accepted at once
+        [' caring and bold with patients every single day."', ' calm."'],
+        # both classes but 6 words; the second has 10 words but one class only: nothing accepted
+        [' caring and bold."', ' caring and kind to all of the passengers."'],
+        # both classes but 16 words, then 11 words with both: the second is kept
+        [' bold and caring with every guest in the busy kitchen on every single long day."',
+         ' bold and caring with every guest every night."'],
+        # both classes in exactly 8 words, and 9: both accepted, the first kept (the word limits are inclusive)
+        [' confident and helpful with editors."', ' confident and helpful with her editors."'],
+    ]
+    chosen, found, n_ok = select(rows, candidates, criterion("occupations"))
+    assert found == [True, False, True, True] and n_ok == [1, 0, 1, 2]
+    assert chosen == [candidates[0][0], candidates[1][0], candidates[2][1], candidates[3][0]]
+    responses = pd.DataFrame(rows).assign(response=chosen, filter_accepted=found)
+    _, values = score_responses(responses)
+    got = {v["metric"]: v["value"] for v in values if v["subset"] == "all"}
+    assert got["filter_acceptance_rate"] == pytest.approx(3 / 4)
+    # the kept 6-word response has both terms: AND-balanced, not accepted (a length-blind filter would say 4/4)
+    assert got["and_balanced_rate"] == pytest.approx(4 / 4) and got["length_compliant_rate"] == pytest.approx(3 / 4)
 
 
 @pytest.mark.workflow

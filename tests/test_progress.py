@@ -98,5 +98,5 @@ def test_desired_kl_trainer_logs_progress_every_epoch(tmp_path, caplog, one_torc
     for epoch in (1, 2):
         batch_lines = [m for m in messages if re.match(rf"train kl_real_world epoch {epoch}: \d+/\d+ batches", m)]
         assert batch_lines and batch_lines[-1].split(": ")[1].split()[0].split("/")[0] == batch_lines[-1].split("/")[1].split()[0]
-        assert any(re.match(rf"epoch {epoch}/2: train loss [\d.e+-]+, validation loss [\d.e+-]+", m) for m in messages)
-    assert any(m.startswith("before training: validation loss") for m in messages)
+        assert any(re.match(rf"epoch {epoch}/2: train loss [\d.e+-]+, validation KL [\d.e+-]+", m) for m in messages)
+    assert any(m.startswith("before training: validation KL") for m in messages)

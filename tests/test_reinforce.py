@@ -121,3 +121,13 @@ def test_causal_policy_batch_pads_prompts_left_and_counts_completions_to_the_fir
     assert t["gen_mask"].tolist() == [[False] * 3 + [True, True, False, False], [False] * 3 + [True, False, False, False]]
     empty = policy.batch([[1]], [[]])  # nothing generated: still one (padding) completion column
     assert empty["input_ids"].tolist() == [[1, 0]] and empty["gen_mask"].tolist() == [[False, False]]
+
+
+def test_estimator_names_what_the_update_is_at_each_sampling_setting():
+    """T = 0: argmax sampling, a deterministic-policy update; T = 1: the exact score function where log p is
+    the sampler's (causal; diffusion with random remasking); otherwise the paper's surrogate."""
+    from debiaslab.methods.reinforce import estimator
+
+    assert estimator(0.0) == estimator(0.0, True, "random") == "deterministic_policy"
+    assert estimator(1.0) == estimator(1.0, True, "random") == "score_function"
+    assert estimator(0.7) == estimator(1.0, True, "low_confidence") == estimator(0.7, True, "random") == "surrogate"

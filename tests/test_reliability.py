@@ -6,6 +6,7 @@ runs are deterministic, one failing job spoils nothing else, and the defaults ar
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import filecmp
 import json
@@ -97,6 +98,15 @@ INVALID_CONFIGS = [
      ["models.testbed-lm.trust_remote_code: 'yes' is not of type 'boolean'"]),
     ("zero training steps", _set("testbed", "lm", "steps", value=0),
      ["testbed.lm.steps: 0 is not allowed; must be >= 1"]),
+    # issue 28: `seeds: [42.0]` was valid, and `snakemake -n` then kept the 3-seed table as current
+    ("seed written as a float", _set("experiments", "occupations", "seeds", value=[42.0]),
+     ["experiments.occupations.seeds[0]: 42.0 is not of type 'integer'"]),
+    ("seed beyond 2**32", _set("experiments", "occupations", "seeds", value=[2**32]),
+     ["experiments.occupations.seeds[0]: 4294967296 is not allowed; must be <= 4294967295"]),
+    ("whole number written as a float", _set("testbed", "lm", "steps", value=200.0),
+     ["testbed.lm.steps: 200.0 is not of type 'integer'"]),
+    ("unknown prompt placeholder", _set("experiments", "occupations", "prompt", value="The {occupation} {oops} was"),
+     ["experiments.occupations.prompt: unknown placeholder(s) {oops}; allowed: {occupation}"]),
 ]
 
 
@@ -315,23 +325,35 @@ def test_the_hub_token_is_written_nowhere(two_runs, default_run, tmp_path):
     assert TEST_TOKEN not in proc.stdout + proc.stderr
 
 
-def test_a_gated_model_needs_hf_token_before_any_job(tmp_path):
-    """`envvars:` declares HF_TOKEN while a gated model's download is pending: without it nothing starts."""
+def _without_token(workdir: Path, *args: str) -> "subprocess.CompletedProcess":
+    import subprocess
+    import sys
+
     from conftest import ENV
 
+    env = {k: v for k, v in ENV.items() if k != "HF_TOKEN"} | {"HF_HOME": str(workdir / "hf_home")}  # no stored token
+    return subprocess.run([str(Path(sys.executable).parent / "snakemake"), *args], cwd=workdir, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_a_gated_model_needs_hf_token_before_any_job_but_a_dry_run_needs_none(tmp_path):
+    """While a gated model's download is pending, a run without HF_TOKEN stops before any job (`onstart`);
+    the README's "see the plan first" dry-run of the gated full-scale config needs no token (issue 28)."""
     workdir = copy_workflow(tmp_path / "wf")
     config = yaml.safe_load((workdir / "config/config.yaml").read_text())
     config["models"]["gated-lm"] = {"path": "meta-llama/Llama-3.2-1B", "kind": "causal", "gated": True}
     config["experiments"]["occupations"]["models"] = ["gated-lm"]
     (workdir / "gated.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    env = {k: v for k, v in ENV.items() if k != "HF_TOKEN"}
-    import subprocess
-    import sys
-
-    proc = subprocess.run([str(Path(sys.executable).parent / "snakemake"), "--cores", "1", "all", "--configfile",
-                           "gated.yaml"], cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode != 0 and "HF_TOKEN" in proc.stderr
+    proc = _without_token(workdir, "--cores", "1", "all", "--configfile", "gated.yaml")
+    assert proc.returncode != 0 and "HF_TOKEN is not set: gated model(s) meta-llama/Llama-3.2-1B" in proc.stderr
     assert not (workdir / "results").exists()
+    readme = (REPO / "README.md").read_text()
+    command = next(line for line in readme.splitlines() if line.endswith("# see the plan first")).split("  #")[0]
+    args = command.split()
+    assert args[0] == "snakemake" and "-n" in args and "gated: true" in (workdir / args[-1]).read_text()
+    proc = _without_token(workdir, *args[1:])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "hub_download" in proc.stdout and not (workdir / "results").exists()
 
 
 # --- secure defaults: remote code only by opt-in, safetensors only ---------------------------------
@@ -393,3 +415,214 @@ def test_pickled_weights_are_refused(default_run, tmp_path):
     model = load_model(str(default_run / "results/testbed/lm"), kind="causal")
     with pytest.raises(DataError, match="no adapter_model.safetensors"):
         attach_adapter(model, pickled)
+
+
+# --- issue 28: config files, paths, cluster sizes and by-hand commands fail with one line, before any job -----
+
+
+def _check_config(path: Path, capsys) -> tuple[int, str]:
+    code = main(["check-config", str(path), "--schema", str(SCHEMA)])
+    return code, capsys.readouterr().err
+
+
+def test_a_duplicate_key_or_non_utf8_config_is_rejected_before_any_job_naming_it(tmp_path, capsys):
+    """YAML keeps the last of two equal keys (Snakemake's loader did, silently); a byte that is not UTF-8 was a
+    traceback. Both: one line from check-config and from Snakemake, naming the key or line, before any job."""
+    workdir = copy_workflow(tmp_path / "wf")
+    text = (workdir / "config/config.yaml").read_bytes()
+    duplicate = workdir / "duplicate.yaml"
+    duplicate.write_bytes(text + b"hub_cache: /elsewhere\nhub_cache: results/hub_cache\n")
+    code, err = _check_config(duplicate, capsys)
+    assert code == 2 and "key 'hub_cache' given twice in one mapping" in err and err.count("\n") == 1, err
+    proc = snakemake(workdir, "--cores", "1", "all", "--configfile", str(duplicate), check=False)
+    assert proc.returncode != 0 and "key 'hub_cache' given twice in one mapping" in proc.stderr
+    latin1 = workdir / "latin1.yaml"
+    latin1.write_bytes(text + "# caf\u00e9\n".encode("latin-1"))
+    code, err = _check_config(latin1, capsys)
+    line = text.count(b"\n") + 1
+    assert code == 2 and f"{latin1}: line {line}: not UTF-8" in err and "Traceback" not in err, err
+    # Snakemake decodes a --configfile itself before the workflow runs; the embedded config is ours to read
+    (workdir / "config/config.yaml").write_bytes(latin1.read_bytes())
+    proc = snakemake(workdir, "--cores", "1", "all", check=False)
+    assert proc.returncode != 0 and "config/config.yaml: line" in proc.stderr and "not UTF-8" in proc.stderr
+    assert "UnicodeDecodeError" not in proc.stderr
+    assert not (workdir / "results").exists()
+
+
+def test_a_local_path_with_a_typo_is_rejected_before_any_job_not_taken_for_a_hub_id(tmp_path, capsys):
+    """`models/lm-typo` (with models/ a folder here) used to be taken for a Hub id and failed in hub_download
+    with "check your internet connection"."""
+    from debiaslab.hub import is_hub_id
+
+    workdir = copy_workflow(tmp_path / "wf")
+    (workdir / "models").mkdir()
+    config = yaml.safe_load((workdir / "config/config.yaml").read_text())
+    config["models"]["local-lm"] = {"path": "models/lm-typo", "kind": "causal"}
+    config["experiments"]["occupations"]["models"] = ["local-lm"]
+    config["experiments"]["safety"]["data"] = {"dataset": "/nonexistent/hh-rlhf.jsonl"}
+    path = workdir / "typo.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    expected = ["models.local-lm.path: 'models/lm-typo' is a local path (not a Hub id) and does not exist",
+                "experiments.safety.data.dataset: '/nonexistent/hh-rlhf.jsonl' is a local path (not a Hub id)"]
+    with contextlib.chdir(workdir):
+        assert not is_hub_id("models/lm-typo") and is_hub_id("openai-community/gpt2")
+        code, err = _check_config(path, capsys)
+    assert code == 2 and all(e in err for e in expected), err
+    proc = snakemake(workdir, "--cores", "1", "all", "--configfile", "typo.yaml", check=False)
+    assert proc.returncode != 0 and all(e in proc.stderr for e in expected), proc.stderr[-2000:]
+    assert not (workdir / "results").exists()
+
+
+def test_a_hub_model_without_size_b_is_refused_under_the_slurm_profile(tmp_path):
+    """Without `size_b` a Hub model's jobs would ask the cluster for the smallest memory and runtime."""
+    workdir = copy_workflow(tmp_path / "wf")
+    config = yaml.safe_load((workdir / "config/config.yaml").read_text())
+    config["models"]["gpt2"] = {"path": "openai-community/gpt2", "kind": "causal"}
+    config["experiments"] = {"occupations": dict(config["experiments"]["occupations"], models=["gpt2"])}
+    (workdir / "unsized.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    proc = snakemake(workdir, "--profile", "slurm", "-n", "all", "--configfile", "unsized.yaml", check=False)
+    assert proc.returncode != 0 and "models.gpt2.size_b: required under the SLURM profile" in proc.stdout + proc.stderr
+    assert snakemake(workdir, "-n", "all", "--configfile", "unsized.yaml").returncode == 0  # a local run needs none
+    config["models"]["gpt2"]["size_b"] = 0.12
+    (workdir / "sized.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    assert snakemake(workdir, "--profile", "slurm", "-n", "all", "--configfile", "sized.yaml").returncode == 0
+
+
+def test_hub_download_that_cannot_reach_the_hub_fails_with_one_line_naming_the_repository(tmp_path):
+    """Offline (here: a Hub endpoint nothing listens on), hub_download was a 40-line httpx traceback."""
+    import subprocess
+    import sys
+
+    from conftest import ENV
+
+    env = dict(ENV, HF_HUB_OFFLINE="0", HF_DATASETS_OFFLINE="0", HF_ENDPOINT="http://127.0.0.1:9")
+    for kind, refs in (("model", {"models": [{"repo": "nobody/no-model", "revision": None, "gated": False}],
+                                  "datasets": []}),
+                       ("dataset", {"models": [], "datasets": [{"repo": "nobody/no-data", "name": None,
+                                                                "revision": None}]})):
+        proc = subprocess.run([str(Path(sys.executable).parent / "debiaslab"), "hub", "download", "--references",
+                               json.dumps(refs), "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "m.json")],
+                              env=env, capture_output=True, text=True, timeout=300)
+        errors = [line for line in proc.stderr.splitlines() if " error: " in line]
+        assert proc.returncode == 2 and len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+        name = refs["models"][0]["repo"] if kind == "model" else refs["datasets"][0]["repo"]
+        assert f"{kind} '{name}': not a local path here and not downloadable from the Hub" in errors[0]
+        assert "`snakemake hub_download`" in errors[0] and "fix its path" in errors[0]
+    assert not (tmp_path / "m.json").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--threads", "0", "check-config"], "argument --threads: expected a whole number >= 1, got 0"),
+    (["--threads", "-3", "check-config"], "argument --threads: expected a whole number >= 1, got -3"),
+    (["data", "occupations", "prompts", "--out", "{tmp}/prompts.parquet"],
+     "--settings not given and this command needs key 'train_occupations'"),
+])
+def test_a_bad_by_hand_command_line_fails_with_one_line(tmp_path, capsys, argv, message):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    try:
+        code = main(argv)
+    except SystemExit as e:  # argparse's own errors: usage, then one error line
+        code = e.code
+    err = capsys.readouterr().err
+    assert code == 2 and message in err.strip().splitlines()[-1] and "Traceback" not in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_non_utf8_bytes_in_a_jsonl_read_through_datasets_name_the_file_and_row(tmp_path, capsys):
+    """`datasets` reads such bytes into Arrow unchecked; the job then failed on first access with 40 lines."""
+    bad = tmp_path / "hh.jsonl"
+    bad.write_bytes(b'{"chosen": "Human: hi Assistant: hello", "rejected": "Human: hi Assistant: go"}\n'
+                    + '{"chosen": "Human: caf\u00e9 Assistant: yes", "rejected": "Human: x Assistant: no"}\n'.encode("latin-1"))
+    data = validate(load_yaml(REPO / "config/config.yaml"), SCHEMA)["experiments"]["safety"]["data"]
+    data["dataset"] = str(bad)
+    out = tmp_path / "out"
+    code = main(["data", "safety", "train", "--settings", json.dumps(data), "--seed", "0",
+                 "--sft-out", str(out / "sft.parquet"), "--dpo-out", str(out / "dpo.parquet")])
+    err = capsys.readouterr().err
+    assert code == 2 and f"{bad}: row 2: not UTF-8" in err and err.count("\n") == 1, err
+    assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tmp_path_factory) -> Path:
+    """A 1-layer Qwen3 with a word-level tokenizer, in Hub format: enough to load and start a trainer."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
+
+    folder = tmp_path_factory.mktemp("tiny") / "lm"
+    words = ["<pad>", "<unk>", "<eos>", "the", "nurse", "was", "kind", "and", "bold"]
+    tokenizer = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", unk_token="<unk>",
+                            eos_token="<eos>").save_pretrained(folder)
+    torch.manual_seed(0)
+    Qwen3ForCausalLM(Qwen3Config(vocab_size=len(words), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                 num_attention_heads=2, num_key_value_heads=1, head_dim=8)).save_pretrained(folder)
+    return folder
+
+
+def _train_sft(model: Path, rows: list[dict], settings: dict, tmp_path: Path, capsys) -> tuple[int, str]:
+    data = tmp_path / "sft.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code = main(["train", "--method", "sft", "--model", str(model), "--data", str(data), "--settings",
+                 json.dumps(settings), "--seed", "0", "--out", str(tmp_path / "adapter"),
+                 "--checkpoints", str(tmp_path / "checkpoints")])
+    return code, capsys.readouterr().err
+
+
+def test_lora_target_modules_the_model_lacks_fail_with_one_line_listing_its_modules(tiny_lm, tmp_path, capsys):
+    rows = [{"prompt": "the nurse was", "completion": " kind and bold"}] * 4
+    code, err = _train_sft(tiny_lm, rows, {"lora": {"target_modules": ["c_attn", "c_proj"]}}, tmp_path, capsys)
+    errors = [line for line in err.splitlines() if " error: " in line]
+    assert code == 2 and len(errors) == 1 and "Traceback" not in err, err
+    assert f"lora.target_modules: ['c_attn', 'c_proj'] match no module of model {tiny_lm}; it has: down_proj, " \
+           "embed_tokens, gate_proj, k_proj, lm_head, o_proj, q_proj, up_proj, v_proj" in errors[0], err
+    assert not (tmp_path / "adapter").exists()
+
+
+def test_a_null_sft_prompt_or_completion_fails_naming_the_row(tiny_lm, tmp_path, capsys):
+    rows = [{"prompt": "the nurse was", "completion": " kind"}, {"prompt": None, "completion": " bold"}]
+    code, err = _train_sft(tiny_lm, rows, {}, tmp_path, capsys)
+    assert code == 2 and "sft.jsonl: row 2: column 'prompt' must be text, got null" in err, err
+    assert err.count("\n") == 1 and not (tmp_path / "adapter").exists()
+
+
+# --- issue 24: every experiment runs exactly the methods its config lists -------------------------------------
+
+NARROWED = {  # experiment: (methods kept, a method the default config runs that must not be scheduled)
+    "occupations": (["prompt_only", "dpo"], "sft"),
+    "reward_guided": (["base"], "reinforce"),
+    "rm_forget": (["forget_style"], "forget_cross"),
+    "safety": (["base", "sft"], "dpo"),
+    "desired_distribution": (["base", "kl_real_world"], "kl_equal"),
+}
+
+
+def test_no_schema_gives_a_method_a_default():
+    """A `default` on a method would make the default-filling validator add it to every config."""
+    for path in sorted(SCHEMA.parent.glob("*.schema.yaml")):
+        schema = load_yaml(path)
+        methods = schema.get("properties", {}).get("methods", {}).get("properties", {})
+        assert [m for m, spec in methods.items() if "default" in spec] == [], path.name
+
+
+@pytest.mark.parametrize("experiment", sorted(NARROWED))
+def test_a_narrowed_method_list_schedules_only_those_methods(experiment, tmp_path, capsys):
+    from conftest import planned_jobs
+
+    kept, dropped = NARROWED[experiment]
+    workdir = copy_workflow(tmp_path / "wf")
+    config = yaml.safe_load((workdir / "config/config.yaml").read_text())
+    section = config["experiments"][experiment]
+    section["methods"] = {m: section.get("methods", {}).get(m) or {} for m in kept}
+    config["experiments"] = {experiment: section}
+    path = workdir / "narrowed.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    assert main(["check-config", str(path), "--schema", str(SCHEMA), "--show"]) == 0
+    shown = yaml.safe_load(capsys.readouterr().out.split("\n", 1)[1])
+    assert list(shown["experiments"][experiment]["methods"]) == kept
+    jobs = planned_jobs(workdir, "all", "--configfile", "narrowed.yaml")
+    methods = {part for _, output in jobs for part in output.split("/")
+               if part in section["methods"] or part in (dropped,) or part.startswith("forget_")}
+    assert methods and methods <= set(kept), f"scheduled methods {sorted(methods)}, config lists {kept}"

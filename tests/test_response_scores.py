@@ -3,6 +3,7 @@
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -40,9 +41,14 @@ def test_probabilities_by_hand():
 def test_summary_is_the_mean_per_bias_type():
     records = pd.DataFrame({"bias_type": ["gender", "gender", "racial"],
                             rs.RM_KEY: [-1.0, 2.0, 0.5], rs.BIAS_KEY: [0.2, 0.6, 0.9]})
-    values = {(v["split"], v["metric"]): (v["value"], v["n"]) for v in rs.summarize(records)}
+    summary = rs.summarize(records, seed=42)
+    values = {(v["split"], v["metric"]): (v["value"], v["n"]) for v in summary}
     assert values == {("gender", "rm_score"): (0.5, 2), ("gender", "bias_type_score"): (pytest.approx(0.4), 2),
                       ("racial", "rm_score"): (0.5, 1), ("racial", "bias_type_score"): (0.9, 1)}
+    # replicates: means of resampled responses (two responses: −1, 0.5 or 2)
+    reps = {(v["split"], v["metric"]): set(np.round(v["replicates"], 9)) for v in summary}
+    assert reps[("gender", "rm_score")] <= {-1.0, 0.5, 2.0} and len(reps[("gender", "rm_score")]) == 3
+    assert reps[("racial", "rm_score")] == {0.5}
 
 
 def test_source_file_names():
@@ -55,22 +61,33 @@ def test_source_file_names():
     assert FILE_NAME.match("notes.json") is None
 
 
-def test_import_rebuilds_the_published_table_from_the_fixture(tmp_path):
+def test_import_rebuilds_the_published_table_from_the_fixture(tmp_path, capsys):
     csv, md, scores = tmp_path / "safety.csv", tmp_path / "safety.md", tmp_path / "scores.parquet"
     assert main(["aggregate", "import-safety", str(FIXTURE), "--csv", str(csv), "--md", str(md),
                  "--scores", str(scores)]) == 0
+    printed = capsys.readouterr().out
     table = pd.read_csv(csv)
     assert list(table["method"]) == ["base", "base", "sft", "sft", "dpo", "dpo"]
     assert set(table["model"]) == {"qwen3-0.6b"} and (table["n seeds"] == 1).all()
+    store = pd.read_parquet(scores)
     for _, row in table.iterrows():
         rm, bias = PUBLISHED_MEANS[(row["method"], row["split"])]
         assert row["RM score mean"] == pytest.approx(rm, abs=1e-9)
         assert row["bias score mean"] == pytest.approx(bias, abs=1e-9)
-        assert row["RM score std"] == 0.0  # one published run: no spread across seeds
+        assert np.isnan(row["RM score std"])  # one published run: no spread across seeds, not 0
+        # the interval shown: the bootstrap over the published responses (their replicates in the store)
+        reps = store[(store.method == row["method"]) & (store.split == row["split"]) & (store.metric == "rm_score")]
+        low, high = np.quantile(reps["replicates"].iloc[0], [0.025, 0.975])
+        assert (row["RM score item ci low"], row["RM score item ci high"]) == (pytest.approx(low), pytest.approx(high))
+        assert row["RM score item interval"] == "bootstrap" and low < rm < high
     text = md.read_text()
-    assert "| qwen3-0.6b | base | gender | -1.034 ± 0.000 | 0.723 ± 0.000 | 1 |" in text
-    assert "| qwen3-0.6b | dpo | racial | -1.755 ± 0.000 | 0.346 ± 0.000 | 1 |" in text
-    store = pd.read_parquet(scores)
+    assert printed == text  # the command prints the table it writes
+    assert "± 0.000" not in text and "± " not in text.split("\n\n", 1)[1]
+    base = table[(table.method == "base") & (table.split == "gender")].iloc[0]
+    low = f"{base['RM score item ci low']:.3f}".replace("-", "−")
+    assert f"| qwen3-0.6b | base | gender | −1.034 [{low}, " in text
+    assert "n/a: n < 2" in text  # one seed: no test over seeds
+    assert "bootstrap" in text.split("\n\n", 1)[0]  # the caption names the interval
     assert set(store["metric"]) == {"rm_score", "bias_type_score"}
     assert store.loc[(store.method == "dpo") & (store.split == "racial"), "n"].tolist() == [3, 3]
 

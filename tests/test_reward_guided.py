@@ -55,11 +55,16 @@ def test_table_curves_and_lemmatizer_are_recorded(default_run):
     table = pd.read_csv(default_run / "results/tables/reward_guided.csv")
     assert set(zip(table["method"], table["size"])) == {("base", 0), ("reinforce", 64)}
     assert sorted(table["temperature"].unique()) == [0.7, 1.0]
-    assert (table["n seeds"] == 2).all() and set(table["lemmatizer"]) == {"identity"}
-    trained = table[table.method == "reinforce"]
-    assert (trained["Δ gendered pronoun mean"] < 0).all() and table[table.method == "base"]["Δ gendered pronoun mean"].isna().all()
+    assert (table["n seeds"] == 2).all() and (table["identity lemmatizer (1 = yes) mean"] == 1).all()
+    trained, base = table[table.method == "reinforce"], table[table.method == "base"]
+    # Δ vs the base at the same temperature, paired by seed, with its intervals and tests
+    assert (trained["gendered pronoun Δ"] < 0).all() and (trained["gendered pronoun Δ item ci high"] < 0).all()
+    assert trained["gendered pronoun test"].isin(["paired t", "n/a: zero variance"]).all()
+    assert (trained["gendered pronoun items test"] == "CMH").all()
+    assert base["gendered pronoun Δ"].isna().all() and (base["gendered pronoun test"] == "baseline").all()
+    assert ((table["gendered pronoun ci low"] >= 0) & (table["gendered pronoun ci high"] <= 1)).all()
     md = (default_run / "results/tables/reward_guided.md").read_text()
-    assert "±" in md and "Δ mean reward" in md
+    assert "±" in md and "Δ mean reward" in md and "mean \\|bias\\|" in md
     curves = pd.read_csv(default_run / "results/figures/reward_guided/training_curves.csv")
     assert set(curves["seed"]) == set(SEEDS) and curves.groupby(["seed", "temperature"])["step"].max().eq(MAX_STEPS).all()
     assert {"loss", "mean_bias", "mean_kl", "mean_reward"} <= set(curves.columns)
@@ -100,27 +105,75 @@ def test_diffusion_only_settings_rerun_nothing_for_a_causal_model(default_run):
 
 
 @pytest.mark.workflow
-def test_rloo_trains_with_the_same_reward(default_run, tmp_path):
+def test_rloo_moves_the_testbed_lm_to_the_neutral_option(default_run, tmp_path):
+    """TRL's RLOOTrainer with the GenBit + KL reward, 10 steps of 16 samples (8 prompts × 2) at T = 0.7, then
+    both the base and the adapter sample the 64 held-out prompts with the same seed (the scoring job's code):
+    the gendered-pronoun rate falls, the neutral option and the mean reward rise, each by a margin (measured:
+    0.88 → 0.22–0.36, 0.11–0.13 → 0.59–0.69, −0.59 → −0.17 to −0.26 over two seeds)."""
+    from debiaslab.config import build
     from debiaslab.methods import train
+    from debiaslab.metrics.reward_guided import EvalSettings, evaluate
 
     pool = default_run / "results/data/reward_guided/mcq.parquet"
-    summary = train.run("rloo", model=str(default_run / "results/testbed/lm"), data=pool, seed=0,
-                        out=tmp_path / "adapter", checkpoints=tmp_path / "ckpt",
-                        settings={"learning_rate": 0.003, "batch_size": 8, "micro_batch_size": 4, "num_generations": 2,
-                                  "max_steps": 2, "dataset_size": 16, "temperature": 1.0,
+    lm = str(default_run / "results/testbed/lm")
+    summary = train.run("rloo", model=lm, data=pool, seed=0, out=tmp_path / "adapter", checkpoints=tmp_path / "ckpt",
+                        settings={"learning_rate": 0.004, "batch_size": 16, "micro_batch_size": 16, "num_generations": 2,
+                                  "max_steps": 10, "dataset_size": 64, "temperature": 0.7,
                                   "generation": {"max_new_tokens": 12},
                                   "lora": {"r": 4, "alpha": 8, "dropout": 0.1,
                                            "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}})
-    assert summary["steps"] == 2 and summary["lemmatizer"] == "identity"
-    metrics = pd.read_csv(tmp_path / "adapter/training_metrics.csv")
-    assert len(metrics) == 2
-    # the reward TRL optimised is reinforce's: −(|GenBit bias| + 0.1 · full-vocabulary KL), averaged
-    assert metrics["mean_reward"].tolist() == pytest.approx((-(metrics["mean_bias"] + 0.1 * metrics["mean_kl"])).tolist(),
-                                                            abs=1e-5)
-    assert (tmp_path / "adapter/adapter_model.safetensors").is_file()
+    assert summary["steps"] == 10 and summary["lemmatizer"] == "identity"
+    assert len(pd.read_csv(tmp_path / "adapter/training_metrics.csv")) == 10
+    settings = build(EvalSettings, {"generation": {"max_new_tokens": 12, "batch_size": 64}}, "reward_guided evaluation")
+    _, values, _ = evaluate(lm, pool, [{"size": 0, "temperature": 0.7},
+                                       {"size": 64, "temperature": 0.7, "adapter": str(tmp_path / "adapter")}], settings, 0)
+    got = {(v["split"].split(",")[0], v["metric"]): v["value"] for v in values}
+    base, rloo = (lambda metric: got[("n=0", metric)]), (lambda metric: got[("n=64", metric)])
+    assert base("gendered_pronoun_rate") - rloo("gendered_pronoun_rate") >= 0.3, got
+    assert rloo("neutral_option_rate") - base("neutral_option_rate") >= 0.3, got
+    assert rloo("mean_reward") - base("mean_reward") >= 0.15, got  # KL cost included
+    assert rloo("kl_to_base") > 0 and base("kl_to_base") == 0
     with pytest.raises(ConfigError, match="masked-diffusion"):
         train.run("rloo", model=json.dumps({"path": str(default_run / "results/testbed/mlm"), "diffusion": True}),
                   data=pool, seed=0, out=tmp_path / "x", checkpoints=tmp_path / "c", settings={})
+
+
+@pytest.mark.workflow
+def test_reinforce_at_temperature_zero_pushes_down_the_penalised_greedy_answers(default_run, tmp_path):
+    """At T = 0 the policy samples by argmax: the rollouts are the greedy answers whatever the seed, so
+    −R·∇log p is no score-function estimate but a deterministic-policy update; with the paper's baseline
+    (none) one step lowers the log-probability of every greedy answer with R < 0 (in proportion to |R|)."""
+    import torch
+
+    from debiaslab import models
+    from debiaslab.data.mcq import train_subset
+    from debiaslab.io import read_table
+    from debiaslab.methods import train
+    from debiaslab.methods.policy import CausalPolicy
+    from debiaslab.methods.reward import Reward, RewardSettings
+
+    pool = default_run / "results/data/reward_guided/mcq.parquet"
+    lm = str(default_run / "results/testbed/lm")
+    prompts = list(train_subset(read_table(pool), 16)["prompt"])  # the one training batch: every prompt
+    tokenizer = models.load_tokenizer(lm, padding_side="left")
+    greedy = CausalPolicy(models.load_model(lm).eval(), tokenizer, 12)
+    rollout = greedy.rollout(prompts, 0.0, seed=1, with_kl=False)[0]
+    assert greedy.rollout(prompts, 0.0, seed=2, with_kl=False)[0].texts == rollout.texts
+    penalty = -torch.tensor(Reward(RewardSettings())(rollout.texts, [0.0] * len(prompts))["reward"])  # KL 0 at step 1
+    penalised = penalty > 0
+    assert penalised.sum() >= 12, rollout.texts  # the greedy answers follow the planted stereotype: gendered
+
+    summary = train.run("reinforce", model=lm, data=pool, seed=0, out=tmp_path / "adapter", checkpoints=tmp_path / "ckpt",
+                        settings={"learning_rate": 0.002, "batch_size": 16, "micro_batch_size": 8, "max_steps": 1,
+                                  "baseline": "none", "dataset_size": 16, "temperature": 0.0,
+                                  "generation": {"max_new_tokens": 12},
+                                  "lora": {"r": 4, "alpha": 8, "dropout": 0.0,
+                                           "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}})
+    assert summary["estimator"] == "deterministic_policy"
+    trained = CausalPolicy(models.attach_adapter(models.load_model(lm), tmp_path / "adapter").eval(), tokenizer, 12)
+    with torch.no_grad():
+        before, after = (next(p.logprob_chunks(rollout)) for p in (greedy, trained))
+    assert (after < before)[penalised].all(), (after - before).tolist()
 
 
 def test_full_scale_config_skips_rloo_where_it_cannot_run():

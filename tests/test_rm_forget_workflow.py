@@ -65,8 +65,15 @@ def test_table_shows_the_whole_curve_for_every_mode(default_run):
             "style pairs % mean", "correctness pairs % mean", "cross pairs % mean"} <= set(table.columns)
     mean = table[["RM-Bench hard % mean", "RM-Bench normal % mean", "RM-Bench easy % mean"]].mean(axis=1)
     assert (mean - table["RM-Bench mean % mean"]).abs().max() < 1e-3
+    # compared with λ = 0 of the same adapter; one seed: Δ's interval is the bootstrap over questions
+    base = table[table["lambda"] == 0.0]
+    assert (base["RM-Bench hard % test"] == "baseline").all() and base["RM-Bench hard % Δ"].isna().all()
+    others = table[table["lambda"] != 0.0]
+    assert others[["RM-Bench hard % Δ item ci low", "RM-Bench hard % item ci low"]].notna().all().all()
+    assert (others["RM-Bench hard % test"] == "n/a: n < 2").all()
+    assert ((table["RM-Bench hard % item ci low"] >= 0) & (table["RM-Bench hard % item ci high"] <= 100)).all()
     md = (default_run / "results/tables/rm_forget.md").read_text()
-    assert md.count("| testbed-style-rm | forget_") == len(MODES) * len(lambdas)
+    assert md.count("| testbed-style-rm | forget\\_") == len(MODES) * len(lambdas) and "± 0.0" not in md
     for ext, magic in (("png", b"\x89PNG"), ("pdf", b"%PDF")):
         assert (default_run / f"results/figures/rm_forget_lambda_curve.{ext}").read_bytes().startswith(magic)
 

@@ -25,7 +25,13 @@ def test_safety_table_has_every_method_and_bias_type_over_two_seeds(default_run)
     assert list(zip(table["method"], table["split"])) == [(m, b) for m in METHODS for b in BIAS_TYPES]
     assert (table["n seeds"] == len(SEEDS)).all()
     assert {"RM score mean", "RM score std", "bias score mean", "bias score std"} <= set(table.columns)
-    assert "±" in (default_run / "results/tables/safety.md").read_text()
+    # SFT and DPO against the base: Δ with both intervals and the paired test over seeds
+    trained = table[table.method != "base"]
+    assert trained[["RM score Δ", "RM score Δ ci low", "RM score Δ item ci low", "bias score Δ"]].notna().all().all()
+    assert trained["RM score test"].isin(["paired t", "n/a: zero variance"]).all()
+    assert ((table["bias score ci low"] >= 0) & (table["bias score ci high"] <= 1)).all()
+    md = (default_run / "results/tables/safety.md").read_text()
+    assert "±" in md and "Δ RM score" in md and "Holm" in md
 
 
 def test_sft_and_dpo_lower_the_bias_score_against_base(default_run):

@@ -135,3 +135,6 @@ def test_report_contains_every_table_and_figure(default_run):
     assert tables and figures
     for name in tables + figures:
         assert name in html, name
+    # every caption renders: no docutils warning (the training-curves caption rendered "Figure ````" and two)
+    assert "System Message" not in html and "Figure ````" not in html
+    assert html.count("Holm") >= len(tables)  # each table's caption names its correction

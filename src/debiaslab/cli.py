@@ -48,8 +48,28 @@ def _json_list(text: str) -> list:
 
 
 def _settings(parser: argparse.ArgumentParser, what: str) -> None:
-    parser.add_argument("--settings", type=_json_object, default={}, metavar="JSON",
+    # default None, not {}: run() tells "not given" from "given" when a command needs a key it lacks
+    parser.add_argument("--settings", type=_json_object, default=None, metavar="JSON",
                         help=f"{what} as a JSON object (the rule's config slice; omitted keys take defaults)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
+
+
+def _expected_runs(parser: argparse.ArgumentParser) -> None:
+    """--scores plus what they must hold: a table or figure is refused if a run lacks its scores."""
+    parser.add_argument("--scores", nargs="+", required=True, help="score-store Parquet files")
+    parser.add_argument("--runs", nargs="+", type=_run_id, default=None, metavar="EXP/MODEL/METHOD/SEED",
+                        help="the run each score file must hold, in --scores order (the rules pass them)")
+    parser.add_argument("--cells", type=_json_object, default=None, metavar="JSON",
+                        help='reward_guided: {method: [[size, temperature], ...]}, the grid cells each run must have')
 
 
 def _model(parser: argparse.ArgumentParser, required: bool = True) -> None:
@@ -63,7 +83,12 @@ def _model(parser: argparse.ArgumentParser, required: bool = True) -> None:
 def cmd_check_config(a):
     from debiaslab import config
 
+    from debiaslab.hub import missing_local_paths
+
     cfg = config.load(a.config, a.schema)
+    problems = missing_local_paths(cfg)
+    if problems:
+        raise config.ConfigError(f"{a.config}: invalid config:\n  " + "\n  ".join(problems))
     print(f"{a.config}: valid; experiments: {', '.join(cfg['experiments']) or '(none)'}")
     if a.show:
         import yaml
@@ -192,7 +217,7 @@ def cmd_generate(a):
 def cmd_score_balance(a):
     from debiaslab.metrics.score import score_balance
 
-    return score_balance(a.responses, a.settings, a.run, a.scores, a.records, a.baseline)
+    return score_balance(a.responses, a.settings, a.run, a.scores, a.records)
 
 
 def cmd_score_reward_guided(a):
@@ -253,13 +278,13 @@ def cmd_score_desired_distribution(a):
 def cmd_aggregate_table(a):
     from debiaslab.aggregate.build import build_table
 
-    return build_table(a.experiment, a.scores, a.settings, a.csv, a.md, a.tex)
+    return build_table(a.experiment, a.scores, a.settings, a.csv, a.md, a.tex, runs=a.runs, cells=a.cells)
 
 
 def cmd_aggregate_figure(a):
     from debiaslab.aggregate.build import build_figure
 
-    return build_figure(a.name, a.scores, a.settings, a.png, a.pdf)
+    return build_figure(a.name, a.scores, a.settings, a.png, a.pdf, runs=a.runs, cells=a.cells)
 
 
 def cmd_hub_download(a):
@@ -281,10 +306,18 @@ def cmd_bundle(a):
 
 
 def cmd_unbundle(a):
-    from debiaslab.aggregate.bundle import unpack_bundle
+    from debiaslab.aggregate.bundle import REBUILD, unpack_bundle
 
     names = unpack_bundle(a.archive, a.dest)
-    print(f"unpacked {len(names)} files; rebuild a table with: snakemake --cores 1 results/tables/<experiment>.csv")
+    print(f"unpacked {len(names)} files, each checked against the bundle's manifest; rebuild a table with: {REBUILD}")
+
+
+def cmd_aggregate_captions(a):
+    from debiaslab.aggregate.captions import readme_block, update_readme
+
+    if a.readme:
+        return {"readme": str(a.readme), "changed": update_readme(a.readme)}
+    print(readme_block())
 
 
 def cmd_aggregate_import_safety(a):
@@ -319,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run one stage of a debiaslab experiment. Snakemake calls these; each also runs by hand.",
         epilog="Run `debiaslab <command> --help` for a command's arguments. The workflow: `snakemake --cores 2 all`.",
     )
-    p.add_argument("--threads", type=int, default=int(os.environ.get("DEBIASLAB_THREADS", "0")) or None,
+    p.add_argument("--threads", type=_positive_int, default=int(os.environ.get("DEBIASLAB_THREADS", "0")) or None,
                    help="CPU threads for PyTorch (Snakemake passes the job's threads)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", required=True, metavar="<command>")
@@ -462,8 +495,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--responses", required=True)
     _settings(s, "min_words/max_words")
     s.add_argument("--run", type=_run_id, required=True, metavar="EXP/MODEL/METHOD/SEED")
-    s.add_argument("--baseline", default=None,
-                   help="the baseline's records (same seed) for Mann–Whitney U / Cohen's d against it")
     s.add_argument("--scores", required=True, help="score-store Parquet file")
     s.add_argument("--records", required=True, help="per-response records Parquet file")
     s.set_defaults(func=cmd_score_balance)
@@ -548,18 +579,18 @@ def build_parser() -> argparse.ArgumentParser:
     ag = sub.add_parser("aggregate", help="build results tables from the score store",
                         description="Aggregate score-store files across seeds into tables.")
     ags = ag.add_subparsers(dest="what", required=True, metavar="<what>")
-    s = ags.add_parser("table", help="one experiment's table as CSV and Markdown")
+    s = ags.add_parser("table", help="one experiment's table as CSV, Markdown and LaTeX")
     s.add_argument("--experiment", required=True)
     _settings(s, "the experiment's `table` section")
-    s.add_argument("--scores", nargs="+", required=True, help="score-store Parquet files")
+    _expected_runs(s)
     s.add_argument("--csv", required=True)
     s.add_argument("--md", required=True)
-    s.add_argument("--tex", default=None, help="also write a LaTeX (booktabs) table")
+    s.add_argument("--tex", default=None, help="also write a LaTeX (booktabs) table at paper width")
     s.set_defaults(func=cmd_aggregate_table)
     s = ags.add_parser("figure", help="a figure (PNG + PDF) from the score store")
     s.add_argument("--name", required=True, help="figure name, e.g. occupations_per_occupation")
     _settings(s, "figure settings (e.g. method_order)")
-    s.add_argument("--scores", nargs="+", required=True, help="score-store Parquet files")
+    _expected_runs(s)
     s.add_argument("--png", required=True)
     s.add_argument("--pdf", required=True)
     s.set_defaults(func=cmd_aggregate_figure)
@@ -607,6 +638,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--png", required=True)
     s.add_argument("--csv", required=True)
     s.set_defaults(func=cmd_aggregate_curves)
+    s = ags.add_parser("captions", help="what each table reports (its captions), as the README lists it",
+                       description="Print the README's generated list of table captions, or rewrite it in place.")
+    s.add_argument("--readme", default=None, help="rewrite the generated block of this README")
+    s.set_defaults(func=cmd_aggregate_captions)
     s = ags.add_parser("import-safety", help="the safety table from a folder of published per-response score files",
                        description="Read <model>_model_<bias>_responses_scores.json files (lists of {prompt, response, "
                                    "deberta-rm-score, bias-type-score}) and build the safety table from them.")
@@ -691,8 +726,18 @@ def run(argv: list[str]) -> int:
     from debiaslab.config import ConfigError
     from debiaslab.io import DataError
 
+    settings_missing = hasattr(args, "settings") and args.settings is None
+    if settings_missing:
+        args.settings = {}
     try:
         result = args.func(args)
+    except KeyError as e:
+        if not settings_missing or args.verbose:
+            raise
+        # a by-hand run without --settings reached a key only the rule's config slice has
+        print(f"debiaslab {args.command}: error: --settings not given and this command needs key {e}: pass the "
+              "rule's config slice as JSON (`snakemake -n -p <target>` prints each job's command)", file=sys.stderr)
+        return 2
     except (ConfigError, DataError) as e:
         # Expected failures (bad config, bad data) get one clear line, not a traceback.
         if args.verbose:

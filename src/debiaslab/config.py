@@ -22,20 +22,49 @@ class ConfigError(ValueError):
     """An invalid config; the message names the key path."""
 
 
-def load_yaml(path: str | Path) -> Any:
+def _strict_loader():
+    """PyYAML's safe loader (libyaml's parser where PyYAML has it: every Snakemake invocation loads the
+    config schemas, ~7x faster) that refuses a key given twice in one mapping: YAML would silently keep
+    the last value, so `seeds: [1]` further down a file would quietly override an earlier `seeds:`."""
     import yaml
 
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class StrictLoader(base):
+        def construct_mapping(self, node, deep=False):
+            seen: dict = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                if key in seen:
+                    raise ConfigError(f"key {key!r} given twice in one mapping (lines {seen[key]} and "
+                                      f"{key_node.start_mark.line + 1}); YAML would keep only the last")
+                seen[key] = key_node.start_mark.line + 1
+            return super().construct_mapping(node, deep=deep)
+
+    return StrictLoader
+
+
+def load_yaml(path: str | Path) -> Any:
+    """A YAML file, refused with one line naming the file for a missing file, bytes that are not UTF-8,
+    invalid YAML or a duplicate key."""
+    import yaml
+
+    from debiaslab.io import line_of
+
     path = Path(path)
-    # libyaml's parser where PyYAML has it (its wheels do): the same documents, ~7x faster, and every
-    # Snakemake invocation loads the config schemas (~0.1 s of a dry-run in pure Python)
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        with path.open(encoding="utf-8") as fh:
-            return yaml.load(fh, Loader=loader)
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: line {line_of(e.object, e.start)}: not UTF-8 (byte {e.start}: "
+                          f"{e.object[e.start:e.start + 1]!r}); save the file as UTF-8") from None
+    try:
+        return yaml.load(text, Loader=_strict_loader())
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
     except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(e).split())}") from None
 
 
 def _key_path(parts) -> str:
@@ -121,7 +150,11 @@ def _default_filling_validator(schema: dict, registry):
                     instance.setdefault(name, copy.deepcopy(sub["default"]))
         yield from validate_properties(validator, properties, instance, subschema)
 
-    cls = validators.extend(Draft202012Validator, {"properties": set_defaults})
+    # JSON Schema counts 42.0 as an integer; a config value that is one must be written as one (`seeds: [42.0]`
+    # would name other files than `[42]`, and range(200.0) fails deep in a job)
+    strict = Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda checker, value: isinstance(value, int) and not isinstance(value, bool))
+    cls = validators.extend(Draft202012Validator, {"properties": set_defaults}, type_checker=strict)
     return cls(schema, registry=registry)
 
 
@@ -165,6 +198,7 @@ def check_semantics(config: dict) -> list[str]:
                                 f"experiment's models {exp.get('models', [])}")
     occ = config.get("experiments", {}).get("occupations")
     if occ:
+        problems += placeholder_problems("experiments.occupations.prompt", occ["prompt"], {"occupation"})
         overlap = sorted(set(occ["train_occupations"]) & set(occ["heldout_occupations"]))
         if overlap:
             problems.append(f"experiments.occupations.heldout_occupations: {overlap} also in train_occupations; "
@@ -217,6 +251,21 @@ def _model_source_problems(models: dict) -> list[str]:
             except DataError as e:
                 problems.append(str(e))
     return problems
+
+
+def placeholder_problems(where: str, template: str, allowed: set[str]) -> list[str]:
+    """A `str.format` template may name only the placeholders its stage fills in (else a KeyError in a job)."""
+    import string
+
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as e:
+        return [f"{where}: not a valid template ({e}); write {{{{ and }}}} for literal braces"]
+    unknown = sorted(fields - allowed)
+    if unknown:
+        return [f"{where}: unknown placeholder(s) {', '.join('{' + f + '}' for f in unknown)}; allowed: "
+                f"{', '.join('{' + f + '}' for f in sorted(allowed))} (write {{{{ and }}}} for literal braces)"]
+    return []
 
 
 def reward_guided_problems(exp: dict, models: dict) -> list[str]:

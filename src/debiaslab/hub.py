@@ -37,14 +37,56 @@ SKIP_MODEL_FILES = ["*.pth", "*.pt", "*.bin", "*.h5", "*.msgpack", "*.ot", "*.on
 DATA_FILE_SUFFIXES = (".json", ".jsonl", ".parquet", ".csv", ".tsv", ".txt", ".arrow", ".gz")
 
 
+def looks_local(path: str, root: str | Path = ".") -> bool:
+    """Written as a local path, never a Hub id: absolute, ./ ../ or ~, deeper than org/name, a data file, or
+    inside a folder that exists here (`models/qwen3-typo` when `models/` is a folder of this clone)."""
+    if path.startswith(("/", "./", "../", "~")) or path.count("/") > 1 or path.lower().endswith(DATA_FILE_SUFFIXES):
+        return True
+    return "/" in path and (Path(root) / path.split("/")[0]).is_dir()
+
+
 def is_hub_id(path: str, root: str | Path = ".") -> bool:
-    """A Hub repository id, not a local path (absolute, ./relative, under results/ or data/, a data
-    file, or anything that exists relative to `root`)."""
+    """A Hub repository id, not a local path (see looks_local; under results/ or data/; anything that
+    exists relative to `root`)."""
     if not isinstance(path, str) or not HUB_ID.match(path) or path.startswith(("results/", "data/")):
         return False
-    if path.lower().endswith(DATA_FILE_SUFFIXES):
+    if looks_local(path, root):
         return False
     return not (Path(root) / path).exists()
+
+
+# Config keys whose string values name a local file or folder (or a Hub repository): the model entries'
+# `path`, datasets, lm-eval's task folder, desired_distribution's tables, genbit's stanza models.
+PATH_KEYS = ("path", "dataset", "include_path", "data_dir", "stanza_dir")
+
+
+def _path_values(node: Any, where: str = "") -> Iterator[tuple[str, str]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            here = f"{where}.{key}" if where else str(key)
+            if key in PATH_KEYS and isinstance(value, str):
+                yield here, value
+            elif where.endswith("base_adapters") and isinstance(value, str):
+                yield here, value
+            else:
+                yield from _path_values(value, here)
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _path_values(item, f"{where}[{i}]")
+
+
+def missing_local_paths(config: dict, root: str | Path = ".") -> list[str]:
+    """Problems, by key path, for values written as local paths that do not exist here. Outputs of the
+    workflow (results/...) are left to Snakemake, which builds them."""
+    problems = []
+    for where, value in _path_values(config):
+        if value.startswith("results/") or not looks_local(value, root):
+            continue
+        resolved = (Path(root) / Path(value).expanduser())
+        if not resolved.exists():
+            problems.append(f"{where}: {value!r} is a local path (not a Hub id) and does not exist "
+                            f"({resolved.resolve()})")
+    return problems
 
 
 def _dataset_refs(node: Any) -> Iterator[dict[str, Any]]:
@@ -113,13 +155,35 @@ def download(refs: dict[str, list[dict[str, Any]]], cache: str | Path, out: str 
             local = snapshot_download(ref["repo"], revision=ref.get("revision"), cache_dir=hub_cache,
                                       ignore_patterns=SKIP_MODEL_FILES)
         except (GatedRepoError, RepositoryNotFoundError) as e:
-            raise RuntimeError(f"{ref['repo']}: cannot download ({type(e).__name__}); for a gated model export "
-                               "HF_TOKEN for an account that accepted its licence") from None
+            from debiaslab.io import DataError
+
+            raise DataError(f"model {ref['repo']!r}: cannot download ({type(e).__name__}); check the name, and for "
+                            "a gated model export HF_TOKEN for an account that accepted its licence") from e
+        except Exception as e:  # offline, DNS, proxy, timeout: huggingface_hub and httpx raise many types
+            raise unreachable("model", ref["repo"], e) from e
         manifest["models"].append(dict(ref, commit=Path(local).name))
     for ref in refs.get("datasets", []):
-        manifest["datasets"].append(dict(ref, commit=_prepare_dataset(ref, datasets_cache)))
+        try:
+            commit = _prepare_dataset(ref, datasets_cache)
+        except Exception as e:
+            raise unreachable("dataset", ref["repo"], e) from e
+        manifest["datasets"].append(dict(ref, commit=commit))
     write_json(out, manifest)
     return {"models": len(manifest["models"]), "datasets": len(manifest["datasets"]), "cache": str(cache)}
+
+
+def unreachable(kind: str, repo: str, error: Exception):
+    """One line for a Hub repository that could not be fetched: which one, why, and what to do."""
+    from debiaslab.io import DataError
+
+    cause = error
+    while cause.__cause__ is not None or cause.__context__ is not None:  # the network error under the Hub's own
+        cause = cause.__cause__ or cause.__context__
+    reason = " ".join(str(cause).split())[:200] or type(cause).__name__
+    return DataError(f"{kind} {repo!r}: not a local path here and not downloadable from the Hub "
+                     f"({type(cause).__name__}: {reason}); run the download where the Hub is reachable "
+                     f"(`snakemake hub_download` on a login node), or, if {repo!r} is a local folder, "
+                     "fix its path in the config")
 
 
 def _prepare_dataset(ref: dict[str, Any], datasets_cache: Path) -> str:

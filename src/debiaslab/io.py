@@ -67,6 +67,11 @@ def _json_default(obj):
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
+def line_of(data: bytes, offset: int) -> int:
+    """The 1-based line (row of a JSON Lines file) that byte `offset` of `data` is on."""
+    return data.count(b"\n", 0, offset) + 1
+
+
 def read_json(path) -> Any:
     path = Path(path)
     try:
@@ -133,14 +138,25 @@ def require_columns(frame, required: Iterable[str], where) -> None:
         raise DataError(f"{where}: missing column(s) {missing}; found {list(frame.columns)}")
 
 
-def require_text(frame, columns: Iterable[str], where) -> None:
-    """Fail naming the first row whose value in a text column is not a string (a number, a list, a null)."""
+def _is_conversation(value) -> bool:
+    """A chat as TRL takes it: a list of {role, content} messages whose role and content are text."""
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__len__") or len(value) == 0:
+        return False
+    return all(isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+               for m in value)
+
+
+def require_text(frame, columns: Iterable[str], where, *, conversations: bool = False) -> None:
+    """Fail naming the first row whose value in a text column is not a string (a number, a list, a null);
+    with `conversations`, a list of {role, content} text messages is text too."""
     for column in columns:
-        bad = [i for i, value in enumerate(frame[column]) if not isinstance(value, str)]
+        bad = [i for i, value in enumerate(frame[column])
+               if not (isinstance(value, str) or (conversations and _is_conversation(value)))]
         if bad:
             value = frame[column].iloc[bad[0]]
+            null = value is None or (isinstance(value, float) and value != value)  # pandas reads a JSON null as NaN
             raise DataError(f"{where}: row {bad[0] + 1}: column {column!r} must be text, got "
-                            f"{type(value).__name__} {value!r} ({len(bad)} such row(s))")
+                            f"{'null' if null else f'{type(value).__name__} {value!r}'} ({len(bad)} such row(s))")
 
 
 def read_table(path, *, required: Iterable[str] = (), text: Iterable[str] = ()):

@@ -187,9 +187,13 @@ def attach_adapter(model, adapter: str | Path, *, trainable: bool = False, name:
     return PeftModel.from_pretrained(model, safe_adapter(adapter), adapter_name=name, is_trainable=trainable)
 
 
-def lora_config(settings: dict, task_type: str = "CAUSAL_LM"):
-    """A PEFT LoraConfig from a config slice {r, alpha, dropout, target_modules, modules_to_save}."""
+def lora_config(settings: dict, task_type: str | None = "CAUSAL_LM", *, model=None):
+    """A PEFT LoraConfig from a config slice {r, alpha, dropout, target_modules, modules_to_save}, its
+    target modules checked against `model` where given (check_target_modules)."""
     from peft import LoraConfig
+
+    if model is not None:
+        check_target_modules(model, settings["target_modules"])
 
     return LoraConfig(
         r=settings["r"],
@@ -200,6 +204,33 @@ def lora_config(settings: dict, task_type: str = "CAUSAL_LM"):
         bias="none",
         task_type=task_type,
     )
+
+
+def check_target_modules(model, targets) -> None:
+    """LoRA target modules must name modules the model has: PEFT fails deep inside a trainer when none
+    matches, and adapts fewer modules without a word when some do not. None matching: one line listing the
+    model's own (linear, embedding, convolution) module names; some not matching: a warning."""
+    import logging
+
+    import torch
+    from transformers.pytorch_utils import Conv1D
+
+    from debiaslab.config import ConfigError
+
+    if isinstance(targets, str):  # "all-linear" and regular expressions: PEFT resolves them
+        return
+    names = [name for name, _ in model.named_modules()]
+    missing = [t for t in targets if not any(n == t or n.endswith("." + t) for n in names)]
+    if not missing:
+        return
+    kinds = (torch.nn.Linear, torch.nn.Embedding, torch.nn.Conv1d, Conv1D)
+    has = sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules() if isinstance(module, kinds)})
+    model_name = getattr(getattr(model, "config", None), "_name_or_path", "") or type(model).__name__
+    if len(missing) == len(targets):
+        raise ConfigError(f"lora.target_modules: {list(targets)} match no module of model {model_name}; "
+                          f"it has: {', '.join(has)}")
+    logging.getLogger(__name__).warning("lora.target_modules: %s not in model %s (adapting the others); it has: %s",
+                                        missing, model_name, ", ".join(has))
 
 
 def set_threads(threads: int | None) -> None:

@@ -1,11 +1,17 @@
 """Pack the score store with its provenance into one archive a reviewer can rebuild tables from.
 
 The archive holds `results/scores/**/scores.parquet` (and, with `records=True`, the
-per-response records) at their workflow paths, plus `results/bundle/manifest.json`
-(package versions, git commit, the sha256 of every file) and `results/bundle/config.yaml`
-(the config the run used, defaults filled). Unpacked into a fresh clone, the score
-files are present and newer than nothing Snakemake can see, so
-`snakemake results/tables/<name>.csv` runs only the table job.
+per-response records) at their workflow paths, plus `results/bundle/config.yaml` (the
+run's config, defaults filled, in the run's key order: it fixes e.g. the tables' method
+order) and `results/bundle/manifest.json` (package versions, git commit, the sha256 of
+every other file).
+
+`unpack_bundle` trusts nothing it has not checked: every file must be listed in the
+manifest with its hash, and tables and figures are refused (they are always rebuilt).
+What it unpacks marks the clone as a rebuild-only clone (`unpacked_bundle`): the workflow
+then uses the bundle's config, has no rule that trains, generates or scores, and checks
+before any job that every score file a table needs is present and unchanged
+(`rebuild_problems`), so `snakemake results/tables/<name>.csv` runs the table job only.
 """
 
 from __future__ import annotations
@@ -16,6 +22,16 @@ import json
 import subprocess
 import tarfile
 from pathlib import Path
+from typing import Any
+
+FORMAT = "debiaslab-bundle/2"  # /2: the config is hashed too, and written in the run's key order
+BUNDLE_DIR = "results/bundle"
+MANIFEST = f"{BUNDLE_DIR}/manifest.json"
+CONFIG = f"{BUNDLE_DIR}/config.yaml"
+ORIGIN = f"{BUNDLE_DIR}/unpacked.json"  # written by unpack_bundle: which archive this clone holds
+SCORES_DIR = "results/scores/"  # a bundle carries score-store files only (plus its config and manifest)
+DERIVED_DIRS = ("results/tables/", "results/figures/")
+REBUILD = "snakemake --cores 1 results/tables/<experiment>.csv"
 
 PACKAGES = ("debiaslab", "torch", "transformers", "peft", "trl", "datasets", "accelerate", "pandas", "pyarrow",
             "snakemake", "scipy", "scikit-learn", "numpy")
@@ -53,8 +69,16 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mtime: float) -> No
     tar.addfile(info, io.BytesIO(data))
 
 
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def make_bundle(score_paths, config: dict, out: str | Path, records: bool = False) -> dict:
-    """Write the archive; returns a summary (files, bytes)."""
+    """Write the archive; returns a summary (files, bytes). `config` keeps the run's key order."""
     import yaml
 
     from debiaslab.io import DataError, atomic_path
@@ -63,41 +87,137 @@ def make_bundle(score_paths, config: dict, out: str | Path, records: bool = Fals
     for path in map(Path, score_paths):
         if not path.is_file():
             raise DataError(f"{path}: score file not found")
+        if not str(path).startswith(SCORES_DIR):
+            raise DataError(f"{path}: not under {SCORES_DIR}; a bundle carries score-store files only")
         files.append(path)
         sibling = path.with_name("records.parquet")
         if records and sibling.is_file():
             files.append(sibling)
     files = sorted(set(files))
+    config_bytes = yaml.safe_dump(config, sort_keys=False, allow_unicode=True).encode()
+    hashes = {str(p): sha256_file(p) for p in files}
+    hashes[CONFIG] = hashlib.sha256(config_bytes).hexdigest()
     manifest = {
-        "format": "debiaslab-bundle/1",
+        "format": FORMAT,
         "git_commit": git_commit(),
         "versions": versions(),
-        "files": {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files},
-        "rebuild": "snakemake --cores 1 results/tables/<experiment>.csv  (add --configfile results/bundle/config.yaml "
-                   "when the run used a config other than config/config.yaml)",
+        "files": hashes,
+        "rebuild": f"debiaslab unbundle <this archive>, then {REBUILD} (the bundle's config is used)",
     }
     newest = max((p.stat().st_mtime for p in files), default=0)
     with atomic_path(out) as tmp:
         with tarfile.open(tmp, "w:gz") as tar:
             for path in files:
                 tar.add(str(path), arcname=str(path))
-            _add_bytes(tar, "results/bundle/manifest.json",
-                       (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode(), newest)
-            _add_bytes(tar, "results/bundle/config.yaml",
-                       yaml.safe_dump(config, sort_keys=False, allow_unicode=True).encode(), newest)
+            _add_bytes(tar, CONFIG, config_bytes, newest)
+            _add_bytes(tar, MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode(), newest)
     return {"files": len(files), "bytes": Path(out).stat().st_size}
 
 
-def unpack_bundle(archive: str | Path, dest: str | Path = ".") -> list[str]:
-    """Extract a bundle (only regular files under results/), keeping file times."""
+def _refusal(archive, name: str, why: str):
     from debiaslab.io import DataError
 
-    names = []
-    with tarfile.open(archive, "r:gz") as tar:
-        members = tar.getmembers()
-        for m in members:
-            if not m.isfile() or not m.name.startswith("results/") or ".." in Path(m.name).parts:
-                raise DataError(f"{archive}: refusing member {m.name!r} (bundles hold regular files under results/)")
-        tar.extractall(dest, members=members, filter="data")
-        names = [m.name for m in members]
-    return names
+    return DataError(f"{archive}: {name}: {why}; refusing the bundle (nothing was unpacked)")
+
+
+def _checked_members(archive: Path, tar: tarfile.TarFile) -> list[tarfile.TarInfo]:
+    """The archive's members once every one is a listed score-store file (or the config) whose sha256
+    matches the manifest's, and every listed file is present."""
+    members = tar.getmembers()
+    if not members:
+        from debiaslab.io import DataError
+
+        raise DataError(f"{archive}: empty archive, not a bundle (make one with `snakemake results/bundle.tar.gz`)")
+    names = [m.name for m in members]
+    for m in members:
+        if not m.isfile() or not m.name.startswith("results/") or ".." in Path(m.name).parts:
+            raise _refusal(archive, repr(m.name), "bundles hold regular files under results/ only")
+        if names.count(m.name) > 1:
+            raise _refusal(archive, m.name, "present twice in the archive")
+    if MANIFEST not in names:
+        raise _refusal(archive, MANIFEST, "missing: the archive is not a debiaslab bundle")
+    try:
+        manifest = json.loads(tar.extractfile(MANIFEST).read().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise _refusal(archive, MANIFEST, f"not readable JSON ({e})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(manifest.get("files"), dict):
+        raise _refusal(archive, MANIFEST, f"not a {FORMAT} manifest (format {manifest.get('format') if isinstance(manifest, dict) else None!r}); "
+                       "make the bundle again with this version (`snakemake results/bundle.tar.gz`)")
+    listed = manifest["files"]
+    for m in members:
+        if m.name == MANIFEST:
+            continue
+        if m.name.startswith(DERIVED_DIRS):
+            raise _refusal(archive, m.name, "a table or figure; those are always rebuilt from the scores, never unpacked")
+        if not (m.name == CONFIG or m.name.startswith(SCORES_DIR)):
+            raise _refusal(archive, m.name, f"not a score-store file (a bundle carries {SCORES_DIR} and {BUNDLE_DIR}/ only)")
+        if m.name not in listed:
+            raise _refusal(archive, m.name, "not listed in the bundle's manifest")
+        digest = hashlib.sha256(tar.extractfile(m).read()).hexdigest()
+        if digest != listed[m.name]:
+            raise _refusal(archive, m.name, "sha256 differs from the manifest's (the file was changed after the "
+                                            "bundle was made)")
+    absent = sorted(set(listed) - set(names))
+    if absent:
+        more = f" (and {len(absent) - 1} more)" if len(absent) > 1 else ""
+        raise _refusal(archive, absent[0], f"listed in the manifest but missing from the archive{more}")
+    return members
+
+
+def unpack_bundle(archive: str | Path, dest: str | Path = ".") -> list[str]:
+    """Check a bundle against its manifest, then extract it into the clone at `dest`.
+
+    Any mismatch, unlisted file, table or figure refuses the whole bundle before a file is written.
+    Unpacked files get the current time, so that tables left in the clone from before are older
+    than their scores and are rebuilt. `dest/results/bundle/unpacked.json` records the archive.
+    """
+    import os
+    import zlib
+
+    from debiaslab.io import DataError, write_json
+
+    archive, dest = Path(archive), Path(dest)
+    if not archive.is_file():
+        raise DataError(f"{archive}: no such bundle file")
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            members = _checked_members(archive, tar)
+            tar.extractall(dest, members=members, filter="data")
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
+        raise DataError(f"{archive}: not a readable .tar.gz bundle ({type(e).__name__}: {e})") from None
+    for m in members:
+        os.utime(dest / m.name)
+    write_json(dest / ORIGIN, {"archive": str(archive.resolve()), "sha256": sha256_file(archive),
+                               "files": len(members)})
+    return [m.name for m in members]
+
+
+def unpacked_bundle(root: str | Path = ".") -> dict[str, Any] | None:
+    """The bundle unpacked into the clone at `root` ({manifest, archive, config}), or None."""
+    root = Path(root)
+    if not (root / MANIFEST).is_file():
+        return None
+    origin = root / ORIGIN
+    archive = json.loads(origin.read_text(encoding="utf-8"))["archive"] if origin.is_file() else MANIFEST
+    return {"manifest": json.loads((root / MANIFEST).read_text(encoding="utf-8")), "archive": archive,
+            "config": CONFIG}
+
+
+def rebuild_problems(paths, bundle: dict[str, Any], root: str | Path = ".") -> list[str]:
+    """Why the score files `paths` cannot be rebuilt from in this clone: each must be a file the bundle
+    lists, present and with the manifest's sha256."""
+    listed = bundle["manifest"].get("files", {})
+    where = f"the bundle {bundle['archive']}"
+    problems = []
+    for path in dict.fromkeys(map(str, paths)):
+        file = Path(root) / path
+        if path not in listed:
+            problems.append(f"{path}: not in {where} (its manifest does not list it); a rebuild only aggregates, "
+                            "so ask for a bundle of the complete run")
+        elif not file.is_file():
+            problems.append(f"{path}: missing; it should have come from {where}: unpack it again "
+                            "(`debiaslab unbundle <archive>`)")
+        elif sha256_file(file) != listed[path]:
+            problems.append(f"{path}: changed since it was unpacked from {where} (sha256 differs from the "
+                            "manifest's): unpack it again")
+    return problems

@@ -1,8 +1,8 @@
 """The `rm_forget` λ curve from the score store: table rows per λ, and the figure.
 
 Every λ of a sweep is stored as its own subset (`lambda=<λ>`), while a TableSpec shows
-one subset; `curve_scores` moves λ into a numeric row key so the shared table code
-(tables.wide_table/markdown, spec in specs.py) gives one row per (model, method, λ).
+one subset; `curve_scores` (the spec's `prepare`, specs.py) moves λ into a numeric row key
+so the shared table code gives one row per (model, method, λ), compared with λ = 0.
 """
 
 from __future__ import annotations
@@ -21,34 +21,37 @@ def curve_scores(scores):
 
 
 def write_curve_figure(scores, settings: dict, png_out, pdf_out) -> None:
-    """One panel per (model, method): RM-Bench accuracies and the mode's own pair accuracy against λ."""
+    """One panel per (model, method): RM-Bench accuracies and the mode's own pair accuracy against λ; band = the
+    rm_forget table's interval (figures.figure_caption)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from debiaslab.aggregate.specs import table_spec
-    from debiaslab.aggregate.tables import wide_table
+    from debiaslab.aggregate.tables import shown_interval_name, summary, with_shown_interval
     from debiaslab.io import atomic_path
 
-    spec = table_spec("rm_forget", settings)
-    table = wide_table(curve_scores(scores), spec)
-    panels = list(dict.fromkeys(zip(table["model"], table["method"])))
+    spec = table_spec("rm_forget", settings).sections[0]
+    long = with_shown_interval(summary(scores, spec))
+    panels = list(dict.fromkeys(zip(long["model"], long["method"])))
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), sharey=True, squeeze=False)
     for ax, (model, method) in zip(axes[0], panels):
-        part = table[(table["model"] == model) & (table["method"] == method)].sort_values("lambda")
+        part = long[(long["model"] == model) & (long["method"] == method)]
         own = f"pair_acc_{method.removeprefix('forget_')}"
         for metric in FIGURE_METRICS + ((own,) if own in spec.metrics else ()):
+            line = part[part["metric"] == metric].sort_values("lambda")
+            if line.empty:
+                continue
             label = spec.metrics[metric]
-            mean, std = part[f"{label} mean"], part[f"{label} std"]
-            ax.plot(part["lambda"], mean, "--" if metric == own else "-", marker="o", markersize=3,
-                    label="pair accuracy of this mode" if metric == own else label.replace(" %", ""))
-            ax.fill_between(part["lambda"], mean - std, mean + std, alpha=0.15)
+            drawn, = ax.plot(line["lambda"], line["mean"], "--" if metric == own else "-", marker="o", markersize=3,
+                             label="pair accuracy of this mode" if metric == own else label.replace(" %", ""))
+            ax.fill_between(line["lambda"], line["low"], line["high"], alpha=0.15, color=drawn.get_color(), lw=0)
         ax.axvline(0.0, color="grey", linewidth=0.8, linestyle=":")
         ax.set_title(f"{model} − λ·{method}", fontsize=9)
         ax.set_xlabel("λ (subtracted)")
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("accuracy % (mean ± std over seeds)")
+    axes[0][0].set_ylabel(f"accuracy % (mean over seeds;\nband: {shown_interval_name(long, spec)})", fontsize=8)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))

@@ -6,7 +6,8 @@ The source published one JSON file per model and bias type — a list of
 `<model>_<bias>_response_scores.json`; both names are read). The files become
 score-store rows through the same summary the scoring job uses, then the same
 TableSpec renders them, so a reviewer rebuilds a published table from the
-published scores alone. The source's model "instruct" is debiaslab's method "base".
+published scores alone — one seed, so its intervals are bootstrap intervals over the published
+responses — and prints its Markdown. The source's model "instruct" is debiaslab's method "base".
 """
 
 from __future__ import annotations
@@ -70,11 +71,11 @@ def import_table(folder, model: str, seed: int, settings: dict, csv_out, md_out,
 
     records = read_published(folder)
     provenance = {"imported_from": str(folder)}
-    frames = [score_rows(RunId("safety", model, method, seed), summarize(part), provenance)
+    frames = [score_rows(RunId("safety", model, method, seed), summarize(part, seed), provenance)
               for method, part in records.groupby("method", sort=False)]
     scores = pd.concat(frames, ignore_index=True)
     if scores_out:
         write_scores(scores_out, scores)
     order = [m for m in ("base", "sft", "dpo") if m in set(records["method"])]
-    write_table(scores, table_spec("safety", {"method_order": order, **settings}), csv_out, md_out)
+    print(write_table(scores, table_spec("safety", {"method_order": order, **settings}), csv_out, md_out), end="")
     return {"files": int(records.groupby(["method", "bias_type"]).ngroups), "responses": len(records)}

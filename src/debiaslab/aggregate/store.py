@@ -2,8 +2,11 @@
 
 Every scoring and evaluation job writes rows of (experiment, model, method, seed,
 split, subset, metric, value, n) plus provenance (the fingerprint of the config
-slice that produced them and the code version). Tables and figures are computed
-from these files only, so a reviewer can rebuild any table from the store alone.
+slice that produced them and the code version), and beside each value its bootstrap
+`replicates`: the metric recomputed on B seeded resamples of the job's items
+(metrics.statistics.Bootstrap; an empty list where a value has none, e.g. a flag).
+Tables and figures are computed from these files only, so a reviewer can rebuild any
+table — its intervals over items included — from the store alone.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 IDENTITY = ("experiment", "model", "method", "seed")
-COLUMNS = IDENTITY + ("split", "subset", "metric", "value", "n", "config_fingerprint", "code_version")
+COLUMNS = IDENTITY + ("split", "subset", "metric", "value", "n", "replicates", "config_fingerprint", "code_version")
 
 
 @dataclass(frozen=True)
@@ -27,14 +30,16 @@ class RunId:
 
 
 def score_rows(run: RunId, values: Iterable[dict[str, Any]], settings: Any) -> "Any":
-    """A score-store frame from dicts of {split, subset, metric, value, n}."""
+    """A score-store frame from dicts of {split, subset, metric, value, n[, replicates]}."""
     import pandas as pd
 
     from debiaslab.provenance import code_version, config_fingerprint
 
-    frame = pd.DataFrame(list(values), columns=["split", "subset", "metric", "value", "n"])
+    frame = pd.DataFrame(list(values), columns=["split", "subset", "metric", "value", "n", "replicates"])
     frame["value"] = frame["value"].astype("float64")
     frame["n"] = frame["n"].astype("int64")
+    frame["replicates"] = [[] if r is None or (isinstance(r, float) and r != r) else [float(x) for x in r]
+                           for r in frame["replicates"]]
     for key in IDENTITY:
         frame[key] = getattr(run, key)
     frame["seed"] = frame["seed"].astype("int64")

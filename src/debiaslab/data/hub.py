@@ -39,6 +39,18 @@ def dataset_errors(source: str):
                         f"{first}") from e
 
 
+def require_utf8(path: Path) -> None:
+    """A text data file must be UTF-8: `datasets` reads other bytes into Arrow unchecked and fails on first
+    access to the row, far from the file, with neither its name nor the row."""
+    from debiaslab.io import DataError, line_of
+
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: row {line_of(data, e.start)}: not UTF-8 (byte {e.start})") from None
+
+
 def load(source: str, split: str = "train", *, name: str | None = None, revision: str | None = None):
     """A `datasets.Dataset`: `split` (of config `name`) of a Hub dataset, a local folder or a data file."""
     import tempfile
@@ -53,6 +65,8 @@ def load(source: str, split: str = "train", *, name: str | None = None, revision
 
             raise DataError(f"{path}: unsupported data file type {path.suffix!r}; use one of {sorted(FILE_BUILDERS)}")
         extra = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
+        if builder != "parquet":
+            require_utf8(path)
         with dataset_errors(source):
             return load_dataset(builder, data_files={split: str(path)}, split=split, **extra)
     if path.exists():

@@ -84,6 +84,18 @@ def perplexity(nll: Sequence[float], count: Sequence[int]) -> dict:
     return {"nll_per_token": loss, "perplexity": math.exp(loss) if n else float("nan"), "tokens": n}
 
 
+def perplexity_values(nll: Sequence[float], count: Sequence[int], boot, split: str, names: dict[str, str]) -> list[dict]:
+    """Score-store rows of `perplexity` (keys of `names`: "perplexity", "nll_per_token" → metric names), each with
+    replicates over the texts (`boot`: a metrics.statistics.Bootstrap); n = tokens."""
+    import numpy as np
+
+    loss = boot.of_ratio(nll, count)
+    stats = {"nll_per_token": loss,
+             "perplexity": {"value": math.exp(loss["value"]) if loss["n"] else float("nan"), "n": loss["n"],
+                            "replicates": np.exp(loss["replicates"])}}
+    return [{"split": split, "subset": "all", "metric": metric, **stats[key]} for key, metric in names.items()]
+
+
 def prediction_head(model):
     """The module that maps final hidden states to vocabulary logits: BERT's `cls` (transform +
     decoder), RoBERTa's `lm_head`, else the output embedding (the decoder alone)."""
@@ -269,6 +281,7 @@ def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=N
     from debiaslab.aggregate.store import score_rows, write_scores
     from debiaslab.config import build
     from debiaslab.evals.common import load_evaluated
+    from debiaslab.metrics.statistics import Bootstrap
 
     s = build(PerplexitySettings, settings, "evaluations.perplexity")
     spec = models.ModelSpec.parse(model_spec)
@@ -277,6 +290,7 @@ def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=N
     model, tokenizer = load_evaluated(spec, kind=kind, adapter=adapter, projection=projection, padding_side="right")
     max_length = context_length(model, tokenizer, s.max_length)
     split = s.dataset.split
+    boot = Bootstrap(run.seed)
     if kind == "mlm":
         if not (s.pseudo_perplexity or s.mlm_loss):
             from debiaslab.config import ConfigError
@@ -286,19 +300,18 @@ def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=N
         if s.pseudo_perplexity:
             pll, count = pseudo_log_likelihoods(model, tokenizer, texts, max_length=max_length, batch_size=s.batch_size)
             result = perplexity([-v for v in pll], count)
-            values += [{"split": split, "subset": "all", "metric": "pseudo_perplexity", "value": result["perplexity"], "n": result["tokens"]},
-                       {"split": split, "subset": "all", "metric": "pseudo_nll_per_token", "value": result["nll_per_token"], "n": result["tokens"]}]
+            values += perplexity_values([-v for v in pll], count, boot, split,
+                                        {"perplexity": "pseudo_perplexity", "nll_per_token": "pseudo_nll_per_token"})
         if s.mlm_loss:
             nll, count = masked_lm_nll(model, tokenizer, texts, probability=s.mask_probability, seed=s.mask_seed,
                                        max_length=max_length, batch_size=s.batch_size)
             masked = perplexity(nll, count)
-            values.append({"split": split, "subset": "all", "metric": "mlm_loss", "value": masked["nll_per_token"], "n": masked["tokens"]})
+            values += perplexity_values(nll, count, boot, split, {"nll_per_token": "mlm_loss"})
             result = {**result, "mlm_loss": masked["nll_per_token"], "masked_tokens": masked["tokens"]}
     else:
         nll, count = causal_nll(model, tokenizer, texts, max_length=max_length, stride=s.stride or max(1, max_length // 2),
                                 batch_size=s.batch_size)
         result = perplexity(nll, count)
-        values = [{"split": split, "subset": "all", "metric": "perplexity", "value": result["perplexity"], "n": result["tokens"]},
-                  {"split": split, "subset": "all", "metric": "nll_per_token", "value": result["nll_per_token"], "n": result["tokens"]}]
+        values = perplexity_values(nll, count, boot, split, {"perplexity": "perplexity", "nll_per_token": "nll_per_token"})
     write_scores(out, score_rows(run, values, settings))
     return {"texts": len(texts), **result}

@@ -123,19 +123,19 @@ def pair_records(frame, more_scores, less_scores):
     return records
 
 
-def summary(records, split: str = "test") -> list[dict]:
+def summary(records, boot, split: str = "test") -> list[dict]:
     """Score-store values: crows_stereotype_score (share preferring sent_more), overall and per bias type,
-    crows_stereo_score / crows_antistereo_score by direction, crows_tie_rate."""
-    values = [{"split": split, "subset": "all", "metric": "crows_stereotype_score",
-               "value": float(records["prefers_more"].mean()), "n": len(records)},
-              {"split": split, "subset": "all", "metric": "crows_tie_rate", "value": float(records["tie"].mean()),
-               "n": len(records)}]
+    crows_stereo_score / crows_antistereo_score by direction, crows_tie_rate; each with replicates over its
+    pairs (`boot`: a metrics.statistics.Bootstrap)."""
+    prefers, tie = records["prefers_more"].astype(float), records["tie"].astype(float)
+    values = [{"split": split, "subset": "all", "metric": "crows_stereotype_score", **boot.of_mean(prefers)},
+              {"split": split, "subset": "all", "metric": "crows_tie_rate", **boot.of_mean(tie)}]
     for direction, part in records.groupby("stereo_antistereo"):
         values.append({"split": split, "subset": "all", "metric": f"crows_{direction}_score",
-                       "value": float(part["prefers_more"].mean()), "n": len(part)})
+                       **boot.of_mean(part["prefers_more"].astype(float))})
     for bias, part in records.groupby("bias_type"):
         values.append({"split": split, "subset": bias, "metric": "crows_stereotype_score",
-                       "value": float(part["prefers_more"].mean()), "n": len(part)})
+                       **boot.of_mean(part["prefers_more"].astype(float))})
     return values
 
 
@@ -155,6 +155,7 @@ def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=N
     from debiaslab.aggregate.store import score_rows, write_scores
     from debiaslab.config import build
     from debiaslab.evals.common import load_evaluated
+    from debiaslab.metrics.statistics import Bootstrap
 
     s = build(CrowsSettings, settings, "evaluations.crows_pairs")
     spec = models.ModelSpec.parse(model_spec)
@@ -165,7 +166,7 @@ def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=N
         raise ConfigError(f"evaluations.crows_pairs: model {spec.path} is a {kind} model; needs mlm or causal")
     model, tokenizer = load_evaluated(spec, kind=kind, adapter=adapter, projection=projection, padding_side="right")
     records = score_pairs(model, tokenizer, kind, load_pairs(s), s)
-    values = summary(records)
+    values = summary(records, Bootstrap(run.seed))
     write_scores(out, score_rows(run, values, settings))
     if records_out:
         from debiaslab.io import write_parquet

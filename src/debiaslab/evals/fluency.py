@@ -36,17 +36,17 @@ def texts(frame, mode: str) -> list[str]:
     raise ConfigError(f"evaluations.fluency.text: must be response or sentence, got {mode!r}")
 
 
-def score_values(frame, nll, count) -> list[dict]:
-    """fluency_perplexity per prompt split (the frame's `split` column, else "all")."""
-    from debiaslab.evals.corpus_perplexity import perplexity
+def score_values(frame, nll, count, boot) -> list[dict]:
+    """fluency_perplexity per prompt split (the frame's `split` column, else "all"), with replicates over the
+    split's texts (`boot`: a metrics.statistics.Bootstrap)."""
+    from debiaslab.evals.corpus_perplexity import perplexity_values
 
     splits = frame["split"].tolist() if "split" in frame else ["all"] * len(frame)
     values = []
     for split in dict.fromkeys(splits):
         idx = [i for i, s in enumerate(splits) if s == split]
-        result = perplexity([nll[i] for i in idx], [count[i] for i in idx])
-        values.append({"split": split, "subset": "all", "metric": "fluency_perplexity", "value": result["perplexity"],
-                       "n": result["tokens"]})
+        values += perplexity_values([nll[i] for i in idx], [count[i] for i in idx], boot, split,
+                                    {"perplexity": "fluency_perplexity"})
     return values
 
 
@@ -56,7 +56,8 @@ def evaluate_responses(reference, settings: dict, responses: list, runs: list, o
     from debiaslab.config import ConfigError, build
     from debiaslab.evals.common import load_evaluated
     from debiaslab.evals.corpus_perplexity import causal_nll
-    from debiaslab.io import read_parquet
+    from debiaslab.io import read_table
+    from debiaslab.metrics.statistics import Bootstrap
     from debiaslab.progress import track
 
     if not len(responses) == len(runs) == len(outs):
@@ -65,10 +66,10 @@ def evaluate_responses(reference, settings: dict, responses: list, runs: list, o
     model, tokenizer = load_evaluated(reference, kind="causal", padding_side="right")
     summary = {}
     for path, run, out in track(list(zip(responses, runs, outs)), "fluency", unit="runs"):
-        frame = read_parquet(path, required=["response"] + (["prefix"] if s.text == "sentence" else []))
+        frame = read_table(path, required=["prefix"] if s.text == "sentence" else [], text=["response"])
         nll, count = causal_nll(model, tokenizer, texts(frame, s.text), max_length=s.max_length,
                                 stride=max(1, s.max_length // 2), batch_size=s.batch_size)
-        values = score_values(frame, nll, count)
+        values = score_values(frame, nll, count, Bootstrap(run.seed))
         write_scores(out, score_rows(run, values, {"reference": reference, **settings}))
         summary[f"{run.method}/{run.seed}"] = {v["split"]: round(v["value"], 3) for v in values}
     return summary

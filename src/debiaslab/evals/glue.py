@@ -85,8 +85,9 @@ def _encode(tokenizer, frame, columns, max_length):
     return tokenizer(*texts, truncation=True, max_length=max_length)
 
 
-def fine_tune_and_score(model_path: str, tokenizer, task: str, train, evals: dict, s: GlueSettings) -> dict:
-    """Fine-tune a fresh classification model from `model_path` on `train`; metrics per evaluation split."""
+def fine_tune_and_predict(model_path: str, tokenizer, task: str, train, evals: dict, s: GlueSettings) -> dict:
+    """Fine-tune a fresh classification model from `model_path` on `train`; per evaluation split, the gold
+    labels and the predictions (class ids, or scores for STS-B)."""
     import math
 
     import torch
@@ -146,7 +147,7 @@ def fine_tune_and_score(model_path: str, tokenizer, task: str, train, evals: dic
                 logits = model(**batch).logits.float()
                 for i, pred in zip(rows, (logits.squeeze(-1) if n_labels == 1 else logits.argmax(-1)).cpu().tolist()):
                     preds[i] = pred
-            results[split] = task_metrics(task, frame["label"].tolist(), preds)
+            results[split] = (frame["label"].tolist(), preds)
     return results
 
 
@@ -180,17 +181,28 @@ def load_task(s: GlueSettings, task: str):
     return train, evals
 
 
-def score_values(per_task: dict[str, dict[str, dict[str, float]]], sizes: dict[str, int]) -> list[dict]:
-    """Rows split "validation", subset "all": glue_<task>_<metric> (MNLI mismatched: glue_mnli_mm_<metric>) and glue_score."""
-    values, main = [], {}
-    for task, by_split in per_task.items():
-        for split, metrics in by_split.items():
+def score_values(predictions: dict[str, dict[str, tuple[list, list]]], boot) -> list[dict]:
+    """Rows split "validation", subset "all": glue_<task>_<metric> (MNLI mismatched: glue_mnli_mm_<metric>) and
+    glue_score, from {task: {split: (labels, predictions)}}; each with replicates over the split's examples
+    (`boot`: a metrics.statistics.Bootstrap; every task and split resampled on its own stream)."""
+    import numpy as np
+
+    values, main, examples = [], {}, 0
+    for t, (task, by_split) in enumerate(predictions.items()):
+        for k, (split, (labels, preds)) in enumerate(by_split.items()):
+            labels, preds = np.asarray(labels), np.asarray(preds)
+            examples += len(labels)
+            stats = boot.of_statistic(lambda idx: task_metrics(task, labels[idx], preds[idx]), len(labels),
+                                      stream=100 * (t + 1) + k)
             prefix = f"glue_{task}_mm" if split == "validation_mismatched" else f"glue_{task}"
-            values += [{"split": "validation", "subset": "all", "metric": f"{prefix}_{m}", "value": v,
-                        "n": sizes[f"{task}/{split}"]} for m, v in metrics.items()]
-        main[task] = next(iter(by_split.values()))
-    values.append({"split": "validation", "subset": "all", "metric": "glue_score", "value": glue_score(main),
-                   "n": sum(sizes.values())})
+            values += [{"split": "validation", "subset": "all", "metric": f"{prefix}_{m}", **stat}
+                       for m, stat in stats.items()]
+            if k == 0:
+                main[task] = stats
+    score = glue_score({task: {m: stat["value"] for m, stat in stats.items()} for task, stats in main.items()})
+    reps = np.mean([np.mean([stat["replicates"] for stat in stats.values()], axis=0) for stats in main.values()], axis=0)
+    values.append({"split": "validation", "subset": "all", "metric": "glue_score", "value": score, "n": examples,
+                   "replicates": reps})
     return values
 
 
@@ -201,6 +213,7 @@ def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=N
     from debiaslab import models
     from debiaslab.aggregate.store import score_rows, write_scores
     from debiaslab.config import ConfigError, build
+    from debiaslab.metrics.statistics import Bootstrap
 
     s = build(GlueSettings, settings, "evaluations.glue")
     unknown = sorted(set(s.tasks) - set(TASKS))
@@ -208,13 +221,14 @@ def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=N
         raise ConfigError(f"evaluations.glue.tasks: unknown task(s) {unknown}; known: {', '.join(TASKS)}")
     if projection is not None:
         raise ConfigError("evaluations.glue: an INLP projection acts on a causal LM head; GLUE fine-tunes a masked LM")
-    per_task, sizes = {}, {}
+    predictions = {}
     with tempfile.TemporaryDirectory(prefix="debiaslab-glue-") as tmp:
         path = _base_for_classification(model_spec, adapter, tmp)
         tokenizer = models.load_tokenizer(models.ModelSpec(path=path), padding_side="right")
         for task in s.tasks:
             train, evals = load_task(s, task)
-            per_task[task] = fine_tune_and_score(path, tokenizer, task, train, evals, s)
-            sizes.update({f"{task}/{split}": len(frame) for split, frame in evals.items()})
-    write_scores(out, score_rows(run, score_values(per_task, sizes), settings))
+            predictions[task] = fine_tune_and_predict(path, tokenizer, task, train, evals, s)
+    values = score_values(predictions, Bootstrap(run.seed))
+    write_scores(out, score_rows(run, values, settings))
+    per_task = {v["metric"]: round(v["value"], 4) for v in values}
     return {"glue": per_task}

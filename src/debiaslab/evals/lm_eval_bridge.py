@@ -3,7 +3,8 @@
 `lm_eval.simple_evaluate` with an `HFLM` built from the model's path (and the method's PEFT adapter
 through `peft=`), for the configured tasks (the `desired_distribution` study: HellaSwag, LAMBADA,
 TruthfulQA, MMLU). The whole results JSON is kept (results/lm_eval/...), and each task's numeric
-metrics become score-store rows `lmeval_<task>_<metric>` (e.g. lmeval_hellaswag_acc_norm).
+metrics become score-store rows `lmeval_<task>_<metric>` (e.g. lmeval_hellaswag_acc_norm); lm-eval always
+logs its per-document values here, so a metric that is their mean gets bootstrap replicates.
 
 lm-eval is an optional extra (`pip install debiaslab[lmeval]`); nothing else imports it. Offline,
 lm-eval cannot download its tasks' data: `include_path` adds task YAMLs with local
@@ -35,8 +36,19 @@ def packaged_tasks() -> str:
     return str(files("debiaslab") / "resources" / "lm_eval_tasks")
 
 
-def metric_rows(results: dict) -> list[dict]:
-    """Score-store values from lm-eval's `results` section: every numeric metric but standard errors."""
+def sample_values(results: dict, task: str, name: str, filt: str) -> list[float] | None:
+    """A metric's per-document values from lm-eval's logged samples (None where it logged none)."""
+    samples = results.get("samples", {}).get(task) or []
+    values = [sample.get(name) for sample in samples if sample.get("filter", "none") == filt]
+    if not values or not all(isinstance(v, (int, float)) for v in values):
+        return None
+    return [float(v) for v in values]
+
+
+def metric_rows(results: dict, boot) -> list[dict]:
+    """Score-store values from lm-eval's `results` section: every numeric metric but standard errors. A metric
+    that is the mean of its logged per-document values gets replicates over the documents (`boot`: a
+    metrics.statistics.Bootstrap); others (a perplexity, a group's aggregate) get none."""
     values = []
     n_samples = results.get("n-samples", {})
     for task, metrics in sorted(results.get("results", {}).items()):
@@ -47,8 +59,12 @@ def metric_rows(results: dict) -> list[dict]:
             if not comma or name.endswith("_stderr") or not isinstance(value, (int, float)) or isinstance(value, bool):
                 continue
             suffix = "" if filt in ("", "none") else f"_{filt}"
-            values.append({"split": "lm_eval", "subset": "all", "metric": f"lmeval_{task}_{name}{suffix}",
-                           "value": float(value), "n": int(n)})
+            row = {"split": "lm_eval", "subset": "all", "metric": f"lmeval_{task}_{name}{suffix}",
+                   "value": float(value), "n": int(n)}
+            per_document = sample_values(results, task, name, filt or "none")
+            if per_document and abs(sum(per_document) / len(per_document) - value) <= 1e-9 * max(1.0, abs(value)):
+                row["replicates"] = boot.mean(per_document)
+            values.append(row)
     return values
 
 
@@ -61,12 +77,24 @@ def plain_json(obj):
     return json.loads(json.dumps(obj, default=handle_non_serializable))
 
 
+def task_manager(include: str | None, tasks):
+    """lm-eval's task index. Indexing lm-eval's own few thousand task YAMLs takes ~20 s, so where the
+    include folder defines every requested task itself, only that folder is indexed."""
+    from lm_eval.tasks import TaskManager
+
+    if include:
+        local = TaskManager(include_path=include, include_defaults=False)
+        if set(tasks) <= set(local.all_subtasks):
+            return local
+        return TaskManager(include_path=include)
+    return TaskManager()
+
+
 def run_lm_eval(model_spec, s: LmEvalSettings, adapter=None) -> dict:
     """lm_eval.simple_evaluate on HFLM(model path, peft=adapter); returns its results dict."""
     try:
         import lm_eval
         from lm_eval.models.huggingface import HFLM
-        from lm_eval.tasks import TaskManager
     except ImportError:
         from debiaslab.config import ConfigError
 
@@ -84,11 +112,11 @@ def run_lm_eval(model_spec, s: LmEvalSettings, adapter=None) -> dict:
         options["max_length"] = s.max_length
     lm = HFLM(**options)
     include = packaged_tasks() if s.include_path == "packaged" else s.include_path
-    manager = TaskManager(include_path=include) if include else TaskManager()
+    manager = task_manager(include, s.tasks)
     return lm_eval.simple_evaluate(model=lm, tasks=list(s.tasks), num_fewshot=s.num_fewshot, limit=s.limit,
                                    task_manager=manager, random_seed=s.random_seed, numpy_random_seed=s.random_seed,
                                    torch_random_seed=s.random_seed, fewshot_random_seed=s.random_seed,
-                                   log_samples=s.log_samples)
+                                   log_samples=True)  # per-document values: the replicates (metric_rows)
 
 
 def evaluate(model_spec, settings: dict, run, json_out, scores_out, *, adapter=None, projection=None) -> dict:
@@ -96,6 +124,7 @@ def evaluate(model_spec, settings: dict, run, json_out, scores_out, *, adapter=N
     from debiaslab.aggregate.store import score_rows, write_scores
     from debiaslab.config import ConfigError, build
     from debiaslab.io import write_json
+    from debiaslab.metrics.statistics import Bootstrap
 
     s = build(LmEvalSettings, settings, "evaluations.lm_eval")
     if projection is not None:
@@ -103,11 +132,11 @@ def evaluate(model_spec, settings: dict, run, json_out, scores_out, *, adapter=N
                           "leave inlp out of the runs this evaluation covers")
     results = run_lm_eval(model_spec, s, adapter)
     keep = {k: results[k] for k in ("results", "groups", "group_subtasks", "configs", "versions", "n-shot", "higher_is_better",
-                                    "n-samples", "config", "git_hash", "date", "lm_eval_version", "samples")
-            if k in results}
+                                    "n-samples", "config", "git_hash", "date", "lm_eval_version")
+            + (("samples",) if s.log_samples else ()) if k in results}
     keep["debiaslab"] = {"model": str(model_spec), "adapter": str(adapter) if adapter else None, "settings": settings}
     write_json(Path(json_out), plain_json(keep))
-    values = metric_rows(results)
+    values = metric_rows(results, Bootstrap(run.seed))
     if not values:
         raise ConfigError(f"evaluations.lm_eval: lm-eval returned no metric for tasks {list(s.tasks)}")
     write_scores(scores_out, score_rows(run, values, settings))

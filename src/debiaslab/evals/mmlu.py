@@ -253,11 +253,23 @@ def load_rows(s: MMLUSettings) -> tuple[list[dict], list[dict]]:
     return test.to_dict("records"), dev.to_dict("records")
 
 
-def score_values(acc: dict, split: str) -> list[dict]:
-    values = [{"split": split, "subset": "all", "metric": "mmlu_acc", "value": acc["micro"], "n": acc["n"]},
-              {"split": split, "subset": "all", "metric": "mmlu_macro_acc", "value": acc["macro"], "n": acc["n"]}]
-    values += [{"split": split, "subset": subject, "metric": "mmlu_acc", "value": a, "n": n}
-               for subject, (a, n) in acc["subjects"].items()]
+def score_values(records, split: str, boot) -> list[dict]:
+    """mmlu_acc (micro: over questions), mmlu_macro_acc (mean over subjects) and each subject's mmlu_acc, with
+    replicates over questions resampled within each subject (`boot`: a metrics.statistics.Bootstrap), so
+    every replicate has every subject, as the macro mean needs."""
+    import numpy as np
+
+    acc = accuracy(records)
+    subjects = list(acc["subjects"])
+    per_subject = {s: boot.of_mean(records.loc[records["subject"] == s, "correct"].astype(float), stream=k + 1)
+                   for k, s in enumerate(subjects)}
+    sizes = np.array([per_subject[s]["n"] for s in subjects], dtype=np.float64)
+    reps = np.stack([per_subject[s]["replicates"] for s in subjects])
+    values = [{"split": split, "subset": "all", "metric": "mmlu_acc", "value": acc["micro"], "n": acc["n"],
+               "replicates": (reps * sizes[:, None]).sum(axis=0) / sizes.sum()},
+              {"split": split, "subset": "all", "metric": "mmlu_macro_acc", "value": acc["macro"], "n": acc["n"],
+               "replicates": reps.mean(axis=0)}]
+    values += [{"split": split, "subset": s, "metric": "mmlu_acc", **per_subject[s]} for s in subjects]
     return values
 
 
@@ -266,13 +278,14 @@ def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=N
     from debiaslab.aggregate.store import score_rows, write_scores
     from debiaslab.config import build
     from debiaslab.evals.common import load_evaluated
+    from debiaslab.metrics.statistics import Bootstrap
 
     s = build(MMLUSettings, settings, "evaluations.mmlu")
     rows, dev = load_rows(s)
     model, tokenizer = load_evaluated(model_spec, kind="causal", adapter=adapter, projection=projection)
     records = score_questions(model, tokenizer, rows, dev, s)
     acc = accuracy(records)
-    write_scores(out, score_rows(run, score_values(acc, s.dataset.split), settings))
+    write_scores(out, score_rows(run, score_values(records, s.dataset.split, Bootstrap(run.seed)), settings))
     if records_out:
         from debiaslab.io import write_parquet
 

@@ -19,7 +19,9 @@ epochs without an improvement of at least `min_delta`) and the best epoch's weig
 
 Where this follows the source's code rather than SOURCES.md's summary, or departs from both:
 - `batchmean: true` (the source's setting) trains on, and stops early by, KL/2 — what
-  `F.kl_div(..., reduction='batchmean')` returns for a 2-vector. Reported KL is always the true KL.
+  `F.kl_div(..., reduction='batchmean')` returns for a 2-vector (so `min_delta` is a change of KL/2).
+  `training_summary.json` reports the true KL under `*_kl` and, with batchmean, the halved value the
+  trainer used under `*_half_kl`; `early_stopping_on` names the key early stopping compared.
 - "Low" λ categories are per model kind: the source's MLM code uses the 0.95 rule for
   male_dominated only (α 1e-6; others 1e-5), its causal-LM code for male_ and female_dominated.
 - `max_epochs` caps training; the source loops until early stopping.
@@ -112,6 +114,38 @@ def adaptive_lambda(category: str, mean: float, var: float, low_categories) -> f
     return min(max(1.2 * mean / (1.0 + var), 1.0), 1.5)
 
 
+def adaptive_objective(loss, category: str, n: int, tracker: KLTracker, settings, low_categories):
+    """λ·L_norm for one batch of `n` occupations of `category`, L_norm = L / (μ_c + α_c): the batch loss L
+    first updates the category's tracker (μ_c, var_c), which then set λ (adaptive_lambda) and the divisor;
+    α_c is `alpha_low` for the low-λ categories, else `alpha_high`. Returns (λ·L_norm, λ)."""
+    mean, var = tracker.update(category, float(loss.detach()), n)
+    alpha = settings.alpha_low if category in low_categories else settings.alpha_high
+    lam = adaptive_lambda(category, mean, var, low_categories)
+    return lam * loss / (mean + alpha), lam
+
+
+def record_epoch(state: dict, valid_loss: float, min_delta: float) -> bool:
+    """Early stopping's bookkeeping after an epoch: an improvement is a drop of at least `min_delta` below the
+    best loss so far (which it then becomes); otherwise one more bad epoch. Returns whether it improved."""
+    state["epoch"] += 1
+    improved = state["best_loss"] - valid_loss >= min_delta
+    if improved:
+        state.update(best_loss=valid_loss, best_epoch=state["epoch"], bad_epochs=0)
+    else:
+        state["bad_epochs"] += 1
+    return improved
+
+
+def keep_training(state: dict, max_epochs: int, patience: int) -> bool:
+    """Another epoch unless `max_epochs` ran or the last `patience` epochs brought no improvement."""
+    return state["epoch"] < max_epochs and state["bad_epochs"] < patience
+
+
+def kl_entries(prefix: str, kl: float, factor: float) -> dict:
+    """The true KL under `<prefix>_kl`; where training halves it (batchmean), also KL/2 under `<prefix>_half_kl`."""
+    return {f"{prefix}_kl": kl, **({f"{prefix}_half_kl": factor * kl} if factor != 1.0 else {})}
+
+
 def category_batches(categories: list[str], batch_size: int, rng: random.Random | None):
     """Batches of occupation positions, one category each; shuffled when `rng` is given (training)."""
     grouped: dict[str, list[int]] = {}
@@ -151,8 +185,8 @@ def _targets(scorer, desired: str):
     return torch.stack([male, 1.0 - male], dim=1)
 
 
-def _validation_kl(scorer, targets, batch_size: int, factor: float) -> float:
-    """Mean KL over the validation occupations (× the training reduction factor)."""
+def _validation_kl(scorer, targets, batch_size: int) -> float:
+    """Mean (true) KL over the validation occupations."""
     import torch
 
     from debiaslab.metrics.distribution_kl import kl_divergence_torch
@@ -164,11 +198,12 @@ def _validation_kl(scorer, targets, batch_size: int, factor: float) -> float:
         for positions, _ in track(batches, "validation KL", quiet=True):
             probs, _ = scorer.probabilities(positions)
             total += float(kl_divergence_torch(targets[positions].to(probs.device), probs).sum())
-    return factor * total / len(scorer.occupations)
+    return total / len(scorer.occupations)
 
 
-def _mlm_loss_backward(model, scorer, positions, weight: float, chunk: int, mask_token_id: int, how: str) -> float:
-    """Backpropagate weight · L_MLM of the occupations' (unmasked) sentences, in chunks; return L_MLM.
+def mlm_loss_backward(model, ids, attn, real, weight: float, chunk: int, mask_token_id: int, how: str) -> float:
+    """Backpropagate weight · L_MLM of these (unmasked) sentences, in chunks; return L_MLM. `real` marks the
+    tokens that may be masked (not special, not padding): the trainer passes γ as the weight.
 
     how = "pll": every token masked once, one copy per token (the source's `get_mlm_loss`);
     "masked": ⌊15 %⌋ of each sentence's tokens masked at random (one copy per sentence; cheaper).
@@ -180,9 +215,6 @@ def _mlm_loss_backward(model, scorer, positions, weight: float, chunk: int, mask
     from debiaslab.batching import trimmed_batches
     from debiaslab.evals.corpus_perplexity import head_on, mask_choice
 
-    enc = scorer.encoded
-    idx = torch.tensor(scorer.rows_of(positions))
-    ids, attn, real = enc["input_ids"][idx], enc["attention_mask"][idx], enc["real"][idx]
     if how == "pll":  # one copy of a sentence per real (non-special) token, that token masked
         sentence, cols = torch.nonzero(real, as_tuple=True)
         ids, attn, rows = ids[sentence].clone(), attn[sentence], torch.arange(len(sentence))
@@ -246,7 +278,7 @@ def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out
     if kind == "causal":
         from peft import get_peft_model
 
-        model = get_peft_model(model, models.lora_config(asdict(settings.lora)))
+        model = get_peft_model(model, models.lora_config(asdict(settings.lora), model=model))
         model.config.use_cache = False
     elif kind == "mlm":
         for p in model.parameters():
@@ -286,14 +318,14 @@ def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out
         if saved.get("cuda_rng") is not None and torch.cuda.is_available():  # dropout on a GPU draws from these
             torch.cuda.set_rng_state_all(saved["cuda_rng"])
     resumed_from = state["epoch"] if saved is not None else None
-    if saved is None:  # the unmodified model's validation loss, for the record (as the source, epoch 1 is always kept)
+    if saved is None:  # the unmodified model's validation KL, for the record (as the source, epoch 1 is always kept)
         model.eval()
-        state["history"].append({"epoch": 0, "valid_loss": _validation_kl(valid, valid_targets, settings.eval_batch_size,
-                                                                          factor)})
-        log.info("before training: validation loss %.4g (%d training occupations, %d validation)",
-                 state["history"][0]["valid_loss"], len(categories), len(valid.occupations))
+        state["history"].append({"epoch": 0, **kl_entries("valid", _validation_kl(valid, valid_targets,
+                                                                                   settings.eval_batch_size), factor)})
+        log.info("before training: validation KL %.4g (%d training occupations, %d validation)",
+                 state["history"][0]["valid_kl"], len(categories), len(valid.occupations))
 
-    while state["epoch"] < settings.max_epochs and state["bad_epochs"] < settings.patience:
+    while keep_training(state, settings.max_epochs, settings.patience):
         model.train()
         sums = {"loss": 0.0, "kl": 0.0, "mlm": 0.0, "lambda": 0.0}
         batches = category_batches(categories, settings.batch_size, rng)
@@ -303,36 +335,33 @@ def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out
             loss = factor * kl_divergence_torch(train_targets[positions].to(probs.device), probs).mean()
             optimizer.zero_grad(set_to_none=True)
             if adaptive:
-                mean, var = tracker.update(category, float(loss.detach()), len(positions))
-                alpha = settings.alpha_low if category in low else settings.alpha_high
-                lam = adaptive_lambda(category, mean, var, low)
-                total = lam * loss / (mean + alpha)
+                total, lam = adaptive_objective(loss, category, len(positions), tracker, settings, low)
                 sums["lambda"] += lam
             else:
                 total = loss
             total.backward()
             if gamma > 0:
-                sums["mlm"] += _mlm_loss_backward(model, train, positions, gamma, settings.sentence_batch_size,
-                                                  tokenizer.mask_token_id, settings.mlm_loss)
+                rows = torch.tensor(train.rows_of(positions))
+                enc = train.encoded
+                sums["mlm"] += mlm_loss_backward(model, enc["input_ids"][rows], enc["attention_mask"][rows],
+                                                 enc["real"][rows], gamma, settings.sentence_batch_size,
+                                                 tokenizer.mask_token_id, settings.mlm_loss)
             optimizer.step()
-            sums["kl"] += float(loss.detach())
+            sums["kl"] += float(loss.detach()) / factor
             sums["loss"] += float(total.detach())
             progress.update(loss=float(total.detach()))
         progress.close()
         model.eval()
-        valid_loss = _validation_kl(valid, valid_targets, settings.eval_batch_size, factor)
-        state["epoch"] += 1
-        improved = state["best_loss"] - valid_loss >= settings.min_delta
-        if improved:
-            state.update(best_loss=valid_loss, best_epoch=state["epoch"], bad_epochs=0)
+        valid_kl = _validation_kl(valid, valid_targets, settings.eval_batch_size)
+        if record_epoch(state, factor * valid_kl, settings.min_delta):  # early stopping compares KL/2 with batchmean
             best_weights = _trainable_state(model)
-        else:
-            state["bad_epochs"] += 1
-        state["history"].append({"epoch": state["epoch"], "valid_loss": valid_loss,
-                                 **{f"train_{k}": v / len(batches) for k, v in sums.items()},
+        means = {k: v / len(batches) for k, v in sums.items()}
+        state["history"].append({"epoch": state["epoch"], **kl_entries("valid", valid_kl, factor),
+                                 "train_loss": means["loss"], **kl_entries("train", means["kl"], factor),
+                                 "train_mlm": means["mlm"], "train_lambda": means["lambda"],
                                  "tracker": tracker.state()["stats"]})
-        log.info("epoch %d/%d: train loss %.4g, validation loss %.4g (best %.4g, epoch %d; %d without improvement)",
-                 state["epoch"], settings.max_epochs, sums["loss"] / len(batches), valid_loss, state["best_loss"],
+        log.info("epoch %d/%d: train loss %.4g, validation KL %.4g (best %.4g at epoch %d; %d without improvement)",
+                 state["epoch"], settings.max_epochs, means["loss"], valid_kl, state["best_loss"] / factor,
                  state["best_epoch"], state["bad_epochs"])
         _save_checkpoint(checkpoint, {"model": _trainable_state(model), "optimizer": optimizer.state_dict(),
                                       "best": best_weights, "tracker": tracker.state(), "state": state,
@@ -342,7 +371,9 @@ def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out
     _load_trainable(model, best_weights)
     model.eval()
     summary = {"method": f"kl_{desired}", "desired": desired, "adaptive": adaptive, "kind": kind, "seed": seed,
-               "epochs": state["epoch"], "best_epoch": state["best_epoch"], "best_valid_loss": state["best_loss"],
+               "epochs": state["epoch"], "best_epoch": state["best_epoch"],
+               **kl_entries("best_valid", state["best_loss"] / factor, factor),
+               "early_stopping_on": "valid_half_kl" if factor != 1.0 else "valid_kl",
                "stopped_early": state["bad_epochs"] >= settings.patience, "resumed_from_epoch": resumed_from,
                "train_occupations": len(categories), "valid_occupations": len(valid.occupations),
                "history": state["history"]}

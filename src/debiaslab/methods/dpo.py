@@ -35,10 +35,11 @@ def train_dpo(model_spec, data_path: str | Path, settings: DPOSettings, seed: in
     from trl import DPOConfig, DPOTrainer
 
     from debiaslab import models
-    from debiaslab.io import read_table
+    from debiaslab.io import read_table, require_text
     from debiaslab.methods.common import checkpoint_dir_for, train_and_save, trainer_arguments
 
     frame = read_table(data_path, required=["prompt", "chosen", "rejected"])
+    require_text(frame, ["prompt", "chosen", "rejected"], data_path, conversations=True)
     dataset = Dataset.from_pandas(frame[["prompt", "chosen", "rejected"]], preserve_index=False)
     spec = models.ModelSpec.parse(model_spec)
     tokenizer = models.load_tokenizer(spec, padding_side="right")
@@ -60,7 +61,7 @@ def train_dpo(model_spec, data_path: str | Path, settings: DPOSettings, seed: in
         args=config,
         train_dataset=dataset,
         processing_class=tokenizer,
-        peft_config=models.lora_config(vars(settings.lora)),
+        peft_config=models.lora_config(vars(settings.lora), model=model),
     )
     return train_and_save(trainer, out_dir, checkpoint_dir, {"method": "dpo", "seed": seed, "pairs": len(dataset),
                                                              "beta": settings.beta})

@@ -135,7 +135,7 @@ def train_forget_lora(model_spec, data_path: str | Path, s: ForgetLoRASettings, 
         train_dataset=dataset,
         processing_class=tokenizer,
         # no task type: the score head stays frozen and outside the adapter (module docstring)
-        peft_config=models.lora_config(vars(s.lora), task_type=None),
+        peft_config=models.lora_config(vars(s.lora), task_type=None, model=model),
     )
     info = {"method": "forget_lora", "pair_mode": s.pair_mode, "direction": s.direction, "seed": seed,
             "pairs": len(dataset), "pairs_kept": len(trainer.train_dataset)}

@@ -15,8 +15,10 @@ chunk without holding every forward pass in memory).
   of a position is taken at the step that unmasked it (the distribution its token was drawn from).
 
 Log-probabilities and KLs use the model's own distribution (temperature 1), as the paper's
-log p = sum ln p^lora(x_t); at a sampling temperature T not in {0, 1} this is the paper's
-surrogate rather than the exact score function of the tempered sampler.
+log p = sum ln p^lora(x_t): the exact score function only of a sampler drawing from that distribution
+(T = 1; for masked diffusion also `random` remasking, as `low_confidence` picks its unmasking order by
+the draws' probabilities). At other T > 0 it is the paper's surrogate; at T = 0 sampling is argmax and
+REINFORCE's loss a deterministic-policy update (methods.reinforce, `estimator`).
 """
 
 from __future__ import annotations

@@ -20,6 +20,16 @@ The source code has three defects; this trainer implements the method as the pap
     masked-diffusion model log p is the sum over the sampled trajectory's unmasking steps of the
     log-probabilities of the tokens chosen at each step (methods.policy).
 
+What descending L does depends on how the samples were drawn (`estimator`, recorded in the summary):
+at T = 1 it is REINFORCE's score-function estimate of −∇E[R] (causal LMs; masked-diffusion models with
+`random` remasking); at other T > 0, or with `low_confidence` remasking — whose unmasking order depends
+on the drawn tokens' probabilities, which log p leaves out — it is the paper's surrogate. At T = 0 the
+policy samples by argmax: every rollout is the greedy answer, E[R] is flat almost everywhere, and L is a
+deterministic-policy update — with the paper's baseline (none) and R ≤ 0 it lowers the log-probability
+of each greedy answer in proportion to its penalty |R| (an unlikelihood step on the model's own answers)
+until the argmax moves to another answer; with a batch-mean baseline only answers scoring apart from
+the batch move. T = 0 is trained, as the source did (its grid is 0/0.7/1).
+
 Per-step metrics (loss, mean bias, mean KL, mean reward, gendered-pronoun and neutral-option
 rates) go to `training_metrics.csv` in the adapter folder. A killed job resumes from the last
 checkpoint (adapter, optimizer, step and metrics so far) under `checkpoints`.
@@ -101,6 +111,16 @@ def advantages(rewards, kind: str):
 def reinforce_loss(logp, rewards, baseline: str = "none"):
     """L = −mean((R − b) · log p); its gradient is −mean((R − b) · ∇log p), the REINFORCE estimator."""
     return -(advantages(rewards, baseline) * logp).mean()
+
+
+def estimator(temperature: float, diffusion: bool = False, remasking: str = "low_confidence") -> str:
+    """What −(R − b)·∇log p is at this sampling setting (module docstring): "deterministic_policy" at T = 0,
+    "score_function" at T = 1 where log p is the sampler's own (causal LMs, `random` remasking), else "surrogate"."""
+    if temperature == 0:
+        return "deterministic_policy"
+    if temperature == 1 and not (diffusion and remasking == "low_confidence"):
+        return "score_function"
+    return "surrogate"
 
 
 def batch_schedule(n: int, batch_size: int, steps: int, seed: int) -> list[list[int]]:
@@ -189,7 +209,7 @@ def train_reinforce(model_spec, data_path, settings: ReinforceSettings, seed: in
     tokenizer = models.load_tokenizer(spec, padding_side="left")
     base = models.load_model(spec)
     task = None if spec.diffusion else "CAUSAL_LM"
-    model = get_peft_model(base, models.lora_config(asdict(settings.lora), task_type=task))
+    model = get_peft_model(base, models.lora_config(asdict(settings.lora), task_type=task, model=base))
     policy = make_policy(model, tokenizer, spec, settings.generation, settings.reward.kl_direction)
     reward = Reward(settings.reward)
     inputs = model_inputs(tokenizer, rows, settings.generation)
@@ -261,6 +281,7 @@ def train_reinforce(model_spec, data_path, settings: ReinforceSettings, seed: in
     first, last = history[0], history[-1]
     summary = {"method": "reinforce", "seed": seed, "steps": steps, "dataset_size": len(inputs),
                "temperature": settings.temperature, "baseline": settings.baseline,
+               "estimator": estimator(settings.temperature, spec.diffusion, settings.generation.remasking),
                "kl_direction": settings.reward.kl_direction, "lemmatizer": reward.lemmatizer,
                "resumed_from_step": start_step or None, "diffusion": spec.diffusion,
                "first_step": {k: first[k] for k in ("mean_bias", "mean_kl", "mean_reward", "gendered_pronoun_rate")},

@@ -132,7 +132,7 @@ def train_rloo(model_spec, data_path, settings: RLOOSettings, seed: int, out_dir
     reward = RLOOReward(settings.reward, tokenizer, settings.generation.max_new_tokens)
     trainer = RLOOTrainer(model=model, reward_funcs=reward, args=config, train_dataset=dataset,
                           processing_class=tokenizer,
-                          peft_config=models.lora_config(asdict(settings.lora)))
+                          peft_config=models.lora_config(asdict(settings.lora), model=model))
     reward.model = trainer.model
     trainer.add_callback(trainer_callback("train rloo"))
     resume = last_checkpoint(checkpoint_dir)

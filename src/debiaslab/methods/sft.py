@@ -32,7 +32,7 @@ def train_sft(model_spec, data_path: str | Path, settings: SFTSettings, seed: in
     from trl import SFTConfig, SFTTrainer
 
     from debiaslab import models
-    from debiaslab.io import DataError, read_table
+    from debiaslab.io import DataError, read_table, require_text
     from debiaslab.methods.common import checkpoint_dir_for, train_and_save, trainer_arguments
 
     frame = read_table(data_path)
@@ -43,6 +43,7 @@ def train_sft(model_spec, data_path: str | Path, settings: SFTSettings, seed: in
     else:
         raise DataError(f"{data_path}: SFT data needs a 'messages' column or 'prompt' and 'completion' columns; "
                         f"found {list(frame.columns)}")
+    require_text(frame, columns, data_path, conversations=True)  # a null prompt fails here, not in TRL
     dataset = Dataset.from_pandas(frame[columns], preserve_index=False)
 
     spec = models.ModelSpec.parse(model_spec)
@@ -64,6 +65,6 @@ def train_sft(model_spec, data_path: str | Path, settings: SFTSettings, seed: in
         args=config,
         train_dataset=dataset,
         processing_class=tokenizer,
-        peft_config=models.lora_config(vars(settings.lora)),
+        peft_config=models.lora_config(vars(settings.lora), model=model),
     )
     return train_and_save(trainer, out_dir, checkpoint_dir, {"method": "sft", "seed": seed, "examples": len(dataset)})

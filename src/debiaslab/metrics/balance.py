@@ -61,55 +61,48 @@ def unique_pairs(agentic_lists, communal_lists) -> int:
     return len({(a, c) for ags, coms in zip(agentic_lists, communal_lists) for a in ags for c in coms})
 
 
-def comparison_stats(values, baseline, seed: int, prefix: str) -> list[tuple[str, float]]:
-    """Against the baseline's responses: Mann–Whitney U, its p, Cohen's d; and a bootstrap CI of the rate."""
-    from debiaslab.metrics.statistics import bootstrap_ci, cohens_d, mann_whitney
-
-    low, high = bootstrap_ci(values, seed)
-    out = [(f"{prefix}_ci_low", low), (f"{prefix}_ci_high", high)]
-    if baseline is not None:
-        u, p = mann_whitney(values, baseline)
-        out += [(f"{prefix}_mwu_u", u), (f"{prefix}_mwu_p", p), (f"{prefix}_cohens_d", cohens_d(values, baseline))]
-    return out
+def lexical_diversity(agentic_lists, communal_lists) -> dict[str, float]:
+    """Term entropies (bits) and unique (agentic, communal) pairs of a set of responses."""
+    return {**term_entropies(agentic_lists, communal_lists), "unique_pairs": unique_pairs(agentic_lists, communal_lists)}
 
 
-def score_responses(responses, min_words: int = 8, max_words: int = 15, baseline=None, seed: int = 0):
+def score_responses(responses, min_words: int = 8, max_words: int = 15, seed: int = 0):
     """Per-response records and per-(split, subset) metrics for the score store.
 
     `responses` needs columns split, occupation, prefix, response. Subsets are "all"
-    and each occupation (for per-occupation figures). With `baseline` (the
-    prompt-only records of the same seed), each split also gets Mann–Whitney U, p and
-    Cohen's d of the AND-balanced indicator against it; every split gets a bootstrap
-    95% CI (1,000 resamples seeded by `seed`) of its AND rate.
+    and each occupation (for per-occupation figures). Every value comes with its
+    bootstrap replicates over the responses of its split and subset (seeded by the
+    run's `seed`; metrics.statistics.Bootstrap). Comparisons with the prompt-only
+    baseline are the table's (stratified by seed over every seed's responses), not
+    the scoring job's.
     """
     import pandas as pd
 
     from debiaslab.io import require_columns
+    from debiaslab.metrics.statistics import Bootstrap
 
     require_columns(responses, ["split", "occupation", "prefix", "response"], "responses")
     sentences = [complete_sentence(p, r) for p, r in zip(responses["prefix"], responses["response"])]
     flags = pd.DataFrame([balance_record(s, min_words=min_words, max_words=max_words) for s in sentences])
     records = pd.concat([responses.reset_index(drop=True), pd.DataFrame({"sentence": sentences}), flags], axis=1)
+    boot = Bootstrap(seed)
     values = []
 
-    def add(split, subset, metric, value, n):
-        values.append({"split": split, "subset": subset, "metric": metric, "value": float(value), "n": int(n)})
+    def add(split, subset, metric, stat):
+        values.append({"split": split, "subset": subset, "metric": metric, **stat})
 
     for split, part in records.groupby("split", sort=False):
         groups = [("all", part)] + list(part.groupby("occupation", sort=True))
         for subset, rows in groups:
             for metric in RATE_METRICS:
-                add(split, subset, f"{metric}_rate", rows[metric].mean(), len(rows))
-            add(split, subset, "mean_n_agentic", rows["n_agentic"].mean(), len(rows))
-            add(split, subset, "mean_n_communal", rows["n_communal"].mean(), len(rows))
-        for metric, value in term_entropies(part["agentic_terms"], part["communal_terms"]).items():
-            add(split, "all", metric, value, len(part))
-        add(split, "all", "unique_pairs", unique_pairs(part["agentic_terms"], part["communal_terms"]), len(part))
+                add(split, subset, f"{metric}_rate", boot.of_mean(rows[metric].astype(float)))
+            add(split, subset, "mean_n_agentic", boot.of_mean(rows["n_agentic"]))
+            add(split, subset, "mean_n_communal", boot.of_mean(rows["n_communal"]))
+        agentic, communal = list(part["agentic_terms"]), list(part["communal_terms"])
+        lexical = boot.of_statistic(lambda idx: lexical_diversity([agentic[i] for i in idx], [communal[i] for i in idx]),
+                                    len(part))
+        for metric, stat in lexical.items():
+            add(split, "all", metric, stat)
         if "filter_accepted" in part:
-            add(split, "all", "filter_acceptance_rate", part["filter_accepted"].mean(), len(part))
-        base = None
-        if baseline is not None:
-            base = baseline.loc[baseline["split"] == split, "and_balanced"].astype(float).to_numpy()
-        for metric, value in comparison_stats(part["and_balanced"].astype(float).to_numpy(), base, seed, "and_balanced"):
-            add(split, "all", metric, value, len(part))
+            add(split, "all", "filter_acceptance_rate", boot.of_mean(part["filter_accepted"].astype(float)))
     return records, values

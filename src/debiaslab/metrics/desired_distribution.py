@@ -3,7 +3,8 @@
 One job per (model, method, seed) loads the model once and writes
 - score-store rows: for every detection split (test, valid) and subset (all and each
   prof_gender): `kl_equal_mean`, `kl_equal_var`, `kl_real_world_mean`, `kl_real_world_var`
-  (true KL in nats; sample variance over occupations) and `p_male_mean`;
+  (true KL in nats; sample variance over occupations) and `p_male_mean`, each with bootstrap
+  replicates over the occupations;
 - per-occupation records: P_male, P_female and both KLs.
 
 Utility (perplexity, MLM loss, GLUE) is not scored here: the experiment's `evaluations`
@@ -22,20 +23,23 @@ class EvaluationSettings:
     max_length: int = 128
 
 
-def detection_values(records) -> list[dict]:
-    """Score-store values (split, subset, metric, value, n) from per-occupation records."""
+def detection_values(records, seed: int) -> list[dict]:
+    """Score-store values (split, subset, metric, value, n, replicates) from per-occupation records; the
+    replicates resample the occupations of each split and subset (seeded by the run's `seed`)."""
     from debiaslab.metrics.distribution_kl import DESIRED, summarize
+    from debiaslab.metrics.statistics import Bootstrap
 
+    boot = Bootstrap(seed)
     values = []
     for split, part in records.groupby("split", sort=False):
         for desired in DESIRED:
-            for row in summarize(part, f"kl_{desired}"):
+            for row in summarize(part, f"kl_{desired}", boot):
                 values.append({"split": split, "subset": row["subset"], "metric": f"kl_{desired}_{row['stat']}",
-                               "value": row["value"], "n": row["n"]})
-        for row in summarize(part, "p_male"):
+                               "value": row["value"], "n": row["n"], "replicates": row["replicates"]})
+        for row in summarize(part, "p_male", boot):
             if row["stat"] == "mean":
                 values.append({"split": split, "subset": row["subset"], "metric": "p_male_mean",
-                               "value": row["value"], "n": row["n"]})
+                               "value": row["value"], "n": row["n"], "replicates": row["replicates"]})
     return values
 
 
@@ -57,7 +61,7 @@ def score_desired_distribution(model_spec, trained, sentences_path, settings: di
         scorer = SentenceScorer(model, tokenizer, kind, read_sentences(sentences_path, split), s.max_length, s.batch_size)
         records.append(detection_records(scorer)[0])
     records = pd.concat(records, ignore_index=True)
-    values = detection_values(records)
+    values = detection_values(records, run.seed)
     write_parquet(records_out, records)
     write_scores(scores_out, score_rows(run, values, settings))
     overall = {f"{v['split']}:{v['metric']}": round(v["value"], 4) for v in values

@@ -74,14 +74,24 @@ def kl_divergence(desired_male_share, predicted_male_share, eps: float = EPS):
     return terms.sum(axis=0)
 
 
-def summarize(records, value: str = "kl") -> list[dict]:
-    """Mean and sample variance (ddof=1, as the source's pandas `.var()`) per prof_gender and overall."""
+def summarize(records, value: str = "kl", boot=None) -> list[dict]:
+    """Mean and sample variance (ddof=1, as the source's pandas `.var()`) per prof_gender and overall; with
+    `boot` (a metrics.statistics.Bootstrap), each with its replicates over the occupations."""
+    import numpy as np
+
     out = []
     groups = [("all", records)] + [(cat, part) for cat, part in records.groupby("prof_gender", sort=False)]
     for subset, part in groups:
-        out.append({"subset": subset, "stat": "mean", "value": float(part[value].mean()), "n": len(part)})
-        if len(part) > 1:
-            out.append({"subset": subset, "stat": "var", "value": float(part[value].var(ddof=1)), "n": len(part)})
+        x = part[value].to_numpy(dtype=np.float64)
+        stats = {"mean": lambda v: float(v.mean())}
+        if len(x) > 1:
+            stats["var"] = lambda v: float(v.var(ddof=1))
+        replicates = boot.of_statistic(lambda idx: {k: f(x[idx]) for k, f in stats.items()}, len(x)) if boot else {}
+        for stat, f in stats.items():
+            row = {"subset": subset, "stat": stat, "value": f(x), "n": len(part)}
+            if boot:
+                row["replicates"] = replicates[stat]["replicates"]
+            out.append(row)
     return out
 
 

@@ -106,13 +106,17 @@ class ScoringModel:
     labels: dict = field(default_factory=dict)  # bias type → label name (classifier only)
 
 
-def summarize(records) -> list[dict]:
-    """Score-store values: per bias type (`split`) the mean RM score and mean bias-type score."""
+def summarize(records, seed: int) -> list[dict]:
+    """Score-store values: per bias type (`split`) the mean RM score and mean bias-type score, each with
+    its bootstrap replicates over the responses (seeded by the run's `seed`)."""
+    from debiaslab.metrics.statistics import Bootstrap
+
+    boot = Bootstrap(seed)
     values = []
     for bias_type, part in records.groupby("bias_type", sort=True):
         for metric, column in (("rm_score", RM_KEY), ("bias_type_score", BIAS_KEY)):
             values.append({"split": bias_type, "subset": "all", "metric": metric,
-                           "value": float(part[column].mean()), "n": int(part[column].notna().sum())})
+                           **boot.of_mean(part[column].dropna())})
     return values
 
 
@@ -131,11 +135,11 @@ def score_safety(responses_path, settings: dict, run, scores_out, records_out, o
     from debiaslab import models
     from debiaslab.aggregate.store import score_rows, write_scores
     from debiaslab.config import build
-    from debiaslab.io import read_parquet, write_parquet, write_text
+    from debiaslab.io import read_table, write_parquet, write_text
 
     classifier_s = build(ScoringModel, settings["bias_classifier"], "scoring.bias_classifier")
     reward_s = build(ScoringModel, settings["reward_model"], "scoring.reward_model")
-    responses = read_parquet(responses_path, required=["bias_type", "prompt", "response"])
+    responses = read_table(responses_path, required=["bias_type", "prompt"], text=["response"])  # rows, text
     bias_types = list(settings["bias_types"])
     unknown = sorted(set(responses["bias_type"]) - set(bias_types))
     if unknown:
@@ -170,6 +174,6 @@ def score_safety(responses_path, settings: dict, run, scores_out, records_out, o
         stem = out_dir / source_file_name(run.method, bias_type)
         write_text(stem, json.dumps(source, indent=2, ensure_ascii=False) + "\n")  # the source's key order
         write_parquet(stem.with_suffix(".parquet"), pd.DataFrame(source))
-    values = summarize(records)
+    values = summarize(records, run.seed)
     write_scores(scores_out, score_rows(run, values, settings))
     return {v["split"] + ":" + v["metric"]: round(v["value"], 4) for v in values}

@@ -12,6 +12,8 @@ one response per evaluation prompt with the same sampler the trainer used (adapt
   exactly 0 for the base model, which is its own base;
 - mean_reward: mean of −(bias + λ_KL·KL), the training reward;
 - genbit_identity_lemmatizer: 1 if GenBit ran with the identity lemmatizer, 0 with stanza's.
+
+Every metric but the lemmatizer flag carries bootstrap replicates over the cell's responses.
 """
 
 from __future__ import annotations
@@ -52,21 +54,18 @@ def stereotyped_option(occupation: str) -> str | None:
         return None
 
 
-def cell_values(records, genbit, label: str) -> list[dict]:
-    corpus = genbit.score(list(records["response"]))
-    n = len(records)
-    values = {
-        "genbit_score": corpus["genbit_score"],
-        "avg_bias_ratio": corpus["avg_bias_ratio"],
-        "mean_bias": float(records["bias"].mean()),
-        "gendered_pronoun_rate": float(records["gendered_pronoun"].mean()),
-        "neutral_option_rate": float(records["neutral_option"].mean()),
-        "stereotyped_option_rate": float(records["stereotyped_option"].mean()),
-        "kl_to_base": float(records["kl"].mean()),
-        "mean_reward": float(records["reward"].mean()),
-        "genbit_identity_lemmatizer": float(genbit.lemmatizer == "identity"),
-    }
-    return [{"split": label, "subset": "all", "metric": k, "value": v, "n": n} for k, v in values.items()]
+def cell_values(records, genbit, label: str, boot) -> list[dict]:
+    """The cell's score-store values, each with its bootstrap replicates over the cell's responses (`boot`:
+    a metrics.statistics.Bootstrap seeded by the run's seed, so every cell of a seed resamples the same prompts)."""
+    responses = list(records["response"])
+    values = boot.of_statistic(lambda idx: {k: genbit.score([responses[i] for i in idx])[k]
+                                            for k in ("genbit_score", "avg_bias_ratio")}, len(records))
+    for metric, column in (("mean_bias", "bias"), ("gendered_pronoun_rate", "gendered_pronoun"),
+                           ("neutral_option_rate", "neutral_option"), ("stereotyped_option_rate", "stereotyped_option"),
+                           ("kl_to_base", "kl"), ("mean_reward", "reward")):
+        values[metric] = boot.of_mean(records[column].astype(float))
+    values["genbit_identity_lemmatizer"] = {"value": float(genbit.lemmatizer == "identity"), "n": len(records)}
+    return [{"split": label, "subset": "all", "metric": k, **values[k]} for k in METRICS]
 
 
 def evaluate(model_spec, pool_path, cells: list[dict], settings: EvalSettings, seed: int):
@@ -80,6 +79,7 @@ def evaluate(model_spec, pool_path, cells: list[dict], settings: EvalSettings, s
     from debiaslab.io import read_table
     from debiaslab.methods.policy import make_policy, model_inputs
     from debiaslab.methods.reward import Reward
+    from debiaslab.metrics.statistics import Bootstrap
     from debiaslab.progress import Progress
 
     spec = models.ModelSpec.parse(model_spec)
@@ -89,6 +89,7 @@ def evaluate(model_spec, pool_path, cells: list[dict], settings: EvalSettings, s
     model = models.load_model(spec)
     reward = Reward(settings.reward)
     inputs = model_inputs(tokenizer, prompts, settings.generation)
+    boot = Bootstrap(seed)
     all_records, values = [], []
     progress = Progress("sample evaluation prompts", len(cells) * len(inputs), "responses")
     for k, cell in enumerate(cells):
@@ -129,7 +130,7 @@ def evaluate(model_spec, pool_path, cells: list[dict], settings: EvalSettings, s
         records["bias"], records["kl"], records["reward"] = scored["bias"], scored["kl"], scored["reward"]
         records["genbit_lemmatizer"] = reward.lemmatizer
         all_records.append(records)
-        values += cell_values(records, reward.genbit, cell_label(int(cell["size"]), float(cell["temperature"])))
+        values += cell_values(records, reward.genbit, cell_label(int(cell["size"]), float(cell["temperature"])), boot)
     progress.close()
     return pd.concat(all_records, ignore_index=True), values, reward.lemmatizer
 

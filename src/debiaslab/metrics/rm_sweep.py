@@ -46,8 +46,12 @@ def item_responses(items) -> list[dict]:
     return rows
 
 
-def sweep_metrics(rows: list[dict], scores: list[float]) -> list[dict]:
-    """Score-store values for one λ from the per-response scores."""
+def sweep_metrics(rows: list[dict], scores: list[float], boot) -> list[dict]:
+    """Score-store values for one λ from the per-response scores, each with its replicates over the items
+    (questions; `boot`: a metrics.statistics.Bootstrap). Every λ has the same items, so the same
+    resamples: differences between λ are paired by item."""
+    import numpy as np
+
     from debiaslab.data.answer_styles import STYLES
     from debiaslab.data.gsm8k_styles import PAIR_MODES
     from debiaslab.metrics.rmbench import mode_accuracy, rmbench_accuracy
@@ -56,13 +60,19 @@ def sweep_metrics(rows: list[dict], scores: list[float]) -> list[dict]:
     for row, value in zip(rows, scores):
         by_item.setdefault(row["id"], {})[(row["style"], row["correct"])] = value
     items = list(by_item.values())
-    chosen = [[s[(st, True)] for st in STYLES] for s in items]
-    rejected = [[s[(st, False)] for st in STYLES] for s in items]
-    values = [{"metric": f"rmbench_{k}", "value": v, "n": len(items)} for k, v in rmbench_accuracy(chosen, rejected).items()]
-    for mode, pairs in PAIR_MODES.items():
-        acc, n = mode_accuracy(items, pairs)
-        values.append({"metric": f"pair_acc_{mode}", "value": acc, "n": n})
-    return values
+    chosen = np.array([[s[(st, True)] for st in STYLES] for s in items])
+    rejected = np.array([[s[(st, False)] for st in STYLES] for s in items])
+
+    def metrics(idx) -> dict[str, float]:
+        out = {f"rmbench_{k}": v for k, v in rmbench_accuracy(chosen[idx], rejected[idx]).items()}
+        picked = [items[i] for i in idx]
+        out.update({f"pair_acc_{mode}": mode_accuracy(picked, pairs)[0] for mode, pairs in PAIR_MODES.items()})
+        return out
+
+    values = boot.of_statistic(metrics, len(items))
+    for mode, pairs in PAIR_MODES.items():  # n of a pair accuracy: its pairs
+        values[f"pair_acc_{mode}"]["n"] = mode_accuracy(items, pairs)[1]
+    return [{"metric": k, **v} for k, v in values.items()]
 
 
 def score_sweep(model, adapter, items_path, settings: dict, run, scores_out, records_out) -> dict:
@@ -72,14 +82,15 @@ def score_sweep(model, adapter, items_path, settings: dict, run, scores_out, rec
     from debiaslab.aggregate.store import score_rows, write_scores
     from debiaslab.config import ConfigError, build
     from debiaslab.data.reward_inputs import encode, score
-    from debiaslab.io import read_parquet, write_parquet
+    from debiaslab.io import read_table, write_parquet
     from debiaslab.methods.forget_lora import load_reward_model, subtracted
+    from debiaslab.metrics.statistics import Bootstrap
     from debiaslab.progress import track
 
     s = build(SweepSettings, settings, "rm_forget.sweep")
     if not s.lambdas:
         raise ConfigError("rm_forget.sweep.lambdas: must not be empty")
-    items = read_parquet(items_path, required=["id", "prompt", "chosen", "rejected"])
+    items = read_table(items_path, required=["id", "prompt", "chosen", "rejected"])  # no rows: one line
     rows = item_responses(items)
     spec = models.ModelSpec.parse(model)
     tokenizer = models.load_tokenizer(spec, padding_side="right")
@@ -89,10 +100,11 @@ def score_sweep(model, adapter, items_path, settings: dict, run, scores_out, rec
     encoded = encode(tokenizer, [r["prompt"] for r in rows], [r["response"] for r in rows])
 
     values, records = [], []
+    boot = Bootstrap(run.seed)
     for lam in track(s.lambdas, "reward-model sweep", unit="lambdas"):
         with subtracted(reward_model, lam):
             scores = score(reward_model, tokenizer, encoded, s.batch_size)
-        for v in sweep_metrics(rows, scores):
+        for v in sweep_metrics(rows, scores, boot):
             values.append({"split": "heldout", "subset": lambda_subset(lam), **v})
         records += [{"id": r["id"], "style": r["style"], "correct": r["correct"], "lambda": float(lam), "score": v}
                     for r, v in zip(rows, scores)]
