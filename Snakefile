@@ -35,6 +35,7 @@ include: "rules/common.smk"
 if not UNPACKED:
 
     include: "rules/hub.smk"
+    include: "rules/models.smk"
     include: "rules/testbed.smk"
     include: "rules/data.smk"
     include: "rules/train.smk"

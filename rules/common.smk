@@ -11,6 +11,7 @@ from debiaslab.aggregate import bundle
 from debiaslab.aggregate.captions import report_caption
 from debiaslab.config import ConfigError, as_json, load_yaml, validate
 from debiaslab.generation.responses import DECODERS, PROJECTION_MODULE
+from debiaslab.gguf_import import locate as locate_gguf
 from debiaslab.hub import is_hub_id, missing_local_paths
 from debiaslab.hub import references as hub_references
 from debiaslab.methods.train import trainer_module
@@ -84,9 +85,24 @@ def experiment(name):
 SCHEDULING_KEYS = ("size_b", "gated")
 
 
+def imported_model_paths(name):
+    """Where a GGUF model entry is converted to: its Hub-format folder and the provenance JSON beside it.
+    The one place these paths are built (the rule's output patterns pass name="{model}")."""
+    root = f"results/models/{name}"
+    return {"model": f"{root}/model", "provenance": f"{root}/provenance.json"}
+
+
+def is_gguf_model(name):
+    return "gguf" in config["models"][name]
+
+
 def model_entry(name):
-    """The model's config entry without the keys that only schedule jobs (size, gating)."""
-    return {k: v for k, v in config["models"][name].items() if k not in SCHEDULING_KEYS}
+    """The model's config entry without the keys that only schedule jobs (size, gating); a GGUF entry's
+    `path` is its converted folder, so every stage loads it as any other Hub-format folder."""
+    entry = {k: v for k, v in config["models"][name].items() if k not in SCHEDULING_KEYS}
+    if "gguf" in entry:
+        entry = {k: v for k, v in entry.items() if k != "gguf"} | {"path": imported_model_paths(name)["model"]}
+    return entry
 
 
 def model_spec(name):
@@ -96,7 +112,10 @@ def model_spec(name):
 
 def model_input(name):
     """Files a job needs before it can load model `name`: the testbed model folder if it is built
-    here, the Hub cache's manifest if it is a Hub model (compute jobs are offline)."""
+    here, the converted folder of a GGUF file, the Hub cache's manifest if it is a Hub model (compute
+    jobs are offline)."""
+    if is_gguf_model(name):
+        return [imported_model_paths(name)["model"]]
     path = config["models"][name]["path"]
     if path.startswith("results/testbed/"):
         return [path]

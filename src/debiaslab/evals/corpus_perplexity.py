@@ -55,13 +55,15 @@ def causal_nll(model, tokenizer, texts: Sequence[str], *, max_length: int, strid
     from debiaslab.batching import by_length, pad_batch
     from debiaslab.evals.common import model_device
 
+    from debiaslab.progress import track
+
     device = model_device(model)
     encoded = tokenizer(list(texts), add_special_tokens=add_special_tokens)["input_ids"]
     items = [(t, ids[b:e], p - b) for t, ids in enumerate(encoded) for b, e, p in windows(len(ids), max_length, stride)]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     nll, count = [0.0] * len(texts), [0] * len(texts)
     with torch.no_grad():
-        for rows in by_length([len(item[1]) for item in items], batch_size):
+        for rows in track(list(by_length([len(item[1]) for item in items], batch_size)), "causal NLL", quiet=True):
             ids, mask = pad_batch([items[i][1] for i in rows], pad)
             # a window's predicted positions: from its first new token to its end (right padding after)
             first = torch.tensor([items[i][2] for i in rows])
@@ -138,10 +140,12 @@ def masked_token_logprobs(model, tokenizer, items: Sequence[tuple[Sequence[int],
     from debiaslab.batching import by_length, pad_batch
     from debiaslab.evals.common import model_device
 
+    from debiaslab.progress import track
+
     device = model_device(model)
     out = [0.0] * len(items)
     with torch.no_grad():
-        for rows in by_length([len(item[0]) for item in items], batch_size):
+        for rows in track(list(by_length([len(item[0]) for item in items], batch_size)), "masked-token log-probs", quiet=True):
             ids, mask = pad_batch([list(items[i][0]) for i in rows], tokenizer.pad_token_id)
             index = torch.arange(len(rows))
             positions = torch.tensor([items[i][1] for i in rows])
@@ -181,8 +185,10 @@ def masked_lm_nll(model, tokenizer, texts: Sequence[str], *, probability: float,
     masks = [mask_choice([p for p, token in enumerate(ids) if token not in special], probability, generator)
              for ids in encoded]  # in corpus order: independent of the batches below
     nll, count = [0.0] * len(texts), [0] * len(texts)
+    from debiaslab.progress import track
+
     with torch.no_grad():
-        for batch in by_length([len(ids) for ids in encoded], batch_size):
+        for batch in track(list(by_length([len(ids) for ids in encoded], batch_size)), "MLM loss", quiet=True):
             rows = [i for i in batch if masks[i]]
             if not rows:
                 continue

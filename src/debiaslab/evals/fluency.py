@@ -58,13 +58,14 @@ def evaluate_responses(reference, settings: dict, responses: list, runs: list, o
     from debiaslab.evals.corpus_perplexity import causal_nll
     from debiaslab.io import read_table
     from debiaslab.metrics.statistics import Bootstrap
+    from debiaslab.progress import track
 
     if not len(responses) == len(runs) == len(outs):
         raise ConfigError(f"fluency: {len(responses)} responses files, {len(runs)} runs, {len(outs)} outputs; need one each")
     s = build(FluencySettings, settings, "evaluations.fluency")
     model, tokenizer = load_evaluated(reference, kind="causal", padding_side="right")
     summary = {}
-    for path, run, out in zip(responses, runs, outs):
+    for path, run, out in track(list(zip(responses, runs, outs)), "fluency", unit="runs"):
         frame = read_table(path, required=["prefix"] if s.text == "sentence" else [], text=["response"])
         nll, count = causal_nll(model, tokenizer, texts(frame, s.text), max_length=s.max_length,
                                 stride=max(1, s.max_length // 2), batch_size=s.batch_size)

@@ -95,6 +95,7 @@ def fine_tune_and_predict(model_path: str, tokenizer, task: str, train, evals: d
 
     from debiaslab import models
     from debiaslab.batching import by_length, pad_encoded
+    from debiaslab.progress import Progress
 
     columns, n_labels, _ = TASKS[task]
     torch.manual_seed(s.seed)
@@ -115,6 +116,7 @@ def fine_tune_and_predict(model_path: str, tokenizer, task: str, train, evals: d
     sched = get_linear_schedule_with_warmup(opt, int(s.warmup_ratio * total), total)
     gen = torch.Generator().manual_seed(s.seed)
     step = 0
+    progress = Progress(f"GLUE {task} fine-tuning", total, "steps")
     while step < total:
         for rows in torch.randperm(len(train), generator=gen).split(s.batch_size):
             batch = {k: v.to(device) for k, v in pad_encoded(enc, rows.tolist(), tokenizer.pad_token_id).items()}
@@ -130,8 +132,10 @@ def fine_tune_and_predict(model_path: str, tokenizer, task: str, train, evals: d
             sched.step()
             opt.zero_grad(set_to_none=True)
             step += 1
+            progress.update(loss=float(loss.detach()))
             if step >= total:
                 break
+    progress.close()
     model.eval()
     results = {}
     with torch.no_grad():

@@ -129,13 +129,15 @@ def one_forward_loglikelihoods(model, requests, batch_size: int, pad_id: int):
 
     from debiaslab.batching import by_length, pad_batch
     from debiaslab.evals.common import model_device
+    from debiaslab.progress import track
 
     device = model_device(model)
     index = [i for i, r in enumerate(requests) if r[2]]
     seqs = [requests[i][0] + requests[i][1][0][:-1] for i in index]
     out: dict[int, list[float]] = {}
     with torch.no_grad():
-        for batch in by_length([len(s) for s in seqs], batch_size, longest_first=True):  # as lm-eval sorts
+        # longest first, as lm-eval sorts
+        for batch in track(list(by_length([len(s) for s in seqs], batch_size, longest_first=True)), "MMLU"):
             rows = [index[b] for b in batch]
             keep = max(len(requests[i][1][0]) for i in rows)
             ids, mask = pad_batch([seqs[b] for b in batch], pad_id, side="left")
@@ -167,6 +169,7 @@ def four_request_loglikelihoods(model, requests, batch_size: int, pad_id: int, q
 
     from debiaslab.batching import by_length, pad_batch
     from debiaslab.evals.common import model_device
+    from debiaslab.progress import track
 
     device = model_device(model)
     questions = range(len(requests)) if questions is None else questions
@@ -174,7 +177,7 @@ def four_request_loglikelihoods(model, requests, batch_size: int, pad_id: int, q
     seqs = [requests[q][0] + requests[q][1][j] for q, j in flat]
     scores: dict[int, list[float]] = {q: [0.0] * len(requests[q][1]) for q in questions}
     with torch.no_grad():
-        for batch in by_length([len(s) for s in seqs], batch_size, longest_first=True):
+        for batch in track(list(by_length([len(s) for s in seqs], batch_size, longest_first=True)), "MMLU (four requests)"):
             ids, mask = pad_batch([seqs[k][:-1] for k in batch], pad_id)
             logprobs = torch.log_softmax(model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float(), -1)
             # one gather for the batch: row r's continuation tokens at the positions predicting them

@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tqdm.auto import tqdm
-
 THINK = re.compile(r"<think>.*?(</think>|$)", flags=re.DOTALL)
 
 
@@ -118,6 +116,7 @@ def generate(model, tokenizer, prompts: list[str], settings: SamplingSettings, s
     from transformers import LogitsProcessorList
 
     from debiaslab.batching import by_length
+    from debiaslab.progress import Progress
 
     tokenizer.padding_side = "left"
     encoded = tokenizer(prompts, add_special_tokens=False)["input_ids"]
@@ -129,8 +128,9 @@ def generate(model, tokenizer, prompts: list[str], settings: SamplingSettings, s
     kwargs = dict(max_new_tokens=settings.max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id,
                   temperature=None, top_p=None, top_k=None)
     eos_ids = stop_token_ids(model)
+    progress = Progress(desc, len(prompts), "prompts")
     with torch.inference_mode():
-        for idx in tqdm(batches, desc=desc, mininterval=2):
+        for idx in batches:
             batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt").to(device)
             processors = list(processor_factory(batch["input_ids"].shape[1])) if processor_factory else []
             if settings.do_sample:
@@ -140,4 +140,6 @@ def generate(model, tokenizer, prompts: list[str], settings: SamplingSettings, s
             texts = tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
             for i, text in zip(idx, texts):
                 outputs[i] = text
+            progress.update(len(idx))
+    progress.close()
     return outputs  # type: ignore[return-value]

@@ -199,8 +199,11 @@ def generate(model, tokenizer, prompts: list[str], settings: DiffusionSettings, 
     """Sample a response per prompt; returns the decoded generated blocks, in input order."""
     import torch
 
+    from debiaslab.progress import Progress
+
     mask_id = resolve_mask_id(tokenizer, settings)
     encoded = encode_prompts(tokenizer, prompts)
+    progress = Progress("generate (diffusion)", len(prompts), "prompts")
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
     out: list[str | None] = [None] * len(prompts)
@@ -210,4 +213,6 @@ def generate(model, tokenizer, prompts: list[str], settings: DiffusionSettings, 
         traj = sample(model, body, settings, mask_id, suffix_ids=suffix, generator=generator)
         for i, text in zip(idx, tokenizer.batch_decode(traj.generated, skip_special_tokens=True)):
             out[i] = text
+        progress.update(len(idx))
+    progress.close()
     return out  # type: ignore[return-value]

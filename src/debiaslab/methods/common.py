@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import signal
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,9 @@ def trainer_arguments(*, checkpoint_dir: Path, seed: int, learning_rate: float, 
         logging_steps=logging_steps,
         report_to="none",
         dataloader_num_workers=0,
-        disable_tqdm=False,
+        # a job log is a file: tqdm's bar there is one line of carriage returns, so off unless on a terminal;
+        # the Trainer then prints each logging step's metrics, and progress_callback adds step counts and ETA
+        disable_tqdm=not sys.stderr.isatty(),
     )
 
 
@@ -183,12 +186,14 @@ def train_and_save(trainer, out_dir: str | Path, checkpoint_dir: Path, info: dic
     already seen. Under a multi-GPU launch every process trains; the main process saves.
     """
     from debiaslab.io import atomic_path, write_json
+    from debiaslab.progress import trainer_callback
 
     resume = last_checkpoint(checkpoint_dir)
     if resume:
         log.info("resuming from %s", resume)
     stopper = StopOnSignal()
     trainer.add_callback(stopper.callback())
+    trainer.add_callback(trainer_callback(f"train {info['method']}"))
     stopper.install()
     try:
         result = trainer.train(resume_from_checkpoint=resume)

@@ -30,12 +30,15 @@ Where this follows the source's code rather than SOURCES.md's summary, or depart
 
 from __future__ import annotations
 
+import logging
 import random
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from debiaslab.methods.common import LoraSettings
+
+log = logging.getLogger(__name__)
 
 CAUSAL_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
@@ -187,10 +190,12 @@ def _validation_kl(scorer, targets, batch_size: int) -> float:
     import torch
 
     from debiaslab.metrics.distribution_kl import kl_divergence_torch
+    from debiaslab.progress import track
 
     total = 0.0
+    batches = category_batches(list(scorer.occupations["prof_gender"]), batch_size, None)
     with torch.no_grad():
-        for positions, _ in category_batches(list(scorer.occupations["prof_gender"]), batch_size, None):
+        for positions, _ in track(batches, "validation KL", quiet=True):
             probs, _ = scorer.probabilities(positions)
             total += float(kl_divergence_torch(targets[positions].to(probs.device), probs).sum())
     return total / len(scorer.occupations)
@@ -259,6 +264,7 @@ def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out
     from debiaslab.io import atomic_path, write_json
     from debiaslab.methods.common import checkpoint_dir_for
     from debiaslab.metrics.distribution_kl import SentenceScorer, kl_divergence_torch
+    from debiaslab.progress import Progress
 
     torch.manual_seed(seed)
     rng = random.Random(seed)
@@ -316,11 +322,14 @@ def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out
         model.eval()
         state["history"].append({"epoch": 0, **kl_entries("valid", _validation_kl(valid, valid_targets,
                                                                                    settings.eval_batch_size), factor)})
+        log.info("before training: validation KL %.4g (%d training occupations, %d validation)",
+                 state["history"][0]["valid_kl"], len(categories), len(valid.occupations))
 
     while keep_training(state, settings.max_epochs, settings.patience):
         model.train()
         sums = {"loss": 0.0, "kl": 0.0, "mlm": 0.0, "lambda": 0.0}
         batches = category_batches(categories, settings.batch_size, rng)
+        progress = Progress(f"train kl_{desired} epoch {state['epoch'] + 1}", len(batches), "batches")
         for positions, category in batches:
             probs, _ = train.probabilities(positions, grad=True)
             loss = factor * kl_divergence_torch(train_targets[positions].to(probs.device), probs).mean()
@@ -340,6 +349,8 @@ def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out
             optimizer.step()
             sums["kl"] += float(loss.detach()) / factor
             sums["loss"] += float(total.detach())
+            progress.update(loss=float(total.detach()))
+        progress.close()
         model.eval()
         valid_kl = _validation_kl(valid, valid_targets, settings.eval_batch_size)
         if record_epoch(state, factor * valid_kl, settings.min_delta):  # early stopping compares KL/2 with batchmean
@@ -349,6 +360,9 @@ def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out
                                  "train_loss": means["loss"], **kl_entries("train", means["kl"], factor),
                                  "train_mlm": means["mlm"], "train_lambda": means["lambda"],
                                  "tracker": tracker.state()["stats"]})
+        log.info("epoch %d/%d: train loss %.4g, validation KL %.4g (best %.4g at epoch %d; %d without improvement)",
+                 state["epoch"], settings.max_epochs, means["loss"], valid_kl, state["best_loss"] / factor,
+                 state["best_epoch"], state["bad_epochs"])
         _save_checkpoint(checkpoint, {"model": _trainable_state(model), "optimizer": optimizer.state_dict(),
                                       "best": best_weights, "tracker": tracker.state(), "state": state,
                                       "python_rng": rng.getstate(), "torch_rng": torch.get_rng_state(),

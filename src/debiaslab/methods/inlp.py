@@ -35,6 +35,7 @@ def hidden_features(model, tokenizer, texts: list[str], batch_size: int = 64):
     import torch
 
     from debiaslab.batching import by_length, pad_batch
+    from debiaslab.progress import track
 
     captured: list = []
     head = model.get_output_embeddings()
@@ -45,7 +46,7 @@ def hidden_features(model, tokenizer, texts: list[str], batch_size: int = 64):
     out = None
     try:
         with torch.inference_mode():
-            for rows in by_length([len(ids) for ids in encoded], batch_size):
+            for rows in track(list(by_length([len(ids) for ids in encoded], batch_size)), "INLP hidden states", quiet=True):
                 ids, mask = pad_batch([encoded[i] for i in rows], pad)  # right padding: positions as unpadded
                 captured.clear()
                 model(input_ids=ids.to(device), attention_mask=mask.to(device))
@@ -86,6 +87,8 @@ def fit_projection(X, y, settings: INLPSettings, seed: int):
     import numpy as np
     from sklearn.svm import LinearSVC
 
+    from debiaslab.progress import Progress
+
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(X))
     n_dev = max(2, int(len(X) * settings.dev_fraction))
@@ -94,15 +97,18 @@ def fit_projection(X, y, settings: INLPSettings, seed: int):
     weights: list = []
     P = np.eye(dim)
     history = []
+    progress = Progress("INLP fit", settings.iterations, "iterations")
     for _ in range(settings.iterations):
         clf = LinearSVC(C=settings.svm_c, fit_intercept=True, dual="auto", max_iter=5000, random_state=seed)
         clf.fit(X[train] @ P, y[train])
         accuracy = float(clf.score(X[dev] @ P, y[dev]))
         history.append(accuracy)
+        progress.update(dev_accuracy=accuracy)
         if settings.min_accuracy is not None and accuracy < settings.min_accuracy:
             break
         weights.append(clf.coef_.reshape(1, -1))
         P = nullspace_intersection(weights, dim)
+    progress.close()
     return P, history
 
 

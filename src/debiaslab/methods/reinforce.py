@@ -200,6 +200,7 @@ def train_reinforce(model_spec, data_path, settings: ReinforceSettings, seed: in
     from debiaslab.methods.common import StopOnSignal, checkpoint_dir_for
     from debiaslab.methods.policy import make_policy, model_inputs
     from debiaslab.methods.reward import Reward
+    from debiaslab.progress import Progress
 
     settings.check()
     spec = models.ModelSpec.parse(model_spec)
@@ -228,6 +229,7 @@ def train_reinforce(model_spec, data_path, settings: ReinforceSettings, seed: in
         history, start_step = state["history"], state["step"]
 
     began = time.perf_counter()
+    progress = Progress("train reinforce", steps, "steps", done=start_step)
     stopper = StopOnSignal()  # SLURM's SIGTERM (preemption, time limit): checkpoint the step in hand, then stop
     stopper.install()
     try:
@@ -259,6 +261,8 @@ def train_reinforce(model_spec, data_path, settings: ReinforceSettings, seed: in
                 "learning_rate": settings.learning_rate, "seconds": time.perf_counter() - began,
                 "lemmatizer": reward.lemmatizer,
             })
+            progress.update(loss=loss_value, reward=history[-1]["mean_reward"],
+                            gendered_rate=history[-1]["gendered_pronoun_rate"])
             signalled = stopper.stop_now()
             if ((step + 1) % settings.save_steps == 0 or signalled) and step + 1 < steps:
                 checkpoint.save({"adapter": get_peft_model_state_dict(model), "optimizer": optimizer.state_dict(),
@@ -269,6 +273,7 @@ def train_reinforce(model_spec, data_path, settings: ReinforceSettings, seed: in
                     raise SystemExit(128 + stopper.received)
     finally:
         stopper.uninstall()
+    progress.close()
 
     import pandas as pd
 

@@ -100,6 +100,7 @@ def train_rloo(model_spec, data_path, settings: RLOOSettings, seed: int, out_dir
     from debiaslab.data.mcq import train_subset
     from debiaslab.io import atomic_path, read_table, write_json, write_text
     from debiaslab.methods.common import checkpoint_dir_for, last_checkpoint, trainer_arguments
+    from debiaslab.progress import trainer_callback
 
     spec = models.ModelSpec.parse(model_spec)
     if spec.diffusion:
@@ -133,6 +134,7 @@ def train_rloo(model_spec, data_path, settings: RLOOSettings, seed: int, out_dir
                           processing_class=tokenizer,
                           peft_config=models.lora_config(asdict(settings.lora), model=model))
     reward.model = trainer.model
+    trainer.add_callback(trainer_callback("train rloo"))
     resume = last_checkpoint(checkpoint_dir)
     trainer.train(resume_from_checkpoint=resume)
     steps = [row for row in trainer.state.log_history if "loss" in row and "mean_reward" in row]

@@ -52,11 +52,12 @@ def score_desired_distribution(model_spec, trained, sentences_path, settings: di
     from debiaslab.io import write_parquet
     from debiaslab.methods.desired_kl import load_trained
     from debiaslab.metrics.distribution_kl import SentenceScorer, detection_records
+    from debiaslab.progress import track
 
     s = build(EvaluationSettings, settings, "experiments.desired_distribution.evaluation")
     model, tokenizer, kind = load_trained(model_spec, trained)
     records = []
-    for split in s.splits:
+    for split in track(s.splits, "score desired_distribution", unit="splits"):
         scorer = SentenceScorer(model, tokenizer, kind, read_sentences(sentences_path, split), s.max_length, s.batch_size)
         records.append(detection_records(scorer)[0])
     records = pd.concat(records, ignore_index=True)

@@ -172,10 +172,12 @@ def mlm_scores(model, encoded, batch_size: int = 256, grad: bool = False):
 
     from debiaslab.batching import in_input_order, trimmed_batches
     from debiaslab.evals.corpus_perplexity import head_on
+    from debiaslab.progress import Progress
 
     device = next(model.parameters()).device
     mask_id = encoded["mask_token_id"]
     out, order = [], []
+    progress = Progress("MLM scores", len(encoded["input_ids"]), "sentences", first=False, final=False)
     with torch.set_grad_enabled(grad):
         for rows, (b_ids, b_attn, b_attr, b_prof) in trimmed_batches(encoded, ("input_ids", "attention_mask", "attr", "prof"),
                                                                      batch_size):
@@ -193,6 +195,8 @@ def mlm_scores(model, encoded, batch_size: int = 256, grad: bool = False):
             n = len(b_ids)
             out.append(per_row[:n] - per_row[n:])
             order += rows
+            progress.update(len(rows))
+    progress.close()
     return in_input_order(out, order)
 
 
@@ -212,9 +216,12 @@ def causal_scores(model, encoded, batch_size: int = 256, grad: bool = False):
     import torch.nn.functional as F
 
     from debiaslab.batching import in_input_order, trimmed_batches
+    from debiaslab.progress import Progress
 
     device = next(model.parameters()).device
     out, order = [], []
+    # only a pass longer than the progress interval logs (a training batch's pass is short; a split's may not be)
+    progress = Progress("sentence NLL", len(encoded["input_ids"]), "sentences", first=False, final=False)
     with torch.set_grad_enabled(grad):
         for rows, (ids, attn) in trimmed_batches(encoded, ("input_ids", "attention_mask"), batch_size):
             ids, attn = ids.to(device), attn.to(device)
@@ -224,6 +231,8 @@ def causal_scores(model, encoded, batch_size: int = 256, grad: bool = False):
             nll = nll.view(valid.shape) * valid
             out.append(nll.sum(dim=1) / valid.sum(dim=1).clamp(min=1))
             order += rows
+            progress.update(len(rows))
+    progress.close()
     return in_input_order(out, order)
 
 

@@ -62,12 +62,13 @@ def _logits(model, tokenizer, first: list[str], second: list[str] | None, batch_
     import torch
 
     from debiaslab.batching import by_length, pad_encoded
+    from debiaslab.progress import track
 
     encoded = encode_inputs(tokenizer, first, second, max_length)
     device = next(model.parameters()).device
     out = torch.empty((len(first), model.config.num_labels))
     with torch.inference_mode():
-        for idx in by_length([len(ids) for ids in encoded["input_ids"]], batch_size):
+        for idx in track(list(by_length([len(ids) for ids in encoded["input_ids"]], batch_size)), "score responses"):
             batch = pad_encoded(encoded, idx, tokenizer.pad_token_id, side=tokenizer.padding_side)
             out[idx] = model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu()
     return out

@@ -80,6 +80,7 @@ def evaluate(model_spec, pool_path, cells: list[dict], settings: EvalSettings, s
     from debiaslab.methods.policy import make_policy, model_inputs
     from debiaslab.methods.reward import Reward
     from debiaslab.metrics.statistics import Bootstrap
+    from debiaslab.progress import Progress
 
     spec = models.ModelSpec.parse(model_spec)
     prompts = eval_prompts(read_table(pool_path, required=["split", "rank", "prompt", "question", "occupation"]),
@@ -90,6 +91,7 @@ def evaluate(model_spec, pool_path, cells: list[dict], settings: EvalSettings, s
     inputs = model_inputs(tokenizer, prompts, settings.generation)
     boot = Bootstrap(seed)
     all_records, values = [], []
+    progress = Progress("sample evaluation prompts", len(cells) * len(inputs), "responses")
     for k, cell in enumerate(cells):
         adapter = cell.get("adapter")
         if adapter:
@@ -114,6 +116,7 @@ def evaluate(model_spec, pool_path, cells: list[dict], settings: EvalSettings, s
                 for r in policy.rollout(chunk, cell["temperature"], seed=seed * 1000 + b, with_kl=bool(adapter)):
                     for i, text, value in zip(r.order, r.texts, r.kl.tolist()):
                         texts[start + i], kl[start + i] = text, value
+                progress.update(len(chunk), cell=f"{k + 1}/{len(cells)}")
         scored = reward(texts, kl)
         records = prompts[["occupation", "activity", "neutral_option", "options", "prompt"]].copy()
         records.insert(0, "temperature", float(cell["temperature"]))
@@ -128,6 +131,7 @@ def evaluate(model_spec, pool_path, cells: list[dict], settings: EvalSettings, s
         records["genbit_lemmatizer"] = reward.lemmatizer
         all_records.append(records)
         values += cell_values(records, reward.genbit, cell_label(int(cell["size"]), float(cell["temperature"])), boot)
+    progress.close()
     return pd.concat(all_records, ignore_index=True), values, reward.lemmatizer
 
 

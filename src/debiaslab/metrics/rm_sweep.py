@@ -85,6 +85,7 @@ def score_sweep(model, adapter, items_path, settings: dict, run, scores_out, rec
     from debiaslab.io import read_table, write_parquet
     from debiaslab.methods.forget_lora import load_reward_model, subtracted
     from debiaslab.metrics.statistics import Bootstrap
+    from debiaslab.progress import track
 
     s = build(SweepSettings, settings, "rm_forget.sweep")
     if not s.lambdas:
@@ -100,7 +101,7 @@ def score_sweep(model, adapter, items_path, settings: dict, run, scores_out, rec
 
     values, records = [], []
     boot = Bootstrap(run.seed)
-    for lam in s.lambdas:
+    for lam in track(s.lambdas, "reward-model sweep", unit="lambdas"):
         with subtracted(reward_model, lam):
             scores = score(reward_model, tokenizer, encoded, s.batch_size)
         for v in sweep_metrics(rows, scores, boot):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from debiaslab.progress import track
 
 
 @dataclass(frozen=True)
@@ -194,7 +194,7 @@ def pretrain(kind: str, documents: list[str], tokenizer_dir: str | Path, out_dir
     model.train()
     losses = []
     batches = _batches(encoded, s)
-    for _ in tqdm(range(s.steps), desc=f"pretrain {kind}", mininterval=2):
+    for _ in track(range(s.steps), f"pretrain {kind}", unit="steps"):
         batch = next(batches)
         if collate is None:
             loss = _causal_step(model, batch, tok.pad_token_id, s.length_chunks)

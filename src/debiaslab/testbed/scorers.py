@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from debiaslab.progress import track
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def train_loop(model, settings, n: int, loss_fn, desc: str, schedule: str = "lin
     sched = schedules[schedule](opt, int(settings.warmup_ratio * settings.steps), settings.steps)
     model.train()
     losses = []
-    for _ in tqdm(range(settings.steps), desc=desc, mininterval=2):
+    for _ in track(range(settings.steps), desc, unit="steps"):
         idx = torch.randint(0, n, (min(settings.batch_size, n),), generator=gen).tolist()
         loss = loss_fn(idx)
         loss.backward()

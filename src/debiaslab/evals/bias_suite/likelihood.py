@@ -12,6 +12,7 @@ def sentence_loglikelihoods(model, tokenizer, texts: list[str], batch_size: int,
 
     from debiaslab.batching import by_length, pad_batch
     from debiaslab.evals.common import model_device
+    from debiaslab.progress import track
 
     device = model_device(model)
     start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
@@ -19,7 +20,8 @@ def sentence_loglikelihoods(model, tokenizer, texts: list[str], batch_size: int,
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else start
     sums, counts = [0.0] * len(texts), [len(ids) - 1 for ids in encoded]
     with torch.no_grad():
-        for rows in by_length([len(ids) for ids in encoded], batch_size):
+        batches = list(by_length([len(ids) for ids in encoded], batch_size))
+        for rows in track(batches, "sentence log-likelihoods", quiet=True):
             ids, mask = pad_batch([encoded[i] for i in rows], pad)
             ids, mask = ids.to(device), mask.to(device)
             logprobs = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits[:, :-1].float(), -1)

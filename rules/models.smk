@@ -1,0 +1,27 @@
+# Models named by a GGUF file (`models.<name>.gguf`): converted once into a Hub-format folder that every
+# stage loads as any other model (model_entry gives jobs that folder as `path`; model_input makes
+# them depend on it). Reruns only when the GGUF file or the conversion code changes.
+
+
+rule import_gguf:
+    input:
+        gguf=lambda w: str(locate_gguf(config["models"][w.model]["gguf"])),
+    output:
+        model=directory(imported_model_paths("{model}")["model"]),
+        provenance=imported_model_paths("{model}")["provenance"],
+    params:
+        source=lambda w: as_json(config["models"][w.model]["gguf"]),
+        code=code("debiaslab.gguf_import"),
+    threads: 1
+    resources:
+        **GENERATE_RESOURCES,
+    priority: PRIORITY["testbed"]
+    log:
+        "results/logs/models/{model}/import_gguf.log",
+    benchmark:
+        "results/benchmarks/models/{model}/import_gguf.tsv"
+    conda:
+        "../envs/train.yaml"
+    shell:
+        "debiaslab --threads {threads} models import-gguf --gguf {params.source:q} --out {output.model}"
+        " --provenance {output.provenance} > {log} 2>&1"
