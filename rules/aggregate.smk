@@ -15,6 +15,8 @@ rule table:
         ),
         md="results/tables/{experiment}.md",
         tex="results/tables/{experiment}.tex",
+    wildcard_constraints:
+        experiment="|".join(table_names()) or "(?!)",
     params:
         settings=lambda w: as_json(table_settings(w.experiment)),
         # the report's caption: the same words the table job writes (workflow/report/table.rst renders it)

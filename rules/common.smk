@@ -179,8 +179,24 @@ def testbed_targets():
     return ["results/testbed/lm", "results/testbed/mlm", "results/testbed/mmlu", "results/testbed/glue"]
 
 
+# The cross-experiment table and figure of the bias suite (aggregate/bias_suite.py): every run's
+# eval_bias_suite.parquet, each experiment a section compared with its own baseline.
+SUITE = "bias_suite"
+
+
+def suite_experiments():
+    return [name for name in EXPERIMENTS if SUITE in evaluations(name)]
+
+
+def table_names():
+    """Every table the config defines: one per experiment, and the bias suite's if any experiment runs it."""
+    return list(EXPERIMENTS) + ([SUITE] if suite_experiments() else [])
+
+
 def table_inputs(name):
-    """Score-store files an experiment's table is computed from (one per run by default)."""
+    """Score-store files a table is computed from (an experiment's: one per run by default)."""
+    if name == SUITE:
+        return [path for exp in suite_experiments() for path in evaluation_targets(exp) if path.endswith(f"/eval_{SUITE}.parquet")]
     if name == "reward_guided":
         return [f"results/scores/reward_guided/{m}/{meth}/seed~{s}/scores.parquet" for m, meth, s in reward_guided_runs()]
     if name == "desired_distribution":
@@ -208,19 +224,22 @@ def table_cells(name):
 
 def table_settings(name):
     """A table's config slice plus the method order (the order methods are listed in config)."""
+    if name == SUITE:
+        return {"experiments": {exp: {"method_order": list(experiment(exp)["methods"])} for exp in suite_experiments()}}
     return experiment(name)["table"] | {"method_order": list(experiment(name)["methods"])}
 
 
 # figure name → the experiment whose score store it plots
-FIGURES = {"occupations_per_occupation": "occupations", "rm_forget_lambda_curve": "rm_forget"}
+FIGURES = {"occupations_per_occupation": "occupations", "rm_forget_lambda_curve": "rm_forget", SUITE: SUITE}
 
 
 def table_targets():
-    return [f"results/tables/{name}.{ext}" for name in EXPERIMENTS for ext in ("csv", "md", "tex")]
+    return [f"results/tables/{name}.{ext}" for name in table_names() for ext in ("csv", "md", "tex")]
 
 
 def figure_targets():
-    return [path for name in EXPERIMENTS for path in experiment_figures(name)]
+    suite = [f"results/figures/{SUITE}.{ext}" for ext in ("png", "pdf")] if suite_experiments() else []
+    return [path for name in EXPERIMENTS for path in experiment_figures(name)] + suite
 
 
 def experiment_figures(name):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from conftest import ENV, REPO, edited_config, planned_jobs, snakemake
 
@@ -251,6 +252,25 @@ def test_bias_suite_scores_every_run_and_sees_the_planted_bias(default_run):
     rg = scores["reward_guided"]
     assert set(rg["split"]) == {"n=0,T=0.7", "n=0,T=1", "n=64,T=0.7", "n=64,T=1"}
     assert set(scores["safety"]["method"]) == {"base", "sft", "dpo"}
+
+
+def test_bias_suite_table_has_every_method_and_a_mitigations_change_with_its_ci(default_run):
+    """Acceptance (issue 27): results/tables/bias_suite.* has a row for every method of every experiment that
+    runs the suite, each compared with its experiment's baseline; SFT's change of BBQ s_AMB on the occupations
+    runs comes with its Student-t CI and a named test; the figure is drawn."""
+    csv = pd.read_csv(default_run / "results/tables/bias_suite.csv")
+    config = yaml.safe_load((default_run / "config/config.yaml").read_text())["experiments"]
+    for name in ("occupations", "safety", "reward_guided", "desired_distribution"):
+        assert set(csv.loc[csv["table"] == name, "method"]) == set(config[name]["methods"]), name
+    occ = csv[csv["table"] == "occupations"].set_index("method")
+    assert occ.loc["prompt_only", "BBQ s_AMB test"] == "baseline"
+    sft = occ.loc["sft"]
+    assert sft["BBQ s_AMB Δ ci low"] <= sft["BBQ s_AMB Δ"] <= sft["BBQ s_AMB Δ ci high"]
+    assert sft["BBQ s_AMB test"] in ("paired t", "n/a: zero variance") and sft["n seeds"] == 3
+    rg = csv[csv["table"] == "reward_guided"]
+    assert set(rg.loc[rg["method"] == "base", "size"]) == {0} and rg.loc[rg["method"] == "reinforce", "BBQ s_AMB Δ"].notna().all()
+    assert "Bias suite (occupations runs)" in (default_run / "results/tables/bias_suite.md").read_text()
+    assert (default_run / "results/figures/bias_suite.png").stat().st_size > 10_000
 
 
 def test_perplexity_evaluation_causal_strided_and_mlm(testbed, tmp_path):

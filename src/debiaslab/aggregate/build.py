@@ -9,8 +9,11 @@ def build_table(experiment: str, score_paths, settings: dict, csv_out, md_out, t
     from debiaslab.aggregate.specs import table_spec
     from debiaslab.aggregate.tables import write_table
 
-    scores = read_complete(experiment, score_paths, runs, cells)
-    write_table(scores, table_spec(experiment, settings), csv_out, md_out, tex_out)
+    table = table_spec(experiment, settings)
+    # a table across experiments (the bias suite) checks each file against its run instead
+    single = all(spec.experiment == table.experiment for spec in table.sections)
+    scores = read_complete(experiment if single else None, score_paths, runs, cells)
+    write_table(scores, table, csv_out, md_out, tex_out)
     return {"score_files": len(score_paths), "rows": len(scores)}
 
 

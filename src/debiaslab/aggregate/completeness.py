@@ -32,9 +32,9 @@ def read_complete(experiment: str | None, paths, runs=None, cells: dict | None =
         if frame.empty:
             raise DataError(f"{path}: no score rows (an empty score file); rerun the job that writes it")
         labels = _labels(frame, ("experiment",))
-        experiment = experiment or (runs[i].experiment if runs else None)
-        if experiment is not None and labels != [(experiment,)]:
-            raise DataError(f"{path}: rows of experiment {_show(labels)}, expected {experiment!r} only")
+        expected_experiment = experiment or (runs[i].experiment if runs else None)
+        if expected_experiment is not None and labels != [(expected_experiment,)]:
+            raise DataError(f"{path}: rows of experiment {_show(labels)}, expected {expected_experiment!r} only")
         if runs is not None:
             run = runs[i]
             expected = (run.experiment, run.model, run.method, int(run.seed))

@@ -6,27 +6,6 @@ Error bars and bands are the interval the tables show for the same cells (tables
 
 from __future__ import annotations
 
-from pathlib import Path
-
-
-def _save(fig, out_png, out_pdf) -> None:
-    from debiaslab.io import atomic_path
-
-    for path in (out_png, out_pdf):
-        with atomic_path(path) as tmp:
-            # metadata without dates keeps the files byte-identical across runs
-            fig.savefig(tmp, format=Path(path).suffix.lstrip("."), bbox_inches="tight", dpi=150,
-                        metadata={"CreationDate": None} if str(path).endswith(".pdf") else {"Software": None})
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
 
 def occupations_spec(settings: dict):
     """The occupations table's spec narrowed to the AND rate per occupation (the figure's bars)."""
@@ -46,7 +25,9 @@ def occupations_per_occupation(scores, settings: dict, out_png, out_pdf) -> None
 
     from debiaslab.aggregate.tables import shown_interval_name, summary, with_shown_interval
 
-    plt = _pyplot()
+    from debiaslab.aggregate.plotting import pyplot, save
+
+    plt = pyplot()
     spec = occupations_spec(settings)
     long = with_shown_interval(summary(scores, spec))
     long["bar"] = [m if long["model"].nunique() == 1 else f"{model} {m}" for model, m in zip(long["model"], long["method"])]
@@ -72,7 +53,7 @@ def occupations_per_occupation(scores, settings: dict, out_png, out_pdf) -> None
                  f"(error bars: {shown_interval_name(long, spec)})", fontsize=10)
     # outside the axes: a legend inside would cover the 100 % bars
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    _save(fig, out_png, out_pdf)
+    save(fig, out_png, out_pdf)
     plt.close(fig)
 
 
@@ -103,9 +84,21 @@ def figure_caption(name: str, settings: dict) -> str:
         return ("reward_guided training curves: " + ", ".join(title for _, title in CURVE_PANELS) + " per step, "
                 "read from each run's adapter/training_metrics.csv (not the score store); one line per grid cell "
                 "(model, method, n, T): mean over seeds, band = min–max over seeds.")
+    if name == "bias_suite":
+        from debiaslab.aggregate.bias_suite import figure_caption as suite_caption
+
+        return suite_caption(settings)
     from debiaslab.config import ConfigError
 
     raise ConfigError(f"no caption for figure {name!r}")
 
 
-FIGURES = {"occupations_per_occupation": occupations_per_occupation, "rm_forget_lambda_curve": rm_forget_lambda_curve}
+def bias_suite(scores, settings: dict, out_png, out_pdf) -> None:
+    """The bias suite's headline metrics of every run (aggregate/bias_suite.py)."""
+    from debiaslab.aggregate.bias_suite import figure
+
+    figure(scores, settings, out_png, out_pdf)
+
+
+FIGURES = {"occupations_per_occupation": occupations_per_occupation, "rm_forget_lambda_curve": rm_forget_lambda_curve,
+           "bias_suite": bias_suite}

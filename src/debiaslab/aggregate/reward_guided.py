@@ -55,12 +55,10 @@ def read_curves(adapters) -> "object":
 
 def write_curves(adapters, png_out, csv_out) -> dict:
     """Stage entry: all training curves as one CSV, and the figure (one line per cell, mean over seeds)."""
-    import matplotlib
+    from debiaslab.aggregate.plotting import pyplot, save
+    from debiaslab.io import write_text
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from debiaslab.io import atomic_path, write_text
+    plt = pyplot()
 
     curves = read_curves(adapters)
     write_text(csv_out, curves.to_csv(index=False, float_format="%.6g"))
@@ -78,8 +76,7 @@ def write_curves(adapters, png_out, csv_out) -> dict:
             ax.set_xlabel("step")
     axes[0].legend(fontsize=7, loc="best")
     fig.suptitle("reward_guided training curves (mean over seeds, band = min–max)", fontsize=10)
-    with atomic_path(png_out) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
+    save(fig, png_out, dpi=120)
     plt.close(fig)
     return {"runs": int(curves.groupby(["model", "method", "seed", "size", "temperature"]).ngroups),
             "rows": len(curves)}

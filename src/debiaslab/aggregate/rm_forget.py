@@ -23,15 +23,11 @@ def curve_scores(scores):
 def write_curve_figure(scores, settings: dict, png_out, pdf_out) -> None:
     """One panel per (model, method): RM-Bench accuracies and the mode's own pair accuracy against λ; band = the
     rm_forget table's interval (figures.figure_caption)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    from debiaslab.aggregate.plotting import pyplot, save
     from debiaslab.aggregate.specs import table_spec
     from debiaslab.aggregate.tables import shown_interval_name, summary, with_shown_interval
-    from debiaslab.io import atomic_path
 
+    plt = pyplot()
     spec = table_spec("rm_forget", settings).sections[0]
     long = with_shown_interval(summary(scores, spec))
     panels = list(dict.fromkeys(zip(long["model"], long["method"])))
@@ -55,8 +51,5 @@ def write_curve_figure(scores, settings: dict, png_out, pdf_out) -> None:
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
-    for out, fmt in ((png_out, "png"), (pdf_out, "pdf")):
-        with atomic_path(out) as tmp:
-            # no timestamps in the metadata: the same scores give the same bytes
-            fig.savefig(tmp, format=fmt, dpi=150, metadata={"Software": None} if fmt == "png" else {"CreationDate": None})
+    save(fig, png_out, pdf_out)
     plt.close(fig)

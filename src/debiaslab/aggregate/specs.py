@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from debiaslab.aggregate import bias_suite
 from debiaslab.aggregate.tables import Table, TableSpec
 
 INF = math.inf
@@ -208,7 +209,7 @@ def _desired_distribution(settings: dict) -> Table:
 
 
 TABLES = {"occupations": _occupations, "reward_guided": _reward_guided, "rm_forget": _rm_forget, "safety": _safety,
-          "desired_distribution": _desired_distribution}
+          "desired_distribution": _desired_distribution, "bias_suite": bias_suite.table}
 
 
 def table_spec(experiment: str, settings: dict) -> Table:
