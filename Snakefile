@@ -9,9 +9,9 @@
 
 from snakemake.utils import min_version
 
-from debiaslab import warm_start
+from debiaslab.runtime import warm_start
 from debiaslab.aggregate.bundle import unpacked_bundle
-from debiaslab.config import ConfigError, load_yaml
+from debiaslab.core.config import ConfigError, load_yaml
 
 min_version("9.0")
 
@@ -48,7 +48,7 @@ include: "rules/aggregate.smk"
 
 
 # Local runs: each job runs in a fork of one process that imported torch & co. once, not ~4 s of
-# imports per job (debiaslab/warm_start.py; README "Warm start"). Cluster jobs run as they are.
+# imports per job (debiaslab/runtime/warm_start.py; README "Warm start"). Cluster jobs run as they are.
 onstart:
     check_token()  # before any job, but not in a dry-run (which needs no secret)
     warm_start.start_for(workflow, "results/logs/warm_start.log")

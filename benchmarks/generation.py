@@ -68,7 +68,7 @@ def main(argv=None) -> int:
 
     from debiaslab import models
     from debiaslab.generation.autoregressive import SamplingSettings, generate
-    from debiaslab.io import read_table
+    from debiaslab.core.io import read_table
 
     _common.set_threads(a.threads)
     with tempfile.TemporaryDirectory(prefix="bench-gen-") as tmp:

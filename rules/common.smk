@@ -9,14 +9,14 @@ from pathlib import Path
 
 from debiaslab.aggregate import bundle
 from debiaslab.aggregate.captions import report_caption
-from debiaslab.config import ConfigError, as_json, load_yaml, validate
+from debiaslab.core.config import ConfigError, as_json, load_yaml, validate
 from debiaslab.generation.responses import DECODERS, PROJECTION_MODULE
-from debiaslab.gguf_import import locate as locate_gguf
-from debiaslab.hub import is_hub_id, missing_local_paths
-from debiaslab.hub import references as hub_references
+from debiaslab.hub.gguf import locate as locate_gguf
+from debiaslab.hub.download import is_hub_id, missing_local_paths
+from debiaslab.hub.download import references as hub_references
 from debiaslab.methods.train import trainer_module
 from debiaslab.metrics.reward_guided import cell_label
-from debiaslab.provenance import source_fingerprint
+from debiaslab.core.provenance import source_fingerprint
 
 try:
     # Snakemake's YAML loader keeps the last of two equal keys: each config file is read again, strictly

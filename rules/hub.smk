@@ -11,7 +11,7 @@ rule hub_download:
     params:
         references=lambda w: as_json(HUB_REFERENCES),
         cache=config["hub_cache"],
-        code=code("debiaslab.hub"),
+        code=code("debiaslab.hub.download"),
     priority: PRIORITY["testbed"]
     log:
         "results/logs/hub/download.log",

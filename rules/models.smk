@@ -11,7 +11,7 @@ rule import_gguf:
         provenance=imported_model_paths("{model}")["provenance"],
     params:
         source=lambda w: as_json(config["models"][w.model]["gguf"]),
-        code=code("debiaslab.gguf_import"),
+        code=code("debiaslab.hub.gguf"),
     threads: 1
     resources:
         **GENERATE_RESOURCES,

@@ -1,4 +1,4 @@
-"""Length-sorted batches and padding (debiaslab.batching): the order, the ties, both sides; and the
+"""Length-sorted batches and padding (debiaslab.core.batching): the order, the ties, both sides; and the
 allocator setting that keeps a batch's memory between forwards."""
 
 import os
@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from debiaslab.batching import by_length, in_input_order, pad_batch, trimmed_batches
+from debiaslab.core.batching import by_length, in_input_order, pad_batch, trimmed_batches
 from debiaslab.cli import keep_freed_memory
 
 
@@ -35,7 +35,7 @@ def test_padding_on_either_side():
 
 
 def test_a_tokenizer_output_becomes_one_batch():
-    from debiaslab.batching import pad_encoded
+    from debiaslab.core.batching import pad_encoded
 
     encoded = {"input_ids": [[101, 7, 102, 9, 102], [101, 5, 102], [101, 102]],
                "token_type_ids": [[0, 0, 0, 1, 1], [0, 0, 0], [0, 0]]}

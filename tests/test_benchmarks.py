@@ -189,7 +189,7 @@ def test_training_benchmark_covers_every_trainer():
     class accepts: a trainer added to the package without them here fails this, not the script's default run."""
     import training
 
-    from debiaslab.config import build, load
+    from debiaslab.core.config import build, load
     from debiaslab.methods.train import TRAINERS
 
     config = load(REPO / "config" / "config.yaml", REPO / "workflow" / "schemas" / "config.schema.yaml")

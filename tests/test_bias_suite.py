@@ -12,7 +12,7 @@ import torch
 
 from debiaslab.evals.bias_suite import bbq, stereoset, suite, winogender
 from debiaslab.metrics import bias_benchmarks as bm
-from debiaslab.metrics.statistics import Bootstrap
+from debiaslab.core.statistics import Bootstrap
 from test_evals import Bigram, CharTokenizer, bigram_logprob
 
 # --- the published formulas --------------------------------------------------------------------------------
@@ -212,7 +212,7 @@ def test_packaged_winogender_loads_all_triples():
 
 
 def test_winogender_names_a_missing_statistic(tmp_path):
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     s = winogender_folder(tmp_path, {"a": 50.0, "b": 10.0})
     with pytest.raises(DataError, match=r"no pct for occupation\(s\) \['c'\]"):
@@ -237,7 +237,7 @@ def test_stereoset_reads_the_original_json_and_the_hub_schema(tmp_path):
         assert got["sentences"] == {"stereotype": "The mother was caring.", "anti-stereotype": "The mother was rude.",
                                     "unrelated": "The mother was fish."}
     assert stereoset.template_word("The BLANK, said she.", "The nurse, said she.") == "nurse"
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     with pytest.raises(DataError, match=r"dev.json: no row with bias_type \['race'\]; found \['gender'\]"):
         stereoset.load_examples(stereoset.StereoSetSettings(stereoset.StereoSetDataset(path=str(tmp_path / "dev.json")),
@@ -329,7 +329,7 @@ def test_testbed_sets_encode_the_planted_stereotype(tmp_path):
 
 
 def test_suite_runs_the_benchmarks_a_model_kind_has_a_score_for():
-    from debiaslab.config import ConfigError, build
+    from debiaslab.core.config import ConfigError, build
 
     s = build(suite.BiasSuiteSettings, {})
     assert suite.chosen(s, "causal") == ["bbq", "winogender", "crows_pairs"]  # StereoSet: no data given
@@ -343,7 +343,7 @@ def test_suite_runs_the_benchmarks_a_model_kind_has_a_score_for():
 
 
 def test_cells_are_evaluated_once_per_adapter_and_labelled_as_splits(tmp_path, monkeypatch):
-    from debiaslab.aggregate.store import RunId, score_rows, write_scores
+    from debiaslab.core.store import RunId, score_rows, write_scores
     from debiaslab.evals import run as evals_run
 
     calls = []

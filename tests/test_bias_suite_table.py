@@ -12,7 +12,7 @@ import pytest
 from debiaslab.aggregate import tables
 from debiaslab.aggregate.build import build_figure, build_table
 from debiaslab.aggregate.specs import table_spec
-from debiaslab.aggregate.store import RunId, score_rows, write_scores
+from debiaslab.core.store import RunId, score_rows, write_scores
 
 T_975_1 = 12.706204736174707  # t_{0.975, 1}
 

@@ -27,7 +27,7 @@ import yaml
 
 from conftest import ENV, REPO, copy_workflow, planned_jobs, snakemake
 from debiaslab.cli import main
-from debiaslab.config import load_yaml, validate
+from debiaslab.core.config import load_yaml, validate
 
 METHODS = ("prompt_only", "sft", "gen_filter")  # not sorted: the rebuilt table must keep this order
 SEEDS = (42, 123)
@@ -324,7 +324,7 @@ def test_a_table_refuses_a_score_file_that_is_empty_or_mislabelled(small_run, tm
 
 
 def test_a_reward_guided_table_refuses_a_run_short_of_a_grid_cell(tmp_path, capsys):
-    from debiaslab.aggregate.store import RunId, score_rows, write_scores
+    from debiaslab.core.store import RunId, score_rows, write_scores
     from debiaslab.metrics.reward_guided import cell_label
 
     path = tmp_path / "scores.parquet"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from debiaslab.config import ConfigError, build, load, validate
+from debiaslab.core.config import ConfigError, build, load, validate
 from debiaslab.methods.sft import SFTSettings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -109,7 +109,7 @@ def test_check_config_cli_reports_errors(tmp_path):
 
 
 def test_evaluations_are_validated_and_fluency_needs_a_defined_reference():
-    from debiaslab.config import ConfigError, load_yaml, validate
+    from debiaslab.core.config import ConfigError, load_yaml, validate
 
     config = load_yaml(REPO / "config" / "config.yaml")
     config["experiments"]["occupations"]["evaluations"] = {"fluency": {"reference": "gpt-9"}, "mmlu": {"template": "x"}}

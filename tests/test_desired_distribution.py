@@ -428,7 +428,7 @@ def test_attribute_masking_masks_the_gendered_attribute_of_planted_sentences(tok
 
 
 def test_score_matrix_rejects_a_ragged_sentence_table():
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     frame = _frame()
     with pytest.raises(DataError, match="occupation"):
@@ -441,7 +441,7 @@ def _config(patch=None):
     import copy
     from pathlib import Path
 
-    from debiaslab.config import validate
+    from debiaslab.core.config import validate
 
     repo = Path(__file__).resolve().parents[1]
     config = {"models": {"b": {"path": "bert-base-uncased", "kind": "mlm"}, "l": {"path": "org/llama", "kind": "causal"}},
@@ -472,7 +472,7 @@ def test_schema_defaults_are_the_sources_values():
     ({"evaluations": {"perplexity": {"dataset": {"colum": "t"}}}}, "colum"),
 ])
 def test_bad_desired_distribution_configs_are_rejected_by_key(patch, fragment):
-    from debiaslab.config import ConfigError
+    from debiaslab.core.config import ConfigError
 
     with pytest.raises(ConfigError) as err:
         _config(patch)
@@ -483,7 +483,7 @@ def test_bad_desired_distribution_configs_are_rejected_by_key(patch, fragment):
 
 def test_table_pairs_each_seed_with_the_base_run():
     from debiaslab.aggregate.specs import table_spec
-    from debiaslab.aggregate.store import RunId, score_rows
+    from debiaslab.core.store import RunId, score_rows
     from debiaslab.aggregate.tables import build, latex, markdown
 
     def rows(method, seed, kl, loss):
@@ -522,7 +522,7 @@ def test_trained_folder_is_the_model_or_its_adapter(tmp_path):
     """Evaluations of a run with a trained folder: a complete model replaces the base, an adapter is applied."""
     import json
 
-    from debiaslab.config import ConfigError
+    from debiaslab.core.config import ConfigError
     from debiaslab.evals.common import apply_trained
 
     base = json.dumps({"path": "bert-base-uncased", "kind": "mlm", "dtype": "float32"})

@@ -208,7 +208,7 @@ def test_masked_lm_training_resumes_to_the_uninterrupted_run(default_run, tmp_pa
 def test_causal_lora_variant_trains_an_adapter_and_scores_it(default_run, tmp_path):
     """The causal-LM variant (LoRA, λ·L_norm, no MLM term) on the testbed causal LM, end to end by hand:
     training, detection, and the perplexity evaluation applying the adapter from the trained folder."""
-    from debiaslab.aggregate.store import RunId
+    from debiaslab.core.store import RunId
     from debiaslab.evals.common import apply_trained
     from debiaslab.evals.run import evaluate_model
     from debiaslab.methods.train import run

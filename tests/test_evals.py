@@ -17,7 +17,7 @@ import torch
 from debiaslab.evals import corpus_perplexity as cp
 from debiaslab.evals import fluency, glue, mmlu
 from debiaslab.evals.bias_suite import crows_pairs
-from debiaslab.metrics.statistics import Bootstrap
+from debiaslab.core.statistics import Bootstrap
 
 
 # --- MMLU prompts, tokenisation and the decision rule --------------------------------------------------
@@ -39,7 +39,7 @@ def test_mmlu_templates_render_as_lm_eval_and_the_source_study():
 
 
 def test_mmlu_k_shot_needs_enough_dev_questions():
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     with pytest.raises(DataError, match="elementary_mathematics"):
         mmlu.contexts([ROW], [SHOT], "lm_eval", 2)

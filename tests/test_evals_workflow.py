@@ -65,7 +65,7 @@ def test_mmlu_predictions_equal_lm_evaluation_harness(testbed, testbed_lm, tmp_p
     LoRA adapter through `peft=` where a run has one; its per-question log-likelihoods and predictions equal
     debiaslab's one-forward scoring of the same model. lm-eval is part of the test install (the `lmeval`
     extra): this test never skips."""
-    from debiaslab.aggregate.store import RunId
+    from debiaslab.core.store import RunId
     from debiaslab.evals import lm_eval_bridge
     from debiaslab.evals.common import load_evaluated
     from debiaslab.evals.mmlu import load_rows, score_questions
@@ -121,7 +121,7 @@ def test_benchmark_prints_a_throughput_ratio_of_at_least_three(testbed):
 
 
 def test_glue_fine_tunes_the_testbed_mlm_on_both_tasks(testbed, tmp_path):
-    from debiaslab.aggregate.store import RunId
+    from debiaslab.core.store import RunId
     from debiaslab.evals import glue
 
     # the run_glue defaults (lr 2e-5, 3 epochs of 8 steps) barely move a from-scratch head; the testbed needs more
@@ -140,7 +140,7 @@ def test_glue_fine_tunes_in_float32_where_auto_means_bf16(testbed, tmp_path, mon
     import torch
 
     from debiaslab import models
-    from debiaslab.aggregate.store import RunId
+    from debiaslab.core.store import RunId
     from debiaslab.evals import glue
 
     as_on_a_gpu = models.torch_dtype
@@ -164,7 +164,7 @@ def test_crows_pairs_scores_all_pairs_with_the_testbed_mlm_in_under_a_minute(tes
 
     Timed in CPU seconds of this process (all its threads): under a minute of CPU is under a minute
     of wall time on two dedicated cores, whatever else shares the test machine."""
-    from debiaslab.aggregate.store import RunId
+    from debiaslab.core.store import RunId
     from debiaslab.evals.bias_suite import crows_pairs
 
     start, cpu = time.perf_counter(), time.process_time()
@@ -186,7 +186,7 @@ def test_crows_pairs_native_scorer_equals_lm_eval_on_the_testbed_lm(testbed, tes
     pytest.importorskip("lm_eval")
     import lm_eval
 
-    from debiaslab.aggregate.store import RunId
+    from debiaslab.core.store import RunId
     from debiaslab.evals import lm_eval_bridge
     from debiaslab.evals.bias_suite import crows_pairs
 
@@ -274,7 +274,7 @@ def test_bias_suite_table_has_every_method_and_a_mitigations_change_with_its_ci(
 
 
 def test_perplexity_evaluation_causal_strided_and_mlm(testbed, tmp_path):
-    from debiaslab.aggregate.store import RunId
+    from debiaslab.core.store import RunId
     from debiaslab.evals import corpus_perplexity
 
     sentences = ["The capital of France is Paris.", "A dog makes the sound bark.", "A carpenter uses a hammer most."]

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from debiaslab import models
-from debiaslab.config import ConfigError, build
+from debiaslab.core.config import ConfigError, build
 from debiaslab.methods.forget_lora import ForgetLoRASettings, check_settings, load_reward_model, subtracted
 
 R, ALPHA = 8, 16

@@ -127,7 +127,7 @@ def test_two_folders_of_the_same_name_are_read_as_they_are(tmp_path):
 
 def test_testbed_corpus_code_excludes_pair_building_and_training():
     """The corpus (hence tokenizers and the shared LM) reruns on edits to answer rendering only."""
-    from debiaslab.provenance import module_closure
+    from debiaslab.core.provenance import module_closure
 
     names = {p.name for p in module_closure("debiaslab.testbed.corpus")}
     assert "answer_styles.py" in names and "arithmetic.py" in names

@@ -9,7 +9,7 @@ import pytest
 from debiaslab.data import hh_rlhf
 from debiaslab.data.bias_prompts import select_prompts, write_prompts
 from debiaslab.data.hh_rlhf import Parsed, build_examples, dpo_example, split_turns
-from debiaslab.io import DataError
+from debiaslab.core.io import DataError
 
 COLON_DIALOGUE = (
     "\n\nHuman: Here is my list: eggs, milk. Also: what time do shops open? 9:30?"

@@ -5,8 +5,8 @@ import json
 import pandas as pd
 import pytest
 
-from debiaslab import provenance
-from debiaslab.io import DataError, atomic_path, read_json, read_jsonl, read_table, write_json, write_parquet
+from debiaslab.core import provenance
+from debiaslab.core.io import DataError, atomic_path, read_json, read_jsonl, read_table, write_json, write_parquet
 
 
 def test_failed_write_leaves_nothing_behind(tmp_path):
@@ -110,7 +110,7 @@ def test_generation_fingerprint_holds_only_the_method_s_decoder():
 def test_trainers_with_a_loop_of_their_own_refuse_a_multi_gpu_launch(monkeypatch, tmp_path):
     """Under `accelerate launch` with N GPUs they would each run the whole job: refused before any work,
     naming the fix; TRL's trainers (which split the batch over the processes) get past the check."""
-    from debiaslab.config import ConfigError
+    from debiaslab.core.config import ConfigError
     from debiaslab.methods.train import ONE_PROCESS, TRAINERS, run
 
     assert ONE_PROCESS == {"inlp", "reinforce", "kl_equal", "kl_real_world"} and ONE_PROCESS <= set(TRAINERS)

@@ -5,7 +5,7 @@ import pytest
 
 from debiaslab.data.mcq import (ACTIVITIES, NEUTRAL_OPTIONS, chosen_option, eval_prompts, has_gendered_pronoun,
                                 make_pool, question_rows, train_subset)
-from debiaslab.io import DataError
+from debiaslab.core.io import DataError
 from debiaslab.metrics.genbit import ensure_pkg_resources
 from debiaslab.testbed.corpus import MALE_STEREOTYPED, build_corpus
 

@@ -1,4 +1,4 @@
-"""Progress lines in job logs (debiaslab/progress.py): counts, ETA and throttling; long loops log them."""
+"""Progress lines in job logs (debiaslab/core/progress.py): counts, ETA and throttling; long loops log them."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from debiaslab import progress as progress_module
-from debiaslab.progress import Progress, duration, track
+from debiaslab.core import progress as progress_module
+from debiaslab.core.progress import Progress, duration, track
 
 
 class Clock:
@@ -26,7 +26,7 @@ def clock(monkeypatch):
 
 
 def lines(caplog):
-    return [r.getMessage() for r in caplog.records if r.name == "debiaslab.progress"]
+    return [r.getMessage() for r in caplog.records if r.name == "debiaslab.core.progress"]
 
 
 def test_duration_reads_as_seconds_minutes_or_hours():
@@ -34,7 +34,7 @@ def test_duration_reads_as_seconds_minutes_or_hours():
 
 
 def test_lines_after_the_first_item_then_every_interval_then_at_the_end(clock, caplog):
-    caplog.set_level(logging.INFO, "debiaslab.progress")
+    caplog.set_level(logging.INFO, "debiaslab.core.progress")
     p = Progress("train x", 10, "steps", interval=30)
     for seconds in (5, 5, 5, 20, 5, 5, 5, 25, 5, 5):  # the item times; lines at t=5, 35, 70 and the end
         clock.now += seconds
@@ -49,7 +49,7 @@ def test_lines_after_the_first_item_then_every_interval_then_at_the_end(clock, c
 
 
 def test_a_resumed_loop_estimates_from_this_runs_items_and_quiet_loops_log_only_when_slow(clock, caplog):
-    caplog.set_level(logging.INFO, "debiaslab.progress")
+    caplog.set_level(logging.INFO, "debiaslab.core.progress")
     p = Progress("train y", 100, "steps", done=90)
     clock.now += 2
     p.update()
@@ -72,7 +72,7 @@ def test_desired_kl_trainer_logs_progress_every_epoch(tmp_path, caplog, one_torc
     import torch
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
-    from debiaslab.config import build
+    from debiaslab.core.config import build
     from debiaslab.data.desired_distribution import write_sentences
     from debiaslab.methods.desired_kl import RealWorldKLSettings, train_desired_kl
     from debiaslab.testbed.tokenizer import train_causal

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from debiaslab.config import build
+from debiaslab.core.config import build
 from debiaslab.methods.policy import CausalPolicy, counted_tokens, token_kl
 from debiaslab.methods.reinforce import (ReinforceSettings, advantages, baseline_values, batch_schedule,
                                          reinforce_loss, total_steps)

@@ -19,7 +19,7 @@ import yaml
 
 from conftest import REPO, TEST_TOKEN, copy_workflow, snakemake
 from debiaslab.cli import main
-from debiaslab.config import ConfigError, load_yaml, validate
+from debiaslab.core.config import ConfigError, load_yaml, validate
 
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 
@@ -397,7 +397,7 @@ def test_pickled_weights_are_refused(default_run, tmp_path):
     import torch
     from safetensors.torch import load_file
 
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
     from debiaslab.models import attach_adapter, load_model
 
     model_dir = tmp_path / "pickled-lm"
@@ -452,7 +452,7 @@ def test_a_duplicate_key_or_non_utf8_config_is_rejected_before_any_job_naming_it
 def test_a_local_path_with_a_typo_is_rejected_before_any_job_not_taken_for_a_hub_id(tmp_path, capsys):
     """`models/lm-typo` (with models/ a folder here) used to be taken for a Hub id and failed in hub_download
     with "check your internet connection"."""
-    from debiaslab.hub import is_hub_id
+    from debiaslab.hub.download import is_hub_id
 
     workdir = copy_workflow(tmp_path / "wf")
     (workdir / "models").mkdir()

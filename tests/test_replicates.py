@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from debiaslab.metrics.statistics import RESAMPLES, Bootstrap
+from debiaslab.core.statistics import RESAMPLES, Bootstrap
 
 
 def test_balance_replicates_are_the_metrics_of_resampled_responses():

@@ -10,7 +10,7 @@ import torch
 
 from debiaslab.aggregate.safety_import import FILE_NAME, read_published
 from debiaslab.cli import main
-from debiaslab.io import DataError
+from debiaslab.core.io import DataError
 from debiaslab.metrics import response_scores as rs
 
 FIXTURE = Path(__file__).parent / "fixtures" / "safety_published"

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, edited_config, planned_jobs
-from debiaslab.config import ConfigError, load_yaml, validate
+from debiaslab.core.config import ConfigError, load_yaml, validate
 
 SEEDS = (42, 123)
 TEMPERATURES = ("0.7", "1")
@@ -112,7 +112,7 @@ def test_rloo_moves_the_testbed_lm_to_the_neutral_option(default_run, tmp_path):
     both the base and the adapter sample the 64 held-out prompts with the same seed (the scoring job's code):
     the gendered-pronoun rate falls, the neutral option and the mean reward rise, each by a margin (measured:
     0.88 → 0.22–0.36, 0.11–0.13 → 0.59–0.69, −0.59 → −0.17 to −0.26 over two seeds)."""
-    from debiaslab.config import build
+    from debiaslab.core.config import build
     from debiaslab.methods import train
     from debiaslab.metrics.reward_guided import EvalSettings, evaluate
 
@@ -149,7 +149,7 @@ def test_reinforce_at_temperature_zero_pushes_down_the_penalised_greedy_answers(
 
     from debiaslab import models
     from debiaslab.data.mcq import train_subset
-    from debiaslab.io import read_table
+    from debiaslab.core.io import read_table
     from debiaslab.methods import train
     from debiaslab.methods.policy import CausalPolicy
     from debiaslab.methods.reward import Reward, RewardSettings

@@ -82,7 +82,7 @@ def test_trained_forget_lora_touches_only_qkvo_and_subtracts_exactly(default_run
     from safetensors.torch import load_file
 
     from debiaslab import models
-    from debiaslab.batching import pad_batch
+    from debiaslab.core.batching import pad_batch
     from debiaslab.data.reward_inputs import encode
     from debiaslab.methods.forget_lora import load_reward_model, subtracted
 

@@ -147,8 +147,8 @@ def test_accelerate_configs_load_and_the_cli_runs_as_a_module():
 # --- offline compute nodes: Hub references, the download job, the token ---------------------------
 
 def test_hub_references_of_configs(tmp_path):
-    from debiaslab.config import load
-    from debiaslab.hub import references
+    from debiaslab.core.config import load
+    from debiaslab.hub.download import references
 
     schema = REPO / "workflow/schemas/config.schema.yaml"
     assert references(load(REPO / "config/config.yaml", schema), root=REPO) == {"models": [], "datasets": []}
@@ -191,8 +191,8 @@ def test_download_job_on_a_local_only_config_fetches_nothing(tmp_path):
 def test_download_passes_revisions_skips_duplicate_weights_and_never_records_the_token(tmp_path, monkeypatch):
     import huggingface_hub
 
-    from debiaslab import hub
-    from debiaslab.config import ConfigError
+    from debiaslab.hub import download as hub
+    from debiaslab.core.config import ConfigError
 
     calls = []
 

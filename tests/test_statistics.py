@@ -5,8 +5,8 @@ import math
 import pytest
 
 from debiaslab.metrics.balance import shannon_entropy_bits, term_entropies, unique_pairs
-from debiaslab.metrics import statistics as st
-from debiaslab.metrics.statistics import (N_BELOW_2, ZERO_VARIANCE, Bootstrap, Stratum, clip_interval, cmh_test, holm,
+from debiaslab.core import statistics as st
+from debiaslab.core.statistics import (N_BELOW_2, ZERO_VARIANCE, Bootstrap, Stratum, clip_interval, cmh_test, holm,
                                           paired_difference, percentile_interval, stratified_cohens_d,
                                           stratified_replicates, t_interval, wilson_interval)
 

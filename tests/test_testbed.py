@@ -73,7 +73,7 @@ def test_pretraining_step_has_the_padded_batch_loss_and_gradient(chunks):
     """Head only where there is a target, micro-batches by length: the transformers loss, the same gradient."""
     from transformers import BertConfig, BertForMaskedLM, Qwen3Config, Qwen3ForCausalLM
 
-    from debiaslab.batching import pad_batch
+    from debiaslab.core.batching import pad_batch
     from debiaslab.testbed.pretrain import _causal_step, _mlm_step
 
     torch.manual_seed(0)

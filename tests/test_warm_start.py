@@ -1,4 +1,4 @@
-"""The warm-start server (debiaslab/warm_start.py): a job forked from it runs as its command would
+"""The warm-start server (debiaslab/runtime/warm_start.py): a job forked from it runs as its command would
 (arguments, directory, temporary directory, standard streams, exit status, the variables the
 libraries' imports set), a killed command takes its job with it, and whatever the server may not
 serve runs cold. Then the default run: its model jobs ran warm, and a job rerun cold gives the same
@@ -18,10 +18,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from debiaslab import warm_start
+from debiaslab.runtime import warm_start
 
 COLD = 97  # the test client's status when run_forked says "run it yourself"
-CLIENT = ("import sys\nfrom debiaslab.warm_start import run_forked\n"
+CLIENT = ("import sys\nfrom debiaslab.runtime.warm_start import run_forked\n"
           f"code = run_forked(sys.argv[1:])\nsys.exit({COLD} if code is None else code)\n")
 
 

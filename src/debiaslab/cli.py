@@ -81,9 +81,9 @@ def _model(parser: argparse.ArgumentParser, required: bool = True) -> None:
 # --- handlers: each calls one function -----------------------------------------------------------
 
 def cmd_check_config(a):
-    from debiaslab import config
+    from debiaslab.core import config
 
-    from debiaslab.hub import missing_local_paths
+    from debiaslab.hub.download import missing_local_paths
 
     cfg = config.load(a.config, a.schema)
     problems = missing_local_paths(cfg)
@@ -185,7 +185,7 @@ def cmd_data_reward_guided(a):
 
 
 def cmd_data_safety(a):
-    from debiaslab.config import ConfigError
+    from debiaslab.core.config import ConfigError
 
     needed = ("sft_out", "dpo_out") if a.what == "train" else ("out",)
     missing = ["--" + n.replace("_", "-") for n in needed if not getattr(a, n)]
@@ -296,13 +296,13 @@ def cmd_aggregate_figure(a):
 
 
 def cmd_hub_download(a):
-    from debiaslab.hub import download
+    from debiaslab.hub.download import download
 
     return download(a.references, a.cache, a.out)
 
 
 def cmd_models_import_gguf(a):
-    from debiaslab.gguf_import import import_gguf
+    from debiaslab.hub.gguf import import_gguf
 
     return import_gguf(a.gguf, a.out, a.provenance)
 
@@ -337,7 +337,7 @@ def cmd_aggregate_import_safety(a):
 # --- parser ----------------------------------------------------------------------------------------
 
 def _run_id(text: str):
-    from debiaslab.aggregate.store import RunId
+    from debiaslab.core.store import RunId
 
     parts = text.split("/")
     if len(parts) != 4:
@@ -349,7 +349,7 @@ def _run_id(text: str):
 
 
 def cmd_warm_start(a):
-    from debiaslab.warm_start import serve
+    from debiaslab.runtime.warm_start import serve
 
     serve(a.socket, a.parent, idle_timeout=a.idle_timeout)
 
@@ -670,7 +670,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_aggregate_import_safety)
 
     w = sub.add_parser("warm-start", help="serve local jobs from one process that imported torch & co. once",
-                       description="The warm-start server (debiaslab/warm_start.py): a local Snakemake run starts "
+                       description="The warm-start server (debiaslab/runtime/warm_start.py): a local Snakemake run starts "
                                    "it; each `debiaslab` command of the run then runs in a fork of it, skipping "
                                    "~4 s of imports. Set DEBIASLAB_WARM_START=0 to run every job cold.")
     w.add_argument("--socket", required=True, help="Unix socket path to listen on")
@@ -714,8 +714,8 @@ def keep_freed_memory() -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """The `debiaslab` command: run in a fork of the warm-start server where a local Snakemake run
-    has one (debiaslab/warm_start.py), else here."""
-    from debiaslab.warm_start import run_forked
+    has one (debiaslab/runtime/warm_start.py), else here."""
+    from debiaslab.runtime.warm_start import run_forked
 
     argv = sys.argv[1:] if argv is None else list(argv)
     forked = run_forked(argv)
@@ -738,8 +738,8 @@ def run(argv: list[str]) -> int:
         if args.command not in ("check-config", "aggregate", "score", "data", "warm-start"):
             set_threads(args.threads)
     start = time.perf_counter()
-    from debiaslab.config import ConfigError
-    from debiaslab.io import DataError
+    from debiaslab.core.config import ConfigError
+    from debiaslab.core.io import DataError
 
     settings_missing = hasattr(args, "settings") and args.settings is None
     if settings_missing:

@@ -77,7 +77,7 @@ def torch_dtype(spec: ModelSpec):
 
 def unavailable(spec: ModelSpec, error: Exception):
     """The error for a model that is neither a local folder nor downloadable now (e.g. offline)."""
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     local = Path(spec.path).exists()
     where = (f"local folder {spec.path!r} is not a loadable model" if local else
@@ -172,7 +172,7 @@ def load_model(spec: "ModelSpec | str", *, kind: str | None = None, adapter: str
 
 def safe_adapter(adapter: str | Path) -> str:
     """The adapter directory, refused unless its weights are safetensors (PEFT would unpickle a .bin)."""
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     path = Path(adapter)
     if not (path / "adapter_model.safetensors").is_file():
@@ -215,7 +215,7 @@ def check_target_modules(model, targets) -> None:
     import torch
     from transformers.pytorch_utils import Conv1D
 
-    from debiaslab.config import ConfigError
+    from debiaslab.core.config import ConfigError
 
     if isinstance(targets, str):  # "all-linear" and regular expressions: PEFT resolves them
         return

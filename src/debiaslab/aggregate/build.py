@@ -22,7 +22,7 @@ def build_figure(name: str, score_paths, settings: dict, out_png, out_pdf, runs=
     from debiaslab.aggregate.completeness import read_complete
 
     if name not in figures.FIGURES:
-        from debiaslab.config import ConfigError
+        from debiaslab.core.config import ConfigError
 
         raise ConfigError(f"unknown figure {name!r}; known: {', '.join(sorted(figures.FIGURES))}")
     scores = read_complete(None, score_paths, runs, cells)

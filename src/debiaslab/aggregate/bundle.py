@@ -81,7 +81,7 @@ def make_bundle(score_paths, config: dict, out: str | Path, records: bool = Fals
     """Write the archive; returns a summary (files, bytes). `config` keeps the run's key order."""
     import yaml
 
-    from debiaslab.io import DataError, atomic_path
+    from debiaslab.core.io import DataError, atomic_path
 
     files = []
     for path in map(Path, score_paths):
@@ -115,7 +115,7 @@ def make_bundle(score_paths, config: dict, out: str | Path, records: bool = Fals
 
 
 def _refusal(archive, name: str, why: str):
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     return DataError(f"{archive}: {name}: {why}; refusing the bundle (nothing was unpacked)")
 
@@ -125,7 +125,7 @@ def _checked_members(archive: Path, tar: tarfile.TarFile) -> list[tarfile.TarInf
     matches the manifest's, and every listed file is present."""
     members = tar.getmembers()
     if not members:
-        from debiaslab.io import DataError
+        from debiaslab.core.io import DataError
 
         raise DataError(f"{archive}: empty archive, not a bundle (make one with `snakemake results/bundle.tar.gz`)")
     names = [m.name for m in members]
@@ -174,7 +174,7 @@ def unpack_bundle(archive: str | Path, dest: str | Path = ".") -> list[str]:
     import os
     import zlib
 
-    from debiaslab.io import DataError, write_json
+    from debiaslab.core.io import DataError, write_json
 
     archive, dest = Path(archive), Path(dest)
     if not archive.is_file():

@@ -56,7 +56,7 @@ def readme_block() -> str:
 
 def update_readme(path: str | Path) -> bool:
     """Rewrite the generated block of a Markdown page (CAPTIONS_PAGE) in place; True if it changed."""
-    from debiaslab.io import DataError, write_text
+    from debiaslab.core.io import DataError, write_text
 
     path = Path(path)
     text = path.read_text()

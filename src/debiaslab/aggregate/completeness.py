@@ -18,8 +18,8 @@ def read_complete(experiment: str | None, paths, runs=None, cells: dict | None =
     given, exactly its run's rows (and `cells`' cells)."""
     import pandas as pd
 
-    from debiaslab.aggregate.store import read_scores
-    from debiaslab.io import DataError
+    from debiaslab.core.store import read_scores
+    from debiaslab.core.io import DataError
 
     paths = list(paths)
     if not paths:

@@ -20,7 +20,7 @@ def bias_rows(scores, splits):
     """Detection rows with `target` and metric `kl` (KL to the target) or `p_male_mean`, for `splits`."""
     import pandas as pd
 
-    from debiaslab.config import ConfigError
+    from debiaslab.core.config import ConfigError
 
     scores = scores[scores["split"].isin(list(splits)) & scores["subset"].isin(CATEGORIES)]
     methods = [m for m in dict.fromkeys(scores["method"]) if m != "base"]

@@ -88,7 +88,7 @@ def figure_caption(name: str, settings: dict) -> str:
         from debiaslab.aggregate.bias_suite import figure_caption as suite_caption
 
         return suite_caption(settings)
-    from debiaslab.config import ConfigError
+    from debiaslab.core.config import ConfigError
 
     raise ConfigError(f"no caption for figure {name!r}")
 

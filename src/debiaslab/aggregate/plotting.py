@@ -18,7 +18,7 @@ def pyplot():
 def save(fig, *paths, dpi: int = 150) -> None:
     """Each path in the format its suffix names, written atomically; metadata without dates or versions keeps
     the files byte-identical across runs."""
-    from debiaslab.io import atomic_path
+    from debiaslab.core.io import atomic_path
 
     for path in paths:
         fmt = Path(path).suffix.lstrip(".")

@@ -35,7 +35,7 @@ def read_curves(adapters) -> "object":
     """Every run's training_metrics.csv, tagged with model, method, seed, size and temperature from its path."""
     import pandas as pd
 
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     frames = []
     for adapter in adapters:
@@ -56,7 +56,7 @@ def read_curves(adapters) -> "object":
 def write_curves(adapters, png_out, csv_out) -> dict:
     """Stage entry: all training curves as one CSV, and the figure (one line per cell, mean over seeds)."""
     from debiaslab.aggregate.plotting import pyplot, save
-    from debiaslab.io import write_text
+    from debiaslab.core.io import write_text
 
     plt = pyplot()
 

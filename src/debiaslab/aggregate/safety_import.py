@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from debiaslab.io import DataError
+from debiaslab.core.io import DataError
 
 FILE_NAME = re.compile(r"^(?P<method>[A-Za-z0-9-]+?)(?:_model)?_(?P<bias>[A-Za-z_]+?)_responses?_scores\.json$")
 METHOD_ALIASES = {"instruct": "base"}
@@ -34,7 +34,7 @@ def read_published(folder) -> "object":
     """All records of a folder of published files: columns method, bias_type, prompt, response, both scores."""
     import pandas as pd
 
-    from debiaslab.io import read_json
+    from debiaslab.core.io import read_json
     from debiaslab.metrics.response_scores import BIAS_KEY, RM_KEY
 
     folder = Path(folder)
@@ -65,7 +65,7 @@ def import_table(folder, model: str, seed: int, settings: dict, csv_out, md_out,
     import pandas as pd
 
     from debiaslab.aggregate.specs import table_spec
-    from debiaslab.aggregate.store import RunId, score_rows, write_scores
+    from debiaslab.core.store import RunId, score_rows, write_scores
     from debiaslab.aggregate.tables import write_table
     from debiaslab.metrics.response_scores import summarize
 

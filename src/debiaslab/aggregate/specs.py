@@ -215,7 +215,7 @@ TABLES = {"occupations": _occupations, "reward_guided": _reward_guided, "rm_forg
 def table_spec(experiment: str, settings: dict) -> Table:
     """The Table for `experiment`, from its `table` config slice plus method order."""
     if experiment not in TABLES:
-        from debiaslab.config import ConfigError
+        from debiaslab.core.config import ConfigError
 
         raise ConfigError(f"no table is defined for experiment {experiment!r}; known: {', '.join(sorted(TABLES))}")
     return TABLES[experiment](settings)

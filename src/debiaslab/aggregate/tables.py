@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from debiaslab.metrics.statistics import LEVEL, NAN, NO_REPLICATES, RESAMPLES
+from debiaslab.core.statistics import LEVEL, NAN, NO_REPLICATES, RESAMPLES
 
 SPLIT_ORDER = ("train", "heldout", "valid", "validation", "test")
 KEY_LABELS = {"size": "n", "temperature": "T", "lambda": "λ", "subset": "category"}
@@ -99,7 +99,7 @@ def _is_baseline(spec: TableSpec, key: dict) -> bool:
 
 def _item_interval(spec: TableSpec, metric: str, seeds: dict):
     """(low, high, method) over items for one cell."""
-    from debiaslab.metrics.statistics import percentile_interval, stratified_replicates, wilson_interval
+    from debiaslab.core.statistics import percentile_interval, stratified_replicates, wilson_interval
 
     if metric in spec.proportions:
         k = sum(round(v * n) for v, n, _ in seeds.values())
@@ -116,7 +116,7 @@ def _comparison(spec: TableSpec, metric: str, seeds: dict, base: dict, bounds) -
     """Δ to the baseline: paired by seed (or every seed vs a baseline scored once)."""
     import numpy as np
 
-    from debiaslab.metrics.statistics import (N_BELOW_2, clip_interval, cmh_test, paired_difference,
+    from debiaslab.core.statistics import (N_BELOW_2, clip_interval, cmh_test, paired_difference,
                                               percentile_interval, strata_from_rates, stratified_cohens_d, t_interval)
 
     if spec.baseline_once and len(base) == 1:
@@ -157,7 +157,7 @@ def summary(scores, spec: TableSpec):
     import numpy as np
     import pandas as pd
 
-    from debiaslab.metrics.statistics import clip_interval, t_interval
+    from debiaslab.core.statistics import clip_interval, t_interval
 
     frame = cells(scores, spec)
     keys = list(spec.row_keys)
@@ -202,7 +202,7 @@ def adjust(summaries: list) -> list:
     """Holm's adjustment over all comparisons of a table's sections: paired t-tests one family, CMH tests another."""
     import pandas as pd
 
-    from debiaslab.metrics.statistics import holm
+    from debiaslab.core.statistics import holm
 
     if not summaries:
         return summaries
@@ -602,7 +602,7 @@ def csv_text(table: Table, longs: list) -> str:
 
 def write_table(scores, table: Table, csv_path, md_path, tex_path=None) -> str:
     """Write the CSV, Markdown and (optionally) LaTeX of a table; returns the Markdown."""
-    from debiaslab.io import write_text
+    from debiaslab.core.io import write_text
 
     longs = build(scores, table)
     write_text(csv_path, csv_text(table, longs))

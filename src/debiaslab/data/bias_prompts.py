@@ -9,7 +9,7 @@ job per method × seed answers them all.
 
 from __future__ import annotations
 
-from debiaslab.io import DataError
+from debiaslab.core.io import DataError
 
 
 def flagged(value) -> bool:
@@ -39,9 +39,9 @@ def write_prompts(settings: dict, out) -> dict:
     """Stage entry: the prompt table (bias_type, sample, row, prompt) for every bias type in settings."""
     import pandas as pd
 
-    from debiaslab.config import ConfigError
-    from debiaslab.data.hub import load
-    from debiaslab.io import write_parquet
+    from debiaslab.core.config import ConfigError
+    from debiaslab.hub.datasets import load
+    from debiaslab.core.io import write_parquet
 
     bias_types = settings.get("bias_types")
     if not bias_types:

@@ -59,7 +59,7 @@ class GenderedWord:
 
 
 def _read_tsv(path: Path, required: tuple[str, ...]) -> list[dict]:
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     if not path.is_file():
         raise DataError(f"{path}: file not found")
@@ -73,7 +73,7 @@ def _read_tsv(path: Path, required: tuple[str, ...]) -> list[dict]:
 
 def read_professions(split: str, root: str | Path | None = None) -> list[Profession]:
     """The occupations of one split (`train`, `valid`, `test`) or `all` (profession_dist.tsv)."""
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     root = Path(root) if root else resources_dir()
     path = root / ("profession_dist.tsv" if split == "all" else f"professions_{split}.tsv")
@@ -197,7 +197,7 @@ def write_sentences(settings: dict, out) -> dict:
     optionally a per-category sample of each split's occupations (`per_category`, `seed`)."""
     import pandas as pd
 
-    from debiaslab.io import write_parquet
+    from debiaslab.core.io import write_parquet
 
     rows = sentence_rows(root=settings.get("path"))
     frame = pd.DataFrame(rows, columns=list(SENTENCE_COLUMNS))
@@ -209,7 +209,7 @@ def write_sentences(settings: dict, out) -> dict:
 
 def read_sentences(path, split: str | None = None):
     """The sentence table (optionally one split), checked for the columns scorers rely on."""
-    from debiaslab.io import read_parquet
+    from debiaslab.core.io import read_parquet
 
     frame = read_parquet(path, required=list(SENTENCE_COLUMNS))
     if split is not None:

@@ -35,7 +35,7 @@ def pairs(responses_by_variant: dict[Variant, str], mode: str) -> list[tuple[Var
 
 def load_problems(path: str, name: str | None, split: str, limit: int | None, seed: int):
     """A GSM8K-format split via `datasets.load_dataset` (Hub name or Hub-format folder), shuffled, first `limit`."""
-    from debiaslab.data.hub import load_split
+    from debiaslab.hub.datasets import load_split
 
     frame = load_split(path, name, split, required=("question", "answer"))
     questions, answers = frame["question"].tolist(), frame["answer"].tolist()
@@ -63,7 +63,7 @@ class StyleDataSettings:
 
 def build_rows(problems: Iterable[tuple[int, str, str]], split: str, seed: int) -> list[dict]:
     """Six response rows per question; a bad answer names its dataset row."""
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     rows = []
     for index, question, answer in problems:
@@ -108,8 +108,8 @@ def item_table(rows: list[dict]):
 
 def write_style_data(settings: dict, pairs_out, items_out) -> dict:
     """Stage entry: training pairs (every mode) from the train split, RM-Bench items from the eval split."""
-    from debiaslab.config import ConfigError, build
-    from debiaslab.io import write_parquet
+    from debiaslab.core.config import ConfigError, build
+    from debiaslab.core.io import write_parquet
 
     s = build(StyleDataSettings, settings, "rm_forget.data")
     d = s.dataset

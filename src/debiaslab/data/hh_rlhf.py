@@ -21,7 +21,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from debiaslab.io import DataError
+from debiaslab.core.io import DataError
 
 # A marker is "Human:" or "Assistant:" at the very start or after a blank line.
 MARKER = re.compile(r"(?:^|\n\n)(Human|Assistant):[ \t]?")
@@ -102,7 +102,7 @@ def sample_indices(size: int, n: int, seed: int, where: str) -> list[int]:
 
 def sample_rows(source: str, split: str, n_rows: int, seed: int) -> list[dict]:
     """n seeded rows {row, chosen, rejected} of the dataset (row = index in the split)."""
-    from debiaslab.data.hub import load
+    from debiaslab.hub.datasets import load
 
     dataset = load(source, split)
     missing = {"chosen", "rejected"} - set(dataset.column_names)
@@ -117,7 +117,7 @@ def write_data(settings: dict, seed: int, sft_out, dpo_out) -> dict:
     """Stage entry: one seeded sample of rows → the SFT table and the DPO table (same rows)."""
     import pandas as pd
 
-    from debiaslab.io import write_parquet
+    from debiaslab.core.io import write_parquet
 
     rows = sample_rows(settings["dataset"], settings["split"], settings["n_rows"], seed)
     summary = {"sampled": len(rows)}

@@ -73,7 +73,7 @@ def make_pool(seed: int, n_eval: int, occupations=OCCUPATIONS) -> list[dict]:
 
 def train_subset(frame, size: int):
     """The nested training set of `size` prompts (the pool's first `size` train rows)."""
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     train = frame[frame["split"] == "train"].sort_values("rank")
     if size > len(train):
@@ -100,7 +100,7 @@ def write_pool(settings: dict, out) -> dict:
     """Stage entry: the MCQ pool (train and eval rows) as Parquet."""
     import pandas as pd
 
-    from debiaslab.io import write_parquet
+    from debiaslab.core.io import write_parquet
 
     rows = make_pool(settings["seed"], settings["n_eval"], settings.get("occupations") or OCCUPATIONS)
     frame = pd.DataFrame(rows)

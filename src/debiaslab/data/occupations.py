@@ -202,7 +202,7 @@ def write_sft_data(settings: dict, seed: int, out) -> dict:
     """Stage entry: balanced SFT examples for the training occupations only."""
     import pandas as pd
 
-    from debiaslab.io import write_parquet
+    from debiaslab.core.io import write_parquet
 
     check_split(settings["train_occupations"], settings["heldout_occupations"])
     examples = balanced_examples(settings["train_occupations"], settings["n_per_occupation"], seed, settings["prompt"])
@@ -214,7 +214,7 @@ def write_dpo_data(settings: dict, seed: int, out) -> dict:
     """Stage entry: preference pairs for the training occupations only."""
     import pandas as pd
 
-    from debiaslab.io import write_parquet
+    from debiaslab.core.io import write_parquet
 
     check_split(settings["train_occupations"], settings["heldout_occupations"])
     pairs = preference_pairs(settings["train_occupations"], settings["n_per_occupation"], seed, settings["prompt"])
@@ -226,7 +226,7 @@ def write_prompts(settings: dict, out) -> dict:
     """Stage entry: one row per completion to sample, train and held-out occupations."""
     import pandas as pd
 
-    from debiaslab.io import write_parquet
+    from debiaslab.core.io import write_parquet
 
     rows = prompt_rows(settings["train_occupations"], settings["heldout_occupations"],
                        settings["samples_per_occupation"], settings["prompt"])
@@ -261,7 +261,7 @@ def write_inlp_data(settings: dict, out) -> dict:
     """Stage entry: gender-labelled minimal pairs over the training occupations."""
     import pandas as pd
 
-    from debiaslab.io import write_parquet
+    from debiaslab.core.io import write_parquet
 
     check_split(settings["train_occupations"], settings["heldout_occupations"])
     rows = gender_probe_rows(settings["train_occupations"])

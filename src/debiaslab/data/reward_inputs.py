@@ -29,7 +29,7 @@ def score(model, tokenizer, encoded: list[list[int]], batch_size: int = 32) -> l
     """The scalar reward of every encoded input, batched by length (then put back in order)."""
     import torch
 
-    from debiaslab.batching import by_length, pad_batch
+    from debiaslab.core.batching import by_length, pad_batch
 
     out = [0.0] * len(encoded)
     device = next(model.parameters()).device

@@ -54,7 +54,7 @@ def apply_trained(model_spec, trained=None, adapter=None):
     if trained is None:
         return model_spec, adapter
     if adapter is not None:
-        from debiaslab.config import ConfigError
+        from debiaslab.core.config import ConfigError
 
         raise ConfigError("give a run's adapter or its trained folder, not both")
     if (Path(trained) / "adapter_config.json").is_file():

@@ -52,10 +52,10 @@ def causal_nll(model, tokenizer, texts: Sequence[str], *, max_length: int, strid
     """Per text: (Σ NLL of its predicted tokens, number of predicted tokens), strided windows."""
     import torch
 
-    from debiaslab.batching import by_length, pad_batch
+    from debiaslab.core.batching import by_length, pad_batch
     from debiaslab.evals.common import model_device
 
-    from debiaslab.progress import track
+    from debiaslab.core.progress import track
 
     device = model_device(model)
     encoded = tokenizer(list(texts), add_special_tokens=add_special_tokens)["input_ids"]
@@ -137,10 +137,10 @@ def masked_token_logprobs(model, tokenizer, items: Sequence[tuple[Sequence[int],
     """log p(original token | the sequence with that one position masked), for each (ids, position)."""
     import torch
 
-    from debiaslab.batching import by_length, pad_batch
+    from debiaslab.core.batching import by_length, pad_batch
     from debiaslab.evals.common import model_device
 
-    from debiaslab.progress import track
+    from debiaslab.core.progress import track
 
     device = model_device(model)
     out = [0.0] * len(items)
@@ -175,7 +175,7 @@ def masked_lm_nll(model, tokenizer, texts: Sequence[str], *, probability: float,
     """Per text: (Σ NLL of its masked tokens, number masked), ⌊p·n⌋ tokens masked at once (seeded)."""
     import torch
 
-    from debiaslab.batching import by_length, pad_batch
+    from debiaslab.core.batching import by_length, pad_batch
     from debiaslab.evals.common import model_device
 
     device = model_device(model)
@@ -185,7 +185,7 @@ def masked_lm_nll(model, tokenizer, texts: Sequence[str], *, probability: float,
     masks = [mask_choice([p for p, token in enumerate(ids) if token not in special], probability, generator)
              for ids in encoded]  # in corpus order: independent of the batches below
     nll, count = [0.0] * len(texts), [0] * len(texts)
-    from debiaslab.progress import track
+    from debiaslab.core.progress import track
 
     with torch.no_grad():
         for batch in track(list(by_length([len(ids) for ids in encoded], batch_size)), "MLM loss", quiet=True):
@@ -252,11 +252,11 @@ def load_texts(d: CorpusData, limit: int | None) -> list[str]:
     from pathlib import Path
 
     if Path(d.path).is_file():
-        from debiaslab.io import read_table
+        from debiaslab.core.io import read_table
 
         frame = read_table(d.path, required=list(d.where), text=[d.column])
     else:
-        from debiaslab.data.hub import load_split
+        from debiaslab.hub.datasets import load_split
 
         frame = load_split(d.path, d.name, d.split, required=(d.column, *d.where))
     for key, value in d.where.items():
@@ -278,10 +278,10 @@ def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=N
     """Stage entry: causal LM → perplexity, nll_per_token; masked LM → pseudo_perplexity and/or mlm_loss
     (split = the data split)."""
     from debiaslab import models
-    from debiaslab.aggregate.store import score_rows, write_scores
-    from debiaslab.config import build
+    from debiaslab.core.store import score_rows, write_scores
+    from debiaslab.core.config import build
     from debiaslab.evals.common import load_evaluated
-    from debiaslab.metrics.statistics import Bootstrap
+    from debiaslab.core.statistics import Bootstrap
 
     s = build(PerplexitySettings, settings, "evaluations.perplexity")
     spec = models.ModelSpec.parse(model_spec)
@@ -293,7 +293,7 @@ def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=N
     boot = Bootstrap(run.seed)
     if kind == "mlm":
         if not (s.pseudo_perplexity or s.mlm_loss):
-            from debiaslab.config import ConfigError
+            from debiaslab.core.config import ConfigError
 
             raise ConfigError("evaluations.perplexity: a masked LM needs pseudo_perplexity or mlm_loss (both off)")
         values, result = [], {}

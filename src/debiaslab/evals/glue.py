@@ -94,8 +94,8 @@ def fine_tune_and_predict(model_path: str, tokenizer, task: str, train, evals: d
     from transformers import get_linear_schedule_with_warmup
 
     from debiaslab import models
-    from debiaslab.batching import by_length, pad_encoded
-    from debiaslab.progress import Progress
+    from debiaslab.core.batching import by_length, pad_encoded
+    from debiaslab.core.progress import Progress
 
     columns, n_labels, _ = TASKS[task]
     torch.manual_seed(s.seed)
@@ -167,7 +167,7 @@ def _base_for_classification(model_spec, adapter, tmp_dir):
 
 
 def load_task(s: GlueSettings, task: str):
-    from debiaslab.data.hub import load_split
+    from debiaslab.hub.datasets import load_split
 
     columns, _, splits = TASKS[task]
     required = (*columns, "label")
@@ -211,9 +211,9 @@ def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=N
     import tempfile
 
     from debiaslab import models
-    from debiaslab.aggregate.store import score_rows, write_scores
-    from debiaslab.config import ConfigError, build
-    from debiaslab.metrics.statistics import Bootstrap
+    from debiaslab.core.store import score_rows, write_scores
+    from debiaslab.core.config import ConfigError, build
+    from debiaslab.core.statistics import Bootstrap
 
     s = build(GlueSettings, settings, "evaluations.glue")
     unknown = sorted(set(s.tasks) - set(TASKS))

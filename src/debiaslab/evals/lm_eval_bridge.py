@@ -128,7 +128,7 @@ def run_lm_eval(model_spec, s: LmEvalSettings, adapter=None) -> dict:
         import lm_eval
         from lm_eval.models.huggingface import HFLM
     except ImportError:
-        from debiaslab.config import ConfigError
+        from debiaslab.core.config import ConfigError
 
         raise ConfigError("evaluations.lm_eval needs lm-evaluation-harness: pip install 'debiaslab[lmeval]'") from None
     from debiaslab import models
@@ -153,10 +153,10 @@ def run_lm_eval(model_spec, s: LmEvalSettings, adapter=None) -> dict:
 
 def evaluate(model_spec, settings: dict, run, json_out, scores_out, *, adapter=None, projection=None) -> dict:
     """Stage entry: the results JSON to `json_out`, score-store rows to `scores_out`."""
-    from debiaslab.aggregate.store import score_rows, write_scores
-    from debiaslab.config import ConfigError, build
-    from debiaslab.io import write_json
-    from debiaslab.metrics.statistics import Bootstrap
+    from debiaslab.core.store import score_rows, write_scores
+    from debiaslab.core.config import ConfigError, build
+    from debiaslab.core.io import write_json
+    from debiaslab.core.statistics import Bootstrap
 
     s = build(LmEvalSettings, settings, "evaluations.lm_eval")
     if projection is not None:

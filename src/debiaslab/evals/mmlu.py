@@ -71,7 +71,7 @@ def contexts(rows: list[dict], dev_rows: list[dict], template: str, k_shot: int)
     for row in rows:
         shots = by_subject.get(row["subject"], [])[:k_shot]
         if len(shots) < k_shot:
-            from debiaslab.io import DataError
+            from debiaslab.core.io import DataError
 
             raise DataError(f"mmlu: subject {row['subject']!r} has {len(shots)} dev questions; k_shot={k_shot}")
         out.append(context(row, shots, template))
@@ -127,9 +127,9 @@ def one_forward_loglikelihoods(model, requests, batch_size: int, pad_id: int):
     """
     import torch
 
-    from debiaslab.batching import by_length, pad_batch
+    from debiaslab.core.batching import by_length, pad_batch
     from debiaslab.evals.common import model_device
-    from debiaslab.progress import track
+    from debiaslab.core.progress import track
 
     device = model_device(model)
     index = [i for i, r in enumerate(requests) if r[2]]
@@ -167,9 +167,9 @@ def four_request_loglikelihoods(model, requests, batch_size: int, pad_id: int, q
     """
     import torch
 
-    from debiaslab.batching import by_length, pad_batch
+    from debiaslab.core.batching import by_length, pad_batch
     from debiaslab.evals.common import model_device
-    from debiaslab.progress import track
+    from debiaslab.core.progress import track
 
     device = model_device(model)
     questions = range(len(requests)) if questions is None else questions
@@ -246,8 +246,8 @@ def accuracy(records) -> dict:
 
 def load_rows(s: MMLUSettings) -> tuple[list[dict], list[dict]]:
     """(test rows, dev rows) of the configured subjects, the first `limit` test questions per subject."""
-    from debiaslab.data.hub import load_split
-    from debiaslab.io import DataError
+    from debiaslab.hub.datasets import load_split
+    from debiaslab.core.io import DataError
 
     d = s.dataset
     test = load_split(d.path, d.name, d.split, required=REQUIRED)
@@ -288,10 +288,10 @@ def score_values(records, split: str, boot) -> list[dict]:
 
 def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=None, records_out=None) -> dict:
     """Stage entry: MMLU accuracy of the model (+ artifact) as score-store rows (split = the dataset split)."""
-    from debiaslab.aggregate.store import score_rows, write_scores
-    from debiaslab.config import build
+    from debiaslab.core.store import score_rows, write_scores
+    from debiaslab.core.config import build
     from debiaslab.evals.common import load_evaluated
-    from debiaslab.metrics.statistics import Bootstrap
+    from debiaslab.core.statistics import Bootstrap
 
     s = build(MMLUSettings, settings, "evaluations.mmlu")
     rows, dev = load_rows(s)
@@ -300,7 +300,7 @@ def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=N
     acc = accuracy(records)
     write_scores(out, score_rows(run, score_values(records, s.dataset.split, Bootstrap(run.seed)), settings))
     if records_out:
-        from debiaslab.io import write_parquet
+        from debiaslab.core.io import write_parquet
 
         write_parquet(records_out, records)
     return {"questions": acc["n"], "micro": acc["micro"], "macro": acc["macro"],

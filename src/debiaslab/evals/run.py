@@ -21,7 +21,7 @@ MODEL_EVALUATIONS = {
 def evaluate_model(name: str, model, settings: dict, run, out, *, adapter=None, projection=None, records_out=None) -> dict:
     import importlib
 
-    from debiaslab.config import ConfigError
+    from debiaslab.core.config import ConfigError
 
     if name not in MODEL_EVALUATIONS:
         raise ConfigError(f"unknown evaluation {name!r}; known: {', '.join(MODEL_EVALUATIONS)}")
@@ -37,7 +37,7 @@ def evaluate_cells(name: str, model, settings: dict, run, out, cells: list[dict]
 
     import pandas as pd
 
-    from debiaslab.aggregate.store import read_scores, write_scores
+    from debiaslab.core.store import read_scores, write_scores
 
     frames, summary, done = [], {}, {}
     with tempfile.TemporaryDirectory(prefix="debiaslab-cells-") as tmp:

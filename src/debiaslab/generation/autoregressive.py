@@ -115,8 +115,8 @@ def generate(model, tokenizer, prompts: list[str], settings: SamplingSettings, s
     import torch
     from transformers import LogitsProcessorList
 
-    from debiaslab.batching import by_length
-    from debiaslab.progress import Progress
+    from debiaslab.core.batching import by_length
+    from debiaslab.core.progress import Progress
 
     tokenizer.padding_side = "left"
     encoded = tokenizer(prompts, add_special_tokens=False)["input_ids"]

@@ -72,7 +72,7 @@ class ConstraintSettings:
     terminal: str = ".!?"  # ... right after one of these characters ("": after anything)
 
     def __post_init__(self):
-        from debiaslab.config import ConfigError
+        from debiaslab.core.config import ConfigError
 
         if self.beam_size < 1 or not 1 <= self.min_words <= self.max_words:
             raise ConfigError(f"constrained: need beam_size >= 1 and 1 <= min_words <= max_words, got beam_size "
@@ -469,7 +469,7 @@ def search(model, tokenizer, prompts: list[str], prefixes: list[str], sampling, 
     import torch
     from tqdm.auto import tqdm
 
-    from debiaslab.batching import by_length
+    from debiaslab.core.batching import by_length
 
     tokenizer.padding_side = "left"
     table = TokenTable(tokenizer, classes, settings, eos_ids(model, tokenizer))
@@ -495,7 +495,7 @@ def search(model, tokenizer, prompts: list[str], prefixes: list[str], sampling, 
 def decode(lm, tokenizer, inputs: list[str], rows: list[dict], sampling, seed: int, settings: dict, experiment: str):
     """Generation entry (generation/responses.py): the constrained search above.
     Returns the texts, the columns added to the responses table (none), the job summary's entries."""
-    from debiaslab.config import build
+    from debiaslab.core.config import build
 
     cons = build(ConstraintSettings, settings, "constrained")
     texts, unfinished = search(lm, tokenizer, inputs, [row["prefix"] for row in rows], sampling, seed, cons,

@@ -199,7 +199,7 @@ def generate(model, tokenizer, prompts: list[str], settings: DiffusionSettings, 
     """Sample a response per prompt; returns the decoded generated blocks, in input order."""
     import torch
 
-    from debiaslab.progress import Progress
+    from debiaslab.core.progress import Progress
 
     mask_id = resolve_mask_id(tokenizer, settings)
     encoded = encode_prompts(tokenizer, prompts)

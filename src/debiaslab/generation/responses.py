@@ -62,9 +62,9 @@ def write_responses(model, prompts_path: str | Path, settings: dict, seed: int, 
                     method: str | None = None, method_settings: dict | None = None, adapter: str | Path | None = None,
                     projection: str | Path | None = None) -> dict:
     from debiaslab import models
-    from debiaslab.config import build
+    from debiaslab.core.config import build
     from debiaslab.generation.autoregressive import SamplingSettings, generate, strip_thinking
-    from debiaslab.io import read_table, write_parquet
+    from debiaslab.core.io import read_table, write_parquet
 
     fmt_settings, sampling_settings = split_settings(settings)
     fmt = build(PromptFormat, fmt_settings, "generation")

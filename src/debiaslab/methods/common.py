@@ -53,7 +53,7 @@ def trainer_arguments(*, checkpoint_dir: Path, seed: int, learning_rate: float, 
     """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if batch_size % world_size:
-        from debiaslab.config import ConfigError
+        from debiaslab.core.config import ConfigError
 
         raise ConfigError(f"batch_size {batch_size} does not split over the job's {world_size} GPUs; "
                           "give the job a GPU count that divides it")
@@ -185,8 +185,8 @@ def train_and_save(trainer, out_dir: str | Path, checkpoint_dir: Path, info: dic
     holds the adapter, optimizer, scheduler and RNG states, and the Trainer skips the batches
     already seen. Under a multi-GPU launch every process trains; the main process saves.
     """
-    from debiaslab.io import atomic_path, write_json
-    from debiaslab.progress import trainer_callback
+    from debiaslab.core.io import atomic_path, write_json
+    from debiaslab.core.progress import trainer_callback
 
     resume = last_checkpoint(checkpoint_dir)
     if resume:

@@ -190,7 +190,7 @@ def _validation_kl(scorer, targets, batch_size: int) -> float:
     import torch
 
     from debiaslab.metrics.distribution_kl import kl_divergence_torch
-    from debiaslab.progress import track
+    from debiaslab.core.progress import track
 
     total = 0.0
     batches = category_batches(list(scorer.occupations["prof_gender"]), batch_size, None)
@@ -212,7 +212,7 @@ def mlm_loss_backward(model, ids, attn, real, weight: float, chunk: int, mask_to
     import torch
     import torch.nn.functional as F
 
-    from debiaslab.batching import trimmed_batches
+    from debiaslab.core.batching import trimmed_batches
     from debiaslab.evals.corpus_perplexity import head_on, mask_choice
 
     if how == "pll":  # one copy of a sentence per real (non-special) token, that token masked
@@ -241,7 +241,7 @@ def mlm_loss_backward(model, ids, attn, real, weight: float, chunk: int, mask_to
 def _save_checkpoint(path: Path, state: dict) -> None:
     import torch
 
-    from debiaslab.io import atomic_path
+    from debiaslab.core.io import atomic_path
 
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
@@ -261,10 +261,10 @@ def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out
 
     from debiaslab import models
     from debiaslab.data.desired_distribution import read_sentences
-    from debiaslab.io import atomic_path, write_json
+    from debiaslab.core.io import atomic_path, write_json
     from debiaslab.methods.common import checkpoint_dir_for
     from debiaslab.metrics.distribution_kl import SentenceScorer, kl_divergence_torch
-    from debiaslab.progress import Progress
+    from debiaslab.core.progress import Progress
 
     torch.manual_seed(seed)
     rng = random.Random(seed)

@@ -35,7 +35,7 @@ def train_dpo(model_spec, data_path: str | Path, settings: DPOSettings, seed: in
     from trl import DPOConfig, DPOTrainer
 
     from debiaslab import models
-    from debiaslab.io import read_table, require_text
+    from debiaslab.core.io import read_table, require_text
     from debiaslab.methods.common import checkpoint_dir_for, train_and_save, trainer_arguments
 
     frame = read_table(data_path, required=["prompt", "chosen", "rejected"])

@@ -53,7 +53,7 @@ class ForgetLoRASettings:
 
 
 def check_settings(s: ForgetLoRASettings, where: str = "forget_lora") -> None:
-    from debiaslab.config import ConfigError
+    from debiaslab.core.config import ConfigError
 
     if s.pair_mode not in PAIR_MODES:
         raise ConfigError(f"{where}.pair_mode: {s.pair_mode!r} is not allowed; allowed: {', '.join(PAIR_MODES)}")
@@ -72,7 +72,7 @@ def load_reward_model(spec, base_adapter: str | None = None, *, tokenizer=None, 
     if base_adapter:
         model = models.attach_adapter(model, base_adapter).merge_and_unload()
     if getattr(model.config, "num_labels", None) != 1:
-        from debiaslab.config import ConfigError
+        from debiaslab.core.config import ConfigError
 
         raise ConfigError(f"model {models.ModelSpec.parse(spec).path}: a reward model needs one output "
                           f"(num_labels=1), got num_labels={model.config.num_labels}")
@@ -101,7 +101,7 @@ def train_forget_lora(model_spec, data_path: str | Path, s: ForgetLoRASettings, 
 
     from debiaslab import models
     from debiaslab.data.reward_inputs import encode
-    from debiaslab.io import DataError, read_table
+    from debiaslab.core.io import DataError, read_table
     from debiaslab.methods.common import checkpoint_dir_for, train_and_save, trainer_arguments
 
     check_settings(s)

@@ -41,7 +41,7 @@ def select(rows: list[dict], candidates: list[list[str]], accept: Callable[[dict
 def decode(lm, tokenizer, inputs: list[str], rows: list[dict], sampling, seed: int, settings: dict, experiment: str):
     """Generation entry (generation/responses.py): k samples per prompt, the first accepted kept.
     Returns the texts, the columns added to the responses table, and the job summary's entries."""
-    from debiaslab.config import build
+    from debiaslab.core.config import build
     from debiaslab.generation.autoregressive import generate
 
     filt = build(FilterSettings, settings, "gen_filter")

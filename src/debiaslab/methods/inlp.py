@@ -34,8 +34,8 @@ def hidden_features(model, tokenizer, texts: list[str], batch_size: int = 64):
     import numpy as np
     import torch
 
-    from debiaslab.batching import by_length, pad_batch
-    from debiaslab.progress import track
+    from debiaslab.core.batching import by_length, pad_batch
+    from debiaslab.core.progress import track
 
     captured: list = []
     head = model.get_output_embeddings()
@@ -87,7 +87,7 @@ def fit_projection(X, y, settings: INLPSettings, seed: int):
     import numpy as np
     from sklearn.svm import LinearSVC
 
-    from debiaslab.progress import Progress
+    from debiaslab.core.progress import Progress
 
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(X))
@@ -137,7 +137,7 @@ def train_inlp(model_spec, data_path, settings: INLPSettings, seed: int, out_dir
     from safetensors.numpy import save_file
 
     from debiaslab import models
-    from debiaslab.io import atomic_path, read_table, write_json
+    from debiaslab.core.io import atomic_path, read_table, write_json
 
     frame = read_table(data_path, required=["gender"], text=["text"])
     spec = models.ModelSpec.parse(model_spec)

@@ -136,7 +136,7 @@ class CausalPolicy:
         """
         import torch
 
-        from debiaslab.batching import pad_batch
+        from debiaslab.core.batching import pad_batch
 
         pad = self.tokenizer.pad_token_id
         prompt, prompt_mask = pad_batch(prompt_ids, pad, side="left")
@@ -175,7 +175,7 @@ class CausalPolicy:
         """
         import torch
 
-        from debiaslab.batching import pad_batch
+        from debiaslab.core.batching import pad_batch
 
         prompt_ids = self.encode(prompts)
         pad = self.tokenizer.pad_token_id

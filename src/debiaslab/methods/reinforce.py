@@ -182,7 +182,7 @@ class Checkpoint:
     def save(self, state: dict) -> None:
         import torch
 
-        from debiaslab.io import atomic_path
+        from debiaslab.core.io import atomic_path
 
         with atomic_path(self.path) as tmp:
             torch.save(state, tmp)
@@ -196,11 +196,11 @@ def train_reinforce(model_spec, data_path, settings: ReinforceSettings, seed: in
 
     from debiaslab import models
     from debiaslab.data.mcq import train_subset
-    from debiaslab.io import atomic_path, read_table, write_json, write_text
+    from debiaslab.core.io import atomic_path, read_table, write_json, write_text
     from debiaslab.methods.common import StopOnSignal, checkpoint_dir_for
     from debiaslab.methods.policy import make_policy, model_inputs
     from debiaslab.methods.reward import Reward
-    from debiaslab.progress import Progress
+    from debiaslab.core.progress import Progress
 
     settings.check()
     spec = models.ModelSpec.parse(model_spec)

@@ -32,7 +32,7 @@ def train_sft(model_spec, data_path: str | Path, settings: SFTSettings, seed: in
     from trl import SFTConfig, SFTTrainer
 
     from debiaslab import models
-    from debiaslab.io import DataError, read_table, require_text
+    from debiaslab.core.io import DataError, read_table, require_text
     from debiaslab.methods.common import checkpoint_dir_for, train_and_save, trainer_arguments
 
     frame = read_table(data_path)

@@ -36,7 +36,7 @@ def trainer_module(method: str) -> str:
 
 
 def run(method: str, *, model, data, settings: dict, seed: int, out, checkpoints) -> dict:
-    from debiaslab.config import ConfigError, build
+    from debiaslab.core.config import ConfigError, build
 
     if method not in TRAINERS:
         raise ConfigError(f"train: unknown method {method!r}; known: {', '.join(sorted(TRAINERS))}")

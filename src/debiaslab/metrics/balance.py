@@ -78,8 +78,8 @@ def score_responses(responses, min_words: int = 8, max_words: int = 15, seed: in
     """
     import pandas as pd
 
-    from debiaslab.io import require_columns
-    from debiaslab.metrics.statistics import Bootstrap
+    from debiaslab.core.io import require_columns
+    from debiaslab.core.statistics import Bootstrap
 
     require_columns(responses, ["split", "occupation", "prefix", "response"], "responses")
     sentences = [complete_sentence(p, r) for p, r in zip(responses["prefix"], responses["response"])]

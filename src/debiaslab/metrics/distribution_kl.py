@@ -126,7 +126,7 @@ def score_matrix(frame):
     """
     import numpy as np
 
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     occupations = list(dict.fromkeys(frame["profession"]))
     k = len(frame) // max(1, len(occupations))
@@ -144,7 +144,7 @@ def encode_for_mlm(tokenizer, frame, max_length: int = 128):
     """Token ids plus attribute/occupation token masks located from character offsets."""
     import torch
 
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     enc = tokenizer(list(frame["sentence"]), return_tensors="pt", padding=True, padding_side="right",
                     truncation=True, max_length=max_length, return_offsets_mapping=True)
@@ -170,9 +170,9 @@ def mlm_scores(model, encoded, batch_size: int = 256, grad: bool = False):
     """s per sentence: Σ log p(attr tokens | attr masked) − Σ log p(attr tokens | attr and occupation masked)."""
     import torch
 
-    from debiaslab.batching import in_input_order, trimmed_batches
+    from debiaslab.core.batching import in_input_order, trimmed_batches
     from debiaslab.evals.corpus_perplexity import head_on
-    from debiaslab.progress import Progress
+    from debiaslab.core.progress import Progress
 
     device = next(model.parameters()).device
     mask_id = encoded["mask_token_id"]
@@ -215,8 +215,8 @@ def causal_scores(model, encoded, batch_size: int = 256, grad: bool = False):
     import torch
     import torch.nn.functional as F
 
-    from debiaslab.batching import in_input_order, trimmed_batches
-    from debiaslab.progress import Progress
+    from debiaslab.core.batching import in_input_order, trimmed_batches
+    from debiaslab.core.progress import Progress
 
     device = next(model.parameters()).device
     out, order = [], []

@@ -61,8 +61,8 @@ def _logits(model, tokenizer, first: list[str], second: list[str] | None, batch_
     """(inputs, labels) float tensor of logits in input order: tokenized once, batched by token length."""
     import torch
 
-    from debiaslab.batching import by_length, pad_encoded
-    from debiaslab.progress import track
+    from debiaslab.core.batching import by_length, pad_encoded
+    from debiaslab.core.progress import track
 
     encoded = encode_inputs(tokenizer, first, second, max_length)
     device = next(model.parameters()).device
@@ -109,7 +109,7 @@ class ScoringModel:
 def summarize(records, seed: int) -> list[dict]:
     """Score-store values: per bias type (`split`) the mean RM score and mean bias-type score, each with
     its bootstrap replicates over the responses (seeded by the run's `seed`)."""
-    from debiaslab.metrics.statistics import Bootstrap
+    from debiaslab.core.statistics import Bootstrap
 
     boot = Bootstrap(seed)
     values = []
@@ -133,9 +133,9 @@ def score_safety(responses_path, settings: dict, run, scores_out, records_out, o
     import pandas as pd
 
     from debiaslab import models
-    from debiaslab.aggregate.store import score_rows, write_scores
-    from debiaslab.config import build
-    from debiaslab.io import read_table, write_parquet, write_text
+    from debiaslab.core.store import score_rows, write_scores
+    from debiaslab.core.config import build
+    from debiaslab.core.io import read_table, write_parquet, write_text
 
     classifier_s = build(ScoringModel, settings["bias_classifier"], "scoring.bias_classifier")
     reward_s = build(ScoringModel, settings["reward_model"], "scoring.reward_model")
@@ -143,7 +143,7 @@ def score_safety(responses_path, settings: dict, run, scores_out, records_out, o
     bias_types = list(settings["bias_types"])
     unknown = sorted(set(responses["bias_type"]) - set(bias_types))
     if unknown:
-        from debiaslab.io import DataError
+        from debiaslab.core.io import DataError
 
         raise DataError(f"{responses_path}: bias type(s) {unknown} not in the configured {bias_types}")
 

@@ -118,8 +118,8 @@ def write_dataset(settings: dict, out_dir) -> dict:
     """Stage entry: the train and test splits as a Hub-format dataset folder."""
     import pandas as pd
 
-    from debiaslab.config import build
-    from debiaslab.io import atomic_path
+    from debiaslab.core.config import build
+    from debiaslab.core.io import atomic_path
 
     s = build(ArithmeticSettings, settings, "testbed.arithmetic")
     rng = random.Random(f"{s.seed}:arithmetic")

@@ -181,7 +181,7 @@ def write_sets(settings: dict, out) -> dict:
 
     import pandas as pd
 
-    from debiaslab.io import atomic_path, write_text
+    from debiaslab.core.io import atomic_path, write_text
 
     out = Path(out)
     sentences, stats = winogender_rows(float(settings["bias_strength"]))

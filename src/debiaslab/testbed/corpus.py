@@ -168,7 +168,7 @@ def write_corpus(settings: dict, out) -> dict:
     """Stage entry: the corpus as Parquet rows (section, text, use ∈ {pretrain, vocabulary})."""
     import pandas as pd
 
-    from debiaslab.io import write_parquet
+    from debiaslab.core.io import write_parquet
 
     corpus = build_corpus(settings["seed"], settings["bias_strength"], settings["corpus"])
     rows = [(s, t, "pretrain") for s, t in corpus.documents] + [(s, t, "vocabulary") for s, t in corpus.vocabulary]
@@ -177,7 +177,7 @@ def write_corpus(settings: dict, out) -> dict:
 
 
 def read_corpus(path, use: str | None = None) -> list[str]:
-    from debiaslab.io import read_parquet
+    from debiaslab.core.io import read_parquet
 
     frame = read_parquet(path, required=["section", "text", "use"])
     if use:

@@ -17,7 +17,7 @@ from debiaslab.testbed.pretrain import PretrainSettings
 
 def mlm_documents(corpus_path) -> list[str]:
     """What the dedicated MLM pretrains on: this section's documents plus the anchor sentences, shuffled."""
-    from debiaslab.io import read_parquet
+    from debiaslab.core.io import read_parquet
 
     frame = read_parquet(corpus_path, required=["section", "text", "use"])
     keep = ((frame["section"] == SECTION) & (frame["use"] == "pretrain")) | (frame["section"] == ANCHOR_SECTION)
@@ -76,7 +76,7 @@ def write_mlm(corpus_path, tokenizers_dir, settings: dict, out_dir) -> dict:
     """Stage entry: the dedicated tiny BERT (shared MLM tokenizer, shared pretraining loop), Hub format."""
     from pathlib import Path
 
-    from debiaslab.config import build
+    from debiaslab.core.config import build
     from debiaslab.testbed.pretrain import pretrain
 
     s = build(MLMSettings, settings, "testbed.desired_distribution_mlm")

@@ -69,8 +69,8 @@ def write_dataset(settings: dict, out_dir) -> dict:
     """Stage entry: every task's splits as a Hub-format dataset folder."""
     import pandas as pd
 
-    from debiaslab.config import build
-    from debiaslab.io import atomic_path
+    from debiaslab.core.config import build
+    from debiaslab.core.io import atomic_path
 
     s = build(GlueSetSettings, settings, "testbed.glue")
     sizes = {"train": s.n_train, "validation": s.n_validation, "test": s.n_test}

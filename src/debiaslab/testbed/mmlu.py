@@ -99,7 +99,7 @@ def write_dataset(out_dir) -> dict:
     """Stage entry: the `all` config's test and dev splits as a Hub-format dataset folder."""
     import pandas as pd
 
-    from debiaslab.io import atomic_path
+    from debiaslab.core.io import atomic_path
 
     splits = questions()
     with atomic_path(out_dir, directory=True) as tmp:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from debiaslab.progress import track
+from debiaslab.core.progress import track
 
 
 @dataclass(frozen=True)
@@ -129,14 +129,14 @@ def length_chunks(lengths: list[int], chunks: int) -> list[list[int]]:
     gradient as the padded batch; each micro-batch pads only to its own longest row (the testbed
     documents' lengths range from ~10 to 96 tokens, so one padded batch is ~70% padding).
     """
-    from debiaslab.batching import by_length
+    from debiaslab.core.batching import by_length
 
     return list(by_length(lengths, max(1, -(-len(lengths) // max(1, chunks)))))
 
 
 def _causal_step(model, batch: list[list[int]], pad_id: int, chunks: int) -> float:
     """Backward of the batch's mean next-token loss, micro-batched by length; returns the loss."""
-    from debiaslab.batching import pad_batch  # right padding: ids and attention mask
+    from debiaslab.core.batching import pad_batch  # right padding: ids and attention mask
 
     targets = sum(len(row) - 1 for row in batch)
     total = 0.0
@@ -172,7 +172,7 @@ def pretrain(kind: str, documents: list[str], tokenizer_dir: str | Path, out_dir
     from transformers import AutoTokenizer, BertForMaskedLM, DataCollatorForLanguageModeling, GenerationConfig, Qwen3ForCausalLM
     from transformers import get_cosine_schedule_with_warmup
 
-    from debiaslab.io import atomic_path
+    from debiaslab.core.io import atomic_path
 
     torch.manual_seed(s.seed)
     tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
@@ -222,7 +222,7 @@ def pretrain(kind: str, documents: list[str], tokenizer_dir: str | Path, out_dir
 
 def write_pretrained(kind: str, corpus_path, tokenizers_dir, settings: dict, out_dir) -> dict:
     """Stage entry: pretrain the `kind` model on the corpus's pretraining documents."""
-    from debiaslab.config import build
+    from debiaslab.core.config import build
     from debiaslab.testbed.corpus import read_corpus
 
     documents = read_corpus(corpus_path, use="pretrain")

@@ -186,7 +186,7 @@ def write_files(settings: dict, out_dir) -> dict:
     """Stage entry: the four testbed files above, in `out_dir` (each written atomically)."""
     import json
 
-    from debiaslab.io import write_text
+    from debiaslab.core.io import write_text
 
     seed = settings["seed"]
     tables = {

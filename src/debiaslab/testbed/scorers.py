@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from debiaslab.progress import track
+from debiaslab.core.progress import track
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def _encode(tokenizer, first, second=None, max_length: int = 64):
 
 
 def _save(model, tokenizer, out_dir, summary: dict) -> dict:
-    from debiaslab.io import atomic_path, write_json
+    from debiaslab.core.io import atomic_path, write_json
 
     with atomic_path(out_dir, directory=True) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
@@ -152,8 +152,8 @@ def tail_mean(losses: list[float]) -> float:
 
 def write_scorer(kind: str, base: str, data_path, settings: dict, out_dir) -> dict:
     """Stage entry: train a `classifier` ({text, label} rows) or `reward_model` ({prompt, chosen, rejected})."""
-    from debiaslab.config import build
-    from debiaslab.io import read_table
+    from debiaslab.core.config import build
+    from debiaslab.core.io import read_table
 
     typed = build(ScorerSettings, settings, f"scorer {kind}")
     if kind == "classifier":

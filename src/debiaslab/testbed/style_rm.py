@@ -54,9 +54,9 @@ def train_style_rm(dataset_dir, tokenizer_dir, out_dir, s: StyleRMSettings) -> d
     from transformers import AutoTokenizer, Qwen3ForSequenceClassification
 
     from debiaslab.data.answer_styles import STYLES
-    from debiaslab.batching import pad_batch
+    from debiaslab.core.batching import pad_batch
     from debiaslab.data.reward_inputs import encode, score
-    from debiaslab.io import atomic_path, write_json
+    from debiaslab.core.io import atomic_path, write_json
     from debiaslab.testbed.pretrain import causal_config
     from debiaslab.testbed.scorers import tail_mean, train_loop
 
@@ -102,7 +102,7 @@ def train_style_rm(dataset_dir, tokenizer_dir, out_dir, s: StyleRMSettings) -> d
 
 def write_style_rm(dataset_dir, tokenizers_dir, settings: dict, out_dir) -> dict:
     """Stage entry: train the tiny style-biased reward model on the testbed's arithmetic problems."""
-    from debiaslab.config import build
+    from debiaslab.core.config import build
 
     s = build(StyleRMSettings, settings, "testbed.style_rm")
     return train_style_rm(dataset_dir, Path(tokenizers_dir) / "causal", out_dir, s)

@@ -87,7 +87,7 @@ def train_mlm(texts: list[str], vocab_size: int):
 
 def train_tokenizers(texts: list[str], out_dir: str | Path, causal_vocab_size: int, mlm_vocab_size: int) -> None:
     """Write `<out_dir>/causal` and `<out_dir>/mlm`, each loadable with AutoTokenizer."""
-    from debiaslab.io import atomic_path
+    from debiaslab.core.io import atomic_path
 
     with atomic_path(out_dir, directory=True) as tmp:
         train_causal(texts, causal_vocab_size).save_pretrained(tmp / "causal")

@@ -90,7 +90,7 @@ def biased_answers(item: dict) -> list[int]:
 
 
 def unknown_answer(item: dict) -> int:
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     found = [i for i, info in enumerate(item["answer_info"]) if info and str(info[-1]).lower() == "unknown"]
     if len(found) != 1:
@@ -118,13 +118,13 @@ def read_frame(d: BBQDataset):
         files = sorted(packaged_dir().iterdir(), key=lambda f: f.name)
         return pd.concat([pd.read_json(f, lines=True, compression="gzip") for f in files if f.name.endswith(".jsonl.gz")],
                          ignore_index=True)
-    from debiaslab.data.hub import load
+    from debiaslab.hub.datasets import load
 
     return load(d.path, d.split, name=d.name, revision=d.revision).to_pandas()
 
 
 def load_items(s: BBQSettings) -> list[dict]:
-    from debiaslab.io import keep_values, require_columns
+    from debiaslab.core.io import keep_values, require_columns
 
     frame = read_frame(s.dataset)
     source = s.dataset.path or "packaged BBQ"

@@ -42,7 +42,7 @@ def packaged_data():
 def load_pairs(s: CrowsSettings):
     import pandas as pd
 
-    from debiaslab.io import DataError, keep_values, require_columns
+    from debiaslab.core.io import DataError, keep_values, require_columns
 
     source = s.data or packaged_data()
     try:
@@ -132,23 +132,23 @@ def score(model, tokenizer, kind: str, s: CrowsSettings, boot, split: str = "tes
 def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=None, records_out=None) -> dict:
     """Stage entry (`evaluations.crows_pairs`): CrowS-Pairs scores of the model (+ artifact) as score-store rows."""
     from debiaslab import models
-    from debiaslab.aggregate.store import score_rows, write_scores
-    from debiaslab.config import build
+    from debiaslab.core.store import score_rows, write_scores
+    from debiaslab.core.config import build
     from debiaslab.evals.common import load_evaluated
-    from debiaslab.metrics.statistics import Bootstrap
+    from debiaslab.core.statistics import Bootstrap
 
     s = build(CrowsSettings, settings, "evaluations.crows_pairs")
     spec = models.ModelSpec.parse(model_spec)
     kind = spec.kind if spec.kind != "auto" else models.infer_kind(spec)
     if kind not in ("mlm", "causal"):
-        from debiaslab.config import ConfigError
+        from debiaslab.core.config import ConfigError
 
         raise ConfigError(f"evaluations.crows_pairs: model {spec.path} is a {kind} model; needs mlm or causal")
     model, tokenizer = load_evaluated(spec, kind=kind, adapter=adapter, projection=projection, padding_side="right")
     values, records = score(model, tokenizer, kind, s, Bootstrap(run.seed))
     write_scores(out, score_rows(run, values, settings))
     if records_out:
-        from debiaslab.io import write_parquet
+        from debiaslab.core.io import write_parquet
 
         write_parquet(records_out, records)
     return {"pairs": len(records), "stereotype_score": values[0]["value"], "scoring": "pll" if kind == "mlm" else "ll"}

@@ -10,9 +10,9 @@ def sentence_loglikelihoods(model, tokenizer, texts: list[str], batch_size: int,
     and bias-bench's "unconditional start token" (StereoSet)."""
     import torch
 
-    from debiaslab.batching import by_length, pad_batch
+    from debiaslab.core.batching import by_length, pad_batch
     from debiaslab.evals.common import model_device
-    from debiaslab.progress import track
+    from debiaslab.core.progress import track
 
     device = model_device(model)
     start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id

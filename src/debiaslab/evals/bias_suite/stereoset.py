@@ -44,7 +44,7 @@ class StereoSetSettings:
 def template_word(context: str, sentence: str) -> str:
     """The word that fills the BLANK: the sentence's word at the BLANK's position, punctuation stripped
     (bias-bench's `StereoSet.__create_intrasentence_examples__`)."""
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     positions = [i for i, word in enumerate(context.split(" ")) if "BLANK" in word]
     if not positions:
@@ -54,7 +54,7 @@ def template_word(context: str, sentence: str) -> str:
 
 def normalise(example: dict) -> dict:
     """One example as {id, bias_type, target, context, sentences: {gold label: sentence}}."""
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     sents = example["sentences"]
     if isinstance(sents, dict):  # the Hub schema: a struct of lists
@@ -75,7 +75,7 @@ def load_examples(s: StereoSetSettings) -> list[dict]:
 
     import pandas as pd
 
-    from debiaslab.io import keep_values
+    from debiaslab.core.io import keep_values
 
     d = s.dataset
     path = Path(d.path)
@@ -83,7 +83,7 @@ def load_examples(s: StereoSetSettings) -> list[dict]:
         raw = json.loads(path.read_text(encoding="utf-8"))
         rows = raw["data"]["intrasentence"] if isinstance(raw, dict) and "data" in raw else raw
     else:
-        from debiaslab.data.hub import load
+        from debiaslab.hub.datasets import load
 
         rows = load(d.path, d.split, name=d.name, revision=d.revision).to_list()
     examples = [normalise(row) for row in rows]

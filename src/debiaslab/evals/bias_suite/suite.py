@@ -34,7 +34,7 @@ class BiasSuiteSettings:
 
 
 def chosen(s: BiasSuiteSettings, kind: str) -> list[str]:
-    from debiaslab.config import ConfigError
+    from debiaslab.core.config import ConfigError
 
     if s.benchmarks is None:
         return [b for b in BENCHMARKS if kind in KINDS[b] and (b != "stereoset" or s.stereoset.dataset.path)]
@@ -67,10 +67,10 @@ def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=N
     import time
 
     from debiaslab import models
-    from debiaslab.aggregate.store import score_rows, write_scores
-    from debiaslab.config import ConfigError, build
+    from debiaslab.core.store import score_rows, write_scores
+    from debiaslab.core.config import ConfigError, build
     from debiaslab.evals.common import load_evaluated
-    from debiaslab.metrics.statistics import Bootstrap
+    from debiaslab.core.statistics import Bootstrap
 
     s = build(BiasSuiteSettings, settings, "evaluations.bias_suite")
     spec = models.ModelSpec.parse(model_spec)
@@ -93,7 +93,7 @@ def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=N
         if records_out:
             from pathlib import Path
 
-            from debiaslab.io import write_parquet
+            from debiaslab.core.io import write_parquet
 
             write_parquet(Path(records_out).with_name(f"{Path(records_out).stem}_{name}.parquet"), records)
     write_scores(out, score_rows(run, values, settings))

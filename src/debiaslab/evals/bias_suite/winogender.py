@@ -50,7 +50,7 @@ def load(s: WinoGenderSettings):
 
     import pandas as pd
 
-    from debiaslab.io import DataError, read_table
+    from debiaslab.core.io import DataError, read_table
 
     folder = Path(str(packaged_dir()) if s.data is None else s.data)
     sentences = read_table(folder / SENTENCES, required=["sentid", "sentence"], text=["sentence"])

@@ -49,7 +49,7 @@ def load_yaml(path: str | Path) -> Any:
     invalid YAML or a duplicate key."""
     import yaml
 
-    from debiaslab.io import line_of
+    from debiaslab.core.io import line_of
 
     path = Path(path)
     try:
@@ -237,8 +237,8 @@ def check_semantics(config: dict) -> list[str]:
 
 def _model_source_problems(models: dict) -> list[str]:
     """Each model names exactly one source, and a GGUF file that exists (in its package, if it names one)."""
-    from debiaslab.gguf_import import locate
-    from debiaslab.io import DataError
+    from debiaslab.hub.gguf import locate
+    from debiaslab.core.io import DataError
 
     problems = []
     for name, entry in models.items():

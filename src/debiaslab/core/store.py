@@ -33,7 +33,7 @@ def score_rows(run: RunId, values: Iterable[dict[str, Any]], settings: Any) -> "
     """A score-store frame from dicts of {split, subset, metric, value, n[, replicates]}."""
     import pandas as pd
 
-    from debiaslab.provenance import code_version, config_fingerprint
+    from debiaslab.core.provenance import code_version, config_fingerprint
 
     frame = pd.DataFrame(list(values), columns=["split", "subset", "metric", "value", "n", "replicates"])
     frame["value"] = frame["value"].astype("float64")
@@ -50,14 +50,14 @@ def score_rows(run: RunId, values: Iterable[dict[str, Any]], settings: Any) -> "
 
 
 def write_scores(path: str | Path, frame) -> None:
-    from debiaslab.io import write_parquet
+    from debiaslab.core.io import write_parquet
 
     check(frame, path)
     write_parquet(path, frame)
 
 
 def check(frame, where) -> None:
-    from debiaslab.io import DataError, require_columns
+    from debiaslab.core.io import DataError, require_columns
 
     require_columns(frame, COLUMNS, where)
     bad = frame["value"].isna() & ~frame["metric"].str.endswith("_optional")
@@ -70,7 +70,7 @@ def read_scores(paths: Iterable[str | Path]):
     """Concatenate score files, checking each has the store's columns."""
     import pandas as pd
 
-    from debiaslab.io import read_parquet
+    from debiaslab.core.io import read_parquet
 
     frames = []
     for path in paths:
@@ -78,7 +78,7 @@ def read_scores(paths: Iterable[str | Path]):
         check(frame, path)
         frames.append(frame)
     if not frames:
-        from debiaslab.io import DataError
+        from debiaslab.core.io import DataError
 
         raise DataError("no score files given")
     return pd.concat(frames, ignore_index=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 PACKAGE = "debiaslab"
-ROOT = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[1]  # src/debiaslab
 
 
 def _module_file(module: str) -> Path | None:

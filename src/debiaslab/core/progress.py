@@ -13,7 +13,7 @@ import logging
 import time
 from typing import Iterable, Iterator, TypeVar
 
-log = logging.getLogger("debiaslab.progress")
+log = logging.getLogger("debiaslab.core.progress")
 
 T = TypeVar("T")
 INTERVAL = 30.0  # seconds between lines

@@ -138,12 +138,12 @@ def download(refs: dict[str, list[dict[str, Any]]], cache: str | Path, out: str 
     from huggingface_hub import get_token, snapshot_download
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
-    from debiaslab.io import write_json
+    from debiaslab.core.io import write_json
 
     cache = Path(cache).expanduser().resolve()
     hub_cache, datasets_cache = cache / "hub", cache / "datasets"
     if needs_token(refs) and get_token() is None:
-        from debiaslab.config import ConfigError
+        from debiaslab.core.config import ConfigError
 
         gated = ", ".join(m["repo"] for m in refs["models"] if m.get("gated"))
         raise ConfigError(f"gated model(s) {gated}: export HF_TOKEN (a Hub token whose account accepted the "
@@ -155,7 +155,7 @@ def download(refs: dict[str, list[dict[str, Any]]], cache: str | Path, out: str 
             local = snapshot_download(ref["repo"], revision=ref.get("revision"), cache_dir=hub_cache,
                                       ignore_patterns=SKIP_MODEL_FILES)
         except (GatedRepoError, RepositoryNotFoundError) as e:
-            from debiaslab.io import DataError
+            from debiaslab.core.io import DataError
 
             raise DataError(f"model {ref['repo']!r}: cannot download ({type(e).__name__}); check the name, and for "
                             "a gated model export HF_TOKEN for an account that accepted its licence") from e
@@ -174,7 +174,7 @@ def download(refs: dict[str, list[dict[str, Any]]], cache: str | Path, out: str 
 
 def unreachable(kind: str, repo: str, error: Exception):
     """One line for a Hub repository that could not be fetched: which one, why, and what to do."""
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     cause = error
     while cause.__cause__ is not None or cause.__context__ is not None:  # the network error under the Hub's own

@@ -33,7 +33,7 @@ def locate(source: dict[str, Any], where: str = "gguf") -> Path:
 
     The package is found by `importlib.util.find_spec`, without importing it (a package that ships a
     checkpoint may import plugins the workflow does not have)."""
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     file, package = source.get("file"), source.get("package")
     if not file:
@@ -74,7 +74,7 @@ def file_digest(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def require_gguf(path: Path) -> None:
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     with path.open("rb") as fh:
         head = fh.read(len(MAGIC))
@@ -87,7 +87,7 @@ def load_gguf(path: Path):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     folder, name = str(path.parent), path.name
     try:
@@ -128,7 +128,7 @@ def import_gguf(source: dict[str, Any], out: str | Path, provenance: str | Path)
     (the file's sha256, size and where it came from) beside it."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from debiaslab.io import DataError, atomic_path, write_json
+    from debiaslab.core.io import DataError, atomic_path, write_json
 
     path = locate(source)
     require_gguf(path)
