@@ -11,11 +11,12 @@ from debiaslab.aggregate import bundle
 from debiaslab.aggregate.captions import report_caption
 from debiaslab.core.config import ConfigError, as_json, load_yaml, validate
 from debiaslab.generation.responses import DECODERS, PROJECTION_MODULE
-from debiaslab.hub.gguf import locate as locate_gguf
+from debiaslab.core.io import locate_file as locate_gguf
+from debiaslab.data.mcq import pool_problems
 from debiaslab.hub.download import is_hub_id, missing_local_paths
 from debiaslab.hub.download import references as hub_references
 from debiaslab.methods.train import trainer_module
-from debiaslab.metrics.reward_guided import cell_label
+from debiaslab.core.store import cell_label
 from debiaslab.core.provenance import source_fingerprint
 
 try:
@@ -23,7 +24,7 @@ try:
     for _path in workflow.configfiles:
         load_yaml(_path)
     # the schema directory as a whole: experiment schemas are separate files the main one $refs
-    validate(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
+    validate(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml", checks=(pool_problems,))
     # a bundle's config names the run's local folders, which a reviewer's clone need not have
     _problems = [] if UNPACKED else missing_local_paths(config)
     if _problems:

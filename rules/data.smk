@@ -57,7 +57,7 @@ rule reward_guided_mcq:
     conda:
         "../envs/aggregate.yaml"
     shell:
-        "debiaslab data reward_guided --settings {params.settings:q} --out {output} > {log} 2>&1"
+        "debiaslab data reward-guided --settings {params.settings:q} --out {output} > {log} 2>&1"
 rule rm_forget_data:
     input:
         lambda w: dataset_input(experiment("rm_forget")["data"]["dataset"]["path"]),
@@ -75,7 +75,7 @@ rule rm_forget_data:
     conda:
         "../envs/aggregate.yaml"
     shell:
-        "debiaslab data rm_forget --settings {params.settings:q} --pairs {output.pairs} --items {output.rmbench} > {log} 2>&1"
+        "debiaslab data rm-forget --settings {params.settings:q} --pairs {output.pairs} --items {output.rmbench} > {log} 2>&1"
 
 
 rule safety_data:
@@ -132,4 +132,4 @@ rule desired_distribution_sentences:
     conda:
         "../envs/aggregate.yaml"
     shell:
-        "debiaslab data desired_distribution --settings {params.settings:q} --out {output} > {log} 2>&1"
+        "debiaslab data desired-distribution --settings {params.settings:q} --out {output} > {log} 2>&1"

@@ -6,7 +6,7 @@ rule testbed_corpus:
         "results/testbed/corpus.parquet",
     params:
         settings=lambda w: as_json({k: config["testbed"][k] for k in ("seed", "bias_strength", "corpus")}),
-        code=code("debiaslab.testbed.corpus"),
+        code=code("debiaslab.testbed.corpus", "debiaslab.testbed.sections"),
     priority: PRIORITY["testbed"]
     log:
         "results/logs/testbed/corpus.log",

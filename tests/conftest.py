@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.append(str(REPO / "benchmarks"))
 from _common import WORKFLOW_FILES, copy_workflow  # noqa: E402,F401
 
-from debiaslab.cli import collect_full_generation_rarely, keep_freed_memory  # noqa: E402
+from debiaslab.runtime.process import collect_full_generation_rarely, keep_freed_memory  # noqa: E402
 
 # The test process imports torch + transformers and holds their objects, as every job does: the same
 # start-up saving (measured on the unit-test modules: full collections 10 -> 1, 1.4 -> 0.2 s), and

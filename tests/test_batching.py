@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from debiaslab.core.batching import by_length, in_input_order, pad_batch, trimmed_batches
-from debiaslab.cli import keep_freed_memory
+from debiaslab.runtime.process import keep_freed_memory
 
 
 def test_batches_are_sorted_by_length_and_ties_keep_input_order():
@@ -62,7 +62,7 @@ def test_trimmed_batches_sort_by_length_and_cut_right_padding():
 # a batched forward's pattern of allocations: multi-MB activations made and freed layer by layer
 FORWARDS = """
 import resource, sys, torch
-from debiaslab.cli import keep_freed_memory
+from debiaslab.runtime.process import keep_freed_memory
 torch.set_num_threads(1)
 changed = keep_freed_memory() if sys.argv[1] == "keep" else False
 torch.manual_seed(0)
@@ -84,7 +84,7 @@ print(changed, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 2
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
 def test_jobs_keep_freed_memory_so_batched_forwards_stop_faulting_it_in_again(monkeypatch):
-    """cli.keep_freed_memory (every `debiaslab` job calls it): with glibc's defaults each forward
+    """runtime.process.keep_freed_memory (every `debiaslab` job calls it): with glibc's defaults each forward
     faults its activations in again from the kernel (measured: 1,800-3,700 faults per forward here);
     with freed memory kept, a few hundred at most."""
     def faults(mode):

@@ -305,7 +305,7 @@ def test_stereoset_causal_score_is_the_mean_log_probability_per_token():
 def test_testbed_sets_encode_the_planted_stereotype(tmp_path):
     from debiaslab.evals.bias_suite import crows_pairs
     from debiaslab.testbed.bias_suite import write_sets
-    from debiaslab.testbed.corpus import stereotype
+    from debiaslab.data.occupations import stereotype
 
     counts = write_sets({"bias_strength": 0.9}, tmp_path)
     occ = tmp_path / "occupations"

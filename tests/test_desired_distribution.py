@@ -523,7 +523,7 @@ def test_trained_folder_is_the_model_or_its_adapter(tmp_path):
     import json
 
     from debiaslab.core.config import ConfigError
-    from debiaslab.evals.common import apply_trained
+    from debiaslab.models import apply_trained
 
     base = json.dumps({"path": "bert-base-uncased", "kind": "mlm", "dtype": "float32"})
     assert apply_trained(base, None, None) == (base, None)

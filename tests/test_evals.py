@@ -18,6 +18,7 @@ from debiaslab.evals import corpus_perplexity as cp
 from debiaslab.evals import fluency, glue, mmlu
 from debiaslab.evals.bias_suite import crows_pairs
 from debiaslab.core.statistics import Bootstrap
+from debiaslab.models import mask_choice
 
 
 # --- MMLU prompts, tokenisation and the decision rule --------------------------------------------------
@@ -325,9 +326,9 @@ def test_lm_eval_metric_rows_keep_metrics_and_drop_stderr():
 
 def test_mask_choice_takes_floor_fifteen_percent_of_the_candidates():
     gen = torch.Generator().manual_seed(0)
-    assert cp.mask_choice([], 0.15, gen) == []
+    assert mask_choice([], 0.15, gen) == []
     for n in (1, 6, 7, 13, 20, 41):
-        chosen = cp.mask_choice(list(range(10, 10 + n)), 0.15, gen)
+        chosen = mask_choice(list(range(10, 10 + n)), 0.15, gen)
         assert len(chosen) == max(1, math.floor(0.15 * n)) and len(set(chosen)) == len(chosen)
         assert chosen == sorted(chosen) and set(chosen) <= set(range(10, 10 + n))
 
@@ -341,7 +342,7 @@ def test_mlm_loss_by_hand_with_every_masked_token_at_once():
     choose = torch.Generator().manual_seed(7)  # the same draws, in corpus order
     for text, got, n in zip(texts, nll, count):
         ids = [ord(c) for c in text]
-        masked = cp.mask_choice(list(range(len(ids))), 0.15, choose)
+        masked = mask_choice(list(range(len(ids))), 0.15, choose)
         seen = [tok.mask_token_id if i in masked else t for i, t in enumerate(ids)]
         # x_t masked: the model sees its right neighbour as it is after masking (maybe a mask itself)
         expected = sum(-bigram_logprob(table, seen[t + 1], ids[t]) if t + 1 < len(ids) else math.log(128)

@@ -129,6 +129,7 @@ def test_testbed_corpus_code_excludes_pair_building_and_training():
     """The corpus (hence tokenizers and the shared LM) reruns on edits to answer rendering only."""
     from debiaslab.core.provenance import module_closure
 
-    names = {p.name for p in module_closure("debiaslab.testbed.corpus")}
+    # the testbed_corpus rule's code: the corpus writer and its sections
+    names = {p.name for p in module_closure("debiaslab.testbed.corpus", "debiaslab.testbed.sections")}
     assert "answer_styles.py" in names and "arithmetic.py" in names
     assert not names & {"gsm8k_styles.py", "forget_lora.py", "rm_sweep.py", "style_rm.py"}

@@ -151,6 +151,23 @@ def test_decline_reason_names_what_differs():
         "environment differs from the server's in A, B"
 
 
+def test_the_server_imports_the_entry_it_runs_by_name_afresh(tmp_path, monkeypatch):
+    """The CLI names the server's entry as data ("module:function"; the server never imports the CLI):
+    each child drops the module's package from sys.modules and imports the source as it is on disk."""
+    import importlib
+
+    from debiaslab.cli.runtime import ENTRY
+
+    (tmp_path / "warm_probe_entry.py").write_text("def run(argv):\n    return len(argv)\n")
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
+    first = warm_start._fresh_entry("warm_probe_entry:run")
+    (tmp_path / "warm_probe_entry.py").write_text("def run(argv):\n    return 10 + len(argv)\n")
+    assert (first(["a", "b"]), warm_start._fresh_entry("warm_probe_entry:run")(["a", "b"])) == (2, 12)
+    module, _, function = ENTRY.partition(":")  # what `debiaslab warm-start` hands the server
+    assert callable(getattr(importlib.import_module(module), function))
+    monkeypatch.delitem(sys.modules, "warm_probe_entry")
+
+
 @pytest.mark.workflow
 def test_the_default_run_ran_warm_and_a_cold_rerun_gives_the_same_output(default_run, tmp_path):
     served = (default_run / "results/logs/warm_start.log").read_text()

@@ -8,11 +8,13 @@ One code path for tiny and real models: the testbed writes Hub-format folders, a
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 KINDS = ("auto", "causal", "mlm", "seq-cls")
 
@@ -241,3 +243,74 @@ def set_threads(threads: int | None) -> None:
 
         available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else threads
         torch.set_num_threads(max(1, min(threads, available)))
+
+
+def apply_trained(model_spec, trained=None, adapter=None):
+    """(model spec, adapter) for a run whose method saved a `trained` folder (desired_distribution):
+    a PEFT adapter folder is the run's adapter; any other folder is a complete fine-tuned model that
+    replaces the base checkpoint (same kind, dtype and loading options; its own tokenizer)."""
+    from dataclasses import replace
+
+    if trained is None:
+        return model_spec, adapter
+    if adapter is not None:
+        from debiaslab.core.config import ConfigError
+
+        raise ConfigError("give a run's adapter or its trained folder, not both")
+    if (Path(trained) / "adapter_config.json").is_file():
+        return model_spec, str(trained)
+    return replace(ModelSpec.parse(model_spec), path=str(trained), revision=None).to_json(), None
+
+
+def model_device(model):
+    """The device of the model's (first) parameters: where its inputs go."""
+    return next(model.parameters()).device
+
+
+# --- the prediction head: where a (masked) LM maps hidden states to vocabulary logits ---
+
+def prediction_head(model):
+    """The module that maps final hidden states to vocabulary logits: BERT's `cls` (transform +
+    decoder), RoBERTa's `lm_head`, else the output embedding (the decoder alone)."""
+    import torch
+
+    for name in ("cls", "lm_head"):
+        head = getattr(model, name, None)
+        if isinstance(head, torch.nn.Module) and not isinstance(head, torch.nn.Linear):
+            return head
+    return model.get_output_embeddings()
+
+
+@contextlib.contextmanager
+def _head_input(model, select):
+    """Within the block, the prediction head's input hidden states [B, L, H] are replaced by select(them)."""
+    handle = prediction_head(model).register_forward_pre_hook(lambda module, args: (select(args[0]),) + tuple(args[1:]))
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+def head_at(model, positions):
+    """Within the block, the prediction head sees only the hidden state at positions[b] of row b
+    (a masked LM's head then runs at the masked position only): logits [B, 1, V]."""
+    import torch
+
+    rows = torch.arange(len(positions), device=positions.device)
+    return _head_input(model, lambda hidden: hidden[rows, positions].unsqueeze(1))
+
+
+def head_on(model, selected):
+    """Within the block, the prediction head runs only where the [B, L] mask `selected` is True:
+    logits [1, N, V], the selected positions in row-major order (several per row, with gradient)."""
+    return _head_input(model, lambda hidden: hidden[selected].unsqueeze(0))
+
+
+def mask_choice(candidates: Sequence[int], probability: float, generator=None) -> list[int]:
+    """Exactly max(1, ⌊p·n⌋) of the n candidate positions, drawn without replacement (none of none)."""
+    import torch
+
+    if not candidates:
+        return []
+    k = max(1, math.floor(len(candidates) * probability))
+    return sorted(candidates[i] for i in torch.randperm(len(candidates), generator=generator)[:k].tolist())

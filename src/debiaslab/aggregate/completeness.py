@@ -61,6 +61,6 @@ def _show(labels: list[tuple]) -> str:
 
 
 def _cell_labels(cells: Iterable) -> list[str]:
-    from debiaslab.metrics.reward_guided import cell_label
+    from debiaslab.core.store import cell_label
 
     return [cell_label(int(size), float(temperature)) for size, temperature in cells]

@@ -60,8 +60,9 @@ def occupations_per_occupation(scores, settings: dict, out_png, out_pdf) -> None
 def rm_forget_lambda_curve(scores, settings: dict, out_png, out_pdf) -> None:
     """RM-Bench hard/normal/easy and pair accuracy against λ, per forget mode (aggregate/rm_forget.py)."""
     from debiaslab.aggregate.rm_forget import write_curve_figure
+    from debiaslab.aggregate.specs import table_spec
 
-    write_curve_figure(scores, settings, out_png, out_pdf)
+    write_curve_figure(scores, table_spec("rm_forget", settings).sections[0], out_png, out_pdf)
 
 
 def figure_caption(name: str, settings: dict) -> str:

@@ -22,7 +22,7 @@ CURVE_PANELS = (("loss", "loss"), ("mean_bias", "mean |GenBit avg_bias_ratio|"),
 
 def cell_frame(scores):
     """Score rows with the grid cell parsed from `split` into size and temperature."""
-    from debiaslab.metrics.reward_guided import parse_cell_label
+    from debiaslab.core.store import parse_cell_label
 
     frame = scores[scores["subset"] == "all"].copy()
     cells = [parse_cell_label(s) for s in frame["split"]]

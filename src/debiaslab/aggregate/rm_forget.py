@@ -12,7 +12,7 @@ FIGURE_METRICS = ("rmbench_hard", "rmbench_normal", "rmbench_easy", "rmbench_mea
 
 def curve_scores(scores):
     """Score rows with λ as a numeric `lambda` column (sorted by λ) and subset `all`."""
-    from debiaslab.metrics.rm_sweep import parse_lambda
+    from debiaslab.core.store import parse_lambda
 
     frame = scores[(scores["experiment"] == "rm_forget") & scores["subset"].str.startswith("lambda=")].copy()
     frame["lambda"] = frame["subset"].map(parse_lambda)
@@ -20,15 +20,13 @@ def curve_scores(scores):
     return frame.sort_values(["lambda"], kind="stable").reset_index(drop=True)
 
 
-def write_curve_figure(scores, settings: dict, png_out, pdf_out) -> None:
+def write_curve_figure(scores, spec, png_out, pdf_out) -> None:
     """One panel per (model, method): RM-Bench accuracies and the mode's own pair accuracy against λ; band = the
-    rm_forget table's interval (figures.figure_caption)."""
+    rm_forget table's interval (figures.figure_caption). `spec`: the rm_forget table's TableSpec (its section)."""
     from debiaslab.aggregate.plotting import pyplot, save
-    from debiaslab.aggregate.specs import table_spec
     from debiaslab.aggregate.tables import shown_interval_name, summary, with_shown_interval
 
     plt = pyplot()
-    spec = table_spec("rm_forget", settings).sections[0]
     long = with_shown_interval(summary(scores, spec))
     panels = list(dict.fromkeys(zip(long["model"], long["method"])))
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), sharey=True, squeeze=False)

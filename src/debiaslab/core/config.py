@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+# A cross-field check from a layer above this one: config -> the problems it finds (one line each).
+Check = Callable[[dict], "list[str]"]
 
 DEFAULT_SCHEMA = Path("workflow/schemas/config.schema.yaml")
 
@@ -158,8 +161,11 @@ def _default_filling_validator(schema: dict, registry):
     return cls(schema, registry=registry)
 
 
-def validate(config: dict, schema_path: str | Path = DEFAULT_SCHEMA) -> dict:
-    """Validate `config` in place (defaults filled) and return it; raise ConfigError listing every problem."""
+def validate(config: dict, schema_path: str | Path = DEFAULT_SCHEMA, checks: Iterable[Check] = ()) -> dict:
+    """Validate `config` in place (defaults filled) and return it; raise ConfigError listing every problem.
+
+    `checks`: further cross-field checks, each config -> problems, from the layers above this one
+    (an experiment's data, say); the workflow and `debiaslab check-config` pass theirs."""
     if not isinstance(config, dict):
         raise ConfigError(f"config must be a mapping, got {type(config).__name__}")
     schema_path = Path(schema_path)
@@ -170,14 +176,14 @@ def validate(config: dict, schema_path: str | Path = DEFAULT_SCHEMA) -> dict:
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     messages = list(dict.fromkeys(_message(e, docs) for e in errors))
     if not messages:
-        messages = check_semantics(config)
+        messages = check_semantics(config, checks)
     if messages:
         raise ConfigError("invalid config:\n  " + "\n  ".join(messages))
     return config
 
 
-def check_semantics(config: dict) -> list[str]:
-    """Cross-field rules a JSON schema cannot express."""
+def check_semantics(config: dict, checks: Iterable[Check] = ()) -> list[str]:
+    """Cross-field rules a JSON schema cannot express (those of this module, then `checks`)."""
     problems: list[str] = []
     models = config.get("models", {})
     problems += _model_source_problems(models)
@@ -232,13 +238,14 @@ def check_semantics(config: dict) -> list[str]:
     testbed_paths = [m["path"] for m in models.values() if m.get("path", "").startswith("results/testbed/")]
     if testbed_paths and "testbed" not in config:
         problems.append(f"models: {testbed_paths} are testbed models but the config has no `testbed` section")
+    for check in checks:
+        problems += check(config)
     return problems
 
 
 def _model_source_problems(models: dict) -> list[str]:
     """Each model names exactly one source, and a GGUF file that exists (in its package, if it names one)."""
-    from debiaslab.hub.gguf import locate
-    from debiaslab.core.io import DataError
+    from debiaslab.core.io import DataError, locate_file
 
     problems = []
     for name, entry in models.items():
@@ -247,7 +254,7 @@ def _model_source_problems(models: dict) -> list[str]:
                             f"(a GGUF file), got {'both' if 'path' in entry else 'neither'}")
         elif "gguf" in entry:
             try:
-                locate(entry["gguf"], where=f"models.{name}.gguf")
+                locate_file(entry["gguf"], where=f"models.{name}.gguf")
             except DataError as e:
                 problems.append(str(e))
     return problems
@@ -269,9 +276,8 @@ def placeholder_problems(where: str, template: str, allowed: set[str]) -> list[s
 
 
 def reward_guided_problems(exp: dict, models: dict) -> list[str]:
-    """Batch, diffusion-schedule and pool-size rules of `reward_guided` (SOURCES.md §3)."""
-    from debiaslab.data.mcq import question_rows
-
+    """Batch and diffusion-schedule rules of `reward_guided` (docs/experiments/reward_guided.md#method); its
+    pool-size rule is `debiaslab.data.mcq.pool_problems`."""
     where = "experiments.reward_guided"
     problems: list[str] = []
     methods = exp.get("methods", {})
@@ -297,11 +303,6 @@ def reward_guided_problems(exp: dict, models: dict) -> list[str]:
         elif gen["steps"] % (gen["gen_length"] // gen["block_length"]):
             problems.append(f"{where}.generation.steps: {gen['steps']} is not a multiple of the number of blocks "
                             f"({gen['gen_length'] // gen['block_length']} = gen_length / block_length)")
-    pool = len(question_rows())
-    largest = max(exp["dataset_sizes"])
-    if largest + exp["data"]["n_eval"] > pool:
-        problems.append(f"{where}.dataset_sizes: {largest} training prompts + {exp['data']['n_eval']} evaluation prompts "
-                        f"exceed the {pool} distinct MCQ prompts")
     return problems
 
 
@@ -347,13 +348,13 @@ def _testbed_arithmetic_pool(config: dict, dataset: dict) -> dict | None:
     return config["testbed"].get("arithmetic")
 
 
-def load(path: str | Path, schema_path: str | Path = DEFAULT_SCHEMA) -> dict:
+def load(path: str | Path, schema_path: str | Path = DEFAULT_SCHEMA, checks: Iterable[Check] = ()) -> dict:
     """Read and validate a config file (what `debiaslab check-config` and the tests use)."""
     config = load_yaml(path)
     if config is None:
         raise ConfigError(f"{path}: empty config")
     try:
-        return validate(config, schema_path)
+        return validate(config, schema_path, checks)
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
 

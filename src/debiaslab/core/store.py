@@ -82,3 +82,26 @@ def read_scores(paths: Iterable[str | Path]):
 
         raise DataError("no score files given")
     return pd.concat(frames, ignore_index=True)
+
+
+# Keys that carry a grid coordinate: a reward_guided cell (dataset size n, temperature T) is a row's
+# `split`; an rm_forget λ is a row's `subset`. Scorers write them, rules and tables read them back.
+
+def cell_label(size: int, temperature: float) -> str:
+    """The score store's `split` for a grid cell: dataset size n (0 = untrained) and temperature T."""
+    return f"n={size},T={temperature:g}"
+
+
+def parse_cell_label(label: str) -> tuple[int, float]:
+    parts = dict(p.split("=", 1) for p in label.split(","))
+    return int(parts["n"]), float(parts["T"])
+
+
+def lambda_subset(lam: float) -> str:
+    return f"lambda={float(lam):g}"
+
+
+def parse_lambda(subset: str) -> float:
+    if not subset.startswith("lambda="):
+        raise ValueError(f"not a λ subset: {subset!r}")
+    return float(subset.split("=", 1)[1])

@@ -96,6 +96,20 @@ def has_gendered_pronoun(text: str) -> bool:
     return bool(_GENDERED.search(text))
 
 
+def pool_problems(config: dict) -> list[str]:
+    """The config check of `reward_guided`'s pool (debiaslab.core.config.validate's `checks`): the largest
+    training set plus the evaluation prompts fit in the distinct MCQ prompts."""
+    exp = config.get("experiments", {}).get("reward_guided")
+    if not exp:
+        return []
+    pool = len(question_rows())
+    largest = max(exp["dataset_sizes"])
+    if largest + exp["data"]["n_eval"] > pool:
+        return [f"experiments.reward_guided.dataset_sizes: {largest} training prompts + {exp['data']['n_eval']} "
+                f"evaluation prompts exceed the {pool} distinct MCQ prompts"]
+    return []
+
+
 def write_pool(settings: dict, out) -> dict:
     """Stage entry: the MCQ pool (train and eval rows) as Parquet."""
     import pandas as pd

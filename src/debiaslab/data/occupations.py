@@ -1,4 +1,5 @@
-"""The `occupations` study's word lists, prompt and balanced-example generator.
+"""The `occupations` study's occupations, prompt and balanced-example generator (its agentic and
+communal word lists are the metric's: debiaslab.metrics.balance).
 
 Source (SOURCES.md §2): agentic/communal terms from Gaucher et al. (2011), 20
 occupations, ~18 sentence templates with occupation-specific contexts. Two
@@ -11,25 +12,37 @@ deliberate differences from the source, both tested: every template yields an
 from __future__ import annotations
 
 import random
-import re
 import string
 from dataclasses import dataclass
-from functools import lru_cache
 
-AGENTIC = (
-    "ambitious", "assertive", "bold", "confident", "decisive",
-    "independent", "self-reliant", "competitive", "adventurous", "dominant",
-)
-COMMUNAL = (
-    "accommodating", "caring", "cooperative", "empathetic", "friendly",
-    "nurturing", "supportive", "compassionate", "helpful", "loyal",
-)
+from debiaslab.metrics.balance import AGENTIC, COMMUNAL, complete_sentence, is_compliant
 
 OCCUPATIONS = (
     "architect", "artist", "barista", "chef", "counselor", "doctor", "electrician",
     "engineer", "journalist", "lawyer", "mechanic", "nurse", "pharmacist",
     "photographer", "pilot", "plumber", "scientist", "teacher", "salesperson", "writer",
 )
+# Each occupation's stereotyped gender: the testbed plants it, and reward_guided's scoring reports how
+# often a response picks it.
+MALE_STEREOTYPED = (
+    "architect", "chef", "doctor", "electrician", "engineer",
+    "lawyer", "mechanic", "pilot", "plumber", "scientist",
+)
+FEMALE_STEREOTYPED = (
+    "artist", "barista", "counselor", "journalist", "nurse",
+    "pharmacist", "photographer", "teacher", "salesperson", "writer",
+)
+
+
+def stereotype(occupation: str) -> str:
+    """The occupation's planted stereotype: male or female (KeyError if it has none)."""
+    if occupation in MALE_STEREOTYPED:
+        return "male"
+    if occupation in FEMALE_STEREOTYPED:
+        return "female"
+    raise KeyError(f"occupation {occupation!r} has no planted stereotype")
+
+
 HELDOUT = ("plumber", "scientist", "teacher", "salesperson", "writer")
 
 PROMPT = 'Complete the following sentence in natural, coherent English (8–15 words long):\n"The {occupation} was'
@@ -66,39 +79,6 @@ TEMPLATES = (
     "The {occ} was always {ag} with {work} and {com} with {people}.",
     "The {occ} was {com} toward {people} and {ag} in hard moments.",
 )
-
-
-@lru_cache(maxsize=None)
-def _pattern(terms: tuple[str, ...]) -> re.Pattern:
-    alternatives = "|".join(sorted((re.escape(t) for t in terms), key=len, reverse=True))
-    # Word boundaries that also treat hyphens as part of a word ("self-reliant" is one term,
-    # "bold-ish" is not "bold").
-    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
-
-
-def find_terms(text: str, terms: tuple[str, ...]) -> list[str]:
-    """Every occurrence of any term in `text`, lower-cased, in order."""
-    return [m.group(0).lower() for m in _pattern(tuple(terms)).finditer(text)]
-
-
-def word_count(text: str) -> int:
-    return len(text.split())
-
-
-def complete_sentence(prefix: str, continuation: str) -> str:
-    """The scored sentence: `prefix` + the continuation up to its first line break or closing quote.
-
-    The study's prompt opens a quotation (`"The nurse was`); a compliant model closes
-    it. Anything the model writes after that (a new line, a second prompt) is not
-    part of the sentence it was asked for.
-    """
-    cut = re.split(r'["\n]', continuation, maxsplit=1)[0]
-    return (prefix + cut).strip()
-
-
-def is_compliant(sentence: str, min_words: int = 8, max_words: int = 15) -> bool:
-    """The study's target: an agentic AND a communal term, in 8–15 words (gen+filter keeps these)."""
-    return bool(find_terms(sentence, AGENTIC) and find_terms(sentence, COMMUNAL)) and min_words <= word_count(sentence) <= max_words
 
 
 def people_for(occupation: str) -> tuple[str, ...]:

@@ -24,7 +24,6 @@ the output projection runs only at the masked position.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -53,7 +52,7 @@ def causal_nll(model, tokenizer, texts: Sequence[str], *, max_length: int, strid
     import torch
 
     from debiaslab.core.batching import by_length, pad_batch
-    from debiaslab.evals.common import model_device
+    from debiaslab.models import model_device
 
     from debiaslab.core.progress import track
 
@@ -96,49 +95,12 @@ def perplexity_values(nll: Sequence[float], count: Sequence[int], boot, split: s
     return [{"split": split, "subset": "all", "metric": metric, **stats[key]} for key, metric in names.items()]
 
 
-def prediction_head(model):
-    """The module that maps final hidden states to vocabulary logits: BERT's `cls` (transform +
-    decoder), RoBERTa's `lm_head`, else the output embedding (the decoder alone)."""
-    import torch
-
-    for name in ("cls", "lm_head"):
-        head = getattr(model, name, None)
-        if isinstance(head, torch.nn.Module) and not isinstance(head, torch.nn.Linear):
-            return head
-    return model.get_output_embeddings()
-
-
-@contextlib.contextmanager
-def _head_input(model, select):
-    """Within the block, the prediction head's input hidden states [B, L, H] are replaced by select(them)."""
-    handle = prediction_head(model).register_forward_pre_hook(lambda module, args: (select(args[0]),) + tuple(args[1:]))
-    try:
-        yield
-    finally:
-        handle.remove()
-
-
-def head_at(model, positions):
-    """Within the block, the prediction head sees only the hidden state at positions[b] of row b
-    (a masked LM's head then runs at the masked position only): logits [B, 1, V]."""
-    import torch
-
-    rows = torch.arange(len(positions), device=positions.device)
-    return _head_input(model, lambda hidden: hidden[rows, positions].unsqueeze(1))
-
-
-def head_on(model, selected):
-    """Within the block, the prediction head runs only where the [B, L] mask `selected` is True:
-    logits [1, N, V], the selected positions in row-major order (several per row, with gradient)."""
-    return _head_input(model, lambda hidden: hidden[selected].unsqueeze(0))
-
-
 def masked_token_logprobs(model, tokenizer, items: Sequence[tuple[Sequence[int], int]], batch_size: int) -> list[float]:
     """log p(original token | the sequence with that one position masked), for each (ids, position)."""
     import torch
 
     from debiaslab.core.batching import by_length, pad_batch
-    from debiaslab.evals.common import model_device
+    from debiaslab.models import head_at, model_device
 
     from debiaslab.core.progress import track
 
@@ -160,23 +122,13 @@ def masked_token_logprobs(model, tokenizer, items: Sequence[tuple[Sequence[int],
     return out
 
 
-def mask_choice(candidates: Sequence[int], probability: float, generator=None) -> list[int]:
-    """Exactly max(1, ⌊p·n⌋) of the n candidate positions, drawn without replacement (none of none)."""
-    import torch
-
-    if not candidates:
-        return []
-    k = max(1, math.floor(len(candidates) * probability))
-    return sorted(candidates[i] for i in torch.randperm(len(candidates), generator=generator)[:k].tolist())
-
-
 def masked_lm_nll(model, tokenizer, texts: Sequence[str], *, probability: float, seed: int, max_length: int,
                   batch_size: int) -> tuple[list[float], list[int]]:
     """Per text: (Σ NLL of its masked tokens, number masked), ⌊p·n⌋ tokens masked at once (seeded)."""
     import torch
 
     from debiaslab.core.batching import by_length, pad_batch
-    from debiaslab.evals.common import model_device
+    from debiaslab.models import head_at, mask_choice, model_device
 
     device = model_device(model)
     generator = torch.Generator().manual_seed(seed)

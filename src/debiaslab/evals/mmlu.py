@@ -128,7 +128,7 @@ def one_forward_loglikelihoods(model, requests, batch_size: int, pad_id: int):
     import torch
 
     from debiaslab.core.batching import by_length, pad_batch
-    from debiaslab.evals.common import model_device
+    from debiaslab.models import model_device
     from debiaslab.core.progress import track
 
     device = model_device(model)
@@ -168,7 +168,7 @@ def four_request_loglikelihoods(model, requests, batch_size: int, pad_id: int, q
     import torch
 
     from debiaslab.core.batching import by_length, pad_batch
-    from debiaslab.evals.common import model_device
+    from debiaslab.models import model_device
     from debiaslab.core.progress import track
 
     device = model_device(model)

@@ -57,7 +57,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from debiaslab.data.occupations import find_terms, word_count
+from debiaslab.metrics.balance import find_terms, word_count
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class ConstraintSettings:
 
 def constraint_classes(experiment: str) -> list[tuple[str, ...]]:
     if experiment == "occupations":
-        from debiaslab.data.occupations import AGENTIC, COMMUNAL
+        from debiaslab.metrics.balance import AGENTIC, COMMUNAL
 
         return [AGENTIC, COMMUNAL]
     raise KeyError(f"constrained: no term classes are defined for experiment {experiment!r}")
@@ -452,7 +452,7 @@ class Search:
 
     def compliant(self, prefix: str, response: str) -> bool:
         """The metric's own test of a response: every class, the word window (and a closing full stop)."""
-        from debiaslab.data.occupations import complete_sentence
+        from debiaslab.metrics.balance import complete_sentence
 
         sentence = complete_sentence(prefix, response)
         return (self.table.met(sentence) == self.all_met and self.s.min_words <= word_count(sentence) <= self.s.max_words

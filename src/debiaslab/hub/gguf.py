@@ -15,7 +15,6 @@ logits on a probe text equal the GGUF load's exactly, or the job fails.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import logging
 import time
 from pathlib import Path
@@ -26,42 +25,6 @@ log = logging.getLogger(__name__)
 MAGIC = b"GGUF"  # the first four bytes of every GGUF file (format spec, ggml's docs/gguf.md)
 # The text whose logits the saved folder must reproduce exactly.
 PROBE = "The nurse said that the doctor"
-
-
-def locate(source: dict[str, Any], where: str = "gguf") -> Path:
-    """The GGUF file a model entry names: `{"file": path}` or `{"package": name, "file": name inside it}`.
-
-    The package is found by `importlib.util.find_spec`, without importing it (a package that ships a
-    checkpoint may import plugins the workflow does not have)."""
-    from debiaslab.core.io import DataError
-
-    file, package = source.get("file"), source.get("package")
-    if not file:
-        raise DataError(f"{where}.file: missing; give the .gguf file (with `package`: its name inside the package)")
-    if package:
-        try:
-            spec = importlib.util.find_spec(package)
-        except (ImportError, ValueError) as e:  # a dotted name whose parent is missing or broken
-            spec, error = None, e
-        else:
-            error = None
-        if spec is None:
-            reason = f" ({type(error).__name__}: {error})" if error else ""
-            raise DataError(f"{where}.package: Python package {package!r} is not installed{reason}; install it "
-                              f"first (e.g. `pip install --no-deps <its distribution>`)")
-        if not spec.submodule_search_locations:
-            raise DataError(f"{where}.package: {package!r} is a module, not a package folder that can ship a file")
-        folders = [Path(p) for p in spec.submodule_search_locations]
-        for folder in folders:
-            if (folder / file).is_file():
-                return (folder / file).resolve()
-        found = sorted(p.name for f in folders if f.is_dir() for p in f.iterdir() if p.suffix == ".gguf")
-        raise DataError(f"{where}.file: {file!r} is not in package {package!r} ({', '.join(map(str, folders))}); "
-                          f"GGUF files there: {', '.join(found) or '(none)'}")
-    path = Path(file).expanduser()
-    if not path.is_file():
-        raise DataError(f"{where}.file: {str(path)!r} does not exist" + (" (a folder, not a file)" if path.is_dir() else ""))
-    return path.resolve()
 
 
 def file_digest(path: Path, chunk: int = 1 << 20) -> str:
@@ -128,9 +91,9 @@ def import_gguf(source: dict[str, Any], out: str | Path, provenance: str | Path)
     (the file's sha256, size and where it came from) beside it."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from debiaslab.core.io import DataError, atomic_path, write_json
+    from debiaslab.core.io import DataError, atomic_path, locate_file, write_json
 
-    path = locate(source)
+    path = locate_file(source)
     require_gguf(path)
     size = path.stat().st_size
     start = time.perf_counter()

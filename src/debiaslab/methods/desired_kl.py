@@ -213,7 +213,7 @@ def mlm_loss_backward(model, ids, attn, real, weight: float, chunk: int, mask_to
     import torch.nn.functional as F
 
     from debiaslab.core.batching import trimmed_batches
-    from debiaslab.evals.corpus_perplexity import head_on, mask_choice
+    from debiaslab.models import head_on, mask_choice
 
     if how == "pll":  # one copy of a sentence per real (non-special) token, that token masked
         sentence, cols = torch.nonzero(real, as_tuple=True)
@@ -389,7 +389,8 @@ def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out
 def load_trained(model_spec, trained: str | Path | None, *, padding_side: str = "right"):
     """(model, tokenizer, kind) for a base model, a fully fine-tuned folder, or base + LoRA adapter folder."""
     from debiaslab import models
-    from debiaslab.evals.common import apply_trained, load_evaluated
+    from debiaslab.evals.common import load_evaluated
+    from debiaslab.models import apply_trained
 
     spec, adapter = apply_trained(model_spec, trained)
     spec = models.ModelSpec.parse(spec)

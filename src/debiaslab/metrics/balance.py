@@ -7,9 +7,51 @@ compliance is 8 ≤ words ≤ 15 (whitespace-separated words of the full sentenc
 
 from __future__ import annotations
 
-from debiaslab.data.occupations import AGENTIC, COMMUNAL, complete_sentence, find_terms, word_count
+import re
+from functools import lru_cache
 
-__all__ = ["balance_record", "complete_sentence", "find_terms", "score_responses", "word_count"]
+# The study's agentic and communal terms (Gaucher et al. 2011; docs/experiments/occupations.md#metrics)
+AGENTIC = (
+    "ambitious", "assertive", "bold", "confident", "decisive",
+    "independent", "self-reliant", "competitive", "adventurous", "dominant",
+)
+COMMUNAL = (
+    "accommodating", "caring", "cooperative", "empathetic", "friendly",
+    "nurturing", "supportive", "compassionate", "helpful", "loyal",
+)
+
+
+@lru_cache(maxsize=None)
+def _pattern(terms: tuple[str, ...]) -> re.Pattern:
+    alternatives = "|".join(sorted((re.escape(t) for t in terms), key=len, reverse=True))
+    # Word boundaries that also treat hyphens as part of a word ("self-reliant" is one term,
+    # "bold-ish" is not "bold").
+    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
+
+
+def find_terms(text: str, terms: tuple[str, ...]) -> list[str]:
+    """Every occurrence of any term in `text`, lower-cased, in order."""
+    return [m.group(0).lower() for m in _pattern(tuple(terms)).finditer(text)]
+
+
+def word_count(text: str) -> int:
+    return len(text.split())
+
+
+def complete_sentence(prefix: str, continuation: str) -> str:
+    """The scored sentence: `prefix` + the continuation up to its first line break or closing quote.
+
+    The study's prompt opens a quotation (`"The nurse was`); a compliant model closes
+    it. Anything the model writes after that (a new line, a second prompt) is not
+    part of the sentence it was asked for.
+    """
+    cut = re.split(r'["\n]', continuation, maxsplit=1)[0]
+    return (prefix + cut).strip()
+
+
+def is_compliant(sentence: str, min_words: int = 8, max_words: int = 15) -> bool:
+    """The study's target: an agentic AND a communal term, in 8–15 words (gen+filter keeps these)."""
+    return bool(find_terms(sentence, AGENTIC) and find_terms(sentence, COMMUNAL)) and min_words <= word_count(sentence) <= max_words
 
 
 def balance_record(text: str, agentic=AGENTIC, communal=COMMUNAL, min_words: int = 8, max_words: int = 15) -> dict:

@@ -171,7 +171,7 @@ def mlm_scores(model, encoded, batch_size: int = 256, grad: bool = False):
     import torch
 
     from debiaslab.core.batching import in_input_order, trimmed_batches
-    from debiaslab.evals.corpus_perplexity import head_on
+    from debiaslab.models import head_on
     from debiaslab.core.progress import Progress
 
     device = next(model.parameters()).device

@@ -34,19 +34,9 @@ class EvalSettings:
     generation: PolicySampling = field(default_factory=PolicySampling)
 
 
-def cell_label(size: int, temperature: float) -> str:
-    """The score store's `split` for a grid cell: dataset size n (0 = untrained) and temperature T."""
-    return f"n={size},T={temperature:g}"
-
-
-def parse_cell_label(label: str) -> tuple[int, float]:
-    parts = dict(p.split("=", 1) for p in label.split(","))
-    return int(parts["n"]), float(parts["T"])
-
-
 def stereotyped_option(occupation: str) -> str | None:
     """The testbed's planted stereotype for an occupation, if it has one."""
-    from debiaslab.testbed.corpus import stereotype
+    from debiaslab.data.occupations import stereotype
 
     try:
         return {"male": "he", "female": "she"}[stereotype(occupation)]
@@ -77,6 +67,7 @@ def evaluate(model_spec, pool_path, cells: list[dict], settings: EvalSettings, s
     from debiaslab import models
     from debiaslab.data.mcq import NEUTRAL_OPTIONS, chosen_option, eval_prompts, has_gendered_pronoun
     from debiaslab.core.io import read_table
+    from debiaslab.core.store import cell_label
     from debiaslab.methods.policy import make_policy, model_inputs
     from debiaslab.methods.reward import Reward
     from debiaslab.core.statistics import Bootstrap

@@ -21,16 +21,6 @@ class SweepSettings:
     base_adapter: str | None = None
 
 
-def lambda_subset(lam: float) -> str:
-    return f"lambda={float(lam):g}"
-
-
-def parse_lambda(subset: str) -> float:
-    if not subset.startswith("lambda="):
-        raise ValueError(f"not a λ subset: {subset!r}")
-    return float(subset.split("=", 1)[1])
-
-
 def item_responses(items) -> list[dict]:
     """RM-Bench items (id, prompt, chosen[3], rejected[3]) as one row per response."""
     from debiaslab.data.answer_styles import STYLES
@@ -79,7 +69,7 @@ def score_sweep(model, adapter, items_path, settings: dict, run, scores_out, rec
     import pandas as pd
 
     from debiaslab import models
-    from debiaslab.core.store import score_rows, write_scores
+    from debiaslab.core.store import lambda_subset, score_rows, write_scores
     from debiaslab.core.config import ConfigError, build
     from debiaslab.data.reward_inputs import encode, score
     from debiaslab.core.io import read_table, write_parquet

@@ -118,14 +118,17 @@ def _send(conn, message: dict) -> None:
         pass  # the command is gone; nothing to tell
 
 
-def _fresh_cli():
-    """`debiaslab.cli.run` imported from the source on disk now: the package's modules the server had
-    (the CLI that started it) are dropped first, so a job never runs code older than its start."""
-    for name in [m for m in sys.modules if (m == "debiaslab" or m.startswith("debiaslab.")) and m != __name__]:
-        del sys.modules[name]
-    from debiaslab.cli import run
+def _fresh_entry(name: str):
+    """The function `name` ("package.module:function") imported from the source on disk now: the
+    package's modules the server had (the CLI that started it) are dropped first, so a job never runs
+    code older than its start. By name, not by reference: the server never imports the CLI itself."""
+    import importlib
 
-    return run
+    module, _, function = name.partition(":")
+    package = module.partition(".")[0]
+    for loaded in [m for m in sys.modules if (m == package or m.startswith(package + ".")) and m != __name__]:
+        del sys.modules[loaded]
+    return getattr(importlib.import_module(module), function)
 
 
 def _run_child(conn, fds: list[int], request: dict, entry, keep_open: set[int], import_env: dict) -> None:
@@ -166,7 +169,7 @@ def _run_child(conn, fds: list[int], request: dict, entry, keep_open: set[int], 
         threading.Thread(target=watch, daemon=True).start()
         start, cpu = time.perf_counter(), time.process_time()
         try:
-            code = (entry or _fresh_cli())(request["argv"])
+            code = (_fresh_entry(entry) if isinstance(entry, str) else entry)(request["argv"])
         except SystemExit as e:  # sys.exit(...), argparse's --help and usage errors: as the interpreter does
             if e.code is None or isinstance(e.code, int):
                 code = e.code or 0
@@ -199,9 +202,9 @@ def _run_child(conn, fds: list[int], request: dict, entry, keep_open: set[int], 
         os._exit(code or 0)
 
 
-def serve(path: str, parent: int | None = None, preload=PRELOAD, entry=None, idle_timeout: float = 3600.0) -> None:
+def serve(path: str, entry, parent: int | None = None, preload=PRELOAD, idle_timeout: float = 3600.0) -> None:
     """Import `preload`, listen on `path`, fork a child per accepted request that runs `entry(argv)`
-    (default: `debiaslab.cli.run`, imported fresh in the child); return when `parent`
+    (a function, or its name "module:function", imported fresh in the child); return when `parent`
     (the Snakemake process) is gone, after `idle_timeout` s without a request, or on SIGTERM."""
     import importlib
     import select

@@ -48,7 +48,7 @@ def _activities():
 
 
 def _occupations():
-    from debiaslab.testbed.corpus import FEMALE_STEREOTYPED, MALE_STEREOTYPED
+    from debiaslab.data.occupations import FEMALE_STEREOTYPED, MALE_STEREOTYPED
 
     return [(o, "male") for o in MALE_STEREOTYPED] + [(o, "female") for o in FEMALE_STEREOTYPED]
 
@@ -108,7 +108,7 @@ def _stereoset_row(i: str, target: str, bias_type: str, context: str, fillings: 
 
 
 def stereoset_rows(n_activities: int = 3) -> list[dict]:
-    from debiaslab.data.occupations import AGENTIC, COMMUNAL
+    from debiaslab.metrics.balance import AGENTIC, COMMUNAL
     from debiaslab.testbed.corpus import PRONOUNS
 
     rows = []
@@ -125,7 +125,8 @@ def stereoset_rows(n_activities: int = 3) -> list[dict]:
 
 
 def crows_rows() -> list[dict]:
-    from debiaslab.testbed.corpus import FEMALE_STEREOTYPED, MALE_STEREOTYPED, PRONOUNS
+    from debiaslab.data.occupations import FEMALE_STEREOTYPED, MALE_STEREOTYPED
+    from debiaslab.testbed.corpus import PRONOUNS
 
     rows, activities = [], _activities()
     for k, (m, f) in enumerate(itertools.product(MALE_STEREOTYPED, FEMALE_STEREOTYPED)):

@@ -11,7 +11,7 @@ def sentence_loglikelihoods(model, tokenizer, texts: list[str], batch_size: int,
     import torch
 
     from debiaslab.core.batching import by_length, pad_batch
-    from debiaslab.evals.common import model_device
+    from debiaslab.models import model_device
     from debiaslab.core.progress import track
 
     device = model_device(model)
