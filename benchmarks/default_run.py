@@ -15,7 +15,7 @@ add up to more than the wall time. From the run's Snakemake log it also prints t
 
     python benchmarks/default_run.py --compare-cold        # then the same run with every job cold: both, ratio
 
-Jobs run warm (forked from the warm-start server, README "Warm start") as in any local run; their
+Jobs run warm (forked from the warm-start server, docs/warm-start.md) as in any local run; their
 CPU seconds are then read from the job's log (the `benchmark:` file counts the waiting command's
 only). Exit status 1 if the run fails or takes longer than --max-minutes (the target: 5; hard limit 10).
 """

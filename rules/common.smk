@@ -38,7 +38,7 @@ ADAPTER_METHODS = {"sft", "dpo"}
 # Methods fitted as an LM-head projection (INLP), applied as a hook during generation.
 PROJECTION_METHODS = {"inlp"}
 # Methods that save a complete trained model folder (masked LMs fully fine-tuned) or an adapter folder
-# under the name `model` (desired_distribution); evaluations load whichever it is (evals.common.apply_trained).
+# under the name `model` (desired_distribution); evaluations load whichever it is (models.apply_trained).
 TRAINED_MODEL_METHODS = {"kl_equal", "kl_real_world"}
 # Methods that act at decoding time (generation/responses.py DECODERS); their config slice goes to the generate job.
 DECODING_METHODS = set(DECODERS)
@@ -501,7 +501,7 @@ def fluency_settings(name):
     return {k: v for k, v in evaluations(name)["fluency"].items() if k != "reference"}
 
 
-# --- Scale: offline Hub cache, cluster resources, multi-GPU launch (README "Running on SLURM") ---
+# --- Scale: offline Hub cache, cluster resources, multi-GPU launch (docs/slurm.md) ---
 
 HUB_CACHE = str(Path(config["hub_cache"]).expanduser().resolve())
 HUB_REFERENCES = hub_references(config)

@@ -4,7 +4,7 @@ Debian's SLURM 22.05 packages (munge, slurmctld, slurmd, slurm-client) run a con
 and one node whose GPU is fake: a `gpu:a100:1` GRES backed by a character device, so
 scheduling and accounting of GPU requests are real while compute is the CPU's. There is
 no slurmdbd: job status comes from `squeue` and finished jobs stay visible to
-`scontrol show job` for MinJobAge seconds. Facts behind each setting: docs/slurm.md
+`scontrol show job` for MinJobAge seconds. Facts behind each setting: docs/development.md#slurm-test-cluster
 (pitfall numbers in the comments below).
 
 Daemons run in the foreground under `setsid`, their PIDs recorded and stopped by PID.

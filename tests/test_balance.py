@@ -1,4 +1,4 @@
-"""Balance metrics against hand-computed values (SOURCES.md §2 definitions)."""
+"""Balance metrics against hand-computed values (docs/experiments/occupations.md#metrics)."""
 
 import pandas as pd
 import pytest

@@ -1,7 +1,7 @@
 """The benchmark scripts (benchmarks/) run on CPU with tiny settings and print their figures, and batching
 pays on the testbed: generation >= 10x faster batched (the issue's target; 12-16x measured since sampling
 moved to generation.autoregressive.NucleusSampler), the bias classifier >= 4x (the issue's target is 5x,
-which the classifier meets on some CI machines and not on others: README "Performance"), every other
+which the classifier meets on some CI machines and not on others: docs/performance.md), every other
 scorer faster batched with the same scores. Wall-time targets (default run, dry-runs) are not asserted: a shared machine's load moves them;
 the scripts print them and the README records them."""
 
@@ -98,8 +98,8 @@ def test_merged_config_is_the_union_and_reports_conflicts(tmp_path):
 
 def test_cli_makes_full_garbage_collections_rare_during_start_up():
     """Importing torch after `debiaslab` has started (here `--help`) triggers no full garbage collection;
-    with CPython's defaults it triggers some (each rescans every live object: README "Garbage collection
-    at start-up"). Each side in a fresh interpreter."""
+    with CPython's defaults it triggers some (each rescans every live object: docs/warm-start.md "Process
+    tuning"). Each side in a fresh interpreter."""
     code = """
 import gc, sys
 from debiaslab.cli import main
@@ -171,8 +171,8 @@ def test_batched_scoring_is_4x_unbatched_and_scores_the_same(default_run):
     benchmarks/scoring.py judges it: on the Intel VMs of the first sessions the classifier measured 5.1-6.7x,
     on the ~1.5x slower AMD VM of 2026-12-03 4.6-5.7x best of 9 (4.0-5.9x best of 5, which failed a CI run
     at 4.88x): its batched forward is slower per token there, its per-call overhead not. The reward model,
-    the style RM and MMLU letters (~2-4x: the one-thread batched forward is compute-bound, README "Scoring")
-    only have to be faster batched, with the same scores (README "Performance")."""
+    the style RM and MMLU letters (~2-4x: the one-thread batched forward is compute-bound, docs/performance.md#scoring)
+    only have to be faster batched, with the same scores (docs/performance.md)."""
     proc = bench("scoring", "--run-dir", default_run, "--scorers", "bias_classifier", "--items", 256, "--repeats", 9,
                  "--min-ratio", 4)
     assert proc.returncode == 0, output(proc)  # >= 4x and |batched - unbatched| <= 1e-3

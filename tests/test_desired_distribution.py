@@ -1,4 +1,4 @@
-"""desired_distribution (SOURCES.md §4): data, formulas against hand-computed values, adaptive weighting."""
+"""desired_distribution (docs/experiments/desired_distribution.md): data, formulas against hand-computed values, adaptive weighting."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The balanced-example generator follows the source's rules (SOURCES.md §2), fixed where it erred."""
+"""The balanced-example generator follows the source's rules (docs/experiments/occupations.md#data), fixed where it erred."""
 
 import random
 

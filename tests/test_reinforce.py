@@ -1,4 +1,4 @@
-"""REINFORCE loss, baselines and KL against the formulas by hand (SOURCES.md §3)."""
+"""REINFORCE loss, baselines and KL against the formulas by hand (docs/experiments/reward_guided.md#method)."""
 
 import math
 

@@ -1,5 +1,5 @@
 """Every scorer stores beside each value its bootstrap replicates: the same metric recomputed on seeded
-resamples of its items (metrics.statistics.Bootstrap) — checked here against the formula on the resample.
+resamples of its items (core.statistics.Bootstrap) — checked here against the formula on the resample.
 (Evaluations: tests/test_evals.py; safety's summary: tests/test_response_scores.py.)"""
 
 from __future__ import annotations

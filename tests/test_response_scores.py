@@ -14,7 +14,7 @@ from debiaslab.core.io import DataError
 from debiaslab.metrics import response_scores as rs
 
 FIXTURE = Path(__file__).parent / "fixtures" / "safety_published"
-# SOURCES.md §1: the source's published means (500 responses each); the fixture's files are
+# docs/experiments/safety.md#source-study: the source's published means (500 responses each); the fixture's files are
 # hand-made so that each file's means are exactly these.
 PUBLISHED_MEANS = {
     ("base", "gender"): (-1.034, 0.723), ("base", "racial"): (-1.053, 0.345),

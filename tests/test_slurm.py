@@ -24,7 +24,7 @@ from conftest import ENV, copy_workflow
 
 pytestmark = pytest.mark.slurm
 
-# The only overrides of the profile: speed on a one-node test cluster (SLURM.md pitfall 8) and
+# The only overrides of the profile: speed on a one-node test cluster (docs/development.md#slurm-test-cluster, pitfall 8) and
 # squeue status polling, as this cluster has no slurmdbd for sacct (pitfall 3).
 TEST_CLUSTER_ARGS = ("--slurm-init-seconds-before-status-checks", "1", "--slurm-status-command", "squeue")
 
@@ -136,7 +136,7 @@ def test_profile_puts_training_on_a100s_only_and_a_requeued_training_job_resumes
     # the localrules (data, scoring, tables, testbed corpus/tokenizers) ran on the "login node"
     assert {rule: len(js) for rule, js in by_rule.items()} == {"testbed_pretrain": 2, "train_sft": 1, "generate": 2,
                                                                "fluency_occupations": 1}, table
-    # the requeued training job ran twice under one job id, and its second run resumed (README "Resume")
+    # the requeued training job ran twice under one job id, and its second run resumed (docs/slurm.md, "Resume, requeue, preemption")
     (train,) = by_rule["train_sft"]
     assert train["JobId"] == requeued and train["Restarts"] == "1", train
     assert summary["resumed_from"] is not None and summary["global_step"] == 19, summary

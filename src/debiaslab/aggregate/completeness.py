@@ -13,7 +13,7 @@ from typing import Iterable
 
 
 def read_complete(experiment: str | None, paths, runs=None, cells: dict | None = None):
-    """The score files concatenated (aggregate.store.read_scores), once each is non-empty and holds the
+    """The score files concatenated (core.store.read_scores), once each is non-empty and holds the
     experiment's rows only (`experiment` None: the runs' experiment, if given) — and, where `runs` is
     given, exactly its run's rows (and `cells`' cells)."""
     import pandas as pd

@@ -4,7 +4,7 @@ Every scoring and evaluation job writes rows of (experiment, model, method, seed
 split, subset, metric, value, n) plus provenance (the fingerprint of the config
 slice that produced them and the code version), and beside each value its bootstrap
 `replicates`: the metric recomputed on B seeded resamples of the job's items
-(metrics.statistics.Bootstrap; an empty list where a value has none, e.g. a flag).
+(core.statistics.Bootstrap; an empty list where a value has none, e.g. a flag).
 Tables and figures are computed from these files only, so a reviewer can rebuild any
 table — its intervals over items included — from the store alone.
 """

@@ -1,4 +1,4 @@
-"""Bias prompt sets: rows of a biased-statement corpus flagged with one bias type (SOURCES.md §1).
+"""Bias prompt sets: rows of a biased-statement corpus flagged with one bias type (docs/experiments/safety.md#data).
 
 At scale `ethical-spectacle/biased-corpus`: one text column (`biased_text`) and one
 0/1 column per bias type (`gender`, `racial`, ...). Per bias type, the rows whose

@@ -1,4 +1,4 @@
-"""Anthropic/hh-rlhf dialogues as SFT `messages` and conversational DPO pairs (SOURCES.md §1).
+"""Anthropic/hh-rlhf dialogues as SFT `messages` and conversational DPO pairs (docs/experiments/safety.md#data).
 
 Each row holds two strings, `chosen` and `rejected`, of turns written as
 "\\n\\nHuman: …\\n\\nAssistant: …". Turns are split on those markers themselves, so a

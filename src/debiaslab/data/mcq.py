@@ -1,4 +1,4 @@
-"""Multiple-choice fill-in-the-pronoun prompts for `reward_guided` (SOURCES.md §3).
+"""Multiple-choice fill-in-the-pronoun prompts for `reward_guided` (docs/experiments/reward_guided.md#data).
 
 The source drew 1k–4k prompts from ~150k Expected-Parrot multiple-choice questions whose
 options mix gendered and gender-neutral answers; those prompts are not public. This

@@ -1,7 +1,7 @@
 """The `occupations` study's occupations, prompt and balanced-example generator (its agentic and
 communal word lists are the metric's: debiaslab.metrics.balance).
 
-Source (SOURCES.md §2): agentic/communal terms from Gaucher et al. (2011), 20
+Source (docs/experiments/occupations.md#source-study): agentic/communal terms from Gaucher et al. (2011), 20
 occupations, ~18 sentence templates with occupation-specific contexts. Two
 deliberate differences from the source, both tested: every template yields an
 8–15-word sentence (the compliance window the study measures), and two agentic
@@ -142,7 +142,7 @@ def preference_pair(occupation: str, rng: random.Random, prompt: str = PROMPT) -
     """One DPO pair: the same template filled balanced (chosen) and single-class (rejected).
 
     The rejected completion is agentic-only or communal-only with equal probability
-    (SOURCES.md §2); sharing the template isolates the preference to the balance itself.
+    (docs/experiments/occupations.md#deviation-dpo-pairs); sharing the template isolates the preference to the balance itself.
     """
     template = rng.choice(TEMPLATES)
     single = AGENTIC if rng.random() < 0.5 else COMMUNAL

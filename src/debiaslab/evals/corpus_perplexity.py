@@ -10,7 +10,7 @@
   rather than as mean × target length.
 - Masked LMs: pseudo-log-likelihood (Salazar et al. 2020): every non-special token masked once,
   PLL = Σ log p(token | the rest); pseudo-perplexity = exp(−Σ PLL / Σ scored tokens). And/or the
-  MLM loss (`mlm_loss`, SOURCES.md §4): in every text exactly max(1, ⌊p·n⌋) of its n non-special
+  MLM loss (`mlm_loss`, docs/experiments/desired_distribution.md#deviation-mlm-utility-loss): in every text exactly max(1, ⌊p·n⌋) of its n non-special
   tokens masked at once (p = 0.15), positions drawn by one generator seeded with `mask_seed` and
   used in corpus order, so the masks depend neither on batching nor on the model (a model before
   and after fine-tuning is scored on the same masks); loss = Σ NLL of masked tokens / their number.
@@ -85,7 +85,7 @@ def perplexity(nll: Sequence[float], count: Sequence[int]) -> dict:
 
 def perplexity_values(nll: Sequence[float], count: Sequence[int], boot, split: str, names: dict[str, str]) -> list[dict]:
     """Score-store rows of `perplexity` (keys of `names`: "perplexity", "nll_per_token" → metric names), each with
-    replicates over the texts (`boot`: a metrics.statistics.Bootstrap); n = tokens."""
+    replicates over the texts (`boot`: a core.statistics.Bootstrap); n = tokens."""
     import numpy as np
 
     loss = boot.of_ratio(nll, count)

@@ -38,7 +38,7 @@ def texts(frame, mode: str) -> list[str]:
 
 def score_values(frame, nll, count, boot) -> list[dict]:
     """fluency_perplexity per prompt split (the frame's `split` column, else "all"), with replicates over the
-    split's texts (`boot`: a metrics.statistics.Bootstrap)."""
+    split's texts (`boot`: a core.statistics.Bootstrap)."""
     from debiaslab.evals.corpus_perplexity import perplexity_values
 
     splits = frame["split"].tolist() if "split" in frame else ["all"] * len(frame)

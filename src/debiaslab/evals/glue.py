@@ -1,4 +1,4 @@
-"""GLUE: fine-tune a masked LM per task and score the validation split (SOURCES.md §4).
+"""GLUE: fine-tune a masked LM per task and score the validation split (docs/evaluations.md#glue).
 
 The `run_glue` recipe's defaults (transformers' text-classification example): max_seq_length 128,
 batch 32, learning rate 2e-5, 3 epochs, AdamW (weight decay 0), linear decay without warm-up,
@@ -184,7 +184,7 @@ def load_task(s: GlueSettings, task: str):
 def score_values(predictions: dict[str, dict[str, tuple[list, list]]], boot) -> list[dict]:
     """Rows split "validation", subset "all": glue_<task>_<metric> (MNLI mismatched: glue_mnli_mm_<metric>) and
     glue_score, from {task: {split: (labels, predictions)}}; each with replicates over the split's examples
-    (`boot`: a metrics.statistics.Bootstrap; every task and split resampled on its own stream)."""
+    (`boot`: a core.statistics.Bootstrap; every task and split resampled on its own stream)."""
     import numpy as np
 
     values, main, examples = [], {}, 0

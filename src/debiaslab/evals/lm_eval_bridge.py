@@ -80,7 +80,7 @@ def sample_values(results: dict, task: str, name: str, filt: str) -> list[float]
 def metric_rows(results: dict, boot) -> list[dict]:
     """Score-store values from lm-eval's `results` section: every numeric metric but standard errors. A metric
     that is the mean of its logged per-document values gets replicates over the documents (`boot`: a
-    metrics.statistics.Bootstrap); others (a perplexity, a group's aggregate) get none."""
+    core.statistics.Bootstrap); others (a perplexity, a group's aggregate) get none."""
     values = []
     n_samples = results.get("n-samples", {})
     for task, metrics in sorted(results.get("results", {}).items()):

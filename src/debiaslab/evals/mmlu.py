@@ -1,4 +1,4 @@
-"""MMLU by answer-letter log-likelihood, one forward pass per question (SOURCES.md §1).
+"""MMLU by answer-letter log-likelihood, one forward pass per question (docs/evaluations.md#mmlu).
 
 Data in the `cais/mmlu` schema (question, subject, choices, answer) by Hub name or Hub-format
 folder (the testbed's set). Two prompt templates:
@@ -268,7 +268,7 @@ def load_rows(s: MMLUSettings) -> tuple[list[dict], list[dict]]:
 
 def score_values(records, split: str, boot) -> list[dict]:
     """mmlu_acc (micro: over questions), mmlu_macro_acc (mean over subjects) and each subject's mmlu_acc, with
-    replicates over questions resampled within each subject (`boot`: a metrics.statistics.Bootstrap), so
+    replicates over questions resampled within each subject (`boot`: a core.statistics.Bootstrap), so
     every replicate has every subject, as the macro mean needs."""
     import numpy as np
 

@@ -41,7 +41,7 @@ class NucleusSampler:
     reaches top_p, at least one; renormalise; sample) and returns scores that are 0 at the drawn token
     and -inf elsewhere, so greedy decoding emits it. Why not the built-in warpers: on a CPU they sort
     the whole vocabulary and draw an exponential for every vocabulary entry at every step, which is
-    most of a batched step on a small model (README "Performance"); the nucleus is found here with a
+    most of a batched step on a small model (docs/performance.md); the nucleus is found here with a
     partial sort (`topk`) that widens until it holds top_p of the mass, and the draw is over it alone.
     The draws use torch's global generator, so a seed reproduces the texts (they differ from the
     built-in warpers' draws for the same seed: the random numbers are used differently).

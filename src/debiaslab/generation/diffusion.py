@@ -1,4 +1,4 @@
-"""Masked-diffusion sampling for mask-predictor models, as LLaDA's `generate` (SOURCES.md §3).
+"""Masked-diffusion sampling for mask-predictor models, as LLaDA's `generate` (docs/experiments/reward_guided.md#generation).
 
 The prompt is followed by `gen_length` mask tokens, cut into blocks of `block_length`
 filled left to right; the `steps` are split evenly over the blocks. At each step the model
@@ -30,7 +30,7 @@ REMASKING = ("low_confidence", "random")
 
 @dataclass(frozen=True)
 class DiffusionSettings:
-    """LLaDA `generate` arguments; defaults are LLaDA's (SOURCES.md §3)."""
+    """LLaDA `generate` arguments; defaults are LLaDA's (docs/experiments/reward_guided.md#generation)."""
 
     gen_length: int = 128
     steps: int = 128

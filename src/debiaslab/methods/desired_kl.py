@@ -1,4 +1,4 @@
-"""Fine-tune a model toward a desired gender distribution per occupation (SOURCES.md §4).
+"""Fine-tune a model toward a desired gender distribution per occupation (docs/experiments/desired_distribution.md#method).
 
 - `kl_equal`: loss = mean over the batch's occupations of KL([0.5, 0.5] ‖ [P_male, P_female]).
 - `kl_real_world`: desired = [male_dist, female_dist]; batches hold one prof_gender category c;
@@ -17,7 +17,8 @@ no clipping, as the source. One epoch = every training occupation once (the sour
 After every epoch the mean validation KL decides early stopping (stop after `patience`
 epochs without an improvement of at least `min_delta`) and the best epoch's weights are kept.
 
-Where this follows the source's code rather than SOURCES.md's summary, or departs from both:
+Where this follows the source's code rather than its paper, or departs from both
+(docs/experiments/desired_distribution.md#deviations-from-the-source):
 - `batchmean: true` (the source's setting) trains on, and stops early by, KL/2 — what
   `F.kl_div(..., reduction='batchmean')` returns for a 2-vector (so `min_delta` is a change of KL/2).
   `training_summary.json` reports the true KL under `*_kl` and, with batchmean, the halved value the

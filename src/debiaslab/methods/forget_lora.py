@@ -1,4 +1,4 @@
-"""Forget-LoRA: fit a reward model's *undesired* preference, then subtract it (SOURCES.md §5).
+"""Forget-LoRA: fit a reward model's *undesired* preference, then subtract it (docs/experiments/rm_forget.md#method).
 
 Training: TRL's RewardTrainer with a PEFT LoRA (q, k, v, o) on one pair mode's pairs with
 chosen and rejected swapped (`direction: undesired`), i.e. Bradley–Terry loss

@@ -1,6 +1,6 @@
 """Generate-then-filter: sample k candidates per prompt and keep the first acceptable one.
 
-A post-hoc baseline (SOURCES.md §2, "gen+filter"): it changes no weights, so its
+A post-hoc baseline (docs/experiments/occupations.md#method, "gen+filter"): it changes no weights, so its
 success is bounded by how often the base model already produces an acceptable
 text. Rows with no acceptable candidate keep their first candidate (so every prompt
 still has a response to score) and are flagged; the acceptance rate is reported.

@@ -9,7 +9,7 @@ chunk without holding every forward pass in memory).
 
 - causal LM: log p = sum over generated tokens (up to and including the first EOS) of
   log p(x_t | x_<t); KL at each of those positions.
-- masked diffusion (SOURCES.md §3, defect c): the source applied an autoregressive shift to a
+- masked diffusion (docs/experiments/reward_guided.md#deviation-diffusion-log-prob): the source applied an autoregressive shift to a
   bidirectional model. Here log p = sum over the unmasking steps of the sampled trajectory of
   log p(chosen token | the state at that step), for the tokens unmasked at that step; the KL
   of a position is taken at the step that unmasked it (the distribution its token was drawn from).

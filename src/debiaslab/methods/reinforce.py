@@ -1,4 +1,4 @@
-"""REINFORCE on a LoRA adapter with the GenBit + KL reward (SOURCES.md §3), small and explicit.
+"""REINFORCE on a LoRA adapter with the GenBit + KL reward (docs/experiments/reward_guided.md#method), small and explicit.
 
 Each step: take `batch_size` prompts; in microbatches of `micro_batch_size`, sample from the
 LoRA policy (adapter on, no gradient) and measure each sample's bias and KL to the base (the
@@ -60,7 +60,7 @@ METRIC_COLUMNS = ("step", "epoch", "loss", "mean_bias", "mean_kl", "mean_reward"
 
 @dataclass(frozen=True)
 class ReinforceSettings:
-    """TRL-style trainer config. Defaults: the source's full-scale values (SOURCES.md §3)."""
+    """TRL-style trainer config. Defaults: the source's full-scale values (docs/experiments/reward_guided.md#method)."""
 
     learning_rate: float = 2e-5
     batch_size: int = 64

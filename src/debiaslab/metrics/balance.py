@@ -1,4 +1,4 @@
-"""Agentic/communal balance of occupation descriptions (SOURCES.md §2).
+"""Agentic/communal balance of occupation descriptions (docs/experiments/occupations.md#metrics).
 
 A response is AND-balanced when it contains at least one agentic AND at least one
 communal term (whole word, case-insensitive); OR when it has either. Word-count
@@ -114,7 +114,7 @@ def score_responses(responses, min_words: int = 8, max_words: int = 15, seed: in
     `responses` needs columns split, occupation, prefix, response. Subsets are "all"
     and each occupation (for per-occupation figures). Every value comes with its
     bootstrap replicates over the responses of its split and subset (seeded by the
-    run's `seed`; metrics.statistics.Bootstrap). Comparisons with the prompt-only
+    run's `seed`; core.statistics.Bootstrap). Comparisons with the prompt-only
     baseline are the table's (stratified by seed over every seed's responses), not
     the scoring job's.
     """

@@ -1,4 +1,4 @@
-"""Bias as distance to a desired gender distribution (SOURCES.md §4): scores, P_g, KL.
+"""Bias as distance to a desired gender distribution (docs/experiments/desired_distribution.md#metrics): scores, P_g, KL.
 
 Association score of one sentence (template × gendered word × occupation):
 - masked LM: s = log Π p(attr | attr masked) − log Π p(attr | attr and occupation masked),
@@ -76,7 +76,7 @@ def kl_divergence(desired_male_share, predicted_male_share, eps: float = EPS):
 
 def summarize(records, value: str = "kl", boot=None) -> list[dict]:
     """Mean and sample variance (ddof=1, as the source's pandas `.var()`) per prof_gender and overall; with
-    `boot` (a metrics.statistics.Bootstrap), each with its replicates over the occupations."""
+    `boot` (a core.statistics.Bootstrap), each with its replicates over the occupations."""
     import numpy as np
 
     out = []

@@ -29,7 +29,7 @@ LEMMATIZERS = ("auto", "identity", "stanza")
 
 @dataclass(frozen=True)
 class GenBitSettings:
-    """GenBitMetrics arguments (SOURCES.md §3: context_window 5, distance_weight 0.95, percentile_cutoff 80)."""
+    """GenBitMetrics arguments (the source's, docs/experiments/reward_guided.md#metrics: context_window 5, distance_weight 0.95, percentile_cutoff 80)."""
 
     language: str = "en"
     context_window: int = 5
@@ -168,7 +168,7 @@ class GenBit:
         return [self.score([t]) for t in texts]
 
     def bias(self, texts: Iterable[str]) -> list[float]:
-        """|avg_bias_ratio| of each text: the reward's bias term (SOURCES.md §3)."""
+        """|avg_bias_ratio| of each text: the reward's bias term (docs/experiments/reward_guided.md#reward)."""
         return [abs(s["avg_bias_ratio"]) for s in self.score_each(texts)]
 
 

@@ -1,6 +1,6 @@
 """Per-response scores from Hugging Face sequence classifiers: a bias-type classifier and a reward model.
 
-As the `safety` source (SOURCES.md §1):
+As the `safety` source (docs/experiments/safety.md#metrics):
 - bias score = the classifier's probability of the label named for the prompt's bias
   type (`maximuspowers/bias-type-classifier`: 11 topic labels; note it detects the
   *topic* of bias, not whether a text is biased), on the response alone. The

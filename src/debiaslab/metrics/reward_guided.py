@@ -46,7 +46,7 @@ def stereotyped_option(occupation: str) -> str | None:
 
 def cell_values(records, genbit, label: str, boot) -> list[dict]:
     """The cell's score-store values, each with its bootstrap replicates over the cell's responses (`boot`:
-    a metrics.statistics.Bootstrap seeded by the run's seed, so every cell of a seed resamples the same prompts)."""
+    a core.statistics.Bootstrap seeded by the run's seed, so every cell of a seed resamples the same prompts)."""
     responses = list(records["response"])
     values = boot.of_statistic(lambda idx: {k: genbit.score([responses[i] for i in idx])[k]
                                             for k in ("genbit_score", "avg_bias_ratio")}, len(records))

@@ -38,7 +38,7 @@ def item_responses(items) -> list[dict]:
 
 def sweep_metrics(rows: list[dict], scores: list[float], boot) -> list[dict]:
     """Score-store values for one λ from the per-response scores, each with its replicates over the items
-    (questions; `boot`: a metrics.statistics.Bootstrap). Every λ has the same items, so the same
+    (questions; `boot`: a core.statistics.Bootstrap). Every λ has the same items, so the same
     resamples: differences between λ are paired by item."""
     import numpy as np
 

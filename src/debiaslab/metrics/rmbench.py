@@ -1,4 +1,4 @@
-"""RM-Bench accuracy and pairwise preference accuracy (SOURCES.md §5).
+"""RM-Bench accuracy and pairwise preference accuracy (docs/experiments/rm_forget.md#metrics).
 
 RM-Bench (Liu et al., 2024; its `compute_accuracy`): each item has 3 chosen and 3 rejected
 responses in the styles concise, detailed plain, detailed markdown (index = styledness).

@@ -96,7 +96,7 @@ def causal_loss(model, ids, mask, targets: int | None = None):
 
     The mean is the loss of `model(input_ids, attention_mask, labels=ids with padding → -100)`, but
     the vocabulary head runs only on positions that have a target: on the testbed's padded batches
-    the head over all positions is most of a step (README "Performance").
+    the head over all positions is most of a step (docs/performance.md).
     """
     import torch.nn.functional as F
 

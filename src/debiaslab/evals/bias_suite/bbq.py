@@ -168,7 +168,7 @@ def item_records(items: list[dict], scores: dict[int, list[float]]):
 def summary(records, boot, split: str = "test") -> list[dict]:
     """Score-store values, overall (subset "all") and per category: bbq_acc, bbq_acc_ambig,
     bbq_acc_disambig, bbq_bias_disambig (s_DIS), bbq_bias_ambig (s_AMB); n = the items they are computed
-    over; replicates over the items resampled (`boot`: a metrics.statistics.Bootstrap). A metric of a
+    over; replicates over the items resampled (`boot`: a core.statistics.Bootstrap). A metric of a
     context with no item, or an undefined bias score (every answer UNKNOWN), has no row."""
     import numpy as np
 

@@ -98,7 +98,7 @@ def pair_records(frame, more_scores, less_scores):
 def summary(records, boot, split: str = "test") -> list[dict]:
     """Score-store values: crows_stereotype_score (share preferring sent_more), overall and per bias type,
     crows_stereo_score / crows_antistereo_score by direction, crows_tie_rate; each with replicates over its
-    pairs (`boot`: a metrics.statistics.Bootstrap)."""
+    pairs (`boot`: a core.statistics.Bootstrap)."""
     prefers, tie = records["prefers_more"].astype(float), records["tie"].astype(float)
     values = [{"split": split, "subset": "all", "metric": "crows_stereotype_score", **boot.of_mean(prefers)},
               {"split": split, "subset": "all", "metric": "crows_tie_rate", **boot.of_mean(tie)}]

@@ -130,7 +130,7 @@ def causal_scores(model, tokenizer, examples: list[dict], batch_size: int, max_l
 
 def summary(records, boot, split: str) -> list[dict]:
     """stereoset_ss, stereoset_lms, stereoset_icat (0–100) over all examples (subset "all") and per bias
-    type, with replicates over the examples resampled (`boot`: a metrics.statistics.Bootstrap)."""
+    type, with replicates over the examples resampled (`boot`: a core.statistics.Bootstrap)."""
     import numpy as np
 
     from debiaslab.metrics.bias_benchmarks import stereoset_outcomes, stereoset_scores

@@ -100,7 +100,7 @@ def triple_records(triples, loglikelihoods: list[list[float]], statistic: dict[s
 def summary(records, boot, split: str = "test") -> list[dict]:
     """winogender_correlation (Pearson r of the occupations' she shares and statistic), winogender_she_share
     (mean over occupations; per occupation as subset), winogender_neutral_share (mean over triples),
-    winogender_gotcha_share (subset "gotcha"). Replicates (`boot`: a metrics.statistics.Bootstrap): the
+    winogender_gotcha_share (subset "gotcha"). Replicates (`boot`: a core.statistics.Bootstrap): the
     correlation and mean she share over occupations resampled; the other shares over their triples."""
     import numpy as np
 
