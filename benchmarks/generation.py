@@ -67,8 +67,8 @@ def main(argv=None) -> int:
     model_path = a.model or str(_common.require(run, MODEL)[0])
 
     from debiaslab import models
-    from debiaslab.generation.autoregressive import SamplingSettings, generate
     from debiaslab.core.io import read_table
+    from debiaslab.generation.autoregressive import SamplingSettings, generate
 
     _common.set_threads(a.threads)
     with tempfile.TemporaryDirectory(prefix="bench-gen-") as tmp:

@@ -81,8 +81,8 @@ def reward_case(run: Path, a):
 
 def style_rm_case(run: Path, a):
     from debiaslab import models
-    from debiaslab.data.reward_inputs import encode, score
     from debiaslab.core.io import read_parquet
+    from debiaslab.data.reward_inputs import encode, score
     from debiaslab.methods.forget_lora import load_reward_model
     from debiaslab.metrics.rm_sweep import item_responses
 

@@ -19,7 +19,6 @@ REPO = Path(__file__).resolve().parents[1]
 # the workflow files a test copies into its own folder: the benchmarks' helper, one copy of the list
 sys.path.append(str(REPO / "benchmarks"))
 from _common import WORKFLOW_FILES, copy_workflow  # noqa: E402,F401
-
 from debiaslab.runtime.process import collect_full_generation_rarely, keep_freed_memory  # noqa: E402
 
 # The test process imports torch + transformers and holds their objects, as every job does: the same

@@ -87,10 +87,10 @@ class Cluster:
 
     # --- lifecycle ------------------------------------------------------------------------------
 
-    def __enter__(self) -> "Cluster":
+    def __enter__(self) -> Cluster:
         return self if self.pids else self.start()  # `with` around a cluster already started runs it once
 
-    def start(self) -> "Cluster":
+    def start(self) -> Cluster:
         """Configure and start the daemons; on any failure stop what was started, then raise."""
         RUN_DIR.mkdir(parents=True, exist_ok=True)
         self._lock = open(RUN_DIR / "lock", "w")

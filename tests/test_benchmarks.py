@@ -13,6 +13,7 @@ import sys
 
 import pytest
 import yaml
+
 from conftest import ENV, REPO
 
 BENCH = REPO / "benchmarks"
@@ -188,7 +189,6 @@ def test_training_benchmark_covers_every_trainer():
     """Each trainer of debiaslab.methods.train has its data and a few steps' settings that its own settings
     class accepts: a trainer added to the package without them here fails this, not the script's default run."""
     import training
-
     from debiaslab.core.config import build, load
     from debiaslab.methods.train import TRAINERS
 

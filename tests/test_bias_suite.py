@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import torch
 
+from debiaslab.core.statistics import Bootstrap
 from debiaslab.evals.bias_suite import bbq, stereoset, suite, winogender
 from debiaslab.metrics import bias_benchmarks as bm
-from debiaslab.core.statistics import Bootstrap
 from test_evals import Bigram, CharTokenizer, bigram_logprob
 
 # --- the published formulas --------------------------------------------------------------------------------
@@ -303,9 +303,9 @@ def test_stereoset_causal_score_is_the_mean_log_probability_per_token():
 # --- testbed sets and the suite -----------------------------------------------------------------------------
 
 def test_testbed_sets_encode_the_planted_stereotype(tmp_path):
+    from debiaslab.data.occupations import stereotype
     from debiaslab.evals.bias_suite import crows_pairs
     from debiaslab.testbed.bias_suite import write_sets
-    from debiaslab.data.occupations import stereotype
 
     counts = write_sets({"bias_strength": 0.9}, tmp_path)
     occ = tmp_path / "occupations"

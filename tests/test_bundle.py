@@ -324,8 +324,7 @@ def test_a_table_refuses_a_score_file_that_is_empty_or_mislabelled(small_run, tm
 
 
 def test_a_reward_guided_table_refuses_a_run_short_of_a_grid_cell(tmp_path, capsys):
-    from debiaslab.core.store import RunId, score_rows, write_scores
-    from debiaslab.core.store import cell_label
+    from debiaslab.core.store import RunId, cell_label, score_rows, write_scores
 
     path = tmp_path / "scores.parquet"
     values = [{"split": cell_label(64, 1.0), "subset": "all", "metric": "genbit_score", "value": 0.5, "n": 8}]

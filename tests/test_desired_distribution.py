@@ -10,10 +10,16 @@ import pandas as pd
 import pytest
 
 from debiaslab.data import desired_distribution as dd
-from debiaslab.methods.desired_kl import (KLTracker, RealWorldKLSettings, adaptive_lambda, adaptive_objective,
-                                         category_batches, keep_training, record_epoch)
+from debiaslab.methods.desired_kl import (
+    KLTracker,
+    RealWorldKLSettings,
+    adaptive_lambda,
+    adaptive_objective,
+    category_batches,
+    keep_training,
+    record_epoch,
+)
 from debiaslab.metrics import distribution_kl as dk
-
 
 # --- data ---------------------------------------------------------------------------------------
 
@@ -340,8 +346,8 @@ def test_training_summary_reports_the_true_kl_and_names_the_halved_one(tokenizer
     import torch
     from transformers import BertConfig, BertForMaskedLM
 
-    from debiaslab.metrics.distribution_kl import SentenceScorer, desired_male, kl_divergence
     from debiaslab.methods.train import run
+    from debiaslab.metrics.distribution_kl import SentenceScorer, desired_male, kl_divergence
 
     frame = pd.DataFrame(dd.sentence_rows(splits=["train", "valid"]))
     keep = frame.drop_duplicates("profession").groupby(["split", "prof_gender"]).head(2)["profession"]
@@ -483,8 +489,8 @@ def test_bad_desired_distribution_configs_are_rejected_by_key(patch, fragment):
 
 def test_table_pairs_each_seed_with_the_base_run():
     from debiaslab.aggregate.specs import table_spec
-    from debiaslab.core.store import RunId, score_rows
     from debiaslab.aggregate.tables import build, latex, markdown
+    from debiaslab.core.store import RunId, score_rows
 
     def rows(method, seed, kl, loss):
         values = [{"split": "test", "subset": s, "metric": "kl_equal_mean", "value": kl, "n": 5}

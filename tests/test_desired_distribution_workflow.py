@@ -209,10 +209,10 @@ def test_causal_lora_variant_trains_an_adapter_and_scores_it(default_run, tmp_pa
     """The causal-LM variant (LoRA, λ·L_norm, no MLM term) on the testbed causal LM, end to end by hand:
     training, detection, and the perplexity evaluation applying the adapter from the trained folder."""
     from debiaslab.core.store import RunId
-    from debiaslab.models import apply_trained
     from debiaslab.evals.run import evaluate_model
     from debiaslab.methods.train import run
     from debiaslab.metrics.desired_distribution import score_desired_distribution
+    from debiaslab.models import apply_trained
 
     lm = json.dumps({"path": str(default_run / "results/testbed/lm"), "kind": "causal"})
     table = pd.read_parquet(default_run / f"results/data/{EXP}/sentences.parquet")

@@ -8,8 +8,14 @@ import torch
 
 from debiaslab import models
 from debiaslab.data.mcq import eval_prompts, make_pool
-from debiaslab.generation.diffusion import (DiffusionSettings, encode_prompts, length_buckets, num_transfer_tokens,
-                                            resolve_mask_id, sample)
+from debiaslab.generation.diffusion import (
+    DiffusionSettings,
+    encode_prompts,
+    length_buckets,
+    num_transfer_tokens,
+    resolve_mask_id,
+    sample,
+)
 from debiaslab.methods.policy import DiffusionPolicy
 
 pytestmark = [pytest.mark.workflow, pytest.mark.usefixtures("one_torch_thread")]
@@ -126,6 +132,7 @@ def test_reinforce_resumes_to_the_uninterrupted_adapter(default_run, tmp_path, m
     step 2: the trainer checkpoints that step itself and exits 143."""
     import os
     import signal
+
     from safetensors.torch import load_file
 
     from debiaslab.data.mcq import write_pool

@@ -14,12 +14,11 @@ import pandas as pd
 import pytest
 import torch
 
+from debiaslab.core.statistics import Bootstrap
 from debiaslab.evals import corpus_perplexity as cp
 from debiaslab.evals import fluency, glue, mmlu
 from debiaslab.evals.bias_suite import crows_pairs
-from debiaslab.core.statistics import Bootstrap
 from debiaslab.models import mask_choice
-
 
 # --- MMLU prompts, tokenisation and the decision rule --------------------------------------------------
 
@@ -122,9 +121,9 @@ def test_one_forward_equals_four_requests_on_a_hand_model():
     requests = mmlu.letter_requests(tok, contexts)
     one = mmlu.one_forward_loglikelihoods(model, requests, batch_size=2, pad_id=0)
     four = mmlu.four_request_loglikelihoods(model, requests, batch_size=3, pad_id=0)
-    for q, ctx in enumerate(contexts):
+    for q in range(len(contexts)):
         # by hand: log p(" " | ":") + log p(letter | " ")
-        expected = [bigram_logprob(table, ord(":"), 32) + bigram_logprob(table, 32, ord(l)) for l in "ABCD"]
+        expected = [bigram_logprob(table, ord(":"), 32) + bigram_logprob(table, 32, ord(letter)) for letter in "ABCD"]
         assert one[q] == pytest.approx(expected, abs=1e-4)
         assert four[q] == pytest.approx(expected, abs=1e-4)
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from debiaslab.hub.datasets import load
 from debiaslab.core.io import DataError
+from debiaslab.hub.datasets import load
 
 
 def write_folder(folder, rows):

@@ -3,11 +3,19 @@
 import pandas as pd
 import pytest
 
-from debiaslab.data.mcq import (ACTIVITIES, NEUTRAL_OPTIONS, chosen_option, eval_prompts, has_gendered_pronoun,
-                                make_pool, question_rows, train_subset)
 from debiaslab.core.io import DataError
-from debiaslab.metrics.genbit import ensure_pkg_resources
+from debiaslab.data.mcq import (
+    ACTIVITIES,
+    NEUTRAL_OPTIONS,
+    chosen_option,
+    eval_prompts,
+    has_gendered_pronoun,
+    make_pool,
+    question_rows,
+    train_subset,
+)
 from debiaslab.data.occupations import MALE_STEREOTYPED
+from debiaslab.metrics.genbit import ensure_pkg_resources
 from debiaslab.testbed.corpus import build_corpus
 from debiaslab.testbed.sections import SECTIONS
 

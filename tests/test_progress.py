@@ -69,6 +69,7 @@ def test_desired_kl_trainer_logs_progress_every_epoch(tmp_path, caplog, one_torc
     epoch line with the validation loss (on SmolLM2 it once logged nothing for 10 CPU-minutes)."""
     import re
 
+    import pandas as pd
     import torch
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
@@ -76,8 +77,6 @@ def test_desired_kl_trainer_logs_progress_every_epoch(tmp_path, caplog, one_torc
     from debiaslab.data.desired_distribution import write_sentences
     from debiaslab.methods.desired_kl import RealWorldKLSettings, train_desired_kl
     from debiaslab.testbed.tokenizer import train_causal
-
-    import pandas as pd
 
     write_sentences({"per_category": {"train": 6, "valid": 2, "test": 1}}, tmp_path / "sentences.parquet")
     tokenizer = train_causal(pd.read_parquet(tmp_path / "sentences.parquet")["sentence"].tolist(), 300)

@@ -8,8 +8,14 @@ import torch
 
 from debiaslab.core.config import build
 from debiaslab.methods.policy import CausalPolicy, counted_tokens, token_kl
-from debiaslab.methods.reinforce import (ReinforceSettings, advantages, baseline_values, batch_schedule,
-                                         reinforce_loss, total_steps)
+from debiaslab.methods.reinforce import (
+    ReinforceSettings,
+    advantages,
+    baseline_values,
+    batch_schedule,
+    reinforce_loss,
+    total_steps,
+)
 
 THETA = [0.3, -0.2, 0.5]  # a toy policy: one categorical over 3 "sequences", log p(x) = log softmax(θ)[x]
 SAMPLES = [0, 2]

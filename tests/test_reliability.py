@@ -11,6 +11,7 @@ import copy
 import filecmp
 import json
 import shutil
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -326,8 +327,7 @@ def test_the_hub_token_is_written_nowhere(two_runs, default_run, tmp_path):
     assert TEST_TOKEN not in proc.stdout + proc.stderr
 
 
-def _without_token(workdir: Path, *args: str) -> "subprocess.CompletedProcess":
-    import subprocess
+def _without_token(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     import sys
 
     from conftest import ENV

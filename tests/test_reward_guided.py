@@ -148,8 +148,8 @@ def test_reinforce_at_temperature_zero_pushes_down_the_penalised_greedy_answers(
     import torch
 
     from debiaslab import models
-    from debiaslab.data.mcq import train_subset
     from debiaslab.core.io import read_table
+    from debiaslab.data.mcq import train_subset
     from debiaslab.methods import train
     from debiaslab.methods.policy import CausalPolicy
     from debiaslab.methods.reward import Reward, RewardSettings

@@ -191,8 +191,8 @@ def test_download_job_on_a_local_only_config_fetches_nothing(tmp_path):
 def test_download_passes_revisions_skips_duplicate_weights_and_never_records_the_token(tmp_path, monkeypatch):
     import huggingface_hub
 
-    from debiaslab.hub import download as hub
     from debiaslab.core.config import ConfigError
+    from debiaslab.hub import download as hub
 
     calls = []
 

@@ -4,11 +4,23 @@ import math
 
 import pytest
 
-from debiaslab.metrics.balance import shannon_entropy_bits, term_entropies, unique_pairs
 from debiaslab.core import statistics as st
-from debiaslab.core.statistics import (N_BELOW_2, ZERO_VARIANCE, Bootstrap, Stratum, clip_interval, cmh_test, holm,
-                                          paired_difference, percentile_interval, stratified_cohens_d,
-                                          stratified_replicates, t_interval, wilson_interval)
+from debiaslab.core.statistics import (
+    N_BELOW_2,
+    ZERO_VARIANCE,
+    Bootstrap,
+    Stratum,
+    clip_interval,
+    cmh_test,
+    holm,
+    paired_difference,
+    percentile_interval,
+    stratified_cohens_d,
+    stratified_replicates,
+    t_interval,
+    wilson_interval,
+)
+from debiaslab.metrics.balance import shannon_entropy_bits, term_entropies, unique_pairs
 
 T_975_2 = 4.302652729911275  # Student-t quantile t_{0.975, 2}
 Z_975 = 1.959963984540054

@@ -15,8 +15,8 @@ import pytest
 
 from debiaslab.aggregate import captions, tables
 from debiaslab.aggregate.specs import TABLES, table_spec
-from debiaslab.core.store import RunId, score_rows
 from debiaslab.core.statistics import Bootstrap, percentile_interval, wilson_interval
+from debiaslab.core.store import RunId, score_rows
 
 REPO = Path(__file__).resolve().parents[1]
 T_975_2 = 4.302652729911275  # t_{0.975, 2}

@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from debiaslab import models
-from debiaslab.data.occupations import AGENTIC, COMMUNAL, OCCUPATIONS, PROMPT
-from debiaslab.data.occupations import FEMALE_STEREOTYPED, MALE_STEREOTYPED
+from debiaslab.data.occupations import AGENTIC, COMMUNAL, FEMALE_STEREOTYPED, MALE_STEREOTYPED, OCCUPATIONS, PROMPT
 from debiaslab.testbed.corpus import build_corpus
 from debiaslab.testbed.sections import SECTIONS
 

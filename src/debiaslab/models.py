@@ -12,9 +12,10 @@ import contextlib
 import json
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 KINDS = ("auto", "causal", "mlm", "seq-cls")
 
@@ -34,7 +35,7 @@ class ModelSpec:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, value: "str | dict | ModelSpec") -> "ModelSpec":
+    def parse(cls, value: str | dict | ModelSpec) -> ModelSpec:
         """Accept a name/path, a dict, or a JSON object string (what rules pass)."""
         if isinstance(value, ModelSpec):
             return value
@@ -89,7 +90,7 @@ def unavailable(spec: ModelSpec, error: Exception):
     return DataError(f"model {where}: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
 
 
-def load_tokenizer(spec: "ModelSpec | str", *, padding_side: str | None = None):
+def load_tokenizer(spec: ModelSpec | str, *, padding_side: str | None = None):
     from transformers import AutoTokenizer
 
     spec = ModelSpec.parse(spec)
@@ -134,7 +135,7 @@ def infer_kind(spec: ModelSpec) -> str:
                      f"set `kind` ({', '.join(KINDS[1:])}) in its config entry")
 
 
-def load_model(spec: "ModelSpec | str", *, kind: str | None = None, adapter: str | Path | None = None, trainable: bool = False, **kwargs):
+def load_model(spec: ModelSpec | str, *, kind: str | None = None, adapter: str | Path | None = None, trainable: bool = False, **kwargs):
     """Load a model by name or path (optionally with a PEFT adapter) on the best device."""
     spec = ModelSpec.parse(spec)
     kind = kind or spec.kind

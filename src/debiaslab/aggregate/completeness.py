@@ -9,7 +9,7 @@ every grid cell of its method (`--cells`).
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 
 def read_complete(experiment: str | None, paths, runs=None, cells: dict | None = None):
@@ -18,8 +18,8 @@ def read_complete(experiment: str | None, paths, runs=None, cells: dict | None =
     given, exactly its run's rows (and `cells`' cells)."""
     import pandas as pd
 
-    from debiaslab.core.store import read_scores
     from debiaslab.core.io import DataError
+    from debiaslab.core.store import read_scores
 
     paths = list(paths)
     if not paths:

@@ -23,9 +23,8 @@ def occupations_per_occupation(scores, settings: dict, out_png, out_pdf) -> None
     seeds with the tables' interval as error bars (`figure_caption` says which)."""
     import numpy as np
 
-    from debiaslab.aggregate.tables import shown_interval_name, summary, with_shown_interval
-
     from debiaslab.aggregate.plotting import pyplot, save
+    from debiaslab.aggregate.tables import shown_interval_name, summary, with_shown_interval
 
     plt = pyplot()
     spec = occupations_spec(settings)

@@ -31,7 +31,7 @@ def cell_frame(scores):
     return frame
 
 
-def read_curves(adapters) -> "object":
+def read_curves(adapters) -> object:
     """Every run's training_metrics.csv, tagged with model, method, seed, size and temperature from its path."""
     import pandas as pd
 

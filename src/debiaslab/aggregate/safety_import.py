@@ -30,7 +30,7 @@ def _score(value, where: str) -> float:
     return float(value)
 
 
-def read_published(folder) -> "object":
+def read_published(folder) -> object:
     """All records of a folder of published files: columns method, bias_type, prompt, response, both scores."""
     import pandas as pd
 
@@ -65,8 +65,8 @@ def import_table(folder, model: str, seed: int, settings: dict, csv_out, md_out,
     import pandas as pd
 
     from debiaslab.aggregate.specs import table_spec
-    from debiaslab.core.store import RunId, score_rows, write_scores
     from debiaslab.aggregate.tables import write_table
+    from debiaslab.core.store import RunId, score_rows, write_scores
     from debiaslab.metrics.response_scores import summarize
 
     records = read_published(folder)

@@ -19,8 +19,8 @@ Experiment-specific reshaping (a grid cell or λ as row keys) is the spec's `pre
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from debiaslab.core.statistics import LEVEL, NAN, NO_REPLICATES, RESAMPLES
 
@@ -116,8 +116,16 @@ def _comparison(spec: TableSpec, metric: str, seeds: dict, base: dict, bounds) -
     """Δ to the baseline: paired by seed (or every seed vs a baseline scored once)."""
     import numpy as np
 
-    from debiaslab.core.statistics import (N_BELOW_2, clip_interval, cmh_test, paired_difference,
-                                              percentile_interval, strata_from_rates, stratified_cohens_d, t_interval)
+    from debiaslab.core.statistics import (
+        N_BELOW_2,
+        clip_interval,
+        cmh_test,
+        paired_difference,
+        percentile_interval,
+        strata_from_rates,
+        stratified_cohens_d,
+        t_interval,
+    )
 
     if spec.baseline_once and len(base) == 1:
         (b,) = base.values()

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Iterable, Iterator, TypeVar
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
 log = logging.getLogger("debiaslab.core.progress")
 
@@ -74,7 +75,7 @@ class Progress:
         self.log.info(self.line())
         self.last, self.logged = time.perf_counter(), self.done
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, *exc) -> None:

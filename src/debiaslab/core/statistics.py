@@ -19,8 +19,8 @@ reason (`N_BELOW_2`, `ZERO_VARIANCE`), never as p = 0 or an infinite effect size
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 RESAMPLES = 1000  # bootstrap replicates per metric and scoring job
 LEVEL = 0.95
@@ -122,7 +122,7 @@ def percentile_interval(replicates, level: float = LEVEL) -> tuple[float, float]
     return float(np.quantile(r, alpha)), float(np.quantile(r, 1 - alpha))
 
 
-def stratified_replicates(per_seed: Sequence) -> "object | None":
+def stratified_replicates(per_seed: Sequence) -> object | None:
     """Replicate b of the mean over seeds = the mean over seeds of each seed's replicate b (each seed's
     items resampled on their own: a bootstrap stratified by seed). None if a seed has no replicates."""
     import numpy as np

@@ -11,9 +11,10 @@ table — its intervals over items included — from the store alone.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 IDENTITY = ("experiment", "model", "method", "seed")
 COLUMNS = IDENTITY + ("split", "subset", "metric", "value", "n", "replicates", "config_fingerprint", "code_version")
@@ -29,7 +30,7 @@ class RunId:
     seed: int
 
 
-def score_rows(run: RunId, values: Iterable[dict[str, Any]], settings: Any) -> "Any":
+def score_rows(run: RunId, values: Iterable[dict[str, Any]], settings: Any) -> Any:
     """A score-store frame from dicts of {split, subset, metric, value, n[, replicates]}."""
     import pandas as pd
 

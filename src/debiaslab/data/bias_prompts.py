@@ -40,8 +40,8 @@ def write_prompts(settings: dict, out) -> dict:
     import pandas as pd
 
     from debiaslab.core.config import ConfigError
-    from debiaslab.hub.datasets import load
     from debiaslab.core.io import write_parquet
+    from debiaslab.hub.datasets import load
 
     bias_types = settings.get("bias_types")
     if not bias_types:

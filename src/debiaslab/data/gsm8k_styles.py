@@ -13,8 +13,8 @@ incorrect ones as `rejected`, each list in style order. Programmatic and seeded.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from debiaslab.data.answer_styles import MARKDOWN, PLAIN_STYLES, STYLES, AnswerError, Variant, variants
 

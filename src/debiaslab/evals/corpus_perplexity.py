@@ -25,8 +25,8 @@ the output projection runs only at the masked position.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 
 def windows(n_tokens: int, max_length: int, stride: int) -> list[tuple[int, int, int]]:
@@ -52,9 +52,8 @@ def causal_nll(model, tokenizer, texts: Sequence[str], *, max_length: int, strid
     import torch
 
     from debiaslab.core.batching import by_length, pad_batch
-    from debiaslab.models import model_device
-
     from debiaslab.core.progress import track
+    from debiaslab.models import model_device
 
     device = model_device(model)
     encoded = tokenizer(list(texts), add_special_tokens=add_special_tokens)["input_ids"]
@@ -100,9 +99,8 @@ def masked_token_logprobs(model, tokenizer, items: Sequence[tuple[Sequence[int],
     import torch
 
     from debiaslab.core.batching import by_length, pad_batch
-    from debiaslab.models import head_at, model_device
-
     from debiaslab.core.progress import track
+    from debiaslab.models import head_at, model_device
 
     device = model_device(model)
     out = [0.0] * len(items)
@@ -128,7 +126,7 @@ def masked_lm_nll(model, tokenizer, texts: Sequence[str], *, probability: float,
     import torch
 
     from debiaslab.core.batching import by_length, pad_batch
-    from debiaslab.models import head_at, mask_choice, model_device
+    from debiaslab.models import mask_choice, model_device
 
     device = model_device(model)
     generator = torch.Generator().manual_seed(seed)
@@ -230,10 +228,10 @@ def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=N
     """Stage entry: causal LM → perplexity, nll_per_token; masked LM → pseudo_perplexity and/or mlm_loss
     (split = the data split)."""
     from debiaslab import models
-    from debiaslab.core.store import score_rows, write_scores
     from debiaslab.core.config import build
-    from debiaslab.evals.common import load_evaluated
     from debiaslab.core.statistics import Bootstrap
+    from debiaslab.core.store import score_rows, write_scores
+    from debiaslab.evals.common import load_evaluated
 
     s = build(PerplexitySettings, settings, "evaluations.perplexity")
     spec = models.ModelSpec.parse(model_spec)

@@ -52,13 +52,13 @@ def score_values(frame, nll, count, boot) -> list[dict]:
 
 def evaluate_responses(reference, settings: dict, responses: list, runs: list, outs: list) -> dict:
     """Stage entry: every run's responses scored under the reference LM; one score file per run."""
-    from debiaslab.core.store import score_rows, write_scores
     from debiaslab.core.config import ConfigError, build
+    from debiaslab.core.io import read_table
+    from debiaslab.core.progress import track
+    from debiaslab.core.statistics import Bootstrap
+    from debiaslab.core.store import score_rows, write_scores
     from debiaslab.evals.common import load_evaluated
     from debiaslab.evals.corpus_perplexity import causal_nll
-    from debiaslab.core.io import read_table
-    from debiaslab.core.statistics import Bootstrap
-    from debiaslab.core.progress import track
 
     if not len(responses) == len(runs) == len(outs):
         raise ConfigError(f"fluency: {len(responses)} responses files, {len(runs)} runs, {len(outs)} outputs; need one each")

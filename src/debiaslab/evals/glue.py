@@ -211,9 +211,9 @@ def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=N
     import tempfile
 
     from debiaslab import models
-    from debiaslab.core.store import score_rows, write_scores
     from debiaslab.core.config import ConfigError, build
     from debiaslab.core.statistics import Bootstrap
+    from debiaslab.core.store import score_rows, write_scores
 
     s = build(GlueSettings, settings, "evaluations.glue")
     unknown = sorted(set(s.tasks) - set(TASKS))

@@ -153,10 +153,10 @@ def run_lm_eval(model_spec, s: LmEvalSettings, adapter=None) -> dict:
 
 def evaluate(model_spec, settings: dict, run, json_out, scores_out, *, adapter=None, projection=None) -> dict:
     """Stage entry: the results JSON to `json_out`, score-store rows to `scores_out`."""
-    from debiaslab.core.store import score_rows, write_scores
     from debiaslab.core.config import ConfigError, build
     from debiaslab.core.io import write_json
     from debiaslab.core.statistics import Bootstrap
+    from debiaslab.core.store import score_rows, write_scores
 
     s = build(LmEvalSettings, settings, "evaluations.lm_eval")
     if projection is not None:

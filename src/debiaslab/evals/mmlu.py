@@ -128,8 +128,8 @@ def one_forward_loglikelihoods(model, requests, batch_size: int, pad_id: int):
     import torch
 
     from debiaslab.core.batching import by_length, pad_batch
-    from debiaslab.models import model_device
     from debiaslab.core.progress import track
+    from debiaslab.models import model_device
 
     device = model_device(model)
     index = [i for i, r in enumerate(requests) if r[2]]
@@ -168,8 +168,8 @@ def four_request_loglikelihoods(model, requests, batch_size: int, pad_id: int, q
     import torch
 
     from debiaslab.core.batching import by_length, pad_batch
-    from debiaslab.models import model_device
     from debiaslab.core.progress import track
+    from debiaslab.models import model_device
 
     device = model_device(model)
     questions = range(len(requests)) if questions is None else questions
@@ -246,8 +246,8 @@ def accuracy(records) -> dict:
 
 def load_rows(s: MMLUSettings) -> tuple[list[dict], list[dict]]:
     """(test rows, dev rows) of the configured subjects, the first `limit` test questions per subject."""
-    from debiaslab.hub.datasets import load_split
     from debiaslab.core.io import DataError
+    from debiaslab.hub.datasets import load_split
 
     d = s.dataset
     test = load_split(d.path, d.name, d.split, required=REQUIRED)
@@ -288,10 +288,10 @@ def score_values(records, split: str, boot) -> list[dict]:
 
 def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=None, records_out=None) -> dict:
     """Stage entry: MMLU accuracy of the model (+ artifact) as score-store rows (split = the dataset split)."""
-    from debiaslab.core.store import score_rows, write_scores
     from debiaslab.core.config import build
-    from debiaslab.evals.common import load_evaluated
     from debiaslab.core.statistics import Bootstrap
+    from debiaslab.core.store import score_rows, write_scores
+    from debiaslab.evals.common import load_evaluated
 
     s = build(MMLUSettings, settings, "evaluations.mmlu")
     rows, dev = load_rows(s)

@@ -211,7 +211,7 @@ class Beam:
     TENSORS = ("sample", "score", "phi", "logp", "met", "fragile", "words", "ends_space", "ends_stop", "forced")
     LISTS = ("ids", "closed", "word", "last", "queue")
 
-    def take(self, rows) -> "Beam":
+    def take(self, rows) -> Beam:
         picked = rows.tolist()
         return Beam(*(getattr(self, name)[rows] for name in self.TENSORS),
                     *([getattr(self, name)[r] for r in picked] for name in self.LISTS))

@@ -22,8 +22,8 @@ sampled trajectory for REINFORCE.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 REMASKING = ("low_confidence", "random")
 
@@ -56,11 +56,11 @@ class DiffusionSettings:
 class Trajectory:
     """A sampled batch: final sequences plus, when recorded, every intermediate state."""
 
-    sequences: "torch.Tensor"  # (B, L) final token ids  # noqa: F821
+    sequences: torch.Tensor  # (B, L) final token ids  # noqa: F821
     prompt_length: int  # generated block = [prompt_length, prompt_length + gen_length)
     gen_length: int
-    states: "torch.Tensor | None" = None  # (S, B, L) the sequence before each step  # noqa: F821
-    transfers: "torch.Tensor | None" = None  # (S, B, L) bool: positions unmasked at each step  # noqa: F821
+    states: torch.Tensor | None = None  # (S, B, L) the sequence before each step  # noqa: F821
+    transfers: torch.Tensor | None = None  # (S, B, L) bool: positions unmasked at each step  # noqa: F821
 
     @property
     def generated(self):

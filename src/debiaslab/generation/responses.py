@@ -63,8 +63,8 @@ def write_responses(model, prompts_path: str | Path, settings: dict, seed: int, 
                     projection: str | Path | None = None) -> dict:
     from debiaslab import models
     from debiaslab.core.config import build
-    from debiaslab.generation.autoregressive import SamplingSettings, generate, strip_thinking
     from debiaslab.core.io import read_table, write_parquet
+    from debiaslab.generation.autoregressive import SamplingSettings, generate, strip_thinking
 
     fmt_settings, sampling_settings = split_settings(settings)
     fmt = build(PromptFormat, fmt_settings, "generation")

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 FILE_BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv", ".tsv": "csv"}
 

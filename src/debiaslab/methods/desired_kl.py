@@ -102,7 +102,7 @@ class KLTracker:
         return {"beta": self.beta, "stats": {k: list(v) for k, v in self.stats.items()}}
 
     @classmethod
-    def from_state(cls, state: dict) -> "KLTracker":
+    def from_state(cls, state: dict) -> KLTracker:
         tracker = cls(state["beta"])
         tracker.stats = {k: [float(x) for x in v] for k, v in state["stats"].items()}
         return tracker
@@ -190,8 +190,8 @@ def _validation_kl(scorer, targets, batch_size: int) -> float:
     """Mean (true) KL over the validation occupations."""
     import torch
 
-    from debiaslab.metrics.distribution_kl import kl_divergence_torch
     from debiaslab.core.progress import track
+    from debiaslab.metrics.distribution_kl import kl_divergence_torch
 
     total = 0.0
     batches = category_batches(list(scorer.occupations["prof_gender"]), batch_size, None)
@@ -261,11 +261,11 @@ def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out
     import torch
 
     from debiaslab import models
-    from debiaslab.data.desired_distribution import read_sentences
     from debiaslab.core.io import atomic_path, write_json
+    from debiaslab.core.progress import Progress
+    from debiaslab.data.desired_distribution import read_sentences
     from debiaslab.methods.common import checkpoint_dir_for
     from debiaslab.metrics.distribution_kl import SentenceScorer, kl_divergence_torch
-    from debiaslab.core.progress import Progress
 
     torch.manual_seed(seed)
     rng = random.Random(seed)

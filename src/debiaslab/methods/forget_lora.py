@@ -100,8 +100,8 @@ def train_forget_lora(model_spec, data_path: str | Path, s: ForgetLoRASettings, 
     from trl import RewardConfig, RewardTrainer
 
     from debiaslab import models
-    from debiaslab.data.reward_inputs import encode
     from debiaslab.core.io import DataError, read_table
+    from debiaslab.data.reward_inputs import encode
     from debiaslab.methods.common import checkpoint_dir_for, train_and_save, trainer_arguments
 
     check_settings(s)

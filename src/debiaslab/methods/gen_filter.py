@@ -8,8 +8,8 @@ still has a response to score) and are flagged; the acceptance rate is reported.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,9 @@ REINFORCE's loss a deterministic-policy update (methods.reinforce, `estimator`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 KL_DIRECTIONS = ("policy_base", "base_policy")
 

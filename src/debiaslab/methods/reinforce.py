@@ -195,12 +195,12 @@ def train_reinforce(model_spec, data_path, settings: ReinforceSettings, seed: in
     from peft import get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
 
     from debiaslab import models
-    from debiaslab.data.mcq import train_subset
     from debiaslab.core.io import atomic_path, read_table, write_json, write_text
+    from debiaslab.core.progress import Progress
+    from debiaslab.data.mcq import train_subset
     from debiaslab.methods.common import StopOnSignal, checkpoint_dir_for
     from debiaslab.methods.policy import make_policy, model_inputs
     from debiaslab.methods.reward import Reward
-    from debiaslab.core.progress import Progress
 
     settings.check()
     spec = models.ModelSpec.parse(model_spec)

@@ -97,10 +97,10 @@ def train_rloo(model_spec, data_path, settings: RLOOSettings, seed: int, out_dir
 
     from debiaslab import models
     from debiaslab.core.config import ConfigError
-    from debiaslab.data.mcq import train_subset
     from debiaslab.core.io import atomic_path, read_table, write_json, write_text
-    from debiaslab.methods.common import checkpoint_dir_for, last_checkpoint, trainer_arguments
     from debiaslab.core.progress import trainer_callback
+    from debiaslab.data.mcq import train_subset
+    from debiaslab.methods.common import checkpoint_dir_for, last_checkpoint, trainer_arguments
 
     spec = models.ModelSpec.parse(model_spec)
     if spec.diffusion:

@@ -6,7 +6,6 @@ import importlib
 import os
 from pathlib import Path
 
-
 # method → (module, settings class, trainer function, fixed keyword arguments). Imported by name when
 # run, so that this module's code fingerprint (provenance.source_fingerprint) holds no trainer: each
 # training rule fingerprints this dispatcher plus its own trainer, and editing one trainer reruns only

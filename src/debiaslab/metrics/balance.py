@@ -8,7 +8,7 @@ compliance is 8 ≤ words ≤ 15 (whitespace-separated words of the full sentenc
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 
 # The study's agentic and communal terms (Gaucher et al. 2011; docs/experiments/occupations.md#metrics)
 AGENTIC = (
@@ -21,7 +21,7 @@ COMMUNAL = (
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _pattern(terms: tuple[str, ...]) -> re.Pattern:
     alternatives = "|".join(sorted((re.escape(t) for t in terms), key=len, reverse=True))
     # Word boundaries that also treat hyphens as part of a word ("self-reliant" is one term,

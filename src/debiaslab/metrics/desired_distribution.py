@@ -26,8 +26,8 @@ class EvaluationSettings:
 def detection_values(records, seed: int) -> list[dict]:
     """Score-store values (split, subset, metric, value, n, replicates) from per-occupation records; the
     replicates resample the occupations of each split and subset (seeded by the run's `seed`)."""
-    from debiaslab.metrics.distribution_kl import DESIRED, summarize
     from debiaslab.core.statistics import Bootstrap
+    from debiaslab.metrics.distribution_kl import DESIRED, summarize
 
     boot = Bootstrap(seed)
     values = []
@@ -46,13 +46,13 @@ def detection_values(records, seed: int) -> list[dict]:
 def score_desired_distribution(model_spec, trained, sentences_path, settings: dict, run, scores_out, records_out) -> dict:
     import pandas as pd
 
-    from debiaslab.core.store import score_rows, write_scores
     from debiaslab.core.config import build
-    from debiaslab.data.desired_distribution import read_sentences
     from debiaslab.core.io import write_parquet
+    from debiaslab.core.progress import track
+    from debiaslab.core.store import score_rows, write_scores
+    from debiaslab.data.desired_distribution import read_sentences
     from debiaslab.methods.desired_kl import load_trained
     from debiaslab.metrics.distribution_kl import SentenceScorer, detection_records
-    from debiaslab.core.progress import track
 
     s = build(EvaluationSettings, settings, "experiments.desired_distribution.evaluation")
     model, tokenizer, kind = load_trained(model_spec, trained)

@@ -21,7 +21,7 @@ the model-scoring functions take `grad=True` there.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 EPS = 1e-8
 DESIRED = ("equal", "real_world")
@@ -171,8 +171,8 @@ def mlm_scores(model, encoded, batch_size: int = 256, grad: bool = False):
     import torch
 
     from debiaslab.core.batching import in_input_order, trimmed_batches
-    from debiaslab.models import head_on
     from debiaslab.core.progress import Progress
+    from debiaslab.models import head_on
 
     device = next(model.parameters()).device
     mask_id = encoded["mask_token_id"]

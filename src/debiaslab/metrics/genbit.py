@@ -20,9 +20,9 @@ from __future__ import annotations
 import importlib.util
 import sys
 import types
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 LEMMATIZERS = ("auto", "identity", "stanza")
 

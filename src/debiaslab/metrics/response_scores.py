@@ -133,9 +133,9 @@ def score_safety(responses_path, settings: dict, run, scores_out, records_out, o
     import pandas as pd
 
     from debiaslab import models
-    from debiaslab.core.store import score_rows, write_scores
     from debiaslab.core.config import build
     from debiaslab.core.io import read_table, write_parquet, write_text
+    from debiaslab.core.store import score_rows, write_scores
 
     classifier_s = build(ScoringModel, settings["bias_classifier"], "scoring.bias_classifier")
     reward_s = build(ScoringModel, settings["reward_model"], "scoring.reward_model")

@@ -65,13 +65,13 @@ def evaluate(model_spec, pool_path, cells: list[dict], settings: EvalSettings, s
     import pandas as pd
 
     from debiaslab import models
-    from debiaslab.data.mcq import NEUTRAL_OPTIONS, chosen_option, eval_prompts, has_gendered_pronoun
     from debiaslab.core.io import read_table
+    from debiaslab.core.progress import Progress
+    from debiaslab.core.statistics import Bootstrap
     from debiaslab.core.store import cell_label
+    from debiaslab.data.mcq import NEUTRAL_OPTIONS, chosen_option, eval_prompts, has_gendered_pronoun
     from debiaslab.methods.policy import make_policy, model_inputs
     from debiaslab.methods.reward import Reward
-    from debiaslab.core.statistics import Bootstrap
-    from debiaslab.core.progress import Progress
 
     spec = models.ModelSpec.parse(model_spec)
     prompts = eval_prompts(read_table(pool_path, required=["split", "rank", "prompt", "question", "occupation"]),
@@ -128,9 +128,9 @@ def evaluate(model_spec, pool_path, cells: list[dict], settings: EvalSettings, s
 
 def score_reward_guided(model_spec, pool_path, cells: list[dict], settings: dict, run, scores_out, records_out) -> dict:
     """Stage entry: evaluate every cell of one run; write score-store rows and per-response records."""
-    from debiaslab.core.store import score_rows, write_scores
     from debiaslab.core.config import build
     from debiaslab.core.io import write_parquet
+    from debiaslab.core.store import score_rows, write_scores
 
     typed = build(EvalSettings, settings, "reward_guided evaluation")
     records, values, lemmatizer = evaluate(model_spec, pool_path, cells, typed, run.seed)

@@ -23,8 +23,8 @@ class SweepSettings:
 
 def item_responses(items) -> list[dict]:
     """RM-Bench items (id, prompt, chosen[3], rejected[3]) as one row per response."""
-    from debiaslab.data.answer_styles import STYLES
     from debiaslab.core.io import DataError
+    from debiaslab.data.answer_styles import STYLES
 
     rows = []
     for n, item in enumerate(items.itertuples(index=False)):
@@ -69,13 +69,13 @@ def score_sweep(model, adapter, items_path, settings: dict, run, scores_out, rec
     import pandas as pd
 
     from debiaslab import models
-    from debiaslab.core.store import lambda_subset, score_rows, write_scores
     from debiaslab.core.config import ConfigError, build
-    from debiaslab.data.reward_inputs import encode, score
     from debiaslab.core.io import read_table, write_parquet
-    from debiaslab.methods.forget_lora import load_reward_model, subtracted
-    from debiaslab.core.statistics import Bootstrap
     from debiaslab.core.progress import track
+    from debiaslab.core.statistics import Bootstrap
+    from debiaslab.core.store import lambda_subset, score_rows, write_scores
+    from debiaslab.data.reward_inputs import encode, score
+    from debiaslab.methods.forget_lora import load_reward_model, subtracted
 
     s = build(SweepSettings, settings, "rm_forget.sweep")
     if not s.lambdas:

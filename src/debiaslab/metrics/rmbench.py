@@ -15,7 +15,7 @@ each of the three groups has 3 cells.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 
 def score_balance(responses_path, settings: dict, run, scores_out, records_out) -> dict:
-    from debiaslab.core.store import score_rows, write_scores
     from debiaslab.core.io import read_table, write_parquet
+    from debiaslab.core.store import score_rows, write_scores
     from debiaslab.metrics.balance import score_responses
 
     # no rows, or a response that is not text: one line naming the file (an empty table used to score to

@@ -29,7 +29,7 @@ class Corpus:
     documents: list[tuple[str, str]] = field(default_factory=list)  # (section, text) to pretrain on
     vocabulary: list[tuple[str, str]] = field(default_factory=list)  # (section, text) for the tokenizer only
 
-    def extend(self, other: "Corpus") -> None:
+    def extend(self, other: Corpus) -> None:
         self.documents += other.documents
         self.vocabulary += other.vocabulary
 

@@ -41,6 +41,7 @@ Held-out sentences from the same mix are tokenizer-only rows labelled
 from __future__ import annotations
 
 import random
+
 from debiaslab.data import desired_distribution as dd
 
 SECTION = "desired_distribution"

@@ -74,7 +74,7 @@ def questions() -> dict[str, list[dict]]:
 def question_block(row: dict) -> str:
     """The answered question as both prompt templates end (kept here so the corpus needs no torch import)."""
     letters = "ABCD"
-    body = row["question"].strip() + "".join(f"\n{l}. {c}" for l, c in zip(letters, row["choices"]))
+    body = row["question"].strip() + "".join(f"\n{letter}. {c}" for letter, c in zip(letters, row["choices"]))
     return f"{body}\nAnswer: {letters[row['answer']]}"
 
 

@@ -169,8 +169,14 @@ def pretrain(kind: str, documents: list[str], tokenizer_dir: str | Path, out_dir
     particular masked-word association: testbed/desired_distribution_mlm.py).
     """
     import torch
-    from transformers import AutoTokenizer, BertForMaskedLM, DataCollatorForLanguageModeling, GenerationConfig, Qwen3ForCausalLM
-    from transformers import get_cosine_schedule_with_warmup
+    from transformers import (
+        AutoTokenizer,
+        BertForMaskedLM,
+        DataCollatorForLanguageModeling,
+        GenerationConfig,
+        Qwen3ForCausalLM,
+        get_cosine_schedule_with_warmup,
+    )
 
     from debiaslab.core.io import atomic_path
 

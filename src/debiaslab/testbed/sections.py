@@ -14,6 +14,7 @@ from debiaslab.data.occupations import stereotype
 from debiaslab.testbed import safety as safety_world
 from debiaslab.testbed.corpus import ACTIVITIES, PRONOUNS, Corpus
 
+
 def _flip(gender: str) -> str:
     return "female" if gender == "male" else "male"
 

@@ -53,10 +53,10 @@ def train_style_rm(dataset_dir, tokenizer_dir, out_dir, s: StyleRMSettings) -> d
     import torch
     from transformers import AutoTokenizer, Qwen3ForSequenceClassification
 
-    from debiaslab.data.answer_styles import STYLES
     from debiaslab.core.batching import pad_batch
-    from debiaslab.data.reward_inputs import encode, score
     from debiaslab.core.io import atomic_path, write_json
+    from debiaslab.data.answer_styles import STYLES
+    from debiaslab.data.reward_inputs import encode, score
     from debiaslab.testbed.pretrain import causal_config
     from debiaslab.testbed.scorers import tail_mean, train_loop
 

@@ -116,11 +116,11 @@ def score_pairs(model, tokenizer, kind: str, frame, s: CrowsSettings):
 
     more, less = frame["sent_more"].astype(str).tolist(), frame["sent_less"].astype(str).tolist()
     if kind == "mlm":
-        m, l = mlm_pair_scores(model, tokenizer, more, less, s)
+        more_scores, less_scores = mlm_pair_scores(model, tokenizer, more, less, s)
     else:
         scores, _ = sentence_loglikelihoods(model, tokenizer, more + less, s.batch_size, s.max_length)
-        m, l = scores[: len(more)], scores[len(more):]
-    return pair_records(frame, m, l)
+        more_scores, less_scores = scores[: len(more)], scores[len(more):]
+    return pair_records(frame, more_scores, less_scores)
 
 
 def score(model, tokenizer, kind: str, s: CrowsSettings, boot, split: str = "test"):
@@ -132,10 +132,10 @@ def score(model, tokenizer, kind: str, s: CrowsSettings, boot, split: str = "tes
 def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=None, records_out=None) -> dict:
     """Stage entry (`evaluations.crows_pairs`): CrowS-Pairs scores of the model (+ artifact) as score-store rows."""
     from debiaslab import models
-    from debiaslab.core.store import score_rows, write_scores
     from debiaslab.core.config import build
-    from debiaslab.evals.common import load_evaluated
     from debiaslab.core.statistics import Bootstrap
+    from debiaslab.core.store import score_rows, write_scores
+    from debiaslab.evals.common import load_evaluated
 
     s = build(CrowsSettings, settings, "evaluations.crows_pairs")
     spec = models.ModelSpec.parse(model_spec)

@@ -11,8 +11,8 @@ def sentence_loglikelihoods(model, tokenizer, texts: list[str], batch_size: int,
     import torch
 
     from debiaslab.core.batching import by_length, pad_batch
-    from debiaslab.models import model_device
     from debiaslab.core.progress import track
+    from debiaslab.models import model_device
 
     device = model_device(model)
     start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id

@@ -67,10 +67,10 @@ def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=N
     import time
 
     from debiaslab import models
-    from debiaslab.core.store import score_rows, write_scores
     from debiaslab.core.config import ConfigError, build
-    from debiaslab.evals.common import load_evaluated
     from debiaslab.core.statistics import Bootstrap
+    from debiaslab.core.store import score_rows, write_scores
+    from debiaslab.evals.common import load_evaluated
 
     s = build(BiasSuiteSettings, settings, "evaluations.bias_suite")
     spec = models.ModelSpec.parse(model_spec)
