@@ -33,7 +33,7 @@ def counting_generate(model, counter: dict, pad_id: int):
 
     def generate(input_ids=None, **kwargs):
         out = inner(input_ids=input_ids, **kwargs)
-        counter["tokens"] += int((out[:, input_ids.shape[1]:] != pad_id).sum())
+        counter["tokens"] += int((out[:, input_ids.shape[1] :] != pad_id).sum())
         return out
 
     model.generate = generate
@@ -51,15 +51,26 @@ def main(argv=None) -> int:
     p.add_argument("--top-p", type=float, default=0.95)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--repeats", type=int, default=3, help="timed passes per side (the best counts)")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch threads (default 1: what each workflow job runs with; on a shared 2-core machine two "
-                        "threads time the contention, not the batching)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: what each workflow job runs with; on a shared 2-core machine two "
+        "threads time the contention, not the batching)",
+    )
     p.add_argument("--min-ratio", type=float, default=10.0)
-    p.add_argument("--gpu-config", default=None,
-                   help=f"sample from a random-weight model of this architecture instead: a preset ({', '.join(_common.PRESETS)}) "
-                        "or a config file; the testbed tokenizer supplies the ids")
-    p.add_argument("--layers", type=int, default=None, help="with --gpu-config: override num_hidden_layers (tiny CPU checks)")
-    p.add_argument("--override", nargs="*", default=[], metavar="KEY=VALUE", help="with --gpu-config: other config overrides")
+    p.add_argument(
+        "--gpu-config",
+        default=None,
+        help=f"sample from a random-weight model of this architecture instead: a preset ({', '.join(_common.PRESETS)}) "
+        "or a config file; the testbed tokenizer supplies the ids",
+    )
+    p.add_argument(
+        "--layers", type=int, default=None, help="with --gpu-config: override num_hidden_layers (tiny CPU checks)"
+    )
+    p.add_argument(
+        "--override", nargs="*", default=[], metavar="KEY=VALUE", help="with --gpu-config: other config overrides"
+    )
     a = p.parse_args(argv)
 
     run = Path(a.run_dir)
@@ -87,13 +98,20 @@ def main(argv=None) -> int:
         sides = {"batched": a.batch_size, "one at a time": 1}
 
         def side(batch_size):
-            settings = SamplingSettings(max_new_tokens=a.max_new_tokens, temperature=a.temperature, top_p=a.top_p,
-                                        batch_size=batch_size)
+            settings = SamplingSettings(
+                max_new_tokens=a.max_new_tokens, temperature=a.temperature, top_p=a.top_p, batch_size=batch_size
+            )
 
             def call(warmup: bool):
                 counter["tokens"] = 0
-                out = generate(model, tokenizer, prompts[: min(4, len(prompts))] if warmup else prompts, settings, a.seed,
-                               desc=f"generate (batch {batch_size})")
+                out = generate(
+                    model,
+                    tokenizer,
+                    prompts[: min(4, len(prompts))] if warmup else prompts,
+                    settings,
+                    a.seed,
+                    desc=f"generate (batch {batch_size})",
+                )
                 return len(out), counter["tokens"]
 
             return call
@@ -104,11 +122,15 @@ def main(argv=None) -> int:
     tps = {n: results[n][1] / best[n] for n in sides}
     ratio, rps_ratio = tps["batched"] / tps["one at a time"], rps["batched"] / rps["one at a time"]
     print(f"{what}; {_common.device_line(a.threads)}")
-    print(f"{len(prompts)} prompts from {prompts_path}, max_new_tokens {a.max_new_tokens}, temperature {a.temperature}, "
-          f"top_p {a.top_p}, seed {a.seed}; best of {a.repeats} interleaved passes")
+    print(
+        f"{len(prompts)} prompts from {prompts_path}, max_new_tokens {a.max_new_tokens}, temperature {a.temperature}, "
+        f"top_p {a.top_p}, seed {a.seed}; best of {a.repeats} interleaved passes"
+    )
     for name, bs in sides.items():
-        print(f"{name:<14} (batch {bs:>3}): {rps[name]:9.2f} responses/s {tps[name]:10.1f} tokens/s "
-              f"({results[name][1]} tokens in {best[name]:.3f} s)")
+        print(
+            f"{name:<14} (batch {bs:>3}): {rps[name]:9.2f} responses/s {tps[name]:10.1f} tokens/s "
+            f"({results[name][1]} tokens in {best[name]:.3f} s)"
+        )
     print(f"ratio (tokens/s)          : {ratio:9.2f}x   (responses/s: {rps_ratio:.2f}x; target >= {a.min_ratio:g}x)")
     return 0 if ratio >= a.min_ratio else 1
 

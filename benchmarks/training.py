@@ -69,9 +69,14 @@ def trainer_settings(method: str, config: dict, steps: int) -> tuple[dict, int |
         return dict(exps["occupations"]["methods"]["inlp"]["fit"]), None
     if method in ("reinforce", "rloo"):
         rg = exps["reward_guided"]
-        s = dict(rg["methods"]["reinforce"]["train"], max_steps=steps, dataset_size=rg["dataset_sizes"][0],
-                 temperature=rg["temperatures"][0], reward=rg["reward"],
-                 generation={k: rg["generation"][k] for k in CAUSAL_GENERATION_KEYS if k in rg["generation"]})
+        s = dict(
+            rg["methods"]["reinforce"]["train"],
+            max_steps=steps,
+            dataset_size=rg["dataset_sizes"][0],
+            temperature=rg["temperatures"][0],
+            reward=rg["reward"],
+            generation={k: rg["generation"][k] for k in CAUSAL_GENERATION_KEYS if k in rg["generation"]},
+        )
         if method == "rloo":
             from dataclasses import fields
 
@@ -182,14 +187,30 @@ def child(a) -> int:
         else:
             from debiaslab.methods.train import run
 
-            summary = run(job["method"], model=job["model"], data=job["data"], settings=job["settings"], seed=42,
-                          out=Path(tmp) / "out", checkpoints=Path(tmp) / "checkpoints")
+            summary = run(
+                job["method"],
+                model=job["model"],
+                data=job["data"],
+                settings=job["settings"],
+                seed=42,
+                out=Path(tmp) / "out",
+                checkpoints=Path(tmp) / "checkpoints",
+            )
     end = time.perf_counter()
     tokens, seconds, rate = counter.rate(end)
-    result = {"method": job["method"], "tokens": tokens, "seconds": seconds, "tokens_per_s": rate,
-              "forwards": len(counter.calls), "wall_s": end - start, "peak_mb": peak_memory_mb(),
-              "start_mb": baseline, "params": counter.params,
-              "steps": summary.get("global_step", summary.get("steps")), "gradient": job["method"] != "inlp"}
+    result = {
+        "method": job["method"],
+        "tokens": tokens,
+        "seconds": seconds,
+        "tokens_per_s": rate,
+        "forwards": len(counter.calls),
+        "wall_s": end - start,
+        "peak_mb": peak_memory_mb(),
+        "start_mb": baseline,
+        "params": counter.params,
+        "steps": summary.get("global_step", summary.get("steps")),
+        "gradient": job["method"] != "inlp",
+    }
     print("RESULT " + json.dumps(result))
     return 0
 
@@ -214,7 +235,7 @@ def prepare(method: str, run: Path, config: dict, a, tmp: Path, model_spec) -> d
         frame = pd.read_parquet(data)
         if method == "forget_lora":
             frame = frame[frame["mode"] == "style"]
-        frame = frame.iloc[: rows]
+        frame = frame.iloc[:rows]
         data = tmp / f"{method}.parquet"
         frame.to_parquet(data)
     return {"method": method, "model": model, "data": str(data), "settings": settings}
@@ -227,16 +248,27 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run-dir", default=str(_common.REPO), help="a completed default run (default: this repository)")
     p.add_argument("--methods", nargs="+", choices=methods, default=list(TRAINERS))
-    p.add_argument("--steps", type=int, default=8,
-                   help="optimizer steps per trainer (INLP: its configured fit; kl_equal, kl_real_world: one epoch)")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch threads (default 1: what each workflow job runs with; on a shared 2-core machine two "
-                        "threads time the contention, not the batching)")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=8,
+        help="optimizer steps per trainer (INLP: its configured fit; kl_equal, kl_real_world: one epoch)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: what each workflow job runs with; on a shared 2-core machine two "
+        "threads time the contention, not the batching)",
+    )
     p.add_argument("--batch-size", type=int, default=8, help="raw: sequences per step")
     p.add_argument("--seq-len", type=int, default=512, help="raw: tokens per sequence")
-    p.add_argument("--gpu-config", default=None,
-                   help=f"train a random-weight model of this architecture instead of the testbed LM: a preset "
-                        f"({', '.join(_common.PRESETS)}) or a config file")
+    p.add_argument(
+        "--gpu-config",
+        default=None,
+        help=f"train a random-weight model of this architecture instead of the testbed LM: a preset "
+        f"({', '.join(_common.PRESETS)}) or a config file",
+    )
     p.add_argument("--layers", type=int, default=None, help="with --gpu-config: override num_hidden_layers")
     p.add_argument("--override", nargs="*", default=[], metavar="KEY=VALUE", help="with --gpu-config: config overrides")
     p.add_argument("--peak-tflops", type=float, default=989.0, help="peak bf16 dense TFLOP/s for MFU (H100 SXM: 989)")
@@ -249,8 +281,10 @@ def main(argv=None) -> int:
 
     run = Path(a.run_dir)
     config_path = run / "config" / "config.yaml"  # the run's own copy, else this repository's
-    config = load(config_path if config_path.exists() else _common.REPO / "config" / "config.yaml",
-                  _common.REPO / "workflow" / "schemas" / "config.schema.yaml")
+    config = load(
+        config_path if config_path.exists() else _common.REPO / "config" / "config.yaml",
+        _common.REPO / "workflow" / "schemas" / "config.schema.yaml",
+    )
     results, failed = [], []
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp_dir:
         tmp = Path(tmp_dir)
@@ -259,34 +293,55 @@ def main(argv=None) -> int:
             values = _common.architecture(a.gpu_config, a.layers, _common.parse_overrides(a.override))
             built = _common.build_random_model(values, _common.require(run, LM)[0], tmp / "model")
             model_spec = json.dumps(built["spec"])
-            what = (f"random {a.gpu_config} ({_common.describe_architecture(values)}; "
-                    f"{built['params'] / 1e6:.1f}M params, {built['spec']['dtype']})")
+            what = (
+                f"random {a.gpu_config} ({_common.describe_architecture(values)}; "
+                f"{built['params'] / 1e6:.1f}M params, {built['spec']['dtype']})"
+            )
         jobs = [prepare(m, run, config, a, tmp, model_spec) for m in a.methods]
         for job in jobs:
             if not job:
                 continue
-            cmd = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(job), "--threads", str(a.threads),
-                   "--steps", str(a.steps), "--batch-size", str(a.batch_size), "--seq-len", str(a.seq_len)]
+            cmd = [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--child",
+                json.dumps(job),
+                "--threads",
+                str(a.threads),
+                "--steps",
+                str(a.steps),
+                "--batch-size",
+                str(a.batch_size),
+                "--seq-len",
+                str(a.seq_len),
+            ]
             proc = subprocess.run(cmd, capture_output=True, text=True, env=_common.env())
             lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
             if proc.returncode or not lines:
                 failed.append(job["method"])
                 print(f"{job['method']}: failed ({proc.returncode})\n{proc.stderr[-3000:]}", file=sys.stderr)
                 continue
-            results.append(json.loads(lines[-1][len("RESULT "):]))
+            results.append(json.loads(lines[-1][len("RESULT ") :]))
 
-    print(f"{what}; {_common.device_line(a.threads)}; {a.steps} steps each"
-          " (INLP: its configured fit; kl_equal, kl_real_world: one epoch)")
+    print(
+        f"{what}; {_common.device_line(a.threads)}; {a.steps} steps each"
+        " (INLP: its configured fit; kl_equal, kl_real_world: one epoch)"
+    )
     if a.gpu_config and "forget_lora" in a.methods:
         print("forget_lora: skipped (needs a sequence-classification reward model, --gpu-config builds a causal LM)")
-    print(f"{'method':<14} {'steps':>5} {'fwd':>4} {'tokens':>8} {'tokens/s':>10} {'peak MB':>9} {'wall s':>7}"
-          + ("  MFU" if a.gpu_config else ""))
+    print(
+        f"{'method':<14} {'steps':>5} {'fwd':>4} {'tokens':>8} {'tokens/s':>10} {'peak MB':>9} {'wall s':>7}"
+        + ("  MFU" if a.gpu_config else "")
+    )
     for r in results:
         mfu = 6 * r["params"] * r["tokens_per_s"] / (a.peak_tflops * 1e12)
         note = "" if r["gradient"] else "  (feature pass, no gradient)"
-        print(f"{r['method']:<14} {r['steps'] if r['steps'] is not None else '-':>5} {r['forwards']:>4} {r['tokens']:>8} "
-              f"{r['tokens_per_s']:>10.1f} {r['peak_mb']:>9.0f} {r['wall_s']:>7.1f}"
-              + (f"  {mfu:.1%}" if a.gpu_config else "") + note)
+        print(
+            f"{r['method']:<14} {r['steps'] if r['steps'] is not None else '-':>5} {r['forwards']:>4} {r['tokens']:>8} "
+            f"{r['tokens_per_s']:>10.1f} {r['peak_mb']:>9.0f} {r['wall_s']:>7.1f}"
+            + (f"  {mfu:.1%}" if a.gpu_config else "")
+            + note
+        )
     if failed:
         print(f"failed: {', '.join(failed)}")
     return 1 if failed else 0

@@ -197,12 +197,21 @@ def table_names():
 def table_inputs(name):
     """Score-store files a table is computed from (an experiment's: one per run by default)."""
     if name == SUITE:
-        return [path for exp in suite_experiments() for path in evaluation_targets(exp) if path.endswith(f"/eval_{SUITE}.parquet")]
+        return [
+            path
+            for exp in suite_experiments()
+            for path in evaluation_targets(exp)
+            if path.endswith(f"/eval_{SUITE}.parquet")
+        ]
     if name == "reward_guided":
-        return [f"results/scores/reward_guided/{m}/{meth}/seed~{s}/scores.parquet" for m, meth, s in reward_guided_runs()]
+        return [
+            f"results/scores/reward_guided/{m}/{meth}/seed~{s}/scores.parquet" for m, meth, s in reward_guided_runs()
+        ]
     if name == "desired_distribution":
         runs = desired_distribution_runs()
-        return [f"results/scores/{name}/{m}/{meth}/seed~{s}/scores.parquet" for m, meth, s in runs] + evaluation_targets(name, in_table=True)
+        return [
+            f"results/scores/{name}/{m}/{meth}/seed~{s}/scores.parquet" for m, meth, s in runs
+        ] + evaluation_targets(name, in_table=True)
     return run_paths("scores", name, "scores.parquet") + evaluation_targets(name, in_table=True)
 
 
@@ -259,7 +268,11 @@ def train_targets(name):
     if name == "rm_forget":
         return run_paths("train", name, "adapter")
     if name == "desired_distribution":
-        return [f"results/train/{name}/{m}/{meth}/seed~{s}/model" for m, meth, s in desired_distribution_runs() if meth != "base"]
+        return [
+            f"results/train/{name}/{m}/{meth}/seed~{s}/model"
+            for m, meth, s in desired_distribution_runs()
+            if meth != "base"
+        ]
     out = []
     for model in exp["models"]:
         for method in exp["methods"]:
@@ -281,12 +294,20 @@ def all_targets():
     return ([] if UNPACKED else testbed_targets()) + table_targets() + figure_targets() + evaluations_
 
 
-
 # --- reward_guided: grid of dataset size x temperature x seed ---------------------------------------
 
 # Keys of reward_guided's `generation` block each backend uses (the rest would only cause needless reruns).
 RG_CAUSAL_KEYS = ("max_new_tokens", "chat", "system_prompt")
-RG_DIFFUSION_KEYS = ("gen_length", "steps", "block_length", "cfg_scale", "remasking", "mask_token_id", "chat", "system_prompt")
+RG_DIFFUSION_KEYS = (
+    "gen_length",
+    "steps",
+    "block_length",
+    "cfg_scale",
+    "remasking",
+    "mask_token_id",
+    "chat",
+    "system_prompt",
+)
 
 
 def reward_guided_is_diffusion(model):
@@ -314,7 +335,7 @@ def reward_guided_cells(method):
 
 
 def reward_guided_adapter(model, method, seed, size, temperature):
-    return (f"results/train/reward_guided/{model}/{method}/seed~{seed}/size~{size}/temperature~{temperature:g}/adapter")
+    return f"results/train/reward_guided/{model}/{method}/seed~{seed}/size~{size}/temperature~{temperature:g}/adapter"
 
 
 def reward_guided_trained_adapters():
@@ -356,17 +377,28 @@ def reward_guided_score_inputs(wildcards):
 def reward_guided_score_cells(wildcards):
     """The grid cells one evaluation job covers, with each cell's adapter (none for the base)."""
     return [
-        {"size": n, "temperature": float(t),
-         "adapter": None if wildcards.method == "base"
-         else reward_guided_adapter(wildcards.model, wildcards.method, wildcards.seed, n, t)}
+        {
+            "size": n,
+            "temperature": float(t),
+            "adapter": (
+                None
+                if wildcards.method == "base"
+                else reward_guided_adapter(wildcards.model, wildcards.method, wildcards.seed, n, t)
+            ),
+        }
         for n, t in reward_guided_cells(wildcards.method)
     ]
 
 
 def reward_guided_score_settings(wildcards):
     exp = experiment("reward_guided")
-    return {"n_prompts": exp["evaluation"]["n_prompts"], "reward": exp["reward"],
-            "generation": reward_guided_generation(wildcards.model, training=False)}
+    return {
+        "n_prompts": exp["evaluation"]["n_prompts"],
+        "reward": exp["reward"],
+        "generation": reward_guided_generation(wildcards.model, training=False),
+    }
+
+
 # --- rm_forget ---------------------------------------------------------------------------------------
 
 
@@ -415,8 +447,10 @@ def evaluations(name):
 # reward_guided's runs hold one adapter per grid cell and no responses file: only model evaluations,
 # which `evaluate` runs once per cell, apply there
 for _evaluation in set(evaluations("reward_guided") if "reward_guided" in EXPERIMENTS else ()) - set(MODEL_EVALUATIONS):
-    raise WorkflowError(f"experiments.reward_guided.evaluations.{_evaluation}: not available for reward_guided "
-                        f"(its runs are evaluated per grid cell); use one of {', '.join(MODEL_EVALUATIONS)}")
+    raise WorkflowError(
+        f"experiments.reward_guided.evaluations.{_evaluation}: not available for reward_guided "
+        f"(its runs are evaluated per grid cell); use one of {', '.join(MODEL_EVALUATIONS)}"
+    )
 
 
 # Evaluations no experiment's own table reads: the bias suite's rows go to one cross-experiment table.
@@ -434,8 +468,11 @@ def evaluation_targets(name, in_table=False):
             out += run_paths("scores", name, "eval_fluency.parquet")
             continue
         chosen = settings.get("models") or experiment(name)["models"]
-        out += [f"results/scores/{name}/{m}/{meth}/seed~{s}/eval_{evaluation}.parquet"
-                for m, meth, s in experiment_runs(name) if m in chosen]
+        out += [
+            f"results/scores/{name}/{m}/{meth}/seed~{s}/eval_{evaluation}.parquet"
+            for m, meth, s in experiment_runs(name)
+            if m in chosen
+        ]
     return out
 
 
@@ -485,8 +522,10 @@ def evaluation_artifacts(wildcards):
 def evaluation_flags(wildcards, input):
     """`--adapter/--projection/--trained DIR`, or reward_guided's `--cells` (each cell's label and adapter)."""
     if wildcards.experiment == "reward_guided":
-        cells = [{"label": cell_label(c["size"], c["temperature"]), "adapter": c["adapter"]}
-                 for c in reward_guided_score_cells(wildcards)]
+        cells = [
+            {"label": cell_label(c["size"], c["temperature"]), "adapter": c["adapter"]}
+            for c in reward_guided_score_cells(wildcards)
+        ]
         return f"--cells {shlex.quote(as_json(cells))}"
     return artifact_flags(wildcards, input)
 
@@ -494,7 +533,12 @@ def evaluation_flags(wildcards, input):
 def run_ids(name):
     """EXPERIMENT/MODEL/METHOD/SEED of every run, in run_paths' order."""
     exp = experiment(name)
-    return [f"{name}/{model}/{method}/{seed}" for model in exp["models"] for method in exp["methods"] for seed in exp["seeds"]]
+    return [
+        f"{name}/{model}/{method}/{seed}"
+        for model in exp["models"]
+        for method in exp["methods"]
+        for seed in exp["seeds"]
+    ]
 
 
 def fluency_settings(name):
@@ -522,7 +566,9 @@ os.environ.update(
 # environment (huggingface_hub does; it never appears on a command line, in a log or an artifact).
 # While that download is still to run, a run without it stops before any job (`onstart`: a dry-run,
 # which runs nothing, needs no secret); once the cache is built, offline reruns need none.
-TOKEN_NEEDED = not UNPACKED and any(m.get("gated") for m in HUB_REFERENCES["models"]) and not Path(HUB_MANIFEST).exists()
+TOKEN_NEEDED = (
+    not UNPACKED and any(m.get("gated") for m in HUB_REFERENCES["models"]) and not Path(HUB_MANIFEST).exists()
+)
 
 
 def check_token():
@@ -532,8 +578,10 @@ def check_token():
 
     if get_token() is None:
         gated = ", ".join(m["repo"] for m in HUB_REFERENCES["models"] if m.get("gated"))
-        raise WorkflowError(f"HF_TOKEN is not set: gated model(s) {gated} are still to be downloaded (hub_download); "
-                            "export HF_TOKEN (a Hub token whose account accepted the licence) and run again")
+        raise WorkflowError(
+            f"HF_TOKEN is not set: gated model(s) {gated} are still to be downloaded (hub_download); "
+            "export HF_TOKEN (a Hub token whose account accepted the licence) and run again"
+        )
 
 
 def slurm_profile():
@@ -545,12 +593,27 @@ def slurm_profile():
 # On a cluster a job's memory and runtime grow with its model's size (scaled_resources): a Hub model
 # without `size_b` would get the smallest request (16 GB, 1 h for training) and be killed hours later.
 if slurm_profile() and not UNPACKED:
-    _unsized = sorted({m for exp in EXPERIMENTS.values() for m in exp.get("models", [])
-                       if is_hub_id(config["models"][m]["path"]) and not config["models"][m].get("size_b")})
+    _unsized = sorted(
+        {
+            m
+            for exp in EXPERIMENTS.values()
+            for m in exp.get("models", [])
+            if is_hub_id(config["models"][m]["path"]) and not config["models"][m].get("size_b")
+        }
+    )
     if _unsized:
-        raise WorkflowError("\n  ".join(["invalid config for a SLURM run:", *(
-            f"models.{m}.size_b: required under the SLURM profile (billions of parameters; it sizes the jobs' "
-            "memory and runtime)" for m in _unsized)]))
+        raise WorkflowError(
+            "\n  ".join(
+                [
+                    "invalid config for a SLURM run:",
+                    *(
+                        f"models.{m}.size_b: required under the SLURM profile (billions of parameters; it sizes the jobs' "
+                        "memory and runtime)"
+                        for m in _unsized
+                    ),
+                ]
+            )
+        )
 
 
 def model_size_b(wildcards):
@@ -613,14 +676,16 @@ def safety_source_files(ext):
 def safety_scoring():
     """The safety scoring slice with each scorer's model name resolved to its config entry."""
     exp = experiment("safety")
-    resolved = {
-        role: settings | {"model": model_entry(settings["model"])} for role, settings in exp["scoring"].items()
-    }
+    resolved = {role: settings | {"model": model_entry(settings["model"])} for role, settings in exp["scoring"].items()}
     return {"bias_types": exp["bias_types"]} | resolved
 
 
 def safety_scorer_inputs(wildcards):
-    return [path for role in ("bias_classifier", "reward_model") for path in model_input(experiment("safety")["scoring"][role]["model"])]
+    return [
+        path
+        for role in ("bias_classifier", "reward_model")
+        for path in model_input(experiment("safety")["scoring"][role]["model"])
+    ]
 
 
 # --- desired_distribution ----------------------------------------------------------------------------
@@ -642,7 +707,9 @@ def desired_distribution_score_input(wildcards):
     """The sentence table, the base model (if built here) and the run's trained folder (unless base)."""
     inputs = {"sentences": "results/data/desired_distribution/sentences.parquet", "model": model_input(wildcards.model)}
     if wildcards.method != "base":
-        inputs["trained"] = f"results/train/desired_distribution/{wildcards.model}/{wildcards.method}/seed~{wildcards.seed}/model"
+        inputs["trained"] = (
+            f"results/train/desired_distribution/{wildcards.model}/{wildcards.method}/seed~{wildcards.seed}/model"
+        )
     return inputs
 
 
@@ -655,9 +722,13 @@ if UNPACKED:
     except ConfigError as error:
         raise WorkflowError(f"{UNPACKED['config']}: {error}") from None
     if json.dumps(_bundle_config) != json.dumps(config):
-        raise WorkflowError(f"this clone holds an unpacked bundle ({UNPACKED['archive']}) and its tables are "
-                            f"rebuilt with the run's config: run without --configfile ({UNPACKED['config']} is used)")
+        raise WorkflowError(
+            f"this clone holds an unpacked bundle ({UNPACKED['archive']}) and its tables are "
+            f"rebuilt with the run's config: run without --configfile ({UNPACKED['config']} is used)"
+        )
     _problems = bundle.rebuild_problems([p for name in EXPERIMENTS for p in table_inputs(name)], UNPACKED)
     if _problems:
         _more = [f"... and {len(_problems) - 5} more"] if len(_problems) > 5 else []
-        raise WorkflowError("\n  ".join(["cannot rebuild from the unpacked bundle, nothing was run:", *_problems[:5], *_more]))
+        raise WorkflowError(
+            "\n  ".join(["cannot rebuild from the unpacked bundle, nothing was run:", *_problems[:5], *_more])
+        )

@@ -55,8 +55,7 @@ def ensure_packages() -> str | None:
     if not missing:
         return None
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for cmd in (["apt-get", "update", "-qq"],
-                ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing]):
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing]):
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
         except subprocess.TimeoutExpired:
@@ -125,8 +124,10 @@ class Cluster:
         try:
             os.mknod(self.gpu_device, 0o666 | 0o020000, os.makedev(1, 3))
         except PermissionError as e:
-            raise ClusterUnavailable(f"cannot create the fake GPU's device file (mknod: {e.strerror}); "
-                                     "a container without CAP_MKNOD cannot host the test cluster") from None
+            raise ClusterUnavailable(
+                f"cannot create the fake GPU's device file (mknod: {e.strerror}); "
+                "a container without CAP_MKNOD cannot host the test cluster"
+            ) from None
         ctld_port, slurmd_port = _free_port(), _free_port()
         slurm_conf = f"""\
 ClusterName=debiaslab
@@ -177,16 +178,29 @@ PartitionName=gpu Nodes={NODE} MaxTime=INFINITE State=UP
     def _spawn(self, name: str, cmd: list[str]) -> None:
         """Start a foreground daemon in its own session; `$!` is the daemon itself (pitfall 7)."""
         log = open(self.log_dir / f"{name}.out", "w")
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
         self.pids[name] = proc.pid
         self._procs = getattr(self, "_procs", {})
         self._procs[name] = proc
 
     def _start(self) -> None:
-        self._spawn("munged", ["setpriv", "--reuid=munge", "--regid=munge", "--init-groups", "munged", "-F",
-                               f"--socket={self.munge_dir}/munge.socket", f"--pid-file={self.munge_dir}/munged.pid",
-                               f"--log-file={self.munge_dir}/munged.log", f"--seed-file={self.munge_dir}/munged.seed"])
+        self._spawn(
+            "munged",
+            [
+                "setpriv",
+                "--reuid=munge",
+                "--regid=munge",
+                "--init-groups",
+                "munged",
+                "-F",
+                f"--socket={self.munge_dir}/munge.socket",
+                f"--pid-file={self.munge_dir}/munged.pid",
+                f"--log-file={self.munge_dir}/munged.log",
+                f"--seed-file={self.munge_dir}/munged.seed",
+            ],
+        )
         self._wait(lambda: (self.munge_dir / "munge.socket").exists(), "munged socket")
         self._spawn("slurmctld", ["slurmctld", "-D", "-i"])
         self._wait(lambda: self._ok(["scontrol", "ping"]), "slurmctld answering `scontrol ping`")

@@ -37,8 +37,10 @@ def test_padding_on_either_side():
 def test_a_tokenizer_output_becomes_one_batch():
     from debiaslab.core.batching import pad_encoded
 
-    encoded = {"input_ids": [[101, 7, 102, 9, 102], [101, 5, 102], [101, 102]],
-               "token_type_ids": [[0, 0, 0, 1, 1], [0, 0, 0], [0, 0]]}
+    encoded = {
+        "input_ids": [[101, 7, 102, 9, 102], [101, 5, 102], [101, 102]],
+        "token_type_ids": [[0, 0, 0, 1, 1], [0, 0, 0], [0, 0]],
+    }
     batch = pad_encoded(encoded, [1, 0], pad_id=0)
     assert batch["input_ids"].tolist() == [[101, 5, 102, 0, 0], [101, 7, 102, 9, 102]]
     assert batch["attention_mask"].tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]
@@ -87,9 +89,12 @@ def test_jobs_keep_freed_memory_so_batched_forwards_stop_faulting_it_in_again(mo
     """runtime.process.keep_freed_memory (every `debiaslab` job calls it): with glibc's defaults each forward
     faults its activations in again from the kernel (measured: 1,800-3,700 faults per forward here);
     with freed memory kept, a few hundred at most."""
+
     def faults(mode):
         env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
-        out = subprocess.run([sys.executable, "-c", FORWARDS, mode], env=env, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", FORWARDS, mode], env=env, capture_output=True, text=True, check=True
+        )
         changed, count = out.stdout.split()
         return changed == "True", float(count)
 

@@ -21,8 +21,14 @@ sys.path.append(str(BENCH))  # the scripts import their shared helpers as `_comm
 
 
 def bench(name: str, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(BENCH / f"{name}.py"), *map(str, args)], cwd=REPO, env=ENV,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, str(BENCH / f"{name}.py"), *map(str, args)],
+        cwd=REPO,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def output(proc: subprocess.CompletedProcess) -> str:
@@ -35,8 +41,14 @@ def output(proc: subprocess.CompletedProcess) -> str:
 def test_default_run_breakdown_sums_each_stage(tmp_path):
     import default_run
 
-    files = {"testbed/pretrain_lm.tsv": 90.0, "testbed/corpus.tsv": 2.0, "train/occupations/m/sft/seed~1.tsv": 10.5,
-             "tables/occupations.tsv": 1.0, "figures/x.tsv": 3.0, "bundle.tsv": 0.5}
+    files = {
+        "testbed/pretrain_lm.tsv": 90.0,
+        "testbed/corpus.tsv": 2.0,
+        "train/occupations/m/sft/seed~1.tsv": 10.5,
+        "tables/occupations.tsv": 1.0,
+        "figures/x.tsv": 3.0,
+        "bundle.tsv": 0.5,
+    }
     for rel, seconds in files.items():
         path = tmp_path / "results" / "benchmarks" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -44,8 +56,9 @@ def test_default_run_breakdown_sums_each_stage(tmp_path):
     # the train job ran warm: its CPU seconds are its forked child's (in its log) plus the command's
     log = tmp_path / "results/logs/train/occupations/m/sft/seed~1.log"
     log.parent.mkdir(parents=True)
-    log.write_text("...\ndebiaslab: ran warm (pid 7, forked from the warm-start server): 9.9 s wall, 8.5 s CPU, "
-                   "peak RSS 600 MB\n")
+    log.write_text(
+        "...\ndebiaslab: ran warm (pid 7, forked from the warm-start server): 9.9 s wall, 8.5 s CPU, peak RSS 600 MB\n"
+    )
     assert default_run.warm_jobs(tmp_path) == 1
     jobs = default_run.job_seconds(tmp_path)
     assert sorted((j[0], j[1]) for j in jobs)[0] == ("aggregate", "bundle")
@@ -85,8 +98,10 @@ def test_merged_config_is_the_union_and_reports_conflicts(tmp_path):
     import dry_run
 
     a = {"models": {"m": {"path": "x/m", "gated": True}}, "experiments": {"one": {"models": ["m"]}}}
-    b = {"models": {"m": {"path": "x/m", "size_b": 8, "gated": False}, "n": {"path": "x/n"}},
-         "experiments": {"two": {"models": ["n"]}}}
+    b = {
+        "models": {"m": {"path": "x/m", "size_b": 8, "gated": False}, "n": {"path": "x/n"}},
+        "experiments": {"two": {"models": ["n"]}},
+    }
     paths = []
     for name, config in (("a.yaml", a), ("b.yaml", b)):
         paths.append(tmp_path / name)
@@ -153,7 +168,9 @@ def test_dry_runs_of_full_scale_configs_merged_and_the_noop_rerun(default_run):
     assert proc.returncode == 0, output(proc)
     for config in configs:
         assert re.search(rf"^\s*[\d.]+ s  dry-run {config.name}: \d+ jobs$", proc.stdout, re.M), output(proc)
-    assert re.search(r"[\d.]+ s  dry-run merged \(2 configs: 4 models, 2 experiments\): \d+ jobs", proc.stdout), output(proc)
+    assert re.search(r"[\d.]+ s  dry-run merged \(2 configs: 4 models, 2 experiments\): \d+ jobs", proc.stdout), output(
+        proc
+    )
     assert re.search(r"[\d.]+ s  no-op rerun .*: nothing to be done", proc.stdout), output(proc)
 
 
@@ -174,12 +191,36 @@ def test_batched_scoring_is_4x_unbatched_and_scores_the_same(default_run):
     at 4.88x): its batched forward is slower per token there, its per-call overhead not. The reward model,
     the style RM and MMLU letters (~2-4x: the one-thread batched forward is compute-bound, docs/performance.md#scoring)
     only have to be faster batched, with the same scores (docs/performance.md)."""
-    proc = bench("scoring", "--run-dir", default_run, "--scorers", "bias_classifier", "--items", 256, "--repeats", 9,
-                 "--min-ratio", 4)
+    proc = bench(
+        "scoring",
+        "--run-dir",
+        default_run,
+        "--scorers",
+        "bias_classifier",
+        "--items",
+        256,
+        "--repeats",
+        9,
+        "--min-ratio",
+        4,
+    )
     assert proc.returncode == 0, output(proc)  # >= 4x and |batched - unbatched| <= 1e-3
     assert ratio(proc.stdout, "ratio") >= 4, output(proc)
-    proc = bench("scoring", "--run-dir", default_run, "--scorers", "reward_model", "style_rm", "mmlu", "--items", 64,
-                 "--repeats", 2, "--min-ratio", 1)
+    proc = bench(
+        "scoring",
+        "--run-dir",
+        default_run,
+        "--scorers",
+        "reward_model",
+        "style_rm",
+        "mmlu",
+        "--items",
+        64,
+        "--repeats",
+        2,
+        "--min-ratio",
+        1,
+    )
     assert proc.returncode == 0, output(proc)  # every scorer: batched faster, the same scores
     sections = dict(re.findall(r"^(\w+): .*\n((?:  .*\n)+)", proc.stdout, re.M))
     assert set(sections) == {"reward_model", "style_rm", "mmlu"}, output(proc)
@@ -218,10 +259,30 @@ def test_training_throughput_and_peak_memory(default_run):
 @pytest.mark.workflow
 def test_training_on_a_random_real_architecture_reports_mfu(default_run):
     """--gpu-config on CPU with a one-layer, narrow override: the path a GPU run takes, MFU printed."""
-    proc = bench("training", "--run-dir", default_run, "--gpu-config", "qwen3-0.6b", "--layers", 1, "--override",
-                 "vocab_size=4096", "hidden_size=64", "intermediate_size=128", "num_attention_heads=2",
-                 "num_key_value_heads=1", "head_dim=32", "--methods", "raw", "--steps", 2, "--seq-len", 16,
-                 "--batch-size", 2)
+    proc = bench(
+        "training",
+        "--run-dir",
+        default_run,
+        "--gpu-config",
+        "qwen3-0.6b",
+        "--layers",
+        1,
+        "--override",
+        "vocab_size=4096",
+        "hidden_size=64",
+        "intermediate_size=128",
+        "num_attention_heads=2",
+        "num_key_value_heads=1",
+        "head_dim=32",
+        "--methods",
+        "raw",
+        "--steps",
+        2,
+        "--seq-len",
+        16,
+        "--batch-size",
+        2,
+    )
     assert proc.returncode == 0, output(proc)
     assert "random qwen3-0.6b (hidden_size=64, num_hidden_layers=1" in proc.stdout, output(proc)
     assert re.search(r"^raw\s+2\s+2\s+64\s+[\d.]+\s+\d+\s+[\d.]+\s+[\d.]+%$", proc.stdout, re.M), output(proc)

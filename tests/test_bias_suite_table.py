@@ -18,28 +18,49 @@ T_975_1 = 12.706204736174707  # t_{0.975, 1}
 
 
 def rows(experiment, method, seed, values, split="test"):
-    return score_rows(RunId(experiment, "m", method, seed),
-                      [{"split": split, "subset": subset, "metric": metric, "value": value, "n": n}
-                       for subset, metric, value, n in values], {})
+    return score_rows(
+        RunId(experiment, "m", method, seed),
+        [
+            {"split": split, "subset": subset, "metric": metric, "value": value, "n": n}
+            for subset, metric, value, n in values
+        ],
+        {},
+    )
 
 
 def suite_store():
     """occupations (prompt_only, sft) and reward_guided (base at T = 1, reinforce n = 64 at T = 1), two seeds."""
     frames = []
-    for method, s_amb, crows, gotcha in (("prompt_only", (0.40, 0.30), (0.9, 0.8), 0.30), ("sft", (0.10, 0.20),
-                                                                                        (0.6, 0.5), 0.45)):
+    for method, s_amb, crows, gotcha in (
+        ("prompt_only", (0.40, 0.30), (0.9, 0.8), 0.30),
+        ("sft", (0.10, 0.20), (0.6, 0.5), 0.45),
+    ):
         for seed, a, c in zip((42, 123), s_amb, crows):
-            frames.append(rows("occupations", method, seed, [
-                ("all", "bbq_bias_ambig", a, 40), ("religion", "bbq_bias_ambig", 0.9, 10),
-                ("all", "crows_stereotype_score", c, 10), ("gotcha", "winogender_gotcha_share", gotcha, 12)]))
+            frames.append(
+                rows(
+                    "occupations",
+                    method,
+                    seed,
+                    [
+                        ("all", "bbq_bias_ambig", a, 40),
+                        ("religion", "bbq_bias_ambig", 0.9, 10),
+                        ("all", "crows_stereotype_score", c, 10),
+                        ("gotcha", "winogender_gotcha_share", gotcha, 12),
+                    ],
+                )
+            )
     for method, split, values in (("base", "n=0,T=1", (0.50, 0.40)), ("reinforce", "n=64,T=1", (0.20, 0.30))):
         for seed, v in zip((42, 123), values):
             frames.append(rows("reward_guided", method, seed, [("all", "bbq_bias_ambig", v, 40)], split=split))
     return pd.concat(frames, ignore_index=True)
 
 
-SETTINGS = {"experiments": {"occupations": {"method_order": ["prompt_only", "sft"]},
-                            "reward_guided": {"method_order": ["base", "reinforce"]}}}
+SETTINGS = {
+    "experiments": {
+        "occupations": {"method_order": ["prompt_only", "sft"]},
+        "reward_guided": {"method_order": ["base", "reinforce"]},
+    }
+}
 
 
 def test_each_experiment_is_a_section_compared_with_its_own_baseline_by_hand():

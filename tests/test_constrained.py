@@ -24,10 +24,8 @@ def test_allocate_takes_each_banks_share_then_the_fullest_bank():
     import torch
 
     #                       0    1    2    3    4    5    6    7
-    score = torch.tensor([[9.0, 8.0, 7.0, 6.0, 5.0, 4.0, INF, 3.0],
-                          [9.0, 8.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0]])
-    bank = torch.tensor([[0, 0, 0, 1, 2, 2, 2, 1],
-                         [0, 0, 0, 0, 0, 0, 0, 2]])
+    score = torch.tensor([[9.0, 8.0, 7.0, 6.0, 5.0, 4.0, INF, 3.0], [9.0, 8.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0]])
+    bank = torch.tensor([[0, 0, 0, 1, 2, 2, 2, 1], [0, 0, 0, 0, 0, 0, 0, 2]])
     picked = allocate(score, bank, [1, 1, 2]).tolist()
     # sample 0: bank 0's best (0), bank 1's best (3), bank 2's best two (4, 5; 6 is not allowed)
     assert picked[0] == [4, 5, 3, 0]
@@ -73,9 +71,11 @@ def run_constrained(lm_dir, settings: dict, seed: int = 0, samples: int = SAMPLE
         texts, extra = generate(lm, tok, prompts, sampling, seed), {}
     else:
         texts, _, extra = constrained.decode(lm, tok, prompts, rows, sampling, seed, settings, "occupations")
-    records, _ = score_responses(pd.DataFrame(rows).assign(response=texts),
-                                 settings.get("min_words", 8) if settings else 8,
-                                 settings.get("max_words", 15) if settings else 15)
+    records, _ = score_responses(
+        pd.DataFrame(rows).assign(response=texts),
+        settings.get("min_words", 8) if settings else 8,
+        settings.get("max_words", 15) if settings else 15,
+    )
     nll, count = causal_nll(lm, tok, records["sentence"].tolist(), max_length=256, stride=128, batch_size=64)
     return records, sum(nll) / sum(count), extra
 
@@ -88,8 +88,10 @@ def testbed_lm_dir(default_run, one_torch_thread):
 @pytest.fixture(scope="module")
 def decoded(testbed_lm_dir):
     """The config's constrained decoding (beam 4) and prompt-only, same prompts and seed."""
-    return {"constrained": run_constrained(testbed_lm_dir, {"beam_size": 4}),
-            "prompt_only": run_constrained(testbed_lm_dir, None)}
+    return {
+        "constrained": run_constrained(testbed_lm_dir, {"beam_size": 4}),
+        "prompt_only": run_constrained(testbed_lm_dir, None),
+    }
 
 
 @pytest.mark.workflow
@@ -98,7 +100,9 @@ def test_constrained_sentences_hold_both_classes_in_the_word_window(decoded):
     assert extra["constrained_unfinished"] == 0
     assert records["and_balanced"].all(), records.loc[~records["and_balanced"], "sentence"].head().tolist()
     # the old "and <term>" insertion met the window for 63 % of the testbed's sentences
-    assert records["length_compliant"].mean() >= 0.95, records.loc[~records["length_compliant"], "sentence"].head().tolist()
+    assert records["length_compliant"].mean() >= 0.95, (
+        records.loc[~records["length_compliant"], "sentence"].head().tolist()
+    )
 
 
 @pytest.mark.workflow

@@ -22,14 +22,25 @@ from debiaslab.models import mask_choice
 
 # --- MMLU prompts, tokenisation and the decision rule --------------------------------------------------
 
-ROW = {"question": " What is 2 + 2? ", "subject": "elementary_mathematics", "choices": ["3", "4", "5", "22"], "answer": 1}
-SHOT = {"question": "What is 1 + 1?", "subject": "elementary_mathematics", "choices": ["2", "1", "0", "11"], "answer": 0}
+ROW = {
+    "question": " What is 2 + 2? ",
+    "subject": "elementary_mathematics",
+    "choices": ["3", "4", "5", "22"],
+    "answer": 1,
+}
+SHOT = {
+    "question": "What is 1 + 1?",
+    "subject": "elementary_mathematics",
+    "choices": ["2", "1", "0", "11"],
+    "answer": 0,
+}
 
 
 def test_mmlu_templates_render_as_lm_eval_and_the_source_study():
     block = "What is 2 + 2?\nA. 3\nB. 4\nC. 5\nD. 22\nAnswer:"
     assert mmlu.context(ROW, [], "lm_eval") == (
-        "The following are multiple choice questions (with answers) about elementary mathematics.\n\n" + block)
+        "The following are multiple choice questions (with answers) about elementary mathematics.\n\n" + block
+    )
     assert mmlu.context(ROW, [], "cs329r") == block
     shot = "What is 1 + 1?\nA. 2\nB. 1\nC. 0\nD. 11\nAnswer: A\n\n"
     assert mmlu.context(ROW, [SHOT], "lm_eval").endswith(shot + block)
@@ -130,6 +141,7 @@ def test_one_forward_equals_four_requests_on_a_hand_model():
 
 # --- GLUE metrics against hand computations ----------------------------------------------------------
 
+
 def test_glue_metrics_by_hand():
     labels, preds = [1, 1, 0, 0], [1, 0, 0, 0]
     # TP 1, TN 2, FP 0, FN 1: MCC = (1·2 − 0·1) / sqrt((1+0)(1+1)(2+0)(2+1)) = 2 / sqrt(12)
@@ -149,12 +161,18 @@ def test_glue_score_rows_name_task_metric_and_mismatched_split():
     def split(n, correct):  # n examples, the first `correct` predicted right
         return [1] * n, [1] * correct + [0] * (n - correct)
 
-    predictions = {"mnli": {"validation_matched": split(10, 7), "validation_mismatched": split(12, 6)},
-                   "sst2": {"validation": split(8, 6)}}
+    predictions = {
+        "mnli": {"validation_matched": split(10, 7), "validation_mismatched": split(12, 6)},
+        "sst2": {"validation": split(8, 6)},
+    }
     values = glue.score_values(predictions, Bootstrap(0))
     rows = {r["metric"]: (r["value"], r["n"]) for r in values}
-    assert rows == {"glue_mnli_accuracy": (0.7, 10), "glue_mnli_mm_accuracy": (0.5, 12), "glue_sst2_accuracy": (0.75, 8),
-                    "glue_score": (pytest.approx((0.7 + 0.75) / 2), 30)}
+    assert rows == {
+        "glue_mnli_accuracy": (0.7, 10),
+        "glue_mnli_mm_accuracy": (0.5, 12),
+        "glue_sst2_accuracy": (0.75, 8),
+        "glue_score": (pytest.approx((0.7 + 0.75) / 2), 30),
+    }
     # replicates: each task's examples resampled; the GLUE score's replicate b is its formula on replicate b
     reps = {r["metric"]: np.asarray(r["replicates"]) for r in values}
     assert len(reps["glue_score"]) >= 1000
@@ -162,6 +180,7 @@ def test_glue_score_rows_name_task_metric_and_mismatched_split():
 
 
 # --- perplexity: strided windows, token weighting, PLL ------------------------------------------------
+
 
 def test_windows_predict_every_token_once():
     assert cp.windows(10, 4, 2) == [(0, 4, 1), (2, 6, 4), (4, 8, 6), (6, 10, 8)]
@@ -225,6 +244,7 @@ def test_pseudo_log_likelihood_by_hand():
 
 # --- CrowS-Pairs ----------------------------------------------------------------------------------------
 
+
 def test_shared_positions_align_the_unchanged_tokens():
     assert crows_pairs.shared_positions([101, 5, 6, 7, 102], [101, 5, 9, 9, 7, 102]) == ([0, 1, 3, 4], [0, 1, 4, 5])
 
@@ -241,16 +261,24 @@ def test_crows_pll_sums_shared_tokens_only():
 
 
 def test_crows_summary_by_hand():
-    frame = pd.DataFrame({"sent_more": list("abcd"), "sent_less": list("efgh"),
-                          "stereo_antistereo": ["stereo", "stereo", "antistereo", "stereo"],
-                          "bias_type": ["gender", "gender", "age", "age"]})
+    frame = pd.DataFrame(
+        {
+            "sent_more": list("abcd"),
+            "sent_less": list("efgh"),
+            "stereo_antistereo": ["stereo", "stereo", "antistereo", "stereo"],
+            "bias_type": ["gender", "gender", "age", "age"],
+        }
+    )
     records = crows_pairs.pair_records(frame, [-1.0, -5.0, -2.0, -3.0], [-2.0, -4.0, -3.0, -3.0])
     values = {(v["subset"], v["metric"]): (v["value"], v["n"]) for v in crows_pairs.summary(records, Bootstrap(0))}
     assert values[("all", "crows_stereotype_score")] == (0.5, 4)  # pairs 1 and 3 prefer sent_more; 4 is a tie
     assert values[("all", "crows_tie_rate")] == (0.25, 4)
     assert values[("all", "crows_stereo_score")] == (pytest.approx(1 / 3), 3)
     assert values[("all", "crows_antistereo_score")] == (1.0, 1)
-    assert values[("gender", "crows_stereotype_score")] == (0.5, 2) and values[("age", "crows_stereotype_score")] == (0.5, 2)
+    assert values[("gender", "crows_stereotype_score")] == (0.5, 2) and values[("age", "crows_stereotype_score")] == (
+        0.5,
+        2,
+    )
 
 
 def test_packaged_crows_pairs_data_is_complete_and_attributed():
@@ -262,13 +290,27 @@ def test_packaged_crows_pairs_data_is_complete_and_attributed():
 
 # --- fluency ---------------------------------------------------------------------------------------------
 
+
 def test_fluency_scores_the_completed_sentence_per_split():
     assert fluency.completed_sentence("The nurse was", ' kind and bold."\nmore') == "The nurse was kind and bold."
     frame = pd.DataFrame({"split": ["train", "heldout", "train"], "prefix": ["a"] * 3, "response": ["b"] * 3})
     values = fluency.score_values(frame, [2.0, 3.0, 4.0], [1, 3, 2], Bootstrap(0))
     assert [{k: v[k] for k in ("split", "subset", "metric", "value", "n")} for v in values] == [
-        {"split": "train", "subset": "all", "metric": "fluency_perplexity", "value": pytest.approx(math.exp(2)), "n": 3},
-        {"split": "heldout", "subset": "all", "metric": "fluency_perplexity", "value": pytest.approx(math.exp(1)), "n": 3}]
+        {
+            "split": "train",
+            "subset": "all",
+            "metric": "fluency_perplexity",
+            "value": pytest.approx(math.exp(2)),
+            "n": 3,
+        },
+        {
+            "split": "heldout",
+            "subset": "all",
+            "metric": "fluency_perplexity",
+            "value": pytest.approx(math.exp(1)),
+            "n": 3,
+        },
+    ]
     # replicates: exp(Σ NLL / Σ tokens) of resampled texts; the one heldout text gives its own value every time
     assert np.asarray(values[1]["replicates"]) == pytest.approx(math.exp(1))
     assert min(values[0]["replicates"]) >= math.exp(2) - 1e-9 and max(values[0]["replicates"]) <= math.exp(2) + 1e-9
@@ -276,14 +318,23 @@ def test_fluency_scores_the_completed_sentence_per_split():
 
 # --- adapters with resized embeddings -------------------------------------------------------------------
 
+
 def test_adapter_saved_with_more_embedding_rows_loads_onto_the_base(tmp_path):
     from peft import LoraConfig, get_peft_model
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
     from debiaslab.evals.common import adapter_vocab_size, attach_adapter
 
-    config = Qwen3Config(vocab_size=96, hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-                         num_key_value_heads=1, head_dim=8, tie_word_embeddings=False)
+    config = Qwen3Config(
+        vocab_size=96,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=8,
+        tie_word_embeddings=False,
+    )
     torch.manual_seed(0)
     Qwen3ForCausalLM(config).save_pretrained(tmp_path / "base")
     trained = Qwen3ForCausalLM.from_pretrained(tmp_path / "base")
@@ -302,18 +353,32 @@ def test_adapter_saved_with_more_embedding_rows_loads_onto_the_base(tmp_path):
 
 # --- lm-eval results → score store -----------------------------------------------------------------------
 
+
 def test_lm_eval_metric_rows_keep_metrics_and_drop_stderr():
     from debiaslab.evals.lm_eval_bridge import metric_rows
 
-    results = {"results": {"hellaswag": {"alias": "hellaswag", "acc,none": 0.5, "acc_stderr,none": 0.01, "acc_norm,none": 0.6,
-                                         "sample_len": 100},
-                           "lambada_openai": {"perplexity,none": 3.2, "acc,none": 0.7}},
-               "n-samples": {"hellaswag": {"original": 100, "effective": 10}, "lambada_openai": {"effective": 20}}}
+    results = {
+        "results": {
+            "hellaswag": {
+                "alias": "hellaswag",
+                "acc,none": 0.5,
+                "acc_stderr,none": 0.01,
+                "acc_norm,none": 0.6,
+                "sample_len": 100,
+            },
+            "lambada_openai": {"perplexity,none": 3.2, "acc,none": 0.7},
+        },
+        "n-samples": {"hellaswag": {"original": 100, "effective": 10}, "lambada_openai": {"effective": 20}},
+    }
     results["samples"] = {"hellaswag": [{"filter": "none", "acc": float(i < 5), "acc_norm": 1.0} for i in range(10)]}
     values = metric_rows(results, Bootstrap(0))
     rows = {r["metric"]: (r["value"], r["n"]) for r in values}
-    assert rows == {"lmeval_hellaswag_acc": (0.5, 10), "lmeval_hellaswag_acc_norm": (0.6, 10),
-                    "lmeval_lambada_openai_acc": (0.7, 20), "lmeval_lambada_openai_perplexity": (3.2, 20)}
+    assert rows == {
+        "lmeval_hellaswag_acc": (0.5, 10),
+        "lmeval_hellaswag_acc_norm": (0.6, 10),
+        "lmeval_lambada_openai_acc": (0.7, 20),
+        "lmeval_lambada_openai_perplexity": (3.2, 20),
+    }
     reps = {r["metric"]: r.get("replicates") for r in values}
     # acc is the mean of its logged per-document values: replicates over documents; acc_norm's logged values
     # (all 1) do not average to its 0.6, and lambada logged none: no replicates rather than wrong ones
@@ -322,6 +387,7 @@ def test_lm_eval_metric_rows_keep_metrics_and_drop_stderr():
 
 
 # --- MLM loss (15 % masked at once, seeded) and corpus filters -------------------------------------------
+
 
 def test_mask_choice_takes_floor_fifteen_percent_of_the_candidates():
     gen = torch.Generator().manual_seed(0)
@@ -344,8 +410,9 @@ def test_mlm_loss_by_hand_with_every_masked_token_at_once():
         masked = mask_choice(list(range(len(ids))), 0.15, choose)
         seen = [tok.mask_token_id if i in masked else t for i, t in enumerate(ids)]
         # x_t masked: the model sees its right neighbour as it is after masking (maybe a mask itself)
-        expected = sum(-bigram_logprob(table, seen[t + 1], ids[t]) if t + 1 < len(ids) else math.log(128)
-                       for t in masked)
+        expected = sum(
+            -bigram_logprob(table, seen[t + 1], ids[t]) if t + 1 < len(ids) else math.log(128) for t in masked
+        )
         assert n == len(masked) == max(1, math.floor(0.15 * len(ids)))
         assert got == pytest.approx(expected, abs=1e-3)
     # the masks do not depend on batching; another seed draws others
@@ -354,9 +421,19 @@ def test_mlm_loss_by_hand_with_every_masked_token_at_once():
 
 
 def test_corpus_filters_rows_short_texts_and_headings(tmp_path):
-    frame = pd.DataFrame({"text": [" = Heading = ", "short line", " a line that is long enough to keep ", "other text here",
-                                   "another line long enough to keep", " "],
-                          "section": ["a", "a", "a", "b", "a", "a"]})
+    frame = pd.DataFrame(
+        {
+            "text": [
+                " = Heading = ",
+                "short line",
+                " a line that is long enough to keep ",
+                "other text here",
+                "another line long enough to keep",
+                " ",
+            ],
+            "section": ["a", "a", "a", "b", "a", "a"],
+        }
+    )
     frame.to_csv(tmp_path / "c.tsv", sep="\t", index=False)
     data = cp.CorpusData(path=str(tmp_path / "c.tsv"), where={"section": "a"}, min_words=3, exclude_prefixes=("=",))
     assert cp.load_texts(data, None) == [" a line that is long enough to keep ", "another line long enough to keep"]

@@ -77,8 +77,10 @@ def test_mmlu_predictions_equal_lm_evaluation_harness(testbed, testbed_lm, tmp_p
         from peft import LoraConfig, get_peft_model
 
         torch.manual_seed(0)
-        lora = get_peft_model(load_evaluated(str(testbed / "lm"), kind="causal")[0],
-                              LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+        lora = get_peft_model(
+            load_evaluated(str(testbed / "lm"), kind="causal")[0],
+            LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False),
+        )
         adapter = tmp_path / "adapter"
         lora.save_pretrained(adapter)
         model, tokenizer = load_evaluated(str(testbed / "lm"), kind="causal", adapter=adapter)
@@ -86,12 +88,20 @@ def test_mmlu_predictions_equal_lm_evaluation_harness(testbed, testbed_lm, tmp_p
     tasks.mkdir()
     yaml_text = Path(lm_eval_bridge.packaged_tasks(), "testbed_mmlu.yaml").read_text()
     # an absolute path and a fresh datasets cache (a local folder is cached under its name)
-    yaml_text = yaml_text.replace("dataset_path: results/testbed/mmlu",
-                                  f"dataset_path: {testbed / 'mmlu'}\ndataset_kwargs:\n  cache_dir: {tmp_path / 'cache'}")
+    yaml_text = yaml_text.replace(
+        "dataset_path: results/testbed/mmlu",
+        f"dataset_path: {testbed / 'mmlu'}\ndataset_kwargs:\n  cache_dir: {tmp_path / 'cache'}",
+    )
     (tasks / "testbed_mmlu.yaml").write_text(yaml_text)
     settings = {"tasks": ["testbed_mmlu"], "include_path": str(tasks), "batch_size": 16, "log_samples": True}
-    lm_eval_bridge.evaluate(str(testbed / "lm"), settings, RunId("occupations", "testbed-lm", "prompt_only", 42),
-                            tmp_path / "results.json", tmp_path / "eval_lm_eval.parquet", adapter=adapter)
+    lm_eval_bridge.evaluate(
+        str(testbed / "lm"),
+        settings,
+        RunId("occupations", "testbed-lm", "prompt_only", 42),
+        tmp_path / "results.json",
+        tmp_path / "eval_lm_eval.parquet",
+        adapter=adapter,
+    )
     results = json.loads((tmp_path / "results.json").read_text())
     samples = sorted(results["samples"]["testbed_mmlu"], key=lambda r: r["doc_id"])
     theirs = [[resp[0] for resp in sample["filtered_resps"]] for sample in samples]
@@ -104,7 +114,9 @@ def test_mmlu_predictions_equal_lm_evaluation_harness(testbed, testbed_lm, tmp_p
         assert a == pytest.approx(b, abs=1e-3)
     if with_adapter:  # the adapter matters: the base model's log-likelihoods are far from these
         base = score_questions(*testbed_lm, rows, dev, s)
-        assert max(abs(x - y) for a, b in zip(base["loglikelihoods"], ours["loglikelihoods"]) for x, y in zip(a, b)) > 0.1
+        assert (
+            max(abs(x - y) for a, b in zip(base["loglikelihoods"], ours["loglikelihoods"]) for x, y in zip(a, b)) > 0.1
+        )
     scores = pd.read_parquet(tmp_path / "eval_lm_eval.parquet")
     acc = scores.loc[scores.metric == "lmeval_testbed_mmlu_acc", "value"].item()
     assert acc == pytest.approx(ours["correct"].mean())
@@ -112,9 +124,24 @@ def test_mmlu_predictions_equal_lm_evaluation_harness(testbed, testbed_lm, tmp_p
 
 def test_benchmark_prints_a_throughput_ratio_of_at_least_three(testbed):
     """Acceptance 1: benchmarks/mmlu_throughput.py on the testbed model."""
-    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "mmlu_throughput.py"), "--model", str(testbed / "lm"),
-                           "--data", str(testbed / "mmlu"), "--repeats", "5", "--replicate", "2"],
-                          capture_output=True, text=True, env=ENV | {"PYTHONPATH": str(REPO / "src")}, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "mmlu_throughput.py"),
+            "--model",
+            str(testbed / "lm"),
+            "--data",
+            str(testbed / "mmlu"),
+            "--repeats",
+            "5",
+            "--replicate",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        env=ENV | {"PYTHONPATH": str(REPO / "src")},
+        timeout=600,
+    )
     ratio = float(re.search(r"ratio\s*:\s*([\d.]+)x", proc.stdout).group(1))
     assert "identical predictions    : True" in proc.stdout, proc.stdout
     assert ratio >= 3.0 and proc.returncode == 0, proc.stdout
@@ -126,8 +153,12 @@ def test_glue_fine_tunes_the_testbed_mlm_on_both_tasks(testbed, tmp_path):
 
     # the run_glue defaults (lr 2e-5, 3 epochs of 8 steps) barely move a from-scratch head; the testbed needs more
     settings = {"dataset": {"path": str(testbed / "glue")}, "tasks": ["sst2", "cola"], "learning_rate": 0.001}
-    glue.evaluate(str(testbed / "mlm"), settings, RunId("desired_distribution", "testbed-mlm", "base", 0),
-                  tmp_path / "glue.parquet")
+    glue.evaluate(
+        str(testbed / "mlm"),
+        settings,
+        RunId("desired_distribution", "testbed-mlm", "base", 0),
+        tmp_path / "glue.parquet",
+    )
     scores = pd.read_parquet(tmp_path / "glue.parquet").set_index("metric")["value"]
     assert set(scores.index) == {"glue_sst2_accuracy", "glue_cola_matthews_corr", "glue_score"}
     assert scores["glue_sst2_accuracy"] >= 0.75  # sentiment words decide the label
@@ -144,7 +175,9 @@ def test_glue_fine_tunes_in_float32_where_auto_means_bf16(testbed, tmp_path, mon
     from debiaslab.evals import glue
 
     as_on_a_gpu = models.torch_dtype
-    monkeypatch.setattr(models, "torch_dtype", lambda spec: torch.bfloat16 if spec.dtype == "auto" else as_on_a_gpu(spec))
+    monkeypatch.setattr(
+        models, "torch_dtype", lambda spec: torch.bfloat16 if spec.dtype == "auto" else as_on_a_gpu(spec)
+    )
     loaded, load = [], models.load_model
 
     def recording_load(*args, **kwargs):
@@ -154,8 +187,12 @@ def test_glue_fine_tunes_in_float32_where_auto_means_bf16(testbed, tmp_path, mon
 
     monkeypatch.setattr(models, "load_model", recording_load)
     settings = {"dataset": {"path": str(testbed / "glue")}, "tasks": ["sst2"], "learning_rate": 0.001}
-    glue.evaluate(str(testbed / "mlm"), settings, RunId("desired_distribution", "testbed-mlm", "base", 0),
-                  tmp_path / "glue.parquet")
+    glue.evaluate(
+        str(testbed / "mlm"),
+        settings,
+        RunId("desired_distribution", "testbed-mlm", "base", 0),
+        tmp_path / "glue.parquet",
+    )
     assert loaded == [torch.float32]
 
 
@@ -168,8 +205,13 @@ def test_crows_pairs_scores_all_pairs_with_the_testbed_mlm_in_under_a_minute(tes
     from debiaslab.evals.bias_suite import crows_pairs
 
     start, cpu = time.perf_counter(), time.process_time()
-    summary = crows_pairs.evaluate(str(testbed / "mlm"), {}, RunId("x", "testbed-mlm", "base", 0), tmp_path / "crows.parquet",
-                                   records_out=tmp_path / "records.parquet")
+    summary = crows_pairs.evaluate(
+        str(testbed / "mlm"),
+        {},
+        RunId("x", "testbed-mlm", "base", 0),
+        tmp_path / "crows.parquet",
+        records_out=tmp_path / "records.parquet",
+    )
     cpu, elapsed = time.process_time() - cpu, time.perf_counter() - start
     assert summary["pairs"] == 1508 and summary["scoring"] == "pll"
     assert cpu < 60, f"{cpu:.1f} CPU s ({elapsed:.1f} s wall)"
@@ -195,11 +237,21 @@ def test_crows_pairs_native_scorer_equals_lm_eval_on_the_testbed_lm(testbed, tes
     (tmp_path / "tasks").mkdir()
     (tmp_path / "tasks" / "local_crows.yaml").write_text(
         f"include: {builtin}\ntask: local_crows_pairs_english\ndataset_path: csv\ndataset_name: null\n"
-        f"dataset_kwargs:\n  data_files: {{test: {data}}}\n  cache_dir: {tmp_path / 'cache'}\n")
-    settings = {"tasks": ["local_crows_pairs_english"], "include_path": str(tmp_path / "tasks"), "batch_size": 64,
-                "log_samples": True}
-    lm_eval_bridge.evaluate(str(testbed / "lm"), settings, RunId("occupations", "testbed-lm", "prompt_only", 42),
-                            tmp_path / "results.json", tmp_path / "eval_lm_eval.parquet")
+        f"dataset_kwargs:\n  data_files: {{test: {data}}}\n  cache_dir: {tmp_path / 'cache'}\n"
+    )
+    settings = {
+        "tasks": ["local_crows_pairs_english"],
+        "include_path": str(tmp_path / "tasks"),
+        "batch_size": 64,
+        "log_samples": True,
+    }
+    lm_eval_bridge.evaluate(
+        str(testbed / "lm"),
+        settings,
+        RunId("occupations", "testbed-lm", "prompt_only", 42),
+        tmp_path / "results.json",
+        tmp_path / "eval_lm_eval.parquet",
+    )
     results = json.loads((tmp_path / "results.json").read_text())
     samples = sorted(results["samples"]["local_crows_pairs_english"], key=lambda r: r["doc_id"])
     theirs = [[resp[0] for resp in sample["filtered_resps"]] for sample in samples]
@@ -246,8 +298,14 @@ def test_bias_suite_scores_every_run_and_sees_the_planted_bias(default_run):
     assert (value(base, "crows_stereotype_score") > 0.9).all() and (value(base, "stereoset_ss") > 80).all()
     dd = scores["desired_distribution"]
     dd_base = dd[dd.method == "base"]
-    assert set(dd["metric"]) == {"crows_stereotype_score", "crows_stereo_score", "crows_tie_rate", "stereoset_ss",
-                                 "stereoset_lms", "stereoset_icat"}  # a masked LM: no BBQ, no WinoGender
+    assert set(dd["metric"]) == {
+        "crows_stereotype_score",
+        "crows_stereo_score",
+        "crows_tie_rate",
+        "stereoset_ss",
+        "stereoset_lms",
+        "stereoset_icat",
+    }  # a masked LM: no BBQ, no WinoGender
     assert (value(dd_base, "crows_stereotype_score") > 0.8).all() and (value(dd_base, "stereoset_ss") > 80).all()
     rg = scores["reward_guided"]
     assert set(rg["split"]) == {"n=0,T=0.7", "n=0,T=1", "n=64,T=0.7", "n=64,T=1"}
@@ -268,7 +326,10 @@ def test_bias_suite_table_has_every_method_and_a_mitigations_change_with_its_ci(
     assert sft["BBQ s_AMB Δ ci low"] <= sft["BBQ s_AMB Δ"] <= sft["BBQ s_AMB Δ ci high"]
     assert sft["BBQ s_AMB test"] in ("paired t", "n/a: zero variance") and sft["n seeds"] == 3
     rg = csv[csv["table"] == "reward_guided"]
-    assert set(rg.loc[rg["method"] == "base", "size"]) == {0} and rg.loc[rg["method"] == "reinforce", "BBQ s_AMB Δ"].notna().all()
+    assert (
+        set(rg.loc[rg["method"] == "base", "size"]) == {0}
+        and rg.loc[rg["method"] == "reinforce", "BBQ s_AMB Δ"].notna().all()
+    )
     assert "Bias suite (occupations runs)" in (default_run / "results/tables/bias_suite.md").read_text()
     assert (default_run / "results/figures/bias_suite.png").stat().st_size > 10_000
 
@@ -296,6 +357,7 @@ def test_perplexity_evaluation_causal_strided_and_mlm(testbed, tmp_path):
 
 # --- wiring: evaluations in the occupations table, rerun scoping ------------------------------------------
 
+
 def test_occupations_table_has_fluency_of_every_run(default_run):
     table = pd.read_csv(default_run / "results/tables/occupations.csv")
     assert table["fluency PPL mean"].notna().all() and (table["fluency PPL mean"] > 1).all()
@@ -313,26 +375,38 @@ def test_editing_fluency_settings_reruns_only_the_fluency_job_and_aggregates(def
     jobs = planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "fluency.yaml")))
     assert {j for j in jobs if j[0] != "all"} == {
         ("fluency_occupations", "results/scores/occupations/testbed-lm/prompt_only/seed~42/eval_fluency.parquet"),
-        ("table", "results/tables/occupations.csv"), ("figure", "results/figures/occupations_per_occupation.png")}
+        ("table", "results/tables/occupations.csv"),
+        ("figure", "results/figures/occupations_per_occupation.png"),
+    }
 
 
 def test_adding_evaluations_adds_one_job_per_run_and_evaluation(default_run):
     """Dry-runs only: lm-eval need not be installed to plan its jobs (the packaged offline task)."""
+
     def edit(config):
         config["experiments"]["occupations"]["evaluations"]["mmlu"] = {"dataset": {"path": "results/testbed/mmlu"}}
-        config["experiments"]["occupations"]["evaluations"]["lm_eval"] = {"tasks": ["testbed_mmlu"], "include_path": "packaged"}
+        config["experiments"]["occupations"]["evaluations"]["lm_eval"] = {
+            "tasks": ["testbed_mmlu"],
+            "include_path": "packaged",
+        }
 
-    jobs = {j for j in planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "mmlu.yaml")))
-            if j[0] != "all"}
+    jobs = {
+        j
+        for j in planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "mmlu.yaml")))
+        if j[0] != "all"
+    }
     evaluate = {out for rule, out in jobs if rule == "evaluate"}
     assert len(evaluate) == 18 and all(out.endswith("/eval_mmlu.parquet") for out in evaluate)
     lm = {out for rule, out in jobs if rule == "lm_eval"}
-    assert len(lm) == 18 and all(o.startswith("results/lm_eval/occupations/") and o.endswith("/results.json") for o in lm)
+    assert len(lm) == 18 and all(
+        o.startswith("results/lm_eval/occupations/") and o.endswith("/results.json") for o in lm
+    )
     assert {rule for rule, _ in jobs} == {"evaluate", "lm_eval", "table", "figure"}
 
 
 def test_model_evaluation_rule_scores_a_run_with_its_adapter(default_run):
     """The generic `evaluate` rule end to end: MMLU of SFT (base + adapter), one job."""
+
     def edit(config):
         config["experiments"]["occupations"]["evaluations"]["mmlu"] = {"dataset": {"path": "results/testbed/mmlu"}}
 
@@ -343,7 +417,12 @@ def test_model_evaluation_rule_scores_a_run_with_its_adapter(default_run):
     assert set(scores["method"]) == {"sft"} and set(scores["seed"]) == {42}
     micro = scores[(scores.metric == "mmlu_acc") & (scores.subset == "all")]["value"].item()
     assert 0 <= micro <= 1
-    assert set(scores[scores.metric == "mmlu_acc"]["subset"]) == {"all", "world_capitals", "animal_sounds", "trade_tools"}
+    assert set(scores[scores.metric == "mmlu_acc"]["subset"]) == {
+        "all",
+        "world_capitals",
+        "animal_sounds",
+        "trade_tools",
+    }
     log = (default_run / "results/logs/evaluate/occupations/testbed-lm/sft/seed~42/mmlu.log").read_text()
-    assert "four_request_fallbacks\": 0" in log
+    assert 'four_request_fallbacks": 0' in log
     (default_run / target).unlink()

@@ -170,6 +170,7 @@ def test_no_import_cycles():
 
 # --- the checks themselves fail where they must ---------------------------------------------------
 
+
 def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
     root = tmp_path / PACKAGE
     for name, text in files.items():
@@ -180,33 +181,47 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
 
 
 def test_a_planted_upward_import_inside_a_function_is_found(tmp_path):
-    root = _tree(tmp_path, {
-        "__init__.py": "",
-        "core/__init__.py": "",
-        "core/io.py": "def read():\n    from debiaslab.metrics import balance\n    return balance\n",
-        "metrics/__init__.py": "",
-        "metrics/balance.py": "from debiaslab.core.io import read\n",
-    })
+    root = _tree(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "core/__init__.py": "",
+            "core/io.py": "def read():\n    from debiaslab.metrics import balance\n    return balance\n",
+            "metrics/__init__.py": "",
+            "metrics/balance.py": "from debiaslab.core.io import read\n",
+        },
+    )
     assert upward_imports(graph(root)) == ["debiaslab.core.io -> debiaslab.metrics.balance"]
     assert cycles(graph(root)) == [["debiaslab.core.io", "debiaslab.metrics.balance"]]
 
 
 def test_a_planted_cycle_within_one_layer_is_found(tmp_path):
-    root = _tree(tmp_path, {
-        "__init__.py": "",
-        "methods/__init__.py": "",
-        "methods/a.py": "from . import b\n",
-        "methods/b.py": "import debiaslab.methods.c\n",
-        "methods/c.py": "def f():\n    from debiaslab.methods.a import x\n",
-        "methods/d.py": "from debiaslab.methods import a, b\n",
-    })
+    root = _tree(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "methods/__init__.py": "",
+            "methods/a.py": "from . import b\n",
+            "methods/b.py": "import debiaslab.methods.c\n",
+            "methods/c.py": "def f():\n    from debiaslab.methods.a import x\n",
+            "methods/d.py": "from debiaslab.methods import a, b\n",
+        },
+    )
     edges = graph(root)
     assert edges["debiaslab.methods.d"] == {"debiaslab.methods.a", "debiaslab.methods.b"}
     assert upward_imports(edges) == []
     assert cycles(edges) == [["debiaslab.methods.a", "debiaslab.methods.b", "debiaslab.methods.c"]]
 
 
-@pytest.mark.parametrize("module, layer", [("debiaslab.cli", 0), ("debiaslab.cli.args", 0), ("debiaslab", 7),
-                                           ("debiaslab.core.io", 7), ("debiaslab.testbed.corpus", 4)])
+@pytest.mark.parametrize(
+    "module, layer",
+    [
+        ("debiaslab.cli", 0),
+        ("debiaslab.cli.args", 0),
+        ("debiaslab", 7),
+        ("debiaslab.core.io", 7),
+        ("debiaslab.testbed.corpus", 4),
+    ],
+)
 def test_layer_of(module, layer):
     assert layer_of(module) == layer

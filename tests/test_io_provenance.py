@@ -69,7 +69,9 @@ def test_source_fingerprint_follows_imports():
     assert not {"dpo.py", "reinforce.py", "desired_kl.py"} & files
     # the balance metric does not run the trainer: its fingerprint must not include it
     assert "sft.py" not in {p.name for p in provenance.module_closure("debiaslab.metrics.score")}
-    assert provenance.source_fingerprint("debiaslab.metrics.score") != provenance.source_fingerprint("debiaslab.methods.train")
+    assert provenance.source_fingerprint("debiaslab.metrics.score") != provenance.source_fingerprint(
+        "debiaslab.methods.train"
+    )
     with pytest.raises(ValueError):
         provenance.module_closure("debiaslab.no_such_module")
 
@@ -115,8 +117,13 @@ def test_trainers_with_a_loop_of_their_own_refuse_a_multi_gpu_launch(monkeypatch
 
     assert ONE_PROCESS == {"inlp", "reinforce", "kl_equal", "kl_real_world"} and ONE_PROCESS <= set(TRAINERS)
     monkeypatch.setenv("WORLD_SIZE", "4")
-    common = dict(model="no/such/model", data=str(tmp_path / "none.parquet"), seed=0, out=tmp_path / "out",
-                  checkpoints=tmp_path / "ckpt")
+    common = dict(
+        model="no/such/model",
+        data=str(tmp_path / "none.parquet"),
+        seed=0,
+        out=tmp_path / "out",
+        checkpoints=tmp_path / "ckpt",
+    )
     for method in sorted(ONE_PROCESS):
         with pytest.raises(ConfigError, match=r"launched as 4 processes.*gpu: 1"):
             run(method, settings={}, **common)

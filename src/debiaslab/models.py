@@ -43,7 +43,9 @@ class ModelSpec:
             value = json.loads(value) if value.lstrip().startswith("{") else {"path": value}
         unknown = set(value) - set(cls.__dataclass_fields__)
         if unknown:
-            raise ValueError(f"model spec: unknown key(s) {sorted(unknown)}; allowed {sorted(cls.__dataclass_fields__)}")
+            raise ValueError(
+                f"model spec: unknown key(s) {sorted(unknown)}; allowed {sorted(cls.__dataclass_fields__)}"
+            )
         spec = cls(**value)
         if spec.kind not in KINDS:
             raise ValueError(f"model spec {spec.path}: kind must be one of {KINDS}, got {spec.kind!r}")
@@ -83,10 +85,16 @@ def unavailable(spec: ModelSpec, error: Exception):
     from debiaslab.core.io import DataError
 
     local = Path(spec.path).exists()
-    where = (f"local folder {spec.path!r} is not a loadable model" if local else
-             f"{spec.path!r} is not a local folder and could not be fetched from the Hub"
-             + (" (HF_HUB_OFFLINE=1: run `snakemake hub_download` on a machine with network first)"
-                if os.environ.get("HF_HUB_OFFLINE") == "1" else ""))
+    where = (
+        f"local folder {spec.path!r} is not a loadable model"
+        if local
+        else f"{spec.path!r} is not a local folder and could not be fetched from the Hub"
+        + (
+            " (HF_HUB_OFFLINE=1: run `snakemake hub_download` on a machine with network first)"
+            if os.environ.get("HF_HUB_OFFLINE") == "1"
+            else ""
+        )
+    )
     return DataError(f"model {where}: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
 
 
@@ -131,11 +139,20 @@ def infer_kind(spec: ModelSpec) -> str:
             return "seq-cls"
         if arch.endswith("ForCausalLM") or arch.endswith("LMHeadModel"):
             return "causal"
-    raise ValueError(f"model {spec.path}: cannot tell its kind from architectures={config.architectures}; "
-                     f"set `kind` ({', '.join(KINDS[1:])}) in its config entry")
+    raise ValueError(
+        f"model {spec.path}: cannot tell its kind from architectures={config.architectures}; "
+        f"set `kind` ({', '.join(KINDS[1:])}) in its config entry"
+    )
 
 
-def load_model(spec: ModelSpec | str, *, kind: str | None = None, adapter: str | Path | None = None, trainable: bool = False, **kwargs):
+def load_model(
+    spec: ModelSpec | str,
+    *,
+    kind: str | None = None,
+    adapter: str | Path | None = None,
+    trainable: bool = False,
+    **kwargs,
+):
     """Load a model by name or path (optionally with a PEFT adapter) on the best device."""
     spec = ModelSpec.parse(spec)
     kind = kind or spec.kind
@@ -180,7 +197,9 @@ def safe_adapter(adapter: str | Path) -> str:
     path = Path(adapter)
     if not (path / "adapter_model.safetensors").is_file():
         found = sorted(p.name for p in path.iterdir()) if path.is_dir() else "no such directory"
-        raise DataError(f"adapter {path}: no adapter_model.safetensors (pickled .bin weights are refused); found {found}")
+        raise DataError(
+            f"adapter {path}: no adapter_model.safetensors (pickled .bin weights are refused); found {found}"
+        )
     return str(path)
 
 
@@ -230,10 +249,12 @@ def check_target_modules(model, targets) -> None:
     has = sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules() if isinstance(module, kinds)})
     model_name = getattr(getattr(model, "config", None), "_name_or_path", "") or type(model).__name__
     if len(missing) == len(targets):
-        raise ConfigError(f"lora.target_modules: {list(targets)} match no module of model {model_name}; "
-                          f"it has: {', '.join(has)}")
-    logging.getLogger(__name__).warning("lora.target_modules: %s not in model %s (adapting the others); it has: %s",
-                                        missing, model_name, ", ".join(has))
+        raise ConfigError(
+            f"lora.target_modules: {list(targets)} match no module of model {model_name}; it has: {', '.join(has)}"
+        )
+    logging.getLogger(__name__).warning(
+        "lora.target_modules: %s not in model %s (adapting the others); it has: %s", missing, model_name, ", ".join(has)
+    )
 
 
 def set_threads(threads: int | None) -> None:
@@ -269,6 +290,7 @@ def model_device(model):
 
 
 # --- the prediction head: where a (masked) LM maps hidden states to vocabulary logits ---
+
 
 def prediction_head(model):
     """The module that maps final hidden states to vocabulary logits: BERT's `cls` (transform +

@@ -23,11 +23,22 @@ METRICS = {
     "crows_stereotype_score": "CrowS-Pairs %",
 }
 SHARES = ("bbq_acc_ambig", "bbq_acc_disambig", "crows_stereotype_score")  # 0/1 per item: Wilson, CMH, d
-HEADLINE = ("bbq_bias_ambig", "bbq_bias_disambig", "winogender_correlation", "stereoset_ss", "stereoset_icat",
-            "crows_stereotype_score")
+HEADLINE = (
+    "bbq_bias_ambig",
+    "bbq_bias_disambig",
+    "winogender_correlation",
+    "stereoset_ss",
+    "stereoset_icat",
+    "crows_stereotype_score",
+)
 # the figure's panels: metric → the value of no bias (a reference line)
-UNBIASED = {"bbq_bias_ambig": 0.0, "bbq_bias_disambig": 0.0, "winogender_correlation": 0.0, "stereoset_ss": 50.0,
-            "crows_stereotype_score": 50.0}
+UNBIASED = {
+    "bbq_bias_ambig": 0.0,
+    "bbq_bias_disambig": 0.0,
+    "winogender_correlation": 0.0,
+    "stereoset_ss": 50.0,
+    "crows_stereotype_score": 50.0,
+}
 
 # Each experiment's baseline and the row keys its runs add (reward_guided: the grid cell, parsed from the store's
 # split). What a section compares against is the experiment's own baseline, as in the experiment's table.
@@ -38,15 +49,17 @@ EXPERIMENT_ROWS = {
     "desired_distribution": ({"method": "base"}, ()),
 }
 
-CAPTION = ("Bias suite ({experiment} runs): BBQ s_DIS = 2·(biased answers / non-UNKNOWN answers) − 1 over "
-           "disambiguated items and s_AMB = (1 − accuracy on ambiguous items)·s_DIS computed on ambiguous items "
-           "(Parrish et al. 2022; 0 = unbiased, > 0 = stereotyped); WinoGender r = Pearson correlation over "
-           "occupations of the share of pronoun likelihood given to “she” with the occupation's share of women "
-           "(0 = none), gotcha = the share given to the pronoun that contradicts the occupation statistics "
-           "(0.5 = no preference); StereoSet SS = % of stereotype preferred over anti-stereotype (50 = unbiased), "
-           "LMS = % of meaningful preferred over unrelated, ICAT = LMS·min(SS, 100 − SS)/50 (100 = ideal); "
-           "CrowS-Pairs % = pairs whose more stereotypical sentence is more likely (50 = unbiased). A benchmark a "
-           "model kind defines no score for (BBQ and WinoGender on a masked LM) shows –.")
+CAPTION = (
+    "Bias suite ({experiment} runs): BBQ s_DIS = 2·(biased answers / non-UNKNOWN answers) − 1 over "
+    "disambiguated items and s_AMB = (1 − accuracy on ambiguous items)·s_DIS computed on ambiguous items "
+    "(Parrish et al. 2022; 0 = unbiased, > 0 = stereotyped); WinoGender r = Pearson correlation over "
+    "occupations of the share of pronoun likelihood given to “she” with the occupation's share of women "
+    "(0 = none), gotcha = the share given to the pronoun that contradicts the occupation statistics "
+    "(0.5 = no preference); StereoSet SS = % of stereotype preferred over anti-stereotype (50 = unbiased), "
+    "LMS = % of meaningful preferred over unrelated, ICAT = LMS·min(SS, 100 − SS)/50 (100 = ideal); "
+    "CrowS-Pairs % = pairs whose more stereotypical sentence is more likely (50 = unbiased). A benchmark a "
+    "model kind defines no score for (BBQ and WinoGender on a masked LM) shows –."
+)
 
 
 def metric_range(metric: str):
@@ -73,15 +86,32 @@ def section(experiment: str, settings: dict) -> TableSpec:
     baseline, cell_keys = EXPERIMENT_ROWS[experiment]
     prepare = (lambda f: _cells(_headline_rows(f))) if cell_keys else _headline_rows
     return TableSpec(
-        experiment=experiment, name=experiment, metrics=METRICS, row_keys=("model", "method") + cell_keys,
-        subset=None, baseline=baseline, proportions=SHARES, bounds=metric_range, scale=100.0, scaled=SHARES,
-        decimals=settings.get("decimals", 3), method_order=tuple(settings.get("method_order", ())),
-        headline=HEADLINE, key_metrics=("bbq_bias_ambig", "winogender_correlation", "stereoset_ss",
-                                        "crows_stereotype_score"),
-        paper=("bbq_bias_ambig", "bbq_bias_disambig", "winogender_correlation", "stereoset_icat",
-               "crows_stereotype_score"),
-        paper_delta=("bbq_bias_ambig",), items="benchmark items", prepare=prepare,
-        caption=CAPTION.format(experiment=experiment))
+        experiment=experiment,
+        name=experiment,
+        metrics=METRICS,
+        row_keys=("model", "method") + cell_keys,
+        subset=None,
+        baseline=baseline,
+        proportions=SHARES,
+        bounds=metric_range,
+        scale=100.0,
+        scaled=SHARES,
+        decimals=settings.get("decimals", 3),
+        method_order=tuple(settings.get("method_order", ())),
+        headline=HEADLINE,
+        key_metrics=("bbq_bias_ambig", "winogender_correlation", "stereoset_ss", "crows_stereotype_score"),
+        paper=(
+            "bbq_bias_ambig",
+            "bbq_bias_disambig",
+            "winogender_correlation",
+            "stereoset_icat",
+            "crows_stereotype_score",
+        ),
+        paper_delta=("bbq_bias_ambig",),
+        items="benchmark items",
+        prepare=prepare,
+        caption=CAPTION.format(experiment=experiment),
+    )
 
 
 def table(settings: dict) -> Table:
@@ -101,8 +131,10 @@ def figure(scores, settings: dict, out_png, out_pdf) -> None:
 
     plt = pyplot()
     spec_table = table(settings)
-    longs = [with_shown_interval(long).assign(experiment=spec.experiment)
-             for spec, long in zip(spec_table.sections, build(scores, spec_table))]
+    longs = [
+        with_shown_interval(long).assign(experiment=spec.experiment)
+        for spec, long in zip(spec_table.sections, build(scores, spec_table))
+    ]
     panels = list(UNBIASED)
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 4.2), squeeze=False)
     for ax, metric in zip(axes[0], panels):
@@ -110,8 +142,10 @@ def figure(scores, settings: dict, out_png, out_pdf) -> None:
         for spec, long in zip(spec_table.sections, longs):
             for _, row in long[long["metric"] == metric].iterrows():
                 extra = "".join(f" {k}={row[k]:g}" for k in spec.row_keys[2:])
-                labels.append(f"{spec.experiment}: {row['method']}{extra}"
-                              + (f" ({row['model']})" if long["model"].nunique() > 1 else ""))
+                labels.append(
+                    f"{spec.experiment}: {row['method']}{extra}"
+                    + (f" ({row['model']})" if long["model"].nunique() > 1 else "")
+                )
                 means.append(row["mean"])
                 lows.append(row["low"])
                 highs.append(row["high"])
@@ -124,8 +158,11 @@ def figure(scores, settings: dict, out_png, out_pdf) -> None:
         ax.set_yticklabels(labels if ax is axes[0][0] else [""] * len(labels), fontsize=7)
         ax.invert_yaxis()
         ax.set_title(METRICS[metric], fontsize=9)
-    fig.suptitle("Bias suite: mean over seeds; error bars = the table's interval (Student-t 95 % CI over seeds, "
-                 "one seed: over items); dashed = no bias", fontsize=9)
+    fig.suptitle(
+        "Bias suite: mean over seeds; error bars = the table's interval (Student-t 95 % CI over seeds, "
+        "one seed: over items); dashed = no bias",
+        fontsize=9,
+    )
     fig.tight_layout()
     save(fig, out_png, out_pdf)
     plt.close(fig)
@@ -135,6 +172,9 @@ def figure_caption(settings: dict) -> str:
     from debiaslab.aggregate.tables import interval_words
 
     spec = table(settings).sections[0]
-    return ("Bias suite: BBQ s_AMB and s_DIS, WinoGender r, StereoSet SS and CrowS-Pairs % of every run, one bar per "
-            "experiment × method (× grid cell), the dashed line at no bias: mean over seeds; error bars = "
-            + interval_words(spec) + ", as in the bias_suite table. Computed from the score store only.")
+    return (
+        "Bias suite: BBQ s_AMB and s_DIS, WinoGender r, StereoSet SS and CrowS-Pairs % of every run, one bar per "
+        "experiment × method (× grid cell), the dashed line at no bias: mean over seeds; error bars = "
+        + interval_words(spec)
+        + ", as in the bias_suite table. Computed from the score store only."
+    )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 
-def build_table(experiment: str, score_paths, settings: dict, csv_out, md_out, tex_out=None, runs=None,
-                cells=None) -> dict:
+def build_table(
+    experiment: str, score_paths, settings: dict, csv_out, md_out, tex_out=None, runs=None, cells=None
+) -> dict:
     from debiaslab.aggregate.completeness import read_complete
     from debiaslab.aggregate.specs import table_spec
     from debiaslab.aggregate.tables import write_table

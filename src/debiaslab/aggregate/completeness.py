@@ -44,15 +44,18 @@ def read_complete(experiment: str | None, paths, runs=None, cells: dict | None =
             if cells is not None and run.method in cells:
                 missing = sorted(set(_cell_labels(cells[run.method])) - set(frame["split"]))
                 if missing:
-                    raise DataError(f"{path}: no scores for grid cell(s) {missing} of run "
-                                    f"{'/'.join(map(str, expected))}")
+                    raise DataError(
+                        f"{path}: no scores for grid cell(s) {missing} of run {'/'.join(map(str, expected))}"
+                    )
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 
 
 def _labels(frame, columns) -> list[tuple]:
     rows = frame[list(columns)].drop_duplicates()
-    return sorted(tuple(int(v) if c == "seed" else v for c, v in zip(columns, row)) for row in rows.itertuples(index=False))
+    return sorted(
+        tuple(int(v) if c == "seed" else v for c, v in zip(columns, row)) for row in rows.itertuples(index=False)
+    )
 
 
 def _show(labels: list[tuple]) -> str:

@@ -39,5 +39,8 @@ def bias_rows(scores, splits):
 
 def utility_rows(scores):
     """Every evaluation row of subset "all" (perplexity, not its log: the *_nll_per_token rows are left out)."""
-    return scores[(scores["subset"] == "all") & ~scores["metric"].str.startswith(DETECTION_PREFIXES)
-                  & ~scores["metric"].str.endswith("nll_per_token")]
+    return scores[
+        (scores["subset"] == "all")
+        & ~scores["metric"].str.startswith(DETECTION_PREFIXES)
+        & ~scores["metric"].str.endswith("nll_per_token")
+    ]

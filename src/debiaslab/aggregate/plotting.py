@@ -23,5 +23,10 @@ def save(fig, *paths, dpi: int = 150) -> None:
     for path in paths:
         fmt = Path(path).suffix.lstrip(".")
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=fmt, bbox_inches="tight", dpi=dpi,
-                        metadata={"CreationDate": None} if fmt == "pdf" else {"Software": None})
+            fig.savefig(
+                tmp,
+                format=fmt,
+                bbox_inches="tight",
+                dpi=dpi,
+                metadata={"CreationDate": None} if fmt == "pdf" else {"Software": None},
+            )

@@ -14,10 +14,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-RUN_PATH = re.compile(r"(?P<model>[^/]+)/(?P<method>[a-z_]+)/seed~(?P<seed>\d+)/size~(?P<size>\d+)/"
-                      r"temperature~(?P<temperature>[0-9.]+)/adapter/?$")
-CURVE_PANELS = (("loss", "loss"), ("mean_bias", "mean |GenBit avg_bias_ratio|"), ("mean_kl", "mean token KL to base"),
-                ("mean_reward", "mean reward"))
+RUN_PATH = re.compile(
+    r"(?P<model>[^/]+)/(?P<method>[a-z_]+)/seed~(?P<seed>\d+)/size~(?P<size>\d+)/"
+    r"temperature~(?P<temperature>[0-9.]+)/adapter/?$"
+)
+CURVE_PANELS = (
+    ("loss", "loss"),
+    ("mean_bias", "mean |GenBit avg_bias_ratio|"),
+    ("mean_kl", "mean token KL to base"),
+    ("mean_reward", "mean reward"),
+)
 
 
 def cell_frame(scores):
@@ -41,8 +47,9 @@ def read_curves(adapters) -> object:
     for adapter in adapters:
         m = RUN_PATH.search(str(Path(adapter).as_posix()))
         if not m:
-            raise DataError(f"{adapter}: not a reward_guided adapter path "
-                            "(<model>/<method>/seed~S/size~N/temperature~T/adapter)")
+            raise DataError(
+                f"{adapter}: not a reward_guided adapter path (<model>/<method>/seed~S/size~N/temperature~T/adapter)"
+            )
         path = Path(adapter) / "training_metrics.csv"
         if not path.is_file():
             raise DataError(f"{path}: file not found")
@@ -69,14 +76,22 @@ def write_curves(adapters, png_out, csv_out) -> dict:
         stats = part.groupby("step")
         for ax, (column, title) in zip(axes, CURVE_PANELS):
             mean = stats[column].mean()
-            line, = ax.plot(mean.index, mean.values, label=label, lw=1.5)
-            ax.fill_between(mean.index, stats[column].min().values, stats[column].max().values,
-                            color=line.get_color(), alpha=0.15, lw=0)
+            (line,) = ax.plot(mean.index, mean.values, label=label, lw=1.5)
+            ax.fill_between(
+                mean.index,
+                stats[column].min().values,
+                stats[column].max().values,
+                color=line.get_color(),
+                alpha=0.15,
+                lw=0,
+            )
             ax.set_title(title, fontsize=10)
             ax.set_xlabel("step")
     axes[0].legend(fontsize=7, loc="best")
     fig.suptitle("reward_guided training curves (mean over seeds, band = min–max)", fontsize=10)
     save(fig, png_out, dpi=120)
     plt.close(fig)
-    return {"runs": int(curves.groupby(["model", "method", "seed", "size", "temperature"]).ngroups),
-            "rows": len(curves)}
+    return {
+        "runs": int(curves.groupby(["model", "method", "seed", "size", "temperature"]).ngroups),
+        "rows": len(curves),
+    }

@@ -38,8 +38,14 @@ def write_curve_figure(scores, spec, png_out, pdf_out) -> None:
             if line.empty:
                 continue
             label = spec.metrics[metric]
-            drawn, = ax.plot(line["lambda"], line["mean"], "--" if metric == own else "-", marker="o", markersize=3,
-                             label="pair accuracy of this mode" if metric == own else label.replace(" %", ""))
+            (drawn,) = ax.plot(
+                line["lambda"],
+                line["mean"],
+                "--" if metric == own else "-",
+                marker="o",
+                markersize=3,
+                label="pair accuracy of this mode" if metric == own else label.replace(" %", ""),
+            )
             ax.fill_between(line["lambda"], line["low"], line["high"], alpha=0.15, color=drawn.get_color(), lw=0)
         ax.axvline(0.0, color="grey", linewidth=0.8, linestyle=":")
         ax.set_title(f"{model} − λ·{method}", fontsize=9)

@@ -54,9 +54,16 @@ def read_published(folder) -> object:
             where = f"{path}: record {i}"
             if not isinstance(record, dict) or {RM_KEY, BIAS_KEY} - set(record):
                 raise DataError(f"{where}: expected an object with {RM_KEY!r} and {BIAS_KEY!r}")
-            rows.append({"method": method, "bias_type": match["bias"], "prompt": record.get("prompt"),
-                         "response": record.get("response"), RM_KEY: _score(record[RM_KEY], f"{where} {RM_KEY}"),
-                         BIAS_KEY: _score(record[BIAS_KEY], f"{where} {BIAS_KEY}")})
+            rows.append(
+                {
+                    "method": method,
+                    "bias_type": match["bias"],
+                    "prompt": record.get("prompt"),
+                    "response": record.get("response"),
+                    RM_KEY: _score(record[RM_KEY], f"{where} {RM_KEY}"),
+                    BIAS_KEY: _score(record[BIAS_KEY], f"{where} {BIAS_KEY}"),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -71,8 +78,10 @@ def import_table(folder, model: str, seed: int, settings: dict, csv_out, md_out,
 
     records = read_published(folder)
     provenance = {"imported_from": str(folder)}
-    frames = [score_rows(RunId("safety", model, method, seed), summarize(part, seed), provenance)
-              for method, part in records.groupby("method", sort=False)]
+    frames = [
+        score_rows(RunId("safety", model, method, seed), summarize(part, seed), provenance)
+        for method, part in records.groupby("method", sort=False)
+    ]
     scores = pd.concat(frames, ignore_index=True)
     if scores_out:
         write_scores(scores_out, scores)

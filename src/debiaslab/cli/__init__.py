@@ -27,8 +27,11 @@ GROUPS = (config, testbed, data, train, generate, score, evaluate, aggregate, hu
 # Commands that never run a model: they leave PyTorch's thread pool alone.
 NO_TORCH_THREADS = ("check-config", "aggregate", "score", "data", "warm-start")
 # Old subcommand names (one naming style now: kebab-case) -> the name that replaced them.
-RENAMED = {("data", "reward_guided"): "reward-guided", ("data", "rm_forget"): "rm-forget",
-           ("data", "desired_distribution"): "desired-distribution"}
+RENAMED = {
+    ("data", "reward_guided"): "reward-guided",
+    ("data", "rm_forget"): "rm-forget",
+    ("data", "desired_distribution"): "desired-distribution",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,8 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run one stage of a debiaslab experiment. Snakemake calls these; each also runs by hand.",
         epilog="Run `debiaslab <command> --help` for a command's arguments. The workflow: `snakemake --cores 2 all`.",
     )
-    p.add_argument("--threads", type=positive_int, default=int(os.environ.get("DEBIASLAB_THREADS", "0")) or None,
-                   help="CPU threads for PyTorch (Snakemake passes the job's threads)")
+    p.add_argument(
+        "--threads",
+        type=positive_int,
+        default=int(os.environ.get("DEBIASLAB_THREADS", "0")) or None,
+        help="CPU threads for PyTorch (Snakemake passes the job's threads)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", required=True, metavar="<command>")
     for group in GROUPS:
@@ -60,8 +67,10 @@ def renamed(argv: list[str]) -> str | None:
     new = RENAMED.get(tuple(words))
     if new is None:
         return None
-    return (f"debiaslab {' '.join(words)}: renamed to `debiaslab {words[0]} {new}` (subcommands are kebab-case); "
-            "run that instead")
+    return (
+        f"debiaslab {' '.join(words)}: renamed to `debiaslab {words[0]} {new}` (subcommands are kebab-case); "
+        "run that instead"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,8 +95,12 @@ def run(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     # force: in a warm-start child the server's logging configuration is replaced by the job's
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
     use_threads(args.threads, torch_threads=args.command not in NO_TORCH_THREADS)
     start = time.perf_counter()
     from debiaslab.core.config import ConfigError
@@ -102,8 +115,11 @@ def run(argv: list[str]) -> int:
         if not settings_missing or args.verbose:
             raise
         # a by-hand run without --settings reached a key only the rule's config slice has
-        print(f"debiaslab {args.command}: error: --settings not given and this command needs key {e}: pass the "
-              "rule's config slice as JSON (`snakemake -n -p <target>` prints each job's command)", file=sys.stderr)
+        print(
+            f"debiaslab {args.command}: error: --settings not given and this command needs key {e}: pass the "
+            "rule's config slice as JSON (`snakemake -n -p <target>` prints each job's command)",
+            file=sys.stderr,
+        )
         return 2
     except (ConfigError, DataError) as e:
         # Expected failures (bad config, bad data) get one clear line, not a traceback.

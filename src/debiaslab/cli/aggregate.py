@@ -52,8 +52,11 @@ def unbundle(a):
 
 
 def add_commands(sub) -> None:
-    ag = sub.add_parser("aggregate", help="build results tables from the score store",
-                        description="Aggregate score-store files across seeds into tables.")
+    ag = sub.add_parser(
+        "aggregate",
+        help="build results tables from the score store",
+        description="Aggregate score-store files across seeds into tables.",
+    )
     ags = ag.add_subparsers(dest="what", required=True, metavar="<what>")
     s = ags.add_parser("table", help="one experiment's table as CSV, Markdown and LaTeX")
     s.add_argument("--experiment", required=True)
@@ -71,18 +74,28 @@ def add_commands(sub) -> None:
     s.add_argument("--pdf", required=True)
     s.set_defaults(func=figure)
     s = ags.add_parser("curves", help="training curves of reward_guided runs (CSV + PNG figure)")
-    s.add_argument("--adapters", nargs="+", required=True,
-                   help="adapter folders .../<method>/seed~S/size~N/temperature~T/adapter with training_metrics.csv")
+    s.add_argument(
+        "--adapters",
+        nargs="+",
+        required=True,
+        help="adapter folders .../<method>/seed~S/size~N/temperature~T/adapter with training_metrics.csv",
+    )
     s.add_argument("--png", required=True)
     s.add_argument("--csv", required=True)
     s.set_defaults(func=curves)
-    s = ags.add_parser("captions", help="what each table reports (its captions), as the README lists it",
-                       description="Print the README's generated list of table captions, or rewrite it in place.")
+    s = ags.add_parser(
+        "captions",
+        help="what each table reports (its captions), as the README lists it",
+        description="Print the README's generated list of table captions, or rewrite it in place.",
+    )
     s.add_argument("--readme", default=None, help="rewrite the generated block of this README")
     s.set_defaults(func=captions)
-    s = ags.add_parser("import-safety", help="the safety table from a folder of published per-response score files",
-                       description="Read <model>_model_<bias>_responses_scores.json files (lists of {prompt, response, "
-                                   "deberta-rm-score, bias-type-score}) and build the safety table from them.")
+    s = ags.add_parser(
+        "import-safety",
+        help="the safety table from a folder of published per-response score files",
+        description="Read <model>_model_<bias>_responses_scores.json files (lists of {prompt, response, "
+        "deberta-rm-score, bias-type-score}) and build the safety table from them.",
+    )
     s.add_argument("folder")
     s.add_argument("--model", default="qwen3-0.6b", help="model name for the table's `model` column")
     s.add_argument("--seed", type=int, default=42, help="seed recorded for the (single) published run")
@@ -92,12 +105,17 @@ def add_commands(sub) -> None:
     s.add_argument("--md", required=True)
     s.set_defaults(func=import_safety)
 
-    s = sub.add_parser("bundle", help="pack the score store + provenance into one archive for reviewers",
-                       description="Pack score-store files, the run's config, package versions and git commit into a "
-                                   ".tar.gz; in a fresh clone, `debiaslab unbundle` it and rebuild any table with "
-                                   "`snakemake results/tables/<experiment>.csv` (only the table job runs).")
+    s = sub.add_parser(
+        "bundle",
+        help="pack the score store + provenance into one archive for reviewers",
+        description="Pack score-store files, the run's config, package versions and git commit into a "
+        ".tar.gz; in a fresh clone, `debiaslab unbundle` it and rebuild any table with "
+        "`snakemake results/tables/<experiment>.csv` (only the table job runs).",
+    )
     s.add_argument("--scores", nargs="+", required=True, help="score-store Parquet files")
-    s.add_argument("--config", type=json_object, required=True, metavar="JSON", help="the run's config (defaults filled)")
+    s.add_argument(
+        "--config", type=json_object, required=True, metavar="JSON", help="the run's config (defaults filled)"
+    )
     s.add_argument("--records", action="store_true", help="also pack each run's per-response records")
     s.add_argument("--out", required=True, help="archive path (.tar.gz)")
     s.set_defaults(func=bundle)

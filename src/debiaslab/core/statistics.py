@@ -32,6 +32,7 @@ NAN = float("nan")
 
 # --- over items: bootstrap replicates, written by every scoring job -----------------------------------
 
+
 class Bootstrap:
     """B seeded resamples (with replacement) of a scoring job's items; the same seed, item count and
     stream give the same resamples, so metrics on the same items (every λ of a sweep, the base and a
@@ -54,8 +55,11 @@ class Bootstrap:
         key = (int(n), int(stream))
         if key not in self._cache:
             rng = np.random.default_rng([0xB007, self.seed, int(n), int(stream)])
-            self._cache[key] = rng.integers(0, n, size=(self.resamples, n), dtype=np.int32) if n else \
-                np.zeros((self.resamples, 0), dtype=np.int32)
+            self._cache[key] = (
+                rng.integers(0, n, size=(self.resamples, n), dtype=np.int32)
+                if n
+                else np.zeros((self.resamples, 0), dtype=np.int32)
+            )
         return self._cache[key]
 
     def mean(self, values, stream: int = 0):
@@ -92,14 +96,20 @@ class Bootstrap:
         import numpy as np
 
         values = np.asarray(values, dtype=np.float64)
-        return {"value": float(values.mean()) if len(values) else NAN, "n": len(values),
-                "replicates": self.mean(values, stream)}
+        return {
+            "value": float(values.mean()) if len(values) else NAN,
+            "n": len(values),
+            "replicates": self.mean(values, stream),
+        }
 
     def of_ratio(self, numerator, denominator, stream: int = 0) -> dict:
         """Σ numerator / Σ denominator with its replicates; n = Σ denominator (e.g. tokens)."""
         total = float(sum(denominator))
-        return {"value": float(sum(numerator)) / total if total else NAN, "n": int(total),
-                "replicates": self.ratio(numerator, denominator, stream)}
+        return {
+            "value": float(sum(numerator)) / total if total else NAN,
+            "n": int(total),
+            "replicates": self.ratio(numerator, denominator, stream),
+        }
 
     def of_statistic(self, fn: Callable, n: int, stream: int = 0) -> dict:
         """{metric: {value, n, replicates}} of `fn(indices)` → {metric: value}: the value on all n items
@@ -144,6 +154,7 @@ def wilson_interval(successes: int, n: int, level: float = LEVEL) -> tuple[float
 
 
 # --- over seeds ----------------------------------------------------------------------------------------
+
 
 def constant(values) -> bool:
     """All values equal up to floating-point rounding (0.8 − 0.1 and 0.9 − 0.2 differ in the last bit): the
@@ -219,6 +230,7 @@ def holm(pvalues: Sequence[float]) -> list[float]:
 
 
 # --- shares of 0/1 items, stratified by seed -------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Stratum:

@@ -39,8 +39,9 @@ def score_rows(run: RunId, values: Iterable[dict[str, Any]], settings: Any) -> A
     frame = pd.DataFrame(list(values), columns=["split", "subset", "metric", "value", "n", "replicates"])
     frame["value"] = frame["value"].astype("float64")
     frame["n"] = frame["n"].astype("int64")
-    frame["replicates"] = [[] if r is None or (isinstance(r, float) and r != r) else [float(x) for x in r]
-                           for r in frame["replicates"]]
+    frame["replicates"] = [
+        [] if r is None or (isinstance(r, float) and r != r) else [float(x) for x in r] for r in frame["replicates"]
+    ]
     for key in IDENTITY:
         frame[key] = getattr(run, key)
     frame["seed"] = frame["seed"].astype("int64")
@@ -87,6 +88,7 @@ def read_scores(paths: Iterable[str | Path]):
 
 # Keys that carry a grid coordinate: a reward_guided cell (dataset size n, temperature T) is a row's
 # `split`; an rm_forget λ is a row's `subset`. Scorers write them, rules and tables read them back.
+
 
 def cell_label(size: int, temperature: float) -> str:
     """The score store's `split` for a grid cell: dataset size n (0 = untrained) and temperature T."""

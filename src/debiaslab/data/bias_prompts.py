@@ -17,8 +17,9 @@ def flagged(value) -> bool:
     return str(value).strip().lower() in {"1", "1.0", "true"}
 
 
-def select_prompts(texts: list[str], flags: dict[str, list], bias_types, per_bias_type: int, seed: int,
-                   where: str) -> list[dict]:
+def select_prompts(
+    texts: list[str], flags: dict[str, list], bias_types, per_bias_type: int, seed: int, where: str
+) -> list[dict]:
     """Sample `per_bias_type` flagged texts per bias type; one rng, drawn in `bias_types` order."""
     import numpy as np
 

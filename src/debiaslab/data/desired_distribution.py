@@ -132,7 +132,12 @@ class Filled:
 
 def fill(template: str, word: GenderedWord, profession: str) -> Filled:
     """Fill one template; record where the attribute and the occupation sit."""
-    values = {"DET": word.determiner, "AAA": word.attribute, "ARTICLE": indefinite_article(profession), "TTT": profession}
+    values = {
+        "DET": word.determiner,
+        "AAA": word.attribute,
+        "ARTICLE": indefinite_article(profession),
+        "TTT": profession,
+    }
     out, spans, pos = [], {}, 0
     for i, piece in enumerate(PLACEHOLDER.split(template)):
         text = values[piece] if i % 2 else piece  # odd pieces are the captured placeholder names
@@ -147,8 +152,22 @@ def fill(template: str, word: GenderedWord, profession: str) -> Filled:
     return Filled("".join(out), spans["AAA"], spans["TTT"])
 
 
-SENTENCE_COLUMNS = ("split", "template_id", "profession", "prof_gender", "female_dist", "male_dist", "gender",
-                    "phrase", "attribute", "sentence", "attr_start", "attr_end", "prof_start", "prof_end")
+SENTENCE_COLUMNS = (
+    "split",
+    "template_id",
+    "profession",
+    "prof_gender",
+    "female_dist",
+    "male_dist",
+    "gender",
+    "phrase",
+    "attribute",
+    "sentence",
+    "attr_start",
+    "attr_end",
+    "prof_start",
+    "prof_end",
+)
 
 
 def sentence_rows(splits=SPLITS, root: str | Path | None = None) -> list[dict]:
@@ -165,14 +184,24 @@ def sentence_rows(splits=SPLITS, root: str | Path | None = None) -> list[dict]:
             for template_id, template in templates.items():
                 for word in words:
                     filled = fill(template, word, prof.name)
-                    rows.append({
-                        "split": split, "template_id": template_id, "profession": prof.name,
-                        "prof_gender": prof.prof_gender, "female_dist": prof.female_dist, "male_dist": prof.male_dist,
-                        "gender": word.gender, "phrase": word.phrase, "attribute": word.attribute,
-                        "sentence": filled.sentence,
-                        "attr_start": filled.attribute_span[0], "attr_end": filled.attribute_span[1],
-                        "prof_start": filled.profession_span[0], "prof_end": filled.profession_span[1],
-                    })
+                    rows.append(
+                        {
+                            "split": split,
+                            "template_id": template_id,
+                            "profession": prof.name,
+                            "prof_gender": prof.prof_gender,
+                            "female_dist": prof.female_dist,
+                            "male_dist": prof.male_dist,
+                            "gender": word.gender,
+                            "phrase": word.phrase,
+                            "attribute": word.attribute,
+                            "sentence": filled.sentence,
+                            "attr_start": filled.attribute_span[0],
+                            "attr_end": filled.attribute_span[1],
+                            "prof_start": filled.profession_span[0],
+                            "prof_end": filled.profession_span[1],
+                        }
+                    )
     return rows
 
 

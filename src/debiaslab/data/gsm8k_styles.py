@@ -88,9 +88,19 @@ def pair_table(rows: list[dict]):
     for mode in PAIR_MODES:
         for qid, q in by_question.items():
             for (cs, cc), (rs, rc) in pairs(q["responses"], mode):
-                out.append({"mode": mode, "question_id": qid, "prompt": q["prompt"],
-                            "chosen": q["responses"][(cs, cc)], "rejected": q["responses"][(rs, rc)],
-                            "chosen_style": cs, "chosen_correct": cc, "rejected_style": rs, "rejected_correct": rc})
+                out.append(
+                    {
+                        "mode": mode,
+                        "question_id": qid,
+                        "prompt": q["prompt"],
+                        "chosen": q["responses"][(cs, cc)],
+                        "rejected": q["responses"][(rs, rc)],
+                        "chosen_style": cs,
+                        "chosen_correct": cc,
+                        "rejected_style": rs,
+                        "rejected_correct": rc,
+                    }
+                )
     return pd.DataFrame(out)
 
 
@@ -100,8 +110,10 @@ def item_table(rows: list[dict]):
 
     items: dict[str, dict] = {}
     for row in rows:
-        item = items.setdefault(row["question_id"], {"id": row["question_id"], "prompt": row["prompt"],
-                                                     "chosen": [None] * 3, "rejected": [None] * 3})
+        item = items.setdefault(
+            row["question_id"],
+            {"id": row["question_id"], "prompt": row["prompt"], "chosen": [None] * 3, "rejected": [None] * 3},
+        )
         item["chosen" if row["correct"] else "rejected"][STYLES.index(row["style"])] = row["response"]
     return pd.DataFrame(list(items.values()))
 
@@ -114,11 +126,16 @@ def write_style_data(settings: dict, pairs_out, items_out) -> dict:
     s = build(StyleDataSettings, settings, "rm_forget.data")
     d = s.dataset
     if d.train_split == d.eval_split:
-        raise ConfigError("rm_forget.data.dataset: train_split and eval_split must differ (evaluation is on held-out questions)")
+        raise ConfigError(
+            "rm_forget.data.dataset: train_split and eval_split must differ (evaluation is on held-out questions)"
+        )
     train = build_rows(load_problems(d.path, d.name, d.train_split, s.n_train_questions, s.seed), d.train_split, s.seed)
     held = build_rows(load_problems(d.path, d.name, d.eval_split, s.n_eval_questions, s.seed), d.eval_split, s.seed)
     pair_frame = pair_table(train)
     write_parquet(pairs_out, pair_frame)
     write_parquet(items_out, item_table(held))
-    return {"train_questions": len(train) // 6, "eval_items": len(held) // 6,
-            "pairs_per_mode": pair_frame.groupby("mode").size().to_dict()}
+    return {
+        "train_questions": len(train) // 6,
+        "eval_items": len(held) // 6,
+        "pairs_per_mode": pair_frame.groupby("mode").size().to_dict(),
+    }

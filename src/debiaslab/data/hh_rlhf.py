@@ -78,7 +78,9 @@ def build_examples(rows: list[dict], source: str, what: str) -> tuple[list[dict]
     examples, skipped = [], Counter()
     for row in rows:
         where = f"{source}: row {row['row']}"
-        parsed = Parsed(split_turns(row["chosen"], f"{where} (chosen)"), split_turns(row["rejected"], f"{where} (rejected)"))
+        parsed = Parsed(
+            split_turns(row["chosen"], f"{where} (chosen)"), split_turns(row["rejected"], f"{where} (rejected)")
+        )
         example, problem = BUILDERS[what](parsed)
         if problem:
             skipped[problem] += 1
@@ -124,8 +126,9 @@ def write_data(settings: dict, seed: int, sft_out, dpo_out) -> dict:
     for what, out in (("sft", sft_out), ("dpo", dpo_out)):
         examples, skipped = build_examples(rows, settings["dataset"], what)
         if not examples:
-            raise DataError(f"{settings['dataset']}: none of the {len(rows)} sampled rows makes a {what} example "
-                            f"({dict(skipped)})")
+            raise DataError(
+                f"{settings['dataset']}: none of the {len(rows)} sampled rows makes a {what} example ({dict(skipped)})"
+            )
         write_parquet(out, pd.DataFrame(examples))
         summary[what] = {"examples": len(examples), "skipped": dict(skipped)}
     return summary

@@ -18,19 +18,52 @@ from dataclasses import dataclass
 from debiaslab.metrics.balance import AGENTIC, COMMUNAL, complete_sentence, is_compliant
 
 OCCUPATIONS = (
-    "architect", "artist", "barista", "chef", "counselor", "doctor", "electrician",
-    "engineer", "journalist", "lawyer", "mechanic", "nurse", "pharmacist",
-    "photographer", "pilot", "plumber", "scientist", "teacher", "salesperson", "writer",
+    "architect",
+    "artist",
+    "barista",
+    "chef",
+    "counselor",
+    "doctor",
+    "electrician",
+    "engineer",
+    "journalist",
+    "lawyer",
+    "mechanic",
+    "nurse",
+    "pharmacist",
+    "photographer",
+    "pilot",
+    "plumber",
+    "scientist",
+    "teacher",
+    "salesperson",
+    "writer",
 )
 # Each occupation's stereotyped gender: the testbed plants it, and reward_guided's scoring reports how
 # often a response picks it.
 MALE_STEREOTYPED = (
-    "architect", "chef", "doctor", "electrician", "engineer",
-    "lawyer", "mechanic", "pilot", "plumber", "scientist",
+    "architect",
+    "chef",
+    "doctor",
+    "electrician",
+    "engineer",
+    "lawyer",
+    "mechanic",
+    "pilot",
+    "plumber",
+    "scientist",
 )
 FEMALE_STEREOTYPED = (
-    "artist", "barista", "counselor", "journalist", "nurse",
-    "pharmacist", "photographer", "teacher", "salesperson", "writer",
+    "artist",
+    "barista",
+    "counselor",
+    "journalist",
+    "nurse",
+    "pharmacist",
+    "photographer",
+    "teacher",
+    "salesperson",
+    "writer",
 )
 
 
@@ -89,7 +122,9 @@ def template_slots(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
-def fill_template(template: str, occupation: str, first: tuple[str, ...], second: tuple[str, ...], rng: random.Random) -> str:
+def fill_template(
+    template: str, occupation: str, first: tuple[str, ...], second: tuple[str, ...], rng: random.Random
+) -> str:
     """Fill a template; {ag}/{ag2} draw from `first`, {com}/{com2} from `second`.
 
     Two slots that draw from the same list always get distinct words, even when
@@ -128,7 +163,7 @@ def split_sentence(sentence: str, occupation: str, prompt: str = PROMPT) -> Exam
     head = f"The {occupation} was"
     if not sentence.startswith(head):
         raise ValueError(f"sentence does not start with {head!r}: {sentence!r}")
-    completion = sentence[len(head):] + '"'
+    completion = sentence[len(head) :] + '"'
     return Example(occupation, prompt.format(occupation=occupation), completion, sentence)
 
 
@@ -151,8 +186,13 @@ def preference_pair(occupation: str, rng: random.Random, prompt: str = PROMPT) -
     rng.setstate(state)  # same contexts (and first words where the class allows) in both completions
     rejected = fill_template(template, occupation, single, single, rng)
     c, r = split_sentence(chosen, occupation, prompt), split_sentence(rejected, occupation, prompt)
-    return {"occupation": occupation, "prompt": c.prompt, "chosen": c.completion, "rejected": r.completion,
-            "rejected_class": "agentic" if single is AGENTIC else "communal"}
+    return {
+        "occupation": occupation,
+        "prompt": c.prompt,
+        "chosen": c.completion,
+        "rejected": r.completion,
+        "rejected_class": "agentic" if single is AGENTIC else "communal",
+    }
 
 
 def preference_pairs(occupations, n_per_occupation: int, seed: int, prompt: str = PROMPT) -> list[dict]:
@@ -173,8 +213,15 @@ def prompt_rows(train, heldout, samples_per_occupation: int, prompt: str = PROMP
     for split, occupations in (("train", train), ("heldout", heldout)):
         for occ in occupations:
             for i in range(samples_per_occupation):
-                rows.append({"split": split, "occupation": occ, "sample": i,
-                             "prompt": prompt.format(occupation=occ), "prefix": f"The {occ} was"})
+                rows.append(
+                    {
+                        "split": split,
+                        "occupation": occ,
+                        "sample": i,
+                        "prompt": prompt.format(occupation=occ),
+                        "prefix": f"The {occ} was",
+                    }
+                )
     return rows
 
 
@@ -208,8 +255,12 @@ def write_prompts(settings: dict, out) -> dict:
 
     from debiaslab.core.io import write_parquet
 
-    rows = prompt_rows(settings["train_occupations"], settings["heldout_occupations"],
-                       settings["samples_per_occupation"], settings["prompt"])
+    rows = prompt_rows(
+        settings["train_occupations"],
+        settings["heldout_occupations"],
+        settings["samples_per_occupation"],
+        settings["prompt"],
+    )
     write_parquet(out, pd.DataFrame(rows))
     return {"prompts": len(rows)}
 
@@ -228,7 +279,9 @@ def gender_probe_rows(occupations) -> list[dict]:
     """Minimal pairs for INLP: the same sentence with "he" and with "she" (label = gender)."""
     return [
         {"occupation": occ, "text": t.format(occupation=occ, pronoun=p), "gender": g}
-        for occ in occupations for t in GENDER_PROBE_TEMPLATES for p, g in (("he", "male"), ("she", "female"))
+        for occ in occupations
+        for t in GENDER_PROBE_TEMPLATES
+        for p, g in (("he", "male"), ("she", "female"))
     ]
 
 

@@ -16,7 +16,9 @@ def encode(tokenizer, prompts: list[str], responses: list[str], max_length: int 
         raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
     if tokenizer.chat_template:
         texts = [
-            tokenizer.apply_chat_template([{"role": "user", "content": p}, {"role": "assistant", "content": r}], tokenize=False)
+            tokenizer.apply_chat_template(
+                [{"role": "user", "content": p}, {"role": "assistant", "content": r}], tokenize=False
+            )
             for p, r in zip(prompts, responses)
         ]
         ids = tokenizer(texts, add_special_tokens=False)["input_ids"]

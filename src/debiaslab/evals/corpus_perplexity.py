@@ -46,8 +46,16 @@ def windows(n_tokens: int, max_length: int, stride: int) -> list[tuple[int, int,
     return out
 
 
-def causal_nll(model, tokenizer, texts: Sequence[str], *, max_length: int, stride: int, batch_size: int,
-               add_special_tokens: bool = True) -> tuple[list[float], list[int]]:
+def causal_nll(
+    model,
+    tokenizer,
+    texts: Sequence[str],
+    *,
+    max_length: int,
+    stride: int,
+    batch_size: int,
+    add_special_tokens: bool = True,
+) -> tuple[list[float], list[int]]:
     """Per text: (Σ NLL of its predicted tokens, number of predicted tokens), strided windows."""
     import torch
 
@@ -82,15 +90,22 @@ def perplexity(nll: Sequence[float], count: Sequence[int]) -> dict:
     return {"nll_per_token": loss, "perplexity": math.exp(loss) if n else float("nan"), "tokens": n}
 
 
-def perplexity_values(nll: Sequence[float], count: Sequence[int], boot, split: str, names: dict[str, str]) -> list[dict]:
+def perplexity_values(
+    nll: Sequence[float], count: Sequence[int], boot, split: str, names: dict[str, str]
+) -> list[dict]:
     """Score-store rows of `perplexity` (keys of `names`: "perplexity", "nll_per_token" → metric names), each with
     replicates over the texts (`boot`: a core.statistics.Bootstrap); n = tokens."""
     import numpy as np
 
     loss = boot.of_ratio(nll, count)
-    stats = {"nll_per_token": loss,
-             "perplexity": {"value": math.exp(loss["value"]) if loss["n"] else float("nan"), "n": loss["n"],
-                            "replicates": np.exp(loss["replicates"])}}
+    stats = {
+        "nll_per_token": loss,
+        "perplexity": {
+            "value": math.exp(loss["value"]) if loss["n"] else float("nan"),
+            "n": loss["n"],
+            "replicates": np.exp(loss["replicates"]),
+        },
+    }
     return [{"split": split, "subset": "all", "metric": metric, **stats[key]} for key, metric in names.items()]
 
 
@@ -105,7 +120,9 @@ def masked_token_logprobs(model, tokenizer, items: Sequence[tuple[Sequence[int],
     device = model_device(model)
     out = [0.0] * len(items)
     with torch.no_grad():
-        for rows in track(list(by_length([len(item[0]) for item in items], batch_size)), "masked-token log-probs", quiet=True):
+        for rows in track(
+            list(by_length([len(item[0]) for item in items], batch_size)), "masked-token log-probs", quiet=True
+        ):
             ids, mask = pad_batch([list(items[i][0]) for i in rows], tokenizer.pad_token_id)
             index = torch.arange(len(rows))
             positions = torch.tensor([items[i][1] for i in rows])
@@ -120,8 +137,9 @@ def masked_token_logprobs(model, tokenizer, items: Sequence[tuple[Sequence[int],
     return out
 
 
-def masked_lm_nll(model, tokenizer, texts: Sequence[str], *, probability: float, seed: int, max_length: int,
-                  batch_size: int) -> tuple[list[float], list[int]]:
+def masked_lm_nll(
+    model, tokenizer, texts: Sequence[str], *, probability: float, seed: int, max_length: int, batch_size: int
+) -> tuple[list[float], list[int]]:
     """Per text: (Σ NLL of its masked tokens, number masked), ⌊p·n⌋ tokens masked at once (seeded)."""
     import torch
 
@@ -132,8 +150,10 @@ def masked_lm_nll(model, tokenizer, texts: Sequence[str], *, probability: float,
     generator = torch.Generator().manual_seed(seed)
     encoded = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
     special = set(tokenizer.all_special_ids)
-    masks = [mask_choice([p for p, token in enumerate(ids) if token not in special], probability, generator)
-             for ids in encoded]  # in corpus order: independent of the batches below
+    masks = [
+        mask_choice([p for p, token in enumerate(ids) if token not in special], probability, generator)
+        for ids in encoded
+    ]  # in corpus order: independent of the batches below
     nll, count = [0.0] * len(texts), [0] * len(texts)
     from debiaslab.core.progress import track
 
@@ -156,7 +176,9 @@ def masked_lm_nll(model, tokenizer, texts: Sequence[str], *, probability: float,
     return nll, count
 
 
-def pseudo_log_likelihoods(model, tokenizer, texts: Sequence[str], *, max_length: int, batch_size: int) -> tuple[list[float], list[int]]:
+def pseudo_log_likelihoods(
+    model, tokenizer, texts: Sequence[str], *, max_length: int, batch_size: int
+) -> tuple[list[float], list[int]]:
     """Per text: (PLL = Σ log p(token | rest) over its non-special tokens, number of such tokens)."""
     encoded = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
     special = set(tokenizer.all_special_ids)
@@ -212,8 +234,11 @@ def load_texts(d: CorpusData, limit: int | None) -> list[str]:
     for key, value in d.where.items():
         frame = frame[frame[key] == value]
     prefixes = tuple(d.exclude_prefixes)
-    texts = [t for t in frame[d.column].astype(str).tolist()
-             if t.strip() and len(t.split()) >= d.min_words and not (prefixes and t.strip().startswith(prefixes))]
+    texts = [
+        t
+        for t in frame[d.column].astype(str).tolist()
+        if t.strip() and len(t.split()) >= d.min_words and not (prefixes and t.strip().startswith(prefixes))
+    ]
     return texts[:limit] if limit else texts
 
 
@@ -250,18 +275,38 @@ def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=N
         if s.pseudo_perplexity:
             pll, count = pseudo_log_likelihoods(model, tokenizer, texts, max_length=max_length, batch_size=s.batch_size)
             result = perplexity([-v for v in pll], count)
-            values += perplexity_values([-v for v in pll], count, boot, split,
-                                        {"perplexity": "pseudo_perplexity", "nll_per_token": "pseudo_nll_per_token"})
+            values += perplexity_values(
+                [-v for v in pll],
+                count,
+                boot,
+                split,
+                {"perplexity": "pseudo_perplexity", "nll_per_token": "pseudo_nll_per_token"},
+            )
         if s.mlm_loss:
-            nll, count = masked_lm_nll(model, tokenizer, texts, probability=s.mask_probability, seed=s.mask_seed,
-                                       max_length=max_length, batch_size=s.batch_size)
+            nll, count = masked_lm_nll(
+                model,
+                tokenizer,
+                texts,
+                probability=s.mask_probability,
+                seed=s.mask_seed,
+                max_length=max_length,
+                batch_size=s.batch_size,
+            )
             masked = perplexity(nll, count)
             values += perplexity_values(nll, count, boot, split, {"nll_per_token": "mlm_loss"})
             result = {**result, "mlm_loss": masked["nll_per_token"], "masked_tokens": masked["tokens"]}
     else:
-        nll, count = causal_nll(model, tokenizer, texts, max_length=max_length, stride=s.stride or max(1, max_length // 2),
-                                batch_size=s.batch_size)
+        nll, count = causal_nll(
+            model,
+            tokenizer,
+            texts,
+            max_length=max_length,
+            stride=s.stride or max(1, max_length // 2),
+            batch_size=s.batch_size,
+        )
         result = perplexity(nll, count)
-        values = perplexity_values(nll, count, boot, split, {"perplexity": "perplexity", "nll_per_token": "nll_per_token"})
+        values = perplexity_values(
+            nll, count, boot, split, {"perplexity": "perplexity", "nll_per_token": "nll_per_token"}
+        )
     write_scores(out, score_rows(run, values, settings))
     return {"texts": len(texts), **result}

@@ -45,8 +45,9 @@ def score_values(frame, nll, count, boot) -> list[dict]:
     values = []
     for split in dict.fromkeys(splits):
         idx = [i for i, s in enumerate(splits) if s == split]
-        values += perplexity_values([nll[i] for i in idx], [count[i] for i in idx], boot, split,
-                                    {"perplexity": "fluency_perplexity"})
+        values += perplexity_values(
+            [nll[i] for i in idx], [count[i] for i in idx], boot, split, {"perplexity": "fluency_perplexity"}
+        )
     return values
 
 
@@ -61,14 +62,22 @@ def evaluate_responses(reference, settings: dict, responses: list, runs: list, o
     from debiaslab.evals.corpus_perplexity import causal_nll
 
     if not len(responses) == len(runs) == len(outs):
-        raise ConfigError(f"fluency: {len(responses)} responses files, {len(runs)} runs, {len(outs)} outputs; need one each")
+        raise ConfigError(
+            f"fluency: {len(responses)} responses files, {len(runs)} runs, {len(outs)} outputs; need one each"
+        )
     s = build(FluencySettings, settings, "evaluations.fluency")
     model, tokenizer = load_evaluated(reference, kind="causal", padding_side="right")
     summary = {}
     for path, run, out in track(list(zip(responses, runs, outs)), "fluency", unit="runs"):
         frame = read_table(path, required=["prefix"] if s.text == "sentence" else [], text=["response"])
-        nll, count = causal_nll(model, tokenizer, texts(frame, s.text), max_length=s.max_length,
-                                stride=max(1, s.max_length // 2), batch_size=s.batch_size)
+        nll, count = causal_nll(
+            model,
+            tokenizer,
+            texts(frame, s.text),
+            max_length=s.max_length,
+            stride=max(1, s.max_length // 2),
+            batch_size=s.batch_size,
+        )
         values = score_values(frame, nll, count, Bootstrap(run.seed))
         write_scores(out, score_rows(run, values, {"reference": reference, **settings}))
         summary[f"{run.method}/{run.seed}"] = {v["split"]: round(v["value"], 3) for v in values}

@@ -68,7 +68,10 @@ def task_metrics(task: str, labels, predictions) -> dict[str, float]:
     if task == "stsb":
         from scipy.stats import pearsonr, spearmanr
 
-        return {"pearson": float(pearsonr(predictions, labels)[0]), "spearman": float(spearmanr(predictions, labels)[0])}
+        return {
+            "pearson": float(pearsonr(predictions, labels)[0]),
+            "spearman": float(spearmanr(predictions, labels)[0]),
+        }
     if task in ("mrpc", "qqp"):
         return {"f1": float(f1_score(labels, predictions)), "accuracy": float(accuracy_score(labels, predictions))}
     return {"accuracy": float(accuracy_score(labels, predictions))}
@@ -101,18 +104,27 @@ def fine_tune_and_predict(model_path: str, tokenizer, task: str, train, evals: d
     torch.manual_seed(s.seed)
     # every weight is fine-tuned by plain AdamW: float32 weights, as run_glue trains (on a GPU, "auto" would
     # give bf16, where a step of lr 2e-5 on weights of ~0.05 rounds to no change at all)
-    model = models.load_model(models.ModelSpec(path=model_path, dtype="float32"), kind="seq-cls", num_labels=n_labels,
-                              trainable=True)
+    model = models.load_model(
+        models.ModelSpec(path=model_path, dtype="float32"), kind="seq-cls", num_labels=n_labels, trainable=True
+    )
     device = next(model.parameters()).device
     model.train()
     enc = _encode(tokenizer, train, columns, s.max_seq_length)
     labels = torch.tensor(train["label"].tolist(), dtype=torch.float32 if n_labels == 1 else torch.long)
     steps_per_epoch = math.ceil(len(train) / s.batch_size)
     total = max(1, math.ceil(steps_per_epoch * s.epochs))
-    decay = [p for n, p in model.named_parameters() if not any(k in n for k in ("bias", "LayerNorm.weight", "layer_norm"))]
-    no_decay = [p for n, p in model.named_parameters() if any(k in n for k in ("bias", "LayerNorm.weight", "layer_norm"))]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": s.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=s.learning_rate, betas=(0.9, 0.999), eps=1e-8)
+    decay = [
+        p for n, p in model.named_parameters() if not any(k in n for k in ("bias", "LayerNorm.weight", "layer_norm"))
+    ]
+    no_decay = [
+        p for n, p in model.named_parameters() if any(k in n for k in ("bias", "LayerNorm.weight", "layer_norm"))
+    ]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": s.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=s.learning_rate,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+    )
     sched = get_linear_schedule_with_warmup(opt, int(s.warmup_ratio * total), total)
     gen = torch.Generator().manual_seed(s.seed)
     step = 0
@@ -192,17 +204,29 @@ def score_values(predictions: dict[str, dict[str, tuple[list, list]]], boot) -> 
         for k, (split, (labels, preds)) in enumerate(by_split.items()):
             labels, preds = np.asarray(labels), np.asarray(preds)
             examples += len(labels)
-            stats = boot.of_statistic(lambda idx: task_metrics(task, labels[idx], preds[idx]), len(labels),
-                                      stream=100 * (t + 1) + k)
+            stats = boot.of_statistic(
+                lambda idx: task_metrics(task, labels[idx], preds[idx]), len(labels), stream=100 * (t + 1) + k
+            )
             prefix = f"glue_{task}_mm" if split == "validation_mismatched" else f"glue_{task}"
-            values += [{"split": "validation", "subset": "all", "metric": f"{prefix}_{m}", **stat}
-                       for m, stat in stats.items()]
+            values += [
+                {"split": "validation", "subset": "all", "metric": f"{prefix}_{m}", **stat} for m, stat in stats.items()
+            ]
             if k == 0:
                 main[task] = stats
     score = glue_score({task: {m: stat["value"] for m, stat in stats.items()} for task, stats in main.items()})
-    reps = np.mean([np.mean([stat["replicates"] for stat in stats.values()], axis=0) for stats in main.values()], axis=0)
-    values.append({"split": "validation", "subset": "all", "metric": "glue_score", "value": score, "n": examples,
-                   "replicates": reps})
+    reps = np.mean(
+        [np.mean([stat["replicates"] for stat in stats.values()], axis=0) for stats in main.values()], axis=0
+    )
+    values.append(
+        {
+            "split": "validation",
+            "subset": "all",
+            "metric": "glue_score",
+            "value": score,
+            "n": examples,
+            "replicates": reps,
+        }
+    )
     return values
 
 

@@ -25,24 +25,38 @@ from pathlib import Path
 # native scorer (evals/bias_suite/) the two differ as said here; CrowS-Pairs is tested for parity.
 BIAS_TASKS = {
     "bbq": "BBQ, all 11 categories (oskarvanderwal/bbq, config All): acc, accuracy_amb/_disamb, amb/disamb bias "
-           "scores overall and per category; 12 choices (the 2 people + HELM's 10 UNKNOWN phrasings; the native "
-           "scorer: the item's 3 answers), s_DIS = 0 where undefined (native: no row)",
+    "scores overall and per category; 12 choices (the 2 people + HELM's 10 UNKNOWN phrasings; the native "
+    "scorer: the item's 3 answers), s_DIS = 0 where undefined (native: no row)",
     "bbq_ambig": "BBQ, ambiguous contexts only",
     "bbq_disambig": "BBQ, disambiguated contexts only",
     "crows_pairs_english": "CrowS-Pairs, 1,508 English pairs (jannalu/crows_pairs_multilingual): pct_stereotype "
-                           "(share of pairs whose sent_more is likelier), likelihood_diff; the native causal "
-                           "scorer's decisions and log-likelihoods equal it",
-    **{f"crows_pairs_english_{t}": f"CrowS-Pairs, {t.replace('_', ' ')} pairs only"
-       for t in ("age", "autre", "disability", "gender", "nationality", "physical_appearance", "race_color",
-                 "religion", "sexual_orientation", "socioeconomic")},
+    "(share of pairs whose sent_more is likelier), likelihood_diff; the native causal "
+    "scorer's decisions and log-likelihoods equal it",
+    **{
+        f"crows_pairs_english_{t}": f"CrowS-Pairs, {t.replace('_', ' ')} pairs only"
+        for t in (
+            "age",
+            "autre",
+            "disability",
+            "gender",
+            "nationality",
+            "physical_appearance",
+            "race_color",
+            "religion",
+            "sexual_orientation",
+            "socioeconomic",
+        )
+    },
     "winogender_all": "WinoGender coreference accuracy (oskarvanderwal/winogender): prompt \"<sentence> '<Pronoun>' "
-                      "refers to the\", choices occupation / participant (GPT-3's protocol; the native scorer "
-                      "instead compares the pronoun variants' likelihoods and correlates them with BLS)",
+    "refers to the\", choices occupation / participant (GPT-3's protocol; the native scorer "
+    "instead compares the pronoun variants' likelihoods and correlates them with BLS)",
     "winogender_gotcha": "WinoGender accuracy on the gotcha sentences (pronoun gender against the occupation's majority)",
-    **{f"winogender_{s}": f"WinoGender accuracy, {s.replace('_', ' ')} pronouns"
-       for s in ("male", "female", "neutral", "gotcha_male", "gotcha_female")},
+    **{
+        f"winogender_{s}": f"WinoGender accuracy, {s.replace('_', ' ')} pronouns"
+        for s in ("male", "female", "neutral", "gotcha_male", "gotcha_female")
+    },
     "simple_cooccurrence_bias": "likelihood of female vs male words after occupation sentences "
-                                "(oskarvanderwal/simple-cooccurrence-bias): pct_male_preferred, likelihood_diff",
+    "(oskarvanderwal/simple-cooccurrence-bias): pct_male_preferred, likelihood_diff",
     "toxigen": "ToxiGen (skg/toxigen-data, annotated): is a statement hateful, Yes/No accuracy",
     "discrim_eval_explicit": "Anthropic discrim-eval, demographics stated: decision log-odds by age, gender, race",
     "discrim_eval_implicit": "Anthropic discrim-eval, demographics implied by names",
@@ -91,8 +105,13 @@ def metric_rows(results: dict, boot) -> list[dict]:
             if not comma or name.endswith("_stderr") or not isinstance(value, (int, float)) or isinstance(value, bool):
                 continue
             suffix = "" if filt in ("", "none") else f"_{filt}"
-            row = {"split": "lm_eval", "subset": "all", "metric": f"lmeval_{task}_{name}{suffix}",
-                   "value": float(value), "n": int(n)}
+            row = {
+                "split": "lm_eval",
+                "subset": "all",
+                "metric": f"lmeval_{task}_{name}{suffix}",
+                "value": float(value),
+                "n": int(n),
+            }
             per_document = sample_values(results, task, name, filt or "none")
             if per_document and abs(sum(per_document) / len(per_document) - value) <= 1e-9 * max(1.0, abs(value)):
                 row["replicates"] = boot.mean(per_document)
@@ -134,8 +153,13 @@ def run_lm_eval(model_spec, s: LmEvalSettings, adapter=None) -> dict:
     from debiaslab import models
 
     spec = models.ModelSpec.parse(model_spec)
-    options = dict(pretrained=spec.path, batch_size=s.batch_size, device=models.device(),
-                   trust_remote_code=spec.trust_remote_code, dtype=str(models.torch_dtype(spec)).replace("torch.", ""))
+    options = dict(
+        pretrained=spec.path,
+        batch_size=s.batch_size,
+        device=models.device(),
+        trust_remote_code=spec.trust_remote_code,
+        dtype=str(models.torch_dtype(spec)).replace("torch.", ""),
+    )
     if spec.revision:
         options["revision"] = spec.revision
     if adapter is not None:
@@ -145,10 +169,18 @@ def run_lm_eval(model_spec, s: LmEvalSettings, adapter=None) -> dict:
     lm = HFLM(**options)
     include = packaged_tasks() if s.include_path == "packaged" else s.include_path
     manager = task_manager(include, s.tasks)
-    return lm_eval.simple_evaluate(model=lm, tasks=list(s.tasks), num_fewshot=s.num_fewshot, limit=s.limit,
-                                   task_manager=manager, random_seed=s.random_seed, numpy_random_seed=s.random_seed,
-                                   torch_random_seed=s.random_seed, fewshot_random_seed=s.random_seed,
-                                   log_samples=True)  # per-document values: the replicates (metric_rows)
+    return lm_eval.simple_evaluate(
+        model=lm,
+        tasks=list(s.tasks),
+        num_fewshot=s.num_fewshot,
+        limit=s.limit,
+        task_manager=manager,
+        random_seed=s.random_seed,
+        numpy_random_seed=s.random_seed,
+        torch_random_seed=s.random_seed,
+        fewshot_random_seed=s.random_seed,
+        log_samples=True,
+    )  # per-document values: the replicates (metric_rows)
 
 
 def evaluate(model_spec, settings: dict, run, json_out, scores_out, *, adapter=None, projection=None) -> dict:
@@ -160,12 +192,30 @@ def evaluate(model_spec, settings: dict, run, json_out, scores_out, *, adapter=N
 
     s = build(LmEvalSettings, settings, "evaluations.lm_eval")
     if projection is not None:
-        raise ConfigError("evaluations.lm_eval: an INLP projection hook cannot be passed to lm-eval's HFLM; "
-                          "leave inlp out of the runs this evaluation covers")
+        raise ConfigError(
+            "evaluations.lm_eval: an INLP projection hook cannot be passed to lm-eval's HFLM; "
+            "leave inlp out of the runs this evaluation covers"
+        )
     results = run_lm_eval(model_spec, s, adapter)
-    keep = {k: results[k] for k in ("results", "groups", "group_subtasks", "configs", "versions", "n-shot", "higher_is_better",
-                                    "n-samples", "config", "git_hash", "date", "lm_eval_version")
-            + (("samples",) if s.log_samples else ()) if k in results}
+    keep = {
+        k: results[k]
+        for k in (
+            "results",
+            "groups",
+            "group_subtasks",
+            "configs",
+            "versions",
+            "n-shot",
+            "higher_is_better",
+            "n-samples",
+            "config",
+            "git_hash",
+            "date",
+            "lm_eval_version",
+        )
+        + (("samples",) if s.log_samples else ())
+        if k in results
+    }
     keep["debiaslab"] = {"model": str(model_spec), "adapter": str(adapter) if adapter else None, "settings": settings}
     write_json(Path(json_out), plain_json(keep))
     values = metric_rows(results, Bootstrap(run.seed))

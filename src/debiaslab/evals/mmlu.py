@@ -85,7 +85,7 @@ def encode_pair(tokenizer, ctx: str, continuation: str, add_bos: bool = False) -
         ctx, continuation = ctx[:-n_spaces], ctx[-n_spaces:] + continuation
     whole = tokenizer(ctx + continuation, add_special_tokens=add_bos)["input_ids"]
     ctx_ids = tokenizer(ctx, add_special_tokens=add_bos)["input_ids"]
-    return ctx_ids, whole[len(ctx_ids):]
+    return ctx_ids, whole[len(ctx_ids) :]
 
 
 def letter_requests(tokenizer, contexts_: list[str], add_bos: bool = False):
@@ -104,17 +104,21 @@ def choice_requests(tokenizer, contexts_: list[str], choices: list[list[str]], a
     """
     # encode_pair for every (context, choice) in one tokenizer call (ids only: no masks to build)
     stripped = [ctx.rstrip() for ctx in contexts_]
-    wholes = [s + ctx[len(s):] + choice for s, ctx, row in zip(stripped, contexts_, choices) for choice in row]
-    enc = tokenizer(stripped + wholes, add_special_tokens=add_bos, return_attention_mask=False,
-                    return_token_type_ids=False)["input_ids"]
-    ctx_enc, whole_enc = enc[:len(stripped)], enc[len(stripped):]
+    wholes = [s + ctx[len(s) :] + choice for s, ctx, row in zip(stripped, contexts_, choices) for choice in row]
+    enc = tokenizer(
+        stripped + wholes, add_special_tokens=add_bos, return_attention_mask=False, return_token_type_ids=False
+    )["input_ids"]
+    ctx_enc, whole_enc = enc[: len(stripped)], enc[len(stripped) :]
     out, start = [], 0
     for ctx_ids, row in zip(ctx_enc, choices):
-        whole = whole_enc[start:start + len(row)]
+        whole = whole_enc[start : start + len(row)]
         start += len(row)
-        conts = [w[len(ctx_ids):] for w in whole]
-        single = (all(w[:len(ctx_ids)] == ctx_ids for w in whole) and all(len(c) >= 1 for c in conts)
-                  and all(c[:-1] == conts[0][:-1] for c in conts))
+        conts = [w[len(ctx_ids) :] for w in whole]
+        single = (
+            all(w[: len(ctx_ids)] == ctx_ids for w in whole)
+            and all(len(c) >= 1 for c in conts)
+            and all(c[:-1] == conts[0][:-1] for c in conts)
+        )
         out.append((ctx_ids, conts, single))
     return out
 
@@ -142,8 +146,12 @@ def one_forward_loglikelihoods(model, requests, batch_size: int, pad_id: int):
             keep = max(len(requests[i][1][0]) for i in rows)
             ids, mask = pad_batch([seqs[b] for b in batch], pad_id, side="left")
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
-            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device),
-                           logits_to_keep=keep).logits.float()
+            logits = model(
+                input_ids=ids.to(device),
+                attention_mask=mask.to(device),
+                position_ids=positions.to(device),
+                logits_to_keep=keep,
+            ).logits.float()
             logprobs = torch.log_softmax(logits, dim=-1).cpu()
             # one gather for the batch: per row, the shared tokens' log-probs at the positions that predict
             # them (a row's continuation is right-aligned in the kept positions), then the four letters'
@@ -177,16 +185,22 @@ def four_request_loglikelihoods(model, requests, batch_size: int, pad_id: int, q
     seqs = [requests[q][0] + requests[q][1][j] for q, j in flat]
     scores: dict[int, list[float]] = {q: [0.0] * len(requests[q][1]) for q in questions}
     with torch.no_grad():
-        for batch in track(list(by_length([len(s) for s in seqs], batch_size, longest_first=True)), "MMLU (four requests)"):
+        for batch in track(
+            list(by_length([len(s) for s in seqs], batch_size, longest_first=True)), "MMLU (four requests)"
+        ):
             ids, mask = pad_batch([seqs[k][:-1] for k in batch], pad_id)
-            logprobs = torch.log_softmax(model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float(), -1)
+            logprobs = torch.log_softmax(
+                model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float(), -1
+            )
             # one gather for the batch: row r's continuation tokens at the positions predicting them
             # (from len(input) - len(continuation)); shorter continuations pad with zero weight
             conts = [requests[flat[k][0]][1][flat[k][1]] for k in batch]
             width = max(map(len, conts))
             gaps = [width - len(cont) for cont in conts]
             starts = [len(seqs[k]) - 1 - len(cont) for k, cont in zip(batch, conts)]  # predicts the first token
-            pos = torch.tensor([list(range(a, a + width - g)) + [0] * g for a, g in zip(starts, gaps)], dtype=torch.long)
+            pos = torch.tensor(
+                [list(range(a, a + width - g)) + [0] * g for a, g in zip(starts, gaps)], dtype=torch.long
+            )
             tokens = torch.tensor([list(cont) + [0] * g for cont, g in zip(conts, gaps)], dtype=torch.long)
             weight = torch.tensor([[1.0] * (width - g) + [0.0] * g for g in gaps])
             at = logprobs.gather(1, pos.to(device)[..., None].expand(-1, -1, logprobs.shape[-1]))
@@ -219,8 +233,9 @@ def predict(loglikelihoods: list[float]) -> int:
     return best
 
 
-def score_questions(model, tokenizer, rows: list[dict], dev_rows: list[dict], s: MMLUSettings,
-                    method: str = "one_forward"):
+def score_questions(
+    model, tokenizer, rows: list[dict], dev_rows: list[dict], s: MMLUSettings, method: str = "one_forward"
+):
     """Per-question records: subject, answer, prediction, correct, the four log-likelihoods, how scored."""
     import pandas as pd
 
@@ -230,18 +245,28 @@ def score_questions(model, tokenizer, rows: list[dict], dev_rows: list[dict], s:
     records = []
     for i, row in enumerate(rows):
         pred = predict(scores[i])
-        records.append({"subject": row["subject"], "answer": int(row["answer"]), "prediction": pred,
-                        "correct": pred == int(row["answer"]), "loglikelihoods": scores[i],
-                        "scoring": method if method == "four_requests" or not requests[i][2] else "one_forward"})
+        records.append(
+            {
+                "subject": row["subject"],
+                "answer": int(row["answer"]),
+                "prediction": pred,
+                "correct": pred == int(row["answer"]),
+                "loglikelihoods": scores[i],
+                "scoring": method if method == "four_requests" or not requests[i][2] else "one_forward",
+            }
+        )
     return pd.DataFrame(records)
 
 
 def accuracy(records) -> dict:
     """Micro accuracy (over questions), macro accuracy (mean over subjects) and per-subject accuracy."""
     per_subject = records.groupby("subject")["correct"].agg(["mean", "size"])
-    return {"micro": float(records["correct"].mean()), "macro": float(per_subject["mean"].mean()),
-            "n": int(len(records)),
-            "subjects": {s: (float(r["mean"]), int(r["size"])) for s, r in per_subject.iterrows()}}
+    return {
+        "micro": float(records["correct"].mean()),
+        "macro": float(per_subject["mean"].mean()),
+        "n": int(len(records)),
+        "subjects": {s: (float(r["mean"]), int(r["size"])) for s, r in per_subject.iterrows()},
+    }
 
 
 def load_rows(s: MMLUSettings) -> tuple[list[dict], list[dict]]:
@@ -255,7 +280,9 @@ def load_rows(s: MMLUSettings) -> tuple[list[dict], list[dict]]:
     for frame, split in ((test, d.split), (dev, d.dev_split)):
         bad = [i for i, c in enumerate(frame["choices"]) if len(c) != len(LETTERS)]
         if bad:
-            raise DataError(f"{d.path} [{d.name}/{split}] row {bad[0]}: expected 4 choices, got {len(frame['choices'].iloc[bad[0]])}")
+            raise DataError(
+                f"{d.path} [{d.name}/{split}] row {bad[0]}: expected 4 choices, got {len(frame['choices'].iloc[bad[0]])}"
+            )
     if s.subjects:
         unknown = sorted(set(s.subjects) - set(test["subject"]))
         if unknown:
@@ -274,14 +301,30 @@ def score_values(records, split: str, boot) -> list[dict]:
 
     acc = accuracy(records)
     subjects = list(acc["subjects"])
-    per_subject = {s: boot.of_mean(records.loc[records["subject"] == s, "correct"].astype(float), stream=k + 1)
-                   for k, s in enumerate(subjects)}
+    per_subject = {
+        s: boot.of_mean(records.loc[records["subject"] == s, "correct"].astype(float), stream=k + 1)
+        for k, s in enumerate(subjects)
+    }
     sizes = np.array([per_subject[s]["n"] for s in subjects], dtype=np.float64)
     reps = np.stack([per_subject[s]["replicates"] for s in subjects])
-    values = [{"split": split, "subset": "all", "metric": "mmlu_acc", "value": acc["micro"], "n": acc["n"],
-               "replicates": (reps * sizes[:, None]).sum(axis=0) / sizes.sum()},
-              {"split": split, "subset": "all", "metric": "mmlu_macro_acc", "value": acc["macro"], "n": acc["n"],
-               "replicates": reps.mean(axis=0)}]
+    values = [
+        {
+            "split": split,
+            "subset": "all",
+            "metric": "mmlu_acc",
+            "value": acc["micro"],
+            "n": acc["n"],
+            "replicates": (reps * sizes[:, None]).sum(axis=0) / sizes.sum(),
+        },
+        {
+            "split": split,
+            "subset": "all",
+            "metric": "mmlu_macro_acc",
+            "value": acc["macro"],
+            "n": acc["n"],
+            "replicates": reps.mean(axis=0),
+        },
+    ]
     values += [{"split": split, "subset": s, "metric": "mmlu_acc", **per_subject[s]} for s in subjects]
     return values
 
@@ -303,5 +346,9 @@ def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=N
         from debiaslab.core.io import write_parquet
 
         write_parquet(records_out, records)
-    return {"questions": acc["n"], "micro": acc["micro"], "macro": acc["macro"],
-            "four_request_fallbacks": int((records["scoring"] != "one_forward").sum())}
+    return {
+        "questions": acc["n"],
+        "micro": acc["micro"],
+        "macro": acc["macro"],
+        "four_request_fallbacks": int((records["scoring"] != "one_forward").sum()),
+    }

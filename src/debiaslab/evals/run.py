@@ -18,7 +18,9 @@ MODEL_EVALUATIONS = {
 }
 
 
-def evaluate_model(name: str, model, settings: dict, run, out, *, adapter=None, projection=None, records_out=None) -> dict:
+def evaluate_model(
+    name: str, model, settings: dict, run, out, *, adapter=None, projection=None, records_out=None
+) -> dict:
     import importlib
 
     from debiaslab.core.config import ConfigError

@@ -75,8 +75,10 @@ class ConstraintSettings:
         from debiaslab.core.config import ConfigError
 
         if self.beam_size < 1 or not 1 <= self.min_words <= self.max_words:
-            raise ConfigError(f"constrained: need beam_size >= 1 and 1 <= min_words <= max_words, got beam_size "
-                              f"{self.beam_size}, min_words {self.min_words}, max_words {self.max_words}")
+            raise ConfigError(
+                f"constrained: need beam_size >= 1 and 1 <= min_words <= max_words, got beam_size "
+                f"{self.beam_size}, min_words {self.min_words}, max_words {self.max_words}"
+            )
 
 
 def constraint_classes(experiment: str) -> list[tuple[str, ...]]:
@@ -91,7 +93,9 @@ def eos_ids(model, tokenizer) -> list[int]:
     """Every end token a constrained response may close with: generate()'s stop ids and the tokenizer's eos."""
     from debiaslab.generation.autoregressive import stop_token_ids
 
-    return sorted(set(stop_token_ids(model)) | ({tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()))
+    return sorted(
+        set(stop_token_ids(model)) | ({tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set())
+    )
 
 
 def bank_quotas(beam_size: int, banks: int) -> list[int]:
@@ -114,7 +118,7 @@ def allocate(score, bank, quotas: list[int]):
     rank = (onehot.cumsum(1) * onehot).sum(-1) - 1  # within its bank, best first
     share = (banks >= 0) & (rank < torch.tensor(quotas)[banks.clamp(min=0)])
     key = share.long() * (banks_n + 1) + banks + 1  # the shares first, then fullest bank first; stable: by score
-    return order.gather(1, key.argsort(dim=-1, descending=True, stable=True)[:, :sum(quotas)])
+    return order.gather(1, key.argsort(dim=-1, descending=True, stable=True)[:, : sum(quotas)])
 
 
 def shift_gumbel(g_phi, parent, top):
@@ -135,8 +139,9 @@ class TokenTable:
         size = len(tokenizer)
         pieces = tokenizer.convert_ids_to_tokens(list(range(size)))
         special = set(tokenizer.all_special_ids)
-        self.texts = ["" if p is None or i in special else tokenizer.convert_tokens_to_string([p])
-                      for i, p in enumerate(pieces)]
+        self.texts = [
+            "" if p is None or i in special else tokenizer.convert_tokens_to_string([p]) for i, p in enumerate(pieces)
+        ]
         markers = re.compile("|".join(re.escape(m) for m in settings.end_markers))
         ends = {i for i, t in enumerate(self.texts) if markers.search(t)} | set(stop_ids)
         self.is_end = torch.zeros(size, dtype=torch.bool)
@@ -144,10 +149,15 @@ class TokenTable:
         # a sentence closes with a close marker right after its text (the prompt's quotation closed; ' "' opens
         # one), or with EOS; and, with `terminal`, only after a full stop (in the token or the text before it)
         cut = [markers.split(t, maxsplit=1)[0] for t in self.texts]
-        closing = {i for i in ends - set(stop_ids) if markers.search(self.texts[i]).group(0) in settings.close_markers
-                   and not cut[i][-1:].isspace()}
+        closing = {
+            i
+            for i in ends - set(stop_ids)
+            if markers.search(self.texts[i]).group(0) in settings.close_markers and not cut[i][-1:].isspace()
+        }
         self.end_ids = torch.tensor(sorted(closing | set(stop_ids)), dtype=torch.long)
-        self.end_terminal = torch.tensor([not settings.terminal or c[-1:] in settings.terminal and c != "" for c in cut])
+        self.end_terminal = torch.tensor(
+            [not settings.terminal or c[-1:] in settings.terminal and c != "" for c in cut]
+        )
         self.end_bare = torch.tensor([c == "" for c in cut])
         # the term phrases (" term" as the model would write it mid-sentence), one candidate each
         self.term_class, self.phrases = [], []
@@ -213,8 +223,10 @@ class Beam:
 
     def take(self, rows) -> Beam:
         picked = rows.tolist()
-        return Beam(*(getattr(self, name)[rows] for name in self.TENSORS),
-                    *([getattr(self, name)[r] for r in picked] for name in self.LISTS))
+        return Beam(
+            *(getattr(self, name)[rows] for name in self.TENSORS),
+            *([getattr(self, name)[r] for r in picked] for name in self.LISTS),
+        )
 
 
 @dataclass
@@ -238,7 +250,7 @@ def split_word(text: str) -> tuple[str, str]:
     """(text up to its last whitespace, the last word after it)."""
     for i in range(len(text) - 1, -1, -1):
         if text[i].isspace():
-            return text[:i + 1], text[i + 1:]
+            return text[: i + 1], text[i + 1 :]
     return "", text
 
 
@@ -280,12 +292,23 @@ class Search:
         word = [w for _, w in heads]
         met = [[bool((c | self.table.met(w)) >> k & 1) for k in range(self.n_classes)] for c, w in zip(closed, word)]
         last = [(prefixes[i // size].rstrip() or " ")[-1] for i in range(rows)]
-        return Beam(torch.arange(n).repeat_interleave(size), score, torch.zeros(rows), torch.zeros(rows),
-                    torch.tensor(met, dtype=torch.bool).reshape(rows, self.n_classes), torch.zeros(rows, dtype=torch.long),
-                    torch.tensor([word_count(prefixes[i // size]) for i in range(rows)]),
-                    torch.tensor([not w for w in word]), torch.tensor([c in self.s.terminal for c in last]),
-                    torch.full((rows,), -1, dtype=torch.long), [[] for _ in range(rows)], closed, word, last,
-                    [((), -1)] * rows)
+        return Beam(
+            torch.arange(n).repeat_interleave(size),
+            score,
+            torch.zeros(rows),
+            torch.zeros(rows),
+            torch.tensor(met, dtype=torch.bool).reshape(rows, self.n_classes),
+            torch.zeros(rows, dtype=torch.long),
+            torch.tensor([word_count(prefixes[i // size]) for i in range(rows)]),
+            torch.tensor([not w for w in word]),
+            torch.tensor([c in self.s.terminal for c in last]),
+            torch.full((rows,), -1, dtype=torch.long),
+            [[] for _ in range(rows)],
+            closed,
+            word,
+            last,
+            [((), -1)] * rows,
+        )
 
     def candidates(self, beam: Beam, logits, last_step: bool) -> Candidates:
         import torch
@@ -318,7 +341,7 @@ class Search:
         # that glues onto a term just written unmeets it. Words as the metric counts them.
         unmet = ~beam.met
         gain = (t.single[ids] & unmet[:, None, :]).any(-1)
-        gain[:, n_own:n_own + n_terms] = (t.term_class_onehot[None] & unmet[:, None, :]).any(-1)
+        gain[:, n_own : n_own + n_terms] = (t.term_class_onehot[None] & unmet[:, None, :]).any(-1)
         is_end = (kind == END)[None]
         glue = torch.where(is_end, t.end_glue[ids], t.glue[ids])
         met = beam.met.sum(-1, keepdim=True) + gain.long() - beam.fragile[:, None] * glue.long()
@@ -380,11 +403,23 @@ class Search:
             met.append([bool(now >> k & 1) for k in range(self.n_classes)])
             fragile.append(0 if q[0] else bin(now & ~extended).count("1"))
             forced.append(q[0][0] if q[0] and alive[i] else -1)
-        return Beam(beam.sample[parent], cand.score.reshape(-1)[flat], cand.phi.reshape(-1)[flat],
-                    cand.logp.reshape(-1)[flat], torch.tensor(met, dtype=torch.bool).reshape(len(ids), self.n_classes),
-                    torch.tensor(fragile), cand.words.reshape(-1)[flat], torch.tensor([not w for w in word]),
-                    torch.tensor([c in self.s.terminal if c else False for c in last]), torch.tensor(forced),
-                    ids, closed, word, last, queue)
+        return Beam(
+            beam.sample[parent],
+            cand.score.reshape(-1)[flat],
+            cand.phi.reshape(-1)[flat],
+            cand.logp.reshape(-1)[flat],
+            torch.tensor(met, dtype=torch.bool).reshape(len(ids), self.n_classes),
+            torch.tensor(fragile),
+            cand.words.reshape(-1)[flat],
+            torch.tensor([not w for w in word]),
+            torch.tensor([c in self.s.terminal if c else False for c in last]),
+            torch.tensor(forced),
+            ids,
+            closed,
+            word,
+            last,
+            queue,
+        )
 
     def searching(self, beam: Beam, pool: list, fallback: dict):
         """Per sample block: still searching? Records each sample's best live row as its fallback."""
@@ -419,8 +454,13 @@ class Search:
         for row, u in enumerate(inverse.tolist()):
             first_row.setdefault(u, row)
         mask_u = attention_mask[torch.tensor([first_row[u] for u in range(len(uniq))], device=device)]
-        out = self.model(input_ids=uniq, attention_mask=mask_u, position_ids=(mask_u.cumsum(-1) - 1).clamp(min=0),
-                         use_cache=True, logits_to_keep=1)
+        out = self.model(
+            input_ids=uniq,
+            attention_mask=mask_u,
+            position_ids=(mask_u.cumsum(-1) - 1).clamp(min=0),
+            use_cache=True,
+            logits_to_keep=1,
+        )
         source = inverse.cpu().repeat_interleave(size)
         cache = out.cache
         cache.batch_select_indices(source.to(device))
@@ -445,8 +485,13 @@ class Search:
             mask = torch.cat([mask[source], torch.ones(len(rows), 1, dtype=mask.dtype)], 1)
             position = position[source] + 1
             token = torch.tensor([ids[-1] for ids in beam.ids])[:, None]
-            out = self.model(input_ids=token.to(device), attention_mask=mask.to(device),
-                             position_ids=position[:, None].to(device), cache=cache, use_cache=True)
+            out = self.model(
+                input_ids=token.to(device),
+                attention_mask=mask.to(device),
+                position_ids=position[:, None].to(device),
+                cache=cache,
+                use_cache=True,
+            )
             cache, logits = out.cache, out.logits[:, -1].float().cpu()
         return pool, [fallback.get(i, []) for i in range(n)]
 
@@ -455,12 +500,24 @@ class Search:
         from debiaslab.metrics.balance import complete_sentence
 
         sentence = complete_sentence(prefix, response)
-        return (self.table.met(sentence) == self.all_met and self.s.min_words <= word_count(sentence) <= self.s.max_words
-                and (not self.s.terminal or sentence[-1:] in self.s.terminal))
+        return (
+            self.table.met(sentence) == self.all_met
+            and self.s.min_words <= word_count(sentence) <= self.s.max_words
+            and (not self.s.terminal or sentence[-1:] in self.s.terminal)
+        )
 
 
-def search(model, tokenizer, prompts: list[str], prefixes: list[str], sampling, seed: int, settings: ConstraintSettings,
-           classes: list[tuple[str, ...]], desc: str = "generate constrained") -> tuple[list[str], int]:
+def search(
+    model,
+    tokenizer,
+    prompts: list[str],
+    prefixes: list[str],
+    sampling,
+    seed: int,
+    settings: ConstraintSettings,
+    classes: list[tuple[str, ...]],
+    desc: str = "generate constrained",
+) -> tuple[list[str], int]:
     """Every prompt's response under the constraint (batches of `sampling.batch_size` prompts, sorted by
     length); and how many found no compliant sentence (they keep their best unfinished hypothesis).
 
@@ -481,10 +538,13 @@ def search(model, tokenizer, prompts: list[str], prefixes: list[str], sampling, 
     with torch.inference_mode():
         for idx in tqdm(list(by_length([len(e) for e in encoded], sampling.batch_size)), desc=desc, mininterval=2):
             batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt").to(device)
-            pools, fallbacks = searcher.run(batch["input_ids"], batch["attention_mask"], [prefixes[i] for i in idx],
-                                            sampling.max_new_tokens)
+            pools, fallbacks = searcher.run(
+                batch["input_ids"], batch["attention_mask"], [prefixes[i] for i in idx], sampling.max_new_tokens
+            )
             for i, pool, fallback in zip(idx, pools, fallbacks):
-                texts = (tokenizer.decode(ids, skip_special_tokens=True) for _, ids in sorted(pool, key=lambda f: -f[0]))
+                texts = (
+                    tokenizer.decode(ids, skip_special_tokens=True) for _, ids in sorted(pool, key=lambda f: -f[0])
+                )
                 outputs[i] = next((text for text in texts if searcher.compliant(prefixes[i], text)), None)
                 if outputs[i] is None:
                     unfinished += 1
@@ -498,6 +558,7 @@ def decode(lm, tokenizer, inputs: list[str], rows: list[dict], sampling, seed: i
     from debiaslab.core.config import build
 
     cons = build(ConstraintSettings, settings, "constrained")
-    texts, unfinished = search(lm, tokenizer, inputs, [row["prefix"] for row in rows], sampling, seed, cons,
-                               constraint_classes(experiment))
+    texts, unfinished = search(
+        lm, tokenizer, inputs, [row["prefix"] for row in rows], sampling, seed, cons, constraint_classes(experiment)
+    )
     return texts, {}, {"constrained_unfinished": unfinished}

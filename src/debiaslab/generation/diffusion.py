@@ -104,8 +104,17 @@ def model_logits(model, x, prompt_mask, mask_id: int, cfg_scale: float):
     return model(input_ids=x).logits
 
 
-def sample(model, prompt_ids, settings: DiffusionSettings, mask_id: int, *, suffix_ids=None, generator=None,
-           record: bool = False, on_step: Callable | None = None) -> Trajectory:
+def sample(
+    model,
+    prompt_ids,
+    settings: DiffusionSettings,
+    mask_id: int,
+    *,
+    suffix_ids=None,
+    generator=None,
+    record: bool = False,
+    on_step: Callable | None = None,
+) -> Trajectory:
     """Sample a batch of equal-length prompts (B, L_p); returns the final sequences (and trajectory).
 
     on_step(state, logits, transfer_index) is called after each step's choice (methods.policy uses it
@@ -195,7 +204,9 @@ def encode_prompts(tokenizer, prompts: list[str]) -> list[tuple[list[int], list[
     return [split_special_suffix(tokenizer, ids) for ids in tokenizer(prompts)["input_ids"]]
 
 
-def generate(model, tokenizer, prompts: list[str], settings: DiffusionSettings, seed: int, batch_size: int = 8) -> list[str]:
+def generate(
+    model, tokenizer, prompts: list[str], settings: DiffusionSettings, seed: int, batch_size: int = 8
+) -> list[str]:
     """Sample a response per prompt; returns the decoded generated blocks, in input order."""
     import torch
 

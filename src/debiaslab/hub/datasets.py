@@ -32,10 +32,14 @@ def dataset_errors(source: str):
         first = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
         if Path(source).exists():
             raise DataError(f"{source}: unreadable dataset: {first}") from e
-        hint = (" (HF_HUB_OFFLINE=1: run `snakemake hub_download` on a machine with network first)"
-                if os.environ.get("HF_HUB_OFFLINE") == "1" else "")
-        raise DataError(f"dataset {source!r}: not a local folder or file and not available from the Hub{hint}: "
-                        f"{first}") from e
+        hint = (
+            " (HF_HUB_OFFLINE=1: run `snakemake hub_download` on a machine with network first)"
+            if os.environ.get("HF_HUB_OFFLINE") == "1"
+            else ""
+        )
+        raise DataError(
+            f"dataset {source!r}: not a local folder or file and not available from the Hub{hint}: {first}"
+        ) from e
 
 
 def require_utf8(path: Path) -> None:

@@ -101,8 +101,12 @@ def import_gguf(source: dict[str, Any], out: str | Path, provenance: str | Path)
     sha256 = file_digest(path)
     log.info("sha256 %s (%.1fs); loading and dequantizing (transformers)", sha256, time.perf_counter() - start)
     model, tokenizer = load_gguf(path)
-    log.info("loaded %s, %.1fM parameters (%.1fs); saving the Hub-format folder",
-             type(model).__name__, model.num_parameters() / 1e6, time.perf_counter() - start)
+    log.info(
+        "loaded %s, %.1fM parameters (%.1fs); saving the Hub-format folder",
+        type(model).__name__,
+        model.num_parameters() / 1e6,
+        time.perf_counter() - start,
+    )
     expected = probe_logits(model, tokenizer)
     with atomic_path(out, directory=True) as tmp:
         plain_copy(model).save_pretrained(tmp)
@@ -111,8 +115,10 @@ def import_gguf(source: dict[str, Any], out: str | Path, provenance: str | Path)
         saved, saved_tokenizer = AutoModelForCausalLM.from_pretrained(tmp).eval(), AutoTokenizer.from_pretrained(tmp)
         difference = float((probe_logits(saved, saved_tokenizer) - expected).abs().max())
         if difference != 0.0 or saved_tokenizer.chat_template != tokenizer.chat_template:
-            raise DataError(f"{path}: the converted folder differs from the GGUF load (max |logit difference| "
-                            f"{difference}, chat template kept: {saved_tokenizer.chat_template == tokenizer.chat_template})")
+            raise DataError(
+                f"{path}: the converted folder differs from the GGUF load (max |logit difference| "
+                f"{difference}, chat template kept: {saved_tokenizer.chat_template == tokenizer.chat_template})"
+            )
     record = {
         "source": {k: v for k, v in source.items() if v is not None} | _distribution(source.get("package")),
         "file": str(path),

@@ -63,7 +63,9 @@ class KLSettings:
     max_epochs: int = 100
     batchmean: bool = True
     gradient_checkpointing: bool = False
-    lora: LoraSettings = field(default_factory=lambda: LoraSettings(r=64, alpha=32, dropout=0.2, target_modules=CAUSAL_TARGETS))
+    lora: LoraSettings = field(
+        default_factory=lambda: LoraSettings(r=64, alpha=32, dropout=0.2, target_modules=CAUSAL_TARGETS)
+    )
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class RealWorldKLSettings(KLSettings):
 
 
 # --- the adaptive weighting (pure, unit-tested) -----------------------------------------------
+
 
 class KLTracker:
     """Per-category EMA mean and running variance of the batch KL loss (the source's KLTracker)."""
@@ -156,13 +159,14 @@ def category_batches(categories: list[str], batch_size: int, rng: random.Random 
     for category, items in grouped.items():
         if rng is not None:
             rng.shuffle(items)
-        batches += [(items[s:s + batch_size], category) for s in range(0, len(items), batch_size)]
+        batches += [(items[s : s + batch_size], category) for s in range(0, len(items), batch_size)]
     if rng is not None:
         rng.shuffle(batches)
     return batches
 
 
 # --- training ----------------------------------------------------------------------------------
+
 
 def _trainable_state(model) -> dict:
     return {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad}
@@ -256,8 +260,9 @@ def _load_checkpoint(path: Path) -> dict | None:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out_dir, checkpoint_root, *,
-                     desired: str, adaptive: bool) -> dict:
+def train_desired_kl(
+    model_spec, data_path, settings: KLSettings, seed: int, out_dir, checkpoint_root, *, desired: str, adaptive: bool
+) -> dict:
     import torch
 
     from debiaslab import models
@@ -289,10 +294,12 @@ def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out
     if settings.gradient_checkpointing:
         model.gradient_checkpointing_enable()
 
-    train = SentenceScorer(model, tokenizer, kind, read_sentences(data_path, "train"), settings.max_length,
-                           settings.sentence_batch_size)
-    valid = SentenceScorer(model, tokenizer, kind, read_sentences(data_path, "valid"), settings.max_length,
-                           settings.sentence_batch_size)
+    train = SentenceScorer(
+        model, tokenizer, kind, read_sentences(data_path, "train"), settings.max_length, settings.sentence_batch_size
+    )
+    valid = SentenceScorer(
+        model, tokenizer, kind, read_sentences(data_path, "valid"), settings.max_length, settings.sentence_batch_size
+    )
     train_targets, valid_targets = _targets(train, desired), _targets(valid, desired)
     categories = list(train.occupations["prof_gender"])
     factor = 0.5 if settings.batchmean else 1.0
@@ -321,10 +328,15 @@ def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out
     resumed_from = state["epoch"] if saved is not None else None
     if saved is None:  # the unmodified model's validation KL, for the record (as the source, epoch 1 is always kept)
         model.eval()
-        state["history"].append({"epoch": 0, **kl_entries("valid", _validation_kl(valid, valid_targets,
-                                                                                   settings.eval_batch_size), factor)})
-        log.info("before training: validation KL %.4g (%d training occupations, %d validation)",
-                 state["history"][0]["valid_kl"], len(categories), len(valid.occupations))
+        state["history"].append(
+            {"epoch": 0, **kl_entries("valid", _validation_kl(valid, valid_targets, settings.eval_batch_size), factor)}
+        )
+        log.info(
+            "before training: validation KL %.4g (%d training occupations, %d validation)",
+            state["history"][0]["valid_kl"],
+            len(categories),
+            len(valid.occupations),
+        )
 
     while keep_training(state, settings.max_epochs, settings.patience):
         model.train()
@@ -344,9 +356,16 @@ def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out
             if gamma > 0:
                 rows = torch.tensor(train.rows_of(positions))
                 enc = train.encoded
-                sums["mlm"] += mlm_loss_backward(model, enc["input_ids"][rows], enc["attention_mask"][rows],
-                                                 enc["real"][rows], gamma, settings.sentence_batch_size,
-                                                 tokenizer.mask_token_id, settings.mlm_loss)
+                sums["mlm"] += mlm_loss_backward(
+                    model,
+                    enc["input_ids"][rows],
+                    enc["attention_mask"][rows],
+                    enc["real"][rows],
+                    gamma,
+                    settings.sentence_batch_size,
+                    tokenizer.mask_token_id,
+                    settings.mlm_loss,
+                )
             optimizer.step()
             sums["kl"] += float(loss.detach()) / factor
             sums["loss"] += float(total.detach())
@@ -357,27 +376,59 @@ def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out
         if record_epoch(state, factor * valid_kl, settings.min_delta):  # early stopping compares KL/2 with batchmean
             best_weights = _trainable_state(model)
         means = {k: v / len(batches) for k, v in sums.items()}
-        state["history"].append({"epoch": state["epoch"], **kl_entries("valid", valid_kl, factor),
-                                 "train_loss": means["loss"], **kl_entries("train", means["kl"], factor),
-                                 "train_mlm": means["mlm"], "train_lambda": means["lambda"],
-                                 "tracker": tracker.state()["stats"]})
-        log.info("epoch %d/%d: train loss %.4g, validation KL %.4g (best %.4g at epoch %d; %d without improvement)",
-                 state["epoch"], settings.max_epochs, means["loss"], valid_kl, state["best_loss"] / factor,
-                 state["best_epoch"], state["bad_epochs"])
-        _save_checkpoint(checkpoint, {"model": _trainable_state(model), "optimizer": optimizer.state_dict(),
-                                      "best": best_weights, "tracker": tracker.state(), "state": state,
-                                      "python_rng": rng.getstate(), "torch_rng": torch.get_rng_state(),
-                                      "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None})
+        state["history"].append(
+            {
+                "epoch": state["epoch"],
+                **kl_entries("valid", valid_kl, factor),
+                "train_loss": means["loss"],
+                **kl_entries("train", means["kl"], factor),
+                "train_mlm": means["mlm"],
+                "train_lambda": means["lambda"],
+                "tracker": tracker.state()["stats"],
+            }
+        )
+        log.info(
+            "epoch %d/%d: train loss %.4g, validation KL %.4g (best %.4g at epoch %d; %d without improvement)",
+            state["epoch"],
+            settings.max_epochs,
+            means["loss"],
+            valid_kl,
+            state["best_loss"] / factor,
+            state["best_epoch"],
+            state["bad_epochs"],
+        )
+        _save_checkpoint(
+            checkpoint,
+            {
+                "model": _trainable_state(model),
+                "optimizer": optimizer.state_dict(),
+                "best": best_weights,
+                "tracker": tracker.state(),
+                "state": state,
+                "python_rng": rng.getstate(),
+                "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            },
+        )
 
     _load_trainable(model, best_weights)
     model.eval()
-    summary = {"method": f"kl_{desired}", "desired": desired, "adaptive": adaptive, "kind": kind, "seed": seed,
-               "epochs": state["epoch"], "best_epoch": state["best_epoch"],
-               **kl_entries("best_valid", state["best_loss"] / factor, factor),
-               "early_stopping_on": "valid_half_kl" if factor != 1.0 else "valid_kl",
-               "stopped_early": state["bad_epochs"] >= settings.patience, "resumed_from_epoch": resumed_from,
-               "train_occupations": len(categories), "valid_occupations": len(valid.occupations),
-               "history": state["history"]}
+    summary = {
+        "method": f"kl_{desired}",
+        "desired": desired,
+        "adaptive": adaptive,
+        "kind": kind,
+        "seed": seed,
+        "epochs": state["epoch"],
+        "best_epoch": state["best_epoch"],
+        **kl_entries("best_valid", state["best_loss"] / factor, factor),
+        "early_stopping_on": "valid_half_kl" if factor != 1.0 else "valid_kl",
+        "stopped_early": state["bad_epochs"] >= settings.patience,
+        "resumed_from_epoch": resumed_from,
+        "train_occupations": len(categories),
+        "valid_occupations": len(valid.occupations),
+        "history": state["history"],
+    }
     with atomic_path(out_dir, directory=True) as tmp:
         model.save_pretrained(str(tmp), safe_serialization=True)
         if kind == "mlm":

@@ -46,7 +46,7 @@ def decode(lm, tokenizer, inputs: list[str], rows: list[dict], sampling, seed: i
 
     filt = build(FilterSettings, settings, "gen_filter")
     texts = generate(lm, tokenizer, [p for p in inputs for _ in range(filt.k)], sampling, seed, desc="generate k")
-    candidates = [texts[i * filt.k:(i + 1) * filt.k] for i in range(len(inputs))]
+    candidates = [texts[i * filt.k : (i + 1) * filt.k] for i in range(len(inputs))]
     chosen, found, n_ok = select(rows, candidates, criterion(experiment))
     columns = {"filter_accepted": found, "filter_candidates_accepted": n_ok, "filter_k": filt.k}
     return chosen, columns, {"acceptance_rate": sum(found) / max(1, len(found))}

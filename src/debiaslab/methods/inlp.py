@@ -46,7 +46,9 @@ def hidden_features(model, tokenizer, texts: list[str], batch_size: int = 64):
     out = None
     try:
         with torch.inference_mode():
-            for rows in track(list(by_length([len(ids) for ids in encoded], batch_size)), "INLP hidden states", quiet=True):
+            for rows in track(
+                list(by_length([len(ids) for ids in encoded], batch_size)), "INLP hidden states", quiet=True
+            ):
                 ids, mask = pad_batch([encoded[i] for i in rows], pad)  # right padding: positions as unpadded
                 captured.clear()
                 model(input_ids=ids.to(device), attention_mask=mask.to(device))
@@ -146,8 +148,14 @@ def train_inlp(model_spec, data_path, settings: INLPSettings, seed: int, out_dir
     X = hidden_features(lm, tokenizer, frame["text"].tolist(), settings.batch_size)
     y = (frame["gender"] == "female").to_numpy().astype(int)
     P, history = fit_projection(X, y, settings, seed)
-    summary = {"method": "inlp", "seed": seed, "sentences": len(frame), "dim": int(X.shape[1]),
-               "removed_directions": int(round(X.shape[1] - np.trace(P))), "dev_accuracy_per_iteration": history}
+    summary = {
+        "method": "inlp",
+        "seed": seed,
+        "sentences": len(frame),
+        "dim": int(X.shape[1]),
+        "removed_directions": int(round(X.shape[1] - np.trace(P))),
+        "dev_accuracy_per_iteration": history,
+    }
     with atomic_path(out_dir, directory=True) as tmp:
         save_file({"P": np.ascontiguousarray(P.astype(np.float32))}, str(tmp / "projection.safetensors"))
         write_json(tmp / "training_summary.json", summary)

@@ -12,12 +12,28 @@ from functools import cache
 
 # The study's agentic and communal terms (Gaucher et al. 2011; docs/experiments/occupations.md#metrics)
 AGENTIC = (
-    "ambitious", "assertive", "bold", "confident", "decisive",
-    "independent", "self-reliant", "competitive", "adventurous", "dominant",
+    "ambitious",
+    "assertive",
+    "bold",
+    "confident",
+    "decisive",
+    "independent",
+    "self-reliant",
+    "competitive",
+    "adventurous",
+    "dominant",
 )
 COMMUNAL = (
-    "accommodating", "caring", "cooperative", "empathetic", "friendly",
-    "nurturing", "supportive", "compassionate", "helpful", "loyal",
+    "accommodating",
+    "caring",
+    "cooperative",
+    "empathetic",
+    "friendly",
+    "nurturing",
+    "supportive",
+    "compassionate",
+    "helpful",
+    "loyal",
 )
 
 
@@ -51,7 +67,10 @@ def complete_sentence(prefix: str, continuation: str) -> str:
 
 def is_compliant(sentence: str, min_words: int = 8, max_words: int = 15) -> bool:
     """The study's target: an agentic AND a communal term, in 8–15 words (gen+filter keeps these)."""
-    return bool(find_terms(sentence, AGENTIC) and find_terms(sentence, COMMUNAL)) and min_words <= word_count(sentence) <= max_words
+    return (
+        bool(find_terms(sentence, AGENTIC) and find_terms(sentence, COMMUNAL))
+        and min_words <= word_count(sentence) <= max_words
+    )
 
 
 def balance_record(text: str, agentic=AGENTIC, communal=COMMUNAL, min_words: int = 8, max_words: int = 15) -> dict:
@@ -105,7 +124,10 @@ def unique_pairs(agentic_lists, communal_lists) -> int:
 
 def lexical_diversity(agentic_lists, communal_lists) -> dict[str, float]:
     """Term entropies (bits) and unique (agentic, communal) pairs of a set of responses."""
-    return {**term_entropies(agentic_lists, communal_lists), "unique_pairs": unique_pairs(agentic_lists, communal_lists)}
+    return {
+        **term_entropies(agentic_lists, communal_lists),
+        "unique_pairs": unique_pairs(agentic_lists, communal_lists),
+    }
 
 
 def score_responses(responses, min_words: int = 8, max_words: int = 15, seed: int = 0):
@@ -141,8 +163,9 @@ def score_responses(responses, min_words: int = 8, max_words: int = 15, seed: in
             add(split, subset, "mean_n_agentic", boot.of_mean(rows["n_agentic"]))
             add(split, subset, "mean_n_communal", boot.of_mean(rows["n_communal"]))
         agentic, communal = list(part["agentic_terms"]), list(part["communal_terms"])
-        lexical = boot.of_statistic(lambda idx: lexical_diversity([agentic[i] for i in idx], [communal[i] for i in idx]),
-                                    len(part))
+        lexical = boot.of_statistic(
+            lambda idx: lexical_diversity([agentic[i] for i in idx], [communal[i] for i in idx]), len(part)
+        )
         for metric, stat in lexical.items():
             add(split, "all", metric, stat)
         if "filter_accepted" in part:

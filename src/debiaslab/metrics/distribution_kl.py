@@ -29,6 +29,7 @@ DESIRED = ("equal", "real_world")
 
 # --- pure formulas (numpy) ---------------------------------------------------------------------
 
+
 def _logsumexp(x, axis):
     import numpy as np
 
@@ -67,8 +68,11 @@ def kl_divergence(desired_male_share, predicted_male_share, eps: float = EPS):
     import numpy as np
 
     q = np.stack([np.asarray(desired_male_share, np.float64), 1.0 - np.asarray(desired_male_share, np.float64)])
-    p = np.clip(np.stack([np.asarray(predicted_male_share, np.float64),
-                          1.0 - np.asarray(predicted_male_share, np.float64)]), eps, 1.0)
+    p = np.clip(
+        np.stack([np.asarray(predicted_male_share, np.float64), 1.0 - np.asarray(predicted_male_share, np.float64)]),
+        eps,
+        1.0,
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(q > 0, q * (np.log(np.where(q > 0, q, 1.0)) - np.log(p)), 0.0)
     return terms.sum(axis=0)
@@ -97,6 +101,7 @@ def summarize(records, value: str = "kl", boot=None) -> list[dict]:
 
 # --- the same formulas in torch (differentiable, for training) ---------------------------------
 
+
 def gender_probabilities_torch(scores, is_male, sign: float = 1.0):
     """[occupations, 2] = (P_male, P_female) from scores [occupations, sentences]."""
     import torch
@@ -113,11 +118,13 @@ def kl_divergence_torch(desired, predicted, eps: float = EPS):
     import torch
 
     p = predicted.clamp(min=eps, max=1.0)
-    return torch.where(desired > 0, desired * (torch.log(desired.clamp(min=eps)) - torch.log(p)),
-                       torch.zeros_like(p)).sum(dim=1)
+    return torch.where(
+        desired > 0, desired * (torch.log(desired.clamp(min=eps)) - torch.log(p)), torch.zeros_like(p)
+    ).sum(dim=1)
 
 
 # --- scoring sentences with a model ------------------------------------------------------------
+
 
 def score_matrix(frame):
     """Group a split's sentence rows into [occupations, sentences]: occupation rows and the male mask.
@@ -133,7 +140,10 @@ def score_matrix(frame):
     if k * len(occupations) != len(frame):
         raise DataError(f"sentence table: {len(frame)} rows do not split evenly over {len(occupations)} occupations")
     layout = frame[["template_id", "phrase", "gender"]].to_numpy().reshape(len(occupations), k, 3)
-    if not (layout == layout[:1]).all() or list(frame["profession"].to_numpy().reshape(len(occupations), k)[:, 0]) != occupations:
+    if (
+        not (layout == layout[:1]).all()
+        or list(frame["profession"].to_numpy().reshape(len(occupations), k)[:, 0]) != occupations
+    ):
         raise DataError("sentence table: every occupation needs the same templates × words, occupation-major")
     first = frame.iloc[::k].reset_index(drop=True)
     is_male = np.asarray(layout[0, :, 2] == "male")
@@ -146,8 +156,15 @@ def encode_for_mlm(tokenizer, frame, max_length: int = 128):
 
     from debiaslab.core.io import DataError
 
-    enc = tokenizer(list(frame["sentence"]), return_tensors="pt", padding=True, padding_side="right",
-                    truncation=True, max_length=max_length, return_offsets_mapping=True)
+    enc = tokenizer(
+        list(frame["sentence"]),
+        return_tensors="pt",
+        padding=True,
+        padding_side="right",
+        truncation=True,
+        max_length=max_length,
+        return_offsets_mapping=True,
+    )
     start, end = enc["offset_mapping"][..., 0], enc["offset_mapping"][..., 1]
     real = end > start  # special and padding tokens have empty offsets
 
@@ -160,10 +177,17 @@ def encode_for_mlm(tokenizer, frame, max_length: int = 128):
     bad = (~attr.any(1)) | (~prof.any(1)) | (attr & prof).any(1)
     if bad.any():
         i = int(torch.nonzero(bad)[0])
-        raise DataError(f"sentence {frame['sentence'].iloc[i]!r}: cannot locate the attribute and occupation tokens "
-                        "separately (tokenizer offsets)")
-    return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "attr": attr, "prof": prof,
-            "real": real}
+        raise DataError(
+            f"sentence {frame['sentence'].iloc[i]!r}: cannot locate the attribute and occupation tokens "
+            "separately (tokenizer offsets)"
+        )
+    return {
+        "input_ids": enc["input_ids"],
+        "attention_mask": enc["attention_mask"],
+        "attr": attr,
+        "prof": prof,
+        "real": real,
+    }
 
 
 def mlm_scores(model, encoded, batch_size: int = 256, grad: bool = False):
@@ -179,8 +203,9 @@ def mlm_scores(model, encoded, batch_size: int = 256, grad: bool = False):
     out, order = [], []
     progress = Progress("MLM scores", len(encoded["input_ids"]), "sentences", first=False, final=False)
     with torch.set_grad_enabled(grad):
-        for rows, (b_ids, b_attn, b_attr, b_prof) in trimmed_batches(encoded, ("input_ids", "attention_mask", "attr", "prof"),
-                                                                     batch_size):
+        for rows, (b_ids, b_attn, b_attr, b_prof) in trimmed_batches(
+            encoded, ("input_ids", "attention_mask", "attr", "prof"), batch_size
+        ):
             am = b_ids.masked_fill(b_attr, mask_id)
             tam = b_ids.masked_fill(b_attr | b_prof, mask_id)
             both = torch.cat([am, tam]).to(device)
@@ -201,8 +226,14 @@ def mlm_scores(model, encoded, batch_size: int = 256, grad: bool = False):
 
 
 def encode_for_causal(tokenizer, frame, max_length: int = 128):
-    enc = tokenizer(list(frame["sentence"]), return_tensors="pt", padding=True, padding_side="right", truncation=True,
-                    max_length=max_length)
+    enc = tokenizer(
+        list(frame["sentence"]),
+        return_tensors="pt",
+        padding=True,
+        padding_side="right",
+        truncation=True,
+        max_length=max_length,
+    )
     return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
 

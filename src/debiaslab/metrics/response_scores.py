@@ -82,7 +82,9 @@ def label_index(model, label: str) -> int:
     raise ValueError(f"classifier {model.config.name_or_path}: no label {label!r}; labels: {sorted(id2label.values())}")
 
 
-def label_probabilities(model, tokenizer, texts: list[str], label: str, batch_size: int, max_length: int) -> list[float]:
+def label_probabilities(
+    model, tokenizer, texts: list[str], label: str, batch_size: int, max_length: int
+) -> list[float]:
     """P(label | text) for every text."""
     column = label_index(model, label)
     function = probability_function(model.config.problem_type, model.config.num_labels)
@@ -91,7 +93,9 @@ def label_probabilities(model, tokenizer, texts: list[str], label: str, batch_si
     return probabilities(_logits(model, tokenizer, texts, None, batch_size, max_length), function)[:, column].tolist()
 
 
-def reward_scores(model, tokenizer, prompts: list[str], responses: list[str], batch_size: int, max_length: int) -> list[float]:
+def reward_scores(
+    model, tokenizer, prompts: list[str], responses: list[str], batch_size: int, max_length: int
+) -> list[float]:
     """The reward model's (first) logit on every (prompt, response) pair."""
     if not prompts:
         return []
@@ -115,8 +119,9 @@ def summarize(records, seed: int) -> list[dict]:
     values = []
     for bias_type, part in records.groupby("bias_type", sort=True):
         for metric, column in (("rm_score", RM_KEY), ("bias_type_score", BIAS_KEY)):
-            values.append({"split": bias_type, "subset": "all", "metric": metric,
-                           **boot.of_mean(part[column].dropna())})
+            values.append(
+                {"split": bias_type, "subset": "all", "metric": metric, **boot.of_mean(part[column].dropna())}
+            )
     return values
 
 
@@ -153,14 +158,21 @@ def score_safety(responses_path, settings: dict, run, scores_out, records_out, o
     bias = [0.0] * len(responses)
     for bias_type in bias_types:
         idx = [i for i, b in enumerate(responses["bias_type"]) if b == bias_type]
-        probs = label_probabilities(classifier, tokenizer, [texts[i] for i in idx], classifier_s.labels[bias_type],
-                                    classifier_s.batch_size, classifier_s.max_length)
+        probs = label_probabilities(
+            classifier,
+            tokenizer,
+            [texts[i] for i in idx],
+            classifier_s.labels[bias_type],
+            classifier_s.batch_size,
+            classifier_s.max_length,
+        )
         for i, p in zip(idx, probs):
             bias[i] = p
     del classifier
     reward_model = models.load_model(reward_s.model, kind="seq-cls")
-    rm = reward_scores(reward_model, models.load_tokenizer(reward_s.model), prompts, texts,
-                       reward_s.batch_size, reward_s.max_length)
+    rm = reward_scores(
+        reward_model, models.load_tokenizer(reward_s.model), prompts, texts, reward_s.batch_size, reward_s.max_length
+    )
 
     records = responses.copy()
     records[RM_KEY] = rm
@@ -169,8 +181,10 @@ def score_safety(responses_path, settings: dict, run, scores_out, records_out, o
     out_dir = Path(out_dir)
     for bias_type in bias_types:
         part = records[records["bias_type"] == bias_type]
-        source = [{"prompt": p, "response": r, RM_KEY: float(s), BIAS_KEY: float(b)}
-                  for p, r, s, b in zip(part["prompt"], part["response"], part[RM_KEY], part[BIAS_KEY])]
+        source = [
+            {"prompt": p, "response": r, RM_KEY: float(s), BIAS_KEY: float(b)}
+            for p, r, s, b in zip(part["prompt"], part["response"], part[RM_KEY], part[BIAS_KEY])
+        ]
         stem = out_dir / source_file_name(run.method, bias_type)
         write_text(stem, json.dumps(source, indent=2, ensure_ascii=False) + "\n")  # the source's key order
         write_parquet(stem.with_suffix(".parquet"), pd.DataFrame(source))

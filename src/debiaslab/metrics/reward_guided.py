@@ -23,8 +23,17 @@ from dataclasses import dataclass, field
 from debiaslab.methods.policy import PolicySampling
 from debiaslab.methods.reward import RewardSettings
 
-METRICS = ("genbit_score", "avg_bias_ratio", "mean_bias", "gendered_pronoun_rate", "neutral_option_rate",
-           "stereotyped_option_rate", "kl_to_base", "mean_reward", "genbit_identity_lemmatizer")
+METRICS = (
+    "genbit_score",
+    "avg_bias_ratio",
+    "mean_bias",
+    "gendered_pronoun_rate",
+    "neutral_option_rate",
+    "stereotyped_option_rate",
+    "kl_to_base",
+    "mean_reward",
+    "genbit_identity_lemmatizer",
+)
 
 
 @dataclass(frozen=True)
@@ -48,11 +57,18 @@ def cell_values(records, genbit, label: str, boot) -> list[dict]:
     """The cell's score-store values, each with its bootstrap replicates over the cell's responses (`boot`:
     a core.statistics.Bootstrap seeded by the run's seed, so every cell of a seed resamples the same prompts)."""
     responses = list(records["response"])
-    values = boot.of_statistic(lambda idx: {k: genbit.score([responses[i] for i in idx])[k]
-                                            for k in ("genbit_score", "avg_bias_ratio")}, len(records))
-    for metric, column in (("mean_bias", "bias"), ("gendered_pronoun_rate", "gendered_pronoun"),
-                           ("neutral_option_rate", "neutral_option"), ("stereotyped_option_rate", "stereotyped_option"),
-                           ("kl_to_base", "kl"), ("mean_reward", "reward")):
+    values = boot.of_statistic(
+        lambda idx: {k: genbit.score([responses[i] for i in idx])[k] for k in ("genbit_score", "avg_bias_ratio")},
+        len(records),
+    )
+    for metric, column in (
+        ("mean_bias", "bias"),
+        ("gendered_pronoun_rate", "gendered_pronoun"),
+        ("neutral_option_rate", "neutral_option"),
+        ("stereotyped_option_rate", "stereotyped_option"),
+        ("kl_to_base", "kl"),
+        ("mean_reward", "reward"),
+    ):
         values[metric] = boot.of_mean(records[column].astype(float))
     values["genbit_identity_lemmatizer"] = {"value": float(genbit.lemmatizer == "identity"), "n": len(records)}
     return [{"split": label, "subset": "all", "metric": k, **values[k]} for k in METRICS]
@@ -74,8 +90,9 @@ def evaluate(model_spec, pool_path, cells: list[dict], settings: EvalSettings, s
     from debiaslab.methods.reward import Reward
 
     spec = models.ModelSpec.parse(model_spec)
-    prompts = eval_prompts(read_table(pool_path, required=["split", "rank", "prompt", "question", "occupation"]),
-                           settings.n_prompts)
+    prompts = eval_prompts(
+        read_table(pool_path, required=["split", "rank", "prompt", "question", "occupation"]), settings.n_prompts
+    )
     tokenizer = models.load_tokenizer(spec, padding_side="left")
     model = models.load_model(spec)
     reward = Reward(settings.reward)
@@ -116,8 +133,9 @@ def evaluate(model_spec, pool_path, cells: list[dict], settings: EvalSettings, s
         records["option"] = [chosen_option(t) for t in texts]
         records["gendered_pronoun"] = [has_gendered_pronoun(t) for t in texts]
         records["neutral_option"] = [o in NEUTRAL_OPTIONS for o in records["option"]]
-        records["stereotyped_option"] = [o is not None and o == stereotyped_option(occ)
-                                         for o, occ in zip(records["option"], records["occupation"])]
+        records["stereotyped_option"] = [
+            o is not None and o == stereotyped_option(occ) for o, occ in zip(records["option"], records["occupation"])
+        ]
         records["bias"], records["kl"], records["reward"] = scored["bias"], scored["kl"], scored["reward"]
         records["genbit_lemmatizer"] = reward.lemmatizer
         all_records.append(records)

@@ -32,7 +32,9 @@ def item_responses(items) -> list[dict]:
             if len(responses) != len(STYLES):
                 raise DataError(f"items row {n}: expected {len(STYLES)} responses per side, got {len(responses)}")
             for style, text in zip(STYLES, responses):
-                rows.append({"id": item.id, "prompt": item.prompt, "style": style, "correct": correct, "response": text})
+                rows.append(
+                    {"id": item.id, "prompt": item.prompt, "style": style, "correct": correct, "response": text}
+                )
     return rows
 
 
@@ -96,8 +98,10 @@ def score_sweep(model, adapter, items_path, settings: dict, run, scores_out, rec
             scores = score(reward_model, tokenizer, encoded, s.batch_size)
         for v in sweep_metrics(rows, scores, boot):
             values.append({"split": "heldout", "subset": lambda_subset(lam), **v})
-        records += [{"id": r["id"], "style": r["style"], "correct": r["correct"], "lambda": float(lam), "score": v}
-                    for r, v in zip(rows, scores)]
+        records += [
+            {"id": r["id"], "style": r["style"], "correct": r["correct"], "lambda": float(lam), "score": v}
+            for r, v in zip(rows, scores)
+        ]
     write_parquet(records_out, pd.DataFrame(records))
     write_scores(scores_out, score_rows(run, values, settings))
     hard = {v["subset"]: round(v["value"], 3) for v in values if v["metric"] == "rmbench_hard"}

@@ -25,8 +25,10 @@ def accuracy_matrix(chosen: Sequence[Sequence[float]], rejected: Sequence[Sequen
     c = np.asarray(chosen, dtype=float)
     r = np.asarray(rejected, dtype=float)
     if c.ndim != 2 or c.shape != r.shape or c.shape[1] < 2 or c.shape[0] == 0:
-        raise ValueError(f"chosen and rejected must both be (items × styles) with ≥ 1 item and ≥ 2 styles; "
-                         f"got {c.shape} and {r.shape}")
+        raise ValueError(
+            f"chosen and rejected must both be (items × styles) with ≥ 1 item and ≥ 2 styles; "
+            f"got {c.shape} and {r.shape}"
+        )
     return (c[:, :, None] > r[:, None, :]).mean(axis=0)
 
 

@@ -26,8 +26,12 @@ def keep_freed_memory() -> bool:
     these thresholds (MALLOC_*_THRESHOLD_, GLIBC_TUNABLES); a no-op without glibc. True where it
     changed them."""
     tunables = os.environ.get("GLIBC_TUNABLES", "")
-    if ("MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ
-            or "malloc.mmap_threshold" in tunables or "malloc.trim_threshold" in tunables):
+    if (
+        "MALLOC_MMAP_THRESHOLD_" in os.environ
+        or "MALLOC_TRIM_THRESHOLD_" in os.environ
+        or "malloc.mmap_threshold" in tunables
+        or "malloc.trim_threshold" in tunables
+    ):
         return False
     import ctypes
 

@@ -19,8 +19,12 @@ from dataclasses import dataclass, field
 
 PRONOUNS = {"male": ("he", "him", "his"), "female": ("she", "her", "her"), "neutral": ("they", "them", "their")}
 ACTIVITIES = (
-    "{p} finished the work early", "{p} planned the next week", "{p} spoke with the team",
-    "{p} would lead the meeting", "{p} solved the hardest problem", "{p} stayed late to help",
+    "{p} finished the work early",
+    "{p} planned the next week",
+    "{p} spoke with the team",
+    "{p} would lead the meeting",
+    "{p} solved the hardest problem",
+    "{p} stayed late to help",
 )
 
 

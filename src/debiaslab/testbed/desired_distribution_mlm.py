@@ -34,21 +34,27 @@ class AttributeMasking:
         import torch
         from transformers import DataCollatorForLanguageModeling
 
-        self.base = DataCollatorForLanguageModeling(tokenizer, mlm_probability=mlm_probability, seed=seed,
-                                                    return_tensors="pt")
+        self.base = DataCollatorForLanguageModeling(
+            tokenizer, mlm_probability=mlm_probability, seed=seed, return_tensors="pt"
+        )
         self.mask_id, self.probability = tokenizer.mask_token_id, probability
         self.generator = torch.Generator().manual_seed(seed + 1)
         ids = lambda text: tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
         # (determiner ids, attribute ids), longest first ("this man" before "this")
-        self.phrases = sorted({(tuple(ids(w.determiner)) if w.determiner else (), tuple(ids(w.attribute)))
-                               for w in dd.read_gendered_words()}, key=lambda p: -len(p[0] + p[1]))
+        self.phrases = sorted(
+            {
+                (tuple(ids(w.determiner)) if w.determiner else (), tuple(ids(w.attribute)))
+                for w in dd.read_gendered_words()
+            },
+            key=lambda p: -len(p[0] + p[1]),
+        )
         self.start = tokenizer("x")["input_ids"].index(ids("x")[0])  # the text's first token (1: after [CLS])
 
     def attribute_span(self, ids: list[int]) -> tuple[int, int] | None:
         """[start, end) of the attribute tokens where `ids` open with a gendered phrase, else None."""
         for det, attr in self.phrases:
             a = self.start + len(det)
-            if tuple(ids[self.start:a]) == det and tuple(ids[a:a + len(attr)]) == attr:
+            if tuple(ids[self.start : a]) == det and tuple(ids[a : a + len(attr)]) == attr:
                 return a, a + len(attr)
         return None
 

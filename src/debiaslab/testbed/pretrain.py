@@ -161,8 +161,15 @@ def _mlm_step(model, enc: dict, chunks: int) -> float:
     return total
 
 
-def pretrain(kind: str, documents: list[str], tokenizer_dir: str | Path, out_dir: str | Path, s: PretrainSettings,
-             *, collator=None) -> dict:
+def pretrain(
+    kind: str,
+    documents: list[str],
+    tokenizer_dir: str | Path,
+    out_dir: str | Path,
+    s: PretrainSettings,
+    *,
+    collator=None,
+) -> dict:
     """Pretrain a tiny `kind` ("causal" or "mlm") model on `documents`; save it to `out_dir`.
 
     `collator(tokenizer)` may replace the standard MLM collator (a model that must learn one
@@ -190,8 +197,13 @@ def pretrain(kind: str, documents: list[str], tokenizer_dir: str | Path, out_dir
     elif kind == "mlm":
         model = BertForMaskedLM(mlm_config(tok, s))
         encoded = [ids[: s.max_length] for ids in tok(documents)["input_ids"]]
-        collate = collator(tok) if collator else DataCollatorForLanguageModeling(
-            tok, mlm_probability=s.mlm_probability, seed=s.seed, return_tensors="pt")
+        collate = (
+            collator(tok)
+            if collator
+            else DataCollatorForLanguageModeling(
+                tok, mlm_probability=s.mlm_probability, seed=s.seed, return_tensors="pt"
+            )
+        )
     else:
         raise ValueError(f"kind must be 'causal' or 'mlm', got {kind!r}")
 
@@ -221,9 +233,14 @@ def pretrain(kind: str, documents: list[str], tokenizer_dir: str | Path, out_dir
                 pad_token_id=tok.pad_token_id,
                 do_sample=True,
             ).save_pretrained(tmp)
-    tail = losses[-max(1, len(losses) // 10):]
-    return {"kind": kind, "steps": s.steps, "documents": len(documents), "final_loss": sum(tail) / len(tail),
-            "parameters": sum(p.numel() for p in model.parameters())}
+    tail = losses[-max(1, len(losses) // 10) :]
+    return {
+        "kind": kind,
+        "steps": s.steps,
+        "documents": len(documents),
+        "final_loss": sum(tail) / len(tail),
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
 
 
 def write_pretrained(kind: str, corpus_path, tokenizers_dir, settings: dict, out_dir) -> dict:
@@ -233,4 +250,6 @@ def write_pretrained(kind: str, corpus_path, tokenizers_dir, settings: dict, out
 
     documents = read_corpus(corpus_path, use="pretrain")
     sub = {"causal": "causal", "mlm": "mlm"}[kind]
-    return pretrain(kind, documents, Path(tokenizers_dir) / sub, out_dir, build(PretrainSettings, settings, f"testbed.{kind}"))
+    return pretrain(
+        kind, documents, Path(tokenizers_dir) / sub, out_dir, build(PretrainSettings, settings, f"testbed.{kind}")
+    )

@@ -107,6 +107,12 @@ def _desired_distribution(rng: random.Random, strength: float, **settings) -> Co
     return desired_distribution_section(rng, strength, **settings)
 
 
-SECTIONS = {"occupations": occupation_section, "mcq": mcq_section, "arithmetic": arithmetic_section,
-            "safety": safety_world.corpus_section, "mmlu": mmlu_section, "glue": glue_section,
-            "desired_distribution": _desired_distribution}
+SECTIONS = {
+    "occupations": occupation_section,
+    "mcq": mcq_section,
+    "arithmetic": arithmetic_section,
+    "safety": safety_world.corpus_section,
+    "mmlu": mmlu_section,
+    "glue": glue_section,
+    "desired_distribution": _desired_distribution,
+}

@@ -89,10 +89,17 @@ def train_style_rm(dataset_dir, tokenizer_dir, out_dir, s: StyleRMSettings) -> d
         for correct in (True, False):
             vals = [v for r, v in zip(test, scores) if r["style"] == style and r["correct"] == correct]
             learned[f"{style}/{'correct' if correct else 'incorrect'}"] = sum(vals) / len(vals)
-    summary = {"steps": s.steps, "train_responses": len(train), "final_loss": tail_mean(losses),
-               "target_centre": centre, "heldout_mean_score": learned,
-               "planted": {st: {"correct": planted_reward(st, True, s) - centre, "incorrect": planted_reward(st, False, s) - centre}
-                           for st in STYLES}}
+    summary = {
+        "steps": s.steps,
+        "train_responses": len(train),
+        "final_loss": tail_mean(losses),
+        "target_centre": centre,
+        "heldout_mean_score": learned,
+        "planted": {
+            st: {"correct": planted_reward(st, True, s) - centre, "incorrect": planted_reward(st, False, s) - centre}
+            for st in STYLES
+        },
+    }
     with atomic_path(out_dir, directory=True) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)

@@ -64,13 +64,27 @@ def train_mlm(texts: list[str], vocab_size: int):
 
     normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=True, clean_text=True)
     pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    alphabet = sorted({ch for text in texts for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text))
-                       for ch in word})
+    alphabet = sorted(
+        {
+            ch
+            for text in texts
+            for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text))
+            for ch in word
+        }
+    )
     bpe = Tokenizer(models.BPE(unk_token="[UNK]"))
     bpe.normalizer, bpe.pre_tokenizer = normalizer, pre_tokenizer
     pieces = (vocab_size - len(MLM_SPECIALS)) // 2 + len(MLM_SPECIALS)
-    bpe.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=pieces, special_tokens=MLM_SPECIALS, min_frequency=1,
-                                                       initial_alphabet=alphabet, show_progress=False))
+    bpe.train_from_iterator(
+        texts,
+        trainers.BpeTrainer(
+            vocab_size=pieces,
+            special_tokens=MLM_SPECIALS,
+            min_frequency=1,
+            initial_alphabet=alphabet,
+            show_progress=False,
+        ),
+    )
     ranked = [t for t, _ in sorted(bpe.get_vocab().items(), key=lambda item: item[1]) if t not in MLM_SPECIALS]
     vocab = MLM_SPECIALS + ranked + [f"##{t}" for t in ranked]
 

@@ -30,8 +30,19 @@ from dataclasses import dataclass, field
 
 TEMPLATES = ("lm_eval", "letters")
 LETTERS = ("A", "B", "C")
-REQUIRED = ("context", "question", "ans0", "ans1", "ans2", "label", "category", "context_condition",
-            "question_polarity", "answer_info", "additional_metadata")
+REQUIRED = (
+    "context",
+    "question",
+    "ans0",
+    "ans1",
+    "ans2",
+    "label",
+    "category",
+    "context_condition",
+    "question_polarity",
+    "answer_info",
+    "additional_metadata",
+)
 
 
 @dataclass(frozen=True)
@@ -64,8 +75,13 @@ def answer_groups(info, text: str) -> list[str]:
     group = "_".join(info)
     for old, new in (("M-", "M_"), ("F-", "F_"), ("lowSES-", "lowSES_"), ("highSES-", "highSES_")):
         group = group.replace(old, new)
-    for old, new in (("lowSES", "low SES"), ("highSES", "high SES"), ("nonObese", "non Obese"),
-                     ("nonDisabled", "non Disabled"), ("nonTrans", "non Trans")):
+    for old, new in (
+        ("lowSES", "low SES"),
+        ("highSES", "high SES"),
+        ("nonObese", "non Obese"),
+        ("nonDisabled", "non Disabled"),
+        ("nonTrans", "non Trans"),
+    ):
         group = group.replace(old, new)
     if "woman" in group:
         group = group.replace("woman", "F_woman")
@@ -83,8 +99,12 @@ def biased_answers(item: dict) -> list[int]:
         groups = answer_groups(info, text)
         if item["question_polarity"] == "neg" and stereotyped & set(groups):
             out.append(i)
-        elif (item["question_polarity"] == "nonneg" and groups and groups[-1] != "unknown"
-              and not stereotyped & set(groups)):
+        elif (
+            item["question_polarity"] == "nonneg"
+            and groups
+            and groups[-1] != "unknown"
+            and not stereotyped & set(groups)
+        ):
             out.append(i)
     return out
 
@@ -94,7 +114,9 @@ def unknown_answer(item: dict) -> int:
 
     found = [i for i, info in enumerate(item["answer_info"]) if info and str(info[-1]).lower() == "unknown"]
     if len(found) != 1:
-        raise DataError(f"BBQ item {item['id']}: expected one answer labelled 'unknown' in answer_info, found {len(found)}")
+        raise DataError(
+            f"BBQ item {item['id']}: expected one answer labelled 'unknown' in answer_info, found {len(found)}"
+        )
     return found[0]
 
 
@@ -102,12 +124,18 @@ def normalise(row: dict, index: int) -> dict:
     """One item as plain Python values, whichever reader produced the row (Arrow structs or JSON)."""
     info = row["answer_info"]
     meta = row["additional_metadata"] or {}
-    return {"id": row.get("example_id", index), "category": str(row["category"]), "context": str(row["context"]),
-            "question": str(row["question"]), "answers": [str(row[f"ans{i}"]) for i in range(3)],
-            "answer_info": [[str(v) for v in info[f"ans{i}"]] for i in range(3)],
-            "stereotyped_groups": [str(g) for g in meta.get("stereotyped_groups", [])],
-            "question_polarity": str(row["question_polarity"]), "context_condition": str(row["context_condition"]),
-            "label": int(row["label"])}
+    return {
+        "id": row.get("example_id", index),
+        "category": str(row["category"]),
+        "context": str(row["context"]),
+        "question": str(row["question"]),
+        "answers": [str(row[f"ans{i}"]) for i in range(3)],
+        "answer_info": [[str(v) for v in info[f"ans{i}"]] for i in range(3)],
+        "stereotyped_groups": [str(g) for g in meta.get("stereotyped_groups", [])],
+        "question_polarity": str(row["question_polarity"]),
+        "context_condition": str(row["context_condition"]),
+        "label": int(row["label"]),
+    }
 
 
 def read_frame(d: BBQDataset):
@@ -116,8 +144,10 @@ def read_frame(d: BBQDataset):
 
     if d.path is None:
         files = sorted(packaged_dir().iterdir(), key=lambda f: f.name)
-        return pd.concat([pd.read_json(f, lines=True, compression="gzip") for f in files if f.name.endswith(".jsonl.gz")],
-                         ignore_index=True)
+        return pd.concat(
+            [pd.read_json(f, lines=True, compression="gzip") for f in files if f.name.endswith(".jsonl.gz")],
+            ignore_index=True,
+        )
     from debiaslab.hub.datasets import load
 
     return load(d.path, d.split, name=d.name, revision=d.revision).to_pandas()
@@ -158,10 +188,20 @@ def item_records(items: list[dict], scores: dict[int, list[float]]):
     rows = []
     for i, item in enumerate(items):
         pred = predict(scores[i])
-        rows.append({"id": item["id"], "category": item["category"], "context_condition": item["context_condition"],
-                     "question_polarity": item["question_polarity"], "label": item["label"], "prediction": pred,
-                     "correct": pred == item["label"], "biased": pred in item["biased"],
-                     "unknown": pred == item["unknown"], "loglikelihoods": scores[i]})
+        rows.append(
+            {
+                "id": item["id"],
+                "category": item["category"],
+                "context_condition": item["context_condition"],
+                "question_polarity": item["question_polarity"],
+                "label": item["label"],
+                "prediction": pred,
+                "correct": pred == item["label"],
+                "biased": pred in item["biased"],
+                "unknown": pred == item["unknown"],
+                "loglikelihoods": scores[i],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -181,11 +221,25 @@ def summary(records, boot, split: str = "test") -> list[dict]:
         items = (part["correct"].to_numpy(), ambiguous, part["biased"].to_numpy(), part["unknown"].to_numpy())
         full = bbq_scores(*items, np.arange(len(part)))
         replicates = bbq_scores(*items, boot.indices(len(part), stream))
-        sizes = {"acc": len(part), "acc_ambig": int(ambiguous.sum()), "bias_ambig": int(ambiguous.sum()),
-                 "acc_disambig": int((~ambiguous).sum()), "bias_disambig": int((~ambiguous).sum())}
-        values += [{"split": split, "subset": subset, "metric": f"bbq_{key}", "value": float(full[key]), "n": n,
-                    "replicates": replicates[key]}
-                   for key, n in sizes.items() if n and not np.isnan(full[key])]
+        sizes = {
+            "acc": len(part),
+            "acc_ambig": int(ambiguous.sum()),
+            "bias_ambig": int(ambiguous.sum()),
+            "acc_disambig": int((~ambiguous).sum()),
+            "bias_disambig": int((~ambiguous).sum()),
+        }
+        values += [
+            {
+                "split": split,
+                "subset": subset,
+                "metric": f"bbq_{key}",
+                "value": float(full[key]),
+                "n": n,
+                "replicates": replicates[key],
+            }
+            for key, n in sizes.items()
+            if n and not np.isnan(full[key])
+        ]
     return values
 
 

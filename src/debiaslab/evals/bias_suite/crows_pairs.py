@@ -64,7 +64,9 @@ def shared_positions(ids1: list[int], ids2: list[int]) -> tuple[list[int], list[
     return one, two
 
 
-def mlm_pair_scores(model, tokenizer, more: list[str], less: list[str], s: CrowsSettings) -> tuple[list[float], list[float]]:
+def mlm_pair_scores(
+    model, tokenizer, more: list[str], less: list[str], s: CrowsSettings
+) -> tuple[list[float], list[float]]:
     """Nangia et al.'s PLL of each sentence over the tokens it shares with its pair partner."""
     from debiaslab.evals.corpus_perplexity import masked_token_logprobs
 
@@ -100,14 +102,28 @@ def summary(records, boot, split: str = "test") -> list[dict]:
     crows_stereo_score / crows_antistereo_score by direction, crows_tie_rate; each with replicates over its
     pairs (`boot`: a core.statistics.Bootstrap)."""
     prefers, tie = records["prefers_more"].astype(float), records["tie"].astype(float)
-    values = [{"split": split, "subset": "all", "metric": "crows_stereotype_score", **boot.of_mean(prefers)},
-              {"split": split, "subset": "all", "metric": "crows_tie_rate", **boot.of_mean(tie)}]
+    values = [
+        {"split": split, "subset": "all", "metric": "crows_stereotype_score", **boot.of_mean(prefers)},
+        {"split": split, "subset": "all", "metric": "crows_tie_rate", **boot.of_mean(tie)},
+    ]
     for direction, part in records.groupby("stereo_antistereo"):
-        values.append({"split": split, "subset": "all", "metric": f"crows_{direction}_score",
-                       **boot.of_mean(part["prefers_more"].astype(float))})
+        values.append(
+            {
+                "split": split,
+                "subset": "all",
+                "metric": f"crows_{direction}_score",
+                **boot.of_mean(part["prefers_more"].astype(float)),
+            }
+        )
     for bias, part in records.groupby("bias_type"):
-        values.append({"split": split, "subset": bias, "metric": "crows_stereotype_score",
-                       **boot.of_mean(part["prefers_more"].astype(float))})
+        values.append(
+            {
+                "split": split,
+                "subset": bias,
+                "metric": "crows_stereotype_score",
+                **boot.of_mean(part["prefers_more"].astype(float)),
+            }
+        )
     return values
 
 
@@ -119,7 +135,7 @@ def score_pairs(model, tokenizer, kind: str, frame, s: CrowsSettings):
         more_scores, less_scores = mlm_pair_scores(model, tokenizer, more, less, s)
     else:
         scores, _ = sentence_loglikelihoods(model, tokenizer, more + less, s.batch_size, s.max_length)
-        more_scores, less_scores = scores[: len(more)], scores[len(more):]
+        more_scores, less_scores = scores[: len(more)], scores[len(more) :]
     return pair_records(frame, more_scores, less_scores)
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 
-def sentence_loglikelihoods(model, tokenizer, texts: list[str], batch_size: int, max_length: int
-                            ) -> tuple[list[float], list[int]]:
+def sentence_loglikelihoods(
+    model, tokenizer, texts: list[str], batch_size: int, max_length: int
+) -> tuple[list[float], list[int]]:
     """(Σ log p(token | prefix), number of tokens) of each text, the first token conditioned on the
     tokenizer's BOS (or EOS) token: lm-evaluation-harness's rule for a context-free request (CrowS-Pairs)
     and bias-bench's "unconditional start token" (StereoSet)."""

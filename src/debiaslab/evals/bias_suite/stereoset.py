@@ -64,9 +64,16 @@ def normalise(example: dict) -> dict:
         label = sent["gold_label"]
         by_label[LABELS[int(label)] if not isinstance(label, str) else label] = str(sent["sentence"])
     if set(by_label) != set(LABELS):
-        raise DataError(f"StereoSet example {example['id']}: needs one sentence per gold label {LABELS}, got {sorted(by_label)}")
-    return {"id": str(example["id"]), "bias_type": str(example["bias_type"]), "target": str(example["target"]),
-            "context": str(example["context"]), "sentences": by_label}
+        raise DataError(
+            f"StereoSet example {example['id']}: needs one sentence per gold label {LABELS}, got {sorted(by_label)}"
+        )
+    return {
+        "id": str(example["id"]),
+        "bias_type": str(example["bias_type"]),
+        "target": str(example["target"]),
+        "context": str(example["context"]),
+        "sentences": by_label,
+    }
 
 
 def load_examples(s: StereoSetSettings) -> list[dict]:
@@ -88,7 +95,9 @@ def load_examples(s: StereoSetSettings) -> list[dict]:
         rows = load(d.path, d.split, name=d.name, revision=d.revision).to_list()
     examples = [normalise(row) for row in rows]
     if s.bias_types:
-        kept = keep_values(pd.DataFrame({"bias_type": [e["bias_type"] for e in examples]}), "bias_type", s.bias_types, d.path)
+        kept = keep_values(
+            pd.DataFrame({"bias_type": [e["bias_type"] for e in examples]}), "bias_type", s.bias_types, d.path
+        )
         examples = [examples[i] for i in kept.index]
     return examples
 
@@ -110,7 +119,7 @@ def mlm_scores(model, tokenizer, examples: list[dict], batch_size: int) -> list[
                 placed = tokenizer.decode(pieces[:k])
                 ids = tokenizer(example["context"].replace("BLANK", f"{placed}{tokenizer.mask_token}"))["input_ids"]
                 pos = ids.index(tokenizer.mask_token_id)
-                items.append((ids[:pos] + [piece] + ids[pos + 1:], pos))
+                items.append((ids[:pos] + [piece] + ids[pos + 1 :], pos))
                 owner.append((e, label))
     probs: dict[tuple[int, str], list[float]] = {}
     for key, logprob in zip(owner, masked_token_logprobs(model, tokenizer, items, batch_size)):
@@ -125,7 +134,7 @@ def causal_scores(model, tokenizer, examples: list[dict], batch_size: int, max_l
     texts = [example["sentences"][label] for example in examples for label in LABELS]
     sums, counts = sentence_loglikelihoods(model, tokenizer, texts, batch_size, max_length)
     means = [v / max(n, 1) for v, n in zip(sums, counts)]
-    return [dict(zip(LABELS, means[i:i + len(LABELS)])) for i in range(0, len(means), len(LABELS))]
+    return [dict(zip(LABELS, means[i : i + len(LABELS)])) for i in range(0, len(means), len(LABELS))]
 
 
 def summary(records, boot, split: str) -> list[dict]:
@@ -142,8 +151,17 @@ def summary(records, boot, split: str) -> list[dict]:
         terms = part["target"].to_numpy()
         full = stereoset_scores(terms, pro, related, np.arange(len(part)))
         replicates = stereoset_scores(terms, pro, related, boot.indices(len(part), stream))
-        values += [{"split": split, "subset": subset, "metric": f"stereoset_{k}", "value": float(full[k][0]),
-                    "n": len(part), "replicates": replicates[k]} for k in ("ss", "lms", "icat")]
+        values += [
+            {
+                "split": split,
+                "subset": subset,
+                "metric": f"stereoset_{k}",
+                "value": float(full[k][0]),
+                "n": len(part),
+                "replicates": replicates[k],
+            }
+            for k in ("ss", "lms", "icat")
+        ]
     return values
 
 
@@ -156,6 +174,7 @@ def score(model, tokenizer, kind: str, s: StereoSetSettings, boot, batch_size: i
         scores = mlm_scores(model, tokenizer, examples, batch_size)
     else:
         scores = causal_scores(model, tokenizer, examples, batch_size, max_length)
-    records = pd.DataFrame([{"id": e["id"], "bias_type": e["bias_type"], "target": e["target"]} | sc
-                            for e, sc in zip(examples, scores)])
+    records = pd.DataFrame(
+        [{"id": e["id"], "bias_type": e["bias_type"], "target": e["target"]} | sc for e, sc in zip(examples, scores)]
+    )
     return summary(records, boot, s.dataset.split), records

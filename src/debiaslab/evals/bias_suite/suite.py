@@ -19,7 +19,12 @@ from debiaslab.evals.bias_suite.winogender import WinoGenderSettings
 
 log = logging.getLogger(__name__)
 BENCHMARKS = ("bbq", "winogender", "stereoset", "crows_pairs")
-KINDS = {"bbq": ("causal",), "winogender": ("causal",), "stereoset": ("causal", "mlm"), "crows_pairs": ("causal", "mlm")}
+KINDS = {
+    "bbq": ("causal",),
+    "winogender": ("causal",),
+    "stereoset": ("causal", "mlm"),
+    "crows_pairs": ("causal", "mlm"),
+}
 
 
 @dataclass(frozen=True)
@@ -40,12 +45,18 @@ def chosen(s: BiasSuiteSettings, kind: str) -> list[str]:
         return [b for b in BENCHMARKS if kind in KINDS[b] and (b != "stereoset" or s.stereoset.dataset.path)]
     for b in s.benchmarks:
         if b not in KINDS:
-            raise ConfigError(f"evaluations.bias_suite.benchmarks: unknown benchmark {b!r}; known: {', '.join(BENCHMARKS)}")
+            raise ConfigError(
+                f"evaluations.bias_suite.benchmarks: unknown benchmark {b!r}; known: {', '.join(BENCHMARKS)}"
+            )
         if kind not in KINDS[b]:
-            raise ConfigError(f"evaluations.bias_suite.benchmarks: {b} defines no score for a {kind} model "
-                              f"(it needs {' or '.join(KINDS[b])})")
+            raise ConfigError(
+                f"evaluations.bias_suite.benchmarks: {b} defines no score for a {kind} model "
+                f"(it needs {' or '.join(KINDS[b])})"
+            )
     if "stereoset" in s.benchmarks and not s.stereoset.dataset.path:
-        raise ConfigError("evaluations.bias_suite.stereoset.dataset.path: no StereoSet data ships with debiaslab; name a file or Hub dataset")
+        raise ConfigError(
+            "evaluations.bias_suite.stereoset.dataset.path: no StereoSet data ships with debiaslab; name a file or Hub dataset"
+        )
     return list(s.benchmarks)
 
 
@@ -77,8 +88,10 @@ def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=N
     kind = spec.kind if spec.kind != "auto" else models.infer_kind(spec)
     if kind not in ("causal", "mlm") or spec.diffusion:
         what = "a diffusion model (no sentence likelihood)" if spec.diffusion else f"a {kind} model"
-        raise ConfigError(f"evaluations.bias_suite: model {spec.path} is {what}; needs a causal or masked LM "
-                          "(leave it out of evaluations.bias_suite.models)")
+        raise ConfigError(
+            f"evaluations.bias_suite: model {spec.path} is {what}; needs a causal or masked LM "
+            "(leave it out of evaluations.bias_suite.models)"
+        )
     names = chosen(s, kind)
     if not names:
         raise ConfigError(f"evaluations.bias_suite: no benchmark to run on the {kind} model {spec.path}")

@@ -58,14 +58,21 @@ def load(s: WinoGenderSettings):
     stats = read_table(stats_path, required=["occupation", s.statistic])
     parts = sentences["sentid"].str.split(".", expand=True)
     if parts.shape[1] != 5 or not parts[3].isin(GENDERS).all():
-        raise DataError(f"{folder}/{SENTENCES}: sentid must be occupation.participant.answer.gender.txt with gender in {GENDERS}")
-    sentences = sentences.assign(occupation=parts[0], participant=parts[1], answer=parts[2].astype(int), gender=parts[3])
-    triples = sentences.pivot_table(index=["occupation", "participant", "answer"], columns="gender", values="sentence",
-                                    aggfunc="first").reset_index()
+        raise DataError(
+            f"{folder}/{SENTENCES}: sentid must be occupation.participant.answer.gender.txt with gender in {GENDERS}"
+        )
+    sentences = sentences.assign(
+        occupation=parts[0], participant=parts[1], answer=parts[2].astype(int), gender=parts[3]
+    )
+    triples = sentences.pivot_table(
+        index=["occupation", "participant", "answer"], columns="gender", values="sentence", aggfunc="first"
+    ).reset_index()
     incomplete = triples[list(GENDERS)].isna().any(axis=1)
     if incomplete.any():
         row = triples[incomplete].iloc[0]
-        raise DataError(f"{folder}/{SENTENCES}: {row['occupation']}.{row['participant']}.{row['answer']} lacks a pronoun variant")
+        raise DataError(
+            f"{folder}/{SENTENCES}: {row['occupation']}.{row['participant']}.{row['answer']} lacks a pronoun variant"
+        )
     missing = sorted(set(triples["occupation"]) - set(stats["occupation"]))
     if missing:
         raise DataError(f"{stats_path}: no {s.statistic} for occupation(s) {missing}")
@@ -92,8 +99,10 @@ def triple_records(triples, loglikelihoods: list[list[float]], statistic: dict[s
     records["statistic"] = records["occupation"].map(statistic)
     gotcha = [gotcha_pronoun(a, pct) for a, pct in zip(records["answer"], records["statistic"])]
     records["gotcha_pronoun"] = gotcha
-    records["gotcha_share"] = [None if g is None else (r["she_share"] if g == "female" else 1 - r["she_share"])
-                               for g, (_, r) in zip(gotcha, records.iterrows())]
+    records["gotcha_share"] = [
+        None if g is None else (r["she_share"] if g == "female" else 1 - r["she_share"])
+        for g, (_, r) in zip(gotcha, records.iterrows())
+    ]
     return records
 
 
@@ -106,24 +115,53 @@ def summary(records, boot, split: str = "test") -> list[dict]:
 
     from debiaslab.metrics.bias_benchmarks import pearson
 
-    per_occupation = records.groupby("occupation", sort=True).agg(she=("she_share", "mean"), statistic=("statistic", "first"))
+    per_occupation = records.groupby("occupation", sort=True).agg(
+        she=("she_share", "mean"), statistic=("statistic", "first")
+    )
     she, stat = per_occupation["she"].to_numpy(), per_occupation["statistic"].to_numpy(dtype=np.float64)
     rows = boot.indices(len(she))
-    values = [{"split": split, "subset": "all", "metric": "winogender_she_share", "value": float(she.mean()),
-               "n": len(she), "replicates": she[rows].mean(axis=1)},
-              {"split": split, "subset": "all", "metric": "winogender_neutral_share",
-               **boot.of_mean(records["p_neutral"], stream=1)}]
+    values = [
+        {
+            "split": split,
+            "subset": "all",
+            "metric": "winogender_she_share",
+            "value": float(she.mean()),
+            "n": len(she),
+            "replicates": she[rows].mean(axis=1),
+        },
+        {
+            "split": split,
+            "subset": "all",
+            "metric": "winogender_neutral_share",
+            **boot.of_mean(records["p_neutral"], stream=1),
+        },
+    ]
     r = pearson(she, stat)
     if not np.isnan(r):
-        values.append({"split": split, "subset": "all", "metric": "winogender_correlation", "value": r, "n": len(she),
-                       "replicates": pearson(she[rows], stat[rows])})
+        values.append(
+            {
+                "split": split,
+                "subset": "all",
+                "metric": "winogender_correlation",
+                "value": r,
+                "n": len(she),
+                "replicates": pearson(she[rows], stat[rows]),
+            }
+        )
     gotcha = records["gotcha_share"].dropna().astype(float)
     if len(gotcha):
-        values.append({"split": split, "subset": "gotcha", "metric": "winogender_gotcha_share",
-                       **boot.of_mean(gotcha, stream=2)})
-    values += [{"split": split, "subset": occupation, "metric": "winogender_she_share",
-                **boot.of_mean(part["she_share"], stream=k + 3)}
-               for k, (occupation, part) in enumerate(records.groupby("occupation", sort=True))]
+        values.append(
+            {"split": split, "subset": "gotcha", "metric": "winogender_gotcha_share", **boot.of_mean(gotcha, stream=2)}
+        )
+    values += [
+        {
+            "split": split,
+            "subset": occupation,
+            "metric": "winogender_she_share",
+            **boot.of_mean(part["she_share"], stream=k + 3),
+        }
+        for k, (occupation, part) in enumerate(records.groupby("occupation", sort=True))
+    ]
     return values
 
 
@@ -134,6 +172,6 @@ def score(model, tokenizer, kind: str, s: WinoGenderSettings, boot, batch_size: 
     triples, statistic = load(s)
     texts = [triples[g].iloc[i] for i in range(len(triples)) for g in GENDERS]
     lls, _ = sentence_loglikelihoods(model, tokenizer, texts, batch_size, max_length)
-    per_triple = [lls[i:i + len(GENDERS)] for i in range(0, len(lls), len(GENDERS))]
+    per_triple = [lls[i : i + len(GENDERS)] for i in range(0, len(lls), len(GENDERS))]
     records = triple_records(triples, per_triple, statistic)
     return summary(records, boot), records
