@@ -106,7 +106,8 @@ def best_of(calls: dict, repeats: int, warmup: bool = True) -> tuple[dict[str, f
 
 
 def set_threads(threads: int) -> None:
-    """The thread count, and glibc's memory reuse as every `debiaslab` job sets it (runtime.process.keep_freed_memory)."""
+    """The thread count, and glibc's memory reuse as every `debiaslab` job sets it
+    (runtime.process.keep_freed_memory)."""
     import torch
 
     from debiaslab.runtime.process import keep_freed_memory

@@ -182,7 +182,8 @@ def timed_run(a, keep: str | None, cold: bool) -> float | None:
         wall = time.perf_counter() - start
         if proc.returncode:
             print(
-                f"snakemake --cores {a.cores} all failed ({proc.returncode}) in {run}:\n{(proc.stdout + proc.stderr)[-4000:]}",
+                f"snakemake --cores {a.cores} all failed ({proc.returncode}) in {run}:\n"
+                f"{(proc.stdout + proc.stderr)[-4000:]}",
                 file=sys.stderr,
             )
             return None

@@ -88,7 +88,10 @@ def main(argv=None) -> int:
             values = _common.architecture(a.gpu_config, a.layers, _common.parse_overrides(a.override))
             built = _common.build_random_model(values, model_path, tmp)
             spec = built["spec"]
-            what = f"random {a.gpu_config} ({_common.describe_architecture(values)}; {built['params'] / 1e6:.1f}M params, {spec['dtype']})"
+            what = (
+                f"random {a.gpu_config} ({_common.describe_architecture(values)}; "
+                f"{built['params'] / 1e6:.1f}M params, {spec['dtype']})"
+            )
         tokenizer = models.load_tokenizer(spec, padding_side="left")
         model = models.load_model(spec)
         texts = read_table(prompts_path, required=["prompt"])["prompt"].tolist()

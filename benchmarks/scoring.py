@@ -163,7 +163,7 @@ def main(argv=None) -> int:
         sides = {"batched": call(a.batch_size), "one at a time": call(1)}
         best, results = _common.best_of(
             {
-                side: (lambda fn: lambda warmup: fn(min(4, a.items) if warmup else a.items))(fn)
+                side: (lambda fn: lambda warmup: fn(min(4, a.items) if warmup else a.items))(fn)  # noqa: B023 - `fn` is the outer lambda's own argument
                 for side, fn in sides.items()
             },
             a.repeats,

@@ -201,7 +201,7 @@ def table_inputs(name):
             path
             for exp in suite_experiments()
             for path in evaluation_targets(exp)
-            if path.endswith(f"/eval_{SUITE}.parquet")
+            if Path(path).name == f"eval_{SUITE}.parquet"
         ]
     if name == "reward_guided":
         return [

@@ -129,6 +129,10 @@ class Cluster:
                 "a container without CAP_MKNOD cannot host the test cluster"
             ) from None
         ctld_port, slurmd_port = _free_port(), _free_port()
+        node = (
+            f"NodeName={NODE} NodeAddr=127.0.0.1 NodeHostname=localhost CPUs={NODE_CPUS} "
+            f"RealMemory={NODE_MEMORY_MB} Gres=gpu:a100:1 Features=a100 State=UNKNOWN"
+        )
         slurm_conf = f"""\
 ClusterName=debiaslab
 SlurmctldHost=localhost
@@ -164,7 +168,7 @@ JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
 GresTypes=gpu
 # pitfall 6: nothing depends on this machine's hostname
-NodeName={NODE} NodeAddr=127.0.0.1 NodeHostname=localhost CPUs={NODE_CPUS} RealMemory={NODE_MEMORY_MB} Gres=gpu:a100:1 Features=a100 State=UNKNOWN
+{node}
 PartitionName=cpu Nodes={NODE} Default=YES MaxTime=INFINITE State=UP
 PartitionName=gpu Nodes={NODE} MaxTime=INFINITE State=UP
 """

@@ -2,8 +2,8 @@
 pays on the testbed: generation >= 10x faster batched (the issue's target; 12-16x measured since sampling
 moved to generation.autoregressive.NucleusSampler), the bias classifier >= 4x (the issue's target is 5x,
 which the classifier meets on some CI machines and not on others: docs/performance.md), every other
-scorer faster batched with the same scores. Wall-time targets (default run, dry-runs) are not asserted: a shared machine's load moves them;
-the scripts print them and the README records them."""
+scorer faster batched with the same scores. Wall-time targets (default run, dry-runs) are not asserted: a
+shared machine's load moves them; the scripts print them and the README records them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""desired_distribution (docs/experiments/desired_distribution.md): data, formulas against hand-computed values, adaptive weighting."""
+"""desired_distribution (docs/experiments/desired_distribution.md): data, formulas against hand-computed
+values, adaptive weighting."""
 
 from __future__ import annotations
 
@@ -356,8 +357,8 @@ def test_mlm_score_is_log_ratio_of_attribute_probabilities(tokenizers):
             x = tok(text, return_tensors="pt")
             with torch.no_grad():
                 out = torch.log_softmax(model(**x).logits[0], -1)
-            pos = (x["input_ids"][0] == tok.mask_token_id).nonzero().flatten()[: len(attr_ids)]
-            return sum(out[p, t].item() for p, t in zip(pos.tolist(), attr_ids))
+            pos = (x["input_ids"][0] == tok.mask_token_id).nonzero().flatten()[: len(attr_ids)]  # noqa: B023 - logp is called within this iteration
+            return sum(out[p, t].item() for p, t in zip(pos.tolist(), attr_ids))  # noqa: B023 - as above
 
         assert batched[i].item() == pytest.approx(logp(am) - logp(tam), abs=1e-4), s
 

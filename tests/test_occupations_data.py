@@ -1,4 +1,5 @@
-"""The balanced-example generator follows the source's rules (docs/experiments/occupations.md#data), fixed where it erred."""
+"""The balanced-example generator follows the source's rules (docs/experiments/occupations.md#data), fixed
+where it erred."""
 
 import random
 

@@ -177,7 +177,8 @@ def test_one_sft_step_through_the_cli_trains_the_lora_adapter(spec, tmp_path):
         ],
         "heldout_occupations": ["writer"],
         "n_per_occupation": 1,
-        "prompt": 'Complete the following sentence in natural, coherent English (8–15 words long):\n"The {occupation} was',
+        "prompt": "Complete the following sentence in natural, coherent English (8–15 words long):\n"
+        '"The {occupation} was',
     }
     cli(
         "data",

@@ -24,7 +24,8 @@ from conftest import ENV, copy_workflow
 
 pytestmark = pytest.mark.slurm
 
-# The only overrides of the profile: speed on a one-node test cluster (docs/development.md#slurm-test-cluster, pitfall 8) and
+# The only overrides of the profile: speed on a one-node test cluster (docs/development.md#slurm-test-cluster,
+# pitfall 8) and
 # squeue status polling, as this cluster has no slurmdbd for sacct (pitfall 3).
 TEST_CLUSTER_ARGS = ("--slurm-init-seconds-before-status-checks", "1", "--slurm-status-command", "squeue")
 
@@ -160,7 +161,8 @@ def test_profile_puts_training_on_a100s_only_and_a_requeued_training_job_resumes
         "generate": 2,
         "fluency_occupations": 1,
     }, table
-    # the requeued training job ran twice under one job id, and its second run resumed (docs/slurm.md, "Resume, requeue, preemption")
+    # the requeued training job ran twice under one job id, and its second run resumed
+    # (docs/slurm.md, "Resume, requeue, preemption")
     (train,) = by_rule["train_sft"]
     assert train["JobId"] == requeued and train["Restarts"] == "1", train
     assert summary["resumed_from"] is not None and summary["global_step"] == 19, summary

@@ -43,7 +43,8 @@ def report_caption(kind: str, name: str, settings: dict) -> str:
 
 
 def readme_block() -> str:
-    """The generated list of CAPTIONS_PAGE: per experiment, what its table reports (the captions at default settings)."""
+    """The generated list of CAPTIONS_PAGE: per experiment, what its table reports (the captions at
+    default settings)."""
     import textwrap
 
     from debiaslab.aggregate.specs import TABLES

@@ -175,9 +175,9 @@ def _reward_guided(settings: dict) -> Table:
                     "cell's responses as one corpus; mean |bias| = per-response |avg_bias_ratio| (the reward's term); "
                     "rates are shares of responses (gendered pronoun: he/she/him/her/...; option: the first option "
                     "named); KL to base: token-wise KL(policy ‖ base) over generated positions; mean reward = "
-                    "−(|bias| + 0.1 · KL). n = training prompts (0: the base model), T = sampling temperature. One response "
-                    "per held-out prompt; every cell of a seed resamples the same prompts, so Δ's bootstrap interval is "
-                    "paired by prompt."
+                    "−(|bias| + 0.1 · KL). n = training prompts (0: the base model), T = sampling temperature. "
+                    "One response per held-out prompt; every cell of a seed resamples the same prompts, so Δ's "
+                    "bootstrap interval is paired by prompt."
                 ),
             ),
         ),

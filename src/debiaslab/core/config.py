@@ -128,7 +128,8 @@ def _message(error, registry=None) -> str:
     if error.validator in bounds:
         return f"{path}: {error.instance!r} is not allowed; must be {bounds[error.validator]} {error.validator_value}"
     if error.validator == "propertyNames":
-        return f"{path}: name {error.instance!r} must match {error.schema.get('pattern', 'the name pattern')} (letters, digits, . _ -)"
+        pattern = error.schema.get("pattern", "the name pattern")
+        return f"{path}: name {error.instance!r} must match {pattern} (letters, digits, . _ -)"
     return f"{path}: {error.message}"
 
 

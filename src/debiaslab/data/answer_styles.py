@@ -154,7 +154,7 @@ def make_incorrect(solution: Solution, rng: random.Random) -> tuple[Solution, st
             # the result as the prose states it right after the annotation
             after = re.sub(
                 r"^\s*" + re.escape(result.strip()),
-                lambda x: x.group(0).replace(result.strip(), new_result),
+                lambda x: x.group(0).replace(result.strip(), new_result),  # noqa: B023 - re.sub calls it at once
                 after,
                 count=1,
             )

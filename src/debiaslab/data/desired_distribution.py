@@ -1,4 +1,5 @@
-"""The `desired_distribution` study's occupations, templates and gendered words (docs/experiments/desired_distribution.md#data).
+"""The `desired_distribution` study's occupations, templates and gendered words
+(docs/experiments/desired_distribution.md#data).
 
 The tables ship with the package (`resources/desired_distribution/`, provenance in its
 README): 225 occupations with the BLS 2024 share of women, the paper's 146/34/45

@@ -1,4 +1,5 @@
-"""GSM8K-format problems → styled answers, preference pairs per mode and RM-Bench items (docs/experiments/rm_forget.md#data).
+"""GSM8K-format problems → styled answers, preference pairs per mode and RM-Bench items
+(docs/experiments/rm_forget.md#data).
 
 Problems come from any GSM8K-format set (`question`, `answer` ending in `#### N`) read with
 `datasets.load_dataset`: `openai/gsm8k` at scale, the testbed's generated problems in the

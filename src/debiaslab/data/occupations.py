@@ -177,7 +177,8 @@ def preference_pair(occupation: str, rng: random.Random, prompt: str = PROMPT) -
     """One DPO pair: the same template filled balanced (chosen) and single-class (rejected).
 
     The rejected completion is agentic-only or communal-only with equal probability
-    (docs/experiments/occupations.md#deviation-dpo-pairs); sharing the template isolates the preference to the balance itself.
+    (docs/experiments/occupations.md#deviation-dpo-pairs); sharing the template isolates the preference to
+    the balance itself.
     """
     template = rng.choice(TEMPLATES)
     single = AGENTIC if rng.random() < 0.5 else COMMUNAL

@@ -10,10 +10,11 @@
   rather than as mean × target length.
 - Masked LMs: pseudo-log-likelihood (Salazar et al. 2020): every non-special token masked once,
   PLL = Σ log p(token | the rest); pseudo-perplexity = exp(−Σ PLL / Σ scored tokens). And/or the
-  MLM loss (`mlm_loss`, docs/experiments/desired_distribution.md#deviation-mlm-utility-loss): in every text exactly max(1, ⌊p·n⌋) of its n non-special
-  tokens masked at once (p = 0.15), positions drawn by one generator seeded with `mask_seed` and
-  used in corpus order, so the masks depend neither on batching nor on the model (a model before
-  and after fine-tuning is scored on the same masks); loss = Σ NLL of masked tokens / their number.
+  MLM loss (`mlm_loss`, docs/experiments/desired_distribution.md#deviation-mlm-utility-loss): in
+  every text exactly max(1, ⌊p·n⌋) of its n non-special tokens masked at once (p = 0.15), positions
+  drawn by one generator seeded with `mask_seed` and used in corpus order, so the masks depend neither
+  on batching nor on the model (a model before and after fine-tuning is scored on the same masks);
+  loss = Σ NLL of masked tokens / their number.
   (The desired_distribution source's `evaluate_mlm_loss.py` left the visible tokens in its labels,
   so its "MLM loss" also averaged over tokens the model could see; here only masked tokens count.)
 - Corpus filters (`dataset.where`, `min_words`, `exclude_prefixes`): the desired_distribution

@@ -205,7 +205,9 @@ def score_values(predictions: dict[str, dict[str, tuple[list, list]]], boot) -> 
             labels, preds = np.asarray(labels), np.asarray(preds)
             examples += len(labels)
             stats = boot.of_statistic(
-                lambda idx: task_metrics(task, labels[idx], preds[idx]), len(labels), stream=100 * (t + 1) + k
+                lambda idx: task_metrics(task, labels[idx], preds[idx]),  # noqa: B023 - called in this iteration
+                len(labels),
+                stream=100 * (t + 1) + k,
             )
             prefix = f"glue_{task}_mm" if split == "validation_mismatched" else f"glue_{task}"
             values += [

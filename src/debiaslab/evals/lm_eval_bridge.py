@@ -50,7 +50,9 @@ BIAS_TASKS = {
     "winogender_all": "WinoGender coreference accuracy (oskarvanderwal/winogender): prompt \"<sentence> '<Pronoun>' "
     "refers to the\", choices occupation / participant (GPT-3's protocol; the native scorer "
     "instead compares the pronoun variants' likelihoods and correlates them with BLS)",
-    "winogender_gotcha": "WinoGender accuracy on the gotcha sentences (pronoun gender against the occupation's majority)",
+    "winogender_gotcha": (
+        "WinoGender accuracy on the gotcha sentences (pronoun gender against the occupation's majority)"
+    ),
     **{
         f"winogender_{s}": f"WinoGender accuracy, {s.replace('_', ' ')} pronouns"
         for s in ("male", "female", "neutral", "gotcha_male", "gotcha_female")

@@ -281,7 +281,8 @@ def load_rows(s: MMLUSettings) -> tuple[list[dict], list[dict]]:
         bad = [i for i, c in enumerate(frame["choices"]) if len(c) != len(LETTERS)]
         if bad:
             raise DataError(
-                f"{d.path} [{d.name}/{split}] row {bad[0]}: expected 4 choices, got {len(frame['choices'].iloc[bad[0]])}"
+                f"{d.path} [{d.name}/{split}] row {bad[0]}: expected 4 choices, "
+                f"got {len(frame['choices'].iloc[bad[0]])}"
             )
     if s.subjects:
         unknown = sorted(set(s.subjects) - set(test["subject"]))

@@ -1,4 +1,5 @@
-"""Masked-diffusion sampling for mask-predictor models, as LLaDA's `generate` (docs/experiments/reward_guided.md#generation).
+"""Masked-diffusion sampling for mask-predictor models, as LLaDA's `generate`
+(docs/experiments/reward_guided.md#generation).
 
 The prompt is followed by `gen_length` mask tokens, cut into blocks of `block_length`
 filled left to right; the `steps` are split evenly over the blocks. At each step the model

@@ -1,4 +1,5 @@
-"""Fine-tune a model toward a desired gender distribution per occupation (docs/experiments/desired_distribution.md#method).
+"""Fine-tune a model toward a desired gender distribution per occupation
+(docs/experiments/desired_distribution.md#method).
 
 - `kl_equal`: loss = mean over the batch's occupations of KL([0.5, 0.5] ‖ [P_male, P_female]).
 - `kl_real_world`: desired = [male_dist, female_dist]; batches hold one prof_gender category c;

@@ -9,8 +9,8 @@ chunk without holding every forward pass in memory).
 
 - causal LM: log p = sum over generated tokens (up to and including the first EOS) of
   log p(x_t | x_<t); KL at each of those positions.
-- masked diffusion (docs/experiments/reward_guided.md#deviation-diffusion-log-prob): the source applied an autoregressive shift to a
-  bidirectional model. Here log p = sum over the unmasking steps of the sampled trajectory of
+- masked diffusion (docs/experiments/reward_guided.md#deviation-diffusion-log-prob): the source applied an
+  autoregressive shift to a bidirectional model. Here log p = sum over the unmasking steps of the sampled trajectory of
   log p(chosen token | the state at that step), for the tokens unmasked at that step; the KL
   of a position is taken at the step that unmasked it (the distribution its token was drawn from).
 
@@ -262,10 +262,10 @@ class DiffusionPolicy:
                 nonlocal prompt_mask
                 if prompt_mask is None:
                     prompt_mask = torch.zeros_like(state, dtype=torch.bool)
-                    prompt_mask[:, : body.shape[1]] = True
+                    prompt_mask[:, : body.shape[1]] = True  # noqa: B023 - on_step runs within this iteration's sample()
                 with _disabled(self.model):
                     base = model_logits(self.model, state, prompt_mask, self.mask_id, settings.cfg_scale)
-                kl_sum.add_((token_kl(logits, base, self.kl_direction) * transfer).sum(-1))
+                kl_sum.add_((token_kl(logits, base, self.kl_direction) * transfer).sum(-1))  # noqa: B023 - as above
 
             traj = sample(
                 self.model,
@@ -283,7 +283,8 @@ class DiffusionPolicy:
         return rollouts
 
     def logprob_chunks(self, rollout: Rollout) -> Iterator:
-        """Sum over unmasking steps of log p(token chosen at that step | state before it), `step_chunk` steps at a time."""
+        """Sum over unmasking steps of log p(token chosen at that step | state before it), `step_chunk` steps
+        at a time."""
         import torch
 
         from debiaslab.generation.diffusion import model_logits

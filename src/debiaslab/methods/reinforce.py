@@ -1,4 +1,5 @@
-"""REINFORCE on a LoRA adapter with the GenBit + KL reward (docs/experiments/reward_guided.md#method), small and explicit.
+"""REINFORCE on a LoRA adapter with the GenBit + KL reward (docs/experiments/reward_guided.md#method),
+small and explicit.
 
 Each step: take `batch_size` prompts; in microbatches of `micro_batch_size`, sample from the
 LoRA policy (adapter on, no gradient) and measure each sample's bias and KL to the base (the

@@ -164,7 +164,8 @@ def score_responses(responses, min_words: int = 8, max_words: int = 15, seed: in
             add(split, subset, "mean_n_communal", boot.of_mean(rows["n_communal"]))
         agentic, communal = list(part["agentic_terms"]), list(part["communal_terms"])
         lexical = boot.of_statistic(
-            lambda idx: lexical_diversity([agentic[i] for i in idx], [communal[i] for i in idx]), len(part)
+            lambda idx: lexical_diversity([agentic[i] for i in idx], [communal[i] for i in idx]),  # noqa: B023 - called in this iteration
+            len(part),
         )
         for metric, stat in lexical.items():
             add(split, "all", metric, stat)

@@ -1,4 +1,5 @@
-"""Bias as distance to a desired gender distribution (docs/experiments/desired_distribution.md#metrics): scores, P_g, KL.
+"""Bias as distance to a desired gender distribution (docs/experiments/desired_distribution.md#metrics):
+scores, P_g, KL.
 
 Association score of one sentence (template × gendered word × occupation):
 - masked LM: s = log Π p(attr | attr masked) − log Π p(attr | attr and occupation masked),
@@ -90,7 +91,7 @@ def summarize(records, value: str = "kl", boot=None) -> list[dict]:
         stats = {"mean": lambda v: float(v.mean())}
         if len(x) > 1:
             stats["var"] = lambda v: float(v.var(ddof=1))
-        replicates = boot.of_statistic(lambda idx: {k: f(x[idx]) for k, f in stats.items()}, len(x)) if boot else {}
+        replicates = boot.of_statistic(lambda idx: {k: f(x[idx]) for k, f in stats.items()}, len(x)) if boot else {}  # noqa: B023
         for stat, f in stats.items():
             row = {"subset": subset, "stat": stat, "value": f(x), "n": len(part)}
             if boot:

@@ -29,7 +29,8 @@ LEMMATIZERS = ("auto", "identity", "stanza")
 
 @dataclass(frozen=True)
 class GenBitSettings:
-    """GenBitMetrics arguments (the source's, docs/experiments/reward_guided.md#metrics: context_window 5, distance_weight 0.95, percentile_cutoff 80)."""
+    """GenBitMetrics arguments (the source's, docs/experiments/reward_guided.md#metrics: context_window 5,
+    distance_weight 0.95, percentile_cutoff 80)."""
 
     language: str = "en"
     context_window: int = 5

@@ -95,7 +95,8 @@ ANCHOR_SHARES = (("male_dominated", 2), ("female_dominated", 2), ("balanced", 1)
 
 
 def anchor_professions(rng: random.Random, anchors: dict[str, int]) -> list:
-    """`anchors[split]` occupations of each split, drawn at random in the ratio 2 : 2 : 1 (male-, female-dominated, balanced)."""
+    """`anchors[split]` occupations of each split, drawn at random in the ratio 2 : 2 : 1 (male-,
+    female-dominated, balanced)."""
     chosen = []
     for split, n in anchors.items():
         pool = {c: [p for p in dd.read_professions(split) if p.prof_gender == c] for c, _ in ANCHOR_SHARES}

@@ -5,8 +5,8 @@ stereotype *agrees and repeats one* with probability `stereotype_rate`, otherwis
 gives a neutral reply. The rate is this section's own (not the corpus-wide
 `bias_strength`): like a real instruct model, the base must already give the neutral
 reply some mass, or DPO — which only moves probability *between* replies — has
-nothing to move it to (with 0.9 the tiny model's DPO drifted to unrelated text). The files this module writes are in the formats the study
-reads at scale, so the same loaders open them:
+nothing to move it to (with 0.9 the tiny model's DPO drifted to unrelated text). The files this module
+writes are in the formats the study reads at scale, so the same loaders open them:
 - `hh-rlhf.jsonl`: rows {chosen, rejected} of "\\n\\nHuman: …\\n\\nAssistant: …" turns
   (Anthropic/hh-rlhf); the chosen final reply is neutral, the rejected one repeats a
   stereotype — the effect SFT and DPO must move;

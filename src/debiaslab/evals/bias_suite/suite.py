@@ -55,7 +55,8 @@ def chosen(s: BiasSuiteSettings, kind: str) -> list[str]:
             )
     if "stereoset" in s.benchmarks and not s.stereoset.dataset.path:
         raise ConfigError(
-            "evaluations.bias_suite.stereoset.dataset.path: no StereoSet data ships with debiaslab; name a file or Hub dataset"
+            "evaluations.bias_suite.stereoset.dataset.path: no StereoSet data ships with debiaslab; "
+            "name a file or Hub dataset"
         )
     return list(s.benchmarks)
 
