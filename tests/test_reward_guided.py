@@ -8,6 +8,7 @@ import pytest
 
 from conftest import REPO, edited_config, planned_jobs
 from debiaslab.core.config import ConfigError, load_yaml, validate
+from debiaslab.data.mcq import pool_problems
 
 SEEDS = (42, 123)
 TEMPERATURES = ("0.7", "1")
@@ -252,7 +253,7 @@ def invalid(config, edit):
     config = copy.deepcopy(config)
     edit(config["experiments"]["reward_guided"])
     with pytest.raises(ConfigError) as error:
-        validate(config, REPO / "workflow/schemas/config.schema.yaml")
+        validate(config, REPO / "workflow/schemas/config.schema.yaml", checks=(pool_problems,))  # as the workflow
     return str(error.value)
 
 

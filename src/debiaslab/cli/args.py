@@ -10,24 +10,22 @@ from typing import Any
 RUN_METAVAR = "EXP/MODEL/METHOD/SEED"
 
 
-def json_object(text: str) -> dict[str, Any]:
+def _json(text: str, kind: type, name: str):
     try:
         value = json.loads(text)
     except json.JSONDecodeError as e:
         raise argparse.ArgumentTypeError(f"not valid JSON ({e.msg} at column {e.colno}): {text[:80]!r}") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"expected a JSON object, got {type(value).__name__}")
+    if not isinstance(value, kind):
+        raise argparse.ArgumentTypeError(f"expected a JSON {name}, got {type(value).__name__}")
     return value
+
+
+def json_object(text: str) -> dict[str, Any]:
+    return _json(text, dict, "object")
 
 
 def json_list(text: str) -> list:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise argparse.ArgumentTypeError(f"not valid JSON ({e.msg} at column {e.colno}): {text[:80]!r}") from None
-    if not isinstance(value, list):
-        raise argparse.ArgumentTypeError(f"expected a JSON list, got {type(value).__name__}")
-    return value
+    return _json(text, list, "list")
 
 
 def positive_int(text: str) -> int:
