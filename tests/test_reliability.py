@@ -83,7 +83,10 @@ INVALID_CONFIGS = [
     (
         "model entry without a path",
         _set("models", "extra-lm", value={"kind": "causal"}),
-        ["models.extra-lm: 'path' is a required property"],
+        [
+            "models.extra-lm: give exactly one of `path` (a Hub name or Hub-format folder) or `gguf` (a GGUF file), "
+            "got neither"
+        ],
     ),
     (
         "unknown model kind",
