@@ -304,17 +304,17 @@ def test_report_captions_render_without_docutils_warnings():
 
 def synthetic_store():
     """Every experiment's metrics over its row keys, from simulated items (with replicates)."""
-    from debiaslab.aggregate import specs
+    from debiaslab.aggregate import bias_suite, specs
 
     rng = np.random.default_rng(1)
     frames = []
 
-    def run(experiment, model, method, seed, cells, metrics, n=50):
+    def run(experiment, model, method, seed, cells, metrics, n=50, metric_range=specs.metric_range):
         boot = Bootstrap(seed)
         values = []
         for split, subset in cells:
             for metric in metrics:
-                bounds = specs.metric_range(metric)
+                bounds = metric_range(metric)
                 items = (
                     rng.integers(0, 2, n).astype(float) if bounds == (0.0, 1.0) else rng.normal(2.0, 1.0, n) ** 2 + 1.0
                 )
@@ -323,9 +323,19 @@ def synthetic_store():
         frames.append(rows(experiment, model, method, seed, values))
 
     occupation_metrics = [m for m in specs.OCCUPATIONS_METRICS if m != "filter_acceptance_rate"]
+    suite_metrics = [m for m in bias_suite.METRICS if m != "winogender_gotcha_share"]
     for method in ("prompt_only", "gen_filter", "sft", "dpo", "inlp", "constrained"):
         for seed in (42, 123, 456):
             run("occupations", "testbed-lm", method, seed, [("train", "all"), ("heldout", "all")], occupation_metrics)
+            run(
+                "occupations",
+                "testbed-lm",
+                method,
+                seed,
+                [("test", "all")],
+                suite_metrics,
+                metric_range=bias_suite.metric_range,
+            )  # eval_bias_suite
     for method in ("base", "sft", "dpo"):
         for seed in (42, 123):
             run(
@@ -399,7 +409,9 @@ DOCUMENT = r"""\documentclass{article}
 def test_latex_tables_compile_at_paper_width(tmp_path):
     scores = synthetic_store()
     for experiment in TABLES:
-        table = table_spec(experiment, {"method_order": []})
+        # the bias suite's table: a section per experiment that ran it (here the occupations runs)
+        settings = {"experiments": {"occupations": {}}} if experiment == "bias_suite" else {"method_order": []}
+        table = table_spec(experiment, settings)
         tex = tables.latex(table, tables.build(scores, table))
         assert tex.isascii(), experiment
         source = tmp_path / f"{experiment}.tex"
