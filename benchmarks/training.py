@@ -277,7 +277,7 @@ def main(argv=None) -> int:
     if a.child:
         return child(a)
 
-    from debiaslab.core.config import load
+    from debiaslab.experiments.registry import load
 
     run = Path(a.run_dir)
     config_path = run / "config" / "config.yaml"  # the run's own copy, else this repository's

@@ -230,7 +230,8 @@ def test_training_benchmark_covers_every_trainer():
     """Each trainer of debiaslab.methods.train has its data and a few steps' settings that its own settings
     class accepts: a trainer added to the package without them here fails this, not the script's default run."""
     import training
-    from debiaslab.core.config import build, load
+    from debiaslab.core.config import build
+    from debiaslab.experiments.registry import load
     from debiaslab.methods.train import TRAINERS
 
     config = load(REPO / "config" / "config.yaml", REPO / "workflow" / "schemas" / "config.schema.yaml")

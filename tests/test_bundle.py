@@ -27,7 +27,8 @@ import yaml
 
 from conftest import ENV, REPO, copy_workflow, planned_jobs, snakemake
 from debiaslab.cli import main
-from debiaslab.core.config import load_yaml, validate
+from debiaslab.core.config import load_yaml
+from debiaslab.experiments.registry import validate
 
 METHODS = ("prompt_only", "sft", "gen_filter")  # not sorted: the rebuilt table must keep this order
 SEEDS = (42, 123)
@@ -45,7 +46,7 @@ def small_config() -> dict:
 
 def responses(method: str, seed: int) -> pd.DataFrame:
     """A few completions per split whose AND rate differs by method and seed."""
-    from debiaslab.data.occupations import AGENTIC, COMMUNAL
+    from debiaslab.metrics.balance import AGENTIC, COMMUNAL
 
     balanced = f"{AGENTIC[0]} and {COMMUNAL[0]} with every client she met that long day"
     plain = "quiet at work and went home early after a very long day there"

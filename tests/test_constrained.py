@@ -56,7 +56,8 @@ def run_constrained(lm_dir, settings: dict, seed: int = 0, samples: int = SAMPLE
     import pandas as pd
 
     from debiaslab import models
-    from debiaslab.data.occupations import HELDOUT, OCCUPATIONS, prompt_rows
+    from debiaslab.data.occupations import OCCUPATIONS
+    from debiaslab.experiments.occupations.data import HELDOUT, prompt_rows
     from debiaslab.evals.corpus_perplexity import causal_nll
     from debiaslab.generation import constrained
     from debiaslab.generation.autoregressive import SamplingSettings, generate
@@ -121,7 +122,7 @@ def test_constrained_text_is_the_models_own(decoded):
     tails: 9.5 vs 3.5, 2.7×); no sentence closes on a tail the model would not write."""
     import re
 
-    from debiaslab.data.occupations import AGENTIC, COMMUNAL
+    from debiaslab.metrics.balance import AGENTIC, COMMUNAL
 
     records, nll, _ = decoded["constrained"]
     _, base_nll, _ = decoded["prompt_only"]

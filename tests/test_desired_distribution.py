@@ -538,7 +538,7 @@ def _config(patch=None):
     import copy
     from pathlib import Path
 
-    from debiaslab.core.config import validate
+    from debiaslab.experiments.registry import validate
 
     repo = Path(__file__).resolve().parents[1]
     config = {
@@ -608,7 +608,7 @@ def test_bad_desired_distribution_configs_are_rejected_by_key(patch, fragment):
 
 
 def test_table_pairs_each_seed_with_the_base_run():
-    from debiaslab.aggregate.specs import table_spec
+    from debiaslab.experiments.registry import table_spec
     from debiaslab.aggregate.tables import build, latex, markdown
     from debiaslab.core.store import RunId, score_rows
 

@@ -242,7 +242,7 @@ def test_causal_lora_variant_trains_an_adapter_and_scores_it(default_run, tmp_pa
     from debiaslab.core.store import RunId
     from debiaslab.evals.run import evaluate_model
     from debiaslab.methods.train import run
-    from debiaslab.metrics.desired_distribution import score_desired_distribution
+    from debiaslab.experiments.desired_distribution.scoring import score_desired_distribution
     from debiaslab.models import apply_trained
 
     lm = json.dumps({"path": str(default_run / "results/testbed/lm"), "kind": "causal"})

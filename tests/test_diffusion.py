@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from debiaslab import models
-from debiaslab.data.mcq import eval_prompts, make_pool
+from debiaslab.data.mcq import eval_prompts
+from debiaslab.experiments.reward_guided.data import make_pool
 from debiaslab.generation.diffusion import (
     DiffusionSettings,
     encode_prompts,
@@ -112,7 +113,7 @@ def test_trajectory_logprob_sums_the_unmasking_steps(mlm):
 
 
 def test_reinforce_trains_a_diffusion_policy(default_run, tmp_path):
-    from debiaslab.data.mcq import write_pool
+    from debiaslab.experiments.reward_guided.data import write_pool
     from debiaslab.methods import train
 
     write_pool({"seed": 0, "n_eval": 16}, tmp_path / "pool.parquet")
@@ -157,7 +158,7 @@ def test_reinforce_resumes_to_the_uninterrupted_adapter(default_run, tmp_path, m
 
     from safetensors.torch import load_file
 
-    from debiaslab.data.mcq import write_pool
+    from debiaslab.experiments.reward_guided.data import write_pool
     from debiaslab.methods import reinforce, train
 
     write_pool({"seed": 0, "n_eval": 16}, tmp_path / "pool.parquet")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from debiaslab.data.answer_styles import MARKDOWN, STYLES, AnswerError, make_incorrect, parse_answer, render, variants
-from debiaslab.data.gsm8k_styles import PAIR_MODES, item_table, pair_table, write_style_data
+from debiaslab.experiments.rm_forget.data import PAIR_MODES, item_table, pair_table, write_style_data
 from debiaslab.testbed.arithmetic import problems, write_dataset
 
 # The first training example of openai/gsm8k (main).
@@ -130,7 +130,7 @@ def test_stage_reads_a_hub_format_folder_through_load_dataset(tmp_path):
 
 def test_two_folders_of_the_same_name_are_read_as_they_are(tmp_path):
     """`datasets` would serve the first folder's cache for the second (same folder name): it must not."""
-    from debiaslab.data.gsm8k_styles import load_problems
+    from debiaslab.data.gsm8k import load_problems
 
     write_dataset({"n_train": 7, "n_test": 2, "seed": 0}, tmp_path / "a" / "arithmetic")
     write_dataset({"n_train": 9, "n_test": 2, "seed": 1}, tmp_path / "b" / "arithmetic")

@@ -4,20 +4,12 @@ import pandas as pd
 import pytest
 
 from debiaslab.core.io import DataError
-from debiaslab.data.mcq import (
-    ACTIVITIES,
-    NEUTRAL_OPTIONS,
-    chosen_option,
-    eval_prompts,
-    has_gendered_pronoun,
-    make_pool,
-    question_rows,
-    train_subset,
-)
+from debiaslab.data.mcq import NEUTRAL_OPTIONS, chosen_option, eval_prompts, has_gendered_pronoun, train_subset
 from debiaslab.data.occupations import MALE_STEREOTYPED
+from debiaslab.experiments.registry import corpus_sections
+from debiaslab.experiments.reward_guided.data import ACTIVITIES, make_pool, question_rows
 from debiaslab.metrics.genbit import ensure_pkg_resources
 from debiaslab.testbed.corpus import build_corpus
-from debiaslab.testbed.sections import SECTIONS
 
 
 @pytest.fixture(scope="module")

@@ -103,7 +103,8 @@ def test_inlp_projection_leaves_a_fresh_probe_at_chance(default_run):
     from sklearn.preprocessing import StandardScaler
 
     from debiaslab import models
-    from debiaslab.data.occupations import HELDOUT, OCCUPATIONS, gender_probe_rows
+    from debiaslab.data.occupations import OCCUPATIONS
+    from debiaslab.experiments.occupations.data import HELDOUT, gender_probe_rows
     from debiaslab.methods.inlp import hidden_features, load_projection
 
     lm_dir = str(default_run / "results/testbed/lm")

@@ -20,8 +20,8 @@ import yaml
 
 from conftest import REPO, TEST_TOKEN, copy_workflow, snakemake
 from debiaslab.cli import main
-from debiaslab.core.config import ConfigError, load_yaml, validate
-from debiaslab.data.mcq import pool_problems
+from debiaslab.core.config import ConfigError, load_yaml
+from debiaslab.experiments.registry import validate
 
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 
@@ -226,7 +226,7 @@ def test_invalid_config_is_rejected_naming_the_key_and_what_is_allowed(name, edi
     config = load_yaml(REPO / "config/config.yaml")
     edit(config)
     with pytest.raises(ConfigError) as err:
-        validate(config, SCHEMA, checks=(pool_problems,))  # the checks the workflow runs
+        validate(config, SCHEMA)  # the checks the workflow runs
     for fragment in fragments:
         assert fragment in str(err.value), f"{name}: {err.value}"
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from debiaslab.aggregate.safety_import import FILE_NAME, read_published
+from debiaslab.experiments.safety.published import FILE_NAME, read_published
 from debiaslab.cli import main
 from debiaslab.core.io import DataError
 from debiaslab.metrics import response_scores as rs

@@ -24,7 +24,8 @@ def _checkpoints(root: Path) -> dict[int, Path]:
 
 def _train_command(workdir: Path, out: Path, checkpoints: Path) -> list[str]:
     """Exactly the default run's train_sft job for this seed, apart from where it writes."""
-    from debiaslab.core.config import as_json, load
+    from debiaslab.core.config import as_json
+    from debiaslab.experiments.registry import load
 
     config = load(workdir / "config/config.yaml", workdir / "workflow/schemas/config.schema.yaml")
     model = {k: v for k, v in config["models"]["testbed-lm"].items() if k not in ("size_b", "gated")}

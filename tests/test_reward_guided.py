@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, edited_config, planned_jobs
-from debiaslab.core.config import ConfigError, load_yaml, validate
-from debiaslab.data.mcq import pool_problems
+from debiaslab.core.config import ConfigError, load_yaml
+from debiaslab.experiments.registry import validate
 
 SEEDS = (42, 123)
 TEMPERATURES = ("0.7", "1")
@@ -133,7 +133,7 @@ def test_rloo_moves_the_testbed_lm_to_the_neutral_option(default_run, tmp_path):
     0.88 → 0.22–0.36, 0.11–0.13 → 0.59–0.69, −0.59 → −0.17 to −0.26 over two seeds)."""
     from debiaslab.core.config import build
     from debiaslab.methods import train
-    from debiaslab.metrics.reward_guided import EvalSettings, evaluate
+    from debiaslab.experiments.reward_guided.scoring import EvalSettings, evaluate
 
     pool = default_run / "results/data/reward_guided/mcq.parquet"
     lm = str(default_run / "results/testbed/lm")
@@ -253,7 +253,7 @@ def invalid(config, edit):
     config = copy.deepcopy(config)
     edit(config["experiments"]["reward_guided"])
     with pytest.raises(ConfigError) as error:
-        validate(config, REPO / "workflow/schemas/config.schema.yaml", checks=(pool_problems,))  # as the workflow
+        validate(config, REPO / "workflow/schemas/config.schema.yaml")  # as the workflow
     return str(error.value)
 
 

@@ -2,10 +2,10 @@
 
 import random
 
-from debiaslab.data.hh_rlhf import Parsed, dpo_example, split_turns
+from debiaslab.experiments.safety.hh_rlhf import Parsed, dpo_example, split_turns
 from debiaslab.testbed import safety
 from debiaslab.testbed.corpus import build_corpus
-from debiaslab.testbed.sections import SECTIONS
+from debiaslab.experiments.registry import corpus_sections
 
 
 def _is_stereotype(text):

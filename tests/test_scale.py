@@ -161,7 +161,7 @@ def test_accelerate_configs_load_and_the_cli_runs_as_a_module():
 
 
 def test_hub_references_of_configs(tmp_path):
-    from debiaslab.core.config import load
+    from debiaslab.experiments.registry import load
     from debiaslab.hub.download import references
 
     schema = REPO / "workflow/schemas/config.schema.yaml"

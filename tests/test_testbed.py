@@ -7,9 +7,11 @@ import pytest
 import torch
 
 from debiaslab import models
-from debiaslab.data.occupations import AGENTIC, COMMUNAL, FEMALE_STEREOTYPED, MALE_STEREOTYPED, OCCUPATIONS, PROMPT
+from debiaslab.data.occupations import FEMALE_STEREOTYPED, MALE_STEREOTYPED, OCCUPATIONS
+from debiaslab.experiments.occupations.data import PROMPT
+from debiaslab.metrics.balance import AGENTIC, COMMUNAL
 from debiaslab.testbed.corpus import build_corpus
-from debiaslab.testbed.sections import SECTIONS
+from debiaslab.experiments.registry import corpus_sections
 
 pytestmark = pytest.mark.workflow
 

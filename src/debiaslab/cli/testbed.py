@@ -7,12 +7,10 @@ from debiaslab.cli.args import settings
 
 
 def corpus(a):
-    from debiaslab.experiments.base import load
-    from debiaslab.experiments.registry import testbed_sections
+    from debiaslab.experiments.registry import corpus_sections
     from debiaslab.testbed.corpus import write_corpus
-    from debiaslab.testbed.sections import SECTIONS
 
-    return write_corpus(a.settings, a.out, SECTIONS | {k: load(e) for k, e in testbed_sections().items()})
+    return write_corpus(a.settings, a.out, corpus_sections())
 
 
 def tokenizers(a):

@@ -88,6 +88,14 @@ def testbed_sections() -> dict[str, str]:
     return {section: entry for exp in every().values() for section, entry in exp.testbed_sections.items()}
 
 
+def corpus_sections() -> dict:
+    """Every testbed corpus section's builder: the shared ones (testbed/sections.py) and every experiment's."""
+    from debiaslab.experiments.base import load
+    from debiaslab.testbed.sections import SECTIONS
+
+    return SECTIONS | {section: load(entry) for section, entry in testbed_sections().items()}
+
+
 # --- tables and figures: every experiment's, and the bias suite's across experiments -----------------
 
 
