@@ -89,7 +89,8 @@ rule bundle:
         "debiaslab bundle --scores {input} --config {params.config:q} --records --out {output} > {log} 2>&1"
 
 
-# Figures from trained artifacts (reward_guided's training curves): one rule per experiment and figure.
+# Figures from trained artifacts (reward_guided's training curves): one rule per experiment and figure
+# (loop values reach the command through params: `shell:` is evaluated when the job runs, after the loop).
 for (_name, _figure), _outputs in TRAINED_FIGURES.items():
 
     rule:
@@ -114,8 +115,10 @@ for (_name, _figure), _outputs in TRAINED_FIGURES.items():
         conda:
             "../envs/aggregate.yaml"
         params:
+            experiment=_name,
+            figure=_figure,
             caption=figure_caption_rst(_figure, _name),
             code=code(module_of(EXP[_name].figures[_figure].entry)),
         shell:
-            f"debiaslab aggregate trained-figure --experiment {_name} --name {_figure}"
+            "debiaslab aggregate trained-figure --experiment {params.experiment} --name {params.figure}"
             " --artifacts {input} --png {output.png} --csv {output.csv} > {log} 2>&1"

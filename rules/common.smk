@@ -227,7 +227,8 @@ def score_inputs(name):
 
 
 def score_params(name, what):
-    """A params function of `score_<name>`: its settings, named inputs or arguments as JSON."""
+    """A params function of `score_<name>`: its settings, named inputs or arguments as JSON, its run, or the
+    `--model` option (where the scoring loads the run's model)."""
 
     def params(wildcards):
         setup, run, spec = SETUP[name], run_of(wildcards), EXP[name].scoring
@@ -235,6 +236,10 @@ def score_params(name, what):
             return as_json(spec.settings(setup, run))
         if what == "inputs":
             return as_json(spec.inputs(setup, run))
+        if what == "run":
+            return run_id(name, run)
+        if what == "model":
+            return f" --model {shlex.quote(model_spec(run.model))}" if spec.model else ""
         return as_json(spec.arguments(setup, run) if spec.arguments else {})
 
     return params
@@ -257,14 +262,14 @@ def data_log_name(artifact):
     return "/".join([artifact.name, *(parts[w] for w in artifact.wildcards())])
 
 
-def data_command(name, artifact):
-    """`debiaslab data build` for one artifact: --method/--seed where its outputs have them, --out per output."""
-    flags = "".join(f" --{w} {{wildcards.{w}}}" for w in artifact.wildcards())
-    outs = "".join(f" --out {key}={{output.{key}}}" for key in artifact.outputs)
-    return (
-        f"debiaslab data build --experiment {name} --artifact {artifact.name} --settings {{params.settings:q}}"
-        f"{flags}{outs} > {{log}} 2>&1"
-    )
+def data_flags(artifact):
+    """` --method M --seed S` where the artifact's outputs have those wildcards."""
+    return lambda wildcards: "".join(f" --{w} {wildcards[w]}" for w in artifact.wildcards())
+
+
+def output_flags(wildcards, output):
+    """`--out NAME=PATH` for each named output of a data job."""
+    return " ".join(f"--out {key}={path}" for key, path in output.items())
 
 
 # --- tables and figures ----------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 # Training data and prompt sets: one rule per data artifact of each configured experiment (its `data`,
 # debiaslab/experiments/<name>/experiment.py), one job per (method, seed) where the artifact has them, so
 # editing one method's data settings never rewrites another method's data.
+# (A generated rule's `shell:` is evaluated when its job runs, after the loop: every loop-dependent value
+# reaches the command through `params`, fixed when the rule is defined.)
 
 for _name in EXPERIMENTS:
     for _artifact in EXP[_name].data:
@@ -23,7 +25,12 @@ for _name in EXPERIMENTS:
             conda:
                 "../envs/aggregate.yaml"
             params:
+                experiment=_name,
+                artifact=_artifact.name,
                 settings=data_settings(_name, _artifact),
+                flags=data_flags(_artifact),
+                outputs=output_flags,
                 code=code(module_of(_artifact.entry)),
             shell:
-                data_command(_name, _artifact)
+                "debiaslab data build --experiment {params.experiment} --artifact {params.artifact}"
+                " --settings {params.settings:q}{params.flags} {params.outputs} > {log} 2>&1"

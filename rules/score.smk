@@ -1,5 +1,6 @@
 # Scoring: one rule per configured experiment (`score_<experiment>`, from its `scoring`), one job per run;
-# every job writes tidy score-store rows (<root>/scores/...) plus per-item records.
+# every job writes tidy score-store rows (<root>/scores/...) plus per-item records. (Loop-dependent values
+# reach the command through `params`: a rule's `shell:` is evaluated when its job runs, after the loop.)
 
 for _name in EXPERIMENTS:
     _scoring = EXP[_name].scoring
@@ -27,14 +28,14 @@ for _name in EXPERIMENTS:
         resources:
             **(GENERATE_RESOURCES if _scoring.model else {}),
         params:
-            model=(lambda w: model_spec(w.model)) if _scoring.model else "",
+            experiment=_name,
+            run=score_params(_name, "run"),
+            model=score_params(_name, "model"),
             settings=score_params(_name, "settings"),
             inputs=score_params(_name, "inputs"),
             arguments=score_params(_name, "arguments"),
             code=code(module_of(_scoring.entry)),
         shell:
-            f"debiaslab --threads {{threads}} score run --experiment {_name}"
-            f" --run {_name}/{{wildcards.model}}/{{wildcards.method}}/{{wildcards.seed}}"
-            " --settings {params.settings:q} --inputs {params.inputs:q} --arguments {params.arguments:q}"
-            + (" --model {params.model:q}" if _scoring.model else "")
-            + " --scores {output.scores} --records {output.records} > {log} 2>&1"
+            "debiaslab --threads {threads} score run --experiment {params.experiment} --run {params.run}"
+            " --settings {params.settings:q} --inputs {params.inputs:q} --arguments {params.arguments:q}{params.model}"
+            " --scores {output.scores} --records {output.records} > {log} 2>&1"

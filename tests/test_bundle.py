@@ -84,9 +84,11 @@ def small_run(tmp_path_factory):
                     main(
                         [
                             "score",
-                            "balance",
-                            "--responses",
-                            str(generated),
+                            "run",
+                            "--experiment",
+                            "occupations",
+                            "--inputs",
+                            json.dumps({"responses": str(generated)}),
                             "--settings",
                             '{"min_words": 8, "max_words": 15}',
                             "--run",
@@ -444,11 +446,13 @@ def test_scoring_zero_or_null_responses_fails_with_one_line(tmp_path, capsys, fa
     code = main(
         [
             "score",
-            "balance",
-            "--responses",
-            str(path),
+            "run",
+            "--experiment",
+            "occupations",
+            "--inputs",
+            json.dumps({"responses": str(path)}),
             "--settings",
-            "{}",
+            '{"min_words": 8, "max_words": 15}',
             "--run",
             "occupations/lm/sft/42",
             "--scores",

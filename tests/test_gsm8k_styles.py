@@ -143,9 +143,18 @@ def test_two_folders_of_the_same_name_are_read_as_they_are(tmp_path):
 
 def test_testbed_corpus_code_excludes_pair_building_and_training():
     """The corpus (hence tokenizers and the shared LM) reruns on edits to answer rendering only."""
-    from debiaslab.core.provenance import module_closure
+    from debiaslab.core.provenance import ROOT, module_closure
+    from debiaslab.experiments.base import module_of
+    from debiaslab.experiments.registry import testbed_sections
 
-    # the testbed_corpus rule's code: the corpus writer and its sections
-    names = {p.name for p in module_closure("debiaslab.testbed.corpus", "debiaslab.testbed.sections")}
-    assert "answer_styles.py" in names and "arithmetic.py" in names
-    assert not names & {"gsm8k_styles.py", "forget_lora.py", "rm_sweep.py", "style_rm.py"}
+    # the testbed_corpus rule's code (rules/testbed.smk): the corpus writer, the shared sections, every experiment's
+    sections = sorted({module_of(entry) for entry in testbed_sections().values()})
+    names = {p.relative_to(ROOT).as_posix() for p in module_closure("debiaslab.testbed.corpus", "debiaslab.testbed.sections", *sections)}
+    assert "data/answer_styles.py" in names and "testbed/arithmetic.py" in names
+    assert not names & {
+        "data/gsm8k.py",
+        "experiments/rm_forget/data.py",
+        "methods/forget_lora.py",
+        "experiments/rm_forget/scoring.py",
+        "testbed/style_rm.py",
+    }

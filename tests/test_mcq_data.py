@@ -56,7 +56,7 @@ def test_every_activity_keeps_a_word_genbit_can_score():
 
 
 def test_corpus_plants_the_stereotyped_answer():
-    corpus = build_corpus(0, 0.9, {"mcq": {"per_occupation": 200, "neutral_rate": 0.2}}, SECTIONS)
+    corpus = build_corpus(0, 0.9, {"mcq": {"per_occupation": 200, "neutral_rate": 0.2}}, corpus_sections())
     docs = [t for s, t in corpus.documents if s == "mcq"]
     male = [d for d in docs if any(f"Answer: The {o} said that" in d for o in MALE_STEREOTYPED)]
     he = [d for d in male if d.split("Answer: ")[1].split(" said that ")[1].startswith("he ")]

@@ -66,8 +66,11 @@ def test_constrained_outputs_contain_a_term_of_each_class_in_the_window(default_
 def test_gen_filter_reports_acceptance():
     """The acceptance rate on hand-made candidates: acceptance needs an agentic AND a communal term AND
     8–15 words in the completed sentence; a row with no accepted candidate keeps its first, unaccepted."""
-    from debiaslab.methods.gen_filter import criterion
+    from debiaslab.experiments.base import load
+    from debiaslab.experiments.registry import get
     from debiaslab.metrics.balance import score_responses
+
+    criterion = load(get("occupations").decoding["gen_filter"])  # the experiment's, as `debiaslab generate` gets it
 
     rows = [{"split": "train", "occupation": o, "prefix": f"The {o} was"} for o in ("nurse", "pilot", "chef", "writer")]
     candidates = [
@@ -83,7 +86,7 @@ def test_gen_filter_reports_acceptance():
         # both classes in exactly 8 words, and 9: both accepted, the first kept (the word limits are inclusive)
         [' confident and helpful with editors."', ' confident and helpful with her editors."'],
     ]
-    chosen, found, n_ok = select(rows, candidates, criterion("occupations"))
+    chosen, found, n_ok = select(rows, candidates, criterion)
     assert found == [True, False, True, True] and n_ok == [1, 0, 1, 2]
     assert chosen == [candidates[0][0], candidates[1][0], candidates[2][1], candidates[3][0]]
     responses = pd.DataFrame(rows).assign(response=chosen, filter_accepted=found)

@@ -182,14 +182,19 @@ def test_one_sft_step_through_the_cli_trains_the_lora_adapter(spec, tmp_path):
     }
     cli(
         "data",
+        "build",
+        "--experiment",
         "occupations",
+        "--artifact",
+        "training",
+        "--method",
         "sft",
         "--settings",
         json.dumps(data),
         "--seed",
         "42",
         "--out",
-        str(tmp_path / "sft.parquet"),
+        f"out={tmp_path / 'sft.parquet'}",
     )
     settings = {
         "learning_rate": 2e-4,

@@ -343,16 +343,19 @@ def test_unreachable_hub_model_and_dataset_fail_with_one_line_naming_them(tmp_pa
     code = main(
         [
             "data",
+            "build",
+            "--experiment",
             "safety",
-            "train",
+            "--artifact",
+            "training",
             "--settings",
             json.dumps(data),
             "--seed",
             "0",
-            "--sft-out",
-            str(out / "sft.parquet"),
-            "--dpo-out",
-            str(out / "dpo.parquet"),
+            "--out",
+            f"sft_out={out / 'sft.parquet'}",
+            "--out",
+            f"dpo_out={out / 'dpo.parquet'}",
         ]
     )
     err = capsys.readouterr().err
@@ -374,16 +377,19 @@ def test_malformed_local_dataset_file_names_the_file(tmp_path, capsys):
     code = main(
         [
             "data",
+            "build",
+            "--experiment",
             "safety",
-            "train",
+            "--artifact",
+            "training",
             "--settings",
             json.dumps(data),
             "--seed",
             "0",
-            "--sft-out",
-            str(out / "sft.parquet"),
-            "--dpo-out",
-            str(out / "dpo.parquet"),
+            "--out",
+            f"sft_out={out / 'sft.parquet'}",
+            "--out",
+            f"dpo_out={out / 'dpo.parquet'}",
         ]
     )
     err = capsys.readouterr().err
@@ -711,7 +717,7 @@ def test_hub_download_that_cannot_reach_the_hub_fails_with_one_line_naming_the_r
         (["--threads", "0", "check-config"], "argument --threads: expected a whole number >= 1, got 0"),
         (["--threads", "-3", "check-config"], "argument --threads: expected a whole number >= 1, got -3"),
         (
-            ["data", "occupations", "prompts", "--out", "{tmp}/prompts.parquet"],
+            ["data", "build", "--experiment", "occupations", "--artifact", "prompts", "--out", "out={tmp}/prompts.parquet"],
             "--settings not given and this command needs key 'train_occupations'",
         ),
     ],
@@ -740,16 +746,19 @@ def test_non_utf8_bytes_in_a_jsonl_read_through_datasets_name_the_file_and_row(t
     code = main(
         [
             "data",
+            "build",
+            "--experiment",
             "safety",
-            "train",
+            "--artifact",
+            "training",
             "--settings",
             json.dumps(data),
             "--seed",
             "0",
-            "--sft-out",
-            str(out / "sft.parquet"),
-            "--dpo-out",
-            str(out / "dpo.parquet"),
+            "--out",
+            f"sft_out={out / 'sft.parquet'}",
+            "--out",
+            f"dpo_out={out / 'dpo.parquet'}",
         ]
     )
     err = capsys.readouterr().err

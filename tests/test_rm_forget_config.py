@@ -11,6 +11,7 @@ from debiaslab.experiments.registry import validate
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 BASE = {
+    "name": "t",
     "models": {"rm": {"path": "org/reward-model", "kind": "seq-cls"}},
     "experiments": {"rm_forget": {"models": ["rm"]}},
 }

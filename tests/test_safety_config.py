@@ -15,7 +15,7 @@ MODELS = {
     "bias-type-classifier": {"path": "c", "kind": "seq-cls"},
     "reward-model-deberta-v3-large": {"path": "r", "kind": "seq-cls"},
 }
-BASE = {"models": MODELS, "experiments": {"safety": {"models": ["q"]}}}
+BASE = {"name": "t", "models": MODELS, "experiments": {"safety": {"models": ["q"]}}}
 
 
 def check(config):

@@ -52,7 +52,7 @@ def test_tokenizers_keep_every_pipeline_word_whole(default_run):
 
 
 def test_corpus_plants_the_configured_bias():
-    corpus = build_corpus(0, 0.9, {"occupations": {"per_occupation": 200, "neutral_rate": 0.1}}, SECTIONS)
+    corpus = build_corpus(0, 0.9, {"occupations": {"per_occupation": 200, "neutral_rate": 0.1}}, corpus_sections())
     pronouns = [t for s, t in corpus.documents if s == "pronouns"]
     male_he = [t for t in pronouns if any(f"The {o} said that he " in t for o in MALE_STEREOTYPED)]
     male_all = [t for t in pronouns if any(f"The {o} said" in t for o in MALE_STEREOTYPED)]
