@@ -10,7 +10,7 @@ length) on the same prompts with the same sampling settings and seed; only batch
     python benchmarks/generation.py --gpu-config qwen3-0.6b          # real-size random weights (GPU)
 
 The testbed model and prompts come from the default workflow (`make demo`); build just them with
-`snakemake --cores 2 results/testbed/lm results/data/occupations/prompts.parquet`.
+`snakemake --cores 2 results/testbed/testbed/lm results/testbed/data/occupations/prompts.parquet`.
 Exit status 1 if the tokens/s ratio is below --min-ratio (the target: 10x).
 """
 
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import _common
 
-MODEL = "results/testbed/lm"
-PROMPTS = "results/data/occupations/prompts.parquet"
+MODEL = f"{_common.RESULTS}/testbed/lm"
+PROMPTS = f"{_common.RESULTS}/data/occupations/prompts.parquet"
 
 
 def counting_generate(model, counter: dict, pad_id: int):

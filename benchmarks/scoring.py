@@ -13,7 +13,7 @@ and the largest difference between the two sides' scores (batching must not chan
   sweep's scorer; testbed style reward model);
 - mmlu: MMLU letters, evals.mmlu.score_questions one forward per question (testbed LM and MMLU set).
 
-    python benchmarks/scoring.py                                 # all four, on this repository's results/
+    python benchmarks/scoring.py                                 # all four, on this repository's results/testbed/
     python benchmarks/scoring.py --run-dir /path/to/run --scorers style_rm mmlu --repeats 1
 
 Build the inputs with `make demo` (the whole default run). Exit status 1 if any ratio is below
@@ -29,13 +29,13 @@ from pathlib import Path
 import _common
 
 SCORERS = ("bias_classifier", "reward_model", "style_rm", "mmlu")
-RESPONSES = "results/generate/safety"
-BIAS_CLASSIFIER = "results/testbed/bias_classifier"
-REWARD_MODEL = "results/testbed/reward_model"
-STYLE_RM = "results/testbed/style_rm"
-RM_ITEMS = "results/data/rm_forget/rmbench_items.parquet"
-LM = "results/testbed/lm"
-MMLU = "results/testbed/mmlu"
+RESPONSES = f"{_common.RESULTS}/generate/safety"
+BIAS_CLASSIFIER = f"{_common.RESULTS}/testbed/bias_classifier"
+REWARD_MODEL = f"{_common.RESULTS}/testbed/reward_model"
+STYLE_RM = f"{_common.RESULTS}/testbed/style_rm"
+RM_ITEMS = f"{_common.RESULTS}/data/rm_forget/rmbench_items.parquet"
+LM = f"{_common.RESULTS}/testbed/lm"
+MMLU = f"{_common.RESULTS}/testbed/mmlu"
 
 
 def safety_responses(run: Path, n: int):

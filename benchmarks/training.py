@@ -1,13 +1,13 @@
 #!/usr/bin/env python
 """Training throughput (tokens/s) and peak memory of each trainer, through the package's entry points.
 
-Every trainer registered in debiaslab.methods.train.TRAINERS runs a few steps (--steps) with the
+Every trainer of debiaslab/methods/registry.py (one method per trainer: `TRAINERS`) runs a few steps (--steps) with the
 default config's testbed settings on the data the default run produced, each in its own process
 (so its peak memory is its own):
 
-    sft, dpo, inlp          occupations data (results/data/occupations/<method>/seed~42), testbed LM
+    sft, dpo, inlp          occupations data (results/testbed/data/occupations/<method>/seed~42), testbed LM
     reinforce, rloo         reward_guided MCQ pool, testbed LM (rloo takes reinforce's testbed settings)
-    forget_lora             rm_forget style pairs, testbed style reward model
+    forget_style            rm_forget style pairs, testbed style reward model (the forget-LoRA trainer)
     kl_equal, kl_real_world desired_distribution sentences, testbed masked LM (one epoch, as configured)
 
 tokens/s counts the token positions (padding included) that go through the model's forward with
@@ -42,20 +42,33 @@ from pathlib import Path
 
 import _common
 
-LM = "results/testbed/lm"
-STYLE_RM = "results/testbed/style_rm"
-DD_MLM = "results/testbed/desired_distribution_mlm"
+LM = f"{_common.RESULTS}/testbed/lm"
+STYLE_RM = f"{_common.RESULTS}/testbed/style_rm"
+DD_MLM = f"{_common.RESULTS}/testbed/desired_distribution_mlm"
 DATA = {
-    "sft": "results/data/occupations/sft/seed~42/train.parquet",
-    "dpo": "results/data/occupations/dpo/seed~42/train.parquet",
-    "inlp": "results/data/occupations/inlp/seed~42/train.parquet",
-    "reinforce": "results/data/reward_guided/mcq.parquet",
-    "rloo": "results/data/reward_guided/mcq.parquet",
-    "forget_lora": "results/data/rm_forget/train_pairs.parquet",
-    "kl_equal": "results/data/desired_distribution/sentences.parquet",
-    "kl_real_world": "results/data/desired_distribution/sentences.parquet",
+    "sft": f"{_common.RESULTS}/data/occupations/sft/seed~42/train.parquet",
+    "dpo": f"{_common.RESULTS}/data/occupations/dpo/seed~42/train.parquet",
+    "inlp": f"{_common.RESULTS}/data/occupations/inlp/seed~42/train.parquet",
+    "reinforce": f"{_common.RESULTS}/data/reward_guided/mcq.parquet",
+    "rloo": f"{_common.RESULTS}/data/reward_guided/mcq.parquet",
+    "forget_style": f"{_common.RESULTS}/data/rm_forget/train_pairs.parquet",
+    "kl_equal": f"{_common.RESULTS}/data/desired_distribution/sentences.parquet",
+    "kl_real_world": f"{_common.RESULTS}/data/desired_distribution/sentences.parquet",
 }
-CAUSAL_GENERATION_KEYS = ("max_new_tokens", "chat", "system_prompt")  # rules/common.smk RG_CAUSAL_KEYS
+CAUSAL_GENERATION_KEYS = ("max_new_tokens", "chat", "system_prompt")  # experiments/reward_guided CAUSAL_KEYS
+
+
+def trainers() -> list[str]:
+    """One method per trainer of the methods registry (the three forget_<mode> methods share one)."""
+    from debiaslab.methods.registry import METHODS
+
+    seen, out = set(), []
+    for name, m in METHODS.items():
+        key = (m.module, m.trainer, tuple(sorted(m.fixed.items())))
+        if m.trained and key not in seen:
+            seen.add(key)
+            out.append(name)
+    return out
 
 
 def trainer_settings(method: str, config: dict, steps: int) -> tuple[dict, int | None]:
@@ -84,7 +97,7 @@ def trainer_settings(method: str, config: dict, steps: int) -> tuple[dict, int |
 
             s = {k: v for k, v in s.items() if k in {f.name for f in fields(RLOOSettings)}}
         return s, None
-    if method == "forget_lora":
+    if method == "forget_style":
         s = dict(exps["rm_forget"]["methods"]["forget_style"]["train"], pair_mode="style", epochs=1)
         return s, steps * s.get("batch_size", 8) * s.get("gradient_accumulation_steps", 1)
     if method in ("kl_equal", "kl_real_world"):
@@ -185,10 +198,12 @@ def child(a) -> int:
         if job["method"] == "raw":
             summary = raw_steps(job["model"], a.steps, a.batch_size, a.seq_len, counter)
         else:
+            from debiaslab.methods.registry import method
             from debiaslab.methods.train import run
 
             summary = run(
                 job["method"],
+                method(job["method"]),
                 model=job["model"],
                 data=job["data"],
                 settings=job["settings"],
@@ -223,7 +238,7 @@ def prepare(method: str, run: Path, config: dict, a, tmp: Path, model_spec) -> d
         return {"method": method, "model": model_spec or str(_common.require(run, LM)[0])}
     data = _common.require(run, DATA[method])[0]
     settings, rows = trainer_settings(method, config, a.steps)
-    if method == "forget_lora":
+    if method == "forget_style":
         if model_spec is not None:
             return {}
         model = str(_common.require(run, STYLE_RM)[0])
@@ -233,7 +248,7 @@ def prepare(method: str, run: Path, config: dict, a, tmp: Path, model_spec) -> d
         model = model_spec or str(_common.require(run, LM)[0])
     if rows is not None:
         frame = pd.read_parquet(data)
-        if method == "forget_lora":
+        if method == "forget_style":
             frame = frame[frame["mode"] == "style"]
         frame = frame.iloc[:rows]
         data = tmp / f"{method}.parquet"
@@ -242,12 +257,10 @@ def prepare(method: str, run: Path, config: dict, a, tmp: Path, model_spec) -> d
 
 
 def main(argv=None) -> int:
-    from debiaslab.methods.train import TRAINERS
-
-    methods = list(TRAINERS) + ["raw"]
+    methods = trainers() + ["raw"]
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run-dir", default=str(_common.REPO), help="a completed default run (default: this repository)")
-    p.add_argument("--methods", nargs="+", choices=methods, default=list(TRAINERS))
+    p.add_argument("--methods", nargs="+", choices=methods, default=trainers())
     p.add_argument(
         "--steps",
         type=int,
@@ -327,8 +340,8 @@ def main(argv=None) -> int:
         f"{what}; {_common.device_line(a.threads)}; {a.steps} steps each"
         " (INLP: its configured fit; kl_equal, kl_real_world: one epoch)"
     )
-    if a.gpu_config and "forget_lora" in a.methods:
-        print("forget_lora: skipped (needs a sequence-classification reward model, --gpu-config builds a causal LM)")
+    if a.gpu_config and "forget_style" in a.methods:
+        print("forget_style: skipped (needs a sequence-classification reward model, --gpu-config builds a causal LM)")
     print(
         f"{'method':<14} {'steps':>5} {'fwd':>4} {'tokens':>8} {'tokens/s':>10} {'peak MB':>9} {'wall s':>7}"
         + ("  MFU" if a.gpu_config else "")

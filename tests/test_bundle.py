@@ -32,7 +32,7 @@ from debiaslab.experiments.registry import validate
 
 METHODS = ("prompt_only", "sft", "gen_filter")  # not sorted: the rebuilt table must keep this order
 SEEDS = (42, 123)
-TABLE = "results/tables/occupations.csv"
+TABLE = "results/testbed/tables/occupations.csv"
 
 
 def small_config() -> dict:
@@ -66,7 +66,7 @@ def responses(method: str, seed: int) -> pd.DataFrame:
 
 
 def score_path(method: str, seed: int) -> str:
-    return f"results/scores/occupations/testbed-lm/{method}/seed~{seed}/scores.parquet"
+    return f"results/testbed/scores/occupations/testbed-lm/{method}/seed~{seed}/scores.parquet"
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,7 @@ def small_run(tmp_path_factory):
     with contextlib.chdir(workdir):
         for method in METHODS:
             for seed in SEEDS:
-                generated = Path(f"results/generate/occupations/testbed-lm/{method}/seed~{seed}/responses.parquet")
+                generated = Path(f"results/testbed/generate/occupations/testbed-lm/{method}/seed~{seed}/responses.parquet")
                 generated.parent.mkdir(parents=True)
                 responses(method, seed).to_parquet(generated, index=False)
                 assert (
@@ -113,12 +113,12 @@ def small_run(tmp_path_factory):
                     json.dumps(config),
                     "--records",
                     "--out",
-                    "results/bundle.tar.gz",
+                    "results/testbed/bundle.tar.gz",
                 ]
             )
             == 0
         )
-    return workdir, workdir / "results/bundle.tar.gz", config
+    return workdir, workdir / "results/testbed/bundle.tar.gz", config
 
 
 def fresh_clone(tmp_path: Path) -> Path:
@@ -154,7 +154,7 @@ def test_the_readme_reviewer_commands_rebuild_the_table_alone_in_config_order_un
     small_run, tmp_path, report_section
 ):
     run, archive, config = small_run
-    bundled = yaml.safe_load(tarfile.open(archive).extractfile("results/bundle/config.yaml"))
+    bundled = yaml.safe_load(tarfile.open(archive).extractfile("results/testbed/bundle/config.yaml"))
     assert bundled == config and json.dumps(bundled) == json.dumps(config), "the bundle's config is not the run's"
     clone = fresh_clone(tmp_path)
     shutil.copy(archive, clone / "bundle.tar.gz")  # where the README's `debiaslab unbundle bundle.tar.gz` finds it
@@ -182,7 +182,7 @@ def test_the_readme_reviewer_commands_rebuild_the_table_alone_in_config_order_un
     runs = [f"occupations/testbed-lm/{m}/{s}" for m in METHODS for s in SEEDS]
     assert f"--scores {' '.join(score_path(m, s) for m in METHODS for s in SEEDS)} --runs {' '.join(runs)} " in plan
     assert set(table["n seeds"]) == {len(SEEDS)}
-    assert not (clone / "results/generate").exists() and not (clone / "results/train").exists()
+    assert not (clone / "results/testbed/generate").exists() and not (clone / "results/testbed/train").exists()
 
 
 def test_the_bundle_rule_packs_the_run_config_in_its_key_order(tmp_path):
@@ -192,7 +192,7 @@ def test_the_bundle_rule_packs_the_run_config_in_its_key_order(tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
     config = small_config()
     (workdir / "small.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    plan = snakemake(workdir, "-n", "-p", "results/bundle.tar.gz", "--configfile", "small.yaml").stdout
+    plan = snakemake(workdir, "-n", "-p", "results/testbed/bundle.tar.gz", "--configfile", "small.yaml").stdout
     command = shlex.split(next(line for line in plan.splitlines() if "debiaslab bundle" in line).split(": ", 1)[1])
     passed = json.loads(command[command.index("--config") + 1])
     assert json.dumps(passed) == json.dumps(config)
@@ -229,9 +229,9 @@ def _planted_table(members):
     import hashlib
 
     members[TABLE] = b"model,method,split\ntestbed-lm,sft,train\n"
-    manifest = json.loads(members["results/bundle/manifest.json"])
+    manifest = json.loads(members["results/testbed/bundle/manifest.json"])
     manifest["files"][TABLE] = hashlib.sha256(members[TABLE]).hexdigest()
-    members["results/bundle/manifest.json"] = json.dumps(manifest).encode()
+    members["results/testbed/bundle/manifest.json"] = json.dumps(manifest).encode()
 
 
 def _missing(members):
@@ -239,7 +239,7 @@ def _missing(members):
 
 
 def _config_edited(members):
-    members["results/bundle/config.yaml"] = members["results/bundle/config.yaml"].replace(b"seeds:", b"seeds: ", 1)
+    members["results/testbed/bundle/config.yaml"] = members["results/testbed/bundle/config.yaml"].replace(b"seeds:", b"seeds: ", 1)
 
 
 BAD_BUNDLES = {  # fault: (edit, the file the error names, what it says)
@@ -247,7 +247,7 @@ BAD_BUNDLES = {  # fault: (edit, the file the error names, what it says)
     "file the manifest does not list": (_extra, score_path("dpo", 42), "not listed in the bundle's manifest"),
     "planted table": (_planted_table, TABLE, "a table or figure; those are always rebuilt"),
     "missing score file": (_missing, score_path("gen_filter", 123), "listed in the manifest but missing"),
-    "edited config": (_config_edited, "results/bundle/config.yaml", "sha256 differs from the manifest's"),
+    "edited config": (_config_edited, "results/testbed/bundle/config.yaml", "sha256 differs from the manifest's"),
 }
 
 
@@ -289,8 +289,8 @@ def _stop(clone: Path, *args: str) -> str:
     """A rebuild that must stop while the workflow is parsed: before any job, writing no result."""
     proc = snakemake(clone, "--cores", "1", TABLE, *args, check=False)
     assert proc.returncode != 0
-    assert not (clone / TABLE).exists() and not (clone / "results/generate").exists()
-    assert not (clone / "results/logs").exists(), "a job started"
+    assert not (clone / TABLE).exists() and not (clone / "results/testbed/generate").exists()
+    assert not (clone / "results/testbed/logs").exists(), "a job started"
     return proc.stderr
 
 
@@ -312,9 +312,9 @@ def test_a_rebuild_stops_on_a_score_file_changed_after_unbundling_or_another_con
     assert unbundle(small_run[1], clone).returncode == 0
     other = clone / "other.yaml"
     other.write_text(
-        (clone / "results/bundle/config.yaml").read_text().replace("seeds:\n    - 42\n", "seeds:\n    - 7\n", 1)
+        (clone / "results/testbed/bundle/config.yaml").read_text().replace("seeds:\n    - 42\n", "seeds:\n    - 7\n", 1)
     )
-    assert "seeds" in other.read_text() and other.read_text() != (clone / "results/bundle/config.yaml").read_text()
+    assert "seeds" in other.read_text() and other.read_text() != (clone / "results/testbed/bundle/config.yaml").read_text()
     err = _stop(clone, "--configfile", str(other))
     assert "rebuilt with the run's config: run without --configfile" in err, err
     path = clone / score_path("prompt_only", 42)

@@ -39,7 +39,7 @@ def test_schedule_by_hand():
 
 @pytest.fixture(scope="module")
 def mlm(default_run):
-    path = str(default_run / "results/testbed/mlm")
+    path = str(default_run / "results/testbed/testbed/mlm")
     tokenizer, model = models.load_tokenizer(path), models.load_model(path)
     prompts = list(eval_prompts(pd.DataFrame(make_pool(0, 64)))["prompt"])
     encoded = encode_prompts(tokenizer, prompts)
@@ -117,7 +117,7 @@ def test_reinforce_trains_a_diffusion_policy(default_run, tmp_path):
     from debiaslab.methods import train
 
     write_pool({"seed": 0, "n_eval": 16}, tmp_path / "pool.parquet")
-    spec = {"path": str(default_run / "results/testbed/mlm"), "kind": "mlm", "diffusion": True}
+    spec = {"path": str(default_run / "results/testbed/testbed/mlm"), "kind": "mlm", "diffusion": True}
     summary = train.run(
         "reinforce",
         model=json.dumps(spec),
@@ -163,10 +163,10 @@ def test_reinforce_resumes_to_the_uninterrupted_adapter(default_run, tmp_path, m
 
     write_pool({"seed": 0, "n_eval": 16}, tmp_path / "pool.parquet")
     if policy == "diffusion":
-        spec = json.dumps({"path": str(default_run / "results/testbed/mlm"), "kind": "mlm", "diffusion": True})
+        spec = json.dumps({"path": str(default_run / "results/testbed/testbed/mlm"), "kind": "mlm", "diffusion": True})
         generation, targets = {"gen_length": 6, "steps": 6, "block_length": 3}, ["query", "value"]
     else:
-        spec = json.dumps({"path": str(default_run / "results/testbed/lm"), "kind": "causal"})
+        spec = json.dumps({"path": str(default_run / "results/testbed/testbed/lm"), "kind": "causal"})
         generation, targets = {"max_new_tokens": 8}, ["q_proj", "v_proj"]
     settings = {
         "learning_rate": 0.01,

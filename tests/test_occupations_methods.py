@@ -39,7 +39,7 @@ def test_gen_filter_keeps_first_accepted_candidate_and_counts():
 
 @pytest.mark.workflow
 def test_dpo_and_sft_raise_and_balance_over_prompt_only(default_run):
-    table = pd.read_csv(default_run / "results/tables/occupations.csv").set_index(["method", "split"])
+    table = pd.read_csv(default_run / "results/testbed/tables/occupations.csv").set_index(["method", "split"])
     for method, margin in (("sft", 30.0), ("dpo", 15.0)):
         for split in ("train", "heldout"):
             gain = table.loc[(method, split), "AND % mean"] - table.loc[("prompt_only", split), "AND % mean"]
@@ -54,7 +54,7 @@ def test_constrained_outputs_contain_a_term_of_each_class_in_the_window(default_
     """The workflow's constrained runs (tests/test_constrained.py tests the decoder itself)."""
     records = pd.concat(
         pd.read_parquet(p)
-        for p in (default_run / "results/scores/occupations/testbed-lm/constrained").rglob("records.parquet")
+        for p in (default_run / "results/testbed/scores/occupations/testbed-lm/constrained").rglob("records.parquet")
     )
     assert len(records) > 0
     assert records["and_balanced"].all(), records.loc[~records["and_balanced"], "sentence"].head().tolist()
@@ -110,7 +110,7 @@ def test_inlp_projection_leaves_a_fresh_probe_at_chance(default_run):
     from debiaslab.experiments.occupations.data import HELDOUT, gender_probe_rows
     from debiaslab.methods.inlp import hidden_features, load_projection
 
-    lm_dir = str(default_run / "results/testbed/lm")
+    lm_dir = str(default_run / "results/testbed/testbed/lm")
     lm, tok = models.load_model(lm_dir), models.load_tokenizer(lm_dir)
 
     def features(occupations):
@@ -120,7 +120,7 @@ def test_inlp_projection_leaves_a_fresh_probe_at_chance(default_run):
     X_train, y_train = features([o for o in OCCUPATIONS if o not in HELDOUT])
     X_test, y_test = features(HELDOUT)
     for seed in (42, 123, 456):
-        P = load_projection(default_run / f"results/train/occupations/testbed-lm/inlp/seed~{seed}/projection")
+        P = load_projection(default_run / f"results/testbed/train/occupations/testbed-lm/inlp/seed~{seed}/projection")
 
         def probe_accuracy(A, B):
             probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)).fit(A, y_train)

@@ -249,12 +249,17 @@ def write_inlp_data(settings: dict, out) -> dict:
     return {"sentences": len(rows)}
 
 
-WRITERS = {"sft": write_sft_data, "dpo": write_dpo_data}
+def write_probe_data(settings: dict, seed: int, out) -> dict:
+    """INLP's probe sentences (they need no seed)."""
+    return write_inlp_data(settings, out)
+
+
+# What each trained method trains on: its `data build --artifact training` job writes
+# data/occupations/<method>/seed~<seed>/train.parquet with this writer. A new method that trains on one of
+# these kinds of data (a preference-pair method on the DPO pairs, say) is one more line here.
+TRAINING_DATA = {"sft": write_sft_data, "dpo": write_dpo_data, "inlp": write_probe_data}
 
 
 def write_training_data(settings: dict, method: str, seed: int, out) -> dict:
-    """Stage entry (`data build --artifact training`): a trained method's data — SFT examples, DPO pairs or
-    INLP probe sentences (the probe sentences need no seed)."""
-    if method == "inlp":
-        return write_inlp_data(settings, out)
-    return WRITERS[method](settings, seed, out)
+    """Stage entry (`data build --artifact training`): a trained method's data (TRAINING_DATA)."""
+    return TRAINING_DATA[method](settings, seed, out)

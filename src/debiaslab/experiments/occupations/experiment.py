@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from debiaslab.experiments.base import DataArtifact, Experiment, Figure, Run, Scoring, Setup, Training
+from debiaslab.experiments.occupations.data import TRAINING_DATA
 
 HERE = "debiaslab.experiments.occupations"
 
@@ -42,7 +43,7 @@ EXPERIMENT = Experiment(
             {"out": "{method}/seed~{seed}/train.parquet"},
             f"{HERE}.data:write_training_data",
             settings=lambda setup, w: split(setup) | setup.exp["methods"][w.method].get("data", {}),
-            methods=("sft", "dpo", "inlp"),
+            methods=tuple(TRAINING_DATA),
             local=True,
         ),
         DataArtifact(
