@@ -67,7 +67,9 @@ def job_seconds(run: Path) -> list[tuple[str, str, float, float]]:
 
 def warm_jobs(run: Path) -> int:
     return sum(
-        1 for log in (run / _common.RESULTS / "logs").rglob("*.log") if WARM_LINE.search(log.read_text(errors="replace"))
+        1
+        for log in (run / _common.RESULTS / "logs").rglob("*.log")
+        if WARM_LINE.search(log.read_text(errors="replace"))
     )
 
 
@@ -147,7 +149,9 @@ def main(argv=None) -> int:
 
     if a.from_run:
         run = Path(a.from_run)
-        _common.require(run, f"{_common.RESULTS}/benchmarks", build="make demo  (or: python benchmarks/default_run.py --keep DIR)")
+        _common.require(
+            run, f"{_common.RESULTS}/benchmarks", build="make demo  (or: python benchmarks/default_run.py --keep DIR)"
+        )
         jobs = job_seconds(run)
         print(f"benchmark files of {run.resolve()} ({len(jobs)} jobs; no wall time: not run here)")
         print(breakdown(jobs))

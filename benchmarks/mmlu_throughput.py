@@ -43,7 +43,9 @@ def measure(model, tokenizer, rows, dev, settings, repeats: int):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default=f"{_common.RESULTS}/testbed/lm", help="causal LM: Hub name or folder")
-    p.add_argument("--data", default=f"{_common.RESULTS}/testbed/mmlu", help="cais/mmlu-format dataset: Hub name or folder")
+    p.add_argument(
+        "--data", default=f"{_common.RESULTS}/testbed/mmlu", help="cais/mmlu-format dataset: Hub name or folder"
+    )
     p.add_argument("--name", default="all", help="dataset config")
     p.add_argument("--split", default="test")
     p.add_argument("--limit", type=int, default=None, help="first n questions per subject")

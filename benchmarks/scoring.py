@@ -85,8 +85,8 @@ def style_rm_case(run: Path, a):
     from debiaslab import models
     from debiaslab.core.io import read_parquet
     from debiaslab.data.reward_inputs import encode, score
-    from debiaslab.methods.forget_lora import load_reward_model
     from debiaslab.experiments.rm_forget.scoring import item_responses
+    from debiaslab.methods.forget_lora import load_reward_model
 
     path, items_path = (str(p) for p in _common.require(run, STYLE_RM, RM_ITEMS))
     tokenizer = models.load_tokenizer(path, padding_side="right")

@@ -20,8 +20,8 @@ for _name in EXPERIMENTS:
                 R("benchmarks", "data", _name, data_log_name(_artifact) + ".tsv")
             wildcard_constraints:
                 method="|".join(_artifact.methods) or "[a-z_]+",
-            localrule: _artifact.local
             priority: PRIORITY["data"]
+            localrule: _artifact.local
             conda:
                 "../envs/aggregate.yaml"
             params:

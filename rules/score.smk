@@ -13,15 +13,18 @@ for _name in EXPERIMENTS:
         input:
             unpack(score_inputs(_name)),
         output:
-            scores=R.run("scores", _name, "{model}", "{method}", "{seed}", "scores.parquet"),
-            records=R.run("scores", _name, "{model}", "{method}", "{seed}", "records.parquet"),
-            **({"extra": _extra} if _extra else {}),
+            # scores first: a job is named by its first output; then the records and any further files
+            **{
+                "scores": R.run("scores", _name, "{model}", "{method}", "{seed}", "scores.parquet"),
+                "records": R.run("scores", _name, "{model}", "{method}", "{seed}", "records.parquet"),
+            }
+            | ({"extra": _extra} if _extra else {}),
         log:
             R.run("logs/score", _name, "{model}", "{method}", "{seed}") + ".log",
         benchmark:
             R.run("benchmarks/score", _name, "{model}", "{method}", "{seed}") + ".tsv"
-        localrule: not _loads_models
         priority: PRIORITY["score"]
+        localrule: not _loads_models
         conda:
             "../envs/eval.yaml" if _loads_models else "../envs/aggregate.yaml"
         threads: 1

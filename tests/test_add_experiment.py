@@ -92,7 +92,7 @@ def test_nothing_but_the_folder_the_schema_fragment_and_one_registration_line_di
 def test_its_jobs_are_planned_data_train_generate_score_table(toy):
     root, configfile, env = toy
     jobs = planned_jobs(root, "all", "--configfile", str(configfile), env=env)
-    run = f"testbed-lm/{{}}/seed~42"
+    run = "testbed-lm/{}/seed~42"
     expected = {
         ("data_toy_sft", f"{ROOT}/data/toy/sft/seed~42/train.parquet"),
         ("data_toy_prompts", f"{ROOT}/data/toy/prompts.parquet"),
@@ -125,9 +125,9 @@ def test_its_data_jobs_run_and_its_scoring_and_table_are_its_own(toy, tmp_path):
     scores = []
     for method, said in (("base", ["big", "big", "calm", "big"]), ("sft", ["calm", "calm", "calm", "big"])):
         responses = tmp_path / f"{method}.parquet"
-        pd.DataFrame({"split": "test", "prompt": "The red box was", "response": [f" {w} and small." for w in said]}).to_parquet(
-            responses
-        )
+        pd.DataFrame(
+            {"split": "test", "prompt": "The red box was", "response": [f" {w} and small." for w in said]}
+        ).to_parquet(responses)
         scores.append(tmp_path / method / "scores.parquet")
         command = [
             "score", "run", "--experiment", "toy", "--run", f"toy/testbed-lm/{method}/42",

@@ -101,6 +101,8 @@ def test_the_table_and_figure_are_built_from_score_files_of_several_experiments(
     assert list(dict.fromkeys(csv["table"])) == ["occupations", "reward_guided"]
     assert "BBQ s_AMB Δ" in csv and "CrowS-Pairs % item ci low" in csv
     assert "Bias suite (occupations runs)" in out["md"].read_text()
-    assert out["md"].read_text().endswith("Made by config t.\n") and out["tex"].read_text().startswith("% made by config t")
+    assert out["md"].read_text().endswith("Made by config t.\n") and out["tex"].read_text().startswith(
+        "% made by config t"
+    )
     build_figure("bias_suite", figure_plot("bias_suite", SETTINGS), paths, out["png"], out["pdf"], runs=runs)
     assert out["png"].stat().st_size > 10_000 and out["pdf"].stat().st_size > 1_000

@@ -77,7 +77,9 @@ def small_run(tmp_path_factory):
     with contextlib.chdir(workdir):
         for method in METHODS:
             for seed in SEEDS:
-                generated = Path(f"results/testbed/generate/occupations/testbed-lm/{method}/seed~{seed}/responses.parquet")
+                generated = Path(
+                    f"results/testbed/generate/occupations/testbed-lm/{method}/seed~{seed}/responses.parquet"
+                )
                 generated.parent.mkdir(parents=True)
                 responses(method, seed).to_parquet(generated, index=False)
                 assert (
@@ -239,7 +241,9 @@ def _missing(members):
 
 
 def _config_edited(members):
-    members["results/testbed/bundle/config.yaml"] = members["results/testbed/bundle/config.yaml"].replace(b"seeds:", b"seeds: ", 1)
+    members["results/testbed/bundle/config.yaml"] = members["results/testbed/bundle/config.yaml"].replace(
+        b"seeds:", b"seeds: ", 1
+    )
 
 
 BAD_BUNDLES = {  # fault: (edit, the file the error names, what it says)
@@ -314,7 +318,9 @@ def test_a_rebuild_stops_on_a_score_file_changed_after_unbundling_or_another_con
     other.write_text(
         (clone / "results/testbed/bundle/config.yaml").read_text().replace("seeds:\n    - 42\n", "seeds:\n    - 7\n", 1)
     )
-    assert "seeds" in other.read_text() and other.read_text() != (clone / "results/testbed/bundle/config.yaml").read_text()
+    assert (
+        "seeds" in other.read_text() and other.read_text() != (clone / "results/testbed/bundle/config.yaml").read_text()
+    )
     err = _stop(clone, "--configfile", str(other))
     assert "rebuilt with the run's config: run without --configfile" in err, err
     path = clone / score_path("prompt_only", 42)

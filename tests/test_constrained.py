@@ -57,8 +57,8 @@ def run_constrained(lm_dir, settings: dict, seed: int = 0, samples: int = SAMPLE
 
     from debiaslab import models
     from debiaslab.data.occupations import OCCUPATIONS
-    from debiaslab.experiments.occupations.data import HELDOUT, prompt_rows
     from debiaslab.evals.corpus_perplexity import causal_nll
+    from debiaslab.experiments.occupations.data import HELDOUT, prompt_rows
     from debiaslab.generation import constrained
     from debiaslab.generation.autoregressive import SamplingSettings, generate
     from debiaslab.metrics.balance import score_responses

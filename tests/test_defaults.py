@@ -25,8 +25,16 @@ CASES = [
     ("debiaslab.methods.dpo:DPOSettings", "config.schema.yaml#/$defs/dpo_train", ()),
     ("debiaslab.methods.common:LoraSettings", "config.schema.yaml#/$defs/lora", ()),
     ("debiaslab.generation.autoregressive:SamplingSettings", "config.schema.yaml#/$defs/sampling", ()),
-    ("debiaslab.methods.inlp:INLPSettings", "occupations.schema.yaml#/properties/methods/properties/inlp/properties/fit", ()),
-    ("debiaslab.methods.gen_filter:FilterSettings", "occupations.schema.yaml#/properties/methods/properties/gen_filter", ()),
+    (
+        "debiaslab.methods.inlp:INLPSettings",
+        "occupations.schema.yaml#/properties/methods/properties/inlp/properties/fit",
+        (),
+    ),
+    (
+        "debiaslab.methods.gen_filter:FilterSettings",
+        "occupations.schema.yaml#/properties/methods/properties/gen_filter",
+        (),
+    ),
     (
         "debiaslab.generation.constrained:ConstraintSettings",
         "occupations.schema.yaml#/properties/methods/properties/constrained",
@@ -37,11 +45,19 @@ CASES = [
         "reward_guided.schema.yaml#/properties/methods/properties/reinforce/properties/train",
         (),
     ),
-    ("debiaslab.methods.rloo:RLOOSettings", "reward_guided.schema.yaml#/properties/methods/properties/rloo/properties/train", ()),
+    (
+        "debiaslab.methods.rloo:RLOOSettings",
+        "reward_guided.schema.yaml#/properties/methods/properties/rloo/properties/train",
+        (),
+    ),
     ("debiaslab.methods.reward:RewardSettings", "reward_guided.schema.yaml#/properties/reward", ()),
     ("debiaslab.metrics.genbit:GenBitSettings", "reward_guided.schema.yaml#/properties/reward/properties/genbit", ()),
     ("debiaslab.methods.policy:PolicySampling", "reward_guided.schema.yaml#/properties/generation", ()),
-    ("debiaslab.experiments.reward_guided.scoring:EvalSettings", "reward_guided.schema.yaml#/properties/evaluation", ()),
+    (
+        "debiaslab.experiments.reward_guided.scoring:EvalSettings",
+        "reward_guided.schema.yaml#/properties/evaluation",
+        (),
+    ),
     (
         "debiaslab.methods.forget_lora:ForgetLoRASettings",
         "rm_forget.schema.yaml#/properties/methods/properties/forget_style/properties/train",
@@ -65,12 +81,28 @@ CASES = [
         (),
     ),
     # `model` is a name under `models` in the config; the rules hand the job that model's entry
-    ("debiaslab.experiments.safety.scoring:ScoringModel", "safety.schema.yaml#/properties/scoring/properties/reward_model", ("model",)),
+    (
+        "debiaslab.experiments.safety.scoring:ScoringModel",
+        "safety.schema.yaml#/properties/scoring/properties/reward_model",
+        ("model",),
+    ),
     ("debiaslab.evals.mmlu:MMLUSettings", "config.schema.yaml#/$defs/evaluations/properties/mmlu", ()),
     ("debiaslab.evals.glue:GlueSettings", "config.schema.yaml#/$defs/evaluations/properties/glue", ()),
-    ("debiaslab.evals.corpus_perplexity:PerplexitySettings", "config.schema.yaml#/$defs/evaluations/properties/perplexity", ()),
-    ("debiaslab.evals.bias_suite.crows_pairs:CrowsSettings", "config.schema.yaml#/$defs/evaluations/properties/crows_pairs", ()),
-    ("debiaslab.evals.bias_suite.suite:BiasSuiteSettings", "config.schema.yaml#/$defs/evaluations/properties/bias_suite", ()),
+    (
+        "debiaslab.evals.corpus_perplexity:PerplexitySettings",
+        "config.schema.yaml#/$defs/evaluations/properties/perplexity",
+        (),
+    ),
+    (
+        "debiaslab.evals.bias_suite.crows_pairs:CrowsSettings",
+        "config.schema.yaml#/$defs/evaluations/properties/crows_pairs",
+        (),
+    ),
+    (
+        "debiaslab.evals.bias_suite.suite:BiasSuiteSettings",
+        "config.schema.yaml#/$defs/evaluations/properties/bias_suite",
+        (),
+    ),
     ("debiaslab.evals.fluency:FluencySettings", "config.schema.yaml#/$defs/evaluations/properties/fluency", ()),
     ("debiaslab.evals.lm_eval_bridge:LmEvalSettings", "config.schema.yaml#/$defs/evaluations/properties/lm_eval", ()),
     ("debiaslab.testbed.pretrain:PretrainSettings", "config.schema.yaml#/$defs/pretrain", ()),
@@ -101,7 +133,9 @@ def settings_class(entry: str):
     return getattr(importlib.import_module(module), name)
 
 
-@pytest.mark.parametrize("entry, ref, resolved", CASES, ids=[f"{e.split(':')[1]}@{r.split('#')[0]}" for e, r, _ in CASES])
+@pytest.mark.parametrize(
+    "entry, ref, resolved", CASES, ids=[f"{e.split(':')[1]}@{r.split('#')[0]}" for e, r, _ in CASES]
+)
 def test_settings_defaults_are_the_schemas(entry, ref, resolved):
     cls = settings_class(entry)
     defaults = schema_defaults(ref)

@@ -612,9 +612,9 @@ def test_bad_desired_distribution_configs_are_rejected_by_key(patch, fragment):
 
 
 def test_table_pairs_each_seed_with_the_base_run():
-    from debiaslab.experiments.registry import table_spec
     from debiaslab.aggregate.tables import build, latex, markdown
     from debiaslab.core.store import RunId, score_rows
+    from debiaslab.experiments.registry import table_spec
 
     def rows(method, seed, kl, loss):
         values = [

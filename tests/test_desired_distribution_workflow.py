@@ -21,7 +21,9 @@ BASE = f"results/testbed/scores/{EXP}/{MODEL}/base/seed~{SEEDS[0]}"
 
 
 def _scores(run: Path, method: str, name: str = "scores.parquet") -> pd.DataFrame:
-    return pd.concat(pd.read_parquet(p) for p in sorted((run / f"results/testbed/scores/{EXP}/{MODEL}/{method}").rglob(name)))
+    return pd.concat(
+        pd.read_parquet(p) for p in sorted((run / f"results/testbed/scores/{EXP}/{MODEL}/{method}").rglob(name))
+    )
 
 
 def _value(frame, split, subset, metric):
@@ -117,7 +119,10 @@ def test_editing_kl_equal_learning_rate_reruns_exactly_its_branch(default_run):
     run = f"{MODEL}/kl_equal/seed~{{}}"
     assert {j for j in jobs if j[0] != "all"} == (
         {("train", f"results/testbed/train/{EXP}/{run.format(s)}/model") for s in SEEDS}
-        | {("score_desired_distribution", f"results/testbed/scores/{EXP}/{run.format(s)}/scores.parquet") for s in SEEDS}
+        | {
+            ("score_desired_distribution", f"results/testbed/scores/{EXP}/{run.format(s)}/scores.parquet")
+            for s in SEEDS
+        }
         | {
             ("evaluate", f"results/testbed/scores/{EXP}/{run.format(s)}/eval_{e}.parquet")
             for s in SEEDS
@@ -241,8 +246,8 @@ def test_causal_lora_variant_trains_an_adapter_and_scores_it(default_run, tmp_pa
     training, detection, and the perplexity evaluation applying the adapter from the trained folder."""
     from debiaslab.core.store import RunId
     from debiaslab.evals.run import evaluate_model
-    from debiaslab.methods.train import run
     from debiaslab.experiments.desired_distribution.scoring import score_desired_distribution
+    from debiaslab.methods.train import run
     from debiaslab.models import apply_trained
 
     lm = json.dumps({"path": str(default_run / "results/testbed/testbed/lm"), "kind": "causal"})

@@ -374,7 +374,10 @@ def test_editing_fluency_settings_reruns_only_the_fluency_job_and_aggregates(def
 
     jobs = planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "fluency.yaml")))
     assert {j for j in jobs if j[0] != "all"} == {
-        ("fluency_occupations", "results/testbed/scores/occupations/testbed-lm/prompt_only/seed~42/eval_fluency.parquet"),
+        (
+            "fluency_occupations",
+            "results/testbed/scores/occupations/testbed-lm/prompt_only/seed~42/eval_fluency.parquet",
+        ),
         ("table", "results/testbed/tables/occupations.csv"),
         ("figure", "results/testbed/figures/occupations_per_occupation.png"),
     }
@@ -384,7 +387,9 @@ def test_adding_evaluations_adds_one_job_per_run_and_evaluation(default_run):
     """Dry-runs only: lm-eval need not be installed to plan its jobs (the packaged offline task)."""
 
     def edit(config):
-        config["experiments"]["occupations"]["evaluations"]["mmlu"] = {"dataset": {"path": "results/testbed/testbed/mmlu"}}
+        config["experiments"]["occupations"]["evaluations"]["mmlu"] = {
+            "dataset": {"path": "results/testbed/testbed/mmlu"}
+        }
         config["experiments"]["occupations"]["evaluations"]["lm_eval"] = {
             "tasks": ["testbed_mmlu"],
             "include_path": "packaged",
@@ -408,7 +413,9 @@ def test_model_evaluation_rule_scores_a_run_with_its_adapter(default_run):
     """The generic `evaluate` rule end to end: MMLU of SFT (base + adapter), one job."""
 
     def edit(config):
-        config["experiments"]["occupations"]["evaluations"]["mmlu"] = {"dataset": {"path": "results/testbed/testbed/mmlu"}}
+        config["experiments"]["occupations"]["evaluations"]["mmlu"] = {
+            "dataset": {"path": "results/testbed/testbed/mmlu"}
+        }
 
     target = "results/testbed/scores/occupations/testbed-lm/sft/seed~42/eval_mmlu.parquet"
     configfile = str(edited_config(default_run, edit, "mmlu_run.yaml"))

@@ -149,7 +149,10 @@ def test_testbed_corpus_code_excludes_pair_building_and_training():
 
     # the testbed_corpus rule's code (rules/testbed.smk): the corpus writer, the shared sections, every experiment's
     sections = sorted({module_of(entry) for entry in testbed_sections().values()})
-    names = {p.relative_to(ROOT).as_posix() for p in module_closure("debiaslab.testbed.corpus", "debiaslab.testbed.sections", *sections)}
+    names = {
+        p.relative_to(ROOT).as_posix()
+        for p in module_closure("debiaslab.testbed.corpus", "debiaslab.testbed.sections", *sections)
+    }
     assert "data/answer_styles.py" in names and "testbed/arithmetic.py" in names
     assert not names & {
         "data/gsm8k.py",

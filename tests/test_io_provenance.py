@@ -73,7 +73,10 @@ def test_source_fingerprint_follows_imports():
         "debiaslab.methods.train"
     )
     # nor the registries: adding a method or an experiment changes no job's fingerprint
-    scoring = {p.relative_to(provenance.ROOT).as_posix() for p in provenance.module_closure("debiaslab.experiments.occupations.scoring")}
+    scoring = {
+        p.relative_to(provenance.ROOT).as_posix()
+        for p in provenance.module_closure("debiaslab.experiments.occupations.scoring")
+    }
     assert not {"methods/registry.py", "experiments/registry.py", "experiments/occupations/experiment.py"} & scoring
     with pytest.raises(ValueError):
         provenance.module_closure("debiaslab.no_such_module")
@@ -96,7 +99,9 @@ def test_every_method_of_the_registry_resolves():
         assert method.kind in KINDS, name
         if method.trained:
             module = importlib.import_module(method.module)
-            assert callable(getattr(module, method.trainer)) and isinstance(getattr(module, method.settings), type), name
+            assert callable(getattr(module, method.trainer)) and isinstance(getattr(module, method.settings), type), (
+                name
+            )
         elif method.kind == "decoding":
             assert callable(importlib.import_module(method.module).decode), name
 

@@ -453,7 +453,12 @@ def test_two_clean_runs_give_byte_identical_scores_tables_and_testbed(two_runs):
     runs, procs = two_runs
     assert procs["a"].returncode == 0, procs["a"].stderr[-3000:]
     a, b = runs["a"], runs["b"]
-    compared = ["results/testbed/scores/occupations", "results/testbed/tables", "results/testbed/testbed/tokenizers", "results/testbed/testbed/lm"]
+    compared = [
+        "results/testbed/scores/occupations",
+        "results/testbed/tables",
+        "results/testbed/testbed/tokenizers",
+        "results/testbed/testbed/lm",
+    ]
     files_a = {k: v for k, v in _files(a, *compared).items() if "reward_guided" not in k}
     files_b = {k: v for k, v in _files(b, *compared).items() if "reward_guided" not in k}
     assert any(k.endswith("scores.parquet") for k in files_a) and "results/testbed/tables/occupations.csv" in files_a
@@ -469,7 +474,9 @@ def test_keep_going_a_failing_job_leaves_every_other_result_complete(two_runs):
     assert procs["b"].returncode != 0
     # every occupations result (scores and the table) is complete, and what the failing experiment could
     # build without the model (its prompt pool) is there too; nothing of the broken model is
-    assert (b / "results/testbed/tables/occupations.csv").is_file() and (b / "results/testbed/tables/occupations.md").is_file()
+    assert (b / "results/testbed/tables/occupations.csv").is_file() and (
+        b / "results/testbed/tables/occupations.md"
+    ).is_file()
     assert len(list((b / "results/testbed/scores/occupations").rglob("scores.parquet"))) == 3
     assert (b / "results/testbed/data/reward_guided/mcq.parquet").is_file()
     assert (
@@ -494,7 +501,9 @@ def test_the_hub_token_is_written_nowhere(two_runs, default_run, tmp_path):
     config["models"]["gated-lm"] = {"path": "meta-llama/Llama-3.2-1B", "kind": "causal", "gated": True}
     config["experiments"]["occupations"]["models"] = ["gated-lm"]
     (workdir / "gated.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    proc = snakemake(workdir, "--cores", "1", "results/testbed/hub/manifest.json", "--configfile", "gated.yaml", check=False)
+    proc = snakemake(
+        workdir, "--cores", "1", "results/testbed/hub/manifest.json", "--configfile", "gated.yaml", check=False
+    )
     assert proc.returncode != 0  # offline: the download cannot succeed
     assert (workdir / "results/testbed/logs/hub/download.log").is_file()
     token = TEST_TOKEN.encode()
@@ -717,7 +726,16 @@ def test_hub_download_that_cannot_reach_the_hub_fails_with_one_line_naming_the_r
         (["--threads", "0", "check-config"], "argument --threads: expected a whole number >= 1, got 0"),
         (["--threads", "-3", "check-config"], "argument --threads: expected a whole number >= 1, got -3"),
         (
-            ["data", "build", "--experiment", "occupations", "--artifact", "prompts", "--out", "out={tmp}/prompts.parquet"],
+            [
+                "data",
+                "build",
+                "--experiment",
+                "occupations",
+                "--artifact",
+                "prompts",
+                "--out",
+                "out={tmp}/prompts.parquet",
+            ],
             "--settings not given and this command needs key 'train_occupations'",
         ),
     ],

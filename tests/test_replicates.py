@@ -85,8 +85,8 @@ def test_desired_distribution_replicates_resample_occupations():
 
 
 def test_reward_guided_replicates_rescore_genbit_on_resampled_responses():
-    from debiaslab.metrics.genbit import GenBit
     from debiaslab.experiments.reward_guided.scoring import METRICS, cell_values
+    from debiaslab.metrics.genbit import GenBit
 
     texts = ["he is a nurse", "she is a pilot", "they are kind", "he said she", "the person is calm", "she is kind"]
     records = pd.DataFrame(

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 import torch
 
-from debiaslab.experiments.safety.published import FILE_NAME, read_published
 from debiaslab.cli import main
 from debiaslab.core.io import DataError
 from debiaslab.experiments.safety import scoring as safety_scoring
+from debiaslab.experiments.safety.published import FILE_NAME, read_published
 from debiaslab.metrics import response_scores as rs
 
 FIXTURE = Path(__file__).parent / "fixtures" / "safety_published"
@@ -50,7 +50,11 @@ def test_probabilities_by_hand():
 
 def test_summary_is_the_mean_per_bias_type():
     records = pd.DataFrame(
-        {"bias_type": ["gender", "gender", "racial"], safety_scoring.RM_KEY: [-1.0, 2.0, 0.5], safety_scoring.BIAS_KEY: [0.2, 0.6, 0.9]}
+        {
+            "bias_type": ["gender", "gender", "racial"],
+            safety_scoring.RM_KEY: [-1.0, 2.0, 0.5],
+            safety_scoring.BIAS_KEY: [0.2, 0.6, 0.9],
+        }
     )
     summary = safety_scoring.summarize(records, seed=42)
     values = {(v["split"], v["metric"]): (v["value"], v["n"]) for v in summary}

@@ -75,7 +75,9 @@ def test_table_curves_and_lemmatizer_are_recorded(default_run):
     assert {"loss", "mean_bias", "mean_kl", "mean_reward"} <= set(curves.columns)
     png = default_run / "results/testbed/figures/reward_guided/training_curves.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    records = pd.read_parquet(default_run / "results/testbed/scores/reward_guided/testbed-lm/reinforce/seed~42/records.parquet")
+    records = pd.read_parquet(
+        default_run / "results/testbed/scores/reward_guided/testbed-lm/reinforce/seed~42/records.parquet"
+    )
     assert set(records["genbit_lemmatizer"]) == {"identity"} and len(records) == 2 * 64
     summary = json.loads(
         (
@@ -94,13 +96,12 @@ def test_editing_reinforce_learning_rate_reruns_exactly_its_branch(default_run):
     jobs = planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "rg_lr.yaml")))
     run = "results/testbed/train/reward_guided/testbed-lm/reinforce"
     expected = (
-        {
-            ("train", f"{run}/seed~{s}/size~64/temperature~{t}/adapter")
-            for s in SEEDS
-            for t in TEMPERATURES
-        }
+        {("train", f"{run}/seed~{s}/size~64/temperature~{t}/adapter") for s in SEEDS for t in TEMPERATURES}
         | {
-            ("score_reward_guided", f"results/testbed/scores/reward_guided/testbed-lm/reinforce/seed~{s}/scores.parquet")
+            (
+                "score_reward_guided",
+                f"results/testbed/scores/reward_guided/testbed-lm/reinforce/seed~{s}/scores.parquet",
+            )
             for s in SEEDS
         }
         | {
@@ -132,8 +133,8 @@ def test_rloo_moves_the_testbed_lm_to_the_neutral_option(default_run, tmp_path):
     the gendered-pronoun rate falls, the neutral option and the mean reward rise, each by a margin (measured:
     0.88 → 0.22–0.36, 0.11–0.13 → 0.59–0.69, −0.59 → −0.17 to −0.26 over two seeds)."""
     from debiaslab.core.config import build
-    from debiaslab.methods import train
     from debiaslab.experiments.reward_guided.scoring import EvalSettings, evaluate
+    from debiaslab.methods import train
 
     pool = default_run / "results/testbed/data/reward_guided/mcq.parquet"
     lm = str(default_run / "results/testbed/testbed/lm")

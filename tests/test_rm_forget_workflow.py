@@ -148,7 +148,10 @@ def test_editing_the_sweep_rescored_without_retraining(default_run):
     jobs = planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "rm_sweep.yaml")))
     assert {j for j in jobs if j[0] != "all"} == (
         {("score_rm_forget", f"results/testbed/scores/rm_forget/{RUN.format(mode=m)}/scores.parquet") for m in MODES}
-        | {("table", "results/testbed/tables/rm_forget.csv"), ("figure", "results/testbed/figures/rm_forget_lambda_curve.png")}
+        | {
+            ("table", "results/testbed/tables/rm_forget.csv"),
+            ("figure", "results/testbed/figures/rm_forget_lambda_curve.png"),
+        }
     )
 
 

@@ -142,7 +142,15 @@ def test_more_than_one_gpu_relaunches_the_command_under_accelerate(monkeypatch):
     launch.relaunch(["--gpus", "2", "--distributed", "ddp", *command])
     ddp = REPO / "src/debiaslab/resources/accelerate/ddp.yaml"
     assert calls.pop() == [
-        "accelerate", "launch", "--config_file", str(ddp), "--num_processes", "2", "-m", "debiaslab.cli", *command
+        "accelerate",
+        "launch",
+        "--config_file",
+        str(ddp),
+        "--num_processes",
+        "2",
+        "-m",
+        "debiaslab.cli",
+        *command,
     ]
     launch.relaunch(["--gpus", "4", "--distributed", "my.yaml", *command])
     assert calls.pop()[:4] == ["accelerate", "launch", "--config_file", "my.yaml"]

@@ -352,9 +352,7 @@ def synthetic_store():
             )  # eval_bias_suite
     for method in ("base", "sft", "dpo"):
         for seed in (42, 123):
-            run(
-                "safety", "testbed-lm", method, seed, [("gender", "all"), ("racial", "all")], list(SAFETY_METRICS)
-            )
+            run("safety", "testbed-lm", method, seed, [("gender", "all"), ("racial", "all")], list(SAFETY_METRICS))
     for seed in (42, 123):
         run(
             "reward_guided",
@@ -425,7 +423,9 @@ def test_latex_tables_compile_at_paper_width(tmp_path):
     for experiment in TABLES:
         # the bias suite's table: a section per experiment that ran it (here the occupations runs)
         settings = (
-            {"experiments": registry.suite_sections(["occupations"])} if experiment == "bias_suite" else {"method_order": []}
+            {"experiments": registry.suite_sections(["occupations"])}
+            if experiment == "bias_suite"
+            else {"method_order": []}
         )
         table = table_spec(experiment, settings)
         tex = tables.latex(table, tables.build(scores, table))

@@ -9,9 +9,9 @@ import torch
 from debiaslab import models
 from debiaslab.data.occupations import FEMALE_STEREOTYPED, MALE_STEREOTYPED, OCCUPATIONS
 from debiaslab.experiments.occupations.data import PROMPT
+from debiaslab.experiments.registry import corpus_sections
 from debiaslab.metrics.balance import AGENTIC, COMMUNAL
 from debiaslab.testbed.corpus import build_corpus
-from debiaslab.experiments.registry import corpus_sections
 
 pytestmark = pytest.mark.workflow
 

@@ -28,7 +28,9 @@ def test_occupations_table_has_base_and_sft_rows_over_three_seeds(default_run):
 
 
 def test_sft_raises_heldout_and_balance_over_base(default_run):
-    scores = pd.concat(pd.read_parquet(p) for p in (default_run / "results/testbed/scores/occupations").rglob("scores.parquet"))
+    scores = pd.concat(
+        pd.read_parquet(p) for p in (default_run / "results/testbed/scores/occupations").rglob("scores.parquet")
+    )
     heldout = scores[(scores.split == "heldout") & (scores.subset == "all") & (scores.metric == "and_balanced_rate")]
     by_method = heldout.groupby("method")["value"].mean()
     # The testbed's planted bias gives the base ~0% AND-balance; SFT on balanced examples of
@@ -44,9 +46,14 @@ def test_nothing_to_do_after_complete_run(default_run):
     assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-2000:]
 
 
-AGGREGATES = {("table", "results/testbed/tables/occupations.csv"), ("figure", "results/testbed/figures/occupations_per_occupation.png")}
+AGGREGATES = {
+    ("table", "results/testbed/tables/occupations.csv"),
+    ("figure", "results/testbed/figures/occupations_per_occupation.png"),
+}
 # new responses are rescored for fluency: one job for every run (its first output names it)
-FLUENCY = {("fluency_occupations", "results/testbed/scores/occupations/testbed-lm/prompt_only/seed~42/eval_fluency.parquet")}
+FLUENCY = {
+    ("fluency_occupations", "results/testbed/scores/occupations/testbed-lm/prompt_only/seed~42/eval_fluency.parquet")
+}
 OCC_METHODS = ("prompt_only", "gen_filter", "sft", "dpo", "inlp", "constrained")
 
 
@@ -58,9 +65,18 @@ def test_editing_sft_learning_rate_reruns_exactly_sft_branch(default_run):
     seeds = (42, 123, 456)
     expected = (
         {("train", f"results/testbed/train/occupations/testbed-lm/sft/seed~{s}/adapter") for s in seeds}
-        | {("generate", f"results/testbed/generate/occupations/testbed-lm/sft/seed~{s}/responses.parquet") for s in seeds}
-        | {("score_occupations", f"results/testbed/scores/occupations/testbed-lm/sft/seed~{s}/scores.parquet") for s in seeds}
-        | {("evaluate", f"results/testbed/scores/occupations/testbed-lm/sft/seed~{s}/eval_bias_suite.parquet") for s in seeds}
+        | {
+            ("generate", f"results/testbed/generate/occupations/testbed-lm/sft/seed~{s}/responses.parquet")
+            for s in seeds
+        }
+        | {
+            ("score_occupations", f"results/testbed/scores/occupations/testbed-lm/sft/seed~{s}/scores.parquet")
+            for s in seeds
+        }
+        | {
+            ("evaluate", f"results/testbed/scores/occupations/testbed-lm/sft/seed~{s}/eval_bias_suite.parquet")
+            for s in seeds
+        }
         | AGGREGATES
         | FLUENCY
     )
@@ -74,7 +90,10 @@ def test_editing_a_decoding_method_reruns_only_its_generations(default_run):
     jobs = planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "k.yaml")))
     seeds = (42, 123, 456)
     assert {j for j in jobs if j[0] != "all"} == (
-        {("generate", f"results/testbed/generate/occupations/testbed-lm/gen_filter/seed~{s}/responses.parquet") for s in seeds}
+        {
+            ("generate", f"results/testbed/generate/occupations/testbed-lm/gen_filter/seed~{s}/responses.parquet")
+            for s in seeds
+        }
         | {
             ("score_occupations", f"results/testbed/scores/occupations/testbed-lm/gen_filter/seed~{s}/scores.parquet")
             for s in seeds
@@ -105,12 +124,11 @@ def test_adding_a_seed_adds_only_that_seeds_jobs(default_run):
     # the fluency job gains seed 7's outputs (its first output is seed 42's)
     assert all("seed~7" in out for rule, out in jobs - AGGREGATES - FLUENCY), sorted(jobs - AGGREGATES)
     assert {
-        ("generate", f"results/testbed/generate/occupations/testbed-lm/{m}/seed~7/responses.parquet") for m in OCC_METHODS
+        ("generate", f"results/testbed/generate/occupations/testbed-lm/{m}/seed~7/responses.parquet")
+        for m in OCC_METHODS
     } <= jobs
     assert {rule for rule, _ in jobs} >= {
         "data_occupations_training",
-        "train",
-        "train",
         "train",
         "generate",
         "score_occupations",
@@ -146,7 +164,9 @@ def test_bundle_round_trip_rebuilds_only_the_table_byte_identical(default_run, t
         text=True,
     )
     assert proc.returncode == 0, proc.stderr
-    assert (fresh / "results/testbed/bundle/manifest.json").is_file() and not (fresh / "results/testbed/generate").exists()
+    assert (fresh / "results/testbed/bundle/manifest.json").is_file() and not (
+        fresh / "results/testbed/generate"
+    ).exists()
     jobs = planned_jobs(fresh, "results/testbed/tables/occupations.csv")
     assert jobs == {("table", "results/testbed/tables/occupations.csv")}
     snakemake(fresh, "--cores", "1", "results/testbed/tables/occupations.csv")

@@ -4,9 +4,7 @@ spec and the figure's plot are the experiment's (the CLI looks them up in the ex
 from __future__ import annotations
 
 
-def build_table(
-    table, score_paths, csv_out, md_out, tex_out=None, runs=None, cells=None, source: str = ""
-) -> dict:
+def build_table(table, score_paths, csv_out, md_out, tex_out=None, runs=None, cells=None, source: str = "") -> dict:
     """`table`: an aggregate.tables.Table; `source`: the config that made the scores (its name)."""
     from dataclasses import replace
 

@@ -44,6 +44,7 @@ def paths(root: str) -> dict[str, str]:
         "derived": (f"{root}/tables/", f"{root}/figures/"),
     }
 
+
 PACKAGES = (
     "debiaslab",
     "torch",
@@ -116,7 +117,9 @@ def make_bundle(score_paths, config: dict, out: str | Path, records: bool = Fals
         if not path.is_file():
             raise DataError(f"{path}: score file not found")
         if not str(path).startswith(where["scores"]):
-            raise DataError(f"{path}: not under {where['scores']}; a bundle carries this config's score-store files only")
+            raise DataError(
+                f"{path}: not under {where['scores']}; a bundle carries this config's score-store files only"
+            )
         files.append(path)
         sibling = path.with_name("records.parquet")
         if records and sibling.is_file():
@@ -233,7 +236,8 @@ def unpack_bundle(archive: str | Path, dest: str | Path = ".") -> list[str]:
     for m in members:
         os.utime(dest / m.name)
     write_json(
-        dest / where["origin"], {"archive": str(archive.resolve()), "sha256": sha256_file(archive), "files": len(members)}
+        dest / where["origin"],
+        {"archive": str(archive.resolve()), "sha256": sha256_file(archive), "files": len(members)},
     )
     return [m.name for m in members]
 

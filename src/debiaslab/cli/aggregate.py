@@ -28,7 +28,9 @@ def trained_figure(a):
 
     figures = {k: f for k, f in get(a.experiment).figures.items() if f.source == "trained"}
     if a.name not in figures:
-        raise ConfigError(f"{a.experiment} has no figure {a.name!r} from trained artifacts; known: {', '.join(figures)}")
+        raise ConfigError(
+            f"{a.experiment} has no figure {a.name!r} from trained artifacts; known: {', '.join(figures)}"
+        )
     return load(figures[a.name].entry)(a.artifacts, a.png, a.csv)
 
 
@@ -110,7 +112,7 @@ def add_commands(sub) -> None:
         "--artifacts",
         nargs="+",
         required=True,
-        help="trained folders, e.g. adapters .../<method>/seed~S/size~N/temperature~T/adapter with training_metrics.csv",
+        help="trained folders, e.g. adapters .../<method>/seed~S/size~N/temperature~T/adapter (training_metrics.csv)",
     )
     s.add_argument("--png", required=True)
     s.add_argument("--csv", required=True)

@@ -20,9 +20,8 @@ def build(a):
     artifact = artifacts[a.artifact]
     outputs = dict(a.out or [])
     if set(outputs) != set(artifact.outputs):
-        raise ConfigError(
-            f"data build --artifact {a.artifact}: give --out for exactly {', '.join(f'{k}=PATH' for k in artifact.outputs)}"
-        )
+        wanted = ", ".join(f"{k}=PATH" for k in artifact.outputs)
+        raise ConfigError(f"data build --artifact {a.artifact}: give --out for exactly {wanted}")
     given = {"method": a.method, "seed": a.seed}
     wildcards = {w: given[w] for w in artifact.wildcards()}
     missing = [f"--{w}" for w, value in wildcards.items() if value is None]

@@ -30,7 +30,9 @@ def add_commands(sub) -> None:
         description="Train one method for one seed; writes the adapter folder atomically. "
         "Checkpoints go to --checkpoints so a killed run resumes.",
     )
-    s.add_argument("--method", required=True, help="method name: " + ", ".join(with_kind("adapter", "projection", "model")))
+    s.add_argument(
+        "--method", required=True, help="method name: " + ", ".join(with_kind("adapter", "projection", "model"))
+    )
     model(s)
     s.add_argument("--data", required=True, help="training data table (.parquet/.jsonl/.json/.csv)")
     settings(s, "the method's training settings")

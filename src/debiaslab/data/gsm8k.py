@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from debiaslab.data.answer_styles import AnswerError, variants
 
 
-
 def load_problems(path: str, name: str | None, split: str, limit: int | None, seed: int):
     """A GSM8K-format split via `datasets.load_dataset` (Hub name or Hub-format folder), shuffled, first `limit`."""
     from debiaslab.hub.datasets import load_split

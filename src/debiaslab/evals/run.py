@@ -10,7 +10,6 @@ as the run's own scores do.
 from __future__ import annotations
 
 
-
 def evaluate_model(
     name: str, model, settings: dict, run, out, *, adapter=None, projection=None, records_out=None
 ) -> dict:

@@ -84,7 +84,9 @@ class Setup:
         from debiaslab.methods.registry import method
 
         kind = method(run.method).kind
-        return self.layout.run("train", self.name, run.model, run.method, run.seed, f"{cell.path}/{kind}" if cell else kind)
+        return self.layout.run(
+            "train", self.name, run.model, run.method, run.seed, f"{cell.path}/{kind}" if cell else kind
+        )
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,9 @@ METHODS: dict[str, Method] = {
     "sft": Method("adapter", "debiaslab.methods.sft", "SFTSettings", "train_sft"),
     "dpo": Method("adapter", "debiaslab.methods.dpo", "DPOSettings", "train_dpo"),
     "inlp": Method("projection", "debiaslab.methods.inlp", "INLPSettings", "train_inlp", one_process=True),
-    "reinforce": Method("adapter", "debiaslab.methods.reinforce", "ReinforceSettings", "train_reinforce", one_process=True),
+    "reinforce": Method(
+        "adapter", "debiaslab.methods.reinforce", "ReinforceSettings", "train_reinforce", one_process=True
+    ),
     "rloo": Method("adapter", "debiaslab.methods.rloo", "RLOOSettings", "train_rloo"),
     "forget_style": Method("adapter", "debiaslab.methods.forget_lora", "ForgetLoRASettings", "train_forget_lora"),
     "forget_correctness": Method("adapter", "debiaslab.methods.forget_lora", "ForgetLoRASettings", "train_forget_lora"),

@@ -10,11 +10,13 @@ As the `safety` source (docs/experiments/safety.md#metrics):
 - reward = the reward model's logit on the (prompt, response) pair encoding
   (`OpenAssistant/reward-model-deberta-v3-large`: `tokenizer(question, answer)`).
 
-`safety`'s scoring entry (experiments/safety/scoring.py) runs both. Both tokenize every input once (one tokenizer call), then run batches of inputs sorted by token
-length (least padding), results in input order.
+`safety`'s scoring entry (experiments/safety/scoring.py) runs both. Both tokenize every input once
+(one tokenizer call), then run batches of inputs sorted by token length (least padding), results in
+input order.
 """
 
 from __future__ import annotations
+
 
 def probability_function(problem_type: str | None, num_labels: int) -> str:
     """'sigmoid', 'softmax' or 'none', chosen as transformers' TextClassificationPipeline does."""

@@ -41,7 +41,17 @@ def split_options(argv: list[str]) -> tuple[int, str, list[str]]:
 
 def accelerate_command(gpus: int, strategy: str, argv: list[str]) -> list[str]:
     config_file = str(CONFIGS / f"{strategy}.yaml") if strategy in STRATEGIES else strategy
-    return ["accelerate", "launch", "--config_file", config_file, "--num_processes", str(gpus), "-m", "debiaslab.cli", *argv]
+    return [
+        "accelerate",
+        "launch",
+        "--config_file",
+        config_file,
+        "--num_processes",
+        str(gpus),
+        "-m",
+        "debiaslab.cli",
+        *argv,
+    ]
 
 
 def one_process_method(argv: list[str]) -> str | None:
@@ -62,7 +72,9 @@ def relaunch(argv: list[str]) -> list[str]:
         return rest
     method = one_process_method(rest)
     if method is not None:
-        print(f"debiaslab: {method} trains in a loop of its own: one process, on one of the {gpus} GPUs", file=sys.stderr)
+        print(
+            f"debiaslab: {method} trains in a loop of its own: one process, on one of the {gpus} GPUs", file=sys.stderr
+        )
         return rest
     command = accelerate_command(gpus, strategy, rest)
     sys.stdout.flush()

@@ -50,8 +50,9 @@ EXPERIMENT = Experiment(
             "prompts",
             {"out": "prompts.parquet"},
             f"{HERE}.data:write_prompts",
-            settings=lambda setup, w: split(setup)
-            | {"samples_per_occupation": setup.exp["generation"]["samples_per_occupation"]},
+            settings=lambda setup, w: (
+                split(setup) | {"samples_per_occupation": setup.exp["generation"]["samples_per_occupation"]}
+            ),
             local=True,
         ),
     ),
@@ -67,7 +68,9 @@ EXPERIMENT = Experiment(
         inputs=lambda setup, run: {"responses": setup.generated(run)},
     ),
     table=f"{HERE}.table:table",
-    figures={"occupations_per_occupation": Figure(f"{HERE}.table:per_occupation", f"{HERE}.table:per_occupation_caption")},
+    figures={
+        "occupations_per_occupation": Figure(f"{HERE}.table:per_occupation", f"{HERE}.table:per_occupation_caption")
+    },
     check=check,
     testbed_sections={"occupations": f"{HERE}.testbed:occupation_section"},
 )

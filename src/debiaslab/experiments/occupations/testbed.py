@@ -33,8 +33,6 @@ def occupation_section(rng: random.Random, strength: float, per_occupation: int,
     for occ in OCCUPATIONS:
         out.vocabulary.append(("occupations", occ_data.PROMPT.format(occupation=occ)))
         for template in occ_data.TEMPLATES:
-            out.vocabulary.append(
-                ("occupations", occ_data.fill_template(template, occ, AGENTIC, COMMUNAL, vocab_rng))
-            )
+            out.vocabulary.append(("occupations", occ_data.fill_template(template, occ, AGENTIC, COMMUNAL, vocab_rng)))
     out.vocabulary += [("occupations", " ".join(AGENTIC + COMMUNAL))]
     return out

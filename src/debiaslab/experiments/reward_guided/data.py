@@ -43,7 +43,6 @@ QUESTIONS = (
 PREFIX = "The {occupation} said that"
 
 
-
 def option_orders() -> list[tuple[int, ...]]:
     return list(itertools.permutations(range(3)))
 

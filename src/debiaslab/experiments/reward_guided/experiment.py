@@ -9,7 +9,16 @@ HERE = "debiaslab.experiments.reward_guided"
 
 # Keys of the `generation` block each backend uses (the rest would only cause needless reruns).
 CAUSAL_KEYS = ("max_new_tokens", "chat", "system_prompt")
-DIFFUSION_KEYS = ("gen_length", "steps", "block_length", "cfg_scale", "remasking", "mask_token_id", "chat", "system_prompt")
+DIFFUSION_KEYS = (
+    "gen_length",
+    "steps",
+    "block_length",
+    "cfg_scale",
+    "remasking",
+    "mask_token_id",
+    "chat",
+    "system_prompt",
+)
 
 
 def is_diffusion(setup: Setup, model: str) -> bool:
@@ -36,10 +45,10 @@ def cells(setup: Setup, run: Run) -> list[Cell]:
     if run.method == "base":
         grid = [(0, t) for t in exp["temperatures"]]
     else:
-        grid = [(n, t) for n in exp["dataset_sizes"] for t in exp["temperatures"] if not (run.method == "rloo" and t <= 0)]
-    return [
-        Cell({"size": n, "temperature": t}, cell_label(n, t), trained=run.method != "base") for n, t in grid
-    ]
+        grid = [
+            (n, t) for n in exp["dataset_sizes"] for t in exp["temperatures"] if not (run.method == "rloo" and t <= 0)
+        ]
+    return [Cell({"size": n, "temperature": t}, cell_label(n, t), trained=run.method != "base") for n, t in grid]
 
 
 def generation(setup: Setup, model: str, training: bool) -> dict:
@@ -147,7 +156,11 @@ EXPERIMENT = Experiment(
     baseline={"method": "base", "size": 0},
     runs=runs,
     cells=cells,
-    data=(DataArtifact("pool", {"out": "mcq.parquet"}, f"{HERE}.data:write_pool", settings=lambda setup, w: setup.exp["data"]),),
+    data=(
+        DataArtifact(
+            "pool", {"out": "mcq.parquet"}, f"{HERE}.data:write_pool", settings=lambda setup, w: setup.exp["data"]
+        ),
+    ),
     training=Training(data=lambda setup, run: "mcq.parquet", settings=training_settings),
     scoring=Scoring(
         entry=f"{HERE}.scoring:score",
