@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Training throughput (tokens/s) and peak memory of each trainer, through the package's entry points.
 
-Every trainer of debiaslab/methods/registry.py (one method per trainer: `TRAINERS`) runs a few steps (--steps) with the
-default config's testbed settings on the data the default run produced, each in its own process
+Every trainer of debiaslab/methods/registry.py (one method per trainer: `trainers()`) runs a few steps
+(--steps) with the default config's testbed settings on the data the default run produced, each in its own process
 (so its peak memory is its own):
 
     sft, dpo, inlp          occupations data (results/testbed/data/occupations/<method>/seed~42), testbed LM

@@ -2,8 +2,8 @@
 
 The bundle comes from a small finished run made here in seconds: occupations on the testbed model, three
 methods (listed out of alphabetical order) and two seeds, each run's score file written by the real
-scoring command (`debiaslab score balance`) from a handmade responses table, then packed by the bundle
-rule's own command. tests/test_workflow.py does the same round trip on the full default run.
+scoring command (`debiaslab score run --experiment occupations`) from a handmade responses table, then
+packed by the bundle rule's own command. tests/test_workflow.py does the same round trip on the full default run.
 
     python -m pytest -q tests/test_bundle.py
 """
@@ -427,7 +427,7 @@ def test_a_reward_guided_table_refuses_a_run_short_of_a_grid_cell(tmp_path, caps
         tmp_path,
         capsys,
         "reward_guided",
-        cells={"reinforce": [[64, 0.7], [64, 1.0]]},
+        cells={"reinforce": [cell_label(64, 0.7), cell_label(64, 1.0)]},  # as the rules pass them
     )
     assert (
         code == 2 and f"{path}: no scores for grid cell(s) ['n=64,T=0.7'] of run reward_guided/lm/reinforce/42" in err

@@ -160,8 +160,9 @@ def test_generation_through_the_cli_is_the_models_own_greedy_decoding(converted,
 
 
 def test_one_sft_step_through_the_cli_trains_the_lora_adapter(spec, tmp_path):
-    """`debiaslab data occupations sft` + `debiaslab train --method sft` (TRL SFTTrainer, LoRA): one step
-    of 8 examples; the adapter's B matrices (zero at initialisation) have moved."""
+    """`debiaslab data build --experiment occupations --artifact training --method sft` + `debiaslab train
+    --method sft` (TRL SFTTrainer, LoRA): one step of 8 examples; the adapter's B matrices (zero at
+    initialisation) have moved."""
     from safetensors.torch import load_file
 
     data = {

@@ -23,7 +23,7 @@ def _checkpoints(root: Path) -> dict[int, Path]:
 
 
 def _train_command(workdir: Path, out: Path, checkpoints: Path) -> list[str]:
-    """Exactly the default run's train_sft job for this seed, apart from where it writes."""
+    """Exactly the default run's sft training job (rule `train`) for this seed, apart from where it writes."""
     from debiaslab.core.config import as_json
     from debiaslab.experiments.registry import load
 

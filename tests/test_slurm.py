@@ -145,7 +145,7 @@ def test_profile_puts_training_on_a100s_only_and_a_requeued_training_job_resumes
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
     report_section(
         f"SLURM jobs of `snakemake --profile slurm all` (reduced default config, {elapsed:.0f} s)",
-        f"{table}\ntrain_sft requeued mid-run (job {requeued}); resumed from {summary.get('resumed_from')}",
+        f"{table}\nthe sft training job requeued mid-run (job {requeued}); resumed from {summary.get('resumed_from')}",
     )
     assert (workdir / "results/testbed/tables/occupations.csv").is_file()
     assert all(job["JobState"] == "COMPLETED" for job in jobs), table
