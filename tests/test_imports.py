@@ -208,6 +208,8 @@ def test_a_planted_cycle_within_one_layer_is_found(tmp_path):
         ("debiaslab", 7),
         ("debiaslab.core.io", 7),
         ("debiaslab.testbed.corpus", 4),
+        ("debiaslab.experiments.occupations.scoring", 2),
+        ("debiaslab.experiments.registry", 2),
     ],
 )
 def test_layer_of(module, layer):
