@@ -186,7 +186,7 @@ def one_forward_loglikelihoods(model, requests, batch_size: int, pad_id: int, sh
         for batch in batches:
             rows = [index[b] for b in batch]
             keep = max(len(requests[i][1][0]) for i in rows)
-            shared = common_prefix_length([seqs[b] for b in batch], leave=keep) if share_prefix else 0
+            shared = common_prefix_length([seqs[b] for b in batch], leave=keep) if share_prefix and len(batch) > 1 else 0
             prefix, cache = prefixes.for_batch(seqs[batch[0]][:shared], len(batch)) if shared else (0, None)
             extra = {prefixes.keyword: cache, "use_cache": True} if prefix else {}
             ids, mask = pad_batch([seqs[b][prefix:] for b in batch], pad_id, side="left")
