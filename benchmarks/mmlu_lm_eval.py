@@ -48,7 +48,7 @@ import _common
 TASK = "bls_mmlu"
 SUBJECT = "us_labor_statistics"
 QUESTION = "Which of these occupations has the largest share of {} among its workers in the United States?"
-README_BODY = """# BLS occupations, MMLU format
+ABOUT = """# BLS occupations, MMLU format
 
 Four-option questions in the `cais/mmlu` schema built from the BLS occupation table that debiaslab
 ships (resources/desired_distribution/profession_dist.tsv): which occupation has the largest share
@@ -81,13 +81,20 @@ def questions(n: int, n_dev: int = 5, seed: int = 0, min_gap: float = 0.05) -> d
 
 def write_inputs(work: Path, n: int, seed: int, min_gap: float) -> tuple[Path, Path]:
     """(the question set's folder, the lm-eval include folder with its task YAML)."""
+    import pandas as pd
     import yaml
 
     from debiaslab.evals.lm_eval_bridge import packaged_tasks
-    from debiaslab.testbed.mmlu import HUB_CONFIG, save_hub_layout
+
+    from debiaslab.testbed.mmlu import README
 
     data = work / "bls_mmlu"
-    save_hub_layout(data, questions(n, seed=seed, min_gap=min_gap), HUB_CONFIG + README_BODY)
+    (data / "all").mkdir(parents=True)
+    # the testbed set's dataset card front matter (`cais/mmlu`'s `all` config: test and dev splits), this set's text
+    front_matter = README[: README.index("\n---\n") + len("\n---\n")]
+    (data / "README.md").write_text(front_matter + ABOUT, encoding="utf-8")
+    for split, rows in questions(n, seed=seed, min_gap=min_gap).items():
+        pd.DataFrame(rows).to_parquet(data / "all" / f"{split}-00000-of-00001.parquet", index=False)
     task = yaml.safe_load((Path(packaged_tasks()) / "testbed_mmlu.yaml").read_text())
     # datasets caches a local folder under its folder name, stale for another set of the same name: lm-eval gets
     # a cache of its own in the work folder (built by the warm-up run; debiaslab reads with a fresh one, data.hub)

@@ -1,5 +1,5 @@
-"""Length-sorted batches and padding (debiaslab.batching): the order, the ties, both sides; batches of
-rows that share a prefix; and the allocator setting that keeps a batch's memory between forwards."""
+"""Length-sorted batches and padding (debiaslab.batching): the order, the ties, both sides; and the
+allocator setting that keeps a batch's memory between forwards."""
 
 import os
 import subprocess
@@ -8,8 +8,7 @@ import sys
 import pytest
 import torch
 
-from debiaslab.batching import (by_length, by_shared_prefix, common_prefix_length, in_input_order, pad_batch,
-                                trimmed_batches)
+from debiaslab.batching import by_length, in_input_order, pad_batch, trimmed_batches
 from debiaslab.cli import keep_freed_memory
 
 
@@ -21,26 +20,6 @@ def test_batches_are_sorted_by_length_and_ties_keep_input_order():
     assert list(by_length([], batch_size=4)) == []
     with pytest.raises(ValueError, match="batch_size"):
         list(by_length([1], batch_size=0))
-
-
-def test_common_prefix_length_by_hand():
-    assert common_prefix_length([[1, 2, 3], [1, 2, 4], [1, 2, 3, 5]]) == 2
-    assert common_prefix_length([[1, 2, 3], [1, 2, 3]]) == 3
-    assert common_prefix_length([[1, 2, 3], [1, 2, 3]], leave=1) == 2  # each row keeps a token after it
-    assert common_prefix_length([[1, 2], [1, 2, 3]], leave=2) == 0
-    assert common_prefix_length([[9], [1]]) == 0
-
-
-def test_rows_sharing_a_prefix_are_batched_together_then_by_length():
-    rows = [[5, 1, 1, 9], [5, 1, 1, 2, 2, 2], [5, 1, 1, 3], [7, 7], [7, 7, 1]]
-    # token order b, c, a, d, e; each row's longest prefix shared with a neighbour: 3, 3, 3, 2, 2 -> depth 3;
-    # grouped by the first 3 tokens: (5, 1, 1): c and a (4 tokens, c first in token order), then b (6); (7, 7): d;
-    # (7, 7, 1): e
-    assert list(by_shared_prefix(rows, batch_size=2)) == [[2, 0], [1, 3], [4]]
-    assert list(by_shared_prefix(rows, batch_size=3)) == [[2, 0, 1], [3, 4]]
-    assert list(by_shared_prefix([], batch_size=2)) == []
-    with pytest.raises(ValueError, match="batch_size"):
-        list(by_shared_prefix(rows, batch_size=0))
 
 
 def test_padding_on_either_side():

@@ -114,6 +114,26 @@ def test_one_forward_equals_four_requests_on_a_hand_model():
         assert four[q] == pytest.approx(expected, abs=1e-4)
 
 
+def test_common_prefix_length_by_hand():
+    assert mmlu.common_prefix_length([[1, 2, 3], [1, 2, 4], [1, 2, 3, 5]]) == 2
+    assert mmlu.common_prefix_length([[1, 2, 3], [1, 2, 3]]) == 3
+    assert mmlu.common_prefix_length([[1, 2, 3], [1, 2, 3]], leave=1) == 2  # each row keeps a token after it
+    assert mmlu.common_prefix_length([[1, 2], [1, 2, 3]], leave=2) == 0
+    assert mmlu.common_prefix_length([[9], [1]]) == 0
+
+
+def test_rows_sharing_a_prefix_are_batched_together_then_by_length():
+    rows = [[5, 1, 1, 9], [5, 1, 1, 2, 2, 2], [5, 1, 1, 3], [7, 7], [7, 7, 1]]
+    # token order b, c, a, d, e; each row's longest prefix shared with a neighbour: 3, 3, 3, 2, 2 -> depth 3;
+    # grouped by the first 3 tokens: (5, 1, 1): c and a (4 tokens, c first in token order), then b (6); (7, 7): d;
+    # (7, 7, 1): e
+    assert list(mmlu.by_shared_prefix(rows, batch_size=2)) == [[2, 0], [1, 3], [4]]
+    assert list(mmlu.by_shared_prefix(rows, batch_size=3)) == [[2, 0, 1], [3, 4]]
+    assert list(mmlu.by_shared_prefix([], batch_size=2)) == []
+    with pytest.raises(ValueError, match="batch_size"):
+        list(mmlu.by_shared_prefix(rows, batch_size=0))
+
+
 def tiny_llama():
     """A randomly initialised two-layer Llama over the character ids (attention and rotary positions:
     what a shared prefix must get right, which the bigram cannot tell)."""

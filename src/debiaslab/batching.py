@@ -23,36 +23,6 @@ def by_length(lengths: Sequence[int], batch_size: int, *, longest_first: bool = 
         yield order[start : start + batch_size]
 
 
-def common_prefix_length(rows: Sequence[Sequence[int]], leave: int = 0) -> int:
-    """How many leading tokens every row has in common, leaving each row at least `leave` tokens after them."""
-    first, n = rows[0], min(map(len, rows)) - leave
-    for k in range(max(n, 0)):
-        if any(row[k] != first[k] for row in rows):
-            return k
-    return max(n, 0)
-
-
-def by_shared_prefix(rows: Sequence[Sequence[int]], batch_size: int) -> Iterator[list[int]]:
-    """Input indices in batches of `batch_size`, ordered so that rows that begin with the same tokens share
-    a batch (the prefix they share can run once for the batch), and among those by length (less padding).
-
-    Rows are grouped by their first `depth` tokens, `depth` being the median length of the prefix a row
-    shares with its neighbours in token order: how far a set's inputs typically agree (a subject header,
-    a k-shot block, a question stem). Within a group, rows go by length, then by token order.
-    """
-    import statistics
-
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    order = sorted(range(len(rows)), key=lambda i: tuple(rows[i]))
-    pairs = [common_prefix_length([rows[a], rows[b]]) for a, b in zip(order, order[1:])]
-    shared = [max(pairs[j - 1] if j else 0, pairs[j] if j < len(pairs) else 0) for j in range(len(order))]
-    depth = int(statistics.median(shared)) if shared else 0
-    order = sorted(range(len(rows)), key=lambda i: (tuple(rows[i][:depth]), len(rows[i]), tuple(rows[i])))
-    for start in range(0, len(order), batch_size):
-        yield order[start : start + batch_size]
-
-
 def pad_batch(rows: Sequence[Sequence[int]], pad_id: int, side: str = "right", min_width: int = 0):
     """(input ids, attention mask) long tensors of the rows padded to the longest with `pad_id`.
 

@@ -114,6 +114,39 @@ def letter_requests(tokenizer, contexts_: list[str], add_bos: bool = False):
     return out
 
 
+def common_prefix_length(rows, leave: int = 0) -> int:
+    """How many leading tokens every row has in common, leaving each row at least `leave` tokens after them."""
+    first, n = rows[0], min(map(len, rows)) - leave
+    for k in range(max(n, 0)):
+        if any(row[k] != first[k] for row in rows):
+            return k
+    return max(n, 0)
+
+
+def by_shared_prefix(rows, batch_size: int):
+    """Input indices in batches of `batch_size`, ordered so that rows that begin with the same tokens share
+    a batch (the prefix they share can run once for the batch), and among those by length (less padding).
+
+    Rows are grouped by their first `depth` tokens, `depth` being the median length of the prefix a row
+    shares with its neighbours in token order: how far a set's inputs typically agree (a subject header,
+    a k-shot block, a question stem). Within a group, rows go by length, then by token order.
+    (Here, not in debiaslab.batching: only this scorer batches so, and batching's source is part of
+    nearly every job's code fingerprint.)
+    """
+    import statistics
+    from itertools import pairwise
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    order = sorted(range(len(rows)), key=lambda i: tuple(rows[i]))
+    pairs = [common_prefix_length([rows[a], rows[b]]) for a, b in pairwise(order)]
+    shared = [max(pairs[j - 1] if j else 0, pairs[j] if j < len(pairs) else 0) for j in range(len(order))]
+    depth = int(statistics.median(shared)) if shared else 0
+    order = sorted(range(len(rows)), key=lambda i: (tuple(rows[i][:depth]), len(rows[i]), tuple(rows[i])))
+    for start in range(0, len(order), batch_size):
+        yield order[start : start + batch_size]
+
+
 def cache_keyword() -> str:
     """The forward's key/value-cache argument: `cache` since transformers 5.2x, `past_key_values` before."""
     from transformers.modeling_outputs import CausalLMOutputWithPast
@@ -161,7 +194,7 @@ def one_forward_loglikelihoods(model, requests, batch_size: int, pad_id: int, sh
     LM-head logits. A left-padded row gets the positions it would have alone (position ids).
 
     `share_prefix`: questions that begin alike (a subject's header, a k-shot block, a common stem) are
-    batched together (batching.by_shared_prefix), and the tokens every row of a batch begins with run
+    batched together (by_shared_prefix), and the tokens every row of a batch begins with run
     once, their keys and values copied to each row (the model's own KV cache, as generate() reuses a
     prompt's; PrefixCache). The rest of each row follows them left-padded, [prefix][pad..][rest], the
     padding masked and the positions the row's own, so each row's log-probabilities are the ones it
@@ -171,7 +204,7 @@ def one_forward_loglikelihoods(model, requests, batch_size: int, pad_id: int, sh
     """
     import torch
 
-    from debiaslab.batching import by_length, by_shared_prefix, common_prefix_length, pad_batch
+    from debiaslab.batching import by_length, pad_batch
     from debiaslab.evals.common import model_device
 
     device = model_device(model)

@@ -36,8 +36,7 @@ FACT_SENTENCES = {
 }
 N_DEV = 5  # as cais/mmlu: five dev questions per subject (the k-shot pool)
 
-# the dataset card's front matter: `cais/mmlu`'s `all` config, its test and dev splits
-HUB_CONFIG = """---
+README = """---
 configs:
 - config_name: all
   data_files:
@@ -46,8 +45,7 @@ configs:
   - split: dev
     path: all/dev-*
 ---
-"""
-README = HUB_CONFIG + """# testbed MMLU
+# testbed MMLU
 
 Four-option questions in the `cais/mmlu` schema (`question`, `subject`, `choices`, `answer` = index
 of the correct choice) about facts the testbed LM is pretrained on; `dev` holds five per subject.
@@ -97,21 +95,16 @@ def corpus_texts(repeats: int) -> tuple[list[str], list[str]]:
     return docs, []
 
 
-def save_hub_layout(out_dir, splits: dict[str, list[dict]], readme: str = README) -> dict:
-    """`cais/mmlu`'s Hub layout (config `all`, one Parquet file per split; `readme` starts with
-    HUB_CONFIG), so `load_dataset(out_dir, "all")` and lm-eval's task YAMLs read it as the Hub's."""
+def write_dataset(out_dir) -> dict:
+    """Stage entry: the `all` config's test and dev splits as a Hub-format dataset folder."""
     import pandas as pd
 
     from debiaslab.io import atomic_path
 
+    splits = questions()
     with atomic_path(out_dir, directory=True) as tmp:
-        (tmp / "README.md").write_text(readme, encoding="utf-8")
+        (tmp / "README.md").write_text(README, encoding="utf-8")
         (tmp / "all").mkdir()
         for split, rows in splits.items():
             pd.DataFrame(rows).to_parquet(Path(tmp) / "all" / f"{split}-00000-of-00001.parquet", index=False)
     return {split: len(rows) for split, rows in splits.items()}
-
-
-def write_dataset(out_dir) -> dict:
-    """Stage entry: the `all` config's test and dev splits as a Hub-format dataset folder."""
-    return save_hub_layout(out_dir, questions())
