@@ -85,7 +85,6 @@ def write_inputs(work: Path, n: int, seed: int, min_gap: float) -> tuple[Path, P
     import yaml
 
     from debiaslab.evals.lm_eval_bridge import packaged_tasks
-
     from debiaslab.testbed.mmlu import README
 
     data = work / "bls_mmlu"
