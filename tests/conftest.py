@@ -51,6 +51,9 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 3600
     return proc
 
 
+# The bias suite's cross-experiment table and figure: rebuilt whenever any run's eval_bias_suite.parquet is.
+SUITE_AGGREGATES = {("table", "results/tables/bias_suite.csv"), ("figure", "results/figures/bias_suite.png")}
+
 JOB_RE = re.compile(r"^(?:local)?rule (\w+):\s*$")
 
 

@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from conftest import REPO, edited_config, planned_jobs
+from conftest import REPO, SUITE_AGGREGATES, edited_config, planned_jobs
 from debiaslab.core.config import ConfigError, load_yaml, validate
 from debiaslab.data.mcq import pool_problems
 
@@ -111,6 +111,7 @@ def test_editing_reinforce_learning_rate_reruns_exactly_its_branch(default_run):
             ("reward_guided_curves", "results/figures/reward_guided/training_curves.png"),
             ("table", "results/tables/reward_guided.csv"),
         }
+        | SUITE_AGGREGATES
     )
     assert {j for j in jobs if j[0] != "all"} == expected
 

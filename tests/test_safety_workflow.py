@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from conftest import REPO, edited_config, planned_jobs
+from conftest import REPO, SUITE_AGGREGATES, edited_config, planned_jobs
 
 pytestmark = pytest.mark.workflow
 
@@ -86,6 +86,7 @@ def test_editing_dpo_beta_reruns_exactly_the_safety_dpo_branch(default_run):
         | {("score_safety", f"results/scores/safety/{run.format(s)}/scores.parquet") for s in SEEDS}
         | {("evaluate", f"results/scores/safety/{run.format(s)}/eval_bias_suite.parquet") for s in SEEDS}
         | {("table", "results/tables/safety.csv")}
+        | SUITE_AGGREGATES
     )
     assert {j for j in jobs if j[0] != "all"} == expected
 
@@ -118,4 +119,5 @@ def test_full_scale_safety_dry_run_lists_the_study_jobs():
         | {("generate", f"results/generate/safety/{run.format(m)}/responses.parquet") for m in METHODS}
         | {("score_safety", f"results/scores/safety/{run.format(m)}/scores.parquet") for m in METHODS}
         | {("evaluate", f"results/scores/safety/{run.format(m)}/eval_bias_suite.parquet") for m in METHODS}
+        | SUITE_AGGREGATES
     )
