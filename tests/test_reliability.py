@@ -53,7 +53,7 @@ INVALID_CONFIGS = [
     ("missing model", _set("experiments", "occupations", "models", value=["llama-9b"]),
      ["experiments.occupations.models[0]: model 'llama-9b' is not defined under `models`", "defined: testbed-"]),
     ("model entry without a path", _set("models", "extra-lm", value={"kind": "causal"}),
-     ["models.extra-lm: 'path' is a required property"]),
+     ["models.extra-lm: give exactly one of `path` (a Hub name or Hub-format folder) or `gguf` (a GGUF file), got neither"]),
     ("unknown model kind", _set("models", "testbed-lm", "kind", value="rnn"),
      ["models.testbed-lm.kind: 'rnn' is not allowed; allowed: auto, causal, mlm, seq-cls"]),
     ("zero learning rate", _set("experiments", "occupations", "methods", "sft", "train", "learning_rate", value=0),
