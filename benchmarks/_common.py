@@ -17,13 +17,28 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 # What a workflow copy needs (the package itself is installed editable); as tests/conftest.py copies.
 WORKFLOW_FILES = ("Snakefile", "rules", "config", "workflow", "envs", "profiles", "slurm")
-OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+OFFLINE = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}
 
 # Qwen3-0.6B's shape (its config.json): the default real-size architecture for GPU figures.
 PRESETS = {
-    "qwen3-0.6b": {"model_type": "qwen3", "hidden_size": 1024, "num_hidden_layers": 28, "num_attention_heads": 16,
-                   "num_key_value_heads": 8, "head_dim": 128, "intermediate_size": 3072, "vocab_size": 151936,
-                   "max_position_embeddings": 40960, "rope_theta": 1000000, "tie_word_embeddings": True},
+    "qwen3-0.6b": {
+        "model_type": "qwen3",
+        "hidden_size": 1024,
+        "num_hidden_layers": 28,
+        "num_attention_heads": 16,
+        "num_key_value_heads": 8,
+        "head_dim": 128,
+        "intermediate_size": 3072,
+        "vocab_size": 151936,
+        "max_position_embeddings": 40960,
+        "rope_theta": 1000000,
+        "tie_word_embeddings": True,
+    },
 }
 
 
@@ -37,8 +52,11 @@ def require(run_dir: str | Path, *relative: str, build: str = "make demo") -> li
     for rel in relative:
         path = Path(run_dir) / rel
         if not path.exists():
-            print(f"{path} not found: this benchmark reads a completed default run. Build it with\n"
-                  f"  {build}\n(in {Path(run_dir).resolve()}), or point --run-dir at a run that has it.", file=sys.stderr)
+            print(
+                f"{path} not found: this benchmark reads a completed default run. Build it with\n"
+                f"  {build}\n(in {Path(run_dir).resolve()}), or point --run-dir at a run that has it.",
+                file=sys.stderr,
+            )
             raise Missing(2)
         out.append(path)
     return out
@@ -88,10 +106,11 @@ def best_of(calls: dict, repeats: int, warmup: bool = True) -> tuple[dict[str, f
 
 
 def set_threads(threads: int) -> None:
-    """The thread count, and glibc's memory reuse as every `debiaslab` job sets it (cli.keep_freed_memory)."""
+    """The thread count, and glibc's memory reuse as every `debiaslab` job sets it
+    (runtime.process.keep_freed_memory)."""
     import torch
 
-    from debiaslab.cli import keep_freed_memory
+    from debiaslab.runtime.process import keep_freed_memory
 
     keep_freed_memory()
 
@@ -158,7 +177,14 @@ def build_random_model(values: dict, tokenizer_dir: str | Path, out_dir: str | P
 
 
 def describe_architecture(values: dict) -> str:
-    keys = ("hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "intermediate_size", "vocab_size")
+    keys = (
+        "hidden_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "num_key_value_heads",
+        "intermediate_size",
+        "vocab_size",
+    )
     return ", ".join(f"{k}={values[k]}" for k in keys if k in values)
 
 

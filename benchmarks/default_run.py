@@ -15,7 +15,7 @@ add up to more than the wall time. From the run's Snakemake log it also prints t
 
     python benchmarks/default_run.py --compare-cold        # then the same run with every job cold: both, ratio
 
-Jobs run warm (forked from the warm-start server, README "Warm start") as in any local run; their
+Jobs run warm (forked from the warm-start server, docs/warm-start.md) as in any local run; their
 CPU seconds are then read from the job's log (the `benchmark:` file counts the waiting command's
 only). Exit status 1 if the run fails or takes longer than --max-minutes (the target: 5; hard limit 10).
 """
@@ -66,7 +66,9 @@ def job_seconds(run: Path) -> list[tuple[str, str, float, float]]:
 
 
 def warm_jobs(run: Path) -> int:
-    return sum(1 for log in (run / "results" / "logs").rglob("*.log") if WARM_LINE.search(log.read_text(errors="replace")))
+    return sum(
+        1 for log in (run / "results" / "logs").rglob("*.log") if WARM_LINE.search(log.read_text(errors="replace"))
+    )
 
 
 def breakdown(jobs: list[tuple[str, str, float, float]], top: int = 5) -> str:
@@ -79,11 +81,17 @@ def breakdown(jobs: list[tuple[str, str, float, float]], top: int = 5) -> str:
     for stage in names:
         items = stages[stage]
         name, worst, _ = max(items, key=lambda x: x[1])
-        lines.append(f"{stage:<10} {len(items):>5} {sum(i[1] for i in items):>9.1f} {worst:>8.1f} "
-                     f"{sum(i[2] for i in items):>8.1f}  {name}")
-    lines.append(f"{'all':<10} {len(jobs):>5} {sum(j[2] for j in jobs):>9.1f} {max(j[2] for j in jobs):>8.1f} "
-                 f"{sum(j[3] for j in jobs):>8.1f}")
-    lines.append(f"slowest {top} jobs: " + ", ".join(f"{j[1]} {j[2]:.1f} s" for j in sorted(jobs, key=lambda j: -j[2])[:top]))
+        lines.append(
+            f"{stage:<10} {len(items):>5} {sum(i[1] for i in items):>9.1f} {worst:>8.1f} "
+            f"{sum(i[2] for i in items):>8.1f}  {name}"
+        )
+    lines.append(
+        f"{'all':<10} {len(jobs):>5} {sum(j[2] for j in jobs):>9.1f} {max(j[2] for j in jobs):>8.1f} "
+        f"{sum(j[3] for j in jobs):>8.1f}"
+    )
+    lines.append(
+        f"slowest {top} jobs: " + ", ".join(f"{j[1]} {j[2]:.1f} s" for j in sorted(jobs, key=lambda j: -j[2])[:top])
+    )
     return "\n".join(lines)
 
 
@@ -118,8 +126,10 @@ def idle_line(run: Path, cores: int) -> str:
     if not logs:
         return "idle cores: no Snakemake log in the run"
     idle, span = idle_core_seconds(logs[-1].read_text(), cores)
-    return (f"idle cores ({logs[-1].name}): {idle:.0f} core-s of {cores} x {span:.0f} s "
-            f"({100 * idle / max(1.0, cores * span):.1f}%)")
+    return (
+        f"idle cores ({logs[-1].name}): {idle:.0f} core-s of {cores} x {span:.0f} s "
+        f"({100 * idle / max(1.0, cores * span):.1f}%)"
+    )
 
 
 def main(argv=None) -> int:
@@ -128,8 +138,11 @@ def main(argv=None) -> int:
     p.add_argument("--from-run", default=None, help="only read this run's benchmark files (no new run)")
     p.add_argument("--keep", default=None, help="run in this (new or empty) folder and keep it")
     p.add_argument("--max-minutes", type=float, default=5.0, help="target; the hard limit is 10")
-    p.add_argument("--compare-cold", action="store_true",
-                   help="then run it again with every job cold (DEBIASLAB_WARM_START=0) and print both and their ratio")
+    p.add_argument(
+        "--compare-cold",
+        action="store_true",
+        help="then run it again with every job cold (DEBIASLAB_WARM_START=0) and print both and their ratio",
+    )
     a = p.parse_args(argv)
 
     if a.from_run:
@@ -163,20 +176,26 @@ def timed_run(a, keep: str | None, cold: bool) -> float | None:
         run = Path(keep) if keep else Path(tmp)
         _common.copy_workflow(run)
         start = time.perf_counter()
-        proc = subprocess.run([_common.snakemake_exe(), "--cores", str(a.cores), "all"], cwd=run, env=env,
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [_common.snakemake_exe(), "--cores", str(a.cores), "all"], cwd=run, env=env, capture_output=True, text=True
+        )
         wall = time.perf_counter() - start
         if proc.returncode:
-            print(f"snakemake --cores {a.cores} all failed ({proc.returncode}) in {run}:\n{(proc.stdout + proc.stderr)[-4000:]}",
-                  file=sys.stderr)
+            print(
+                f"snakemake --cores {a.cores} all failed ({proc.returncode}) in {run}:\n"
+                f"{(proc.stdout + proc.stderr)[-4000:]}",
+                file=sys.stderr,
+            )
             return None
         jobs = job_seconds(run)
         idle = idle_line(run, a.cores)
         warm = warm_jobs(run)
     over = wall > a.max_minutes * 60
-    print(f"default run{' (every job cold)' if cold else ''} (snakemake --cores {a.cores} all, fresh copy"
-          f"{f' kept in {keep}' if keep else ''}): {wall:.1f} s = {wall / 60:.2f} min wall for {len(jobs)} jobs "
-          f"({warm} warm); target <= {a.max_minutes:g} min (hard limit 10)" + ("  OVER TARGET" if over else ""))
+    print(
+        f"default run{' (every job cold)' if cold else ''} (snakemake --cores {a.cores} all, fresh copy"
+        f"{f' kept in {keep}' if keep else ''}): {wall:.1f} s = {wall / 60:.2f} min wall for {len(jobs)} jobs "
+        f"({warm} warm); target <= {a.max_minutes:g} min (hard limit 10)" + ("  OVER TARGET" if over else "")
+    )
     print(breakdown(jobs))
     print(idle)
     return wall

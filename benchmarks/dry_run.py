@@ -71,8 +71,9 @@ def timed(cmd: list[str], cwd: Path, env: dict, repeats: int) -> tuple[float, su
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--configs", nargs="*", default=None,
-                   help="configs to dry-run (default: every config/experiments/*.yaml)")
+    p.add_argument(
+        "--configs", nargs="*", default=None, help="configs to dry-run (default: every config/experiments/*.yaml)"
+    )
     p.add_argument("--no-merged", action="store_true", help="skip the merged config")
     p.add_argument("--run-dir", default=None, help="a completed default run: also time its no-op rerun")
     p.add_argument("--cores", type=int, default=2)
@@ -82,8 +83,11 @@ def main(argv=None) -> int:
 
     import yaml
 
-    configs = [Path(c).resolve() for c in a.configs] if a.configs is not None else \
-        sorted((_common.REPO / "config" / "experiments").glob("*.yaml"))
+    configs = (
+        [Path(c).resolve() for c in a.configs]
+        if a.configs is not None
+        else sorted((_common.REPO / "config" / "experiments").glob("*.yaml"))
+    )
     extra = {}
     if not os.environ.get("HF_TOKEN"):
         extra["HF_TOKEN"] = "dummy-token-for-dry-runs"
@@ -100,12 +104,20 @@ def main(argv=None) -> int:
                 print(f"merged config: {note}")
             path = Path(tmp) / "merged.yaml"
             path.write_text(yaml.safe_dump(merged, sort_keys=False))
-            targets.append((f"merged ({len(configs)} configs: {len(merged['models'])} models, "
-                            f"{len(merged['experiments'])} experiments)", path))
+            targets.append(
+                (
+                    f"merged ({len(configs)} configs: {len(merged['models'])} models, "
+                    f"{len(merged['experiments'])} experiments)",
+                    path,
+                )
+            )
         for name, path in targets:
             seconds, proc = timed([exe, "-n", "-q", "all", "--configfile", str(path)], work, env, a.repeats)
             if proc.returncode:
-                print(f"dry-run of {name} failed ({proc.returncode}):\n{(proc.stdout + proc.stderr)[-3000:]}", file=sys.stderr)
+                print(
+                    f"dry-run of {name} failed ({proc.returncode}):\n{(proc.stdout + proc.stderr)[-3000:]}",
+                    file=sys.stderr,
+                )
                 return 1
             jobs = next((ln.split()[-1] for ln in proc.stdout.splitlines() if ln.strip().startswith("total")), "?")
             rows.append((f"dry-run {name}", seconds, f"{jobs} jobs"))
@@ -116,8 +128,11 @@ def main(argv=None) -> int:
         check = subprocess.run([exe, "-n", "-q", "all"], cwd=run, env=env, capture_output=True, text=True)
         pending = [ln for ln in check.stdout.splitlines() if ln.strip().startswith("total")]
         if check.returncode or pending:
-            print(f"{run} is not a completed, up-to-date default run ({pending[0].split()[-1] if pending else 'error'} "
-                  f"jobs pending): run `snakemake --cores {a.cores} all` there first\n{check.stderr[-2000:]}", file=sys.stderr)
+            print(
+                f"{run} is not a completed, up-to-date default run ({pending[0].split()[-1] if pending else 'error'} "
+                f"jobs pending): run `snakemake --cores {a.cores} all` there first\n{check.stderr[-2000:]}",
+                file=sys.stderr,
+            )
             return 2
         seconds, proc = timed([exe, "--cores", str(a.cores), "all"], run, env, a.repeats)
         out = proc.stdout + proc.stderr

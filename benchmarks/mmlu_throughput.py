@@ -48,16 +48,22 @@ def main(argv=None) -> int:
     p.add_argument("--k-shot", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--repeats", type=int, default=5, help="timed passes per method (the best counts)")
-    p.add_argument("--replicate", type=int, default=4, help="score each question this many times per pass "
-                                                               "(the testbed set has 24; full batches time steadier)")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch threads (default 1: what each workflow job runs with)")
+    p.add_argument(
+        "--replicate",
+        type=int,
+        default=4,
+        help="score each question this many times per pass (the testbed set has 24; full batches time steadier)",
+    )
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: what each workflow job runs with)")
     p.add_argument("--min-ratio", type=float, default=3.0)
     a = p.parse_args(argv)
     for path in (a.model, a.data):
         if path.startswith("results/") and not Path(path).exists():
-            print(f"{path} not found: build the testbed first with\n"
-                  "  snakemake --cores 2 results/testbed/lm results/testbed/mmlu", file=sys.stderr)
+            print(
+                f"{path} not found: build the testbed first with\n"
+                "  snakemake --cores 2 results/testbed/lm results/testbed/mmlu",
+                file=sys.stderr,
+            )
             return 2
 
     import torch
@@ -66,8 +72,12 @@ def main(argv=None) -> int:
     from debiaslab.evals.mmlu import MMLUDataset, MMLUSettings, load_rows
 
     torch.set_num_threads(a.threads)
-    s = MMLUSettings(dataset=MMLUDataset(path=a.data, name=a.name, split=a.split), k_shot=a.k_shot, limit=a.limit,
-                     batch_size=a.batch_size)
+    s = MMLUSettings(
+        dataset=MMLUDataset(path=a.data, name=a.name, split=a.split),
+        k_shot=a.k_shot,
+        limit=a.limit,
+        batch_size=a.batch_size,
+    )
     rows, dev = load_rows(s)
     model, tokenizer = load_evaluated(a.model, kind="causal")
     rows = rows * a.replicate
@@ -75,8 +85,10 @@ def main(argv=None) -> int:
     (one, one_qps), (four, four_qps) = ((records[m], qps[m]) for m in ("one_forward", "four_requests"))
     same = one["prediction"].tolist() == four["prediction"].tolist()
     ratio = one_qps / four_qps
-    print(f"model {a.model}: {len(rows)} questions per pass, best of {a.repeats} passes, batch {a.batch_size}, "
-          f"{a.threads} threads")
+    print(
+        f"model {a.model}: {len(rows)} questions per pass, best of {a.repeats} passes, batch {a.batch_size}, "
+        f"{a.threads} threads"
+    )
     print(f"one forward per question : {one_qps:10.1f} questions/s (accuracy {one['correct'].mean():.3f})")
     print(f"four requests (lm-eval)  : {four_qps:10.1f} questions/s (accuracy {four['correct'].mean():.3f})")
     print(f"ratio                    : {ratio:10.2f}x")

@@ -45,7 +45,9 @@ def safety_responses(run: Path, n: int):
     files = sorted((run / RESPONSES).glob("*/*/seed~*/responses.parquet"))
     if not files:
         _common.require(run, RESPONSES + "/<model>/<method>/seed~<seed>/responses.parquet")
-    frame = pd.concat([pd.read_parquet(f, columns=["bias_type", "prompt", "response"]) for f in files], ignore_index=True)
+    frame = pd.concat(
+        [pd.read_parquet(f, columns=["bias_type", "prompt", "response"]) for f in files], ignore_index=True
+    )
     rows = [frame.iloc[i % len(frame)] for i in range(n)]
     return [r["prompt"] for r in rows], [r["response"] or "" for r in rows], [r["bias_type"] for r in rows]
 
@@ -81,8 +83,8 @@ def reward_case(run: Path, a):
 
 def style_rm_case(run: Path, a):
     from debiaslab import models
+    from debiaslab.core.io import read_parquet
     from debiaslab.data.reward_inputs import encode, score
-    from debiaslab.io import read_parquet
     from debiaslab.methods.forget_lora import load_reward_model
     from debiaslab.metrics.rm_sweep import item_responses
 
@@ -111,14 +113,20 @@ def mmlu_case(run: Path, a):
 
     def call(batch_size):
         s = MMLUSettings(dataset=settings.dataset, batch_size=batch_size)
-        return lambda items: [ll for lls in score_questions(model, tokenizer, rows[:items], dev, s)["loglikelihoods"] for ll in lls]
+        return lambda items: [
+            ll for lls in score_questions(model, tokenizer, rows[:items], dev, s)["loglikelihoods"] for ll in lls
+        ]
 
     return f"{lm} on {data}", "MMLU letter log-likelihoods, one forward per question", call
 
 
 CASES = {"bias_classifier": classifier_case, "reward_model": reward_case, "style_rm": style_rm_case, "mmlu": mmlu_case}
-INPUTS = {"bias_classifier": (BIAS_CLASSIFIER, RESPONSES), "reward_model": (REWARD_MODEL, RESPONSES),
-          "style_rm": (STYLE_RM, RM_ITEMS), "mmlu": (LM, MMLU)}
+INPUTS = {
+    "bias_classifier": (BIAS_CLASSIFIER, RESPONSES),
+    "reward_model": (REWARD_MODEL, RESPONSES),
+    "style_rm": (STYLE_RM, RM_ITEMS),
+    "mmlu": (LM, MMLU),
+}
 
 
 def main(argv=None) -> int:
@@ -129,25 +137,37 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--max-length", type=int, default=96, help="truncation of the classifier / reward model inputs")
     p.add_argument("--repeats", type=int, default=3, help="timed passes per side (the best counts)")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch threads (default 1: what each workflow job runs with; on a shared 2-core machine two "
-                        "threads time the contention, not the batching)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: what each workflow job runs with; on a shared 2-core machine two "
+        "threads time the contention, not the batching)",
+    )
     p.add_argument("--min-ratio", type=float, default=5.0)
-    p.add_argument("--tolerance", type=float, default=1e-3, help="largest allowed |batched - unbatched| score difference")
+    p.add_argument(
+        "--tolerance", type=float, default=1e-3, help="largest allowed |batched - unbatched| score difference"
+    )
     a = p.parse_args(argv)
     run = Path(a.run_dir)
     for name in a.scorers:  # every input there before any model loads
         _common.require(run, *INPUTS[name])
     _common.set_threads(a.threads)
-    print(f"{_common.device_line(a.threads)}; {a.items} inputs per pass, batch {a.batch_size} vs 1, "
-          f"best of {a.repeats} interleaved passes")
+    print(
+        f"{_common.device_line(a.threads)}; {a.items} inputs per pass, batch {a.batch_size} vs 1, "
+        f"best of {a.repeats} interleaved passes"
+    )
     ok = True
     for name in a.scorers:
         what, figure, call = CASES[name](run, a)
         sides = {"batched": call(a.batch_size), "one at a time": call(1)}
         best, results = _common.best_of(
-            {side: (lambda fn: lambda warmup: fn(min(4, a.items) if warmup else a.items))(fn) for side, fn in sides.items()},
-            a.repeats)
+            {
+                side: (lambda fn: lambda warmup: fn(min(4, a.items) if warmup else a.items))(fn)  # noqa: B023 - `fn` is the outer lambda's own argument
+                for side, fn in sides.items()
+            },
+            a.repeats,
+        )
         rate = {side: a.items / best[side] for side in sides}
         ratio = rate["batched"] / rate["one at a time"]
         diff = max(abs(x - y) for x, y in zip(results["batched"], results["one at a time"]))
@@ -156,8 +176,10 @@ def main(argv=None) -> int:
         print(f"{name}: {figure} ({what})")
         print(f"  batched (batch {a.batch_size:>3}) : {rate['batched']:10.1f} inputs/s")
         print(f"  one at a time       : {rate['one at a time']:10.1f} inputs/s")
-        print(f"  ratio               : {ratio:10.2f}x  (target >= {a.min_ratio:g}x); "
-              f"max |batched - unbatched| {diff:.2e}{'' if good else '  FAILS'}")
+        print(
+            f"  ratio               : {ratio:10.2f}x  (target >= {a.min_ratio:g}x); "
+            f"max |batched - unbatched| {diff:.2e}{'' if good else '  FAILS'}"
+        )
     return 0 if ok else 1
 
 

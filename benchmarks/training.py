@@ -27,7 +27,18 @@ Peak memory: the process's peak RSS on CPU; torch.cuda.max_memory_allocated on a
 --gpu-config builds the architecture with random weights (a preset or a config.json/YAML; bf16 on a
 GPU) and trains it instead of the testbed LM; MFU = 6·N·tokens/s / peak FLOP/s with N its parameter
 count (6N counts the weight gradients that LoRA's frozen weights skip: an upper-bound convention).
-Build the inputs with `make demo`. Exit status 1 if a trainer fails.
+
+--model trains a real causal LM (a Hub-format folder, e.g. SmolLM2-135M-Instruct converted by
+`debiaslab models import-gguf`) instead of the testbed LM, on the same data and settings, with every
+trainer that applies to a causal LM (forget_lora needs a reward model; the KL trainers train LoRA).
+On a real model one epoch of the KL trainers is too long for a benchmark, so their data is cut by
+occupation: per gender category the first ceil(steps / categories) x batch_size training occupations
+(about --steps batches) and one validation occupation.
+
+    python benchmarks/training.py --model results/models/smollm2-135m-instruct/model --steps 4
+
+--config: the config whose settings the trainers take (default: the run's own copy, else this
+repository's config/config.yaml). Build the inputs with `make demo`. Exit status 1 if a trainer fails.
 """
 
 from __future__ import annotations
@@ -69,9 +80,14 @@ def trainer_settings(method: str, config: dict, steps: int) -> tuple[dict, int |
         return dict(exps["occupations"]["methods"]["inlp"]["fit"]), None
     if method in ("reinforce", "rloo"):
         rg = exps["reward_guided"]
-        s = dict(rg["methods"]["reinforce"]["train"], max_steps=steps, dataset_size=rg["dataset_sizes"][0],
-                 temperature=rg["temperatures"][0], reward=rg["reward"],
-                 generation={k: rg["generation"][k] for k in CAUSAL_GENERATION_KEYS if k in rg["generation"]})
+        s = dict(
+            rg["methods"]["reinforce"]["train"],
+            max_steps=steps,
+            dataset_size=rg["dataset_sizes"][0],
+            temperature=rg["temperatures"][0],
+            reward=rg["reward"],
+            generation={k: rg["generation"][k] for k in CAUSAL_GENERATION_KEYS if k in rg["generation"]},
+        )
         if method == "rloo":
             from dataclasses import fields
 
@@ -182,16 +198,47 @@ def child(a) -> int:
         else:
             from debiaslab.methods.train import run
 
-            summary = run(job["method"], model=job["model"], data=job["data"], settings=job["settings"], seed=42,
-                          out=Path(tmp) / "out", checkpoints=Path(tmp) / "checkpoints")
+            summary = run(
+                job["method"],
+                model=job["model"],
+                data=job["data"],
+                settings=job["settings"],
+                seed=42,
+                out=Path(tmp) / "out",
+                checkpoints=Path(tmp) / "checkpoints",
+            )
     end = time.perf_counter()
     tokens, seconds, rate = counter.rate(end)
-    result = {"method": job["method"], "tokens": tokens, "seconds": seconds, "tokens_per_s": rate,
-              "forwards": len(counter.calls), "wall_s": end - start, "peak_mb": peak_memory_mb(),
-              "start_mb": baseline, "params": counter.params,
-              "steps": summary.get("global_step", summary.get("steps")), "gradient": job["method"] != "inlp"}
+    result = {
+        "method": job["method"],
+        "tokens": tokens,
+        "seconds": seconds,
+        "tokens_per_s": rate,
+        "forwards": len(counter.calls),
+        "wall_s": end - start,
+        "peak_mb": peak_memory_mb(),
+        "start_mb": baseline,
+        "params": counter.params,
+        "steps": summary.get("global_step", summary.get("steps")),
+        "gradient": job["method"] != "inlp",
+    }
     print("RESULT " + json.dumps(result))
     return 0
+
+
+def kl_occupations(frame, steps: int, batch_size: int):
+    """The KL trainers' sentences cut to about `steps` training batches: per gender category the first
+    ceil(steps / categories) x batch_size training occupations, and one validation occupation each."""
+    import math
+
+    train = frame[frame["split"] == "train"]
+    per_category = math.ceil(steps / train["prof_gender"].nunique()) * batch_size
+    keep = set()
+    for split, n in (("train", per_category), ("valid", 1)):
+        part = frame[frame["split"] == split]
+        for _, names in part.drop_duplicates("profession").groupby("prof_gender", sort=False)["profession"]:
+            keep.update((split, name) for name in names.iloc[:n])
+    return frame[[(s, p) in keep for s, p in zip(frame["split"], frame["profession"])]]
 
 
 def prepare(method: str, run: Path, config: dict, a, tmp: Path, model_spec) -> dict:
@@ -202,6 +249,12 @@ def prepare(method: str, run: Path, config: dict, a, tmp: Path, model_spec) -> d
         return {"method": method, "model": model_spec or str(_common.require(run, LM)[0])}
     data = _common.require(run, DATA[method])[0]
     settings, rows = trainer_settings(method, config, a.steps)
+    for key, value in a.set.get(method, {}).items():
+        settings[key] = value
+    if a.model and method in ("kl_equal", "kl_real_world"):
+        frame = kl_occupations(pd.read_parquet(data), a.steps, settings.get("batch_size", 8))
+        data = tmp / f"{method}.parquet"
+        frame.to_parquet(data)
     if method == "forget_lora":
         if model_spec is not None:
             return {}
@@ -214,7 +267,7 @@ def prepare(method: str, run: Path, config: dict, a, tmp: Path, model_spec) -> d
         frame = pd.read_parquet(data)
         if method == "forget_lora":
             frame = frame[frame["mode"] == "style"]
-        frame = frame.iloc[: rows]
+        frame = frame.iloc[:rows]
         data = tmp / f"{method}.parquet"
         frame.to_parquet(data)
     return {"method": method, "model": model, "data": str(data), "settings": settings}
@@ -226,17 +279,47 @@ def main(argv=None) -> int:
     methods = list(TRAINERS) + ["raw"]
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run-dir", default=str(_common.REPO), help="a completed default run (default: this repository)")
-    p.add_argument("--methods", nargs="+", choices=methods, default=list(TRAINERS))
-    p.add_argument("--steps", type=int, default=8,
-                   help="optimizer steps per trainer (INLP: its configured fit; kl_equal, kl_real_world: one epoch)")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch threads (default 1: what each workflow job runs with; on a shared 2-core machine two "
-                        "threads time the contention, not the batching)")
+    p.add_argument("--methods", nargs="+", choices=methods, default=None, help="default: every trainer")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=8,
+        help="optimizer steps per trainer (INLP: its configured fit; kl_equal, kl_real_world: one epoch)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: what each workflow job runs with; on a shared 2-core machine two "
+        "threads time the contention, not the batching)",
+    )
     p.add_argument("--batch-size", type=int, default=8, help="raw: sequences per step")
     p.add_argument("--seq-len", type=int, default=512, help="raw: tokens per sequence")
-    p.add_argument("--gpu-config", default=None,
-                   help=f"train a random-weight model of this architecture instead of the testbed LM: a preset "
-                        f"({', '.join(_common.PRESETS)}) or a config file")
+    p.add_argument(
+        "--model",
+        default=None,
+        help="train this causal LM (Hub-format folder or name) instead of the testbed LM, with every trainer "
+        "that applies to one (default methods: all but forget_lora)",
+    )
+    p.add_argument(
+        "--config",
+        default=None,
+        help="config file whose settings the trainers take "
+        "(default: RUN_DIR/config/config.yaml, else this repository's)",
+    )
+    p.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="METHOD.KEY=VALUE",
+        help="change one trainer setting, e.g. kl_equal.batch_size=2 (values read as JSON where they parse)",
+    )
+    p.add_argument(
+        "--gpu-config",
+        default=None,
+        help=f"train a random-weight model of this architecture instead of the testbed LM: a preset "
+        f"({', '.join(_common.PRESETS)}) or a config file",
+    )
     p.add_argument("--layers", type=int, default=None, help="with --gpu-config: override num_hidden_layers")
     p.add_argument("--override", nargs="*", default=[], metavar="KEY=VALUE", help="with --gpu-config: config overrides")
     p.add_argument("--peak-tflops", type=float, default=989.0, help="peak bf16 dense TFLOP/s for MFU (H100 SXM: 989)")
@@ -245,48 +328,89 @@ def main(argv=None) -> int:
     if a.child:
         return child(a)
 
-    from debiaslab.config import load
+    from debiaslab.core.config import load
 
+    if a.model and a.gpu_config:
+        p.error("give --model or --gpu-config, not both")
+    changes: dict[str, dict] = {}
+    for key, value in _common.parse_overrides(a.set).items():
+        method, dot, name = key.partition(".")
+        if not dot or method not in methods:
+            p.error(f"--set {key}: expected METHOD.KEY=VALUE with METHOD one of {', '.join(TRAINERS)}")
+        changes.setdefault(method, {})[name] = value
+    a.set = changes
+    if a.methods is None:
+        a.methods = [m for m in TRAINERS if m != "forget_lora"] if a.model else list(TRAINERS)
     run = Path(a.run_dir)
-    config_path = run / "config" / "config.yaml"  # the run's own copy, else this repository's
-    config = load(config_path if config_path.exists() else _common.REPO / "config" / "config.yaml",
-                  _common.REPO / "workflow" / "schemas" / "config.schema.yaml")
+    config_path = (
+        Path(a.config) if a.config else run / "config" / "config.yaml"
+    )  # the run's own copy, else this repository's
+    if not a.config and not config_path.exists():
+        config_path = _common.REPO / "config" / "config.yaml"
+    config = load(config_path, _common.REPO / "workflow" / "schemas" / "config.schema.yaml")
     results, failed = [], []
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp_dir:
         tmp = Path(tmp_dir)
         model_spec, what = None, f"testbed models of {run}"
-        if a.gpu_config:
+        if a.model:
+            model_spec, what = json.dumps({"path": a.model}), f"model {a.model}"
+        elif a.gpu_config:
             values = _common.architecture(a.gpu_config, a.layers, _common.parse_overrides(a.override))
             built = _common.build_random_model(values, _common.require(run, LM)[0], tmp / "model")
             model_spec = json.dumps(built["spec"])
-            what = (f"random {a.gpu_config} ({_common.describe_architecture(values)}; "
-                    f"{built['params'] / 1e6:.1f}M params, {built['spec']['dtype']})")
+            what = (
+                f"random {a.gpu_config} ({_common.describe_architecture(values)}; "
+                f"{built['params'] / 1e6:.1f}M params, {built['spec']['dtype']})"
+            )
         jobs = [prepare(m, run, config, a, tmp, model_spec) for m in a.methods]
         for job in jobs:
             if not job:
                 continue
-            cmd = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(job), "--threads", str(a.threads),
-                   "--steps", str(a.steps), "--batch-size", str(a.batch_size), "--seq-len", str(a.seq_len)]
+            cmd = [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--child",
+                json.dumps(job),
+                "--threads",
+                str(a.threads),
+                "--steps",
+                str(a.steps),
+                "--batch-size",
+                str(a.batch_size),
+                "--seq-len",
+                str(a.seq_len),
+            ]
             proc = subprocess.run(cmd, capture_output=True, text=True, env=_common.env())
             lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
             if proc.returncode or not lines:
                 failed.append(job["method"])
                 print(f"{job['method']}: failed ({proc.returncode})\n{proc.stderr[-3000:]}", file=sys.stderr)
                 continue
-            results.append(json.loads(lines[-1][len("RESULT "):]))
+            results.append(json.loads(lines[-1][len("RESULT ") :]))
 
-    print(f"{what}; {_common.device_line(a.threads)}; {a.steps} steps each"
-          " (INLP: its configured fit; kl_equal, kl_real_world: one epoch)")
-    if a.gpu_config and "forget_lora" in a.methods:
-        print("forget_lora: skipped (needs a sequence-classification reward model, --gpu-config builds a causal LM)")
-    print(f"{'method':<14} {'steps':>5} {'fwd':>4} {'tokens':>8} {'tokens/s':>10} {'peak MB':>9} {'wall s':>7}"
-          + ("  MFU" if a.gpu_config else ""))
+    kl = "about that many batches (occupations cut)" if a.model else "one epoch"
+    changed = (
+        "; changed: " + ", ".join(f"{m}.{k}={v}" for m, kv in a.set.items() for k, v in kv.items()) if a.set else ""
+    )
+    print(
+        f"{what}; {_common.device_line(a.threads)}; {a.steps} steps each"
+        f" (INLP: its configured fit; kl_equal, kl_real_world: {kl}); settings of {config_path}{changed}"
+    )
+    if (a.gpu_config or a.model) and "forget_lora" in a.methods:
+        print("forget_lora: skipped (needs a sequence-classification reward model; this is a causal LM)")
+    print(
+        f"{'method':<14} {'steps':>5} {'fwd':>4} {'tokens':>8} {'tokens/s':>10} {'peak MB':>9} {'wall s':>7}"
+        + ("  MFU" if a.gpu_config else "")
+    )
     for r in results:
         mfu = 6 * r["params"] * r["tokens_per_s"] / (a.peak_tflops * 1e12)
         note = "" if r["gradient"] else "  (feature pass, no gradient)"
-        print(f"{r['method']:<14} {r['steps'] if r['steps'] is not None else '-':>5} {r['forwards']:>4} {r['tokens']:>8} "
-              f"{r['tokens_per_s']:>10.1f} {r['peak_mb']:>9.0f} {r['wall_s']:>7.1f}"
-              + (f"  {mfu:.1%}" if a.gpu_config else "") + note)
+        print(
+            f"{r['method']:<14} {r['steps'] if r['steps'] is not None else '-':>5} {r['forwards']:>4} {r['tokens']:>8} "
+            f"{r['tokens_per_s']:>10.1f} {r['peak_mb']:>9.0f} {r['wall_s']:>7.1f}"
+            + (f"  {mfu:.1%}" if a.gpu_config else "")
+            + note
+        )
     if failed:
         print(f"failed: {', '.join(failed)}")
     return 1 if failed else 0

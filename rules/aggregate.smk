@@ -15,6 +15,15 @@ rule table:
         ),
         md="results/tables/{experiment}.md",
         tex="results/tables/{experiment}.tex",
+    log:
+        "results/logs/tables/{experiment}.log",
+    benchmark:
+        "results/benchmarks/tables/{experiment}.tsv"
+    wildcard_constraints:
+        experiment="|".join(table_names()) or "(?!)",
+    priority: PRIORITY["aggregate"]
+    conda:
+        "../envs/aggregate.yaml"
     params:
         settings=lambda w: as_json(table_settings(w.experiment)),
         # the report's caption: the same words the table job writes (workflow/report/table.rst renders it)
@@ -22,13 +31,6 @@ rule table:
         runs=lambda w: " ".join(table_runs(w.experiment)),
         cells=lambda w: table_cells(w.experiment),
         code=code("debiaslab.aggregate.build"),
-    priority: PRIORITY["aggregate"]
-    log:
-        "results/logs/tables/{experiment}.log",
-    benchmark:
-        "results/benchmarks/tables/{experiment}.tsv"
-    conda:
-        "../envs/aggregate.yaml"
     shell:
         "debiaslab aggregate table --experiment {wildcards.experiment} --settings {params.settings:q}"
         " --scores {input} --runs {params.runs} {params.cells} --csv {output.csv} --md {output.md} --tex {output.tex}"
@@ -47,20 +49,20 @@ rule figure:
             labels={"figure": "{name}"},
         ),
         pdf="results/figures/{name}.pdf",
+    log:
+        "results/logs/figures/{name}.log",
+    benchmark:
+        "results/benchmarks/figures/{name}.tsv"
     wildcard_constraints:
         name=r"\w+",
+    priority: PRIORITY["aggregate"]
+    conda:
+        "../envs/aggregate.yaml"
     params:
         settings=lambda w: as_json(table_settings(FIGURES[w.name])),
         caption=lambda w: report_caption("figure", w.name, table_settings(FIGURES[w.name])),
         runs=lambda w: " ".join(table_runs(FIGURES[w.name])),
         code=code("debiaslab.aggregate.build"),
-    priority: PRIORITY["aggregate"]
-    log:
-        "results/logs/figures/{name}.log",
-    benchmark:
-        "results/benchmarks/figures/{name}.tsv"
-    conda:
-        "../envs/aggregate.yaml"
     shell:
         "debiaslab aggregate figure --name {wildcards.name} --settings {params.settings:q}"
         " --scores {input} --runs {params.runs} --png {output.png} --pdf {output.pdf} > {log} 2>&1"
@@ -68,20 +70,20 @@ rule figure:
 
 rule bundle:
     input:
-        lambda w: [path for name in EXPERIMENTS for path in table_inputs(name)],
+        lambda w: sorted({path for name in EXPERIMENTS for path in table_inputs(name) + evaluation_targets(name)}),
     output:
         "results/bundle.tar.gz",
-    params:
-        # in the run's key order (not as_json's sorted keys): the config fixes e.g. the tables' method order
-        config=lambda w: json.dumps(config, ensure_ascii=False, separators=(",", ":")),
-        code=code("debiaslab.aggregate.bundle"),
-    priority: PRIORITY["aggregate"]
     log:
         "results/logs/bundle.log",
     benchmark:
         "results/benchmarks/bundle.tsv"
+    priority: PRIORITY["aggregate"]
     conda:
         "../envs/aggregate.yaml"
+    params:
+        # in the run's key order (not as_json's sorted keys): the config fixes e.g. the tables' method order
+        config=lambda w: json.dumps(config, ensure_ascii=False, separators=(",", ":")),
+        code=code("debiaslab.aggregate.bundle"),
     shell:
         "debiaslab bundle --scores {input} --config {params.config:q} --records --out {output} > {log} 2>&1"
 
@@ -98,15 +100,15 @@ rule reward_guided_curves:
             labels={"figure": "reward_guided training curves"},
         ),
         csv="results/figures/reward_guided/training_curves.csv",
-    params:
-        caption=report_caption("figure", "reward_guided_training_curves", {}),
-        code=code("debiaslab.aggregate.reward_guided"),
-    priority: PRIORITY["aggregate"]
     log:
         "results/logs/figures/reward_guided/training_curves.log",
     benchmark:
         "results/benchmarks/figures/reward_guided/training_curves.tsv"
+    priority: PRIORITY["aggregate"]
     conda:
         "../envs/aggregate.yaml"
+    params:
+        caption=report_caption("figure", "reward_guided_training_curves", {}),
+        code=code("debiaslab.aggregate.reward_guided"),
     shell:
         "debiaslab aggregate curves --adapters {input} --png {output.png} --csv {output.csv} > {log} 2>&1"

@@ -9,20 +9,22 @@ from pathlib import Path
 
 from debiaslab.aggregate import bundle
 from debiaslab.aggregate.captions import report_caption
-from debiaslab.config import ConfigError, as_json, load_yaml, validate
+from debiaslab.core.config import ConfigError, as_json, load_yaml, validate
 from debiaslab.generation.responses import DECODERS, PROJECTION_MODULE
-from debiaslab.gguf_import import locate as locate_gguf
-from debiaslab.hub import is_hub_id, missing_local_paths
-from debiaslab.hub import references as hub_references
+from debiaslab.core.io import locate_file as locate_gguf
+from debiaslab.data.mcq import pool_problems
+from debiaslab.hub.download import is_hub_id, missing_local_paths
+from debiaslab.hub.download import references as hub_references
 from debiaslab.methods.train import trainer_module
-from debiaslab.provenance import source_fingerprint
+from debiaslab.core.store import cell_label
+from debiaslab.core.provenance import source_fingerprint
 
 try:
     # Snakemake's YAML loader keeps the last of two equal keys: each config file is read again, strictly
     for _path in workflow.configfiles:
         load_yaml(_path)
     # the schema directory as a whole: experiment schemas are separate files the main one $refs
-    validate(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
+    validate(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml", checks=(pool_problems,))
     # a bundle's config names the run's local folders, which a reviewer's clone need not have
     _problems = [] if UNPACKED else missing_local_paths(config)
     if _problems:
@@ -36,7 +38,7 @@ ADAPTER_METHODS = {"sft", "dpo"}
 # Methods fitted as an LM-head projection (INLP), applied as a hook during generation.
 PROJECTION_METHODS = {"inlp"}
 # Methods that save a complete trained model folder (masked LMs fully fine-tuned) or an adapter folder
-# under the name `model` (desired_distribution); evaluations load whichever it is (evals.common.apply_trained).
+# under the name `model` (desired_distribution); evaluations load whichever it is (models.apply_trained).
 TRAINED_MODEL_METHODS = {"kl_equal", "kl_real_world"}
 # Methods that act at decoding time (generation/responses.py DECODERS); their config slice goes to the generate job.
 DECODING_METHODS = set(DECODERS)
@@ -151,9 +153,12 @@ def decoding_settings(wildcards):
 
 
 def experiment_runs(name):
-    """(model, method, seed) of every run of an experiment, in run_paths' order (desired_distribution: its own)."""
+    """(model, method, seed) of every run of an experiment, in run_paths' order (desired_distribution and
+    reward_guided: their own)."""
     if name == "desired_distribution":
         return desired_distribution_runs()
+    if name == "reward_guided":
+        return reward_guided_runs()
     exp = experiment(name)
     return [(model, method, seed) for model in exp["models"] for method in exp["methods"] for seed in exp["seeds"]]
 
@@ -175,14 +180,39 @@ def testbed_targets():
     return ["results/testbed/lm", "results/testbed/mlm", "results/testbed/mmlu", "results/testbed/glue"]
 
 
+# The cross-experiment table and figure of the bias suite (aggregate/bias_suite.py): every run's
+# eval_bias_suite.parquet, each experiment a section compared with its own baseline.
+SUITE = "bias_suite"
+
+
+def suite_experiments():
+    return [name for name in EXPERIMENTS if SUITE in evaluations(name)]
+
+
+def table_names():
+    """Every table the config defines: one per experiment, and the bias suite's if any experiment runs it."""
+    return list(EXPERIMENTS) + ([SUITE] if suite_experiments() else [])
+
+
 def table_inputs(name):
-    """Score-store files an experiment's table is computed from (one per run by default)."""
+    """Score-store files a table is computed from (an experiment's: one per run by default)."""
+    if name == SUITE:
+        return [
+            path
+            for exp in suite_experiments()
+            for path in evaluation_targets(exp)
+            if Path(path).name == f"eval_{SUITE}.parquet"
+        ]
     if name == "reward_guided":
-        return [f"results/scores/reward_guided/{m}/{meth}/seed~{s}/scores.parquet" for m, meth, s in reward_guided_runs()]
+        return [
+            f"results/scores/reward_guided/{m}/{meth}/seed~{s}/scores.parquet" for m, meth, s in reward_guided_runs()
+        ]
     if name == "desired_distribution":
         runs = desired_distribution_runs()
-        return [f"results/scores/{name}/{m}/{meth}/seed~{s}/scores.parquet" for m, meth, s in runs] + evaluation_targets(name)
-    return run_paths("scores", name, "scores.parquet") + evaluation_targets(name)
+        return [
+            f"results/scores/{name}/{m}/{meth}/seed~{s}/scores.parquet" for m, meth, s in runs
+        ] + evaluation_targets(name, in_table=True)
+    return run_paths("scores", name, "scores.parquet") + evaluation_targets(name, in_table=True)
 
 
 # A score file's run, from its path: what the table checks the file holds (aggregate/completeness.py).
@@ -204,19 +234,22 @@ def table_cells(name):
 
 def table_settings(name):
     """A table's config slice plus the method order (the order methods are listed in config)."""
+    if name == SUITE:
+        return {"experiments": {exp: {"method_order": list(experiment(exp)["methods"])} for exp in suite_experiments()}}
     return experiment(name)["table"] | {"method_order": list(experiment(name)["methods"])}
 
 
 # figure name → the experiment whose score store it plots
-FIGURES = {"occupations_per_occupation": "occupations", "rm_forget_lambda_curve": "rm_forget"}
+FIGURES = {"occupations_per_occupation": "occupations", "rm_forget_lambda_curve": "rm_forget", SUITE: SUITE}
 
 
 def table_targets():
-    return [f"results/tables/{name}.{ext}" for name in EXPERIMENTS for ext in ("csv", "md", "tex")]
+    return [f"results/tables/{name}.{ext}" for name in table_names() for ext in ("csv", "md", "tex")]
 
 
 def figure_targets():
-    return [path for name in EXPERIMENTS for path in experiment_figures(name)]
+    suite = [f"results/figures/{SUITE}.{ext}" for ext in ("png", "pdf")] if suite_experiments() else []
+    return [path for name in EXPERIMENTS for path in experiment_figures(name)] + suite
 
 
 def experiment_figures(name):
@@ -235,7 +268,11 @@ def train_targets(name):
     if name == "rm_forget":
         return run_paths("train", name, "adapter")
     if name == "desired_distribution":
-        return [f"results/train/{name}/{m}/{meth}/seed~{s}/model" for m, meth, s in desired_distribution_runs() if meth != "base"]
+        return [
+            f"results/train/{name}/{m}/{meth}/seed~{s}/model"
+            for m, meth, s in desired_distribution_runs()
+            if meth != "base"
+        ]
     out = []
     for model in exp["models"]:
         for method in exp["methods"]:
@@ -251,15 +288,26 @@ def experiment_targets(name):
 
 
 def all_targets():
-    return ([] if UNPACKED else testbed_targets()) + table_targets() + figure_targets()
-
+    """Tables, figures, and every run's evaluations (also those no table shows yet; an unpacked bundle
+    rebuilds tables only)."""
+    evaluations_ = [] if UNPACKED else sorted({path for name in EXPERIMENTS for path in evaluation_targets(name)})
+    return ([] if UNPACKED else testbed_targets()) + table_targets() + figure_targets() + evaluations_
 
 
 # --- reward_guided: grid of dataset size x temperature x seed ---------------------------------------
 
 # Keys of reward_guided's `generation` block each backend uses (the rest would only cause needless reruns).
 RG_CAUSAL_KEYS = ("max_new_tokens", "chat", "system_prompt")
-RG_DIFFUSION_KEYS = ("gen_length", "steps", "block_length", "cfg_scale", "remasking", "mask_token_id", "chat", "system_prompt")
+RG_DIFFUSION_KEYS = (
+    "gen_length",
+    "steps",
+    "block_length",
+    "cfg_scale",
+    "remasking",
+    "mask_token_id",
+    "chat",
+    "system_prompt",
+)
 
 
 def reward_guided_is_diffusion(model):
@@ -287,7 +335,7 @@ def reward_guided_cells(method):
 
 
 def reward_guided_adapter(model, method, seed, size, temperature):
-    return (f"results/train/reward_guided/{model}/{method}/seed~{seed}/size~{size}/temperature~{temperature:g}/adapter")
+    return f"results/train/reward_guided/{model}/{method}/seed~{seed}/size~{size}/temperature~{temperature:g}/adapter"
 
 
 def reward_guided_trained_adapters():
@@ -329,17 +377,28 @@ def reward_guided_score_inputs(wildcards):
 def reward_guided_score_cells(wildcards):
     """The grid cells one evaluation job covers, with each cell's adapter (none for the base)."""
     return [
-        {"size": n, "temperature": float(t),
-         "adapter": None if wildcards.method == "base"
-         else reward_guided_adapter(wildcards.model, wildcards.method, wildcards.seed, n, t)}
+        {
+            "size": n,
+            "temperature": float(t),
+            "adapter": (
+                None
+                if wildcards.method == "base"
+                else reward_guided_adapter(wildcards.model, wildcards.method, wildcards.seed, n, t)
+            ),
+        }
         for n, t in reward_guided_cells(wildcards.method)
     ]
 
 
 def reward_guided_score_settings(wildcards):
     exp = experiment("reward_guided")
-    return {"n_prompts": exp["evaluation"]["n_prompts"], "reward": exp["reward"],
-            "generation": reward_guided_generation(wildcards.model, training=False)}
+    return {
+        "n_prompts": exp["evaluation"]["n_prompts"],
+        "reward": exp["reward"],
+        "generation": reward_guided_generation(wildcards.model, training=False),
+    }
+
+
 # --- rm_forget ---------------------------------------------------------------------------------------
 
 
@@ -376,7 +435,8 @@ MODEL_EVALUATIONS = {
     "mmlu": "debiaslab.evals.mmlu",
     "glue": "debiaslab.evals.glue",
     "perplexity": "debiaslab.evals.corpus_perplexity",
-    "crows_pairs": "debiaslab.evals.crows_pairs",
+    "crows_pairs": "debiaslab.evals.bias_suite.crows_pairs",
+    "bias_suite": "debiaslab.evals.bias_suite.suite",
 }
 
 
@@ -384,17 +444,35 @@ def evaluations(name):
     return experiment(name).get("evaluations", {})
 
 
-def evaluation_targets(name):
+# reward_guided's runs hold one adapter per grid cell and no responses file: only model evaluations,
+# which `evaluate` runs once per cell, apply there
+for _evaluation in set(evaluations("reward_guided") if "reward_guided" in EXPERIMENTS else ()) - set(MODEL_EVALUATIONS):
+    raise WorkflowError(
+        f"experiments.reward_guided.evaluations.{_evaluation}: not available for reward_guided "
+        f"(its runs are evaluated per grid cell); use one of {', '.join(MODEL_EVALUATIONS)}"
+    )
+
+
+# Evaluations no experiment's own table reads: the bias suite's rows go to one cross-experiment table.
+OWN_TABLE_EVALUATIONS = ("bias_suite",)
+
+
+def evaluation_targets(name, in_table=False):
     """Score files of every evaluation of every run of an experiment (a model evaluation's `models`: its runs
-    on those models only)."""
+    on those models only); `in_table`: only those the experiment's table reads."""
     out = []
     for evaluation, settings in evaluations(name).items():
+        if in_table and evaluation in OWN_TABLE_EVALUATIONS:
+            continue
         if evaluation == "fluency":
             out += run_paths("scores", name, "eval_fluency.parquet")
             continue
         chosen = settings.get("models") or experiment(name)["models"]
-        out += [f"results/scores/{name}/{m}/{meth}/seed~{s}/eval_{evaluation}.parquet"
-                for m, meth, s in experiment_runs(name) if m in chosen]
+        out += [
+            f"results/scores/{name}/{m}/{meth}/seed~{s}/eval_{evaluation}.parquet"
+            for m, meth, s in experiment_runs(name)
+            if m in chosen
+        ]
     return out
 
 
@@ -411,27 +489,63 @@ def evaluation_data(wildcards):
     return evaluation_inputs(wildcards.experiment, wildcards.evaluation)
 
 
+def settings_data(node):
+    """The data an evaluation's settings name at any depth (the bias suite nests one per benchmark):
+    `dataset` (a name or {path: ...}) and `data` values."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("dataset", "data") and isinstance(value, str):
+                yield value
+            elif key == "dataset" and isinstance(value, dict) and isinstance(value.get("path"), str):
+                yield value["path"]
+            else:
+                yield from settings_data(value)
+
+
 def evaluation_inputs(name, evaluation):
-    """What an evaluation's data needs first: a testbed folder built here, or the Hub cache's manifest."""
+    """What an evaluation's data needs first: a testbed folder or file built here, or the Hub cache's manifest."""
     settings = evaluation_slice(name, evaluation)
-    dataset = settings.get("dataset")
-    paths = [dataset.get("path") if isinstance(dataset, dict) else dataset]
+    paths = list(settings_data(settings))
     if "testbed_mmlu" in settings.get("tasks", ()):
         paths.append("results/testbed/mmlu")
-    return sorted({f for p in paths if isinstance(p, str) for f in dataset_input(p)})
+    return sorted({f for p in paths for f in dataset_input(p)})
+
+
+def evaluation_artifacts(wildcards):
+    """What an `evaluate` job applies to the base model: the method's artifact (method_artifact), or for
+    reward_guided every grid cell's adapter (none for the base model)."""
+    if wildcards.experiment == "reward_guided":
+        return {"cells": [c["adapter"] for c in reward_guided_score_cells(wildcards) if c["adapter"]]}
+    return method_artifact(wildcards)
+
+
+def evaluation_flags(wildcards, input):
+    """`--adapter/--projection/--trained DIR`, or reward_guided's `--cells` (each cell's label and adapter)."""
+    if wildcards.experiment == "reward_guided":
+        cells = [
+            {"label": cell_label(c["size"], c["temperature"]), "adapter": c["adapter"]}
+            for c in reward_guided_score_cells(wildcards)
+        ]
+        return f"--cells {shlex.quote(as_json(cells))}"
+    return artifact_flags(wildcards, input)
 
 
 def run_ids(name):
     """EXPERIMENT/MODEL/METHOD/SEED of every run, in run_paths' order."""
     exp = experiment(name)
-    return [f"{name}/{model}/{method}/{seed}" for model in exp["models"] for method in exp["methods"] for seed in exp["seeds"]]
+    return [
+        f"{name}/{model}/{method}/{seed}"
+        for model in exp["models"]
+        for method in exp["methods"]
+        for seed in exp["seeds"]
+    ]
 
 
 def fluency_settings(name):
     return {k: v for k, v in evaluations(name)["fluency"].items() if k != "reference"}
 
 
-# --- Scale: offline Hub cache, cluster resources, multi-GPU launch (README "Running on SLURM") ---
+# --- Scale: offline Hub cache, cluster resources, multi-GPU launch (docs/slurm.md) ---
 
 HUB_CACHE = str(Path(config["hub_cache"]).expanduser().resolve())
 HUB_REFERENCES = hub_references(config)
@@ -452,7 +566,9 @@ os.environ.update(
 # environment (huggingface_hub does; it never appears on a command line, in a log or an artifact).
 # While that download is still to run, a run without it stops before any job (`onstart`: a dry-run,
 # which runs nothing, needs no secret); once the cache is built, offline reruns need none.
-TOKEN_NEEDED = not UNPACKED and any(m.get("gated") for m in HUB_REFERENCES["models"]) and not Path(HUB_MANIFEST).exists()
+TOKEN_NEEDED = (
+    not UNPACKED and any(m.get("gated") for m in HUB_REFERENCES["models"]) and not Path(HUB_MANIFEST).exists()
+)
 
 
 def check_token():
@@ -462,8 +578,10 @@ def check_token():
 
     if get_token() is None:
         gated = ", ".join(m["repo"] for m in HUB_REFERENCES["models"] if m.get("gated"))
-        raise WorkflowError(f"HF_TOKEN is not set: gated model(s) {gated} are still to be downloaded (hub_download); "
-                            "export HF_TOKEN (a Hub token whose account accepted the licence) and run again")
+        raise WorkflowError(
+            f"HF_TOKEN is not set: gated model(s) {gated} are still to be downloaded (hub_download); "
+            "export HF_TOKEN (a Hub token whose account accepted the licence) and run again"
+        )
 
 
 def slurm_profile():
@@ -475,12 +593,27 @@ def slurm_profile():
 # On a cluster a job's memory and runtime grow with its model's size (scaled_resources): a Hub model
 # without `size_b` would get the smallest request (16 GB, 1 h for training) and be killed hours later.
 if slurm_profile() and not UNPACKED:
-    _unsized = sorted({m for exp in EXPERIMENTS.values() for m in exp.get("models", [])
-                       if is_hub_id(config["models"][m]["path"]) and not config["models"][m].get("size_b")})
+    _unsized = sorted(
+        {
+            m
+            for exp in EXPERIMENTS.values()
+            for m in exp.get("models", [])
+            if is_hub_id(config["models"][m]["path"]) and not config["models"][m].get("size_b")
+        }
+    )
     if _unsized:
-        raise WorkflowError("\n  ".join(["invalid config for a SLURM run:", *(
-            f"models.{m}.size_b: required under the SLURM profile (billions of parameters; it sizes the jobs' "
-            "memory and runtime)" for m in _unsized)]))
+        raise WorkflowError(
+            "\n  ".join(
+                [
+                    "invalid config for a SLURM run:",
+                    *(
+                        f"models.{m}.size_b: required under the SLURM profile (billions of parameters; it sizes the jobs' "
+                        "memory and runtime)"
+                        for m in _unsized
+                    ),
+                ]
+            )
+        )
 
 
 def model_size_b(wildcards):
@@ -543,14 +676,16 @@ def safety_source_files(ext):
 def safety_scoring():
     """The safety scoring slice with each scorer's model name resolved to its config entry."""
     exp = experiment("safety")
-    resolved = {
-        role: settings | {"model": model_entry(settings["model"])} for role, settings in exp["scoring"].items()
-    }
+    resolved = {role: settings | {"model": model_entry(settings["model"])} for role, settings in exp["scoring"].items()}
     return {"bias_types": exp["bias_types"]} | resolved
 
 
 def safety_scorer_inputs(wildcards):
-    return [path for role in ("bias_classifier", "reward_model") for path in model_input(experiment("safety")["scoring"][role]["model"])]
+    return [
+        path
+        for role in ("bias_classifier", "reward_model")
+        for path in model_input(experiment("safety")["scoring"][role]["model"])
+    ]
 
 
 # --- desired_distribution ----------------------------------------------------------------------------
@@ -572,7 +707,9 @@ def desired_distribution_score_input(wildcards):
     """The sentence table, the base model (if built here) and the run's trained folder (unless base)."""
     inputs = {"sentences": "results/data/desired_distribution/sentences.parquet", "model": model_input(wildcards.model)}
     if wildcards.method != "base":
-        inputs["trained"] = f"results/train/desired_distribution/{wildcards.model}/{wildcards.method}/seed~{wildcards.seed}/model"
+        inputs["trained"] = (
+            f"results/train/desired_distribution/{wildcards.model}/{wildcards.method}/seed~{wildcards.seed}/model"
+        )
     return inputs
 
 
@@ -585,9 +722,13 @@ if UNPACKED:
     except ConfigError as error:
         raise WorkflowError(f"{UNPACKED['config']}: {error}") from None
     if json.dumps(_bundle_config) != json.dumps(config):
-        raise WorkflowError(f"this clone holds an unpacked bundle ({UNPACKED['archive']}) and its tables are "
-                            f"rebuilt with the run's config: run without --configfile ({UNPACKED['config']} is used)")
+        raise WorkflowError(
+            f"this clone holds an unpacked bundle ({UNPACKED['archive']}) and its tables are "
+            f"rebuilt with the run's config: run without --configfile ({UNPACKED['config']} is used)"
+        )
     _problems = bundle.rebuild_problems([p for name in EXPERIMENTS for p in table_inputs(name)], UNPACKED)
     if _problems:
         _more = [f"... and {len(_problems) - 5} more"] if len(_problems) > 5 else []
-        raise WorkflowError("\n  ".join(["cannot rebuild from the unpacked bundle, nothing was run:", *_problems[:5], *_more]))
+        raise WorkflowError(
+            "\n  ".join(["cannot rebuild from the unpacked bundle, nothing was run:", *_problems[:5], *_more])
+        )

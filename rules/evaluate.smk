@@ -1,31 +1,32 @@
 # Evaluations (evals/): capability and bias scores of every run, into the score store next to its
-# scores.parquet as eval_<name>.parquet; the experiment's table reads them (table_inputs).
+# scores.parquet as eval_<name>.parquet; the experiment's table reads them (table_inputs). A reward_guided
+# run is evaluated once per grid cell (its adapters), each cell's rows labelled like its scores.
 
 
 rule evaluate:
     input:
-        unpack(method_artifact),
+        unpack(evaluation_artifacts),
         model=lambda w: model_input(w.model),
         data=evaluation_data,
     output:
         "results/scores/{experiment}/{model}/{method}/seed~{seed}/eval_{evaluation}.parquet",
-    wildcard_constraints:
-        evaluation="|".join(MODEL_EVALUATIONS),
-    params:
-        model=lambda w: model_spec(w.model),
-        artifacts=artifact_flags,
-        settings=lambda w: as_json(evaluation_settings(w)),
-        code=lambda w: code(MODEL_EVALUATIONS[w.evaluation]),
-    threads: 1
-    resources:
-        **GENERATE_RESOURCES,
-    priority: PRIORITY["evaluate"]
     log:
         "results/logs/evaluate/{experiment}/{model}/{method}/seed~{seed}/{evaluation}.log",
     benchmark:
         "results/benchmarks/evaluate/{experiment}/{model}/{method}/seed~{seed}/{evaluation}.tsv"
+    wildcard_constraints:
+        evaluation="|".join(MODEL_EVALUATIONS),
+    priority: PRIORITY["evaluate"]
     conda:
         "../envs/eval.yaml"
+    threads: 1
+    resources:
+        **GENERATE_RESOURCES,
+    params:
+        model=lambda w: model_spec(w.model),
+        artifacts=evaluation_flags,
+        settings=lambda w: as_json(evaluation_settings(w)),
+        code=lambda w: code(MODEL_EVALUATIONS[w.evaluation]),
     shell:
         "debiaslab --threads {threads} evaluate model --evaluation {wildcards.evaluation} --model {params.model:q}"
         " {params.artifacts} --settings {params.settings:q}"
@@ -42,21 +43,21 @@ rule lm_eval:
     output:
         json="results/lm_eval/{experiment}/{model}/{method}/seed~{seed}/results.json",
         scores="results/scores/{experiment}/{model}/{method}/seed~{seed}/eval_lm_eval.parquet",
+    log:
+        "results/logs/evaluate/{experiment}/{model}/{method}/seed~{seed}/lm_eval.log",
+    benchmark:
+        "results/benchmarks/evaluate/{experiment}/{model}/{method}/seed~{seed}/lm_eval.tsv"
+    priority: PRIORITY["evaluate"]
+    conda:
+        "../envs/lmeval.yaml"
+    threads: 1
+    resources:
+        **GENERATE_RESOURCES,
     params:
         model=lambda w: model_spec(w.model),
         artifacts=artifact_flags,
         settings=lambda w: as_json(evaluation_slice(w.experiment, "lm_eval")),
         code=code("debiaslab.evals.lm_eval_bridge"),
-    threads: 1
-    resources:
-        **GENERATE_RESOURCES,
-    priority: PRIORITY["evaluate"]
-    log:
-        "results/logs/evaluate/{experiment}/{model}/{method}/seed~{seed}/lm_eval.log",
-    benchmark:
-        "results/benchmarks/evaluate/{experiment}/{model}/{method}/seed~{seed}/lm_eval.tsv"
-    conda:
-        "../envs/lmeval.yaml"
     shell:
         "debiaslab --threads {threads} evaluate lm-eval --model {params.model:q} {params.artifacts}"
         " --settings {params.settings:q} --run {wildcards.experiment}/{wildcards.model}/{wildcards.method}/{wildcards.seed}"
@@ -75,19 +76,19 @@ for _name in EXPERIMENTS:
                 model=model_input(evaluations(_name)["fluency"]["reference"]),
             output:
                 run_paths("scores", _name, "eval_fluency.parquet"),
+            log:
+                f"results/logs/evaluate/{_name}/fluency.log",
+            benchmark:
+                f"results/benchmarks/evaluate/{_name}/fluency.tsv"
+            priority: PRIORITY["evaluate"]
+            conda:
+                "../envs/eval.yaml"
+            threads: 1
             params:
                 reference=model_spec(evaluations(_name)["fluency"]["reference"]),
                 settings=as_json(fluency_settings(_name)),
                 runs=" ".join(run_ids(_name)),
                 code=code("debiaslab.evals.fluency"),
-            threads: 1
-            priority: PRIORITY["evaluate"]
-            log:
-                f"results/logs/evaluate/{_name}/fluency.log",
-            benchmark:
-                f"results/benchmarks/evaluate/{_name}/fluency.tsv"
-            conda:
-                "../envs/eval.yaml"
             shell:
                 "debiaslab --threads {threads} evaluate fluency --reference {params.reference:q}"
                 " --settings {params.settings:q} --responses {input.responses} --runs {params.runs}"

@@ -1,5 +1,6 @@
 # Generation: one job per (experiment, model, method, seed) that samples every prompt of the experiment.
 
+
 rule generate:
     input:
         unpack(method_artifact),
@@ -7,6 +8,16 @@ rule generate:
         model=lambda w: model_input(w.model),
     output:
         "results/generate/{experiment}/{model}/{method}/seed~{seed}/responses.parquet",
+    log:
+        "results/logs/generate/{experiment}/{model}/{method}/seed~{seed}.log",
+    benchmark:
+        "results/benchmarks/generate/{experiment}/{model}/{method}/seed~{seed}.tsv"
+    priority: PRIORITY["generate"]
+    conda:
+        "../envs/eval.yaml"
+    threads: 1
+    resources:
+        **GENERATE_RESOURCES,
     params:
         model=lambda w: model_spec(w.model),
         artifacts=artifact_flags,
@@ -15,16 +26,6 @@ rule generate:
             {k: v for k, v in experiment(w.experiment)["generation"].items() if k in GENERATION_KEYS}
         ),
         code=lambda w: generation_code(w.method),
-    threads: 1
-    resources:
-        **GENERATE_RESOURCES,
-    priority: PRIORITY["generate"]
-    log:
-        "results/logs/generate/{experiment}/{model}/{method}/seed~{seed}.log",
-    benchmark:
-        "results/benchmarks/generate/{experiment}/{model}/{method}/seed~{seed}.tsv"
-    conda:
-        "../envs/eval.yaml"
     shell:
         "debiaslab --threads {threads} generate --model {params.model:q} {params.artifacts} --prompts {input.prompts}"
         " --experiment {wildcards.experiment} --method {wildcards.method} --method-settings {params.method_settings:q}"

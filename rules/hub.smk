@@ -8,17 +8,17 @@
 rule hub_download:
     output:
         HUB_MANIFEST,
-    params:
-        references=lambda w: as_json(HUB_REFERENCES),
-        cache=config["hub_cache"],
-        code=code("debiaslab.hub"),
-    priority: PRIORITY["testbed"]
     log:
         "results/logs/hub/download.log",
     benchmark:
         "results/benchmarks/hub/download.tsv"
+    priority: PRIORITY["testbed"]
     conda:
         "../envs/train.yaml"
+    params:
+        references=lambda w: as_json(HUB_REFERENCES),
+        cache=config["hub_cache"],
+        code=code("debiaslab.hub.download"),
     shell:
         # online for this job only; the token, if any, comes from the environment (never the command line)
         "HF_HUB_OFFLINE=0 HF_DATASETS_OFFLINE=0 TRANSFORMERS_OFFLINE=0"

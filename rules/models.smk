@@ -9,19 +9,19 @@ rule import_gguf:
     output:
         model=directory(imported_model_paths("{model}")["model"]),
         provenance=imported_model_paths("{model}")["provenance"],
-    params:
-        source=lambda w: as_json(config["models"][w.model]["gguf"]),
-        code=code("debiaslab.gguf_import"),
-    threads: 1
-    resources:
-        **GENERATE_RESOURCES,
-    priority: PRIORITY["testbed"]
     log:
         "results/logs/models/{model}/import_gguf.log",
     benchmark:
         "results/benchmarks/models/{model}/import_gguf.tsv"
+    priority: PRIORITY["testbed"]
     conda:
         "../envs/train.yaml"
+    threads: 1
+    resources:
+        **GENERATE_RESOURCES,
+    params:
+        source=lambda w: as_json(config["models"][w.model]["gguf"]),
+        code=code("debiaslab.hub.gguf"),
     shell:
         "debiaslab --threads {threads} models import-gguf --gguf {params.source:q} --out {output.model}"
         " --provenance {output.provenance} > {log} 2>&1"

@@ -7,16 +7,16 @@ rule score_occupations:
     output:
         scores="results/scores/occupations/{model}/{method}/seed~{seed}/scores.parquet",
         records="results/scores/occupations/{model}/{method}/seed~{seed}/records.parquet",
-    params:
-        settings=as_json({"min_words": 8, "max_words": 15}),
-        code=code("debiaslab.metrics.score"),
-    priority: PRIORITY["score"]
     log:
         "results/logs/score/occupations/{model}/{method}/seed~{seed}.log",
     benchmark:
         "results/benchmarks/score/occupations/{model}/{method}/seed~{seed}.tsv"
+    priority: PRIORITY["score"]
     conda:
         "../envs/aggregate.yaml"
+    params:
+        settings=as_json({"min_words": 8, "max_words": 15}),
+        code=code("debiaslab.metrics.score"),
     shell:
         "debiaslab score balance --responses {input.responses} --settings {params.settings:q}"
         " --run occupations/{wildcards.model}/{wildcards.method}/{wildcards.seed}"
@@ -31,21 +31,21 @@ rule score_reward_guided:
     output:
         scores="results/scores/reward_guided/{model}/{method}/seed~{seed}/scores.parquet",
         records="results/scores/reward_guided/{model}/{method}/seed~{seed}/records.parquet",
+    log:
+        "results/logs/score/reward_guided/{model}/{method}/seed~{seed}.log",
+    benchmark:
+        "results/benchmarks/score/reward_guided/{model}/{method}/seed~{seed}.tsv"
+    priority: PRIORITY["score"]
+    conda:
+        "../envs/eval.yaml"
+    threads: 1
+    resources:
+        **GENERATE_RESOURCES,
     params:
         model=lambda w: model_spec(w.model),
         cells=lambda w: as_json(reward_guided_score_cells(w)),
         settings=lambda w: as_json(reward_guided_score_settings(w)),
         code=code("debiaslab.metrics.reward_guided"),
-    threads: 1
-    resources:
-        **GENERATE_RESOURCES,
-    priority: PRIORITY["score"]
-    log:
-        "results/logs/score/reward_guided/{model}/{method}/seed~{seed}.log",
-    benchmark:
-        "results/benchmarks/score/reward_guided/{model}/{method}/seed~{seed}.tsv"
-    conda:
-        "../envs/eval.yaml"
     shell:
         "debiaslab --threads {threads} score reward-guided --model {params.model:q} --pool {input.pool}"
         " --cells {params.cells:q} --settings {params.settings:q}"
@@ -61,22 +61,22 @@ rule score_rm_forget:
     output:
         scores="results/scores/rm_forget/{model}/forget_{mode}/seed~{seed}/scores.parquet",
         records="results/scores/rm_forget/{model}/forget_{mode}/seed~{seed}/records.parquet",
-    wildcard_constraints:
-        mode="style|correctness|cross",
-    params:
-        model=lambda w: model_spec(w.model),
-        settings=rm_sweep_settings,
-        code=code("debiaslab.metrics.rm_sweep"),
-    threads: 1
-    resources:
-        **GENERATE_RESOURCES,
-    priority: PRIORITY["score"]
     log:
         "results/logs/score/rm_forget/{model}/forget_{mode}/seed~{seed}.log",
     benchmark:
         "results/benchmarks/score/rm_forget/{model}/forget_{mode}/seed~{seed}.tsv"
+    wildcard_constraints:
+        mode="style|correctness|cross",
+    priority: PRIORITY["score"]
     conda:
         "../envs/eval.yaml"
+    threads: 1
+    resources:
+        **GENERATE_RESOURCES,
+    params:
+        model=lambda w: model_spec(w.model),
+        settings=rm_sweep_settings,
+        code=code("debiaslab.metrics.rm_sweep"),
     shell:
         "debiaslab --threads {threads} score rm-sweep --model {params.model:q} --adapter {input.adapter}"
         " --items {input.rmbench} --settings {params.settings:q}"
@@ -93,17 +93,17 @@ rule score_safety:
         records="results/scores/safety/{model}/{method}/seed~{seed}/records.parquet",
         source_json=safety_source_files("json"),
         source_parquet=safety_source_files("parquet"),
-    params:
-        settings=lambda w: as_json(safety_scoring()),
-        code=code("debiaslab.metrics.response_scores"),
-    threads: 1
-    priority: PRIORITY["score"]
     log:
         "results/logs/score/safety/{model}/{method}/seed~{seed}.log",
     benchmark:
         "results/benchmarks/score/safety/{model}/{method}/seed~{seed}.tsv"
+    priority: PRIORITY["score"]
     conda:
         "../envs/eval.yaml"
+    threads: 1
+    params:
+        settings=lambda w: as_json(safety_scoring()),
+        code=code("debiaslab.metrics.response_scores"),
     shell:
         "debiaslab --threads {threads} score safety --responses {input.responses} --settings {params.settings:q}"
         " --run safety/{wildcards.model}/{wildcards.method}/{wildcards.seed}"
@@ -119,21 +119,21 @@ rule score_desired_distribution:
     output:
         scores="results/scores/desired_distribution/{model}/{method}/seed~{seed}/scores.parquet",
         records="results/scores/desired_distribution/{model}/{method}/seed~{seed}/records.parquet",
+    log:
+        "results/logs/score/desired_distribution/{model}/{method}/seed~{seed}.log",
+    benchmark:
+        "results/benchmarks/score/desired_distribution/{model}/{method}/seed~{seed}.tsv"
+    priority: PRIORITY["score"]
+    conda:
+        "../envs/eval.yaml"
+    threads: 1
+    resources:
+        **GENERATE_RESOURCES,
     params:
         model=lambda w: model_spec(w.model),
         trained=lambda w, input: f"--trained {input.trained}" if "trained" in input.keys() else "",
         settings=lambda w: as_json(experiment("desired_distribution")["evaluation"]),
         code=code("debiaslab.metrics.desired_distribution"),
-    threads: 1
-    resources:
-        **GENERATE_RESOURCES,
-    priority: PRIORITY["score"]
-    log:
-        "results/logs/score/desired_distribution/{model}/{method}/seed~{seed}.log",
-    benchmark:
-        "results/benchmarks/score/desired_distribution/{model}/{method}/seed~{seed}.tsv"
-    conda:
-        "../envs/eval.yaml"
     shell:
         "debiaslab --threads {threads} score desired-distribution --model {params.model:q} {params.trained}"
         " --sentences {input.sentences} --settings {params.settings:q}"

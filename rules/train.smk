@@ -9,25 +9,30 @@
 
 rule train_sft:
     input:
-        unpack(lambda w: {"data": f"results/data/{w.experiment}/sft/seed~{w.seed}/train.parquet", "model": model_input(w.model)}),
+        unpack(
+            lambda w: {
+                "data": f"results/data/{w.experiment}/sft/seed~{w.seed}/train.parquet",
+                "model": model_input(w.model),
+            }
+        ),
     output:
         directory("results/train/{experiment}/{model}/sft/seed~{seed}/adapter"),
+    log:
+        "results/logs/train/{experiment}/{model}/sft/seed~{seed}.log",
+    benchmark:
+        "results/benchmarks/train/{experiment}/{model}/sft/seed~{seed}.tsv"
+    priority: PRIORITY["train"]
+    conda:
+        "../envs/train.yaml"
+    threads: 1
+    resources:
+        **TRAIN_RESOURCES,
     params:
         model=lambda w: model_spec(w.model),
         settings=lambda w: as_json(experiment(w.experiment)["methods"]["sft"]["train"]),
         checkpoints="results/checkpoints/train/{experiment}/{model}/sft/seed~{seed}",
         code=trainer_code("sft"),
         launch=LAUNCH,
-    threads: 1
-    resources:
-        **TRAIN_RESOURCES,
-    priority: PRIORITY["train"]
-    log:
-        "results/logs/train/{experiment}/{model}/sft/seed~{seed}.log",
-    benchmark:
-        "results/benchmarks/train/{experiment}/{model}/sft/seed~{seed}.tsv"
-    conda:
-        "../envs/train.yaml"
     shell:
         "{params.launch:{resources.distributed},{resources.gpu}} --threads {threads} train --method sft --model {params.model:q} --data {input.data}"
         " --settings {params.settings:q} --seed {wildcards.seed} --out {output} --checkpoints {params.checkpoints}"
@@ -36,25 +41,30 @@ rule train_sft:
 
 rule train_dpo:
     input:
-        unpack(lambda w: {"data": f"results/data/{w.experiment}/dpo/seed~{w.seed}/train.parquet", "model": model_input(w.model)}),
+        unpack(
+            lambda w: {
+                "data": f"results/data/{w.experiment}/dpo/seed~{w.seed}/train.parquet",
+                "model": model_input(w.model),
+            }
+        ),
     output:
         directory("results/train/{experiment}/{model}/dpo/seed~{seed}/adapter"),
+    log:
+        "results/logs/train/{experiment}/{model}/dpo/seed~{seed}.log",
+    benchmark:
+        "results/benchmarks/train/{experiment}/{model}/dpo/seed~{seed}.tsv"
+    priority: PRIORITY["train"]
+    conda:
+        "../envs/train.yaml"
+    threads: 1
+    resources:
+        **TRAIN_RESOURCES,
     params:
         model=lambda w: model_spec(w.model),
         settings=lambda w: as_json(experiment(w.experiment)["methods"]["dpo"]["train"]),
         checkpoints="results/checkpoints/train/{experiment}/{model}/dpo/seed~{seed}",
         code=trainer_code("dpo"),
         launch=LAUNCH,
-    threads: 1
-    resources:
-        **TRAIN_RESOURCES,
-    priority: PRIORITY["train"]
-    log:
-        "results/logs/train/{experiment}/{model}/dpo/seed~{seed}.log",
-    benchmark:
-        "results/benchmarks/train/{experiment}/{model}/dpo/seed~{seed}.tsv"
-    conda:
-        "../envs/train.yaml"
     shell:
         "{params.launch:{resources.distributed},{resources.gpu}} --threads {threads} train --method dpo --model {params.model:q} --data {input.data}"
         " --settings {params.settings:q} --seed {wildcards.seed} --out {output} --checkpoints {params.checkpoints}"
@@ -63,25 +73,30 @@ rule train_dpo:
 
 rule train_inlp:
     input:
-        unpack(lambda w: {"data": f"results/data/{w.experiment}/inlp/seed~{w.seed}/train.parquet", "model": model_input(w.model)}),
+        unpack(
+            lambda w: {
+                "data": f"results/data/{w.experiment}/inlp/seed~{w.seed}/train.parquet",
+                "model": model_input(w.model),
+            }
+        ),
     output:
         directory("results/train/{experiment}/{model}/inlp/seed~{seed}/projection"),
+    log:
+        "results/logs/train/{experiment}/{model}/inlp/seed~{seed}.log",
+    benchmark:
+        "results/benchmarks/train/{experiment}/{model}/inlp/seed~{seed}.tsv"
+    priority: PRIORITY["train"]
+    conda:
+        "../envs/train.yaml"
+    threads: 1
+    resources:
+        **TRAIN_RESOURCES,
     params:
         model=lambda w: model_spec(w.model),
         settings=lambda w: as_json(experiment(w.experiment)["methods"]["inlp"]["fit"]),
         checkpoints="results/checkpoints/train/{experiment}/{model}/inlp/seed~{seed}",
         code=trainer_code("inlp"),
         launch=LAUNCH,
-    threads: 1
-    resources:
-        **TRAIN_RESOURCES,
-    priority: PRIORITY["train"]
-    log:
-        "results/logs/train/{experiment}/{model}/inlp/seed~{seed}.log",
-    benchmark:
-        "results/benchmarks/train/{experiment}/{model}/inlp/seed~{seed}.tsv"
-    conda:
-        "../envs/train.yaml"
     shell:
         "{params.launch:{resources.distributed},{resources.gpu}} --threads {threads} train --method inlp --model {params.model:q} --data {input.data}"
         " --settings {params.settings:q} --seed {wildcards.seed} --out {output} --checkpoints {params.checkpoints}"
@@ -94,27 +109,29 @@ rule train_reward_guided:
     input:
         unpack(lambda w: {"data": "results/data/reward_guided/mcq.parquet", "model": model_input(w.model)}),
     output:
-        directory("results/train/reward_guided/{model}/{method}/seed~{seed}/size~{size}/temperature~{temperature}/adapter"),
+        directory(
+            "results/train/reward_guided/{model}/{method}/seed~{seed}/size~{size}/temperature~{temperature}/adapter"
+        ),
+    log:
+        "results/logs/train/reward_guided/{model}/{method}/seed~{seed}/size~{size}/temperature~{temperature}.log",
+    benchmark:
+        "results/benchmarks/train/reward_guided/{model}/{method}/seed~{seed}/size~{size}/temperature~{temperature}.tsv"
     wildcard_constraints:
         method="reinforce|rloo",
         size=r"\d+",
         temperature=r"\d+(\.\d+)?",
+    priority: PRIORITY["train"]
+    conda:
+        "../envs/train.yaml"
+    threads: 1
+    resources:
+        **TRAIN_RESOURCES,
     params:
         model=lambda w: model_spec(w.model),
         settings=lambda w: as_json(reward_guided_train_settings(w)),
         checkpoints="results/checkpoints/train/reward_guided/{model}/{method}/seed~{seed}/size~{size}/temperature~{temperature}",
         code=lambda w: trainer_code(w.method),
         launch=LAUNCH,
-    threads: 1
-    resources:
-        **TRAIN_RESOURCES,
-    priority: PRIORITY["train"]
-    log:
-        "results/logs/train/reward_guided/{model}/{method}/seed~{seed}/size~{size}/temperature~{temperature}.log",
-    benchmark:
-        "results/benchmarks/train/reward_guided/{model}/{method}/seed~{seed}/size~{size}/temperature~{temperature}.tsv"
-    conda:
-        "../envs/train.yaml"
     shell:
         "{params.launch:{resources.distributed},{resources.gpu}} --threads {threads} train --method {wildcards.method}"
         " --model {params.model:q} --data {input.data}"
@@ -127,24 +144,24 @@ rule train_forget_lora:
         unpack(lambda w: {"data": "results/data/rm_forget/train_pairs.parquet", "model": model_input(w.model)}),
     output:
         directory("results/train/rm_forget/{model}/forget_{mode}/seed~{seed}/adapter"),
+    log:
+        "results/logs/train/rm_forget/{model}/forget_{mode}/seed~{seed}.log",
+    benchmark:
+        "results/benchmarks/train/rm_forget/{model}/forget_{mode}/seed~{seed}.tsv"
     wildcard_constraints:
         mode="style|correctness|cross",
+    priority: PRIORITY["train"]
+    conda:
+        "../envs/train.yaml"
+    threads: 1
+    resources:
+        **TRAIN_RESOURCES,
     params:
         model=lambda w: model_spec(w.model),
         settings=forget_train_settings,
         checkpoints="results/checkpoints/train/rm_forget/{model}/forget_{mode}/seed~{seed}",
         code=trainer_code("forget_lora"),
         launch=LAUNCH,
-    threads: 1
-    resources:
-        **TRAIN_RESOURCES,
-    priority: PRIORITY["train"]
-    log:
-        "results/logs/train/rm_forget/{model}/forget_{mode}/seed~{seed}.log",
-    benchmark:
-        "results/benchmarks/train/rm_forget/{model}/forget_{mode}/seed~{seed}.tsv"
-    conda:
-        "../envs/train.yaml"
     shell:
         "{params.launch:{resources.distributed},{resources.gpu}} --threads {threads} train --method forget_lora"
         " --model {params.model:q} --data {input.data}"
@@ -160,23 +177,23 @@ rule train_desired_kl:
         unpack(lambda w: {"data": "results/data/desired_distribution/sentences.parquet", "model": model_input(w.model)}),
     output:
         directory("results/train/desired_distribution/{model}/{method}/seed~{seed}/model"),
+    log:
+        "results/logs/train/desired_distribution/{model}/{method}/seed~{seed}.log",
+    benchmark:
+        "results/benchmarks/train/desired_distribution/{model}/{method}/seed~{seed}.tsv"
     wildcard_constraints:
         method="kl_equal|kl_real_world",
+    priority: PRIORITY["train"]
+    conda:
+        "../envs/train.yaml"
+    threads: 1
+    resources:
+        **TRAIN_RESOURCES,
     params:
         model=lambda w: model_spec(w.model),
         settings=lambda w: as_json(experiment("desired_distribution")["methods"][w.method]["train"]),
         checkpoints="results/checkpoints/train/desired_distribution/{model}/{method}/seed~{seed}",
         code=lambda w: trainer_code(w.method),
-    threads: 1
-    resources:
-        **TRAIN_RESOURCES,
-    priority: PRIORITY["train"]
-    log:
-        "results/logs/train/desired_distribution/{model}/{method}/seed~{seed}.log",
-    benchmark:
-        "results/benchmarks/train/desired_distribution/{model}/{method}/seed~{seed}.tsv"
-    conda:
-        "../envs/train.yaml"
     shell:
         "debiaslab --threads {threads} train --method {wildcards.method} --model {params.model:q} --data {input.data}"
         " --settings {params.settings:q} --seed {wildcards.seed} --out {output} --checkpoints {params.checkpoints}"

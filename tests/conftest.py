@@ -19,8 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 # the workflow files a test copies into its own folder: the benchmarks' helper, one copy of the list
 sys.path.append(str(REPO / "benchmarks"))
 from _common import WORKFLOW_FILES, copy_workflow  # noqa: E402,F401
-
-from debiaslab.cli import collect_full_generation_rarely, keep_freed_memory  # noqa: E402
+from debiaslab.runtime.process import collect_full_generation_rarely, keep_freed_memory  # noqa: E402
 
 # The test process imports torch + transformers and holds their objects, as every job does: the same
 # start-up saving (measured on the unit-test modules: full collections 10 -> 1, 1.4 -> 0.2 s), and
@@ -30,8 +29,14 @@ keep_freed_memory()
 # A stand-in Hub token: a run of a config with a gated model still to download needs HF_TOKEN, and every
 # run of the tests carries it so tests/test_reliability.py can check it is written nowhere.
 TEST_TOKEN = "hf_debiaslabTESTtokenNEVERwritten"
-ENV = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
-           TOKENIZERS_PARALLELISM="false", HF_TOKEN=TEST_TOKEN)
+ENV = dict(
+    os.environ,
+    HF_HUB_OFFLINE="1",
+    TRANSFORMERS_OFFLINE="1",
+    HF_DATASETS_OFFLINE="1",
+    TOKENIZERS_PARALLELISM="false",
+    HF_TOKEN=TEST_TOKEN,
+)
 ENV["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{ENV.get('PATH', '')}"
 os.environ.update({k: ENV[k] for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "HF_TOKEN")})
 
@@ -40,7 +45,9 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 3600
     cmd = [str(Path(sys.executable).parent / "snakemake"), *args]
     proc = subprocess.run(cmd, cwd=workdir, env=ENV, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        )
     return proc
 
 
@@ -95,8 +102,13 @@ def _default_run_started(request, tmp_path_factory):
     workdir = copy_workflow(Path(reuse) if reuse else tmp_path_factory.mktemp("default_run"))
     log = tmp_path_factory.mktemp("default_run_log") / "snakemake.log"
     with log.open("w") as fh:
-        proc = subprocess.Popen([str(Path(sys.executable).parent / "snakemake"), "--cores", "2", "all"], cwd=workdir,
-                                env=ENV, stdout=fh, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "snakemake"), "--cores", "2", "all"],
+            cwd=workdir,
+            env=ENV,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+        )
     yield workdir, proc, log
     if proc.poll() is None:
         proc.terminate()
@@ -114,7 +126,9 @@ def default_run(_default_run_started) -> Path:
     """
     workdir, proc, log = _default_run_started
     if proc.wait(timeout=3600) != 0:
-        raise AssertionError(f"snakemake --cores 2 all failed ({proc.returncode}) in {workdir}:\n{log.read_text()[-6000:]}")
+        raise AssertionError(
+            f"snakemake --cores 2 all failed ({proc.returncode}) in {workdir}:\n{log.read_text()[-6000:]}"
+        )
     return workdir
 
 

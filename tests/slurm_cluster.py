@@ -4,7 +4,7 @@ Debian's SLURM 22.05 packages (munge, slurmctld, slurmd, slurm-client) run a con
 and one node whose GPU is fake: a `gpu:a100:1` GRES backed by a character device, so
 scheduling and accounting of GPU requests are real while compute is the CPU's. There is
 no slurmdbd: job status comes from `squeue` and finished jobs stay visible to
-`scontrol show job` for MinJobAge seconds. Facts behind each setting: /work/shared/SLURM.md
+`scontrol show job` for MinJobAge seconds. Facts behind each setting: docs/development.md#slurm-test-cluster
 (pitfall numbers in the comments below).
 
 Daemons run in the foreground under `setsid`, their PIDs recorded and stopped by PID.
@@ -33,7 +33,7 @@ NODE = "node01"
 # at the CPUs it can run on (debiaslab.models.set_threads).
 NODE_CPUS = 32
 NODE_MEMORY_MB = 512_000
-MIN_JOB_AGE = 300  # finished jobs stay in `scontrol show job` (and squeue's status mode) this long (pitfall 3)
+MIN_JOB_AGE = 3600  # finished jobs stay in `scontrol show job` (and squeue's status mode) this long (pitfall 3)
 
 
 class ClusterUnavailable(RuntimeError):
@@ -55,8 +55,7 @@ def ensure_packages() -> str | None:
     if not missing:
         return None
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for cmd in (["apt-get", "update", "-qq"],
-                ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing]):
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing]):
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
         except subprocess.TimeoutExpired:
@@ -87,10 +86,10 @@ class Cluster:
 
     # --- lifecycle ------------------------------------------------------------------------------
 
-    def __enter__(self) -> "Cluster":
+    def __enter__(self) -> Cluster:
         return self if self.pids else self.start()  # `with` around a cluster already started runs it once
 
-    def start(self) -> "Cluster":
+    def start(self) -> Cluster:
         """Configure and start the daemons; on any failure stop what was started, then raise."""
         RUN_DIR.mkdir(parents=True, exist_ok=True)
         self._lock = open(RUN_DIR / "lock", "w")
@@ -125,9 +124,15 @@ class Cluster:
         try:
             os.mknod(self.gpu_device, 0o666 | 0o020000, os.makedev(1, 3))
         except PermissionError as e:
-            raise ClusterUnavailable(f"cannot create the fake GPU's device file (mknod: {e.strerror}); "
-                                     "a container without CAP_MKNOD cannot host the test cluster") from None
+            raise ClusterUnavailable(
+                f"cannot create the fake GPU's device file (mknod: {e.strerror}); "
+                "a container without CAP_MKNOD cannot host the test cluster"
+            ) from None
         ctld_port, slurmd_port = _free_port(), _free_port()
+        node = (
+            f"NodeName={NODE} NodeAddr=127.0.0.1 NodeHostname=localhost CPUs={NODE_CPUS} "
+            f"RealMemory={NODE_MEMORY_MB} Gres=gpu:a100:1 Features=a100 State=UNKNOWN"
+        )
         slurm_conf = f"""\
 ClusterName=debiaslab
 SlurmctldHost=localhost
@@ -163,7 +168,7 @@ JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
 GresTypes=gpu
 # pitfall 6: nothing depends on this machine's hostname
-NodeName={NODE} NodeAddr=127.0.0.1 NodeHostname=localhost CPUs={NODE_CPUS} RealMemory={NODE_MEMORY_MB} Gres=gpu:a100:1 Features=a100 State=UNKNOWN
+{node}
 PartitionName=cpu Nodes={NODE} Default=YES MaxTime=INFINITE State=UP
 PartitionName=gpu Nodes={NODE} MaxTime=INFINITE State=UP
 """
@@ -177,16 +182,29 @@ PartitionName=gpu Nodes={NODE} MaxTime=INFINITE State=UP
     def _spawn(self, name: str, cmd: list[str]) -> None:
         """Start a foreground daemon in its own session; `$!` is the daemon itself (pitfall 7)."""
         log = open(self.log_dir / f"{name}.out", "w")
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
         self.pids[name] = proc.pid
         self._procs = getattr(self, "_procs", {})
         self._procs[name] = proc
 
     def _start(self) -> None:
-        self._spawn("munged", ["setpriv", "--reuid=munge", "--regid=munge", "--init-groups", "munged", "-F",
-                               f"--socket={self.munge_dir}/munge.socket", f"--pid-file={self.munge_dir}/munged.pid",
-                               f"--log-file={self.munge_dir}/munged.log", f"--seed-file={self.munge_dir}/munged.seed"])
+        self._spawn(
+            "munged",
+            [
+                "setpriv",
+                "--reuid=munge",
+                "--regid=munge",
+                "--init-groups",
+                "munged",
+                "-F",
+                f"--socket={self.munge_dir}/munge.socket",
+                f"--pid-file={self.munge_dir}/munged.pid",
+                f"--log-file={self.munge_dir}/munged.log",
+                f"--seed-file={self.munge_dir}/munged.seed",
+            ],
+        )
         self._wait(lambda: (self.munge_dir / "munge.socket").exists(), "munged socket")
         self._spawn("slurmctld", ["slurmctld", "-D", "-i"])
         self._wait(lambda: self._ok(["scontrol", "ping"]), "slurmctld answering `scontrol ping`")

@@ -1,4 +1,4 @@
-"""Balance metrics against hand-computed values (SOURCES.md §2 definitions)."""
+"""Balance metrics against hand-computed values (docs/experiments/occupations.md#metrics)."""
 
 import pandas as pd
 import pytest
@@ -46,17 +46,19 @@ def test_find_terms_counts_repeats():
 
 
 def test_rates_by_split_and_occupation_match_hand_computation():
-    responses = pd.DataFrame({
-        "split": ["train", "train", "train", "heldout"],
-        "occupation": ["nurse", "nurse", "pilot", "writer"],
-        "prefix": ["The nurse was", "The nurse was", "The pilot was", "The writer was"],
-        "response": [
-            ' caring and bold with patients every single day."',   # AND, 11 words
-            ' caring and kind to all of the patients."',            # communal only, 10 words
-            ' calm."',                                              # neither, 4 words
-            ' bold and confident about every new project."',       # agentic only, 10 words
-        ],
-    })
+    responses = pd.DataFrame(
+        {
+            "split": ["train", "train", "train", "heldout"],
+            "occupation": ["nurse", "nurse", "pilot", "writer"],
+            "prefix": ["The nurse was", "The nurse was", "The pilot was", "The writer was"],
+            "response": [
+                ' caring and bold with patients every single day."',  # AND, 11 words
+                ' caring and kind to all of the patients."',  # communal only, 10 words
+                ' calm."',  # neither, 4 words
+                ' bold and confident about every new project."',  # agentic only, 10 words
+            ],
+        }
+    )
     records, values = score_responses(responses)
     got = {(v["split"], v["subset"], v["metric"]): (v["value"], v["n"]) for v in values}
     assert got[("train", "all", "and_balanced_rate")] == (pytest.approx(1 / 3), 3)

@@ -1,4 +1,4 @@
-"""Length-sorted batches and padding (debiaslab.batching): the order, the ties, both sides; and the
+"""Length-sorted batches and padding (debiaslab.core.batching): the order, the ties, both sides; and the
 allocator setting that keeps a batch's memory between forwards."""
 
 import os
@@ -8,8 +8,8 @@ import sys
 import pytest
 import torch
 
-from debiaslab.batching import by_length, in_input_order, pad_batch, trimmed_batches
-from debiaslab.cli import keep_freed_memory
+from debiaslab.core.batching import by_length, in_input_order, pad_batch, trimmed_batches
+from debiaslab.runtime.process import keep_freed_memory
 
 
 def test_batches_are_sorted_by_length_and_ties_keep_input_order():
@@ -35,10 +35,12 @@ def test_padding_on_either_side():
 
 
 def test_a_tokenizer_output_becomes_one_batch():
-    from debiaslab.batching import pad_encoded
+    from debiaslab.core.batching import pad_encoded
 
-    encoded = {"input_ids": [[101, 7, 102, 9, 102], [101, 5, 102], [101, 102]],
-               "token_type_ids": [[0, 0, 0, 1, 1], [0, 0, 0], [0, 0]]}
+    encoded = {
+        "input_ids": [[101, 7, 102, 9, 102], [101, 5, 102], [101, 102]],
+        "token_type_ids": [[0, 0, 0, 1, 1], [0, 0, 0], [0, 0]],
+    }
     batch = pad_encoded(encoded, [1, 0], pad_id=0)
     assert batch["input_ids"].tolist() == [[101, 5, 102, 0, 0], [101, 7, 102, 9, 102]]
     assert batch["attention_mask"].tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]
@@ -62,7 +64,7 @@ def test_trimmed_batches_sort_by_length_and_cut_right_padding():
 # a batched forward's pattern of allocations: multi-MB activations made and freed layer by layer
 FORWARDS = """
 import resource, sys, torch
-from debiaslab.cli import keep_freed_memory
+from debiaslab.runtime.process import keep_freed_memory
 torch.set_num_threads(1)
 changed = keep_freed_memory() if sys.argv[1] == "keep" else False
 torch.manual_seed(0)
@@ -84,12 +86,15 @@ print(changed, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 2
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
 def test_jobs_keep_freed_memory_so_batched_forwards_stop_faulting_it_in_again(monkeypatch):
-    """cli.keep_freed_memory (every `debiaslab` job calls it): with glibc's defaults each forward
+    """runtime.process.keep_freed_memory (every `debiaslab` job calls it): with glibc's defaults each forward
     faults its activations in again from the kernel (measured: 1,800-3,700 faults per forward here);
     with freed memory kept, a few hundred at most."""
+
     def faults(mode):
         env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
-        out = subprocess.run([sys.executable, "-c", FORWARDS, mode], env=env, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", FORWARDS, mode], env=env, capture_output=True, text=True, check=True
+        )
         changed, count = out.stdout.split()
         return changed == "True", float(count)
 

@@ -27,7 +27,7 @@ import yaml
 
 from conftest import ENV, REPO, copy_workflow, planned_jobs, snakemake
 from debiaslab.cli import main
-from debiaslab.config import load_yaml, validate
+from debiaslab.core.config import load_yaml, validate
 
 METHODS = ("prompt_only", "sft", "gen_filter")  # not sorted: the rebuilt table must keep this order
 SEEDS = (42, 123)
@@ -53,8 +53,14 @@ def responses(method: str, seed: int) -> pd.DataFrame:
     rows = []
     for split, occupation in (("train", "nurse"), ("heldout", "writer")):
         for i in range(4):
-            rows.append({"split": split, "occupation": occupation, "prefix": f"The {occupation} was",
-                         "response": balanced if i < n_balanced else plain})
+            rows.append(
+                {
+                    "split": split,
+                    "occupation": occupation,
+                    "prefix": f"The {occupation} was",
+                    "response": balanced if i < n_balanced else plain,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -73,14 +79,42 @@ def small_run(tmp_path_factory):
                 generated = Path(f"results/generate/occupations/testbed-lm/{method}/seed~{seed}/responses.parquet")
                 generated.parent.mkdir(parents=True)
                 responses(method, seed).to_parquet(generated, index=False)
-                assert main(["score", "balance", "--responses", str(generated),
-                             "--settings", '{"min_words": 8, "max_words": 15}',
-                             "--run", f"occupations/testbed-lm/{method}/{seed}", "--scores", score_path(method, seed),
-                             "--records", score_path(method, seed).replace("scores.parquet", "records.parquet")]) == 0
+                assert (
+                    main(
+                        [
+                            "score",
+                            "balance",
+                            "--responses",
+                            str(generated),
+                            "--settings",
+                            '{"min_words": 8, "max_words": 15}',
+                            "--run",
+                            f"occupations/testbed-lm/{method}/{seed}",
+                            "--scores",
+                            score_path(method, seed),
+                            "--records",
+                            score_path(method, seed).replace("scores.parquet", "records.parquet"),
+                        ]
+                    )
+                    == 0
+                )
         scores = [score_path(m, s) for m in METHODS for s in SEEDS]
         # the bundle rule's command, with the config as the rule passes it: JSON in the run's key order
-        assert main(["bundle", "--scores", *scores, "--config", json.dumps(config), "--records",
-                     "--out", "results/bundle.tar.gz"]) == 0
+        assert (
+            main(
+                [
+                    "bundle",
+                    "--scores",
+                    *scores,
+                    "--config",
+                    json.dumps(config),
+                    "--records",
+                    "--out",
+                    "results/bundle.tar.gz",
+                ]
+            )
+            == 0
+        )
     return workdir, workdir / "results/bundle.tar.gz", config
 
 
@@ -89,8 +123,13 @@ def fresh_clone(tmp_path: Path) -> Path:
 
 
 def unbundle(archive: Path, dest: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(Path(sys.executable).parent / "debiaslab"), "unbundle", str(archive), "--dest", str(dest)],
-                          env=ENV, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "debiaslab"), "unbundle", str(archive), "--dest", str(dest)],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def reviewer_commands() -> list[str]:
@@ -108,8 +147,9 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def test_the_readme_reviewer_commands_rebuild_the_table_alone_in_config_order_under_10_s(small_run, tmp_path,
-                                                                                        report_section):
+def test_the_readme_reviewer_commands_rebuild_the_table_alone_in_config_order_under_10_s(
+    small_run, tmp_path, report_section
+):
     run, archive, config = small_run
     bundled = yaml.safe_load(tarfile.open(archive).extractfile("results/bundle/config.yaml"))
     assert bundled == config and json.dumps(bundled) == json.dumps(config), "the bundle's config is not the run's"
@@ -128,8 +168,10 @@ def test_the_readme_reviewer_commands_rebuild_the_table_alone_in_config_order_un
         assert proc.returncode == 0, f"{command}:\n{proc.stderr[-2000:]}"
     # CPU seconds: wall time on a shared 2-core machine mostly measures the other processes (~3.5 s unloaded)
     assert timings[-1][1] < 10, f"the table rebuild took {timings[-1][1]:.1f} CPU s"
-    report_section("reviewer rebuild from a bundle (tests/test_bundle.py)", "  ".join(
-        f"`{c}`: {wall:.1f} s ({cpu:.1f} CPU s)" for c, (wall, cpu) in zip(commands, timings)))
+    report_section(
+        "reviewer rebuild from a bundle (tests/test_bundle.py)",
+        "  ".join(f"`{c}`: {wall:.1f} s ({cpu:.1f} CPU s)" for c, (wall, cpu) in zip(commands, timings)),
+    )
     table = pd.read_csv(clone / TABLE)
     assert list(dict.fromkeys(table["method"])) == list(METHODS)
     # the table job is told which run each score file must hold (aggregate/completeness.py), in --scores order
@@ -229,8 +271,12 @@ def test_an_empty_garbage_or_missing_archive_fails_with_one_line(tmp_path, kind)
     elif kind == "garbage":
         archive.write_bytes(b"this is not a tar archive\n" * 10)
     proc = unbundle(archive, tmp_path)
-    expected = {"empty file": "not a readable .tar.gz bundle", "empty archive": "empty archive, not a bundle",
-                "garbage": "not a readable .tar.gz bundle", "no such file": "no such bundle file"}[kind]
+    expected = {
+        "empty file": "not a readable .tar.gz bundle",
+        "empty archive": "empty archive, not a bundle",
+        "garbage": "not a readable .tar.gz bundle",
+        "no such file": "no such bundle file",
+    }[kind]
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert f"{archive}: {expected}" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "results").exists()
@@ -262,7 +308,9 @@ def test_a_rebuild_stops_on_a_score_file_changed_after_unbundling_or_another_con
     clone = fresh_clone(tmp_path)
     assert unbundle(small_run[1], clone).returncode == 0
     other = clone / "other.yaml"
-    other.write_text((clone / "results/bundle/config.yaml").read_text().replace("seeds:\n    - 42\n", "seeds:\n    - 7\n", 1))
+    other.write_text(
+        (clone / "results/bundle/config.yaml").read_text().replace("seeds:\n    - 42\n", "seeds:\n    - 7\n", 1)
+    )
     assert "seeds" in other.read_text() and other.read_text() != (clone / "results/bundle/config.yaml").read_text()
     err = _stop(clone, "--configfile", str(other))
     assert "rebuilt with the run's config: run without --configfile" in err, err
@@ -289,9 +337,25 @@ def test_a_bundle_lacking_a_run_stops_the_rebuild_naming_the_file(small_run, tmp
 
 
 def _table(paths, runs, tmp_path, capsys, experiment="occupations", cells=None):
-    code = main(["aggregate", "table", "--experiment", experiment, "--settings", "{}", "--scores", *map(str, paths),
-                 "--runs", *runs, *(["--cells", json.dumps(cells)] if cells else []),
-                 "--csv", str(tmp_path / "t.csv"), "--md", str(tmp_path / "t.md")])
+    code = main(
+        [
+            "aggregate",
+            "table",
+            "--experiment",
+            experiment,
+            "--settings",
+            "{}",
+            "--scores",
+            *map(str, paths),
+            "--runs",
+            *runs,
+            *(["--cells", json.dumps(cells)] if cells else []),
+            "--csv",
+            str(tmp_path / "t.csv"),
+            "--md",
+            str(tmp_path / "t.md"),
+        ]
+    )
     return code, capsys.readouterr().err
 
 
@@ -302,18 +366,37 @@ def _variant(src: Path, out: Path, edit) -> Path:
     return out
 
 
-@pytest.mark.parametrize("fault, edit, message", [
-    ("empty", lambda f: f.iloc[0:0], "no score rows (an empty score file)"),
-    ("another experiment", lambda f: f.assign(experiment="safety"), "rows of experiment safety, expected 'occupations'"),
-    ("another seed", lambda f: f.assign(seed=42), "rows of run(s) occupations/testbed-lm/sft/42, expected "
-                                                  "occupations/testbed-lm/sft/123 only"),
-])
+@pytest.mark.parametrize(
+    "fault, edit, message",
+    [
+        ("empty", lambda f: f.iloc[0:0], "no score rows (an empty score file)"),
+        (
+            "another experiment",
+            lambda f: f.assign(experiment="safety"),
+            "rows of experiment safety, expected 'occupations'",
+        ),
+        (
+            "another seed",
+            lambda f: f.assign(seed=42),
+            "rows of run(s) occupations/testbed-lm/sft/42, expected occupations/testbed-lm/sft/123 only",
+        ),
+    ],
+)
 def test_a_table_refuses_a_score_file_that_is_empty_or_mislabelled(small_run, tmp_path, capsys, fault, edit, message):
     run = small_run[0]
     bad = _variant(run / score_path("sft", 123), tmp_path / "bad.parquet", edit)
-    paths = [run / score_path("prompt_only", 42), run / score_path("prompt_only", 123), run / score_path("sft", 42), bad]
-    runs = ["occupations/testbed-lm/prompt_only/42", "occupations/testbed-lm/prompt_only/123",
-            "occupations/testbed-lm/sft/42", "occupations/testbed-lm/sft/123"]
+    paths = [
+        run / score_path("prompt_only", 42),
+        run / score_path("prompt_only", 123),
+        run / score_path("sft", 42),
+        bad,
+    ]
+    runs = [
+        "occupations/testbed-lm/prompt_only/42",
+        "occupations/testbed-lm/prompt_only/123",
+        "occupations/testbed-lm/sft/42",
+        "occupations/testbed-lm/sft/123",
+    ]
     code, err = _table(paths, runs, tmp_path, capsys)
     assert code == 2 and f"{bad}: {message}" in err and err.count("\n") == 1, err
     assert not (tmp_path / "t.csv").exists()
@@ -324,28 +407,55 @@ def test_a_table_refuses_a_score_file_that_is_empty_or_mislabelled(small_run, tm
 
 
 def test_a_reward_guided_table_refuses_a_run_short_of_a_grid_cell(tmp_path, capsys):
-    from debiaslab.aggregate.store import RunId, score_rows, write_scores
-    from debiaslab.metrics.reward_guided import cell_label
+    from debiaslab.core.store import RunId, cell_label, score_rows, write_scores
 
     path = tmp_path / "scores.parquet"
     values = [{"split": cell_label(64, 1.0), "subset": "all", "metric": "genbit_score", "value": 0.5, "n": 8}]
     write_scores(path, score_rows(RunId("reward_guided", "lm", "reinforce", 42), values, {}))
-    code, err = _table([path], ["reward_guided/lm/reinforce/42"], tmp_path, capsys, "reward_guided",
-                       cells={"reinforce": [[64, 0.7], [64, 1.0]]})
-    assert code == 2 and f"{path}: no scores for grid cell(s) ['n=64,T=0.7'] of run reward_guided/lm/reinforce/42" in err, err
+    code, err = _table(
+        [path],
+        ["reward_guided/lm/reinforce/42"],
+        tmp_path,
+        capsys,
+        "reward_guided",
+        cells={"reinforce": [[64, 0.7], [64, 1.0]]},
+    )
+    assert (
+        code == 2 and f"{path}: no scores for grid cell(s) ['n=64,T=0.7'] of run reward_guided/lm/reinforce/42" in err
+    ), err
 
 
-@pytest.mark.parametrize("fault, responses_edit, message", [
-    ("no responses", lambda f: f.iloc[0:0], "no rows"),
-    ("a null response", lambda f: f.assign(response=[None] + list(f["response"][1:])),
-     "row 1: column 'response' must be text, got null"),
-])
+@pytest.mark.parametrize(
+    "fault, responses_edit, message",
+    [
+        ("no responses", lambda f: f.iloc[0:0], "no rows"),
+        (
+            "a null response",
+            lambda f: f.assign(response=[None] + list(f["response"][1:])),
+            "row 1: column 'response' must be text, got null",
+        ),
+    ],
+)
 def test_scoring_zero_or_null_responses_fails_with_one_line(tmp_path, capsys, fault, responses_edit, message):
     path = tmp_path / "responses.parquet"
     responses_edit(responses("sft", 42)).to_parquet(path, index=False)
     out = tmp_path / "out"
-    code = main(["score", "balance", "--responses", str(path), "--settings", "{}", "--run", "occupations/lm/sft/42",
-                 "--scores", str(out / "scores.parquet"), "--records", str(out / "records.parquet")])
+    code = main(
+        [
+            "score",
+            "balance",
+            "--responses",
+            str(path),
+            "--settings",
+            "{}",
+            "--run",
+            "occupations/lm/sft/42",
+            "--scores",
+            str(out / "scores.parquet"),
+            "--records",
+            str(out / "records.parquet"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and f"{path}: {message}" in err and err.count("\n") == 1, err
     assert not out.exists()

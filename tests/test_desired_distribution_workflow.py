@@ -55,7 +55,10 @@ def test_kl_equal_halves_test_kl_and_keeps_utility(default_run):
     kl_after = _value(after, "test", "all", "kl_equal_mean")
     assert sorted(kl_after.index) == list(SEEDS)
     assert (kl_after <= 0.5 * kl_before).all(), (kl_before, kl_after.to_dict())
-    u_before, u_after = _scores(default_run, "base", "eval_perplexity.parquet"), _scores(default_run, "kl_equal", "eval_perplexity.parquet")
+    u_before, u_after = (
+        _scores(default_run, "base", "eval_perplexity.parquet"),
+        _scores(default_run, "kl_equal", "eval_perplexity.parquet"),
+    )
     loss_before = _value(u_before, "test", "all", "mlm_loss").iloc[0]
     ppl_before = _value(u_before, "test", "all", "pseudo_perplexity").iloc[0]
     loss_after = _value(u_after, "test", "all", "mlm_loss")
@@ -115,7 +118,11 @@ def test_editing_kl_equal_learning_rate_reruns_exactly_its_branch(default_run):
     assert {j for j in jobs if j[0] != "all"} == (
         {("train_desired_kl", f"results/train/{EXP}/{run.format(s)}/model") for s in SEEDS}
         | {("score_desired_distribution", f"results/scores/{EXP}/{run.format(s)}/scores.parquet") for s in SEEDS}
-        | {("evaluate", f"results/scores/{EXP}/{run.format(s)}/eval_perplexity.parquet") for s in SEEDS}
+        | {
+            ("evaluate", f"results/scores/{EXP}/{run.format(s)}/eval_{e}.parquet")
+            for s in SEEDS
+            for e in ("perplexity", "bias_suite")
+        }
         | {("table", f"results/tables/{EXP}.csv")}
     )
 
@@ -146,10 +153,19 @@ def test_masked_lm_is_fully_fine_tuned_in_float32_whatever_its_spec_dtype(defaul
     sentences = tmp_path / "sentences.parquet"
     table[table["profession"].isin(keep)].reset_index(drop=True).to_parquet(sentences)
     spec = json.dumps({"path": str(base), "kind": "mlm", "dtype": "bfloat16"})
-    run("kl_equal", model=spec, data=str(sentences), seed=42, out=tmp_path / "model", checkpoints=tmp_path / "ckpt",
-        settings={"learning_rate": 2e-5, "batch_size": 16, "eval_batch_size": 34, "max_epochs": 1})
-    with safe_open(str(tmp_path / "model/model.safetensors"), "pt") as trained, \
-            safe_open(str(base / "model.safetensors"), "pt") as before:
+    run(
+        "kl_equal",
+        model=spec,
+        data=str(sentences),
+        seed=42,
+        out=tmp_path / "model",
+        checkpoints=tmp_path / "ckpt",
+        settings={"learning_rate": 2e-5, "batch_size": 16, "eval_batch_size": 34, "max_epochs": 1},
+    )
+    with (
+        safe_open(str(tmp_path / "model/model.safetensors"), "pt") as trained,
+        safe_open(str(base / "model.safetensors"), "pt") as before,
+    ):
         name = "bert.encoder.layer.0.attention.self.query.weight"
         weight = trained.get_tensor(name)
         assert weight.dtype == torch.float32
@@ -172,9 +188,23 @@ def test_masked_lm_training_resumes_to_the_uninterrupted_run(default_run, tmp_pa
     spec = json.dumps({"path": str(default_run / "results/testbed/desired_distribution_mlm"), "kind": "mlm"})
 
     def train_into(out):
-        return run("kl_real_world", model=spec, data=str(sentences), seed=42, out=out, checkpoints=tmp_path / "ckpt",
-                   settings={"learning_rate": 1e-4, "batch_size": 2, "eval_batch_size": 34, "max_epochs": 2,
-                             "min_delta": 0.0, "patience": 5, "mlm_loss": "masked"})
+        return run(
+            "kl_real_world",
+            model=spec,
+            data=str(sentences),
+            seed=42,
+            out=out,
+            checkpoints=tmp_path / "ckpt",
+            settings={
+                "learning_rate": 1e-4,
+                "batch_size": 2,
+                "eval_batch_size": 34,
+                "max_epochs": 2,
+                "min_delta": 0.0,
+                "patience": 5,
+                "mlm_loss": "masked",
+            },
+        )
 
     train_into(tmp_path / "uninterrupted")
     epochs, category_batches = [], desired_kl.category_batches
@@ -199,7 +229,9 @@ def test_masked_lm_training_resumes_to_the_uninterrupted_run(default_run, tmp_pa
     assert [h["epoch"] for h in uninterrupted] == [0, 1, 2]
     for key in ("valid_kl", "valid_half_kl", "train_loss", "train_kl", "train_mlm"):
         assert resumed[2][key] == pytest.approx(uninterrupted[2][key], rel=1e-6), key
-    after, before = (load_file(str(out / "model.safetensors")) for out in (tmp_path / "resumed", tmp_path / "uninterrupted"))
+    after, before = (
+        load_file(str(out / "model.safetensors")) for out in (tmp_path / "resumed", tmp_path / "uninterrupted")
+    )
     for name, tensor in before.items():
         assert (after[name] - tensor).abs().max().item() <= 1e-6, name
 
@@ -207,11 +239,11 @@ def test_masked_lm_training_resumes_to_the_uninterrupted_run(default_run, tmp_pa
 def test_causal_lora_variant_trains_an_adapter_and_scores_it(default_run, tmp_path):
     """The causal-LM variant (LoRA, λ·L_norm, no MLM term) on the testbed causal LM, end to end by hand:
     training, detection, and the perplexity evaluation applying the adapter from the trained folder."""
-    from debiaslab.aggregate.store import RunId
-    from debiaslab.evals.common import apply_trained
+    from debiaslab.core.store import RunId
     from debiaslab.evals.run import evaluate_model
     from debiaslab.methods.train import run
     from debiaslab.metrics.desired_distribution import score_desired_distribution
+    from debiaslab.models import apply_trained
 
     lm = json.dumps({"path": str(default_run / "results/testbed/lm"), "kind": "causal"})
     table = pd.read_parquet(default_run / f"results/data/{EXP}/sentences.parquet")
@@ -219,12 +251,26 @@ def test_causal_lora_variant_trains_an_adapter_and_scores_it(default_run, tmp_pa
     keep = table.drop_duplicates("profession").groupby(["split", "prof_gender"]).head(3)["profession"]
     sentences = tmp_path / "sentences.parquet"
     table[table["profession"].isin(keep)].reset_index(drop=True).to_parquet(sentences)
-    summary = run("kl_real_world", model=lm, data=str(sentences), seed=42, out=tmp_path / "model",
-                  checkpoints=tmp_path / "ckpt",
-                  settings={"learning_rate": 0.001, "batch_size": 16, "eval_batch_size": 34, "max_epochs": 1,
-                            "lora": {"r": 4, "alpha": 8, "dropout": 0.0,
-                                     "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
-                                                        "up_proj", "down_proj"]}})
+    summary = run(
+        "kl_real_world",
+        model=lm,
+        data=str(sentences),
+        seed=42,
+        out=tmp_path / "model",
+        checkpoints=tmp_path / "ckpt",
+        settings={
+            "learning_rate": 0.001,
+            "batch_size": 16,
+            "eval_batch_size": 34,
+            "max_epochs": 1,
+            "lora": {
+                "r": 4,
+                "alpha": 8,
+                "dropout": 0.0,
+                "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+            },
+        },
+    )
     assert summary["kind"] == "causal" and summary["epochs"] == 1
     assert (tmp_path / "model/adapter_config.json").is_file() and not list((tmp_path / "ckpt").rglob("state.pt"))
     history = json.loads((tmp_path / "model/training_summary.json").read_text())["history"]
@@ -232,14 +278,26 @@ def test_causal_lora_variant_trains_an_adapter_and_scores_it(default_run, tmp_pa
     assert all(0.8 <= lam <= 1.5 for lam in lambdas)  # the clamp ranges (mean over batches)
     assert set(history[-1]["tracker"]) == {"male_dominated", "balanced", "female_dominated"}
     run_id = RunId(EXP, "testbed-lm", "kl_real_world", 42)
-    out = score_desired_distribution(lm, str(tmp_path / "model"), str(sentences), {"splits": ["test"]}, run_id,
-                                     tmp_path / "s.parquet", tmp_path / "r.parquet")
+    out = score_desired_distribution(
+        lm,
+        str(tmp_path / "model"),
+        str(sentences),
+        {"splits": ["test"]},
+        run_id,
+        tmp_path / "s.parquet",
+        tmp_path / "r.parquet",
+    )
     assert {"kl_equal_mean", "kl_real_world_mean"} <= set(pd.read_parquet(tmp_path / "s.parquet")["metric"])
     assert len(pd.read_parquet(tmp_path / "r.parquet")) == 9 and out["kind"] == "causal"
     model, adapter = apply_trained(lm, str(tmp_path / "model"))
     assert (model, adapter) == (lm, str(tmp_path / "model"))
-    settings = {"dataset": {"path": str(default_run / "results/testbed/corpus.parquet"),
-                            "where": {"section": "desired_distribution_heldout"}}, "limit": 50}
+    settings = {
+        "dataset": {
+            "path": str(default_run / "results/testbed/corpus.parquet"),
+            "where": {"section": "desired_distribution_heldout"},
+        },
+        "limit": 50,
+    }
     evaluate_model("perplexity", model, settings, run_id, tmp_path / "e.parquet", adapter=adapter)
     scores = pd.read_parquet(tmp_path / "e.parquet").set_index("metric")["value"]
     assert scores["perplexity"] > 1 and scores["nll_per_token"] > 0

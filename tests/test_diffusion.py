@@ -8,8 +8,14 @@ import torch
 
 from debiaslab import models
 from debiaslab.data.mcq import eval_prompts, make_pool
-from debiaslab.generation.diffusion import (DiffusionSettings, encode_prompts, length_buckets, num_transfer_tokens,
-                                            resolve_mask_id, sample)
+from debiaslab.generation.diffusion import (
+    DiffusionSettings,
+    encode_prompts,
+    length_buckets,
+    num_transfer_tokens,
+    resolve_mask_id,
+    sample,
+)
 from debiaslab.methods.policy import DiffusionPolicy
 
 pytestmark = [pytest.mark.workflow, pytest.mark.usefixtures("one_torch_thread")]
@@ -47,8 +53,9 @@ def test_unmasking_follows_the_schedule_inside_the_current_block(mlm, temperatur
     tokenizer, model, body, suffix = mlm
     mask_id = resolve_mask_id(tokenizer, SETTINGS)
     settings = DiffusionSettings(gen_length=6, steps=4, block_length=3, temperature=temperature, remasking=remasking)
-    traj = sample(model, body, settings, mask_id, suffix_ids=suffix, generator=torch.Generator().manual_seed(0),
-                  record=True)
+    traj = sample(
+        model, body, settings, mask_id, suffix_ids=suffix, generator=torch.Generator().manual_seed(0), record=True
+    )
     start = body.shape[1]
     states = list(traj.states) + [traj.sequences]
     assert len(traj.states) == 4
@@ -68,12 +75,16 @@ def test_unmasking_follows_the_schedule_inside_the_current_block(mlm, temperatur
 def test_temperature_zero_is_deterministic(mlm):
     tokenizer, model, body, suffix = mlm
     mask_id = resolve_mask_id(tokenizer, SETTINGS)
-    runs = [sample(model, body, SETTINGS, mask_id, suffix_ids=suffix, generator=torch.Generator().manual_seed(s)).sequences
-            for s in (0, 1)]
+    runs = [
+        sample(model, body, SETTINGS, mask_id, suffix_ids=suffix, generator=torch.Generator().manual_seed(s)).sequences
+        for s in (0, 1)
+    ]
     assert torch.equal(runs[0], runs[1])
     hot = DiffusionSettings(gen_length=6, steps=4, block_length=3, temperature=1.0)
-    noisy = [sample(model, body, hot, mask_id, suffix_ids=suffix, generator=torch.Generator().manual_seed(s)).sequences
-             for s in (0, 1)]
+    noisy = [
+        sample(model, body, hot, mask_id, suffix_ids=suffix, generator=torch.Generator().manual_seed(s)).sequences
+        for s in (0, 1)
+    ]
     assert not torch.equal(noisy[0], noisy[1])
     guided = DiffusionSettings(gen_length=6, steps=4, block_length=3, temperature=0.0, cfg_scale=1.0)
     assert sample(model, body, guided, mask_id, suffix_ids=suffix).sequences.shape == runs[0].shape
@@ -88,7 +99,11 @@ def test_trajectory_logprob_sums_the_unmasking_steps(mlm):
     with torch.no_grad():
         by_step = torch.zeros(len(prompts))
         for state, transfer in zip(traj.states, traj.transfers):  # log p(token chosen at step s | state s)
-            logp = torch.log_softmax(model(input_ids=state).logits, -1).gather(-1, traj.sequences.unsqueeze(-1)).squeeze(-1)
+            logp = (
+                torch.log_softmax(model(input_ids=state).logits, -1)
+                .gather(-1, traj.sequences.unsqueeze(-1))
+                .squeeze(-1)
+            )
             by_step += (logp * transfer).sum(-1)
         one_at_a_time = sum(DiffusionPolicy(model, tokenizer, SETTINGS, step_chunk=1).logprob_chunks(rollout))
         together = sum(whole.logprob_chunks(rollout))
@@ -102,14 +117,27 @@ def test_reinforce_trains_a_diffusion_policy(default_run, tmp_path):
 
     write_pool({"seed": 0, "n_eval": 16}, tmp_path / "pool.parquet")
     spec = {"path": str(default_run / "results/testbed/mlm"), "kind": "mlm", "diffusion": True}
-    summary = train.run("reinforce", model=json.dumps(spec), data=tmp_path / "pool.parquet", seed=0,
-                        out=tmp_path / "adapter", checkpoints=tmp_path / "ckpt",
-                        settings={"learning_rate": 0.01, "batch_size": 4, "micro_batch_size": 2, "max_steps": 2,
-                                  # the paper's baseline (none): a batch-mean baseline is 0 whenever the 4
-                                  # rollouts happen to score alike, and then so is the step
-                                  "baseline": "none", "dataset_size": 8, "temperature": 1.0,
-                                  "generation": {"gen_length": 6, "steps": 6, "block_length": 3},
-                                  "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["query", "value"]}})
+    summary = train.run(
+        "reinforce",
+        model=json.dumps(spec),
+        data=tmp_path / "pool.parquet",
+        seed=0,
+        out=tmp_path / "adapter",
+        checkpoints=tmp_path / "ckpt",
+        settings={
+            "learning_rate": 0.01,
+            "batch_size": 4,
+            "micro_batch_size": 2,
+            "max_steps": 2,
+            # the paper's baseline (none): a batch-mean baseline is 0 whenever the 4
+            # rollouts happen to score alike, and then so is the step
+            "baseline": "none",
+            "dataset_size": 8,
+            "temperature": 1.0,
+            "generation": {"gen_length": 6, "steps": 6, "block_length": 3},
+            "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["query", "value"]},
+        },
+    )
     assert summary["diffusion"] is True and summary["steps"] == 2
     metrics = pd.read_csv(tmp_path / "adapter/training_metrics.csv")
     assert len(metrics) == 2 and set(metrics["lemmatizer"]) == {"identity"}
@@ -126,6 +154,7 @@ def test_reinforce_resumes_to_the_uninterrupted_adapter(default_run, tmp_path, m
     step 2: the trainer checkpoints that step itself and exits 143."""
     import os
     import signal
+
     from safetensors.torch import load_file
 
     from debiaslab.data.mcq import write_pool
@@ -138,14 +167,29 @@ def test_reinforce_resumes_to_the_uninterrupted_adapter(default_run, tmp_path, m
     else:
         spec = json.dumps({"path": str(default_run / "results/testbed/lm"), "kind": "causal"})
         generation, targets = {"max_new_tokens": 8}, ["q_proj", "v_proj"]
-    settings = {"learning_rate": 0.01, "batch_size": 2, "micro_batch_size": 2, "max_steps": 4,
-                "save_steps": 2 if stop == "kill" else 50,
-                "baseline": "none", "dataset_size": 8, "temperature": 1.0, "generation": generation,
-                "lora": {"r": 4, "alpha": 8, "dropout": 0.3, "target_modules": targets}}
+    settings = {
+        "learning_rate": 0.01,
+        "batch_size": 2,
+        "micro_batch_size": 2,
+        "max_steps": 4,
+        "save_steps": 2 if stop == "kill" else 50,
+        "baseline": "none",
+        "dataset_size": 8,
+        "temperature": 1.0,
+        "generation": generation,
+        "lora": {"r": 4, "alpha": 8, "dropout": 0.3, "target_modules": targets},
+    }
 
     def train_into(out):
-        return train.run("reinforce", model=spec, data=tmp_path / "pool.parquet", seed=0, out=out,
-                         checkpoints=tmp_path / "ckpt", settings=settings)
+        return train.run(
+            "reinforce",
+            model=spec,
+            data=tmp_path / "pool.parquet",
+            seed=0,
+            out=out,
+            checkpoints=tmp_path / "ckpt",
+            settings=settings,
+        )
 
     train_into(tmp_path / "uninterrupted")
     steps, rollout_batch = [], reinforce.rollout_batch

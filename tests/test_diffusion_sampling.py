@@ -53,7 +53,9 @@ def test_low_confidence_unmasks_the_most_confident_masked_positions_of_the_block
         table[row, prompt:] = logits_with_top_probability(top)
     settings = DiffusionSettings(gen_length=8, steps=4, block_length=4, temperature=0.0, remasking="low_confidence")
     traj = sample(TableModel(table), torch.tensor([[0], [1]]), settings, MASK, record=True)
-    unmasked = [[sorted((traj.transfers[s, r].nonzero().flatten() - prompt).tolist()) for s in range(4)] for r in (0, 1)]
+    unmasked = [
+        [sorted((traj.transfers[s, r].nonzero().flatten() - prompt).tolist()) for s in range(4)] for r in (0, 1)
+    ]
     assert unmasked[0] == [[1, 3], [0, 2], [4, 6], [5, 7]]
     assert unmasked[1] == [[0, 2], [1, 3], [5, 7], [4, 6]]
     assert (traj.generated == 0).all()  # the argmax token everywhere
@@ -69,8 +71,14 @@ def test_low_confidence_follows_confidence_when_sampling():
         table[0, 1 + pos, :m] = 0.0
     settings = DiffusionSettings(gen_length=4, steps=4, block_length=4, temperature=1.0, remasking="low_confidence")
     for seed in range(5):
-        traj = sample(TableModel(table), torch.zeros(3, 1, dtype=torch.long), settings, MASK,
-                      generator=torch.Generator().manual_seed(seed), record=True)
+        traj = sample(
+            TableModel(table),
+            torch.zeros(3, 1, dtype=torch.long),
+            settings,
+            MASK,
+            generator=torch.Generator().manual_seed(seed),
+            record=True,
+        )
         order = [(traj.transfers[:, row].nonzero()[:, 1] - 1).tolist() for row in range(3)]  # position per step
         assert order == [[1, 3, 0, 2]] * 3, seed
         for pos, m in enumerate(support):
@@ -86,8 +94,14 @@ def test_low_confidence_uses_the_probability_of_the_drawn_token_not_the_argmax()
     table[0, 1, :2] = 0.0
     table[0, 2, :2] = torch.log(torch.tensor([0.6, 0.4]))
     settings = DiffusionSettings(gen_length=2, steps=2, block_length=2, temperature=1.0, remasking="low_confidence")
-    traj = sample(TableModel(table), torch.zeros(400, 1, dtype=torch.long), settings, MASK,
-                  generator=torch.Generator().manual_seed(0), record=True)
+    traj = sample(
+        TableModel(table),
+        torch.zeros(400, 1, dtype=torch.long),
+        settings,
+        MASK,
+        generator=torch.Generator().manual_seed(0),
+        record=True,
+    )
     b_first = traj.transfers[0, :, 2]
     assert (traj.generated[b_first, 1] == 0).all()
     assert 0.3 <= 1 - b_first.float().mean().item() <= 0.5
@@ -105,8 +119,13 @@ def test_gumbel_max_draws_from_the_tempered_softmax(temperature):
     n_rows, length = 10, 2000
     table = logits.expand(1, 1 + length, V)
     settings = DiffusionSettings(gen_length=length, steps=1, block_length=length, temperature=temperature)
-    traj = sample(TableModel(table), torch.zeros(n_rows, 1, dtype=torch.long), settings, MASK,
-                  generator=torch.Generator().manual_seed(0))
+    traj = sample(
+        TableModel(table),
+        torch.zeros(n_rows, 1, dtype=torch.long),
+        settings,
+        MASK,
+        generator=torch.Generator().manual_seed(0),
+    )
     counts = np.bincount(traj.generated.flatten().numpy(), minlength=V)
     expected = torch.softmax(logits[:4].double() / temperature, 0).numpy()
     assert counts[MASK] == 0
@@ -115,6 +134,7 @@ def test_gumbel_max_draws_from_the_tempered_softmax(temperature):
 
 
 # --- the per-position KL of a diffusion rollout -------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def tiny_lora_bert():
@@ -128,11 +148,22 @@ def tiny_lora_bert():
     words = "the nurse doctor pilot said that they he she was kind bold tired late early home work".split()
     tokenizer = train_mlm([" ".join(words)] * 3, vocab_size=64)
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                        num_attention_heads=2, max_position_embeddings=64, initializer_range=0.5,
-                        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, pad_token_id=tokenizer.pad_token_id)
-    model = get_peft_model(BertForMaskedLM(config), LoraConfig(r=2, lora_alpha=8, target_modules=["query", "value"],
-                                                               init_lora_weights=False))
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        max_position_embeddings=64,
+        initializer_range=0.5,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    model = get_peft_model(
+        BertForMaskedLM(config),
+        LoraConfig(r=2, lora_alpha=8, target_modules=["query", "value"], init_lora_weights=False),
+    )
     return model.eval(), tokenizer
 
 
@@ -167,7 +198,9 @@ def test_diffusion_kl_is_taken_per_position_at_the_step_that_unmasked_it(tiny_lo
         with model.disable_adapter():
             final_off = model(input_ids=traj.sequences).logits.double().numpy()
     start = traj.prompt_length
-    at_the_end = [np.mean([kl_by_hand(final_on[b, c], final_off[b, c]) for c in range(start, start + 6)]) for b in (0, 1)]
+    at_the_end = [
+        np.mean([kl_by_hand(final_on[b, c], final_off[b, c]) for c in range(start, start + 6)]) for b in (0, 1)
+    ]
     assert expected.min() > 1e-3 and np.abs(np.array(at_the_end) - expected).min() > 1e-3
     assert rollout.kl.tolist() == pytest.approx(expected.tolist(), rel=1e-4)
     assert rollout.n_generated.tolist() == [6, 6]

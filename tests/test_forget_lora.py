@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from debiaslab import models
-from debiaslab.config import ConfigError, build
+from debiaslab.core.config import ConfigError, build
 from debiaslab.methods.forget_lora import ForgetLoRASettings, check_settings, load_reward_model, subtracted
 
 R, ALPHA = 8, 16
@@ -20,8 +20,17 @@ def reward_model_dir(tmp_path_factory):
     from transformers import Qwen3Config, Qwen3ForSequenceClassification
 
     torch.manual_seed(0)
-    config = Qwen3Config(vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, head_dim=8, num_labels=1, pad_token_id=0)
+    config = Qwen3Config(
+        vocab_size=50,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=8,
+        num_labels=1,
+        pad_token_id=0,
+    )
     path = tmp_path_factory.mktemp("rm")
     Qwen3ForSequenceClassification(config).save_pretrained(path)
     return path
@@ -114,7 +123,9 @@ def test_base_reward_adapter_is_merged_first(reward_model_dir, tmp_path):
     peft_model.save_pretrained(tmp_path / "reward_adapter")
     ids, mask = _inputs()
     with torch.no_grad():
-        reference = PeftModel.from_pretrained(models.load_model(str(reward_model_dir)), tmp_path / "reward_adapter").eval()
+        reference = PeftModel.from_pretrained(
+            models.load_model(str(reward_model_dir)), tmp_path / "reward_adapter"
+        ).eval()
         expected = reference(input_ids=ids, attention_mask=mask).logits
         merged = load_reward_model(str(reward_model_dir), str(tmp_path / "reward_adapter"))
         got = merged(input_ids=ids, attention_mask=mask).logits

@@ -76,8 +76,10 @@ def test_context_window_limits_cooccurrence():
     # "he planned budget fixed machine lead meeting": word k (k = 1..6) is k tokens from "he". With
     # percentile_cutoff 0 every word is scored; "meeting" (distance 6) co-occurs only inside a window of 6.
     text = "he planned budget fixed machine lead meeting"
-    for window, expected in ((5, sum(math.log(1 + 0.95**d) for d in range(1, 6)) / 6),
-                             (6, sum(math.log(1 + 0.95**d) for d in range(1, 7)) / 6)):
+    for window, expected in (
+        (5, sum(math.log(1 + 0.95**d) for d in range(1, 6)) / 6),
+        (6, sum(math.log(1 + 0.95**d) for d in range(1, 7)) / 6),
+    ):
         out = GenBit(GenBitSettings(context_window=window, percentile_cutoff=0, lemmatizer="identity")).score(text)
         assert out["num_words_considered"] == 6
         assert out["avg_bias_ratio"] == pytest.approx(expected)

@@ -11,10 +11,14 @@ from debiaslab.data.gsm8k_styles import PAIR_MODES, item_table, pair_table, writ
 from debiaslab.testbed.arithmetic import problems, write_dataset
 
 # The first training example of openai/gsm8k (main).
-NATALIA_Q = ("Natalia sold clips to 48 of her friends in April, and then she sold half as many clips to her friends "
-             "in May. How many clips did Natalia sell altogether in April and May?")
-NATALIA_A = ("Natalia sold 48/2 = <<48/2=24>>24 clips in May.\n"
-             "Natalia sold 48+24 = <<48+24=72>>72 clips altogether in April and May.\n#### 72")
+NATALIA_Q = (
+    "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips to her friends "
+    "in May. How many clips did Natalia sell altogether in April and May?"
+)
+NATALIA_A = (
+    "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\n"
+    "Natalia sold 48+24 = <<48+24=72>>72 clips altogether in April and May.\n#### 72"
+)
 
 
 def test_parse_answer_reads_lines_and_final_number():
@@ -69,7 +73,9 @@ def test_only_the_markdown_style_uses_markdown():
     for style in ("concise", "detailed_plain"):
         assert not re.search(r"\*\*|^#|^- ", texts[style], re.M), texts[style]
         assert "<<" not in texts[style]
-    assert texts[MARKDOWN].startswith("## Solution") and "**Step 1:**" in texts[MARKDOWN] and "**72**" in texts[MARKDOWN]
+    assert (
+        texts[MARKDOWN].startswith("## Solution") and "**Step 1:**" in texts[MARKDOWN] and "**72**" in texts[MARKDOWN]
+    )
     assert texts["concise"] == "48/2 = 24, 48+24 = 72. The answer is 72."
     assert len(texts["concise"]) < len(texts["detailed_plain"]) < len(texts[MARKDOWN])
 
@@ -85,8 +91,10 @@ def test_pair_modes_hold_the_right_factor_equal():
 
 
 def test_pairs_and_items_from_rows():
-    rows = [{"split": "train", "question_id": "q1", "prompt": NATALIA_Q, **v}
-            for v in variants(NATALIA_Q, NATALIA_A, random.Random(0))]
+    rows = [
+        {"split": "train", "question_id": "q1", "prompt": NATALIA_Q, **v}
+        for v in variants(NATALIA_Q, NATALIA_A, random.Random(0))
+    ]
     pairs = pair_table(rows)
     assert pairs.groupby("mode").size().to_dict() == {"correctness": 3, "cross": 2, "style": 4}
     cross = pairs[pairs["mode"] == "cross"].iloc[0]
@@ -102,9 +110,17 @@ def test_pairs_and_items_from_rows():
 def test_stage_reads_a_hub_format_folder_through_load_dataset(tmp_path):
     write_dataset({"n_train": 12, "n_test": 5, "seed": 3}, tmp_path / "arith")
     assert (tmp_path / "arith/README.md").is_file() and (tmp_path / "arith/main/test-00000-of-00001.parquet").is_file()
-    settings = {"dataset": {"path": str(tmp_path / "arith"), "name": "main"}, "n_train_questions": 10, "n_eval_questions": 4}
+    settings = {
+        "dataset": {"path": str(tmp_path / "arith"), "name": "main"},
+        "n_train_questions": 10,
+        "n_eval_questions": 4,
+    }
     summary = write_style_data(settings, tmp_path / "pairs.parquet", tmp_path / "items.parquet")
-    assert summary == {"train_questions": 10, "eval_items": 4, "pairs_per_mode": {"correctness": 30, "cross": 20, "style": 40}}
+    assert summary == {
+        "train_questions": 10,
+        "eval_items": 4,
+        "pairs_per_mode": {"correctness": 30, "cross": 20, "style": 40},
+    }
     items = pd.read_parquet(tmp_path / "items.parquet")
     assert items["id"].str.startswith("test-").all() and items["id"].is_unique
     first = (tmp_path / "pairs.parquet").read_bytes()
@@ -127,8 +143,9 @@ def test_two_folders_of_the_same_name_are_read_as_they_are(tmp_path):
 
 def test_testbed_corpus_code_excludes_pair_building_and_training():
     """The corpus (hence tokenizers and the shared LM) reruns on edits to answer rendering only."""
-    from debiaslab.provenance import module_closure
+    from debiaslab.core.provenance import module_closure
 
-    names = {p.name for p in module_closure("debiaslab.testbed.corpus")}
+    # the testbed_corpus rule's code: the corpus writer and its sections
+    names = {p.name for p in module_closure("debiaslab.testbed.corpus", "debiaslab.testbed.sections")}
     assert "answer_styles.py" in names and "arithmetic.py" in names
     assert not names & {"gsm8k_styles.py", "forget_lora.py", "rm_sweep.py", "style_rm.py"}

@@ -6,10 +6,10 @@ from collections import Counter
 import pandas as pd
 import pytest
 
+from debiaslab.core.io import DataError
 from debiaslab.data import hh_rlhf
 from debiaslab.data.bias_prompts import select_prompts, write_prompts
 from debiaslab.data.hh_rlhf import Parsed, build_examples, dpo_example, split_turns
-from debiaslab.io import DataError
 
 COLON_DIALOGUE = (
     "\n\nHuman: Here is my list: eggs, milk. Also: what time do shops open? 9:30?"
@@ -31,13 +31,18 @@ def test_messages_with_colons_come_back_whole():
 
 def test_split_accepts_a_leading_marker_without_blank_line_and_multiline_messages():
     assert split_turns("Human: line one\nline two: more\n\nAssistant: ok") == [
-        {"role": "user", "content": "line one\nline two: more"}, {"role": "assistant", "content": "ok"}]
+        {"role": "user", "content": "line one\nline two: more"},
+        {"role": "assistant", "content": "ok"},
+    ]
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("no markers at all", "no 'Human:' or 'Assistant:' turn marker"),
-    ("preamble\n\nHuman: hi\n\nAssistant: hello", "text before the first turn marker"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("no markers at all", "no 'Human:' or 'Assistant:' turn marker"),
+        ("preamble\n\nHuman: hi\n\nAssistant: hello", "text before the first turn marker"),
+    ],
+)
 def test_malformed_dialogues_fail_naming_the_row(text, fragment):
     with pytest.raises(DataError, match=fragment) as err:
         split_turns(text, "data.jsonl: row 7 (chosen)")
@@ -72,8 +77,10 @@ def test_rows_that_make_no_valid_example_are_counted_by_reason():
 
 def test_local_file_goes_through_the_hub_loader_and_sampling_is_seeded(tmp_path):
     path = tmp_path / "hh.jsonl"
-    rows = [{"chosen": f"\n\nHuman: q{i}: x\n\nAssistant: yes: {i}", "rejected": f"\n\nHuman: q{i}: x\n\nAssistant: no"}
-            for i in range(30)]
+    rows = [
+        {"chosen": f"\n\nHuman: q{i}: x\n\nAssistant: yes: {i}", "rejected": f"\n\nHuman: q{i}: x\n\nAssistant: no"}
+        for i in range(30)
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     settings = {"dataset": str(path), "split": "train", "n_rows": 10}
     summary = hh_rlhf.write_data(settings, 42, tmp_path / "sft.parquet", tmp_path / "dpo.parquet")
@@ -81,8 +88,10 @@ def test_local_file_goes_through_the_hub_loader_and_sampling_is_seeded(tmp_path)
     sft, dpo = pd.read_parquet(tmp_path / "sft.parquet"), pd.read_parquet(tmp_path / "dpo.parquet")
     assert list(sft["row"]) == list(dpo["row"]) and len(set(sft["row"])) == 10
     i = int(sft["row"].iloc[0])
-    assert list(sft["messages"].iloc[0]) == [{"role": "user", "content": f"q{i}: x"},
-                                             {"role": "assistant", "content": f"yes: {i}"}]
+    assert list(sft["messages"].iloc[0]) == [
+        {"role": "user", "content": f"q{i}: x"},
+        {"role": "assistant", "content": f"yes: {i}"},
+    ]
     again = hh_rlhf.sample_rows(str(path), "train", 10, 42)
     other = hh_rlhf.sample_rows(str(path), "train", 10, 123)
     assert [r["row"] for r in again] == list(sft["row"])
@@ -108,10 +117,18 @@ def test_prompt_sets_sample_flagged_rows_per_bias_type():
 
 def test_prompt_file_in_biased_corpus_format(tmp_path):
     path = tmp_path / "corpus.csv"
-    pd.DataFrame({"biased_text": ["a: b", "c", "d"], "gender": [1, 0, 1], "racial": [0, 1, 0]}).to_csv(path, index=False)
+    pd.DataFrame({"biased_text": ["a: b", "c", "d"], "gender": [1, 0, 1], "racial": [0, 1, 0]}).to_csv(
+        path, index=False
+    )
     out = tmp_path / "prompts.parquet"
-    settings = {"dataset": str(path), "split": "train", "text_column": "biased_text", "per_bias_type": 1, "seed": 42,
-                "bias_types": ["gender", "racial"]}
+    settings = {
+        "dataset": str(path),
+        "split": "train",
+        "text_column": "biased_text",
+        "per_bias_type": 1,
+        "seed": 42,
+        "bias_types": ["gender", "racial"],
+    }
     assert write_prompts(settings, out) == {"gender": 1, "racial": 1}
     table = pd.read_parquet(out)
     assert list(table.columns) == ["bias_type", "sample", "row", "prompt"]

@@ -1,11 +1,11 @@
-"""debiaslab.data.hub.load: one front door for Hub names, Hub-format folders and data files."""
+"""debiaslab.hub.datasets.load: one front door for Hub names, Hub-format folders and data files."""
 
 import json
 
 import pytest
 
-from debiaslab.data.hub import load
-from debiaslab.io import DataError
+from debiaslab.core.io import DataError
+from debiaslab.hub.datasets import load
 
 
 def write_folder(folder, rows):

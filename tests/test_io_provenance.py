@@ -5,8 +5,8 @@ import json
 import pandas as pd
 import pytest
 
-from debiaslab import provenance
-from debiaslab.io import DataError, atomic_path, read_json, read_jsonl, read_table, write_json, write_parquet
+from debiaslab.core import provenance
+from debiaslab.core.io import DataError, atomic_path, read_json, read_jsonl, read_table, write_json, write_parquet
 
 
 def test_failed_write_leaves_nothing_behind(tmp_path):
@@ -69,7 +69,9 @@ def test_source_fingerprint_follows_imports():
     assert not {"dpo.py", "reinforce.py", "desired_kl.py"} & files
     # the balance metric does not run the trainer: its fingerprint must not include it
     assert "sft.py" not in {p.name for p in provenance.module_closure("debiaslab.metrics.score")}
-    assert provenance.source_fingerprint("debiaslab.metrics.score") != provenance.source_fingerprint("debiaslab.methods.train")
+    assert provenance.source_fingerprint("debiaslab.metrics.score") != provenance.source_fingerprint(
+        "debiaslab.methods.train"
+    )
     with pytest.raises(ValueError):
         provenance.module_closure("debiaslab.no_such_module")
 
@@ -110,13 +112,18 @@ def test_generation_fingerprint_holds_only_the_method_s_decoder():
 def test_trainers_with_a_loop_of_their_own_refuse_a_multi_gpu_launch(monkeypatch, tmp_path):
     """Under `accelerate launch` with N GPUs they would each run the whole job: refused before any work,
     naming the fix; TRL's trainers (which split the batch over the processes) get past the check."""
-    from debiaslab.config import ConfigError
+    from debiaslab.core.config import ConfigError
     from debiaslab.methods.train import ONE_PROCESS, TRAINERS, run
 
     assert ONE_PROCESS == {"inlp", "reinforce", "kl_equal", "kl_real_world"} and ONE_PROCESS <= set(TRAINERS)
     monkeypatch.setenv("WORLD_SIZE", "4")
-    common = dict(model="no/such/model", data=str(tmp_path / "none.parquet"), seed=0, out=tmp_path / "out",
-                  checkpoints=tmp_path / "ckpt")
+    common = dict(
+        model="no/such/model",
+        data=str(tmp_path / "none.parquet"),
+        seed=0,
+        out=tmp_path / "out",
+        checkpoints=tmp_path / "ckpt",
+    )
     for method in sorted(ONE_PROCESS):
         with pytest.raises(ConfigError, match=r"launched as 4 processes.*gpu: 1"):
             run(method, settings={}, **common)

@@ -1,4 +1,5 @@
-"""The balanced-example generator follows the source's rules (SOURCES.md §2), fixed where it erred."""
+"""The balanced-example generator follows the source's rules (docs/experiments/occupations.md#data), fixed
+where it erred."""
 
 import random
 
@@ -11,8 +12,12 @@ from debiaslab.metrics.balance import balance_record, find_terms
 def test_heldout_occupations_never_appear_in_training_data(tmp_path):
     import pandas as pd
 
-    settings = {"train_occupations": [o for o in occ.OCCUPATIONS if o not in occ.HELDOUT],
-                "heldout_occupations": list(occ.HELDOUT), "prompt": occ.PROMPT, "n_per_occupation": 30}
+    settings = {
+        "train_occupations": [o for o in occ.OCCUPATIONS if o not in occ.HELDOUT],
+        "heldout_occupations": list(occ.HELDOUT),
+        "prompt": occ.PROMPT,
+        "n_per_occupation": 30,
+    }
     occ.write_sft_data(settings, seed=42, out=tmp_path / "sft.parquet")
     frame = pd.read_parquet(tmp_path / "sft.parquet")
     assert len(frame) == 15 * 30
@@ -23,7 +28,9 @@ def test_heldout_occupations_never_appear_in_training_data(tmp_path):
 
 def test_two_slots_of_one_class_never_repeat_a_word():
     rng = random.Random(0)
-    double = [t for t in occ.TEMPLATES if {"ag", "ag2"} <= occ.template_slots(t) or {"com", "com2"} <= occ.template_slots(t)]
+    double = [
+        t for t in occ.TEMPLATES if {"ag", "ag2"} <= occ.template_slots(t) or {"com", "com2"} <= occ.template_slots(t)
+    ]
     assert double, "the source's templates include ones with two terms of one class"
     for _ in range(500):
         template = rng.choice(double)
@@ -54,7 +61,9 @@ def test_every_example_is_balanced_and_eight_to_fifteen_words():
 def test_people_contexts_follow_the_occupation():
     rng = random.Random(2)
     for _ in range(50):
-        text = occ.fill_template("The {occ} was {ag} and {com} with {people} every day.", "teacher", occ.AGENTIC, occ.COMMUNAL, rng)
+        text = occ.fill_template(
+            "The {occ} was {ag} and {com} with {people} every day.", "teacher", occ.AGENTIC, occ.COMMUNAL, rng
+        )
         assert text.split(" with ")[1].split(" every")[0] in ("students", "learners")
 
 

@@ -1,4 +1,4 @@
-"""The occupations methods: INLP's projection, gen+filter's selection, constrained decoding's guarantee."""
+"""The occupations methods: INLP's projection, gen+filter's selection, the workflow's constrained runs."""
 
 import numpy as np
 import pandas as pd
@@ -50,11 +50,17 @@ def test_dpo_and_sft_raise_and_balance_over_prompt_only(default_run):
 
 
 @pytest.mark.workflow
-def test_constrained_outputs_contain_a_term_of_each_class(default_run):
-    records = pd.concat(pd.read_parquet(p) for p in
-                        (default_run / "results/scores/occupations/testbed-lm/constrained").rglob("records.parquet"))
+def test_constrained_outputs_contain_a_term_of_each_class_in_the_window(default_run):
+    """The workflow's constrained runs (tests/test_constrained.py tests the decoder itself)."""
+    records = pd.concat(
+        pd.read_parquet(p)
+        for p in (default_run / "results/scores/occupations/testbed-lm/constrained").rglob("records.parquet")
+    )
     assert len(records) > 0
     assert records["and_balanced"].all(), records.loc[~records["and_balanced"], "sentence"].head().tolist()
+    assert records["length_compliant"].mean() >= 0.95, (
+        records.loc[~records["length_compliant"], "sentence"].head().tolist()
+    )
 
 
 def test_gen_filter_reports_acceptance():
@@ -70,8 +76,10 @@ def test_gen_filter_reports_acceptance():
         # both classes but 6 words; the second has 10 words but one class only: nothing accepted
         [' caring and bold."', ' caring and kind to all of the passengers."'],
         # both classes but 16 words, then 11 words with both: the second is kept
-        [' bold and caring with every guest in the busy kitchen on every single long day."',
-         ' bold and caring with every guest every night."'],
+        [
+            ' bold and caring with every guest in the busy kitchen on every single long day."',
+            ' bold and caring with every guest every night."',
+        ],
         # both classes in exactly 8 words, and 9: both accepted, the first kept (the word limits are inclusive)
         [' confident and helpful with editors."', ' confident and helpful with her editors."'],
     ]

@@ -1,4 +1,4 @@
-"""Progress lines in job logs (debiaslab/progress.py): counts, ETA and throttling; long loops log them."""
+"""Progress lines in job logs (debiaslab/core/progress.py): counts, ETA and throttling; long loops log them."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from debiaslab import progress as progress_module
-from debiaslab.progress import Progress, duration, track
+from debiaslab.core import progress as progress_module
+from debiaslab.core.progress import Progress, duration, track
 
 
 class Clock:
@@ -26,7 +26,7 @@ def clock(monkeypatch):
 
 
 def lines(caplog):
-    return [r.getMessage() for r in caplog.records if r.name == "debiaslab.progress"]
+    return [r.getMessage() for r in caplog.records if r.name == "debiaslab.core.progress"]
 
 
 def test_duration_reads_as_seconds_minutes_or_hours():
@@ -34,7 +34,7 @@ def test_duration_reads_as_seconds_minutes_or_hours():
 
 
 def test_lines_after_the_first_item_then_every_interval_then_at_the_end(clock, caplog):
-    caplog.set_level(logging.INFO, "debiaslab.progress")
+    caplog.set_level(logging.INFO, "debiaslab.core.progress")
     p = Progress("train x", 10, "steps", interval=30)
     for seconds in (5, 5, 5, 20, 5, 5, 5, 25, 5, 5):  # the item times; lines at t=5, 35, 70 and the end
         clock.now += seconds
@@ -49,7 +49,7 @@ def test_lines_after_the_first_item_then_every_interval_then_at_the_end(clock, c
 
 
 def test_a_resumed_loop_estimates_from_this_runs_items_and_quiet_loops_log_only_when_slow(clock, caplog):
-    caplog.set_level(logging.INFO, "debiaslab.progress")
+    caplog.set_level(logging.INFO, "debiaslab.core.progress")
     p = Progress("train y", 100, "steps", done=90)
     clock.now += 2
     p.update()
@@ -60,8 +60,11 @@ def test_a_resumed_loop_estimates_from_this_runs_items_and_quiet_loops_log_only_
     assert lines(caplog) == []
     for _ in track(range(5), "slow", quiet=True, interval=30):
         clock.now += 20
-    assert lines(caplog) == ["slow: 2/5 batches (40%), 40.0s elapsed, ETA 1m00s",
-                             "slow: 4/5 batches (80%), 1m20s elapsed, ETA 20.0s", "slow: 5/5 batches (100%), 1m40s elapsed"]
+    assert lines(caplog) == [
+        "slow: 2/5 batches (40%), 40.0s elapsed, ETA 1m00s",
+        "slow: 4/5 batches (80%), 1m20s elapsed, ETA 20.0s",
+        "slow: 5/5 batches (100%), 1m40s elapsed",
+    ]
 
 
 def test_desired_kl_trainer_logs_progress_every_epoch(tmp_path, caplog, one_torch_thread):
@@ -69,34 +72,61 @@ def test_desired_kl_trainer_logs_progress_every_epoch(tmp_path, caplog, one_torc
     epoch line with the validation loss (on SmolLM2 it once logged nothing for 10 CPU-minutes)."""
     import re
 
+    import pandas as pd
     import torch
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
-    from debiaslab.config import build
+    from debiaslab.core.config import build
     from debiaslab.data.desired_distribution import write_sentences
     from debiaslab.methods.desired_kl import RealWorldKLSettings, train_desired_kl
     from debiaslab.testbed.tokenizer import train_causal
 
-    import pandas as pd
-
     write_sentences({"per_category": {"train": 6, "valid": 2, "test": 1}}, tmp_path / "sentences.parquet")
     tokenizer = train_causal(pd.read_parquet(tmp_path / "sentences.parquet")["sentence"].tolist(), 300)
     torch.manual_seed(0)
-    model = Qwen3ForCausalLM(Qwen3Config(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32,
-                                         num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1, head_dim=8,
-                                         pad_token_id=tokenizer.pad_token_id))
+    model = Qwen3ForCausalLM(
+        Qwen3Config(
+            vocab_size=len(tokenizer),
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            head_dim=8,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    )
     model.save_pretrained(tmp_path / "lm")
     tokenizer.save_pretrained(tmp_path / "lm")
-    settings = build(RealWorldKLSettings, {"max_epochs": 2, "patience": 5, "batch_size": 4, "eval_batch_size": 8,
-                                           "learning_rate": 1e-3, "lora": {"r": 2, "alpha": 4, "dropout": 0.0,
-                                                                           "target_modules": ["q_proj", "v_proj"]}})
+    settings = build(
+        RealWorldKLSettings,
+        {
+            "max_epochs": 2,
+            "patience": 5,
+            "batch_size": 4,
+            "eval_batch_size": 8,
+            "learning_rate": 1e-3,
+            "lora": {"r": 2, "alpha": 4, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]},
+        },
+    )
     caplog.set_level(logging.INFO)
-    summary = train_desired_kl(str(tmp_path / "lm"), tmp_path / "sentences.parquet", settings, 42, tmp_path / "out",
-                               tmp_path / "checkpoints", desired="real_world", adaptive=True)
+    summary = train_desired_kl(
+        str(tmp_path / "lm"),
+        tmp_path / "sentences.parquet",
+        settings,
+        42,
+        tmp_path / "out",
+        tmp_path / "checkpoints",
+        desired="real_world",
+        adaptive=True,
+    )
     assert summary["epochs"] == 2
     messages = [r.getMessage() for r in caplog.records]
     for epoch in (1, 2):
         batch_lines = [m for m in messages if re.match(rf"train kl_real_world epoch {epoch}: \d+/\d+ batches", m)]
-        assert batch_lines and batch_lines[-1].split(": ")[1].split()[0].split("/")[0] == batch_lines[-1].split("/")[1].split()[0]
+        assert (
+            batch_lines
+            and batch_lines[-1].split(": ")[1].split()[0].split("/")[0] == batch_lines[-1].split("/")[1].split()[0]
+        )
         assert any(re.match(rf"epoch {epoch}/2: train loss [\d.e+-]+, validation KL [\d.e+-]+", m) for m in messages)
     assert any(m.startswith("before training: validation KL") for m in messages)

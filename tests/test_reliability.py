@@ -11,6 +11,7 @@ import copy
 import filecmp
 import json
 import shutil
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,7 +20,8 @@ import yaml
 
 from conftest import REPO, TEST_TOKEN, copy_workflow, snakemake
 from debiaslab.cli import main
-from debiaslab.config import ConfigError, load_yaml, validate
+from debiaslab.core.config import ConfigError, load_yaml, validate
+from debiaslab.data.mcq import pool_problems
 
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 
@@ -30,83 +32,188 @@ def _exp(config, name):
 
 def _set(*keys, value):
     """An edit that sets config[k1][k2]... = value."""
+
     def edit(config):
         node = config
         for key in keys[:-1]:
             node = node.setdefault(key, {})
         node[keys[-1]] = value
+
     return edit
 
 
 # (what is wrong, edit of config/config.yaml, fragments the message must contain: key path + what is allowed)
 INVALID_CONFIGS = [
-    ("wrong type", _set("experiments", "occupations", "seeds", value="forty-two"),
-     ["experiments.occupations.seeds: 'forty-two' is not of type 'array'"]),
-    ("unknown experiment", _set("experiments", "occupation", value={}),
-     ["experiments: unknown key(s) 'occupation'", "allowed: desired_distribution, occupations, reward_guided, rm_forget, safety"]),
-    ("unknown method", _set("experiments", "occupations", "methods", "sfft", value={}),
-     ["experiments.occupations.methods: unknown key(s) 'sfft'", "allowed: constrained, dpo, gen_filter, inlp"]),
-    ("unknown metric/evaluation key", _set("experiments", "occupations", "evaluations", "mmlux", value={}),
-     ["experiments.occupations.evaluations: unknown key(s) 'mmlux'", "allowed: crows_pairs, fluency, glue"]),
-    ("unknown setting key", _set("experiments", "occupations", "methods", "sft", "train", "lr", value=1e-4),
-     ["experiments.occupations.methods.sft.train: unknown key(s) 'lr'", "learning_rate"]),
-    ("missing model", _set("experiments", "occupations", "models", value=["llama-9b"]),
-     ["experiments.occupations.models[0]: model 'llama-9b' is not defined under `models`", "defined: testbed-"]),
-    ("model entry without a path", _set("models", "extra-lm", value={"kind": "causal"}),
-     ["models.extra-lm: give exactly one of `path` (a Hub name or Hub-format folder) or `gguf` (a GGUF file), got neither"]),
-    ("unknown model kind", _set("models", "testbed-lm", "kind", value="rnn"),
-     ["models.testbed-lm.kind: 'rnn' is not allowed; allowed: auto, causal, mlm, seq-cls"]),
-    ("zero learning rate", _set("experiments", "occupations", "methods", "sft", "train", "learning_rate", value=0),
-     ["experiments.occupations.methods.sft.train.learning_rate: 0 is not allowed; must be > 0"]),
-    ("negative learning rate",
-     _set("experiments", "reward_guided", "methods", "reinforce", "train", "learning_rate", value=-1e-5),
-     ["experiments.reward_guided.methods.reinforce.train.learning_rate: -1e-05 is not allowed; must be > 0"]),
-    ("empty seed list", _set("experiments", "safety", "seeds", value=[]),
-     ["experiments.safety.seeds: must not be empty"]),
-    ("duplicate seeds", _set("experiments", "reward_guided", "seeds", value=[42, 42]),
-     ["experiments.reward_guided.seeds: duplicate value(s) [42]"]),
-    ("held-out occupations overlap training ones", _set("experiments", "occupations", "heldout_occupations", value=["nurse"]),
-     ["experiments.occupations.heldout_occupations: ['nurse'] also in train_occupations"]),
-    ("unknown occupation", _set("experiments", "occupations", "train_occupations", value=["astronaut"]),
-     ["experiments.occupations.train_occupations[0]: 'astronaut' is not allowed; allowed: architect"]),
-    ("unknown split", _set("experiments", "rm_forget", "data", "dataset", "eval_split", value="tset"),
-     ["experiments.rm_forget.data.dataset.eval_split: 'tset' is not allowed; allowed: train, validation, test"]),
-    ("evaluation on the training split", _set("experiments", "rm_forget", "data", "dataset", "eval_split", value="train"),
-     ["experiments.rm_forget.data.dataset.eval_split: 'train' is also the train split"]),
-    ("λ grid empty", _set("experiments", "rm_forget", "sweep", "lambdas", value=[]),
-     ["experiments.rm_forget.sweep.lambdas: must not be empty"]),
-    ("λ grid without 0", _set("experiments", "rm_forget", "sweep", "lambdas", value=[0.5, 1.0]),
-     ["experiments.rm_forget.sweep.lambdas: must include 0"]),
-    ("dataset size larger than the prompt pool", _set("experiments", "reward_guided", "dataset_sizes", value=[100000]),
-     ["experiments.reward_guided.dataset_sizes: 100000 training prompts", "exceed the 5760 distinct MCQ prompts"]),
-    ("evaluation questions beyond the testbed split", _set("experiments", "rm_forget", "data", "n_eval_questions", value=1000),
-     ["experiments.rm_forget.data.n_eval_questions: 1000 exceeds the 40 questions", "testbed.arithmetic.n_test"]),
-    ("probability above 1", _set("experiments", "occupations", "generation", "top_p", value=1.5),
-     ["experiments.occupations.generation.top_p: 1.5 is not allowed; must be <= 1"]),
-    ("negative temperature", _set("experiments", "reward_guided", "temperatures", value=[-1.0]),
-     ["experiments.reward_guided.temperatures[0]: -1.0 is not allowed; must be >= 0"]),
-    ("batch not a multiple of the microbatch",
-     _set("experiments", "reward_guided", "methods", "reinforce", "train", "micro_batch_size", value=5),
-     ["experiments.reward_guided.methods.reinforce.train.batch_size: 16 is not a multiple of micro_batch_size 5"]),
-    ("LoRA rank 0", _set("experiments", "occupations", "methods", "dpo", "train", "lora", "r", value=0),
-     ["experiments.occupations.methods.dpo.train.lora.r: 0 is not allowed; must be >= 1"]),
-    ("prompt without its placeholder", _set("experiments", "occupations", "prompt", value="Describe a person."),
-     ["experiments.occupations.prompt: 'Describe a person.' does not match"]),
-    ("scorer model undefined", _set("experiments", "safety", "scoring", "bias_classifier", "model", value="nope"),
-     ["experiments.safety.scoring.bias_classifier.model: model 'nope' is not defined under `models`"]),
-    ("trust_remote_code not a boolean", _set("models", "testbed-lm", "trust_remote_code", value="yes"),
-     ["models.testbed-lm.trust_remote_code: 'yes' is not of type 'boolean'"]),
-    ("zero training steps", _set("testbed", "lm", "steps", value=0),
-     ["testbed.lm.steps: 0 is not allowed; must be >= 1"]),
+    (
+        "wrong type",
+        _set("experiments", "occupations", "seeds", value="forty-two"),
+        ["experiments.occupations.seeds: 'forty-two' is not of type 'array'"],
+    ),
+    (
+        "unknown experiment",
+        _set("experiments", "occupation", value={}),
+        [
+            "experiments: unknown key(s) 'occupation'",
+            "allowed: desired_distribution, occupations, reward_guided, rm_forget, safety",
+        ],
+    ),
+    (
+        "unknown method",
+        _set("experiments", "occupations", "methods", "sfft", value={}),
+        ["experiments.occupations.methods: unknown key(s) 'sfft'", "allowed: constrained, dpo, gen_filter, inlp"],
+    ),
+    (
+        "unknown metric/evaluation key",
+        _set("experiments", "occupations", "evaluations", "mmlux", value={}),
+        [
+            "experiments.occupations.evaluations: unknown key(s) 'mmlux'",
+            "allowed: bias_suite, crows_pairs, fluency, glue",
+        ],
+    ),
+    (
+        "unknown setting key",
+        _set("experiments", "occupations", "methods", "sft", "train", "lr", value=1e-4),
+        ["experiments.occupations.methods.sft.train: unknown key(s) 'lr'", "learning_rate"],
+    ),
+    (
+        "missing model",
+        _set("experiments", "occupations", "models", value=["llama-9b"]),
+        ["experiments.occupations.models[0]: model 'llama-9b' is not defined under `models`", "defined: testbed-"],
+    ),
+    (
+        "model entry without a path",
+        _set("models", "extra-lm", value={"kind": "causal"}),
+        [
+            "models.extra-lm: give exactly one of `path` (a Hub name or Hub-format folder) or `gguf` (a GGUF file), "
+            "got neither"
+        ],
+    ),
+    (
+        "unknown model kind",
+        _set("models", "testbed-lm", "kind", value="rnn"),
+        ["models.testbed-lm.kind: 'rnn' is not allowed; allowed: auto, causal, mlm, seq-cls"],
+    ),
+    (
+        "zero learning rate",
+        _set("experiments", "occupations", "methods", "sft", "train", "learning_rate", value=0),
+        ["experiments.occupations.methods.sft.train.learning_rate: 0 is not allowed; must be > 0"],
+    ),
+    (
+        "negative learning rate",
+        _set("experiments", "reward_guided", "methods", "reinforce", "train", "learning_rate", value=-1e-5),
+        ["experiments.reward_guided.methods.reinforce.train.learning_rate: -1e-05 is not allowed; must be > 0"],
+    ),
+    (
+        "empty seed list",
+        _set("experiments", "safety", "seeds", value=[]),
+        ["experiments.safety.seeds: must not be empty"],
+    ),
+    (
+        "duplicate seeds",
+        _set("experiments", "reward_guided", "seeds", value=[42, 42]),
+        ["experiments.reward_guided.seeds: duplicate value(s) [42]"],
+    ),
+    (
+        "held-out occupations overlap training ones",
+        _set("experiments", "occupations", "heldout_occupations", value=["nurse"]),
+        ["experiments.occupations.heldout_occupations: ['nurse'] also in train_occupations"],
+    ),
+    (
+        "unknown occupation",
+        _set("experiments", "occupations", "train_occupations", value=["astronaut"]),
+        ["experiments.occupations.train_occupations[0]: 'astronaut' is not allowed; allowed: architect"],
+    ),
+    (
+        "unknown split",
+        _set("experiments", "rm_forget", "data", "dataset", "eval_split", value="tset"),
+        ["experiments.rm_forget.data.dataset.eval_split: 'tset' is not allowed; allowed: train, validation, test"],
+    ),
+    (
+        "evaluation on the training split",
+        _set("experiments", "rm_forget", "data", "dataset", "eval_split", value="train"),
+        ["experiments.rm_forget.data.dataset.eval_split: 'train' is also the train split"],
+    ),
+    (
+        "λ grid empty",
+        _set("experiments", "rm_forget", "sweep", "lambdas", value=[]),
+        ["experiments.rm_forget.sweep.lambdas: must not be empty"],
+    ),
+    (
+        "λ grid without 0",
+        _set("experiments", "rm_forget", "sweep", "lambdas", value=[0.5, 1.0]),
+        ["experiments.rm_forget.sweep.lambdas: must include 0"],
+    ),
+    (
+        "dataset size larger than the prompt pool",
+        _set("experiments", "reward_guided", "dataset_sizes", value=[100000]),
+        ["experiments.reward_guided.dataset_sizes: 100000 training prompts", "exceed the 5760 distinct MCQ prompts"],
+    ),
+    (
+        "evaluation questions beyond the testbed split",
+        _set("experiments", "rm_forget", "data", "n_eval_questions", value=1000),
+        ["experiments.rm_forget.data.n_eval_questions: 1000 exceeds the 40 questions", "testbed.arithmetic.n_test"],
+    ),
+    (
+        "probability above 1",
+        _set("experiments", "occupations", "generation", "top_p", value=1.5),
+        ["experiments.occupations.generation.top_p: 1.5 is not allowed; must be <= 1"],
+    ),
+    (
+        "negative temperature",
+        _set("experiments", "reward_guided", "temperatures", value=[-1.0]),
+        ["experiments.reward_guided.temperatures[0]: -1.0 is not allowed; must be >= 0"],
+    ),
+    (
+        "batch not a multiple of the microbatch",
+        _set("experiments", "reward_guided", "methods", "reinforce", "train", "micro_batch_size", value=5),
+        ["experiments.reward_guided.methods.reinforce.train.batch_size: 16 is not a multiple of micro_batch_size 5"],
+    ),
+    (
+        "LoRA rank 0",
+        _set("experiments", "occupations", "methods", "dpo", "train", "lora", "r", value=0),
+        ["experiments.occupations.methods.dpo.train.lora.r: 0 is not allowed; must be >= 1"],
+    ),
+    (
+        "prompt without its placeholder",
+        _set("experiments", "occupations", "prompt", value="Describe a person."),
+        ["experiments.occupations.prompt: 'Describe a person.' does not match"],
+    ),
+    (
+        "scorer model undefined",
+        _set("experiments", "safety", "scoring", "bias_classifier", "model", value="nope"),
+        ["experiments.safety.scoring.bias_classifier.model: model 'nope' is not defined under `models`"],
+    ),
+    (
+        "trust_remote_code not a boolean",
+        _set("models", "testbed-lm", "trust_remote_code", value="yes"),
+        ["models.testbed-lm.trust_remote_code: 'yes' is not of type 'boolean'"],
+    ),
+    (
+        "zero training steps",
+        _set("testbed", "lm", "steps", value=0),
+        ["testbed.lm.steps: 0 is not allowed; must be >= 1"],
+    ),
     # issue 28: `seeds: [42.0]` was valid, and `snakemake -n` then kept the 3-seed table as current
-    ("seed written as a float", _set("experiments", "occupations", "seeds", value=[42.0]),
-     ["experiments.occupations.seeds[0]: 42.0 is not of type 'integer'"]),
-    ("seed beyond 2**32", _set("experiments", "occupations", "seeds", value=[2**32]),
-     ["experiments.occupations.seeds[0]: 4294967296 is not allowed; must be <= 4294967295"]),
-    ("whole number written as a float", _set("testbed", "lm", "steps", value=200.0),
-     ["testbed.lm.steps: 200.0 is not of type 'integer'"]),
-    ("unknown prompt placeholder", _set("experiments", "occupations", "prompt", value="The {occupation} {oops} was"),
-     ["experiments.occupations.prompt: unknown placeholder(s) {oops}; allowed: {occupation}"]),
+    (
+        "seed written as a float",
+        _set("experiments", "occupations", "seeds", value=[42.0]),
+        ["experiments.occupations.seeds[0]: 42.0 is not of type 'integer'"],
+    ),
+    (
+        "seed beyond 2**32",
+        _set("experiments", "occupations", "seeds", value=[2**32]),
+        ["experiments.occupations.seeds[0]: 4294967296 is not allowed; must be <= 4294967295"],
+    ),
+    (
+        "whole number written as a float",
+        _set("testbed", "lm", "steps", value=200.0),
+        ["testbed.lm.steps: 200.0 is not of type 'integer'"],
+    ),
+    (
+        "unknown prompt placeholder",
+        _set("experiments", "occupations", "prompt", value="The {occupation} {oops} was"),
+        ["experiments.occupations.prompt: unknown placeholder(s) {oops}; allowed: {occupation}"],
+    ),
 ]
 
 
@@ -119,7 +226,7 @@ def test_invalid_config_is_rejected_naming_the_key_and_what_is_allowed(name, edi
     config = load_yaml(REPO / "config/config.yaml")
     edit(config)
     with pytest.raises(ConfigError) as err:
-        validate(config, SCHEMA)
+        validate(config, SCHEMA, checks=(pool_problems,))  # the checks the workflow runs
     for fragment in fragments:
         assert fragment in str(err.value), f"{name}: {err.value}"
 
@@ -153,11 +260,20 @@ def test_every_invalid_config_stops_snakemake_before_any_job(tmp_path):
 
 BAD_FILES = {
     # name: (bytes, fragments of the error)
-    "malformed.jsonl": (b'{"prompt": "a"}\n{"prompt": "b"}\n{"prompt": "c"\n', ["malformed.jsonl: row 3: malformed JSON"]),
-    "latin1.jsonl": ('{"prompt": "a"}\n{"prompt": "caf\u00e9"}\n'.encode("latin-1"), ["latin1.jsonl: row 2: not UTF-8"]),
+    "malformed.jsonl": (
+        b'{"prompt": "a"}\n{"prompt": "b"}\n{"prompt": "c"\n',
+        ["malformed.jsonl: row 3: malformed JSON"],
+    ),
+    "latin1.jsonl": (
+        '{"prompt": "a"}\n{"prompt": "caf\u00e9"}\n'.encode("latin-1"),
+        ["latin1.jsonl: row 2: not UTF-8"],
+    ),
     "empty.jsonl": (b"\n", ["empty.jsonl: no rows"]),
     "missing_column.jsonl": (b'{"text": "a"}\n', ["missing_column.jsonl: missing column(s) ['prompt']"]),
-    "wrong_type.jsonl": (b'{"prompt": "a"}\n{"prompt": 5}\n', ["wrong_type.jsonl: row 2: column 'prompt' must be text, got int 5"]),
+    "wrong_type.jsonl": (
+        b'{"prompt": "a"}\n{"prompt": 5}\n',
+        ["wrong_type.jsonl: row 2: column 'prompt' must be text, got int 5"],
+    ),
     "not_records.jsonl": (b'{"prompt": "a"}\n[1, 2]\n', ["not_records.jsonl: row 2: expected a JSON object, got list"]),
     "malformed.json": (b'[{"prompt": "a"},\n {"prompt": }]', ["malformed.json: malformed JSON at line 2"]),
     "corrupt.parquet": (b"PAR1 this is not parquet", ["corrupt.parquet: not a readable Parquet file"]),
@@ -177,8 +293,21 @@ def test_bad_prompt_file_fails_naming_file_and_row_and_leaves_nothing(default_ru
     path.write_bytes(data)
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    code = main(["generate", "--model", str(default_run / "results/testbed/lm"), "--prompts", str(path),
-                 "--settings", '{"max_new_tokens": 4}', "--seed", "0", "--out", str(out_dir / "responses.parquet")])
+    code = main(
+        [
+            "generate",
+            "--model",
+            str(default_run / "results/testbed/lm"),
+            "--prompts",
+            str(path),
+            "--settings",
+            '{"max_new_tokens": 4}',
+            "--seed",
+            "0",
+            "--out",
+            str(out_dir / "responses.parquet"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2, err
     for fragment in fragments:
@@ -192,18 +321,45 @@ def test_unreachable_hub_model_and_dataset_fail_with_one_line_naming_them(tmp_pa
     prompts.write_text('{"prompt": "a"}\n')
     out = tmp_path / "out"
     out.mkdir()
-    code = main(["generate", "--model", "nobody/no-such-model", "--prompts", str(prompts), "--seed", "0",
-                 "--out", str(out / "responses.parquet")])
+    code = main(
+        [
+            "generate",
+            "--model",
+            "nobody/no-such-model",
+            "--prompts",
+            str(prompts),
+            "--seed",
+            "0",
+            "--out",
+            str(out / "responses.parquet"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "'nobody/no-such-model' is not a local folder and could not be fetched from the Hub" in err
     assert "hub_download" in err and "Traceback" not in err
 
     data = validate(load_yaml(REPO / "config/config.yaml"), SCHEMA)["experiments"]["safety"]["data"]
     data["dataset"] = "nobody/no-such-hh-rlhf"
-    code = main(["data", "safety", "train", "--settings", json.dumps(data), "--seed", "0",
-                 "--sft-out", str(out / "sft.parquet"), "--dpo-out", str(out / "dpo.parquet")])
+    code = main(
+        [
+            "data",
+            "safety",
+            "train",
+            "--settings",
+            json.dumps(data),
+            "--seed",
+            "0",
+            "--sft-out",
+            str(out / "sft.parquet"),
+            "--dpo-out",
+            str(out / "dpo.parquet"),
+        ]
+    )
     err = capsys.readouterr().err
-    assert code == 2 and "dataset 'nobody/no-such-hh-rlhf': not a local folder or file and not available from the Hub" in err
+    assert (
+        code == 2
+        and "dataset 'nobody/no-such-hh-rlhf': not a local folder or file and not available from the Hub" in err
+    )
     assert "hub_download" in err and "Traceback" not in err
     assert _left_behind(out) == []
 
@@ -215,8 +371,21 @@ def test_malformed_local_dataset_file_names_the_file(tmp_path, capsys):
     data["dataset"] = str(bad)
     out = tmp_path / "out"
     out.mkdir()
-    code = main(["data", "safety", "train", "--settings", json.dumps(data), "--seed", "0",
-                 "--sft-out", str(out / "sft.parquet"), "--dpo-out", str(out / "dpo.parquet")])
+    code = main(
+        [
+            "data",
+            "safety",
+            "train",
+            "--settings",
+            json.dumps(data),
+            "--seed",
+            "0",
+            "--sft-out",
+            str(out / "sft.parquet"),
+            "--dpo-out",
+            str(out / "dpo.parquet"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and f"{bad}: unreadable dataset" in err, err
     assert _left_behind(out) == []
@@ -297,7 +466,11 @@ def test_keep_going_a_failing_job_leaves_every_other_result_complete(two_runs):
     assert (b / "results/tables/occupations.csv").is_file() and (b / "results/tables/occupations.md").is_file()
     assert len(list((b / "results/scores/occupations").rglob("scores.parquet"))) == 3
     assert (b / "results/data/reward_guided/mcq.parquet").is_file()
-    assert not list((b / "results/scores/reward_guided").rglob("*.parquet")) if (b / "results/scores/reward_guided").exists() else True
+    assert (
+        not list((b / "results/scores/reward_guided").rglob("*.parquet"))
+        if (b / "results/scores/reward_guided").exists()
+        else True
+    )
     assert not list((b / "results").rglob("*.tmp")), "a half-written temporary file was left behind"
     # the failing job's log says why, naming the model folder and the file
     logs = list((b / "results/logs/score/reward_guided/broken-lm").rglob("*.log"))
@@ -325,15 +498,20 @@ def test_the_hub_token_is_written_nowhere(two_runs, default_run, tmp_path):
     assert TEST_TOKEN not in proc.stdout + proc.stderr
 
 
-def _without_token(workdir: Path, *args: str) -> "subprocess.CompletedProcess":
-    import subprocess
+def _without_token(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     import sys
 
     from conftest import ENV
 
     env = {k: v for k, v in ENV.items() if k != "HF_TOKEN"} | {"HF_HOME": str(workdir / "hf_home")}  # no stored token
-    return subprocess.run([str(Path(sys.executable).parent / "snakemake"), *args], cwd=workdir, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "snakemake"), *args],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_a_gated_model_needs_hf_token_before_any_job_but_a_dry_run_needs_none(tmp_path):
@@ -348,7 +526,7 @@ def test_a_gated_model_needs_hf_token_before_any_job_but_a_dry_run_needs_none(tm
     assert proc.returncode != 0 and "HF_TOKEN is not set: gated model(s) meta-llama/Llama-3.2-1B" in proc.stderr
     assert not (workdir / "results").exists()
     readme = (REPO / "README.md").read_text()
-    command = next(line for line in readme.splitlines() if line.endswith("# see the plan first")).split("  #")[0]
+    command = next(line for line in readme.splitlines() if line.rstrip().endswith("# see the plan")).split("  #")[0]
     args = command.split()
     assert args[0] == "snakemake" and "-n" in args and "gated: true" in (workdir / args[-1]).read_text()
     proc = _without_token(workdir, *args[1:])
@@ -358,7 +536,7 @@ def test_a_gated_model_needs_hf_token_before_any_job_but_a_dry_run_needs_none(tm
 
 # --- secure defaults: remote code only by opt-in, safetensors only ---------------------------------
 
-REMOTE_CODE = '''
+REMOTE_CODE = """
 import os
 from pathlib import Path
 
@@ -369,7 +547,7 @@ Path(os.environ["DEBIASLAB_REMOTE_CODE_MARKER"]).write_text("remote code ran")
 
 class CustomLM(Qwen3ForCausalLM):
     pass
-'''
+"""
 
 
 @pytest.mark.workflow
@@ -397,7 +575,7 @@ def test_pickled_weights_are_refused(default_run, tmp_path):
     import torch
     from safetensors.torch import load_file
 
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
     from debiaslab.models import attach_adapter, load_model
 
     model_dir = tmp_path / "pickled-lm"
@@ -452,7 +630,7 @@ def test_a_duplicate_key_or_non_utf8_config_is_rejected_before_any_job_naming_it
 def test_a_local_path_with_a_typo_is_rejected_before_any_job_not_taken_for_a_hub_id(tmp_path, capsys):
     """`models/lm-typo` (with models/ a folder here) used to be taken for a Hub id and failed in hub_download
     with "check your internet connection"."""
-    from debiaslab.hub import is_hub_id
+    from debiaslab.hub.download import is_hub_id
 
     workdir = copy_workflow(tmp_path / "wf")
     (workdir / "models").mkdir()
@@ -462,8 +640,10 @@ def test_a_local_path_with_a_typo_is_rejected_before_any_job_not_taken_for_a_hub
     config["experiments"]["safety"]["data"] = {"dataset": "/nonexistent/hh-rlhf.jsonl"}
     path = workdir / "typo.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
-    expected = ["models.local-lm.path: 'models/lm-typo' is a local path (not a Hub id) and does not exist",
-                "experiments.safety.data.dataset: '/nonexistent/hh-rlhf.jsonl' is a local path (not a Hub id)"]
+    expected = [
+        "models.local-lm.path: 'models/lm-typo' is a local path (not a Hub id) and does not exist",
+        "experiments.safety.data.dataset: '/nonexistent/hh-rlhf.jsonl' is a local path (not a Hub id)",
+    ]
     with contextlib.chdir(workdir):
         assert not is_hub_id("models/lm-typo") and is_hub_id("openai-community/gpt2")
         code, err = _check_config(path, capsys)
@@ -496,13 +676,27 @@ def test_hub_download_that_cannot_reach_the_hub_fails_with_one_line_naming_the_r
     from conftest import ENV
 
     env = dict(ENV, HF_HUB_OFFLINE="0", HF_DATASETS_OFFLINE="0", HF_ENDPOINT="http://127.0.0.1:9")
-    for kind, refs in (("model", {"models": [{"repo": "nobody/no-model", "revision": None, "gated": False}],
-                                  "datasets": []}),
-                       ("dataset", {"models": [], "datasets": [{"repo": "nobody/no-data", "name": None,
-                                                                "revision": None}]})):
-        proc = subprocess.run([str(Path(sys.executable).parent / "debiaslab"), "hub", "download", "--references",
-                               json.dumps(refs), "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "m.json")],
-                              env=env, capture_output=True, text=True, timeout=300)
+    for kind, refs in (
+        ("model", {"models": [{"repo": "nobody/no-model", "revision": None, "gated": False}], "datasets": []}),
+        ("dataset", {"models": [], "datasets": [{"repo": "nobody/no-data", "name": None, "revision": None}]}),
+    ):
+        proc = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "debiaslab"),
+                "hub",
+                "download",
+                "--references",
+                json.dumps(refs),
+                "--cache",
+                str(tmp_path / "cache"),
+                "--out",
+                str(tmp_path / "m.json"),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         errors = [line for line in proc.stderr.splitlines() if " error: " in line]
         assert proc.returncode == 2 and len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
         name = refs["models"][0]["repo"] if kind == "model" else refs["datasets"][0]["repo"]
@@ -511,12 +705,17 @@ def test_hub_download_that_cannot_reach_the_hub_fails_with_one_line_naming_the_r
     assert not (tmp_path / "m.json").exists()
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--threads", "0", "check-config"], "argument --threads: expected a whole number >= 1, got 0"),
-    (["--threads", "-3", "check-config"], "argument --threads: expected a whole number >= 1, got -3"),
-    (["data", "occupations", "prompts", "--out", "{tmp}/prompts.parquet"],
-     "--settings not given and this command needs key 'train_occupations'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--threads", "0", "check-config"], "argument --threads: expected a whole number >= 1, got 0"),
+        (["--threads", "-3", "check-config"], "argument --threads: expected a whole number >= 1, got -3"),
+        (
+            ["data", "occupations", "prompts", "--out", "{tmp}/prompts.parquet"],
+            "--settings not given and this command needs key 'train_occupations'",
+        ),
+    ],
+)
 def test_a_bad_by_hand_command_line_fails_with_one_line(tmp_path, capsys, argv, message):
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     try:
@@ -531,13 +730,28 @@ def test_a_bad_by_hand_command_line_fails_with_one_line(tmp_path, capsys, argv, 
 def test_non_utf8_bytes_in_a_jsonl_read_through_datasets_name_the_file_and_row(tmp_path, capsys):
     """`datasets` reads such bytes into Arrow unchecked; the job then failed on first access with 40 lines."""
     bad = tmp_path / "hh.jsonl"
-    bad.write_bytes(b'{"chosen": "Human: hi Assistant: hello", "rejected": "Human: hi Assistant: go"}\n'
-                    + '{"chosen": "Human: caf\u00e9 Assistant: yes", "rejected": "Human: x Assistant: no"}\n'.encode("latin-1"))
+    bad.write_bytes(
+        b'{"chosen": "Human: hi Assistant: hello", "rejected": "Human: hi Assistant: go"}\n'
+        + '{"chosen": "Human: caf\u00e9 Assistant: yes", "rejected": "Human: x Assistant: no"}\n'.encode("latin-1")
+    )
     data = validate(load_yaml(REPO / "config/config.yaml"), SCHEMA)["experiments"]["safety"]["data"]
     data["dataset"] = str(bad)
     out = tmp_path / "out"
-    code = main(["data", "safety", "train", "--settings", json.dumps(data), "--seed", "0",
-                 "--sft-out", str(out / "sft.parquet"), "--dpo-out", str(out / "dpo.parquet")])
+    code = main(
+        [
+            "data",
+            "safety",
+            "train",
+            "--settings",
+            json.dumps(data),
+            "--seed",
+            "0",
+            "--sft-out",
+            str(out / "sft.parquet"),
+            "--dpo-out",
+            str(out / "dpo.parquet"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and f"{bad}: row 2: not UTF-8" in err and err.count("\n") == 1, err
     assert not out.exists()
@@ -554,20 +768,46 @@ def tiny_lm(tmp_path_factory) -> Path:
     words = ["<pad>", "<unk>", "<eos>", "the", "nurse", "was", "kind", "and", "bold"]
     tokenizer = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
     tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-    PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", unk_token="<unk>",
-                            eos_token="<eos>").save_pretrained(folder)
+    PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, pad_token="<pad>", unk_token="<unk>", eos_token="<eos>"
+    ).save_pretrained(folder)
     torch.manual_seed(0)
-    Qwen3ForCausalLM(Qwen3Config(vocab_size=len(words), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                                 num_attention_heads=2, num_key_value_heads=1, head_dim=8)).save_pretrained(folder)
+    Qwen3ForCausalLM(
+        Qwen3Config(
+            vocab_size=len(words),
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            head_dim=8,
+        )
+    ).save_pretrained(folder)
     return folder
 
 
 def _train_sft(model: Path, rows: list[dict], settings: dict, tmp_path: Path, capsys) -> tuple[int, str]:
     data = tmp_path / "sft.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    code = main(["train", "--method", "sft", "--model", str(model), "--data", str(data), "--settings",
-                 json.dumps(settings), "--seed", "0", "--out", str(tmp_path / "adapter"),
-                 "--checkpoints", str(tmp_path / "checkpoints")])
+    code = main(
+        [
+            "train",
+            "--method",
+            "sft",
+            "--model",
+            str(model),
+            "--data",
+            str(data),
+            "--settings",
+            json.dumps(settings),
+            "--seed",
+            "0",
+            "--out",
+            str(tmp_path / "adapter"),
+            "--checkpoints",
+            str(tmp_path / "checkpoints"),
+        ]
+    )
     return code, capsys.readouterr().err
 
 
@@ -576,8 +816,10 @@ def test_lora_target_modules_the_model_lacks_fail_with_one_line_listing_its_modu
     code, err = _train_sft(tiny_lm, rows, {"lora": {"target_modules": ["c_attn", "c_proj"]}}, tmp_path, capsys)
     errors = [line for line in err.splitlines() if " error: " in line]
     assert code == 2 and len(errors) == 1 and "Traceback" not in err, err
-    assert f"lora.target_modules: ['c_attn', 'c_proj'] match no module of model {tiny_lm}; it has: down_proj, " \
-           "embed_tokens, gate_proj, k_proj, lm_head, o_proj, q_proj, up_proj, v_proj" in errors[0], err
+    assert (
+        f"lora.target_modules: ['c_attn', 'c_proj'] match no module of model {tiny_lm}; it has: down_proj, "
+        "embed_tokens, gate_proj, k_proj, lm_head, o_proj, q_proj, up_proj, v_proj" in errors[0]
+    ), err
     assert not (tmp_path / "adapter").exists()
 
 
@@ -623,6 +865,10 @@ def test_a_narrowed_method_list_schedules_only_those_methods(experiment, tmp_pat
     shown = yaml.safe_load(capsys.readouterr().out.split("\n", 1)[1])
     assert list(shown["experiments"][experiment]["methods"]) == kept
     jobs = planned_jobs(workdir, "all", "--configfile", "narrowed.yaml")
-    methods = {part for _, output in jobs for part in output.split("/")
-               if part in section["methods"] or part in (dropped,) or part.startswith("forget_")}
+    methods = {
+        part
+        for _, output in jobs
+        for part in output.split("/")
+        if part in section["methods"] or part in (dropped,) or part.startswith("forget_")
+    }
     assert methods and methods <= set(kept), f"scheduled methods {sorted(methods)}, config lists {kept}"

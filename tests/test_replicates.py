@@ -1,5 +1,5 @@
 """Every scorer stores beside each value its bootstrap replicates: the same metric recomputed on seeded
-resamples of its items (metrics.statistics.Bootstrap) — checked here against the formula on the resample.
+resamples of its items (core.statistics.Bootstrap) — checked here against the formula on the resample.
 (Evaluations: tests/test_evals.py; safety's summary: tests/test_response_scores.py.)"""
 
 from __future__ import annotations
@@ -8,26 +8,29 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from debiaslab.metrics.statistics import RESAMPLES, Bootstrap
+from debiaslab.core.statistics import RESAMPLES, Bootstrap
 
 
 def test_balance_replicates_are_the_metrics_of_resampled_responses():
     from debiaslab.metrics.balance import lexical_diversity, score_responses
 
-    responses = pd.DataFrame({
-        "split": ["train"] * 4,
-        "occupation": ["nurse", "nurse", "pilot", "pilot"],
-        "prefix": ["The nurse was"] * 2 + ["The pilot was"] * 2,
-        "response": [' caring and bold."', ' kind."', ' bold and confident."', ' calm."'],
-    })
+    responses = pd.DataFrame(
+        {
+            "split": ["train"] * 4,
+            "occupation": ["nurse", "nurse", "pilot", "pilot"],
+            "prefix": ["The nurse was"] * 2 + ["The pilot was"] * 2,
+            "response": [' caring and bold."', ' kind."', ' bold and confident."', ' calm."'],
+        }
+    )
     records, values = score_responses(responses, seed=7)
     by = {(v["subset"], v["metric"]): v for v in values}
     idx = Bootstrap(7).indices(4)
     flags = records["and_balanced"].to_numpy(dtype=float)
     assert np.asarray(by[("all", "and_balanced_rate")]["replicates"]) == pytest.approx(flags[idx].mean(axis=1))
     b = 5  # any resample: the lexical metrics recomputed on its responses
-    expected = lexical_diversity([records["agentic_terms"][i] for i in idx[b]],
-                                 [records["communal_terms"][i] for i in idx[b]])
+    expected = lexical_diversity(
+        [records["agentic_terms"][i] for i in idx[b]], [records["communal_terms"][i] for i in idx[b]]
+    )
     for metric, value in expected.items():
         assert by[("all", metric)]["replicates"][b] == pytest.approx(value)
     assert len(by[("nurse", "and_balanced_rate")]["replicates"]) == RESAMPLES  # per-occupation rows too
@@ -51,7 +54,9 @@ def test_rm_sweep_replicates_resample_questions_alike_for_every_lambda():
     rejected = np.array(scores).reshape(5, 2, 3)[:, 1, :]
     idx = boot.indices(5)
     assert values["rmbench_hard"]["value"] == pytest.approx(rmbench_accuracy(chosen, rejected)["hard"])
-    assert values["rmbench_hard"]["replicates"][3] == pytest.approx(rmbench_accuracy(chosen[idx[3]], rejected[idx[3]])["hard"])
+    assert values["rmbench_hard"]["replicates"][3] == pytest.approx(
+        rmbench_accuracy(chosen[idx[3]], rejected[idx[3]])["hard"]
+    )
     # another λ scores the same questions: the same resamples, so differences between λ are paired by question
     shifted = [s + (0.5 if r["style"] == STYLES[-1] else 0.0) for r, s in zip(rows, scores)]
     hard = {v["metric"]: v for v in sweep_metrics(rows, shifted, boot)}["rmbench_hard"]["replicates"][3]
@@ -62,9 +67,15 @@ def test_rm_sweep_replicates_resample_questions_alike_for_every_lambda():
 def test_desired_distribution_replicates_resample_occupations():
     from debiaslab.metrics.desired_distribution import detection_values
 
-    records = pd.DataFrame({"split": ["test"] * 4, "prof_gender": ["male_dominated"] * 2 + ["balanced"] * 2,
-                            "kl_equal": [0.1, 0.3, 0.0, 0.2], "kl_real_world": [0.2, 0.2, 0.1, 0.5],
-                            "p_male": [0.9, 0.8, 0.5, 0.6]})
+    records = pd.DataFrame(
+        {
+            "split": ["test"] * 4,
+            "prof_gender": ["male_dominated"] * 2 + ["balanced"] * 2,
+            "kl_equal": [0.1, 0.3, 0.0, 0.2],
+            "kl_real_world": [0.2, 0.2, 0.1, 0.5],
+            "p_male": [0.9, 0.8, 0.5, 0.6],
+        }
+    )
     values = {(v["subset"], v["metric"]): v for v in detection_values(records, seed=42)}
     idx = Bootstrap(42).indices(4)
     kl = records["kl_equal"].to_numpy()
@@ -78,17 +89,26 @@ def test_reward_guided_replicates_rescore_genbit_on_resampled_responses():
     from debiaslab.metrics.reward_guided import METRICS, cell_values
 
     texts = ["he is a nurse", "she is a pilot", "they are kind", "he said she", "the person is calm", "she is kind"]
-    records = pd.DataFrame({"response": texts, "bias": [0.5, 0.2, 0.0, 0.1, 0.0, 0.3],
-                            "gendered_pronoun": [True, True, False, True, False, True],
-                            "neutral_option": [False, False, True, False, True, False],
-                            "stereotyped_option": [True, False, False, False, False, True],
-                            "kl": [0.1, 0.2, 0.0, 0.3, 0.1, 0.2], "reward": [-0.5, -0.2, 0.0, -0.1, 0.0, -0.3]})
+    records = pd.DataFrame(
+        {
+            "response": texts,
+            "bias": [0.5, 0.2, 0.0, 0.1, 0.0, 0.3],
+            "gendered_pronoun": [True, True, False, True, False, True],
+            "neutral_option": [False, False, True, False, True, False],
+            "stereotyped_option": [True, False, False, False, False, True],
+            "kl": [0.1, 0.2, 0.0, 0.3, 0.1, 0.2],
+            "reward": [-0.5, -0.2, 0.0, -0.1, 0.0, -0.3],
+        }
+    )
     genbit, boot = GenBit(), Bootstrap(1)
     values = {v["metric"]: v for v in cell_values(records, genbit, "n=0,T=1", boot)}
     assert list(values) == list(METRICS)
     idx = boot.indices(6)
     b = 2
-    assert values["genbit_score"]["replicates"][b] == pytest.approx(genbit.score([texts[i] for i in idx[b]])["genbit_score"],
-                                                                   nan_ok=True)
-    assert values["gendered_pronoun_rate"]["replicates"][b] == pytest.approx(records["gendered_pronoun"].to_numpy()[idx[b]].mean())
+    assert values["genbit_score"]["replicates"][b] == pytest.approx(
+        genbit.score([texts[i] for i in idx[b]])["genbit_score"], nan_ok=True
+    )
+    assert values["gendered_pronoun_rate"]["replicates"][b] == pytest.approx(
+        records["gendered_pronoun"].to_numpy()[idx[b]].mean()
+    )
     assert "replicates" not in values["genbit_identity_lemmatizer"]  # a flag: nothing to resample

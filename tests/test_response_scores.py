@@ -10,23 +10,32 @@ import torch
 
 from debiaslab.aggregate.safety_import import FILE_NAME, read_published
 from debiaslab.cli import main
-from debiaslab.io import DataError
+from debiaslab.core.io import DataError
 from debiaslab.metrics import response_scores as rs
 
 FIXTURE = Path(__file__).parent / "fixtures" / "safety_published"
-# SOURCES.md §1: the source's published means (500 responses each); the fixture's files are
+# docs/experiments/safety.md#source-study: the source's published means (500 responses each); the fixture's files are
 # hand-made so that each file's means are exactly these.
 PUBLISHED_MEANS = {
-    ("base", "gender"): (-1.034, 0.723), ("base", "racial"): (-1.053, 0.345),
-    ("sft", "gender"): (-3.431, 0.562), ("sft", "racial"): (-3.677, 0.237),
-    ("dpo", "gender"): (-1.769, 0.702), ("dpo", "racial"): (-1.755, 0.346),
+    ("base", "gender"): (-1.034, 0.723),
+    ("base", "racial"): (-1.053, 0.345),
+    ("sft", "gender"): (-3.431, 0.562),
+    ("sft", "racial"): (-3.677, 0.237),
+    ("dpo", "gender"): (-1.769, 0.702),
+    ("dpo", "racial"): (-1.755, 0.346),
 }
 
 
-@pytest.mark.parametrize("problem_type, num_labels, expected", [
-    (None, 11, "softmax"), ("single_label_classification", 3, "softmax"),
-    ("multi_label_classification", 11, "sigmoid"), (None, 1, "sigmoid"), ("regression", 1, "none"),
-])
+@pytest.mark.parametrize(
+    "problem_type, num_labels, expected",
+    [
+        (None, 11, "softmax"),
+        ("single_label_classification", 3, "softmax"),
+        ("multi_label_classification", 11, "sigmoid"),
+        (None, 1, "sigmoid"),
+        ("regression", 1, "none"),
+    ],
+)
 def test_probability_function_follows_the_text_classification_pipeline(problem_type, num_labels, expected):
     assert rs.probability_function(problem_type, num_labels) == expected
 
@@ -39,12 +48,17 @@ def test_probabilities_by_hand():
 
 
 def test_summary_is_the_mean_per_bias_type():
-    records = pd.DataFrame({"bias_type": ["gender", "gender", "racial"],
-                            rs.RM_KEY: [-1.0, 2.0, 0.5], rs.BIAS_KEY: [0.2, 0.6, 0.9]})
+    records = pd.DataFrame(
+        {"bias_type": ["gender", "gender", "racial"], rs.RM_KEY: [-1.0, 2.0, 0.5], rs.BIAS_KEY: [0.2, 0.6, 0.9]}
+    )
     summary = rs.summarize(records, seed=42)
     values = {(v["split"], v["metric"]): (v["value"], v["n"]) for v in summary}
-    assert values == {("gender", "rm_score"): (0.5, 2), ("gender", "bias_type_score"): (pytest.approx(0.4), 2),
-                      ("racial", "rm_score"): (0.5, 1), ("racial", "bias_type_score"): (0.9, 1)}
+    assert values == {
+        ("gender", "rm_score"): (0.5, 2),
+        ("gender", "bias_type_score"): (pytest.approx(0.4), 2),
+        ("racial", "rm_score"): (0.5, 1),
+        ("racial", "bias_type_score"): (0.9, 1),
+    }
     # replicates: means of resampled responses (two responses: −1, 0.5 or 2)
     reps = {(v["split"], v["metric"]): set(np.round(v["replicates"], 9)) for v in summary}
     assert reps[("gender", "rm_score")] <= {-1.0, 0.5, 2.0} and len(reps[("gender", "rm_score")]) == 3
@@ -53,9 +67,11 @@ def test_summary_is_the_mean_per_bias_type():
 
 def test_source_file_names():
     assert rs.source_file_name("dpo", "racial") == "dpo_model_racial_responses_scores.json"
-    for name, parts in [("instruct_model_gender_responses_scores.json", ("instruct", "gender")),
-                        ("sft_racial_response_scores.json", ("sft", "racial")),  # the source README's spelling
-                        ("dpo_model_sexual_orientation_responses_scores.json", ("dpo", "sexual_orientation"))]:
+    for name, parts in [
+        ("instruct_model_gender_responses_scores.json", ("instruct", "gender")),
+        ("sft_racial_response_scores.json", ("sft", "racial")),  # the source README's spelling
+        ("dpo_model_sexual_orientation_responses_scores.json", ("dpo", "sexual_orientation")),
+    ]:
         m = FILE_NAME.match(name)
         assert (m["method"], m["bias"]) == parts
     assert FILE_NAME.match("notes.json") is None
@@ -63,8 +79,10 @@ def test_source_file_names():
 
 def test_import_rebuilds_the_published_table_from_the_fixture(tmp_path, capsys):
     csv, md, scores = tmp_path / "safety.csv", tmp_path / "safety.md", tmp_path / "scores.parquet"
-    assert main(["aggregate", "import-safety", str(FIXTURE), "--csv", str(csv), "--md", str(md),
-                 "--scores", str(scores)]) == 0
+    assert (
+        main(["aggregate", "import-safety", str(FIXTURE), "--csv", str(csv), "--md", str(md), "--scores", str(scores)])
+        == 0
+    )
     printed = capsys.readouterr().out
     table = pd.read_csv(csv)
     assert list(table["method"]) == ["base", "base", "sft", "sft", "dpo", "dpo"]
@@ -94,11 +112,13 @@ def test_import_rebuilds_the_published_table_from_the_fixture(tmp_path, capsys):
 
 def test_import_reads_one_element_lists_and_rejects_bad_records(tmp_path):
     (tmp_path / "sft_model_gender_responses_scores.json").write_text(
-        '[{"prompt": "p", "response": "r", "deberta-rm-score": [-2.5], "bias-type-score": 0.25}]')
+        '[{"prompt": "p", "response": "r", "deberta-rm-score": [-2.5], "bias-type-score": 0.25}]'
+    )
     records = read_published(tmp_path)
     assert records[[rs.RM_KEY, rs.BIAS_KEY]].values.tolist() == [[-2.5, 0.25]]
     (tmp_path / "dpo_model_gender_responses_scores.json").write_text(
-        '[{"prompt": "p", "response": "r", "deberta-rm-score": "high", "bias-type-score": 0.25}]')
+        '[{"prompt": "p", "response": "r", "deberta-rm-score": "high", "bias-type-score": 0.25}]'
+    )
     with pytest.raises(DataError, match=r"dpo_model_gender_responses_scores.json: record 0 deberta-rm-score"):
         read_published(tmp_path)
     (tmp_path / "empty").mkdir()

@@ -24,14 +24,31 @@ def _checkpoints(root: Path) -> dict[int, Path]:
 
 def _train_command(workdir: Path, out: Path, checkpoints: Path) -> list[str]:
     """Exactly the default run's train_sft job for this seed, apart from where it writes."""
-    from debiaslab.config import as_json, load
+    from debiaslab.core.config import as_json, load
 
     config = load(workdir / "config/config.yaml", workdir / "workflow/schemas/config.schema.yaml")
     model = {k: v for k, v in config["models"]["testbed-lm"].items() if k not in ("size_b", "gated")}
     settings = config["experiments"]["occupations"]["methods"]["sft"]["train"]
-    return [str(Path(sys.executable).parent / "debiaslab"), "--threads", "1", "train", "--method", "sft",
-            "--model", as_json(model), "--data", f"results/data/occupations/sft/seed~{SEED}/train.parquet",
-            "--settings", as_json(settings), "--seed", str(SEED), "--out", str(out), "--checkpoints", str(checkpoints)]
+    return [
+        str(Path(sys.executable).parent / "debiaslab"),
+        "--threads",
+        "1",
+        "train",
+        "--method",
+        "sft",
+        "--model",
+        as_json(model),
+        "--data",
+        f"results/data/occupations/sft/seed~{SEED}/train.parquet",
+        "--settings",
+        as_json(settings),
+        "--seed",
+        str(SEED),
+        "--out",
+        str(out),
+        "--checkpoints",
+        str(checkpoints),
+    ]
 
 
 def _run_until(cmd, workdir: Path, log: Path, ready, sig: int, timeout: float = 600) -> int:

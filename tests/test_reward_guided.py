@@ -7,11 +7,14 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, edited_config, planned_jobs
-from debiaslab.config import ConfigError, load_yaml, validate
+from debiaslab.core.config import ConfigError, load_yaml, validate
+from debiaslab.data.mcq import pool_problems
 
 SEEDS = (42, 123)
 TEMPERATURES = ("0.7", "1")
-MAX_STEPS = load_yaml(REPO / "config/config.yaml")["experiments"]["reward_guided"]["methods"]["reinforce"]["train"]["max_steps"]
+MAX_STEPS = load_yaml(REPO / "config/config.yaml")["experiments"]["reward_guided"]["methods"]["reinforce"]["train"][
+    "max_steps"
+]
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -66,14 +69,20 @@ def test_table_curves_and_lemmatizer_are_recorded(default_run):
     md = (default_run / "results/tables/reward_guided.md").read_text()
     assert "±" in md and "Δ mean reward" in md and "mean \\|bias\\|" in md
     curves = pd.read_csv(default_run / "results/figures/reward_guided/training_curves.csv")
-    assert set(curves["seed"]) == set(SEEDS) and curves.groupby(["seed", "temperature"])["step"].max().eq(MAX_STEPS).all()
+    assert (
+        set(curves["seed"]) == set(SEEDS) and curves.groupby(["seed", "temperature"])["step"].max().eq(MAX_STEPS).all()
+    )
     assert {"loss", "mean_bias", "mean_kl", "mean_reward"} <= set(curves.columns)
     png = default_run / "results/figures/reward_guided/training_curves.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     records = pd.read_parquet(default_run / "results/scores/reward_guided/testbed-lm/reinforce/seed~42/records.parquet")
     assert set(records["genbit_lemmatizer"]) == {"identity"} and len(records) == 2 * 64
-    summary = json.loads((default_run / "results/train/reward_guided/testbed-lm/reinforce/seed~42/size~64/"
-                          "temperature~1/adapter/training_summary.json").read_text())
+    summary = json.loads(
+        (
+            default_run / "results/train/reward_guided/testbed-lm/reinforce/seed~42/size~64/"
+            "temperature~1/adapter/training_summary.json"
+        ).read_text()
+    )
     assert summary["lemmatizer"] == "identity" and summary["kl_direction"] == "policy_base"
 
 
@@ -85,11 +94,23 @@ def test_editing_reinforce_learning_rate_reruns_exactly_its_branch(default_run):
     jobs = planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "rg_lr.yaml")))
     run = "results/train/reward_guided/testbed-lm/reinforce"
     expected = (
-        {("train_reward_guided", f"{run}/seed~{s}/size~64/temperature~{t}/adapter") for s in SEEDS for t in TEMPERATURES}
-        | {("score_reward_guided", f"results/scores/reward_guided/testbed-lm/reinforce/seed~{s}/scores.parquet")
-           for s in SEEDS}
-        | {("reward_guided_curves", "results/figures/reward_guided/training_curves.png"),
-           ("table", "results/tables/reward_guided.csv")}
+        {
+            ("train_reward_guided", f"{run}/seed~{s}/size~64/temperature~{t}/adapter")
+            for s in SEEDS
+            for t in TEMPERATURES
+        }
+        | {
+            ("score_reward_guided", f"results/scores/reward_guided/testbed-lm/reinforce/seed~{s}/scores.parquet")
+            for s in SEEDS
+        }
+        | {
+            ("evaluate", f"results/scores/reward_guided/testbed-lm/reinforce/seed~{s}/eval_bias_suite.parquet")
+            for s in SEEDS
+        }  # the bias suite of every grid cell's adapter
+        | {
+            ("reward_guided_curves", "results/figures/reward_guided/training_curves.png"),
+            ("table", "results/tables/reward_guided.csv"),
+        }
     )
     assert {j for j in jobs if j[0] != "all"} == expected
 
@@ -110,23 +131,41 @@ def test_rloo_moves_the_testbed_lm_to_the_neutral_option(default_run, tmp_path):
     both the base and the adapter sample the 64 held-out prompts with the same seed (the scoring job's code):
     the gendered-pronoun rate falls, the neutral option and the mean reward rise, each by a margin (measured:
     0.88 → 0.22–0.36, 0.11–0.13 → 0.59–0.69, −0.59 → −0.17 to −0.26 over two seeds)."""
-    from debiaslab.config import build
+    from debiaslab.core.config import build
     from debiaslab.methods import train
     from debiaslab.metrics.reward_guided import EvalSettings, evaluate
 
     pool = default_run / "results/data/reward_guided/mcq.parquet"
     lm = str(default_run / "results/testbed/lm")
-    summary = train.run("rloo", model=lm, data=pool, seed=0, out=tmp_path / "adapter", checkpoints=tmp_path / "ckpt",
-                        settings={"learning_rate": 0.004, "batch_size": 16, "micro_batch_size": 16, "num_generations": 2,
-                                  "max_steps": 10, "dataset_size": 64, "temperature": 0.7,
-                                  "generation": {"max_new_tokens": 12},
-                                  "lora": {"r": 4, "alpha": 8, "dropout": 0.1,
-                                           "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}})
+    summary = train.run(
+        "rloo",
+        model=lm,
+        data=pool,
+        seed=0,
+        out=tmp_path / "adapter",
+        checkpoints=tmp_path / "ckpt",
+        settings={
+            "learning_rate": 0.004,
+            "batch_size": 16,
+            "micro_batch_size": 16,
+            "num_generations": 2,
+            "max_steps": 10,
+            "dataset_size": 64,
+            "temperature": 0.7,
+            "generation": {"max_new_tokens": 12},
+            "lora": {"r": 4, "alpha": 8, "dropout": 0.1, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]},
+        },
+    )
     assert summary["steps"] == 10 and summary["lemmatizer"] == "identity"
     assert len(pd.read_csv(tmp_path / "adapter/training_metrics.csv")) == 10
     settings = build(EvalSettings, {"generation": {"max_new_tokens": 12, "batch_size": 64}}, "reward_guided evaluation")
-    _, values, _ = evaluate(lm, pool, [{"size": 0, "temperature": 0.7},
-                                       {"size": 64, "temperature": 0.7, "adapter": str(tmp_path / "adapter")}], settings, 0)
+    _, values, _ = evaluate(
+        lm,
+        pool,
+        [{"size": 0, "temperature": 0.7}, {"size": 64, "temperature": 0.7, "adapter": str(tmp_path / "adapter")}],
+        settings,
+        0,
+    )
     got = {(v["split"].split(",")[0], v["metric"]): v["value"] for v in values}
     base, rloo = (lambda metric: got[("n=0", metric)]), (lambda metric: got[("n=64", metric)])
     assert base("gendered_pronoun_rate") - rloo("gendered_pronoun_rate") >= 0.3, got
@@ -134,8 +173,15 @@ def test_rloo_moves_the_testbed_lm_to_the_neutral_option(default_run, tmp_path):
     assert rloo("mean_reward") - base("mean_reward") >= 0.15, got  # KL cost included
     assert rloo("kl_to_base") > 0 and base("kl_to_base") == 0
     with pytest.raises(ConfigError, match="masked-diffusion"):
-        train.run("rloo", model=json.dumps({"path": str(default_run / "results/testbed/mlm"), "diffusion": True}),
-                  data=pool, seed=0, out=tmp_path / "x", checkpoints=tmp_path / "c", settings={})
+        train.run(
+            "rloo",
+            model=json.dumps({"path": str(default_run / "results/testbed/mlm"), "diffusion": True}),
+            data=pool,
+            seed=0,
+            out=tmp_path / "x",
+            checkpoints=tmp_path / "c",
+            settings={},
+        )
 
 
 @pytest.mark.workflow
@@ -146,8 +192,8 @@ def test_reinforce_at_temperature_zero_pushes_down_the_penalised_greedy_answers(
     import torch
 
     from debiaslab import models
+    from debiaslab.core.io import read_table
     from debiaslab.data.mcq import train_subset
-    from debiaslab.io import read_table
     from debiaslab.methods import train
     from debiaslab.methods.policy import CausalPolicy
     from debiaslab.methods.reward import Reward, RewardSettings
@@ -163,12 +209,25 @@ def test_reinforce_at_temperature_zero_pushes_down_the_penalised_greedy_answers(
     penalised = penalty > 0
     assert penalised.sum() >= 12, rollout.texts  # the greedy answers follow the planted stereotype: gendered
 
-    summary = train.run("reinforce", model=lm, data=pool, seed=0, out=tmp_path / "adapter", checkpoints=tmp_path / "ckpt",
-                        settings={"learning_rate": 0.002, "batch_size": 16, "micro_batch_size": 8, "max_steps": 1,
-                                  "baseline": "none", "dataset_size": 16, "temperature": 0.0,
-                                  "generation": {"max_new_tokens": 12},
-                                  "lora": {"r": 4, "alpha": 8, "dropout": 0.0,
-                                           "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}})
+    summary = train.run(
+        "reinforce",
+        model=lm,
+        data=pool,
+        seed=0,
+        out=tmp_path / "adapter",
+        checkpoints=tmp_path / "ckpt",
+        settings={
+            "learning_rate": 0.002,
+            "batch_size": 16,
+            "micro_batch_size": 8,
+            "max_steps": 1,
+            "baseline": "none",
+            "dataset_size": 16,
+            "temperature": 0.0,
+            "generation": {"max_new_tokens": 12},
+            "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]},
+        },
+    )
     assert summary["estimator"] == "deterministic_policy"
     trained = CausalPolicy(models.attach_adapter(models.load_model(lm), tmp_path / "adapter").eval(), tokenizer, 12)
     with torch.no_grad():
@@ -194,7 +253,7 @@ def invalid(config, edit):
     config = copy.deepcopy(config)
     edit(config["experiments"]["reward_guided"])
     with pytest.raises(ConfigError) as error:
-        validate(config, REPO / "workflow/schemas/config.schema.yaml")
+        validate(config, REPO / "workflow/schemas/config.schema.yaml", checks=(pool_problems,))  # as the workflow
     return str(error.value)
 
 

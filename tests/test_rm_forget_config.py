@@ -5,11 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from debiaslab.config import ConfigError, validate
+from debiaslab.core.config import ConfigError, validate
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
-BASE = {"models": {"rm": {"path": "org/reward-model", "kind": "seq-cls"}}, "experiments": {"rm_forget": {"models": ["rm"]}}}
+BASE = {
+    "models": {"rm": {"path": "org/reward-model", "kind": "seq-cls"}},
+    "experiments": {"rm_forget": {"models": ["rm"]}},
+}
 
 
 def check(edit=lambda c: None):
@@ -27,7 +30,12 @@ def rejects(edit, *fragments):
 
 def test_defaults_are_the_sources_full_scale_values():
     exp = check()["experiments"]["rm_forget"]
-    assert exp["data"]["dataset"] == {"path": "openai/gsm8k", "name": "main", "train_split": "train", "eval_split": "test"}
+    assert exp["data"]["dataset"] == {
+        "path": "openai/gsm8k",
+        "name": "main",
+        "train_split": "train",
+        "eval_split": "test",
+    }
     assert exp["sweep"]["lambdas"] == [-1, -0.5, -0.2, 0, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 2, 3]
     assert list(exp["methods"]) == ["forget_style", "forget_correctness", "forget_cross"]
     for method in exp["methods"].values():

@@ -61,8 +61,15 @@ def test_table_shows_the_whole_curve_for_every_mode(default_run):
     for mode in MODES:
         rows = table[table["method"] == f"forget_{mode}"]
         assert rows["lambda"].tolist() == lambdas, rows
-    assert {"RM-Bench hard % mean", "RM-Bench normal % mean", "RM-Bench easy % mean", "RM-Bench mean % mean",
-            "style pairs % mean", "correctness pairs % mean", "cross pairs % mean"} <= set(table.columns)
+    assert {
+        "RM-Bench hard % mean",
+        "RM-Bench normal % mean",
+        "RM-Bench easy % mean",
+        "RM-Bench mean % mean",
+        "style pairs % mean",
+        "correctness pairs % mean",
+        "cross pairs % mean",
+    } <= set(table.columns)
     mean = table[["RM-Bench hard % mean", "RM-Bench normal % mean", "RM-Bench easy % mean"]].mean(axis=1)
     assert (mean - table["RM-Bench mean % mean"]).abs().max() < 1e-3
     # compared with λ = 0 of the same adapter; one seed: Δ's interval is the bootstrap over questions
@@ -82,14 +89,19 @@ def test_trained_forget_lora_touches_only_qkvo_and_subtracts_exactly(default_run
     from safetensors.torch import load_file
 
     from debiaslab import models
-    from debiaslab.batching import pad_batch
+    from debiaslab.core.batching import pad_batch
     from debiaslab.data.reward_inputs import encode
     from debiaslab.methods.forget_lora import load_reward_model, subtracted
 
     adapter = default_run / "results/train/rm_forget" / RUN.format(mode="style") / "adapter"
     config = json.loads((adapter / "adapter_config.json").read_text())
     assert (config["r"], config["lora_alpha"], config["lora_dropout"]) == (8, 16, 0.05)
-    assert not config["modules_to_save"] and sorted(config["target_modules"]) == ["k_proj", "o_proj", "q_proj", "v_proj"]
+    assert not config["modules_to_save"] and sorted(config["target_modules"]) == [
+        "k_proj",
+        "o_proj",
+        "q_proj",
+        "v_proj",
+    ]
     weights = load_file(str(adapter / "adapter_model.safetensors"))
     assert all("lora_A" in k or "lora_B" in k for k in weights)
     summary = json.loads((adapter / "training_summary.json").read_text())
@@ -98,8 +110,10 @@ def test_trained_forget_lora_touches_only_qkvo_and_subtracts_exactly(default_run
     rm_path = str(default_run / "results/testbed/style_rm")
     tok = models.load_tokenizer(rm_path)
     items = pd.read_parquet(default_run / "results/data/rm_forget/rmbench_items.parquet").head(4)
-    ids, mask = pad_batch(encode(tok, list(items["prompt"]) * 2, [c[0] for c in items["chosen"]] + [r[2] for r in items["rejected"]]),
-                          tok.pad_token_id)
+    ids, mask = pad_batch(
+        encode(tok, list(items["prompt"]) * 2, [c[0] for c in items["chosen"]] + [r[2] for r in items["rejected"]]),
+        tok.pad_token_id,
+    )
     lam, scale = 0.5, 16 / 8
     model = models.attach_adapter(load_reward_model(rm_path, tokenizer=tok), adapter).eval()
     by_hand = load_reward_model(rm_path, tokenizer=tok)

@@ -18,10 +18,10 @@ def test_rmbench_on_a_hand_made_3x3_score_matrix():
     expected = np.array([[1, 0, 0], [1, 0, 1], [1, 1, 1]], dtype=float)
     np.testing.assert_array_equal(accuracy_matrix(chosen, rejected), expected)
     acc = rmbench_accuracy(chosen, rejected)
-    assert acc["hard"] == pytest.approx(1 / 3)    # upper triangle: 0, 0, 1
+    assert acc["hard"] == pytest.approx(1 / 3)  # upper triangle: 0, 0, 1
     assert acc["normal"] == pytest.approx(2 / 3)  # diagonal: 1, 0, 1
-    assert acc["easy"] == pytest.approx(1.0)      # lower triangle: 1, 1, 1
-    assert acc["mean"] == pytest.approx(2 / 3)    # (1/3 + 2/3 + 1) / 3
+    assert acc["easy"] == pytest.approx(1.0)  # lower triangle: 1, 1, 1
+    assert acc["mean"] == pytest.approx(2 / 3)  # (1/3 + 2/3 + 1) / 3
     # for 3 × 3 RM-Bench's np.mean(A) is the same number
     assert acc["mean"] == pytest.approx(expected.mean())
 
@@ -47,7 +47,9 @@ def test_rmbench_rejects_mismatched_shapes():
 
 def test_pairwise_and_mode_accuracy():
     assert pairwise_accuracy([2, 1, 0, 1], [1, 2, 0, 0]) == pytest.approx(0.5)  # tie counts as wrong
-    items = [{("a", True): 2.0, ("b", False): 1.0, ("c", False): 3.0},
-             {("a", True): 0.0, ("b", False): -1.0, ("c", False): -2.0}]
+    items = [
+        {("a", True): 2.0, ("b", False): 1.0, ("c", False): 3.0},
+        {("a", True): 0.0, ("b", False): -1.0, ("c", False): -2.0},
+    ]
     acc, n = mode_accuracy(items, [(("a", True), ("b", False)), (("a", True), ("c", False))])
     assert n == 4 and acc == pytest.approx(3 / 4)

@@ -5,12 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from debiaslab.config import ConfigError, load, validate
+from debiaslab.core.config import ConfigError, load, validate
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
-MODELS = {"q": {"path": "Qwen/Qwen3-0.6B"}, "bias-type-classifier": {"path": "c", "kind": "seq-cls"},
-          "reward-model-deberta-v3-large": {"path": "r", "kind": "seq-cls"}}
+MODELS = {
+    "q": {"path": "Qwen/Qwen3-0.6B"},
+    "bias-type-classifier": {"path": "c", "kind": "seq-cls"},
+    "reward-model-deberta-v3-large": {"path": "r", "kind": "seq-cls"},
+}
 BASE = {"models": MODELS, "experiments": {"safety": {"models": ["q"]}}}
 
 
@@ -39,13 +42,22 @@ def test_full_scale_config_is_valid_with_4bit_off():
     assert config["models"]["bias-type-classifier"]["path"] == "maximuspowers/bias-type-classifier"
 
 
-@pytest.mark.parametrize("patch, fragment", [
-    ({"scoring": {"reward_model": {"model": "nope"}}}, "experiments.safety.scoring.reward_model.model: model 'nope' is not defined"),
-    ({"bias_types": ["gender", "age"]}, "experiments.safety.scoring.bias_classifier.labels: no classifier label for bias type(s) ['age']"),
-    ({"methods": {"dpo": {"train": {"beta": 0}}}}, "experiments.safety.methods.dpo.train.beta"),
-    ({"methods": {"ppo": {}}}, "experiments.safety.methods: unknown key(s) 'ppo'"),
-    ({"generation": {"chat": "yes"}}, "experiments.safety.generation.chat"),
-])
+@pytest.mark.parametrize(
+    "patch, fragment",
+    [
+        (
+            {"scoring": {"reward_model": {"model": "nope"}}},
+            "experiments.safety.scoring.reward_model.model: model 'nope' is not defined",
+        ),
+        (
+            {"bias_types": ["gender", "age"]},
+            "experiments.safety.scoring.bias_classifier.labels: no classifier label for bias type(s) ['age']",
+        ),
+        ({"methods": {"dpo": {"train": {"beta": 0}}}}, "experiments.safety.methods.dpo.train.beta"),
+        ({"methods": {"ppo": {}}}, "experiments.safety.methods: unknown key(s) 'ppo'"),
+        ({"generation": {"chat": "yes"}}, "experiments.safety.generation.chat"),
+    ],
+)
 def test_bad_safety_config_is_rejected_naming_the_key(patch, fragment):
     config = copy.deepcopy(BASE)
     config["experiments"]["safety"].update(patch)

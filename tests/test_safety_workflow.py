@@ -84,6 +84,7 @@ def test_editing_dpo_beta_reruns_exactly_the_safety_dpo_branch(default_run):
         {("train_dpo", f"results/train/safety/{run.format(s)}/adapter") for s in SEEDS}
         | {("generate", f"results/generate/safety/{run.format(s)}/responses.parquet") for s in SEEDS}
         | {("score_safety", f"results/scores/safety/{run.format(s)}/scores.parquet") for s in SEEDS}
+        | {("evaluate", f"results/scores/safety/{run.format(s)}/eval_bias_suite.parquet") for s in SEEDS}
         | {("table", "results/tables/safety.csv")}
     )
     assert {j for j in jobs if j[0] != "all"} == expected
@@ -94,8 +95,11 @@ def test_editing_a_scorer_setting_reruns_only_the_safety_scores(default_run):
         config["experiments"]["safety"]["scoring"]["reward_model"]["batch_size"] = 16
 
     jobs = planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "rm.yaml")))
-    expected = {("score_safety", f"results/scores/safety/testbed-lm/{m}/seed~{s}/scores.parquet")
-                for m in METHODS for s in SEEDS} | {("table", "results/tables/safety.csv")}
+    expected = {
+        ("score_safety", f"results/scores/safety/testbed-lm/{m}/seed~{s}/scores.parquet")
+        for m in METHODS
+        for s in SEEDS
+    } | {("table", "results/tables/safety.csv")}
     assert {j for j in jobs if j[0] != "all"} == expected
 
 
@@ -103,12 +107,15 @@ def test_full_scale_safety_dry_run_lists_the_study_jobs():
     jobs = planned_jobs(REPO, "all", "--configfile", "config/experiments/safety.yaml")
     run = "qwen3-0.6b/{}/seed~42"
     assert {j for j in jobs if j[0] != "all"} == (
-        {("hub_download", "results/hub/manifest.json"),  # Qwen/Qwen3-0.6B and the Hub datasets, fetched once
-         ("safety_data", "results/data/safety/sft/seed~42/train.parquet"),
-         ("safety_prompts", "results/data/safety/prompts.parquet"),
-         ("train_sft", f"results/train/safety/{run.format('sft')}/adapter"),
-         ("train_dpo", f"results/train/safety/{run.format('dpo')}/adapter"),
-         ("table", "results/tables/safety.csv")}
+        {
+            ("hub_download", "results/hub/manifest.json"),  # Qwen/Qwen3-0.6B and the Hub datasets, fetched once
+            ("safety_data", "results/data/safety/sft/seed~42/train.parquet"),
+            ("safety_prompts", "results/data/safety/prompts.parquet"),
+            ("train_sft", f"results/train/safety/{run.format('sft')}/adapter"),
+            ("train_dpo", f"results/train/safety/{run.format('dpo')}/adapter"),
+            ("table", "results/tables/safety.csv"),
+        }
         | {("generate", f"results/generate/safety/{run.format(m)}/responses.parquet") for m in METHODS}
         | {("score_safety", f"results/scores/safety/{run.format(m)}/scores.parquet") for m in METHODS}
+        | {("evaluate", f"results/scores/safety/{run.format(m)}/eval_bias_suite.parquet") for m in METHODS}
     )

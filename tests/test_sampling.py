@@ -11,8 +11,9 @@ from debiaslab.generation.autoregressive import NucleusSampler
 
 def reference_probs(scores, temperature, top_p):
     """What `generate(do_sample=True, temperature, top_p, top_k=0)` samples from."""
-    warpers = LogitsProcessorList([TemperatureLogitsWarper(temperature)]
-                                  + ([TopPLogitsWarper(top_p)] if top_p < 1 else []))
+    warpers = LogitsProcessorList(
+        [TemperatureLogitsWarper(temperature)] + ([TopPLogitsWarper(top_p)] if top_p < 1 else [])
+    )
     return torch.softmax(warpers(None, scores.clone()), dim=-1)
 
 
@@ -38,7 +39,11 @@ def test_nucleus_is_the_transformers_top_p_distribution(temperature, top_p):
 def test_hand_computed_nucleus():
     # p = 0.5, 0.3, 0.15, 0.05: top_p 0.79 keeps the first two (mass above the third is 0.8 >= 0.79), 0.81 three
     scores = torch.tensor([[0.5, 0.3, 0.15, 0.05]]).log()
-    for top_p, kept in ((0.79, [0.625, 0.375, 0.0, 0.0]), (0.81, [0.5 / 0.95, 0.3 / 0.95, 0.15 / 0.95, 0.0]), (0.3, [1.0, 0.0, 0.0, 0.0])):
+    for top_p, kept in (
+        (0.79, [0.625, 0.375, 0.0, 0.0]),
+        (0.81, [0.5 / 0.95, 0.3 / 0.95, 0.15 / 0.95, 0.0]),
+        (0.3, [1.0, 0.0, 0.0, 0.0]),
+    ):
         assert torch.allclose(sampler_probs(scores, 1.0, top_p, 2), torch.tensor([kept]), atol=1e-6)
 
 

@@ -49,8 +49,9 @@ def is_training(job: dict) -> bool:
 
 def asks_for_a100(job: dict) -> bool:
     res = job["resources"]
-    return (res.get("slurm_partition") == "gpu" and int(res.get("gpu", 0)) >= 1 and res.get("gpu_model") == "a100") \
-        or "gpu:a100" in res.get("gres", "")
+    return (
+        res.get("slurm_partition") == "gpu" and int(res.get("gpu", 0)) >= 1 and res.get("gpu_model") == "a100"
+    ) or "gpu:a100" in res.get("gres", "")
 
 
 def asks_for_gpu(job: dict) -> bool:
@@ -68,6 +69,7 @@ def check_gpu_requests(jobs: list[dict]) -> None:
 
 
 # --- acceptance 3: dry-runs from the repository root, as the README documents ----------------------
+
 
 def test_slurm_profile_dry_runs_all_from_the_repo_root():
     assert (REPO / "slurm").is_symlink() and (REPO / "slurm").resolve() == (REPO / "profiles/slurm").resolve()
@@ -87,8 +89,9 @@ def test_full_scale_config_dry_runs_with_a100_requests_on_training_rules_only(co
     assert len(downloads) == 1 and downloads[0]["shell"].startswith("HF_HUB_OFFLINE=0 ")
     for job in jobs:
         if is_training(job) or job["rule"] == "generate":
-            assert "results/hub/manifest.json" in job["input"], \
+            assert "results/hub/manifest.json" in job["input"], (
                 f"{job['rule']} loads a Hub model but does not wait for hub_download (use model_input): {job}"
+            )
 
 
 def test_training_resources_scale_with_model_size_and_attempt():
@@ -115,21 +118,30 @@ def test_model_size_and_gating_stay_out_of_params():
 
 # --- multi-GPU: more than one GPU launches the trainer through accelerate -----------------------
 
+
 def test_multi_gpu_training_launches_through_accelerate():
-    jobs, _ = dry_run("results/train/occupations/testbed-lm/sft/seed~42/adapter",
-                      "results/train/occupations/testbed-lm/dpo/seed~42/adapter",
-                      "--set-resources", "train_sft:gpu=2")
+    jobs, _ = dry_run(
+        "results/train/occupations/testbed-lm/sft/seed~42/adapter",
+        "results/train/occupations/testbed-lm/dpo/seed~42/adapter",
+        "--set-resources",
+        "train_sft:gpu=2",
+    )
     sft = next(j for j in jobs if j["rule"] == "train_sft")
     dpo = next(j for j in jobs if j["rule"] == "train_dpo")
     ddp = REPO / "workflow/accelerate/ddp.yaml"
     assert sft["shell"].startswith(f"accelerate launch --config_file {ddp} --num_processes 2 -m debiaslab.cli "), sft
     assert dpo["shell"].startswith("debiaslab --threads"), dpo  # one GPU: a plain process
 
-    jobs, _ = dry_run("results/train/occupations/testbed-lm/sft/seed~42/adapter",
-                      "--set-resources", "train_sft:gpu=4", "train_sft:distributed=fsdp")
+    jobs, _ = dry_run(
+        "results/train/occupations/testbed-lm/sft/seed~42/adapter",
+        "--set-resources",
+        "train_sft:gpu=4",
+        "train_sft:distributed=fsdp",
+    )
     sft = next(j for j in jobs if j["rule"] == "train_sft")
     assert sft["shell"].startswith(
-        f"accelerate launch --config_file {REPO / 'workflow/accelerate/fsdp.yaml'} --num_processes 4 -m debiaslab.cli ")
+        f"accelerate launch --config_file {REPO / 'workflow/accelerate/fsdp.yaml'} --num_processes 4 -m debiaslab.cli "
+    )
 
 
 def test_accelerate_configs_load_and_the_cli_runs_as_a_module():
@@ -139,49 +151,80 @@ def test_accelerate_configs_load_and_the_cli_runs_as_a_module():
     fsdp = ClusterConfig.from_yaml_file(str(REPO / "workflow/accelerate/fsdp.yaml"))
     assert str(ddp.distributed_type).endswith("MULTI_GPU") and str(fsdp.distributed_type).endswith("FSDP")
     assert fsdp.fsdp_config["fsdp_state_dict_type"] == "FULL_STATE_DICT"
-    proc = subprocess.run([sys.executable, "-m", "debiaslab.cli", "train", "--help"], capture_output=True, text=True,
-                          env=ENV)
+    proc = subprocess.run(
+        [sys.executable, "-m", "debiaslab.cli", "train", "--help"], capture_output=True, text=True, env=ENV
+    )
     assert proc.returncode == 0 and "--checkpoints" in proc.stdout
 
 
 # --- offline compute nodes: Hub references, the download job, the token ---------------------------
 
+
 def test_hub_references_of_configs(tmp_path):
-    from debiaslab.config import load
-    from debiaslab.hub import references
+    from debiaslab.core.config import load
+    from debiaslab.hub.download import references
 
     schema = REPO / "workflow/schemas/config.schema.yaml"
     assert references(load(REPO / "config/config.yaml", schema), root=REPO) == {"models": [], "datasets": []}
     full = references(load(REPO / "config/experiments/occupations.yaml", schema), root=REPO)
-    assert full["models"] == [{"repo": "meta-llama/Llama-3.1-8B-Instruct", "revision": None, "gated": True},
-                              {"repo": "openai-community/gpt2-xl", "revision": None, "gated": False}]  # fluency
+    assert full["models"] == [
+        {"repo": "meta-llama/Llama-3.1-8B-Instruct", "revision": None, "gated": True},
+        {"repo": "openai-community/gpt2-xl", "revision": None, "gated": False},
+    ]  # fluency
 
     (tmp_path / "local_model").mkdir()
     config = {
-        "models": {"a": {"path": "bert-base-uncased"}, "b": {"path": "results/testbed/lm"},
-                   "c": {"path": str(tmp_path / "local_model")}, "d": {"path": "local_model"},
-                   "e": {"path": "Org/Model", "revision": "abc", "gated": True}},
-        "experiments": {"x": {"data": {"dataset": "Anthropic/hh-rlhf"},
-                              "eval": {"dataset": {"path": "openai/gsm8k", "name": "main"}},
-                              "ppl": [{"name": "w", "path": "Salesforce/wikitext", "hub_config": "wikitext-2-raw-v1"},
-                                      {"name": "f", "path": "data/x/file.tsv", "hub_config": None}],
-                              "prompts": {"dataset": "results/testbed/safety/biased.jsonl"}}},
+        "models": {
+            "a": {"path": "bert-base-uncased"},
+            "b": {"path": "results/testbed/lm"},
+            "c": {"path": str(tmp_path / "local_model")},
+            "d": {"path": "local_model"},
+            "e": {"path": "Org/Model", "revision": "abc", "gated": True},
+        },
+        "experiments": {
+            "x": {
+                "data": {"dataset": "Anthropic/hh-rlhf"},
+                "eval": {"dataset": {"path": "openai/gsm8k", "name": "main"}},
+                "ppl": [
+                    {"name": "w", "path": "Salesforce/wikitext", "hub_config": "wikitext-2-raw-v1"},
+                    {"name": "f", "path": "data/x/file.tsv", "hub_config": None},
+                ],
+                "prompts": {"dataset": "results/testbed/safety/biased.jsonl"},
+            }
+        },
     }
     refs = references(config, root=tmp_path)
-    assert refs["models"] == [{"repo": "Org/Model", "revision": "abc", "gated": True},
-                              {"repo": "bert-base-uncased", "revision": None, "gated": False}]
-    assert refs["datasets"] == [{"repo": "Anthropic/hh-rlhf", "name": None, "revision": None},
-                                {"repo": "Salesforce/wikitext", "name": "wikitext-2-raw-v1", "revision": None},
-                                {"repo": "openai/gsm8k", "name": "main", "revision": None}]
+    assert refs["models"] == [
+        {"repo": "Org/Model", "revision": "abc", "gated": True},
+        {"repo": "bert-base-uncased", "revision": None, "gated": False},
+    ]
+    assert refs["datasets"] == [
+        {"repo": "Anthropic/hh-rlhf", "name": None, "revision": None},
+        {"repo": "Salesforce/wikitext", "name": "wikitext-2-raw-v1", "revision": None},
+        {"repo": "openai/gsm8k", "name": "main", "revision": None},
+    ]
 
 
 def test_download_job_on_a_local_only_config_fetches_nothing(tmp_path):
     """The testbed names no Hub repository: the download step writes an empty manifest, offline."""
     refs = json.dumps({"models": [], "datasets": []})
     out = tmp_path / "manifest.json"
-    proc = subprocess.run([str(Path(sys.executable).parent / "debiaslab"), "hub", "download", "--references", refs,
-                           "--cache", str(tmp_path / "cache"), "--out", str(out)],
-                          env=dict(ENV, HF_HUB_OFFLINE="1"), capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "debiaslab"),
+            "hub",
+            "download",
+            "--references",
+            refs,
+            "--cache",
+            str(tmp_path / "cache"),
+            "--out",
+            str(out),
+        ],
+        env=dict(ENV, HF_HUB_OFFLINE="1"),
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     manifest = json.loads(out.read_text())
     assert manifest["models"] == [] and manifest["datasets"] == []
@@ -191,8 +234,8 @@ def test_download_job_on_a_local_only_config_fetches_nothing(tmp_path):
 def test_download_passes_revisions_skips_duplicate_weights_and_never_records_the_token(tmp_path, monkeypatch):
     import huggingface_hub
 
-    from debiaslab import hub
-    from debiaslab.config import ConfigError
+    from debiaslab.core.config import ConfigError
+    from debiaslab.hub import download as hub
 
     calls = []
 
@@ -212,8 +255,12 @@ def test_download_passes_revisions_skips_duplicate_weights_and_never_records_the
     monkeypatch.setenv("HF_TOKEN", secret)
     monkeypatch.setattr(huggingface_hub, "get_token", lambda: os.environ.get("HF_TOKEN"))
     hub.download(refs, tmp_path / "cache", tmp_path / "manifest.json")
-    (repo, revision, cache_dir, ignore), = calls
-    assert (repo, revision, cache_dir) == ("meta-llama/Llama-3.1-8B-Instruct", "main", (tmp_path / "cache/hub").resolve())
+    ((repo, revision, cache_dir, ignore),) = calls
+    assert (repo, revision, cache_dir) == (
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "main",
+        (tmp_path / "cache/hub").resolve(),
+    )
     assert "*.pth" in ignore and "original/*" in ignore  # Meta's 16 GB consolidated checkpoint is never fetched
     manifest = (tmp_path / "manifest.json").read_text()
     assert json.loads(manifest)["models"][0]["commit"] == "0123abcd"
@@ -225,6 +272,12 @@ def test_more_gpus_or_another_partition_rerun_nothing(default_run):
     """The launch and the cluster layout are resources, not params: a finished run stays finished."""
     from conftest import planned_jobs
 
-    moved = planned_jobs(default_run, "all", "--set-resources", "train_sft:gpu=4", "train_sft:distributed=fsdp",
-                         "train_dpo:slurm_partition=other")
+    moved = planned_jobs(
+        default_run,
+        "all",
+        "--set-resources",
+        "train_sft:gpu=4",
+        "train_sft:distributed=fsdp",
+        "train_dpo:slurm_partition=other",
+    )
     assert moved == set(), moved

@@ -24,7 +24,8 @@ from conftest import ENV, copy_workflow
 
 pytestmark = pytest.mark.slurm
 
-# The only overrides of the profile: speed on a one-node test cluster (SLURM.md pitfall 8) and
+# The only overrides of the profile: speed on a one-node test cluster (docs/development.md#slurm-test-cluster,
+# pitfall 8) and
 # squeue status polling, as this cluster has no slurmdbd for sacct (pitfall 3).
 TEST_CLUSTER_ARGS = ("--slurm-init-seconds-before-status-checks", "1", "--slurm-status-command", "squeue")
 
@@ -42,6 +43,7 @@ def reduced_config(config: dict) -> dict:
     sft["train"].update(epochs=1, save_steps=3)
     occupations["methods"] = {"prompt_only": {}, "sft": sft}
     occupations["generation"].update(samples_per_occupation=2, max_new_tokens=16)
+    occupations["evaluations"].pop("bias_suite")  # two more cluster jobs, nothing this test measures
     config["experiments"] = {"occupations": occupations}  # the other experiments add nothing this test measures
     return config
 
@@ -68,8 +70,9 @@ def requeue_training_after_first_checkpoint(proc, cluster, workdir: Path) -> str
     while time.monotonic() < deadline:
         state = next(job for job in cluster.jobs() if job["JobId"] == train["JobId"])
         if state["JobState"] == "PENDING":
-            subprocess.run(["scontrol", "update", f"JobId={train['JobId']}", "StartTime=now"], check=True,
-                           capture_output=True)
+            subprocess.run(
+                ["scontrol", "update", f"JobId={train['JobId']}", "StartTime=now"], check=True, capture_output=True
+            )
             return train["JobId"]
         time.sleep(0.2)
     raise AssertionError("the requeued training job never returned to the queue")
@@ -79,9 +82,19 @@ def job_table(jobs: list[dict[str, str]]) -> str:
     rows = [("job", "rule", "state", "restarts", "partition", "GPU request", "cpus", "memory", "time limit")]
     for job in jobs:
         tres = job.get("TresPerJob") or job.get("TresPerNode") or "-"
-        rows.append((job["JobId"], rule_of(job), job.get("JobState", "?"), job.get("Restarts", "?"), job.get("Partition", "?"),
-                     tres if "gpu" in tres else "-", job.get("NumCPUs", "?"), job.get("MinMemoryNode", "?"),
-                     job.get("TimeLimit", "?")))
+        rows.append(
+            (
+                job["JobId"],
+                rule_of(job),
+                job.get("JobState", "?"),
+                job.get("Restarts", "?"),
+                job.get("Partition", "?"),
+                tres if "gpu" in tres else "-",
+                job.get("NumCPUs", "?"),
+                job.get("MinMemoryNode", "?"),
+                job.get("TimeLimit", "?"),
+            )
+        )
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in rows)
 
@@ -106,8 +119,13 @@ def test_profile_puts_training_on_a100s_only_and_a_requeued_training_job_resumes
         start = time.monotonic()
         log = tmp_path / "snakemake.log"
         with log.open("w") as fh:
-            proc = subprocess.Popen([str(Path(sys.executable).parent / "snakemake"), "--profile", "slurm", "all",
-                                     *TEST_CLUSTER_ARGS], cwd=workdir, env=ENV, stdout=fh, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                [str(Path(sys.executable).parent / "snakemake"), "--profile", "slurm", "all", *TEST_CLUSTER_ARGS],
+                cwd=workdir,
+                env=ENV,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+            )
             try:
                 requeued = requeue_training_after_first_checkpoint(proc, cluster, workdir)
                 proc.wait(timeout=900)
@@ -117,14 +135,18 @@ def test_profile_puts_training_on_a100s_only_and_a_requeued_training_job_resumes
         elapsed = time.monotonic() - start
         jobs = cluster.jobs()
         if proc.returncode != 0:
-            raise AssertionError(f"snakemake --profile slurm all failed ({proc.returncode}):\n{log.read_text()[-6000:]}\n"
-                                 f"{job_table(jobs) if jobs else ''}\n{cluster.logs()}")
+            raise AssertionError(
+                f"snakemake --profile slurm all failed ({proc.returncode}):\n{log.read_text()[-6000:]}\n"
+                f"{job_table(jobs) if jobs else ''}\n{cluster.logs()}"
+            )
 
     table = job_table(jobs)
     summary_path = workdir / "results/train/occupations/testbed-lm/sft/seed~42/adapter/training_summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-    report_section(f"SLURM jobs of `snakemake --profile slurm all` (reduced default config, {elapsed:.0f} s)",
-                   f"{table}\ntrain_sft requeued mid-run (job {requeued}); resumed from {summary.get('resumed_from')}")
+    report_section(
+        f"SLURM jobs of `snakemake --profile slurm all` (reduced default config, {elapsed:.0f} s)",
+        f"{table}\ntrain_sft requeued mid-run (job {requeued}); resumed from {summary.get('resumed_from')}",
+    )
     assert (workdir / "results/tables/occupations.csv").is_file()
     assert all(job["JobState"] == "COMPLETED" for job in jobs), table
 
@@ -133,9 +155,14 @@ def test_profile_puts_training_on_a100s_only_and_a_requeued_training_job_resumes
         by_rule.setdefault(rule_of(job), []).append(job)
     # cluster jobs: testbed pretraining (lm, mlm), SFT training, generation (prompt_only, sft), fluency;
     # the localrules (data, scoring, tables, testbed corpus/tokenizers) ran on the "login node"
-    assert {rule: len(js) for rule, js in by_rule.items()} == {"testbed_pretrain": 2, "train_sft": 1, "generate": 2,
-                                                               "fluency_occupations": 1}, table
-    # the requeued training job ran twice under one job id, and its second run resumed (README "Resume")
+    assert {rule: len(js) for rule, js in by_rule.items()} == {
+        "testbed_pretrain": 2,
+        "train_sft": 1,
+        "generate": 2,
+        "fluency_occupations": 1,
+    }, table
+    # the requeued training job ran twice under one job id, and its second run resumed
+    # (docs/slurm.md, "Resume, requeue, preemption")
     (train,) = by_rule["train_sft"]
     assert train["JobId"] == requeued and train["Restarts"] == "1", train
     assert summary["resumed_from"] is not None and summary["global_step"] == 19, summary

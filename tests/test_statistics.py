@@ -4,11 +4,23 @@ import math
 
 import pytest
 
+from debiaslab.core import statistics as st
+from debiaslab.core.statistics import (
+    N_BELOW_2,
+    ZERO_VARIANCE,
+    Bootstrap,
+    Stratum,
+    clip_interval,
+    cmh_test,
+    holm,
+    paired_difference,
+    percentile_interval,
+    stratified_cohens_d,
+    stratified_replicates,
+    t_interval,
+    wilson_interval,
+)
 from debiaslab.metrics.balance import shannon_entropy_bits, term_entropies, unique_pairs
-from debiaslab.metrics import statistics as st
-from debiaslab.metrics.statistics import (N_BELOW_2, ZERO_VARIANCE, Bootstrap, Stratum, clip_interval, cmh_test, holm,
-                                          paired_difference, percentile_interval, stratified_cohens_d,
-                                          stratified_replicates, t_interval, wilson_interval)
 
 T_975_2 = 4.302652729911275  # Student-t quantile t_{0.975, 2}
 Z_975 = 1.959963984540054
@@ -74,7 +86,7 @@ def test_holm_by_hand():
 
 def test_wilson_interval_by_hand():
     # k = 0: [0, z²/(n + z²)]; k = n/2: 1/2 ± z/(n + z²) · √(n/4 + z²/4)
-    z2 = Z_975 ** 2
+    z2 = Z_975**2
     assert wilson_interval(0, 20) == (pytest.approx(0.0, abs=1e-12), pytest.approx(z2 / (20 + z2)))
     half = Z_975 / (20 + z2) * math.sqrt(20 / 4 + z2 / 4)
     assert wilson_interval(10, 20) == (pytest.approx(0.5 - half), pytest.approx(0.5 + half))
@@ -130,8 +142,10 @@ def test_stratified_bootstrap_of_a_tiny_example():
     a, b = Bootstrap(1), Bootstrap(2)
     items_a, items_b = [0.0, 1.0, 1.0], [2.0, 2.0, 6.0]
     reps = stratified_replicates([a.mean(items_a), b.mean(items_b)])
-    expected = [(sum(items_a[i] for i in ra) / 3 + sum(items_b[i] for i in rb) / 3) / 2
-                for ra, rb in zip(a.indices(3), b.indices(3))]
+    expected = [
+        (sum(items_a[i] for i in ra) / 3 + sum(items_b[i] for i in rb) / 3) / 2
+        for ra, rb in zip(a.indices(3), b.indices(3))
+    ]
     assert reps.tolist() == pytest.approx(expected)
 
 

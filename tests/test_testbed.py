@@ -7,15 +7,22 @@ import pytest
 import torch
 
 from debiaslab import models
-from debiaslab.data.occupations import AGENTIC, COMMUNAL, OCCUPATIONS, PROMPT
-from debiaslab.testbed.corpus import FEMALE_STEREOTYPED, MALE_STEREOTYPED, build_corpus
+from debiaslab.data.occupations import AGENTIC, COMMUNAL, FEMALE_STEREOTYPED, MALE_STEREOTYPED, OCCUPATIONS, PROMPT
+from debiaslab.testbed.corpus import build_corpus
+from debiaslab.testbed.sections import SECTIONS
 
 pytestmark = pytest.mark.workflow
 
 
 def test_models_are_hub_format_folders(default_run):
     lm = default_run / "results/testbed/lm"
-    for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json"):
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "generation_config.json",
+    ):
         assert (lm / name).is_file(), name
     assert json.loads((lm / "config.json").read_text())["model_type"] == "qwen3"
     assert json.loads((default_run / "results/testbed/mlm/config.json").read_text())["model_type"] == "bert"
@@ -43,7 +50,7 @@ def test_tokenizers_keep_every_pipeline_word_whole(default_run):
 
 
 def test_corpus_plants_the_configured_bias():
-    corpus = build_corpus(0, 0.9, {"occupations": {"per_occupation": 200, "neutral_rate": 0.1}})
+    corpus = build_corpus(0, 0.9, {"occupations": {"per_occupation": 200, "neutral_rate": 0.1}}, SECTIONS)
     pronouns = [t for s, t in corpus.documents if s == "pronouns"]
     male_he = [t for t in pronouns if any(f"The {o} said that he " in t for o in MALE_STEREOTYPED)]
     male_all = [t for t in pronouns if any(f"The {o} said" in t for o in MALE_STEREOTYPED)]
@@ -57,7 +64,10 @@ def test_corpus_plants_the_configured_bias():
 
 
 def test_base_model_reproduces_the_planted_stereotype(default_run):
-    records = pd.concat(pd.read_parquet(p) for p in (default_run / "results/scores/occupations/testbed-lm/prompt_only").rglob("records.parquet"))
+    records = pd.concat(
+        pd.read_parquet(p)
+        for p in (default_run / "results/scores/occupations/testbed-lm/prompt_only").rglob("records.parquet")
+    )
     male = records[records.occupation.isin(MALE_STEREOTYPED)]
     female = records[records.occupation.isin(FEMALE_STEREOTYPED)]
     assert male["agentic_only"].mean() > 0.7 and female["communal_only"].mean() > 0.7
@@ -73,13 +83,23 @@ def test_pretraining_step_has_the_padded_batch_loss_and_gradient(chunks):
     """Head only where there is a target, micro-batches by length: the transformers loss, the same gradient."""
     from transformers import BertConfig, BertForMaskedLM, Qwen3Config, Qwen3ForCausalLM
 
-    from debiaslab.batching import pad_batch
+    from debiaslab.core.batching import pad_batch
     from debiaslab.testbed.pretrain import _causal_step, _mlm_step
 
     torch.manual_seed(0)
     rows = [torch.randint(3, 50, (n,)).tolist() for n in (3, 17, 5, 40, 9, 2, 30)]
-    causal = Qwen3ForCausalLM(Qwen3Config(vocab_size=50, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                                          num_attention_heads=2, num_key_value_heads=1, head_dim=8, pad_token_id=0))
+    causal = Qwen3ForCausalLM(
+        Qwen3Config(
+            vocab_size=50,
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            head_dim=8,
+            pad_token_id=0,
+        )
+    )
     ids, mask = pad_batch(rows, 0)
     expected = causal(input_ids=ids, attention_mask=mask, labels=ids.masked_fill(mask == 0, -100)).loss
     expected.backward()
@@ -88,8 +108,16 @@ def test_pretraining_step_has_the_padded_batch_loss_and_gradient(chunks):
     assert _causal_step(causal, rows, 0, chunks) == pytest.approx(expected.item(), abs=1e-6)
     assert torch.allclose(_gradient(causal), reference, atol=1e-6)
 
-    mlm = BertForMaskedLM(BertConfig(vocab_size=50, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                                     num_attention_heads=2, pad_token_id=0)).eval()  # eval: no dropout draws
+    mlm = BertForMaskedLM(
+        BertConfig(
+            vocab_size=50,
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            pad_token_id=0,
+        )
+    ).eval()  # eval: no dropout draws
     labels = ids.masked_fill(torch.rand(ids.shape) > 0.3, -100).masked_fill(mask == 0, -100)
     batch = {"input_ids": ids, "attention_mask": mask, "labels": labels}
     expected = mlm(**batch).loss
@@ -112,8 +140,9 @@ def test_scorer_training_loop_fits_and_repeats_with_its_seed(schedule):
     def fit():
         torch.manual_seed(0)
         model = torch.nn.Linear(1, 1, bias=False)
-        losses = train_loop(model, settings, len(x), lambda idx: ((model(x[idx]) - 3 * x[idx]) ** 2).mean(),
-                            "test", schedule=schedule)
+        losses = train_loop(
+            model, settings, len(x), lambda idx: ((model(x[idx]) - 3 * x[idx]) ** 2).mean(), "test", schedule=schedule
+        )
         return model.weight.item(), losses
 
     weight, losses = fit()

@@ -1,4 +1,4 @@
-"""The warm-start server (debiaslab/warm_start.py): a job forked from it runs as its command would
+"""The warm-start server (debiaslab/runtime/warm_start.py): a job forked from it runs as its command would
 (arguments, directory, temporary directory, standard streams, exit status, the variables the
 libraries' imports set), a killed command takes its job with it, and whatever the server may not
 serve runs cold. Then the default run: its model jobs ran warm, and a job rerun cold gives the same
@@ -18,11 +18,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from debiaslab import warm_start
+from debiaslab.runtime import warm_start
 
 COLD = 97  # the test client's status when run_forked says "run it yourself"
-CLIENT = ("import sys\nfrom debiaslab.warm_start import run_forked\n"
-          f"code = run_forked(sys.argv[1:])\nsys.exit({COLD} if code is None else code)\n")
+CLIENT = (
+    "import sys\nfrom debiaslab.runtime.warm_start import run_forked\n"
+    f"code = run_forked(sys.argv[1:])\nsys.exit({COLD} if code is None else code)\n"
+)
 
 
 def probe(argv: list[str]) -> int:
@@ -31,8 +33,16 @@ def probe(argv: list[str]) -> int:
 
     action = argv[0]
     if action == "report":
-        print(json.dumps({"argv": argv, "cwd": os.getcwd(), "tmp": tempfile.gettempdir(),
-                          "imported": os.environ.get("WARM_PROBE_IMPORTED")}))
+        print(
+            json.dumps(
+                {
+                    "argv": argv,
+                    "cwd": os.getcwd(),
+                    "tmp": tempfile.gettempdir(),
+                    "imported": os.environ.get("WARM_PROBE_IMPORTED"),
+                }
+            )
+        )
         print("probe stderr line", file=sys.stderr)
         return int(argv[1])
     if action == "sleep":
@@ -60,8 +70,10 @@ def server(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
     path = str(tmp_path / "warm.sock")
     proc = multiprocessing.get_context("fork").Process(
-        target=serve_without_pytest_variable, args=(path,),
-        kwargs={"parent": os.getpid(), "preload": ("warm_probe_preload",), "entry": probe, "idle_timeout": 120})
+        target=serve_without_pytest_variable,
+        args=(path,),
+        kwargs={"parent": os.getpid(), "preload": ("warm_probe_preload",), "entry": probe, "idle_timeout": 120},
+    )
     proc.start()
     for _ in range(200):
         if os.path.exists(path):
@@ -83,8 +95,9 @@ def job_env(path, env=None):
 
 def client(path, *argv, env=None, cwd=None, **kw):
     env = job_env(path, env)
-    return subprocess.run([sys.executable, "-c", CLIENT, *argv], env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=60, **kw)
+    return subprocess.run(
+        [sys.executable, "-c", CLIENT, *argv], env=env, cwd=cwd, capture_output=True, text=True, timeout=60, **kw
+    )
 
 
 def test_a_forked_job_runs_as_its_command_would(server, tmp_path):
@@ -147,8 +160,27 @@ def test_decline_reason_names_what_differs():
     env = {"A": "1", "PWD": "/x", "TMPDIR": "/t"}
     assert warm_start.decline_reason({"prefix": "/venv", "env": dict(env, PWD="/y", TMPDIR="/u")}, env, "/venv") is None
     assert "another Python environment" in warm_start.decline_reason({"prefix": "/other", "env": env}, env, "/venv")
-    assert warm_start.decline_reason({"prefix": "/venv", "env": {"A": "2", "B": "1"}}, env, "/venv") == \
-        "environment differs from the server's in A, B"
+    assert (
+        warm_start.decline_reason({"prefix": "/venv", "env": {"A": "2", "B": "1"}}, env, "/venv")
+        == "environment differs from the server's in A, B"
+    )
+
+
+def test_the_server_imports_the_entry_it_runs_by_name_afresh(tmp_path, monkeypatch):
+    """The CLI names the server's entry as data ("module:function"; the server never imports the CLI):
+    each child drops the module's package from sys.modules and imports the source as it is on disk."""
+    import importlib
+
+    from debiaslab.cli.runtime import ENTRY
+
+    (tmp_path / "warm_probe_entry.py").write_text("def run(argv):\n    return len(argv)\n")
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
+    first = warm_start._fresh_entry("warm_probe_entry:run")
+    (tmp_path / "warm_probe_entry.py").write_text("def run(argv):\n    return 10 + len(argv)\n")
+    assert (first(["a", "b"]), warm_start._fresh_entry("warm_probe_entry:run")(["a", "b"])) == (2, 12)
+    module, _, function = ENTRY.partition(":")  # what `debiaslab warm-start` hands the server
+    assert callable(getattr(importlib.import_module(module), function))
+    monkeypatch.delitem(sys.modules, "warm_probe_entry")
 
 
 @pytest.mark.workflow
@@ -164,15 +196,24 @@ def test_the_default_run_ran_warm_and_a_cold_rerun_gives_the_same_output(default
     assert log in warm
     dry = subprocess.run(
         ["snakemake", "-n", "-p", "-f", f"results/{job}/responses.parquet", "--allowed-rules", "generate"],
-        cwd=default_run, capture_output=True, text=True, check=True)
-    line = next(s.split("Shell command: ", 1)[1] for s in (dry.stdout + dry.stderr).splitlines()
-                if s.startswith("Shell command: debiaslab ") and " generate " in s)
+        cwd=default_run,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    line = next(
+        s.split("Shell command: ", 1)[1]
+        for s in (dry.stdout + dry.stderr).splitlines()
+        if s.startswith("Shell command: debiaslab ") and " generate " in s
+    )
     out = tmp_path / "responses.parquet"
     line = line.replace(f"results/{job}/responses.parquet", str(out)).split(" > ")[0]
     env = dict(os.environ, DEBIASLAB_WARM_START="0")
     cold = subprocess.run(line, shell=True, cwd=default_run, env=env, capture_output=True, text=True)
     assert cold.returncode == 0 and "ran warm" not in cold.stderr, cold.stderr[-2000:]
-    pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(default_run / f"results/{job}/responses.parquet"))
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(out), pd.read_parquet(default_run / f"results/{job}/responses.parquet")
+    )
 
 
 class Workflow:
@@ -215,8 +256,13 @@ def test_the_server_starts_for_local_runs_of_several_jobs_and_stops_with_them(tm
         assert os.path.exists(path), log.read_text()
         # a real command, with the environment Snakemake gives a 1-thread job of this process
         env = dict(os.environ, **{name: "1" for name in warm_start.THREAD_VARIABLES})
-        done = subprocess.run(["debiaslab", "check-config", str(Path(__file__).parents[1] / "config/config.yaml")],
-                              env=env, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            ["debiaslab", "check-config", str(Path(__file__).parents[1] / "config/config.yaml")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0 and "ran warm" in done.stderr, done.stderr
     finally:
         warm_start.stop_server()

@@ -17,7 +17,11 @@ pytestmark = pytest.mark.workflow
 def test_occupations_table_has_base_and_sft_rows_over_three_seeds(default_run):
     table = pd.read_csv(default_run / "results/tables/occupations.csv")
     assert set(zip(table["method"], table["split"])) >= {
-        ("prompt_only", "train"), ("prompt_only", "heldout"), ("sft", "train"), ("sft", "heldout")}
+        ("prompt_only", "train"),
+        ("prompt_only", "heldout"),
+        ("sft", "train"),
+        ("sft", "heldout"),
+    }
     assert (table["n seeds"] == 3).all()
     md = (default_run / "results/tables/occupations.md").read_text()
     assert "±" in md and "heldout" in md
@@ -40,8 +44,7 @@ def test_nothing_to_do_after_complete_run(default_run):
     assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-2000:]
 
 
-AGGREGATES = {("table", "results/tables/occupations.csv"),
-              ("figure", "results/figures/occupations_per_occupation.png")}
+AGGREGATES = {("table", "results/tables/occupations.csv"), ("figure", "results/figures/occupations_per_occupation.png")}
 # new responses are rescored for fluency: one job for every run (its first output names it)
 FLUENCY = {("fluency_occupations", "results/scores/occupations/testbed-lm/prompt_only/seed~42/eval_fluency.parquet")}
 OCC_METHODS = ("prompt_only", "gen_filter", "sft", "dpo", "inlp", "constrained")
@@ -57,7 +60,9 @@ def test_editing_sft_learning_rate_reruns_exactly_sft_branch(default_run):
         {("train_sft", f"results/train/occupations/testbed-lm/sft/seed~{s}/adapter") for s in seeds}
         | {("generate", f"results/generate/occupations/testbed-lm/sft/seed~{s}/responses.parquet") for s in seeds}
         | {("score_occupations", f"results/scores/occupations/testbed-lm/sft/seed~{s}/scores.parquet") for s in seeds}
-        | AGGREGATES | FLUENCY
+        | {("evaluate", f"results/scores/occupations/testbed-lm/sft/seed~{s}/eval_bias_suite.parquet") for s in seeds}
+        | AGGREGATES
+        | FLUENCY
     )
     assert {j for j in jobs if j[0] != "all"} == expected
 
@@ -70,8 +75,12 @@ def test_editing_a_decoding_method_reruns_only_its_generations(default_run):
     seeds = (42, 123, 456)
     assert {j for j in jobs if j[0] != "all"} == (
         {("generate", f"results/generate/occupations/testbed-lm/gen_filter/seed~{s}/responses.parquet") for s in seeds}
-        | {("score_occupations", f"results/scores/occupations/testbed-lm/gen_filter/seed~{s}/scores.parquet") for s in seeds}
-        | AGGREGATES | FLUENCY
+        | {
+            ("score_occupations", f"results/scores/occupations/testbed-lm/gen_filter/seed~{s}/scores.parquet")
+            for s in seeds
+        }
+        | AGGREGATES
+        | FLUENCY
     )
 
 
@@ -87,14 +96,25 @@ def test_adding_a_seed_adds_only_that_seeds_jobs(default_run):
     def edit(config):
         config["experiments"]["occupations"]["seeds"] = [42, 123, 456, 7]
 
-    jobs = {j for j in planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "seed.yaml")))
-            if j[0] != "all"}
+    jobs = {
+        j
+        for j in planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "seed.yaml")))
+        if j[0] != "all"
+    }
     assert AGGREGATES <= jobs
     # the fluency job gains seed 7's outputs (its first output is seed 42's)
     assert all("seed~7" in out for rule, out in jobs - AGGREGATES - FLUENCY), sorted(jobs - AGGREGATES)
-    assert {("generate", f"results/generate/occupations/testbed-lm/{m}/seed~7/responses.parquet") for m in OCC_METHODS} <= jobs
-    assert {rule for rule, _ in jobs} >= {"occupations_training_data", "train_sft", "train_dpo", "train_inlp",
-                                          "generate", "score_occupations"}
+    assert {
+        ("generate", f"results/generate/occupations/testbed-lm/{m}/seed~7/responses.parquet") for m in OCC_METHODS
+    } <= jobs
+    assert {rule for rule, _ in jobs} >= {
+        "occupations_training_data",
+        "train_sft",
+        "train_dpo",
+        "train_inlp",
+        "generate",
+        "score_occupations",
+    }
 
 
 def test_lint_has_no_findings():
@@ -114,17 +134,26 @@ def test_bundle_round_trip_rebuilds_only_the_table_byte_identical(default_run, t
 
     snakemake(default_run, "--cores", "1", "results/bundle.tar.gz")
     fresh = copy_workflow(tmp_path / "fresh_clone")
-    proc = subprocess.run([str(Path(sys.executable).parent / "debiaslab"), "unbundle",
-                           str(default_run / "results/bundle.tar.gz"), "--dest", str(fresh)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "debiaslab"),
+            "unbundle",
+            str(default_run / "results/bundle.tar.gz"),
+            "--dest",
+            str(fresh),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert (fresh / "results/bundle/manifest.json").is_file() and not (fresh / "results/generate").exists()
     jobs = planned_jobs(fresh, "results/tables/occupations.csv")
     assert jobs == {("table", "results/tables/occupations.csv")}
     snakemake(fresh, "--cores", "1", "results/tables/occupations.csv")
     for ext in ("csv", "md", "tex"):
-        assert (fresh / f"results/tables/occupations.{ext}").read_bytes() == \
-            (default_run / f"results/tables/occupations.{ext}").read_bytes(), ext
+        assert (fresh / f"results/tables/occupations.{ext}").read_bytes() == (
+            default_run / f"results/tables/occupations.{ext}"
+        ).read_bytes(), ext
 
 
 def test_report_contains_every_table_and_figure(default_run):

@@ -8,8 +8,11 @@ One code path for tiny and real models: the testbed writes Hub-format folders, a
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +35,7 @@ class ModelSpec:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, value: "str | dict | ModelSpec") -> "ModelSpec":
+    def parse(cls, value: str | dict | ModelSpec) -> ModelSpec:
         """Accept a name/path, a dict, or a JSON object string (what rules pass)."""
         if isinstance(value, ModelSpec):
             return value
@@ -40,7 +43,9 @@ class ModelSpec:
             value = json.loads(value) if value.lstrip().startswith("{") else {"path": value}
         unknown = set(value) - set(cls.__dataclass_fields__)
         if unknown:
-            raise ValueError(f"model spec: unknown key(s) {sorted(unknown)}; allowed {sorted(cls.__dataclass_fields__)}")
+            raise ValueError(
+                f"model spec: unknown key(s) {sorted(unknown)}; allowed {sorted(cls.__dataclass_fields__)}"
+            )
         spec = cls(**value)
         if spec.kind not in KINDS:
             raise ValueError(f"model spec {spec.path}: kind must be one of {KINDS}, got {spec.kind!r}")
@@ -77,17 +82,23 @@ def torch_dtype(spec: ModelSpec):
 
 def unavailable(spec: ModelSpec, error: Exception):
     """The error for a model that is neither a local folder nor downloadable now (e.g. offline)."""
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     local = Path(spec.path).exists()
-    where = (f"local folder {spec.path!r} is not a loadable model" if local else
-             f"{spec.path!r} is not a local folder and could not be fetched from the Hub"
-             + (" (HF_HUB_OFFLINE=1: run `snakemake hub_download` on a machine with network first)"
-                if os.environ.get("HF_HUB_OFFLINE") == "1" else ""))
+    where = (
+        f"local folder {spec.path!r} is not a loadable model"
+        if local
+        else f"{spec.path!r} is not a local folder and could not be fetched from the Hub"
+        + (
+            " (HF_HUB_OFFLINE=1: run `snakemake hub_download` on a machine with network first)"
+            if os.environ.get("HF_HUB_OFFLINE") == "1"
+            else ""
+        )
+    )
     return DataError(f"model {where}: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
 
 
-def load_tokenizer(spec: "ModelSpec | str", *, padding_side: str | None = None):
+def load_tokenizer(spec: ModelSpec | str, *, padding_side: str | None = None):
     from transformers import AutoTokenizer
 
     spec = ModelSpec.parse(spec)
@@ -128,11 +139,20 @@ def infer_kind(spec: ModelSpec) -> str:
             return "seq-cls"
         if arch.endswith("ForCausalLM") or arch.endswith("LMHeadModel"):
             return "causal"
-    raise ValueError(f"model {spec.path}: cannot tell its kind from architectures={config.architectures}; "
-                     f"set `kind` ({', '.join(KINDS[1:])}) in its config entry")
+    raise ValueError(
+        f"model {spec.path}: cannot tell its kind from architectures={config.architectures}; "
+        f"set `kind` ({', '.join(KINDS[1:])}) in its config entry"
+    )
 
 
-def load_model(spec: "ModelSpec | str", *, kind: str | None = None, adapter: str | Path | None = None, trainable: bool = False, **kwargs):
+def load_model(
+    spec: ModelSpec | str,
+    *,
+    kind: str | None = None,
+    adapter: str | Path | None = None,
+    trainable: bool = False,
+    **kwargs,
+):
     """Load a model by name or path (optionally with a PEFT adapter) on the best device."""
     spec = ModelSpec.parse(spec)
     kind = kind or spec.kind
@@ -172,12 +192,14 @@ def load_model(spec: "ModelSpec | str", *, kind: str | None = None, adapter: str
 
 def safe_adapter(adapter: str | Path) -> str:
     """The adapter directory, refused unless its weights are safetensors (PEFT would unpickle a .bin)."""
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     path = Path(adapter)
     if not (path / "adapter_model.safetensors").is_file():
         found = sorted(p.name for p in path.iterdir()) if path.is_dir() else "no such directory"
-        raise DataError(f"adapter {path}: no adapter_model.safetensors (pickled .bin weights are refused); found {found}")
+        raise DataError(
+            f"adapter {path}: no adapter_model.safetensors (pickled .bin weights are refused); found {found}"
+        )
     return str(path)
 
 
@@ -215,7 +237,7 @@ def check_target_modules(model, targets) -> None:
     import torch
     from transformers.pytorch_utils import Conv1D
 
-    from debiaslab.config import ConfigError
+    from debiaslab.core.config import ConfigError
 
     if isinstance(targets, str):  # "all-linear" and regular expressions: PEFT resolves them
         return
@@ -227,10 +249,12 @@ def check_target_modules(model, targets) -> None:
     has = sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules() if isinstance(module, kinds)})
     model_name = getattr(getattr(model, "config", None), "_name_or_path", "") or type(model).__name__
     if len(missing) == len(targets):
-        raise ConfigError(f"lora.target_modules: {list(targets)} match no module of model {model_name}; "
-                          f"it has: {', '.join(has)}")
-    logging.getLogger(__name__).warning("lora.target_modules: %s not in model %s (adapting the others); it has: %s",
-                                        missing, model_name, ", ".join(has))
+        raise ConfigError(
+            f"lora.target_modules: {list(targets)} match no module of model {model_name}; it has: {', '.join(has)}"
+        )
+    logging.getLogger(__name__).warning(
+        "lora.target_modules: %s not in model %s (adapting the others); it has: %s", missing, model_name, ", ".join(has)
+    )
 
 
 def set_threads(threads: int | None) -> None:
@@ -241,3 +265,75 @@ def set_threads(threads: int | None) -> None:
 
         available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else threads
         torch.set_num_threads(max(1, min(threads, available)))
+
+
+def apply_trained(model_spec, trained=None, adapter=None):
+    """(model spec, adapter) for a run whose method saved a `trained` folder (desired_distribution):
+    a PEFT adapter folder is the run's adapter; any other folder is a complete fine-tuned model that
+    replaces the base checkpoint (same kind, dtype and loading options; its own tokenizer)."""
+    from dataclasses import replace
+
+    if trained is None:
+        return model_spec, adapter
+    if adapter is not None:
+        from debiaslab.core.config import ConfigError
+
+        raise ConfigError("give a run's adapter or its trained folder, not both")
+    if (Path(trained) / "adapter_config.json").is_file():
+        return model_spec, str(trained)
+    return replace(ModelSpec.parse(model_spec), path=str(trained), revision=None).to_json(), None
+
+
+def model_device(model):
+    """The device of the model's (first) parameters: where its inputs go."""
+    return next(model.parameters()).device
+
+
+# --- the prediction head: where a (masked) LM maps hidden states to vocabulary logits ---
+
+
+def prediction_head(model):
+    """The module that maps final hidden states to vocabulary logits: BERT's `cls` (transform +
+    decoder), RoBERTa's `lm_head`, else the output embedding (the decoder alone)."""
+    import torch
+
+    for name in ("cls", "lm_head"):
+        head = getattr(model, name, None)
+        if isinstance(head, torch.nn.Module) and not isinstance(head, torch.nn.Linear):
+            return head
+    return model.get_output_embeddings()
+
+
+@contextlib.contextmanager
+def _head_input(model, select):
+    """Within the block, the prediction head's input hidden states [B, L, H] are replaced by select(them)."""
+    handle = prediction_head(model).register_forward_pre_hook(lambda module, args: (select(args[0]),) + tuple(args[1:]))
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+def head_at(model, positions):
+    """Within the block, the prediction head sees only the hidden state at positions[b] of row b
+    (a masked LM's head then runs at the masked position only): logits [B, 1, V]."""
+    import torch
+
+    rows = torch.arange(len(positions), device=positions.device)
+    return _head_input(model, lambda hidden: hidden[rows, positions].unsqueeze(1))
+
+
+def head_on(model, selected):
+    """Within the block, the prediction head runs only where the [B, L] mask `selected` is True:
+    logits [1, N, V], the selected positions in row-major order (several per row, with gradient)."""
+    return _head_input(model, lambda hidden: hidden[selected].unsqueeze(0))
+
+
+def mask_choice(candidates: Sequence[int], probability: float, generator=None) -> list[int]:
+    """Exactly max(1, ⌊p·n⌋) of the n candidate positions, drawn without replacement (none of none)."""
+    import torch
+
+    if not candidates:
+        return []
+    k = max(1, math.floor(len(candidates) * probability))
+    return sorted(candidates[i] for i in torch.randperm(len(candidates), generator=generator)[:k].tolist())

@@ -33,8 +33,21 @@ SCORES_DIR = "results/scores/"  # a bundle carries score-store files only (plus 
 DERIVED_DIRS = ("results/tables/", "results/figures/")
 REBUILD = "snakemake --cores 1 results/tables/<experiment>.csv"
 
-PACKAGES = ("debiaslab", "torch", "transformers", "peft", "trl", "datasets", "accelerate", "pandas", "pyarrow",
-            "snakemake", "scipy", "scikit-learn", "numpy")
+PACKAGES = (
+    "debiaslab",
+    "torch",
+    "transformers",
+    "peft",
+    "trl",
+    "datasets",
+    "accelerate",
+    "pandas",
+    "pyarrow",
+    "snakemake",
+    "scipy",
+    "scikit-learn",
+    "numpy",
+)
 
 
 def versions() -> dict[str, str | None]:
@@ -56,8 +69,9 @@ def git_commit(cwd: str | Path = ".") -> str | None:
         return None
     if proc.returncode != 0:
         return None
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True,
-                           text=True, timeout=10).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True, timeout=10
+    ).stdout.strip()
     return proc.stdout.strip() + ("-dirty" if dirty else "")
 
 
@@ -81,7 +95,7 @@ def make_bundle(score_paths, config: dict, out: str | Path, records: bool = Fals
     """Write the archive; returns a summary (files, bytes). `config` keeps the run's key order."""
     import yaml
 
-    from debiaslab.io import DataError, atomic_path
+    from debiaslab.core.io import DataError, atomic_path
 
     files = []
     for path in map(Path, score_paths):
@@ -115,7 +129,7 @@ def make_bundle(score_paths, config: dict, out: str | Path, records: bool = Fals
 
 
 def _refusal(archive, name: str, why: str):
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     return DataError(f"{archive}: {name}: {why}; refusing the bundle (nothing was unpacked)")
 
@@ -125,7 +139,7 @@ def _checked_members(archive: Path, tar: tarfile.TarFile) -> list[tarfile.TarInf
     matches the manifest's, and every listed file is present."""
     members = tar.getmembers()
     if not members:
-        from debiaslab.io import DataError
+        from debiaslab.core.io import DataError
 
         raise DataError(f"{archive}: empty archive, not a bundle (make one with `snakemake results/bundle.tar.gz`)")
     names = [m.name for m in members]
@@ -140,23 +154,36 @@ def _checked_members(archive: Path, tar: tarfile.TarFile) -> list[tarfile.TarInf
         manifest = json.loads(tar.extractfile(MANIFEST).read().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise _refusal(archive, MANIFEST, f"not readable JSON ({e})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(manifest.get("files"), dict):
-        raise _refusal(archive, MANIFEST, f"not a {FORMAT} manifest (format {manifest.get('format') if isinstance(manifest, dict) else None!r}); "
-                       "make the bundle again with this version (`snakemake results/bundle.tar.gz`)")
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("format") != FORMAT
+        or not isinstance(manifest.get("files"), dict)
+    ):
+        raise _refusal(
+            archive,
+            MANIFEST,
+            f"not a {FORMAT} manifest (format {manifest.get('format') if isinstance(manifest, dict) else None!r}); "
+            "make the bundle again with this version (`snakemake results/bundle.tar.gz`)",
+        )
     listed = manifest["files"]
     for m in members:
         if m.name == MANIFEST:
             continue
         if m.name.startswith(DERIVED_DIRS):
-            raise _refusal(archive, m.name, "a table or figure; those are always rebuilt from the scores, never unpacked")
+            raise _refusal(
+                archive, m.name, "a table or figure; those are always rebuilt from the scores, never unpacked"
+            )
         if not (m.name == CONFIG or m.name.startswith(SCORES_DIR)):
-            raise _refusal(archive, m.name, f"not a score-store file (a bundle carries {SCORES_DIR} and {BUNDLE_DIR}/ only)")
+            raise _refusal(
+                archive, m.name, f"not a score-store file (a bundle carries {SCORES_DIR} and {BUNDLE_DIR}/ only)"
+            )
         if m.name not in listed:
             raise _refusal(archive, m.name, "not listed in the bundle's manifest")
         digest = hashlib.sha256(tar.extractfile(m).read()).hexdigest()
         if digest != listed[m.name]:
-            raise _refusal(archive, m.name, "sha256 differs from the manifest's (the file was changed after the "
-                                            "bundle was made)")
+            raise _refusal(
+                archive, m.name, "sha256 differs from the manifest's (the file was changed after the bundle was made)"
+            )
     absent = sorted(set(listed) - set(names))
     if absent:
         more = f" (and {len(absent) - 1} more)" if len(absent) > 1 else ""
@@ -174,7 +201,7 @@ def unpack_bundle(archive: str | Path, dest: str | Path = ".") -> list[str]:
     import os
     import zlib
 
-    from debiaslab.io import DataError, write_json
+    from debiaslab.core.io import DataError, write_json
 
     archive, dest = Path(archive), Path(dest)
     if not archive.is_file():
@@ -187,8 +214,9 @@ def unpack_bundle(archive: str | Path, dest: str | Path = ".") -> list[str]:
         raise DataError(f"{archive}: not a readable .tar.gz bundle ({type(e).__name__}: {e})") from None
     for m in members:
         os.utime(dest / m.name)
-    write_json(dest / ORIGIN, {"archive": str(archive.resolve()), "sha256": sha256_file(archive),
-                               "files": len(members)})
+    write_json(
+        dest / ORIGIN, {"archive": str(archive.resolve()), "sha256": sha256_file(archive), "files": len(members)}
+    )
     return [m.name for m in members]
 
 
@@ -199,8 +227,7 @@ def unpacked_bundle(root: str | Path = ".") -> dict[str, Any] | None:
         return None
     origin = root / ORIGIN
     archive = json.loads(origin.read_text(encoding="utf-8"))["archive"] if origin.is_file() else MANIFEST
-    return {"manifest": json.loads((root / MANIFEST).read_text(encoding="utf-8")), "archive": archive,
-            "config": CONFIG}
+    return {"manifest": json.loads((root / MANIFEST).read_text(encoding="utf-8")), "archive": archive, "config": CONFIG}
 
 
 def rebuild_problems(paths, bundle: dict[str, Any], root: str | Path = ".") -> list[str]:
@@ -212,12 +239,17 @@ def rebuild_problems(paths, bundle: dict[str, Any], root: str | Path = ".") -> l
     for path in dict.fromkeys(map(str, paths)):
         file = Path(root) / path
         if path not in listed:
-            problems.append(f"{path}: not in {where} (its manifest does not list it); a rebuild only aggregates, "
-                            "so ask for a bundle of the complete run")
+            problems.append(
+                f"{path}: not in {where} (its manifest does not list it); a rebuild only aggregates, "
+                "so ask for a bundle of the complete run"
+            )
         elif not file.is_file():
-            problems.append(f"{path}: missing; it should have come from {where}: unpack it again "
-                            "(`debiaslab unbundle <archive>`)")
+            problems.append(
+                f"{path}: missing; it should have come from {where}: unpack it again (`debiaslab unbundle <archive>`)"
+            )
         elif sha256_file(file) != listed[path]:
-            problems.append(f"{path}: changed since it was unpacked from {where} (sha256 differs from the "
-                            "manifest's): unpack it again")
+            problems.append(
+                f"{path}: changed since it was unpacked from {where} (sha256 differs from the "
+                "manifest's): unpack it again"
+            )
     return problems

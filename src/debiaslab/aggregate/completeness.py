@@ -9,17 +9,17 @@ every grid cell of its method (`--cells`).
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 
 def read_complete(experiment: str | None, paths, runs=None, cells: dict | None = None):
-    """The score files concatenated (aggregate.store.read_scores), once each is non-empty and holds the
+    """The score files concatenated (core.store.read_scores), once each is non-empty and holds the
     experiment's rows only (`experiment` None: the runs' experiment, if given) — and, where `runs` is
     given, exactly its run's rows (and `cells`' cells)."""
     import pandas as pd
 
-    from debiaslab.aggregate.store import read_scores
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
+    from debiaslab.core.store import read_scores
 
     paths = list(paths)
     if not paths:
@@ -32,9 +32,9 @@ def read_complete(experiment: str | None, paths, runs=None, cells: dict | None =
         if frame.empty:
             raise DataError(f"{path}: no score rows (an empty score file); rerun the job that writes it")
         labels = _labels(frame, ("experiment",))
-        experiment = experiment or (runs[i].experiment if runs else None)
-        if experiment is not None and labels != [(experiment,)]:
-            raise DataError(f"{path}: rows of experiment {_show(labels)}, expected {experiment!r} only")
+        expected_experiment = experiment or (runs[i].experiment if runs else None)
+        if expected_experiment is not None and labels != [(expected_experiment,)]:
+            raise DataError(f"{path}: rows of experiment {_show(labels)}, expected {expected_experiment!r} only")
         if runs is not None:
             run = runs[i]
             expected = (run.experiment, run.model, run.method, int(run.seed))
@@ -44,15 +44,18 @@ def read_complete(experiment: str | None, paths, runs=None, cells: dict | None =
             if cells is not None and run.method in cells:
                 missing = sorted(set(_cell_labels(cells[run.method])) - set(frame["split"]))
                 if missing:
-                    raise DataError(f"{path}: no scores for grid cell(s) {missing} of run "
-                                    f"{'/'.join(map(str, expected))}")
+                    raise DataError(
+                        f"{path}: no scores for grid cell(s) {missing} of run {'/'.join(map(str, expected))}"
+                    )
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 
 
 def _labels(frame, columns) -> list[tuple]:
     rows = frame[list(columns)].drop_duplicates()
-    return sorted(tuple(int(v) if c == "seed" else v for c, v in zip(columns, row)) for row in rows.itertuples(index=False))
+    return sorted(
+        tuple(int(v) if c == "seed" else v for c, v in zip(columns, row)) for row in rows.itertuples(index=False)
+    )
 
 
 def _show(labels: list[tuple]) -> str:
@@ -61,6 +64,6 @@ def _show(labels: list[tuple]) -> str:
 
 
 def _cell_labels(cells: Iterable) -> list[str]:
-    from debiaslab.metrics.reward_guided import cell_label
+    from debiaslab.core.store import cell_label
 
     return [cell_label(int(size), float(temperature)) for size, temperature in cells]

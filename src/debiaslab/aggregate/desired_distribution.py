@@ -20,7 +20,7 @@ def bias_rows(scores, splits):
     """Detection rows with `target` and metric `kl` (KL to the target) or `p_male_mean`, for `splits`."""
     import pandas as pd
 
-    from debiaslab.config import ConfigError
+    from debiaslab.core.config import ConfigError
 
     scores = scores[scores["split"].isin(list(splits)) & scores["subset"].isin(CATEGORIES)]
     methods = [m for m in dict.fromkeys(scores["method"]) if m != "base"]
@@ -39,5 +39,8 @@ def bias_rows(scores, splits):
 
 def utility_rows(scores):
     """Every evaluation row of subset "all" (perplexity, not its log: the *_nll_per_token rows are left out)."""
-    return scores[(scores["subset"] == "all") & ~scores["metric"].str.startswith(DETECTION_PREFIXES)
-                  & ~scores["metric"].str.endswith("nll_per_token")]
+    return scores[
+        (scores["subset"] == "all")
+        & ~scores["metric"].str.startswith(DETECTION_PREFIXES)
+        & ~scores["metric"].str.endswith("nll_per_token")
+    ]

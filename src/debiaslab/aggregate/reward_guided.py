@@ -14,15 +14,21 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-RUN_PATH = re.compile(r"(?P<model>[^/]+)/(?P<method>[a-z_]+)/seed~(?P<seed>\d+)/size~(?P<size>\d+)/"
-                      r"temperature~(?P<temperature>[0-9.]+)/adapter/?$")
-CURVE_PANELS = (("loss", "loss"), ("mean_bias", "mean |GenBit avg_bias_ratio|"), ("mean_kl", "mean token KL to base"),
-                ("mean_reward", "mean reward"))
+RUN_PATH = re.compile(
+    r"(?P<model>[^/]+)/(?P<method>[a-z_]+)/seed~(?P<seed>\d+)/size~(?P<size>\d+)/"
+    r"temperature~(?P<temperature>[0-9.]+)/adapter/?$"
+)
+CURVE_PANELS = (
+    ("loss", "loss"),
+    ("mean_bias", "mean |GenBit avg_bias_ratio|"),
+    ("mean_kl", "mean token KL to base"),
+    ("mean_reward", "mean reward"),
+)
 
 
 def cell_frame(scores):
     """Score rows with the grid cell parsed from `split` into size and temperature."""
-    from debiaslab.metrics.reward_guided import parse_cell_label
+    from debiaslab.core.store import parse_cell_label
 
     frame = scores[scores["subset"] == "all"].copy()
     cells = [parse_cell_label(s) for s in frame["split"]]
@@ -31,18 +37,19 @@ def cell_frame(scores):
     return frame
 
 
-def read_curves(adapters) -> "object":
+def read_curves(adapters) -> object:
     """Every run's training_metrics.csv, tagged with model, method, seed, size and temperature from its path."""
     import pandas as pd
 
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     frames = []
     for adapter in adapters:
         m = RUN_PATH.search(str(Path(adapter).as_posix()))
         if not m:
-            raise DataError(f"{adapter}: not a reward_guided adapter path "
-                            "(<model>/<method>/seed~S/size~N/temperature~T/adapter)")
+            raise DataError(
+                f"{adapter}: not a reward_guided adapter path (<model>/<method>/seed~S/size~N/temperature~T/adapter)"
+            )
         path = Path(adapter) / "training_metrics.csv"
         if not path.is_file():
             raise DataError(f"{path}: file not found")
@@ -55,12 +62,10 @@ def read_curves(adapters) -> "object":
 
 def write_curves(adapters, png_out, csv_out) -> dict:
     """Stage entry: all training curves as one CSV, and the figure (one line per cell, mean over seeds)."""
-    import matplotlib
+    from debiaslab.aggregate.plotting import pyplot, save
+    from debiaslab.core.io import write_text
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from debiaslab.io import atomic_path, write_text
+    plt = pyplot()
 
     curves = read_curves(adapters)
     write_text(csv_out, curves.to_csv(index=False, float_format="%.6g"))
@@ -71,15 +76,22 @@ def write_curves(adapters, png_out, csv_out) -> dict:
         stats = part.groupby("step")
         for ax, (column, title) in zip(axes, CURVE_PANELS):
             mean = stats[column].mean()
-            line, = ax.plot(mean.index, mean.values, label=label, lw=1.5)
-            ax.fill_between(mean.index, stats[column].min().values, stats[column].max().values,
-                            color=line.get_color(), alpha=0.15, lw=0)
+            (line,) = ax.plot(mean.index, mean.values, label=label, lw=1.5)
+            ax.fill_between(
+                mean.index,
+                stats[column].min().values,
+                stats[column].max().values,
+                color=line.get_color(),
+                alpha=0.15,
+                lw=0,
+            )
             ax.set_title(title, fontsize=10)
             ax.set_xlabel("step")
     axes[0].legend(fontsize=7, loc="best")
     fig.suptitle("reward_guided training curves (mean over seeds, band = min–max)", fontsize=10)
-    with atomic_path(png_out) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
+    save(fig, png_out, dpi=120)
     plt.close(fig)
-    return {"runs": int(curves.groupby(["model", "method", "seed", "size", "temperature"]).ngroups),
-            "rows": len(curves)}
+    return {
+        "runs": int(curves.groupby(["model", "method", "seed", "size", "temperature"]).ngroups),
+        "rows": len(curves),
+    }

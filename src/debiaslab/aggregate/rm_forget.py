@@ -12,7 +12,7 @@ FIGURE_METRICS = ("rmbench_hard", "rmbench_normal", "rmbench_easy", "rmbench_mea
 
 def curve_scores(scores):
     """Score rows with λ as a numeric `lambda` column (sorted by λ) and subset `all`."""
-    from debiaslab.metrics.rm_sweep import parse_lambda
+    from debiaslab.core.store import parse_lambda
 
     frame = scores[(scores["experiment"] == "rm_forget") & scores["subset"].str.startswith("lambda=")].copy()
     frame["lambda"] = frame["subset"].map(parse_lambda)
@@ -20,19 +20,13 @@ def curve_scores(scores):
     return frame.sort_values(["lambda"], kind="stable").reset_index(drop=True)
 
 
-def write_curve_figure(scores, settings: dict, png_out, pdf_out) -> None:
+def write_curve_figure(scores, spec, png_out, pdf_out) -> None:
     """One panel per (model, method): RM-Bench accuracies and the mode's own pair accuracy against λ; band = the
-    rm_forget table's interval (figures.figure_caption)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from debiaslab.aggregate.specs import table_spec
+    rm_forget table's interval (figures.figure_caption). `spec`: the rm_forget table's TableSpec (its section)."""
+    from debiaslab.aggregate.plotting import pyplot, save
     from debiaslab.aggregate.tables import shown_interval_name, summary, with_shown_interval
-    from debiaslab.io import atomic_path
 
-    spec = table_spec("rm_forget", settings).sections[0]
+    plt = pyplot()
     long = with_shown_interval(summary(scores, spec))
     panels = list(dict.fromkeys(zip(long["model"], long["method"])))
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), sharey=True, squeeze=False)
@@ -44,8 +38,14 @@ def write_curve_figure(scores, settings: dict, png_out, pdf_out) -> None:
             if line.empty:
                 continue
             label = spec.metrics[metric]
-            drawn, = ax.plot(line["lambda"], line["mean"], "--" if metric == own else "-", marker="o", markersize=3,
-                             label="pair accuracy of this mode" if metric == own else label.replace(" %", ""))
+            (drawn,) = ax.plot(
+                line["lambda"],
+                line["mean"],
+                "--" if metric == own else "-",
+                marker="o",
+                markersize=3,
+                label="pair accuracy of this mode" if metric == own else label.replace(" %", ""),
+            )
             ax.fill_between(line["lambda"], line["low"], line["high"], alpha=0.15, color=drawn.get_color(), lw=0)
         ax.axvline(0.0, color="grey", linewidth=0.8, linestyle=":")
         ax.set_title(f"{model} − λ·{method}", fontsize=9)
@@ -55,8 +55,5 @@ def write_curve_figure(scores, settings: dict, png_out, pdf_out) -> None:
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
-    for out, fmt in ((png_out, "png"), (pdf_out, "pdf")):
-        with atomic_path(out) as tmp:
-            # no timestamps in the metadata: the same scores give the same bytes
-            fig.savefig(tmp, format=fmt, dpi=150, metadata={"Software": None} if fmt == "png" else {"CreationDate": None})
+    save(fig, png_out, pdf_out)
     plt.close(fig)

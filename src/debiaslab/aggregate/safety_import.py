@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from debiaslab.io import DataError
+from debiaslab.core.io import DataError
 
 FILE_NAME = re.compile(r"^(?P<method>[A-Za-z0-9-]+?)(?:_model)?_(?P<bias>[A-Za-z_]+?)_responses?_scores\.json$")
 METHOD_ALIASES = {"instruct": "base"}
@@ -30,11 +30,11 @@ def _score(value, where: str) -> float:
     return float(value)
 
 
-def read_published(folder) -> "object":
+def read_published(folder) -> object:
     """All records of a folder of published files: columns method, bias_type, prompt, response, both scores."""
     import pandas as pd
 
-    from debiaslab.io import read_json
+    from debiaslab.core.io import read_json
     from debiaslab.metrics.response_scores import BIAS_KEY, RM_KEY
 
     folder = Path(folder)
@@ -54,9 +54,16 @@ def read_published(folder) -> "object":
             where = f"{path}: record {i}"
             if not isinstance(record, dict) or {RM_KEY, BIAS_KEY} - set(record):
                 raise DataError(f"{where}: expected an object with {RM_KEY!r} and {BIAS_KEY!r}")
-            rows.append({"method": method, "bias_type": match["bias"], "prompt": record.get("prompt"),
-                         "response": record.get("response"), RM_KEY: _score(record[RM_KEY], f"{where} {RM_KEY}"),
-                         BIAS_KEY: _score(record[BIAS_KEY], f"{where} {BIAS_KEY}")})
+            rows.append(
+                {
+                    "method": method,
+                    "bias_type": match["bias"],
+                    "prompt": record.get("prompt"),
+                    "response": record.get("response"),
+                    RM_KEY: _score(record[RM_KEY], f"{where} {RM_KEY}"),
+                    BIAS_KEY: _score(record[BIAS_KEY], f"{where} {BIAS_KEY}"),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -65,14 +72,16 @@ def import_table(folder, model: str, seed: int, settings: dict, csv_out, md_out,
     import pandas as pd
 
     from debiaslab.aggregate.specs import table_spec
-    from debiaslab.aggregate.store import RunId, score_rows, write_scores
     from debiaslab.aggregate.tables import write_table
+    from debiaslab.core.store import RunId, score_rows, write_scores
     from debiaslab.metrics.response_scores import summarize
 
     records = read_published(folder)
     provenance = {"imported_from": str(folder)}
-    frames = [score_rows(RunId("safety", model, method, seed), summarize(part, seed), provenance)
-              for method, part in records.groupby("method", sort=False)]
+    frames = [
+        score_rows(RunId("safety", model, method, seed), summarize(part, seed), provenance)
+        for method, part in records.groupby("method", sort=False)
+    ]
     scores = pd.concat(frames, ignore_index=True)
     if scores_out:
         write_scores(scores_out, scores)

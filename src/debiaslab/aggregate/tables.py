@@ -19,10 +19,10 @@ Experiment-specific reshaping (a grid cell or λ as row keys) is the spec's `pre
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
-from debiaslab.metrics.statistics import LEVEL, NAN, NO_REPLICATES, RESAMPLES
+from debiaslab.core.statistics import LEVEL, NAN, NO_REPLICATES, RESAMPLES
 
 SPLIT_ORDER = ("train", "heldout", "valid", "validation", "test")
 KEY_LABELS = {"size": "n", "temperature": "T", "lambda": "λ", "subset": "category"}
@@ -67,6 +67,7 @@ class Table:
 
 # --- statistics ---------------------------------------------------------------------------------------
 
+
 def cells(scores, spec: TableSpec):
     """The store rows a section shows: columns row keys, metric, seed, value, n, replicates."""
     frame = scores[scores["experiment"] == spec.experiment]
@@ -99,7 +100,7 @@ def _is_baseline(spec: TableSpec, key: dict) -> bool:
 
 def _item_interval(spec: TableSpec, metric: str, seeds: dict):
     """(low, high, method) over items for one cell."""
-    from debiaslab.metrics.statistics import percentile_interval, stratified_replicates, wilson_interval
+    from debiaslab.core.statistics import percentile_interval, stratified_replicates, wilson_interval
 
     if metric in spec.proportions:
         k = sum(round(v * n) for v, n, _ in seeds.values())
@@ -116,8 +117,16 @@ def _comparison(spec: TableSpec, metric: str, seeds: dict, base: dict, bounds) -
     """Δ to the baseline: paired by seed (or every seed vs a baseline scored once)."""
     import numpy as np
 
-    from debiaslab.metrics.statistics import (N_BELOW_2, clip_interval, cmh_test, paired_difference,
-                                              percentile_interval, strata_from_rates, stratified_cohens_d, t_interval)
+    from debiaslab.core.statistics import (
+        N_BELOW_2,
+        clip_interval,
+        cmh_test,
+        paired_difference,
+        percentile_interval,
+        strata_from_rates,
+        stratified_cohens_d,
+        t_interval,
+    )
 
     if spec.baseline_once and len(base) == 1:
         (b,) = base.values()
@@ -142,8 +151,10 @@ def _comparison(spec: TableSpec, metric: str, seeds: dict, base: dict, bounds) -
             rel_reps = np.mean([100.0 * (x - y) / y for x, y in reps], axis=0) if ok else None
         rel_bounds = (-100.0, float("inf")) if bounds is not None and bounds[0] >= 0 else None
         low, high = t_interval(change) if len(change) > 1 else (NAN, NAN)
-        out.update(change=float(np.mean(change)) if change else NAN,
-                   change_std=float(np.std(change, ddof=1)) if len(change) > 1 else NAN)
+        out.update(
+            change=float(np.mean(change)) if change else NAN,
+            change_std=float(np.std(change, ddof=1)) if len(change) > 1 else NAN,
+        )
         out["change_low"], out["change_high"] = clip_interval(low, high, rel_bounds)
         item = percentile_interval(rel_reps) if ok and np.isfinite(rel_reps).all() else (NAN, NAN)
         out["change_item_low"], out["change_item_high"] = clip_interval(*item, rel_bounds)
@@ -157,7 +168,7 @@ def summary(scores, spec: TableSpec):
     import numpy as np
     import pandas as pd
 
-    from debiaslab.metrics.statistics import clip_interval, t_interval
+    from debiaslab.core.statistics import clip_interval, t_interval
 
     frame = cells(scores, spec)
     keys = list(spec.row_keys)
@@ -174,26 +185,62 @@ def summary(scores, spec: TableSpec):
         low, high = clip_interval(*t_interval(values), bounds)
         item_low, item_high, method = _item_interval(spec, metric, seeds)
         item_low, item_high = clip_interval(item_low, item_high, bounds)
-        row = {**key, "metric": metric, "label": _label(spec, metric), "mean": float(np.mean(values)),
-               "std": float(np.std(values, ddof=1)) if len(values) > 1 else NAN, "n_seeds": len(values),
-               "ci_low": low, "ci_high": high, "item_low": item_low, "item_high": item_high, "item_method": method,
-               "baseline": _is_baseline(spec, key), "compared": False}
+        row = {
+            **key,
+            "metric": metric,
+            "label": _label(spec, metric),
+            "mean": float(np.mean(values)),
+            "std": float(np.std(values, ddof=1)) if len(values) > 1 else NAN,
+            "n_seeds": len(values),
+            "ci_low": low,
+            "ci_high": high,
+            "item_low": item_low,
+            "item_high": item_high,
+            "item_method": method,
+            "baseline": _is_baseline(spec, key),
+            "compared": False,
+        }
         if _compared(spec, metric) and not row["baseline"]:
             base_key = tuple(spec.baseline.get(k, key[k]) for k in keys) + (metric,)
             if base_key in per_cell:
                 row.update(_comparison(spec, metric, seeds, per_cell[base_key], bounds), compared=True)
         rows.append(row)
     out = pd.DataFrame(rows)
-    for column in ("diff", "diff_low", "diff_high", "diff_item_low", "diff_item_high", "p", "p_items", "cohens_d",
-                   "change", "change_std", "change_low", "change_high", "change_item_low", "change_item_high"):
+    for column in (
+        "diff",
+        "diff_low",
+        "diff_high",
+        "diff_item_low",
+        "diff_item_high",
+        "p",
+        "p_items",
+        "cohens_d",
+        "change",
+        "change_std",
+        "change_low",
+        "change_high",
+        "change_item_low",
+        "change_item_high",
+    ):
         if column not in out:
             out[column] = NAN
     for column in ("test", "items_test", "d_note"):
         out[column] = out[column].fillna("") if column in out else ""
     if len(out):
         factor = out["metric"].map(lambda m: _factor(spec, m))
-        for column in ("mean", "std", "ci_low", "ci_high", "item_low", "item_high", "diff", "diff_low", "diff_high",
-                       "diff_item_low", "diff_item_high"):
+        for column in (
+            "mean",
+            "std",
+            "ci_low",
+            "ci_high",
+            "item_low",
+            "item_high",
+            "diff",
+            "diff_low",
+            "diff_high",
+            "diff_item_low",
+            "diff_item_high",
+        ):
             out[column] = out[column] * factor
     return _order(out, spec)
 
@@ -202,7 +249,7 @@ def adjust(summaries: list) -> list:
     """Holm's adjustment over all comparisons of a table's sections: paired t-tests one family, CMH tests another."""
     import pandas as pd
 
-    from debiaslab.metrics.statistics import holm
+    from debiaslab.core.statistics import holm
 
     if not summaries:
         return summaries
@@ -212,7 +259,7 @@ def adjust(summaries: list) -> list:
         both[f"{column}_holm"] = holm(both[column].tolist()) if len(both) else []
     out, start = [], 0
     for n in sizes:
-        out.append(both.iloc[start:start + n].reset_index(drop=True))
+        out.append(both.iloc[start : start + n].reset_index(drop=True))
         start += n
     return out
 
@@ -244,18 +291,39 @@ def _order(frame, spec: TableSpec):
 # --- the wide table (CSV) --------------------------------------------------------------------------------
 
 STAT_COLUMNS = {  # long column → wide suffix
-    "mean": "mean", "std": "std", "ci_low": "ci low", "ci_high": "ci high", "item_low": "item ci low",
-    "item_high": "item ci high", "item_method": "item interval",
+    "mean": "mean",
+    "std": "std",
+    "ci_low": "ci low",
+    "ci_high": "ci high",
+    "item_low": "item ci low",
+    "item_high": "item ci high",
+    "item_method": "item interval",
 }
 COMPARISON_COLUMNS = {
-    "diff": "Δ", "diff_low": "Δ ci low", "diff_high": "Δ ci high", "diff_item_low": "Δ item ci low",
-    "diff_item_high": "Δ item ci high", "p": "p", "p_holm": "p Holm", "test": "test",
+    "diff": "Δ",
+    "diff_low": "Δ ci low",
+    "diff_high": "Δ ci high",
+    "diff_item_low": "Δ item ci low",
+    "diff_item_high": "Δ item ci high",
+    "p": "p",
+    "p_holm": "p Holm",
+    "test": "test",
 }
-PROPORTION_COLUMNS = {"p_items": "p items", "p_items_holm": "p items Holm", "items_test": "items test",
-                      "cohens_d": "Cohen's d", "d_note": "d note"}
-CHANGE_COLUMNS = {"change": "change %", "change_std": "change % std", "change_low": "change % ci low",
-                  "change_high": "change % ci high", "change_item_low": "change % item ci low",
-                  "change_item_high": "change % item ci high"}
+PROPORTION_COLUMNS = {
+    "p_items": "p items",
+    "p_items_holm": "p items Holm",
+    "items_test": "items test",
+    "cohens_d": "Cohen's d",
+    "d_note": "d note",
+}
+CHANGE_COLUMNS = {
+    "change": "change %",
+    "change_std": "change % std",
+    "change_low": "change % ci low",
+    "change_high": "change % ci high",
+    "change_item_low": "change % item ci low",
+    "change_item_high": "change % item ci high",
+}
 
 
 def wide_table(long, spec: TableSpec):
@@ -274,8 +342,11 @@ def wide_table(long, spec: TableSpec):
             hit = by_label.get(label)
             columns = dict(STAT_COLUMNS)
             if label in compared:
-                columns |= COMPARISON_COLUMNS | (PROPORTION_COLUMNS if label in proportions else {}) \
+                columns |= (
+                    COMPARISON_COLUMNS
+                    | (PROPORTION_COLUMNS if label in proportions else {})
                     | (CHANGE_COLUMNS if spec.relative_change else {})
+                )
             for column, suffix in columns.items():
                 text = column in ("item_method", "test", "items_test", "d_note")
                 row[f"{label} {suffix}"] = ("" if text else NAN) if hit is None or (column not in hit) else hit[column]
@@ -288,6 +359,7 @@ def wide_table(long, spec: TableSpec):
 
 # --- text: numbers, escaping, captions ---------------------------------------------------------------------
 
+
 def number(x: float, decimals: int, sign: bool = False) -> str:
     """Fixed decimals, or 2 significant digits where fixed decimals would show nothing (a tiny KL or SD)."""
     import math
@@ -296,7 +368,7 @@ def number(x: float, decimals: int, sign: bool = False) -> str:
         return "–"
     if math.isinf(x):
         return ("+" if sign else "") + "∞" if x > 0 else "−∞"
-    small = x != 0 and abs(x) < 0.5 * 10 ** -decimals
+    small = x != 0 and abs(x) < 0.5 * 10**-decimals
     text = f"{x:{'+' if sign else ''}.2g}" if small else f"{x:{'+' if sign else ''}.{decimals}f}"
     return text.replace("-", "−")
 
@@ -338,8 +410,11 @@ def shown_interval_name(long, spec: TableSpec) -> str:
 def interval_words(spec: TableSpec, metric: str | None = None) -> str:
     """In words, the interval `shown_interval` gives for `metric` (or for the spec's metrics in general)."""
     share = metric in spec.proportions if metric is not None else False
-    items = (f"the Wilson score interval of the {spec.items} pooled over seeds" if share else
-             f"the {PCT} bootstrap interval over {spec.items}, {RESAMPLES:,} resamples")
+    items = (
+        f"the Wilson score interval of the {spec.items} pooled over seeds"
+        if share
+        else f"the {PCT} bootstrap interval over {spec.items}, {RESAMPLES:,} resamples"
+    )
     return f"Student-t {PCT} CI of the mean over seeds (with one seed: {items})"
 
 
@@ -349,8 +424,10 @@ def value_cell(row, decimals: int) -> str:
         return "–"
     low, high = shown_interval(row)
     if row["n_seeds"] > 1:
-        return f"{number(row['mean'], decimals)} ± {number(row['std'], decimals)} " \
-               f"{interval_text(low, high, decimals)}".rstrip()
+        return (
+            f"{number(row['mean'], decimals)} ± {number(row['std'], decimals)} "
+            f"{interval_text(low, high, decimals)}".rstrip()
+        )
     shown = interval_text(low, high, decimals)
     return f"{number(row['mean'], decimals)} {shown or '(no interval: ' + row['item_method'] + ')'}"
 
@@ -362,8 +439,11 @@ def diff_cell(row, decimals: int, column: str = "diff") -> str:
     if not row.get("compared") or row[column] != row[column]:
         return "–"
     prefix = "change" if column == "change" else "diff"
-    low, high = (row[f"{prefix}_low"], row[f"{prefix}_high"]) if row["n_pairs"] > 1 else \
-        (row[f"{prefix}_item_low"], row[f"{prefix}_item_high"])
+    low, high = (
+        (row[f"{prefix}_low"], row[f"{prefix}_high"])
+        if row["n_pairs"] > 1
+        else (row[f"{prefix}_item_low"], row[f"{prefix}_item_high"])
+    )
     return f"{number(row[column], decimals, sign=True)} {interval_text(low, high, decimals, sign=True)}".rstrip()
 
 
@@ -389,39 +469,54 @@ def caption(spec: TableSpec, compact: bool = False) -> str:
     items = spec.items
     metrics = list(spec.metrics) if spec.metrics is not None else []
     shares = [_label(spec, m) for m in spec.proportions if m in metrics]
-    boot = (f"the percentile interval of {RESAMPLES:,} bootstrap replicates stratified by seed (each scoring job "
-            f"recomputes the metric on {RESAMPLES:,} seeded resamples of its {items}; replicate b is averaged "
-            "over seeds)")
+    boot = (
+        f"the percentile interval of {RESAMPLES:,} bootstrap replicates stratified by seed (each scoring job "
+        f"recomputes the metric on {RESAMPLES:,} seeded resamples of its {items}; replicate b is averaged "
+        "over seeds)"
+    )
     notes = [spec.caption] if spec.caption else []
-    notes.append(f"Cells: mean ± sample SD over seeds [Student-t {PCT} CI of the mean over seeds]; in rows with "
-                 f"one seed (n seeds = 1): mean [{PCT} interval over {items}].")
+    notes.append(
+        f"Cells: mean ± sample SD over seeds [Student-t {PCT} CI of the mean over seeds]; in rows with "
+        f"one seed (n seeds = 1): mean [{PCT} interval over {items}]."
+    )
     if shares:
-        notes.append(f"Interval over {items}: for {', '.join(shares)} the Wilson score interval of the {items} "
-                     f"pooled over seeds, for every other metric {boot}.")
+        notes.append(
+            f"Interval over {items}: for {', '.join(shares)} the Wilson score interval of the {items} "
+            f"pooled over seeds, for every other metric {boot}."
+        )
     else:
         notes.append(f"Interval over {items}: {boot}.")
     if spec.bounds is not None:
         notes.append("Every interval is cut to its metric's range (a share stays within 0–100 %).")
     if spec.baseline:
-        compared = [_label(spec, m) for m in (spec.compared if spec.compared is not None else metrics)] or ["every metric"]
+        compared = [_label(spec, m) for m in (spec.compared if spec.compared is not None else metrics)] or [
+            "every metric"
+        ]
         keyed = compared if spec.key_metrics is None else [_label(spec, m) for m in spec.key_metrics]
-        notes.append(f"Δ = the row minus {_baseline_text(spec)}, for {', '.join(compared)}. Shown for "
-                     f"{', '.join(keyed)}: Δ [Student-t {PCT} CI over seeds; with one seed the {PCT} "
-                     f"bootstrap interval of Δ over {items}] and p = two-sided paired t-test over seeds, "
-                     "Holm-adjusted over all comparisons of this table (every row but the baseline × every "
-                     "compared metric); “n/a: n < 2” with fewer than two seeds, “n/a: zero variance” when Δ is "
-                     "the same in every seed.")
+        notes.append(
+            f"Δ = the row minus {_baseline_text(spec)}, for {', '.join(compared)}. Shown for "
+            f"{', '.join(keyed)}: Δ [Student-t {PCT} CI over seeds; with one seed the {PCT} "
+            f"bootstrap interval of Δ over {items}] and p = two-sided paired t-test over seeds, "
+            "Holm-adjusted over all comparisons of this table (every row but the baseline × every "
+            "compared metric); “n/a: n < 2” with fewer than two seeds, “n/a: zero variance” when Δ is "
+            "the same in every seed."
+        )
         tested_shares = [s for s in shares if s in compared]
         if tested_shares:
-            notes.append(f"For {', '.join(tested_shares)}: p items = Cochran–Mantel–Haenszel test of the 0/1 {items} "
-                         "stratified by seed (with one seed: the Mann–Whitney U test's normal approximation), "
-                         "Holm-adjusted over all CMH tests of this table; d = Cohen's d of the 0/1 "
-                         f"{items} with the SD pooled within seeds (“n/a: zero variance” when every item is alike).")
+            notes.append(
+                f"For {', '.join(tested_shares)}: p items = Cochran–Mantel–Haenszel test of the 0/1 {items} "
+                "stratified by seed (with one seed: the Mann–Whitney U test's normal approximation), "
+                "Holm-adjusted over all CMH tests of this table; d = Cohen's d of the 0/1 "
+                f"{items} with the SD pooled within seeds (“n/a: zero variance” when every item is alike)."
+            )
         if spec.relative_change:
-            notes.append(f"Change % = 100 · Δ / baseline, per seed [Student-t {PCT} CI over seeds; with one "
-                         f"seed the bootstrap interval over {items}].")
-    notes.append("The CSV has every metric with both intervals, Δ with both intervals and every p-value, raw and "
-                 "Holm-adjusted.")
+            notes.append(
+                f"Change % = 100 · Δ / baseline, per seed [Student-t {PCT} CI over seeds; with one "
+                f"seed the bootstrap interval over {items}]."
+            )
+    notes.append(
+        "The CSV has every metric with both intervals, Δ with both intervals and every p-value, raw and Holm-adjusted."
+    )
     return " ".join(notes)
 
 
@@ -430,11 +525,14 @@ def _compact_caption(spec: TableSpec) -> str:
     shares = [m for m in spec.proportions if m in metrics]
     items = f"{'Wilson (shares) or ' if shares else ''}{RESAMPLES:,}-replicate bootstrap stratified by seed"
     notes = [spec.caption] if spec.caption else []
-    notes.append(f"Mean ± SD over seeds [Student-t {PCT} CI]; one seed: mean [{PCT} interval over {spec.items}: "
-                 f"{items}].")
+    notes.append(
+        f"Mean ± SD over seeds [Student-t {PCT} CI]; one seed: mean [{PCT} interval over {spec.items}: {items}]."
+    )
     if spec.baseline:
-        notes.append(f"Δ = row − {_baseline_text(spec)} [as above]; p: two-sided paired t-test over seeds, "
-                     "Holm-adjusted over the table's comparisons; n/a: fewer than 2 seeds or zero variance.")
+        notes.append(
+            f"Δ = row − {_baseline_text(spec)} [as above]; p: two-sided paired t-test over seeds, "
+            "Holm-adjusted over the table's comparisons; n/a: fewer than 2 seeds or zero variance."
+        )
         if spec.relative_change:
             notes.append("Change % = 100 · Δ / baseline.")
     if spec.bounds is not None:
@@ -450,17 +548,52 @@ def markdown_escape(text: str) -> str:
     """Cell or caption text as literal Markdown: a `|` no longer splits a table cell, `*`/`_` start no emphasis,
     a backtick no code span, and `<` no HTML tag."""
     text = str(text)
-    return "".join("\\" + c if c in MARKDOWN_SPECIAL or (c == "<" and text[i + 1:i + 2].strip()) else c
-                   for i, c in enumerate(text))
+    return "".join(
+        "\\" + c if c in MARKDOWN_SPECIAL or (c == "<" and text[i + 1 : i + 2].strip()) else c
+        for i, c in enumerate(text)
+    )
 
 
 LATEX = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
-    "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "|": r"\textbar{}", "<": r"\textless{}",
-    ">": r"\textgreater{}", "±": r"$\pm$", "Δ": r"$\Delta$", "λ": r"$\lambda$", "‖": r"$\Vert$", "−": r"$-$",
-    "–": "--", "—": "---", "·": r"$\cdot$", "∞": r"$\infty$", "≥": r"$\geq$", "≤": r"$\leq$", "×": r"$\times$",
-    "≈": r"$\approx$", "→": r"$\rightarrow$", "“": "``", "”": "''", "’": "'", "‘": "`", "é": r"\'e", "ö": r'\"o',
-    "²": r"$^2$", "µ": r"$\mu$", "μ": r"$\mu$", "α": r"$\alpha$", "β": r"$\beta$", "γ": r"$\gamma$",
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "|": r"\textbar{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "±": r"$\pm$",
+    "Δ": r"$\Delta$",
+    "λ": r"$\lambda$",
+    "‖": r"$\Vert$",
+    "−": r"$-$",
+    "–": "--",
+    "—": "---",
+    "·": r"$\cdot$",
+    "∞": r"$\infty$",
+    "≥": r"$\geq$",
+    "≤": r"$\leq$",
+    "×": r"$\times$",
+    "≈": r"$\approx$",
+    "→": r"$\rightarrow$",
+    "“": "``",
+    "”": "''",
+    "’": "'",
+    "‘": "`",
+    "é": r"\'e",
+    "ö": r"\"o",
+    "²": r"$^2$",
+    "µ": r"$\mu$",
+    "μ": r"$\mu$",
+    "α": r"$\alpha$",
+    "β": r"$\beta$",
+    "γ": r"$\gamma$",
 }
 
 
@@ -471,6 +604,7 @@ def latex_escape(text: str) -> str:
 
 
 # --- rendering -----------------------------------------------------------------------------------------------
+
 
 def _columns(long, spec: TableSpec, keys: list[str], shown, deltas, full: bool):
     """(header, cell functions) of the headline columns: row keys, `shown` metrics, Δ / change % / p of the
@@ -486,7 +620,7 @@ def _columns(long, spec: TableSpec, keys: list[str], shown, deltas, full: bool):
     def unless_baseline(m, text):
         return lambda rows: "" if m not in rows or rows[m]["baseline"] else text(rows[m])
 
-    for m in (metrics if deltas is None else deltas):
+    for m in metrics if deltas is None else deltas:
         if m not in present or m not in compared:
             continue
         label = _label(spec, m)
@@ -499,9 +633,12 @@ def _columns(long, spec: TableSpec, keys: list[str], shown, deltas, full: bool):
         columns += [unless_baseline(m, lambda r: p_text(r["p_holm"], r["test"]))]
         if full and m in spec.proportions:
             header += [f"p items {label}", f"d {label}"]
-            columns += [unless_baseline(m, lambda r: p_text(r["p_items_holm"], r["items_test"])),
-                        unless_baseline(m, lambda r: number(r["cohens_d"], 2) if r["cohens_d"] == r["cohens_d"]
-                                        else r["d_note"] or "–")]
+            columns += [
+                unless_baseline(m, lambda r: p_text(r["p_items_holm"], r["items_test"])),
+                unless_baseline(
+                    m, lambda r: number(r["cohens_d"], 2) if r["cohens_d"] == r["cohens_d"] else r["d_note"] or "–"
+                ),
+            ]
     header.append("n seeds")
     columns.append(lambda rows: str(max(r["n_seeds"] for r in rows.values())))
     return header, columns
@@ -528,8 +665,12 @@ def markdown(table: Table, longs: list) -> str:
     blocks = []
     for spec, long in zip(table.sections, longs):
         header, body = _grid(long, spec, list(spec.row_keys), spec.headline, spec.key_metrics, full=True)
-        lines = [markdown_escape(caption(spec)), "",
-                 "| " + " | ".join(markdown_escape(h) for h in header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+        lines = [
+            markdown_escape(caption(spec)),
+            "",
+            "| " + " | ".join(markdown_escape(h) for h in header) + " |",
+            "|" + "|".join("---" for _ in header) + "|",
+        ]
         lines += ["| " + " | ".join(markdown_escape(c) for c in cells) + " |" for cells in body]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
@@ -541,7 +682,7 @@ def _latex_lines(text: str, header: bool = False) -> str:
     if header and len(text) > 6 and " " in text:
         spaces = [i for i, c in enumerate(text) if c == " "]
         cut = min(spaces, key=lambda i: abs(i - len(text) / 2))
-        parts = [text[:cut], text[cut + 1:]]
+        parts = [text[:cut], text[cut + 1 :]]
     elif text.startswith("n/a: "):
         parts = ["n/a:", text[5:]]
     elif " [" in text:
@@ -550,8 +691,11 @@ def _latex_lines(text: str, header: bool = False) -> str:
     else:
         return latex_escape(text)
     align = "c" if header else "r"
-    return rf"\begin{{tabular}}[{'b' if header else 't'}]{{@{{}}{align}@{{}}}}" + r"\\{}".join(
-        latex_escape(part) for part in parts) + r"\end{tabular}"
+    return (
+        rf"\begin{{tabular}}[{'b' if header else 't'}]{{@{{}}{align}@{{}}}}"
+        + r"\\{}".join(latex_escape(part) for part in parts)
+        + r"\end{tabular}"
+    )
 
 
 def latex(table: Table, longs: list) -> str:
@@ -562,23 +706,38 @@ def latex(table: Table, longs: list) -> str:
     out = []
     for spec, long in zip(table.sections, longs):
         keys = [k for k in spec.row_keys if long[k].nunique() > 1] or list(spec.row_keys[:1])
-        fixed = [f"{KEY_LABELS.get(k, k)}: {_key_text(k, long[k].iloc[0])}" for k in spec.row_keys
-                 if k not in keys and len(long)]
+        fixed = [
+            f"{KEY_LABELS.get(k, k)}: {_key_text(k, long[k].iloc[0])}"
+            for k in spec.row_keys
+            if k not in keys and len(long)
+        ]
         deltas = spec.paper_delta if spec.paper_delta is not None else spec.key_metrics
         header, body = _grid(long, spec, keys, spec.paper or spec.headline, deltas, full=False)
         text = caption(spec, compact=True) + (f" Same for every row: {'; '.join(fixed)}." if fixed else "")
         n_keys = len(keys) + (spec.metrics is None)
-        lines = [r"\begin{table}[t]", r"\centering", r"\footnotesize", r"\setlength{\tabcolsep}{3pt}",
-                 r"\ifdefined\debiaslabtable\else\newsavebox{\debiaslabtable}\fi",
-                 r"\sbox{\debiaslabtable}{\begin{tabular}{" + "l" * n_keys + "r" * (len(header) - n_keys) + "}",
-                 r"\toprule", " & ".join(_latex_lines(h, header=True) for h in header) + r" \\", r"\midrule"]
+        lines = [
+            r"\begin{table}[t]",
+            r"\centering",
+            r"\footnotesize",
+            r"\setlength{\tabcolsep}{3pt}",
+            r"\ifdefined\debiaslabtable\else\newsavebox{\debiaslabtable}\fi",
+            r"\sbox{\debiaslabtable}{\begin{tabular}{" + "l" * n_keys + "r" * (len(header) - n_keys) + "}",
+            r"\toprule",
+            " & ".join(_latex_lines(h, header=True) for h in header) + r" \\",
+            r"\midrule",
+        ]
         lines += [" & ".join(_latex_lines(c) for c in cells) + r" \\" for cells in body]
         label = spec.experiment + (f"_{spec.name}" if spec.name else "")
         # never wider than the text: shrunk to \linewidth only if it would overflow
-        lines += [r"\bottomrule", r"\end{tabular}}",
-                  r"\ifdim\wd\debiaslabtable>\linewidth\resizebox{\linewidth}{!}{\usebox{\debiaslabtable}}"
-                  r"\else\usebox{\debiaslabtable}\fi",
-                  rf"\caption{{{latex_escape(text)}}}", rf"\label{{tab:{label}}}", r"\end{table}"]
+        lines += [
+            r"\bottomrule",
+            r"\end{tabular}}",
+            r"\ifdim\wd\debiaslabtable>\linewidth\resizebox{\linewidth}{!}{\usebox{\debiaslabtable}}"
+            r"\else\usebox{\debiaslabtable}\fi",
+            rf"\caption{{{latex_escape(text)}}}",
+            rf"\label{{tab:{label}}}",
+            r"\end{table}",
+        ]
         out.append("\n".join(lines))
     return "\n\n".join(out) + "\n"
 
@@ -602,7 +761,7 @@ def csv_text(table: Table, longs: list) -> str:
 
 def write_table(scores, table: Table, csv_path, md_path, tex_path=None) -> str:
     """Write the CSV, Markdown and (optionally) LaTeX of a table; returns the Markdown."""
-    from debiaslab.io import write_text
+    from debiaslab.core.io import write_text
 
     longs = build(scores, table)
     write_text(csv_path, csv_text(table, longs))
@@ -611,4 +770,3 @@ def write_table(scores, table: Table, csv_path, md_path, tex_path=None) -> str:
     if tex_path:
         write_text(tex_path, latex(table, longs))
     return text
-

@@ -113,7 +113,7 @@ def _wrong_operation(expr: str, value: float) -> tuple[str, float] | None:
         return None
     right = expr[i]
     for op in (SWAP[right],) + tuple(o for o in ORDER if o not in (right, SWAP[right])):
-        new_expr = expr[:i] + op + expr[i + 1:]
+        new_expr = expr[:i] + op + expr[i + 1 :]
         new_value = _evaluate(new_expr)
         if new_value is not None and new_value >= 0 and float(new_value).is_integer() and new_value != value:
             return new_expr, new_value
@@ -142,17 +142,22 @@ def make_incorrect(solution: Solution, rng: random.Random) -> tuple[Solution, st
                 continue
             new_expr, new_value = wrong
             new_result = _format(new_value)
-            before, after = line[: m.start()], line[m.end():]
+            before, after = line[: m.start()], line[m.end() :]
             # the prose's copy of the expression (last occurrence before the annotation)
             visible = list(_visible_expression(expr).finditer(before))
             if visible:
                 v = visible[-1]
                 text = v.group(0)
                 j = _last_operator(text)
-                text = text[:j] + new_expr[_last_operator(new_expr)] + text[j + 1:] if j is not None else text
-                before = before[: v.start()] + text + before[v.end():]
+                text = text[:j] + new_expr[_last_operator(new_expr)] + text[j + 1 :] if j is not None else text
+                before = before[: v.start()] + text + before[v.end() :]
             # the result as the prose states it right after the annotation
-            after = re.sub(r"^\s*" + re.escape(result.strip()), lambda x: x.group(0).replace(result.strip(), new_result), after, count=1)
+            after = re.sub(
+                r"^\s*" + re.escape(result.strip()),
+                lambda x: x.group(0).replace(result.strip(), new_result),  # noqa: B023 - re.sub calls it at once
+                after,
+                count=1,
+            )
             lines = list(solution.lines)
             lines[li] = f"{before}<<{new_expr}={new_result}>>{after}"
             # later lines that repeat the old result now repeat the wrong one
@@ -180,7 +185,9 @@ def render(solution: Solution, style: str) -> str:
     """One response in `style` (annotations removed; markdown only in `detailed_markdown`)."""
     steps = [strip_annotations(line) for line in solution.lines]
     if style == "concise":
-        equations = [f"{m.group(1).strip()} = {m.group(2).strip()}" for line in solution.lines for m in ANNOTATION.finditer(line)]
+        equations = [
+            f"{m.group(1).strip()} = {m.group(2).strip()}" for line in solution.lines for m in ANNOTATION.finditer(line)
+        ]
         return (", ".join(equations) + ". " if equations else "") + f"The answer is {solution.final}."
     if style == "detailed_plain":
         return "Let's solve this step by step.\n" + "\n".join(steps) + f"\nSo the answer is {solution.final}."
@@ -197,6 +204,13 @@ def variants(question: str, answer: str, rng: random.Random) -> list[dict]:
     rows = []
     for correct, solution in ((True, right), (False, wrong)):
         for style in STYLES:
-            rows.append({"style": style, "correct": correct, "final": solution.final, "response": render(solution, style),
-                         "perturbation": "" if correct else how})
+            rows.append(
+                {
+                    "style": style,
+                    "correct": correct,
+                    "final": solution.final,
+                    "response": render(solution, style),
+                    "perturbation": "" if correct else how,
+                }
+            )
     return rows

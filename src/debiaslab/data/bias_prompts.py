@@ -1,4 +1,4 @@
-"""Bias prompt sets: rows of a biased-statement corpus flagged with one bias type (SOURCES.md §1).
+"""Bias prompt sets: rows of a biased-statement corpus flagged with one bias type (docs/experiments/safety.md#data).
 
 At scale `ethical-spectacle/biased-corpus`: one text column (`biased_text`) and one
 0/1 column per bias type (`gender`, `racial`, ...). Per bias type, the rows whose
@@ -9,7 +9,7 @@ job per method × seed answers them all.
 
 from __future__ import annotations
 
-from debiaslab.io import DataError
+from debiaslab.core.io import DataError
 
 
 def flagged(value) -> bool:
@@ -17,8 +17,9 @@ def flagged(value) -> bool:
     return str(value).strip().lower() in {"1", "1.0", "true"}
 
 
-def select_prompts(texts: list[str], flags: dict[str, list], bias_types, per_bias_type: int, seed: int,
-                   where: str) -> list[dict]:
+def select_prompts(
+    texts: list[str], flags: dict[str, list], bias_types, per_bias_type: int, seed: int, where: str
+) -> list[dict]:
     """Sample `per_bias_type` flagged texts per bias type; one rng, drawn in `bias_types` order."""
     import numpy as np
 
@@ -39,9 +40,9 @@ def write_prompts(settings: dict, out) -> dict:
     """Stage entry: the prompt table (bias_type, sample, row, prompt) for every bias type in settings."""
     import pandas as pd
 
-    from debiaslab.config import ConfigError
-    from debiaslab.data.hub import load
-    from debiaslab.io import write_parquet
+    from debiaslab.core.config import ConfigError
+    from debiaslab.core.io import write_parquet
+    from debiaslab.hub.datasets import load
 
     bias_types = settings.get("bias_types")
     if not bias_types:

@@ -1,4 +1,5 @@
-"""The `desired_distribution` study's occupations, templates and gendered words (SOURCES.md §4).
+"""The `desired_distribution` study's occupations, templates and gendered words
+(docs/experiments/desired_distribution.md#data).
 
 The tables ship with the package (`resources/desired_distribution/`, provenance in its
 README): 225 occupations with the BLS 2024 share of women, the paper's 146/34/45
@@ -59,7 +60,7 @@ class GenderedWord:
 
 
 def _read_tsv(path: Path, required: tuple[str, ...]) -> list[dict]:
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     if not path.is_file():
         raise DataError(f"{path}: file not found")
@@ -73,7 +74,7 @@ def _read_tsv(path: Path, required: tuple[str, ...]) -> list[dict]:
 
 def read_professions(split: str, root: str | Path | None = None) -> list[Profession]:
     """The occupations of one split (`train`, `valid`, `test`) or `all` (profession_dist.tsv)."""
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     root = Path(root) if root else resources_dir()
     path = root / ("profession_dist.tsv" if split == "all" else f"professions_{split}.tsv")
@@ -132,7 +133,12 @@ class Filled:
 
 def fill(template: str, word: GenderedWord, profession: str) -> Filled:
     """Fill one template; record where the attribute and the occupation sit."""
-    values = {"DET": word.determiner, "AAA": word.attribute, "ARTICLE": indefinite_article(profession), "TTT": profession}
+    values = {
+        "DET": word.determiner,
+        "AAA": word.attribute,
+        "ARTICLE": indefinite_article(profession),
+        "TTT": profession,
+    }
     out, spans, pos = [], {}, 0
     for i, piece in enumerate(PLACEHOLDER.split(template)):
         text = values[piece] if i % 2 else piece  # odd pieces are the captured placeholder names
@@ -147,8 +153,22 @@ def fill(template: str, word: GenderedWord, profession: str) -> Filled:
     return Filled("".join(out), spans["AAA"], spans["TTT"])
 
 
-SENTENCE_COLUMNS = ("split", "template_id", "profession", "prof_gender", "female_dist", "male_dist", "gender",
-                    "phrase", "attribute", "sentence", "attr_start", "attr_end", "prof_start", "prof_end")
+SENTENCE_COLUMNS = (
+    "split",
+    "template_id",
+    "profession",
+    "prof_gender",
+    "female_dist",
+    "male_dist",
+    "gender",
+    "phrase",
+    "attribute",
+    "sentence",
+    "attr_start",
+    "attr_end",
+    "prof_start",
+    "prof_end",
+)
 
 
 def sentence_rows(splits=SPLITS, root: str | Path | None = None) -> list[dict]:
@@ -165,14 +185,24 @@ def sentence_rows(splits=SPLITS, root: str | Path | None = None) -> list[dict]:
             for template_id, template in templates.items():
                 for word in words:
                     filled = fill(template, word, prof.name)
-                    rows.append({
-                        "split": split, "template_id": template_id, "profession": prof.name,
-                        "prof_gender": prof.prof_gender, "female_dist": prof.female_dist, "male_dist": prof.male_dist,
-                        "gender": word.gender, "phrase": word.phrase, "attribute": word.attribute,
-                        "sentence": filled.sentence,
-                        "attr_start": filled.attribute_span[0], "attr_end": filled.attribute_span[1],
-                        "prof_start": filled.profession_span[0], "prof_end": filled.profession_span[1],
-                    })
+                    rows.append(
+                        {
+                            "split": split,
+                            "template_id": template_id,
+                            "profession": prof.name,
+                            "prof_gender": prof.prof_gender,
+                            "female_dist": prof.female_dist,
+                            "male_dist": prof.male_dist,
+                            "gender": word.gender,
+                            "phrase": word.phrase,
+                            "attribute": word.attribute,
+                            "sentence": filled.sentence,
+                            "attr_start": filled.attribute_span[0],
+                            "attr_end": filled.attribute_span[1],
+                            "prof_start": filled.profession_span[0],
+                            "prof_end": filled.profession_span[1],
+                        }
+                    )
     return rows
 
 
@@ -197,7 +227,7 @@ def write_sentences(settings: dict, out) -> dict:
     optionally a per-category sample of each split's occupations (`per_category`, `seed`)."""
     import pandas as pd
 
-    from debiaslab.io import write_parquet
+    from debiaslab.core.io import write_parquet
 
     rows = sentence_rows(root=settings.get("path"))
     frame = pd.DataFrame(rows, columns=list(SENTENCE_COLUMNS))
@@ -209,7 +239,7 @@ def write_sentences(settings: dict, out) -> dict:
 
 def read_sentences(path, split: str | None = None):
     """The sentence table (optionally one split), checked for the columns scorers rely on."""
-    from debiaslab.io import read_parquet
+    from debiaslab.core.io import read_parquet
 
     frame = read_parquet(path, required=list(SENTENCE_COLUMNS))
     if split is not None:

@@ -1,4 +1,5 @@
-"""GSM8K-format problems → styled answers, preference pairs per mode and RM-Bench items (SOURCES.md §5).
+"""GSM8K-format problems → styled answers, preference pairs per mode and RM-Bench items
+(docs/experiments/rm_forget.md#data).
 
 Problems come from any GSM8K-format set (`question`, `answer` ending in `#### N`) read with
 `datasets.load_dataset`: `openai/gsm8k` at scale, the testbed's generated problems in the
@@ -13,8 +14,8 @@ incorrect ones as `rejected`, each list in style order. Programmatic and seeded.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from debiaslab.data.answer_styles import MARKDOWN, PLAIN_STYLES, STYLES, AnswerError, Variant, variants
 
@@ -35,7 +36,7 @@ def pairs(responses_by_variant: dict[Variant, str], mode: str) -> list[tuple[Var
 
 def load_problems(path: str, name: str | None, split: str, limit: int | None, seed: int):
     """A GSM8K-format split via `datasets.load_dataset` (Hub name or Hub-format folder), shuffled, first `limit`."""
-    from debiaslab.data.hub import load_split
+    from debiaslab.hub.datasets import load_split
 
     frame = load_split(path, name, split, required=("question", "answer"))
     questions, answers = frame["question"].tolist(), frame["answer"].tolist()
@@ -63,7 +64,7 @@ class StyleDataSettings:
 
 def build_rows(problems: Iterable[tuple[int, str, str]], split: str, seed: int) -> list[dict]:
     """Six response rows per question; a bad answer names its dataset row."""
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     rows = []
     for index, question, answer in problems:
@@ -88,9 +89,19 @@ def pair_table(rows: list[dict]):
     for mode in PAIR_MODES:
         for qid, q in by_question.items():
             for (cs, cc), (rs, rc) in pairs(q["responses"], mode):
-                out.append({"mode": mode, "question_id": qid, "prompt": q["prompt"],
-                            "chosen": q["responses"][(cs, cc)], "rejected": q["responses"][(rs, rc)],
-                            "chosen_style": cs, "chosen_correct": cc, "rejected_style": rs, "rejected_correct": rc})
+                out.append(
+                    {
+                        "mode": mode,
+                        "question_id": qid,
+                        "prompt": q["prompt"],
+                        "chosen": q["responses"][(cs, cc)],
+                        "rejected": q["responses"][(rs, rc)],
+                        "chosen_style": cs,
+                        "chosen_correct": cc,
+                        "rejected_style": rs,
+                        "rejected_correct": rc,
+                    }
+                )
     return pd.DataFrame(out)
 
 
@@ -100,25 +111,32 @@ def item_table(rows: list[dict]):
 
     items: dict[str, dict] = {}
     for row in rows:
-        item = items.setdefault(row["question_id"], {"id": row["question_id"], "prompt": row["prompt"],
-                                                     "chosen": [None] * 3, "rejected": [None] * 3})
+        item = items.setdefault(
+            row["question_id"],
+            {"id": row["question_id"], "prompt": row["prompt"], "chosen": [None] * 3, "rejected": [None] * 3},
+        )
         item["chosen" if row["correct"] else "rejected"][STYLES.index(row["style"])] = row["response"]
     return pd.DataFrame(list(items.values()))
 
 
 def write_style_data(settings: dict, pairs_out, items_out) -> dict:
     """Stage entry: training pairs (every mode) from the train split, RM-Bench items from the eval split."""
-    from debiaslab.config import ConfigError, build
-    from debiaslab.io import write_parquet
+    from debiaslab.core.config import ConfigError, build
+    from debiaslab.core.io import write_parquet
 
     s = build(StyleDataSettings, settings, "rm_forget.data")
     d = s.dataset
     if d.train_split == d.eval_split:
-        raise ConfigError("rm_forget.data.dataset: train_split and eval_split must differ (evaluation is on held-out questions)")
+        raise ConfigError(
+            "rm_forget.data.dataset: train_split and eval_split must differ (evaluation is on held-out questions)"
+        )
     train = build_rows(load_problems(d.path, d.name, d.train_split, s.n_train_questions, s.seed), d.train_split, s.seed)
     held = build_rows(load_problems(d.path, d.name, d.eval_split, s.n_eval_questions, s.seed), d.eval_split, s.seed)
     pair_frame = pair_table(train)
     write_parquet(pairs_out, pair_frame)
     write_parquet(items_out, item_table(held))
-    return {"train_questions": len(train) // 6, "eval_items": len(held) // 6,
-            "pairs_per_mode": pair_frame.groupby("mode").size().to_dict()}
+    return {
+        "train_questions": len(train) // 6,
+        "eval_items": len(held) // 6,
+        "pairs_per_mode": pair_frame.groupby("mode").size().to_dict(),
+    }

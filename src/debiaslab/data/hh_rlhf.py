@@ -1,4 +1,4 @@
-"""Anthropic/hh-rlhf dialogues as SFT `messages` and conversational DPO pairs (SOURCES.md §1).
+"""Anthropic/hh-rlhf dialogues as SFT `messages` and conversational DPO pairs (docs/experiments/safety.md#data).
 
 Each row holds two strings, `chosen` and `rejected`, of turns written as
 "\\n\\nHuman: …\\n\\nAssistant: …". Turns are split on those markers themselves, so a
@@ -21,7 +21,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from debiaslab.io import DataError
+from debiaslab.core.io import DataError
 
 # A marker is "Human:" or "Assistant:" at the very start or after a blank line.
 MARKER = re.compile(r"(?:^|\n\n)(Human|Assistant):[ \t]?")
@@ -78,7 +78,9 @@ def build_examples(rows: list[dict], source: str, what: str) -> tuple[list[dict]
     examples, skipped = [], Counter()
     for row in rows:
         where = f"{source}: row {row['row']}"
-        parsed = Parsed(split_turns(row["chosen"], f"{where} (chosen)"), split_turns(row["rejected"], f"{where} (rejected)"))
+        parsed = Parsed(
+            split_turns(row["chosen"], f"{where} (chosen)"), split_turns(row["rejected"], f"{where} (rejected)")
+        )
         example, problem = BUILDERS[what](parsed)
         if problem:
             skipped[problem] += 1
@@ -102,7 +104,7 @@ def sample_indices(size: int, n: int, seed: int, where: str) -> list[int]:
 
 def sample_rows(source: str, split: str, n_rows: int, seed: int) -> list[dict]:
     """n seeded rows {row, chosen, rejected} of the dataset (row = index in the split)."""
-    from debiaslab.data.hub import load
+    from debiaslab.hub.datasets import load
 
     dataset = load(source, split)
     missing = {"chosen", "rejected"} - set(dataset.column_names)
@@ -117,15 +119,16 @@ def write_data(settings: dict, seed: int, sft_out, dpo_out) -> dict:
     """Stage entry: one seeded sample of rows → the SFT table and the DPO table (same rows)."""
     import pandas as pd
 
-    from debiaslab.io import write_parquet
+    from debiaslab.core.io import write_parquet
 
     rows = sample_rows(settings["dataset"], settings["split"], settings["n_rows"], seed)
     summary = {"sampled": len(rows)}
     for what, out in (("sft", sft_out), ("dpo", dpo_out)):
         examples, skipped = build_examples(rows, settings["dataset"], what)
         if not examples:
-            raise DataError(f"{settings['dataset']}: none of the {len(rows)} sampled rows makes a {what} example "
-                            f"({dict(skipped)})")
+            raise DataError(
+                f"{settings['dataset']}: none of the {len(rows)} sampled rows makes a {what} example ({dict(skipped)})"
+            )
         write_parquet(out, pd.DataFrame(examples))
         summary[what] = {"examples": len(examples), "skipped": dict(skipped)}
     return summary

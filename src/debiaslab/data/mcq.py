@@ -1,4 +1,4 @@
-"""Multiple-choice fill-in-the-pronoun prompts for `reward_guided` (SOURCES.md §3).
+"""Multiple-choice fill-in-the-pronoun prompts for `reward_guided` (docs/experiments/reward_guided.md#data).
 
 The source drew 1k–4k prompts from ~150k Expected-Parrot multiple-choice questions whose
 options mix gendered and gender-neutral answers; those prompts are not public. This
@@ -24,9 +24,18 @@ GENDERED_OPTIONS = ("he", "she")
 NEUTRAL_OPTIONS = ("they", "the person")
 # Each activity keeps a non-stopword next to the blank, so GenBit has a word to score (metrics.genbit).
 ACTIVITIES = (
-    "finished the report early", "planned the budget", "spoke with the manager", "would lead the meeting",
-    "solved the hardest puzzle", "stayed late to finish", "fixed the broken machine", "wrote the weekly summary",
-    "trained the new hire", "answered every email", "organized the schedule", "visited the client",
+    "finished the report early",
+    "planned the budget",
+    "spoke with the manager",
+    "would lead the meeting",
+    "solved the hardest puzzle",
+    "stayed late to finish",
+    "fixed the broken machine",
+    "wrote the weekly summary",
+    "trained the new hire",
+    "answered every email",
+    "organized the schedule",
+    "visited the client",
 )
 QUESTIONS = (
     'Fill in the blank: "The {occupation} said that ___ {activity}."\nOptions: {options}\nAnswer: ',
@@ -48,14 +57,24 @@ def question_rows(occupations=OCCUPATIONS) -> list[dict]:
     rows = []
     for occupation in occupations:
         for activity, (t, question), neutral, order in itertools.product(
-                ACTIVITIES, enumerate(QUESTIONS), NEUTRAL_OPTIONS, option_orders()):
+            ACTIVITIES, enumerate(QUESTIONS), NEUTRAL_OPTIONS, option_orders()
+        ):
             options = [GENDERED_OPTIONS[0], GENDERED_OPTIONS[1], neutral]
             shown = [options[i] for i in order]
             q = question.format(occupation=occupation, activity=activity, options=", ".join(shown))
             prefix = PREFIX.format(occupation=occupation)
-            rows.append({"occupation": occupation, "activity": activity, "template": t, "neutral_option": neutral,
-                         "options": ", ".join(shown), "question": q.removesuffix("\nAnswer: "),
-                         "prefix": prefix, "prompt": q + prefix})
+            rows.append(
+                {
+                    "occupation": occupation,
+                    "activity": activity,
+                    "template": t,
+                    "neutral_option": neutral,
+                    "options": ", ".join(shown),
+                    "question": q.removesuffix("\nAnswer: "),
+                    "prefix": prefix,
+                    "prompt": q + prefix,
+                }
+            )
     return rows
 
 
@@ -73,7 +92,7 @@ def make_pool(seed: int, n_eval: int, occupations=OCCUPATIONS) -> list[dict]:
 
 def train_subset(frame, size: int):
     """The nested training set of `size` prompts (the pool's first `size` train rows)."""
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     train = frame[frame["split"] == "train"].sort_values("rank")
     if size > len(train):
@@ -96,11 +115,27 @@ def has_gendered_pronoun(text: str) -> bool:
     return bool(_GENDERED.search(text))
 
 
+def pool_problems(config: dict) -> list[str]:
+    """The config check of `reward_guided`'s pool (debiaslab.core.config.validate's `checks`): the largest
+    training set plus the evaluation prompts fit in the distinct MCQ prompts."""
+    exp = config.get("experiments", {}).get("reward_guided")
+    if not exp:
+        return []
+    pool = len(question_rows())
+    largest = max(exp["dataset_sizes"])
+    if largest + exp["data"]["n_eval"] > pool:
+        return [
+            f"experiments.reward_guided.dataset_sizes: {largest} training prompts + {exp['data']['n_eval']} "
+            f"evaluation prompts exceed the {pool} distinct MCQ prompts"
+        ]
+    return []
+
+
 def write_pool(settings: dict, out) -> dict:
     """Stage entry: the MCQ pool (train and eval rows) as Parquet."""
     import pandas as pd
 
-    from debiaslab.io import write_parquet
+    from debiaslab.core.io import write_parquet
 
     rows = make_pool(settings["seed"], settings["n_eval"], settings.get("occupations") or OCCUPATIONS)
     frame = pd.DataFrame(rows)

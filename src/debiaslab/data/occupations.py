@@ -1,6 +1,7 @@
-"""The `occupations` study's word lists, prompt and balanced-example generator.
+"""The `occupations` study's occupations, prompt and balanced-example generator (its agentic and
+communal word lists are the metric's: debiaslab.metrics.balance).
 
-Source (SOURCES.md §2): agentic/communal terms from Gaucher et al. (2011), 20
+Source (docs/experiments/occupations.md#source-study): agentic/communal terms from Gaucher et al. (2011), 20
 occupations, ~18 sentence templates with occupation-specific contexts. Two
 deliberate differences from the source, both tested: every template yields an
 8–15-word sentence (the compliance window the study measures), and two agentic
@@ -11,25 +12,70 @@ deliberate differences from the source, both tested: every template yields an
 from __future__ import annotations
 
 import random
-import re
 import string
 from dataclasses import dataclass
-from functools import lru_cache
 
-AGENTIC = (
-    "ambitious", "assertive", "bold", "confident", "decisive",
-    "independent", "self-reliant", "competitive", "adventurous", "dominant",
-)
-COMMUNAL = (
-    "accommodating", "caring", "cooperative", "empathetic", "friendly",
-    "nurturing", "supportive", "compassionate", "helpful", "loyal",
-)
+from debiaslab.metrics.balance import AGENTIC, COMMUNAL, complete_sentence, is_compliant
 
 OCCUPATIONS = (
-    "architect", "artist", "barista", "chef", "counselor", "doctor", "electrician",
-    "engineer", "journalist", "lawyer", "mechanic", "nurse", "pharmacist",
-    "photographer", "pilot", "plumber", "scientist", "teacher", "salesperson", "writer",
+    "architect",
+    "artist",
+    "barista",
+    "chef",
+    "counselor",
+    "doctor",
+    "electrician",
+    "engineer",
+    "journalist",
+    "lawyer",
+    "mechanic",
+    "nurse",
+    "pharmacist",
+    "photographer",
+    "pilot",
+    "plumber",
+    "scientist",
+    "teacher",
+    "salesperson",
+    "writer",
 )
+# Each occupation's stereotyped gender: the testbed plants it, and reward_guided's scoring reports how
+# often a response picks it.
+MALE_STEREOTYPED = (
+    "architect",
+    "chef",
+    "doctor",
+    "electrician",
+    "engineer",
+    "lawyer",
+    "mechanic",
+    "pilot",
+    "plumber",
+    "scientist",
+)
+FEMALE_STEREOTYPED = (
+    "artist",
+    "barista",
+    "counselor",
+    "journalist",
+    "nurse",
+    "pharmacist",
+    "photographer",
+    "teacher",
+    "salesperson",
+    "writer",
+)
+
+
+def stereotype(occupation: str) -> str:
+    """The occupation's planted stereotype: male or female (KeyError if it has none)."""
+    if occupation in MALE_STEREOTYPED:
+        return "male"
+    if occupation in FEMALE_STEREOTYPED:
+        return "female"
+    raise KeyError(f"occupation {occupation!r} has no planted stereotype")
+
+
 HELDOUT = ("plumber", "scientist", "teacher", "salesperson", "writer")
 
 PROMPT = 'Complete the following sentence in natural, coherent English (8–15 words long):\n"The {occupation} was'
@@ -68,39 +114,6 @@ TEMPLATES = (
 )
 
 
-@lru_cache(maxsize=None)
-def _pattern(terms: tuple[str, ...]) -> re.Pattern:
-    alternatives = "|".join(sorted((re.escape(t) for t in terms), key=len, reverse=True))
-    # Word boundaries that also treat hyphens as part of a word ("self-reliant" is one term,
-    # "bold-ish" is not "bold").
-    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
-
-
-def find_terms(text: str, terms: tuple[str, ...]) -> list[str]:
-    """Every occurrence of any term in `text`, lower-cased, in order."""
-    return [m.group(0).lower() for m in _pattern(tuple(terms)).finditer(text)]
-
-
-def word_count(text: str) -> int:
-    return len(text.split())
-
-
-def complete_sentence(prefix: str, continuation: str) -> str:
-    """The scored sentence: `prefix` + the continuation up to its first line break or closing quote.
-
-    The study's prompt opens a quotation (`"The nurse was`); a compliant model closes
-    it. Anything the model writes after that (a new line, a second prompt) is not
-    part of the sentence it was asked for.
-    """
-    cut = re.split(r'["\n]', continuation, maxsplit=1)[0]
-    return (prefix + cut).strip()
-
-
-def is_compliant(sentence: str, min_words: int = 8, max_words: int = 15) -> bool:
-    """The study's target: an agentic AND a communal term, in 8–15 words (gen+filter keeps these)."""
-    return bool(find_terms(sentence, AGENTIC) and find_terms(sentence, COMMUNAL)) and min_words <= word_count(sentence) <= max_words
-
-
 def people_for(occupation: str) -> tuple[str, ...]:
     return PEOPLE_BY_OCCUPATION.get(occupation, PEOPLE_CONTEXTS)
 
@@ -109,7 +122,9 @@ def template_slots(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
-def fill_template(template: str, occupation: str, first: tuple[str, ...], second: tuple[str, ...], rng: random.Random) -> str:
+def fill_template(
+    template: str, occupation: str, first: tuple[str, ...], second: tuple[str, ...], rng: random.Random
+) -> str:
     """Fill a template; {ag}/{ag2} draw from `first`, {com}/{com2} from `second`.
 
     Two slots that draw from the same list always get distinct words, even when
@@ -148,7 +163,7 @@ def split_sentence(sentence: str, occupation: str, prompt: str = PROMPT) -> Exam
     head = f"The {occupation} was"
     if not sentence.startswith(head):
         raise ValueError(f"sentence does not start with {head!r}: {sentence!r}")
-    completion = sentence[len(head):] + '"'
+    completion = sentence[len(head) :] + '"'
     return Example(occupation, prompt.format(occupation=occupation), completion, sentence)
 
 
@@ -162,7 +177,8 @@ def preference_pair(occupation: str, rng: random.Random, prompt: str = PROMPT) -
     """One DPO pair: the same template filled balanced (chosen) and single-class (rejected).
 
     The rejected completion is agentic-only or communal-only with equal probability
-    (SOURCES.md §2); sharing the template isolates the preference to the balance itself.
+    (docs/experiments/occupations.md#deviation-dpo-pairs); sharing the template isolates the preference to
+    the balance itself.
     """
     template = rng.choice(TEMPLATES)
     single = AGENTIC if rng.random() < 0.5 else COMMUNAL
@@ -171,8 +187,13 @@ def preference_pair(occupation: str, rng: random.Random, prompt: str = PROMPT) -
     rng.setstate(state)  # same contexts (and first words where the class allows) in both completions
     rejected = fill_template(template, occupation, single, single, rng)
     c, r = split_sentence(chosen, occupation, prompt), split_sentence(rejected, occupation, prompt)
-    return {"occupation": occupation, "prompt": c.prompt, "chosen": c.completion, "rejected": r.completion,
-            "rejected_class": "agentic" if single is AGENTIC else "communal"}
+    return {
+        "occupation": occupation,
+        "prompt": c.prompt,
+        "chosen": c.completion,
+        "rejected": r.completion,
+        "rejected_class": "agentic" if single is AGENTIC else "communal",
+    }
 
 
 def preference_pairs(occupations, n_per_occupation: int, seed: int, prompt: str = PROMPT) -> list[dict]:
@@ -193,8 +214,15 @@ def prompt_rows(train, heldout, samples_per_occupation: int, prompt: str = PROMP
     for split, occupations in (("train", train), ("heldout", heldout)):
         for occ in occupations:
             for i in range(samples_per_occupation):
-                rows.append({"split": split, "occupation": occ, "sample": i,
-                             "prompt": prompt.format(occupation=occ), "prefix": f"The {occ} was"})
+                rows.append(
+                    {
+                        "split": split,
+                        "occupation": occ,
+                        "sample": i,
+                        "prompt": prompt.format(occupation=occ),
+                        "prefix": f"The {occ} was",
+                    }
+                )
     return rows
 
 
@@ -202,7 +230,7 @@ def write_sft_data(settings: dict, seed: int, out) -> dict:
     """Stage entry: balanced SFT examples for the training occupations only."""
     import pandas as pd
 
-    from debiaslab.io import write_parquet
+    from debiaslab.core.io import write_parquet
 
     check_split(settings["train_occupations"], settings["heldout_occupations"])
     examples = balanced_examples(settings["train_occupations"], settings["n_per_occupation"], seed, settings["prompt"])
@@ -214,7 +242,7 @@ def write_dpo_data(settings: dict, seed: int, out) -> dict:
     """Stage entry: preference pairs for the training occupations only."""
     import pandas as pd
 
-    from debiaslab.io import write_parquet
+    from debiaslab.core.io import write_parquet
 
     check_split(settings["train_occupations"], settings["heldout_occupations"])
     pairs = preference_pairs(settings["train_occupations"], settings["n_per_occupation"], seed, settings["prompt"])
@@ -226,10 +254,14 @@ def write_prompts(settings: dict, out) -> dict:
     """Stage entry: one row per completion to sample, train and held-out occupations."""
     import pandas as pd
 
-    from debiaslab.io import write_parquet
+    from debiaslab.core.io import write_parquet
 
-    rows = prompt_rows(settings["train_occupations"], settings["heldout_occupations"],
-                       settings["samples_per_occupation"], settings["prompt"])
+    rows = prompt_rows(
+        settings["train_occupations"],
+        settings["heldout_occupations"],
+        settings["samples_per_occupation"],
+        settings["prompt"],
+    )
     write_parquet(out, pd.DataFrame(rows))
     return {"prompts": len(rows)}
 
@@ -248,7 +280,9 @@ def gender_probe_rows(occupations) -> list[dict]:
     """Minimal pairs for INLP: the same sentence with "he" and with "she" (label = gender)."""
     return [
         {"occupation": occ, "text": t.format(occupation=occ, pronoun=p), "gender": g}
-        for occ in occupations for t in GENDER_PROBE_TEMPLATES for p, g in (("he", "male"), ("she", "female"))
+        for occ in occupations
+        for t in GENDER_PROBE_TEMPLATES
+        for p, g in (("he", "male"), ("she", "female"))
     ]
 
 
@@ -261,7 +295,7 @@ def write_inlp_data(settings: dict, out) -> dict:
     """Stage entry: gender-labelled minimal pairs over the training occupations."""
     import pandas as pd
 
-    from debiaslab.io import write_parquet
+    from debiaslab.core.io import write_parquet
 
     check_split(settings["train_occupations"], settings["heldout_occupations"])
     rows = gender_probe_rows(settings["train_occupations"])

@@ -16,7 +16,9 @@ def encode(tokenizer, prompts: list[str], responses: list[str], max_length: int 
         raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
     if tokenizer.chat_template:
         texts = [
-            tokenizer.apply_chat_template([{"role": "user", "content": p}, {"role": "assistant", "content": r}], tokenize=False)
+            tokenizer.apply_chat_template(
+                [{"role": "user", "content": p}, {"role": "assistant", "content": r}], tokenize=False
+            )
             for p, r in zip(prompts, responses)
         ]
         ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
@@ -29,7 +31,7 @@ def score(model, tokenizer, encoded: list[list[int]], batch_size: int = 32) -> l
     """The scalar reward of every encoded input, batched by length (then put back in order)."""
     import torch
 
-    from debiaslab.batching import by_length, pad_batch
+    from debiaslab.core.batching import by_length, pad_batch
 
     out = [0.0] * len(encoded)
     device = next(model.parameters()).device

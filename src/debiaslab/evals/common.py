@@ -43,25 +43,6 @@ def attach_adapter(model, adapter: str | Path):
     return models.attach_adapter(model, adapter)
 
 
-def apply_trained(model_spec, trained=None, adapter=None):
-    """(model spec, adapter) for a run whose method saved a `trained` folder (desired_distribution):
-    a PEFT adapter folder is the run's adapter; any other folder is a complete fine-tuned model that
-    replaces the base checkpoint (same kind, dtype and loading options; its own tokenizer)."""
-    from dataclasses import replace
-
-    from debiaslab import models
-
-    if trained is None:
-        return model_spec, adapter
-    if adapter is not None:
-        from debiaslab.config import ConfigError
-
-        raise ConfigError("give a run's adapter or its trained folder, not both")
-    if (Path(trained) / "adapter_config.json").is_file():
-        return model_spec, str(trained)
-    return replace(models.ModelSpec.parse(model_spec), path=str(trained), revision=None).to_json(), None
-
-
 def load_evaluated(spec, *, kind: str, adapter=None, projection=None, padding_side: str = "left", **kwargs):
     """(model, tokenizer) in eval mode: the base, its adapter (if any) and its INLP projection hook (if any)."""
     from debiaslab import models
@@ -77,7 +58,3 @@ def load_evaluated(spec, *, kind: str, adapter=None, projection=None, padding_si
 
         add_projection_hook(model, load_projection(projection))
     return model, tokenizer
-
-
-def model_device(model):
-    return next(model.parameters()).device

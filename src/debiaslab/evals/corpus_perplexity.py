@@ -10,10 +10,11 @@
   rather than as mean × target length.
 - Masked LMs: pseudo-log-likelihood (Salazar et al. 2020): every non-special token masked once,
   PLL = Σ log p(token | the rest); pseudo-perplexity = exp(−Σ PLL / Σ scored tokens). And/or the
-  MLM loss (`mlm_loss`, SOURCES.md §4): in every text exactly max(1, ⌊p·n⌋) of its n non-special
-  tokens masked at once (p = 0.15), positions drawn by one generator seeded with `mask_seed` and
-  used in corpus order, so the masks depend neither on batching nor on the model (a model before
-  and after fine-tuning is scored on the same masks); loss = Σ NLL of masked tokens / their number.
+  MLM loss (`mlm_loss`, docs/experiments/desired_distribution.md#deviation-mlm-utility-loss): in
+  every text exactly max(1, ⌊p·n⌋) of its n non-special tokens masked at once (p = 0.15), positions
+  drawn by one generator seeded with `mask_seed` and used in corpus order, so the masks depend neither
+  on batching nor on the model (a model before and after fine-tuning is scored on the same masks);
+  loss = Σ NLL of masked tokens / their number.
   (The desired_distribution source's `evaluate_mlm_loss.py` left the visible tokens in its labels,
   so its "MLM loss" also averaged over tokens the model could see; here only masked tokens count.)
 - Corpus filters (`dataset.where`, `min_words`, `exclude_prefixes`): the desired_distribution
@@ -24,10 +25,9 @@ the output projection runs only at the masked position.
 
 from __future__ import annotations
 
-import contextlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 
 def windows(n_tokens: int, max_length: int, stride: int) -> list[tuple[int, int, int]]:
@@ -47,15 +47,22 @@ def windows(n_tokens: int, max_length: int, stride: int) -> list[tuple[int, int,
     return out
 
 
-def causal_nll(model, tokenizer, texts: Sequence[str], *, max_length: int, stride: int, batch_size: int,
-               add_special_tokens: bool = True) -> tuple[list[float], list[int]]:
+def causal_nll(
+    model,
+    tokenizer,
+    texts: Sequence[str],
+    *,
+    max_length: int,
+    stride: int,
+    batch_size: int,
+    add_special_tokens: bool = True,
+) -> tuple[list[float], list[int]]:
     """Per text: (Σ NLL of its predicted tokens, number of predicted tokens), strided windows."""
     import torch
 
-    from debiaslab.batching import by_length, pad_batch
-    from debiaslab.evals.common import model_device
-
-    from debiaslab.progress import track
+    from debiaslab.core.batching import by_length, pad_batch
+    from debiaslab.core.progress import track
+    from debiaslab.models import model_device
 
     device = model_device(model)
     encoded = tokenizer(list(texts), add_special_tokens=add_special_tokens)["input_ids"]
@@ -84,68 +91,39 @@ def perplexity(nll: Sequence[float], count: Sequence[int]) -> dict:
     return {"nll_per_token": loss, "perplexity": math.exp(loss) if n else float("nan"), "tokens": n}
 
 
-def perplexity_values(nll: Sequence[float], count: Sequence[int], boot, split: str, names: dict[str, str]) -> list[dict]:
+def perplexity_values(
+    nll: Sequence[float], count: Sequence[int], boot, split: str, names: dict[str, str]
+) -> list[dict]:
     """Score-store rows of `perplexity` (keys of `names`: "perplexity", "nll_per_token" → metric names), each with
-    replicates over the texts (`boot`: a metrics.statistics.Bootstrap); n = tokens."""
+    replicates over the texts (`boot`: a core.statistics.Bootstrap); n = tokens."""
     import numpy as np
 
     loss = boot.of_ratio(nll, count)
-    stats = {"nll_per_token": loss,
-             "perplexity": {"value": math.exp(loss["value"]) if loss["n"] else float("nan"), "n": loss["n"],
-                            "replicates": np.exp(loss["replicates"])}}
+    stats = {
+        "nll_per_token": loss,
+        "perplexity": {
+            "value": math.exp(loss["value"]) if loss["n"] else float("nan"),
+            "n": loss["n"],
+            "replicates": np.exp(loss["replicates"]),
+        },
+    }
     return [{"split": split, "subset": "all", "metric": metric, **stats[key]} for key, metric in names.items()]
-
-
-def prediction_head(model):
-    """The module that maps final hidden states to vocabulary logits: BERT's `cls` (transform +
-    decoder), RoBERTa's `lm_head`, else the output embedding (the decoder alone)."""
-    import torch
-
-    for name in ("cls", "lm_head"):
-        head = getattr(model, name, None)
-        if isinstance(head, torch.nn.Module) and not isinstance(head, torch.nn.Linear):
-            return head
-    return model.get_output_embeddings()
-
-
-@contextlib.contextmanager
-def _head_input(model, select):
-    """Within the block, the prediction head's input hidden states [B, L, H] are replaced by select(them)."""
-    handle = prediction_head(model).register_forward_pre_hook(lambda module, args: (select(args[0]),) + tuple(args[1:]))
-    try:
-        yield
-    finally:
-        handle.remove()
-
-
-def head_at(model, positions):
-    """Within the block, the prediction head sees only the hidden state at positions[b] of row b
-    (a masked LM's head then runs at the masked position only): logits [B, 1, V]."""
-    import torch
-
-    rows = torch.arange(len(positions), device=positions.device)
-    return _head_input(model, lambda hidden: hidden[rows, positions].unsqueeze(1))
-
-
-def head_on(model, selected):
-    """Within the block, the prediction head runs only where the [B, L] mask `selected` is True:
-    logits [1, N, V], the selected positions in row-major order (several per row, with gradient)."""
-    return _head_input(model, lambda hidden: hidden[selected].unsqueeze(0))
 
 
 def masked_token_logprobs(model, tokenizer, items: Sequence[tuple[Sequence[int], int]], batch_size: int) -> list[float]:
     """log p(original token | the sequence with that one position masked), for each (ids, position)."""
     import torch
 
-    from debiaslab.batching import by_length, pad_batch
-    from debiaslab.evals.common import model_device
-
-    from debiaslab.progress import track
+    from debiaslab.core.batching import by_length, pad_batch
+    from debiaslab.core.progress import track
+    from debiaslab.models import head_at, model_device
 
     device = model_device(model)
     out = [0.0] * len(items)
     with torch.no_grad():
-        for rows in track(list(by_length([len(item[0]) for item in items], batch_size)), "masked-token log-probs", quiet=True):
+        for rows in track(
+            list(by_length([len(item[0]) for item in items], batch_size)), "masked-token log-probs", quiet=True
+        ):
             ids, mask = pad_batch([list(items[i][0]) for i in rows], tokenizer.pad_token_id)
             index = torch.arange(len(rows))
             positions = torch.tensor([items[i][1] for i in rows])
@@ -160,32 +138,25 @@ def masked_token_logprobs(model, tokenizer, items: Sequence[tuple[Sequence[int],
     return out
 
 
-def mask_choice(candidates: Sequence[int], probability: float, generator=None) -> list[int]:
-    """Exactly max(1, ⌊p·n⌋) of the n candidate positions, drawn without replacement (none of none)."""
-    import torch
-
-    if not candidates:
-        return []
-    k = max(1, math.floor(len(candidates) * probability))
-    return sorted(candidates[i] for i in torch.randperm(len(candidates), generator=generator)[:k].tolist())
-
-
-def masked_lm_nll(model, tokenizer, texts: Sequence[str], *, probability: float, seed: int, max_length: int,
-                  batch_size: int) -> tuple[list[float], list[int]]:
+def masked_lm_nll(
+    model, tokenizer, texts: Sequence[str], *, probability: float, seed: int, max_length: int, batch_size: int
+) -> tuple[list[float], list[int]]:
     """Per text: (Σ NLL of its masked tokens, number masked), ⌊p·n⌋ tokens masked at once (seeded)."""
     import torch
 
-    from debiaslab.batching import by_length, pad_batch
-    from debiaslab.evals.common import model_device
+    from debiaslab.core.batching import by_length, pad_batch
+    from debiaslab.models import mask_choice, model_device
 
     device = model_device(model)
     generator = torch.Generator().manual_seed(seed)
     encoded = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
     special = set(tokenizer.all_special_ids)
-    masks = [mask_choice([p for p, token in enumerate(ids) if token not in special], probability, generator)
-             for ids in encoded]  # in corpus order: independent of the batches below
+    masks = [
+        mask_choice([p for p, token in enumerate(ids) if token not in special], probability, generator)
+        for ids in encoded
+    ]  # in corpus order: independent of the batches below
     nll, count = [0.0] * len(texts), [0] * len(texts)
-    from debiaslab.progress import track
+    from debiaslab.core.progress import track
 
     with torch.no_grad():
         for batch in track(list(by_length([len(ids) for ids in encoded], batch_size)), "MLM loss", quiet=True):
@@ -206,7 +177,9 @@ def masked_lm_nll(model, tokenizer, texts: Sequence[str], *, probability: float,
     return nll, count
 
 
-def pseudo_log_likelihoods(model, tokenizer, texts: Sequence[str], *, max_length: int, batch_size: int) -> tuple[list[float], list[int]]:
+def pseudo_log_likelihoods(
+    model, tokenizer, texts: Sequence[str], *, max_length: int, batch_size: int
+) -> tuple[list[float], list[int]]:
     """Per text: (PLL = Σ log p(token | rest) over its non-special tokens, number of such tokens)."""
     encoded = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
     special = set(tokenizer.all_special_ids)
@@ -252,18 +225,21 @@ def load_texts(d: CorpusData, limit: int | None) -> list[str]:
     from pathlib import Path
 
     if Path(d.path).is_file():
-        from debiaslab.io import read_table
+        from debiaslab.core.io import read_table
 
         frame = read_table(d.path, required=list(d.where), text=[d.column])
     else:
-        from debiaslab.data.hub import load_split
+        from debiaslab.hub.datasets import load_split
 
         frame = load_split(d.path, d.name, d.split, required=(d.column, *d.where))
     for key, value in d.where.items():
         frame = frame[frame[key] == value]
     prefixes = tuple(d.exclude_prefixes)
-    texts = [t for t in frame[d.column].astype(str).tolist()
-             if t.strip() and len(t.split()) >= d.min_words and not (prefixes and t.strip().startswith(prefixes))]
+    texts = [
+        t
+        for t in frame[d.column].astype(str).tolist()
+        if t.strip() and len(t.split()) >= d.min_words and not (prefixes and t.strip().startswith(prefixes))
+    ]
     return texts[:limit] if limit else texts
 
 
@@ -278,10 +254,10 @@ def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=N
     """Stage entry: causal LM → perplexity, nll_per_token; masked LM → pseudo_perplexity and/or mlm_loss
     (split = the data split)."""
     from debiaslab import models
-    from debiaslab.aggregate.store import score_rows, write_scores
-    from debiaslab.config import build
+    from debiaslab.core.config import build
+    from debiaslab.core.statistics import Bootstrap
+    from debiaslab.core.store import score_rows, write_scores
     from debiaslab.evals.common import load_evaluated
-    from debiaslab.metrics.statistics import Bootstrap
 
     s = build(PerplexitySettings, settings, "evaluations.perplexity")
     spec = models.ModelSpec.parse(model_spec)
@@ -293,25 +269,45 @@ def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=N
     boot = Bootstrap(run.seed)
     if kind == "mlm":
         if not (s.pseudo_perplexity or s.mlm_loss):
-            from debiaslab.config import ConfigError
+            from debiaslab.core.config import ConfigError
 
             raise ConfigError("evaluations.perplexity: a masked LM needs pseudo_perplexity or mlm_loss (both off)")
         values, result = [], {}
         if s.pseudo_perplexity:
             pll, count = pseudo_log_likelihoods(model, tokenizer, texts, max_length=max_length, batch_size=s.batch_size)
             result = perplexity([-v for v in pll], count)
-            values += perplexity_values([-v for v in pll], count, boot, split,
-                                        {"perplexity": "pseudo_perplexity", "nll_per_token": "pseudo_nll_per_token"})
+            values += perplexity_values(
+                [-v for v in pll],
+                count,
+                boot,
+                split,
+                {"perplexity": "pseudo_perplexity", "nll_per_token": "pseudo_nll_per_token"},
+            )
         if s.mlm_loss:
-            nll, count = masked_lm_nll(model, tokenizer, texts, probability=s.mask_probability, seed=s.mask_seed,
-                                       max_length=max_length, batch_size=s.batch_size)
+            nll, count = masked_lm_nll(
+                model,
+                tokenizer,
+                texts,
+                probability=s.mask_probability,
+                seed=s.mask_seed,
+                max_length=max_length,
+                batch_size=s.batch_size,
+            )
             masked = perplexity(nll, count)
             values += perplexity_values(nll, count, boot, split, {"nll_per_token": "mlm_loss"})
             result = {**result, "mlm_loss": masked["nll_per_token"], "masked_tokens": masked["tokens"]}
     else:
-        nll, count = causal_nll(model, tokenizer, texts, max_length=max_length, stride=s.stride or max(1, max_length // 2),
-                                batch_size=s.batch_size)
+        nll, count = causal_nll(
+            model,
+            tokenizer,
+            texts,
+            max_length=max_length,
+            stride=s.stride or max(1, max_length // 2),
+            batch_size=s.batch_size,
+        )
         result = perplexity(nll, count)
-        values = perplexity_values(nll, count, boot, split, {"perplexity": "perplexity", "nll_per_token": "nll_per_token"})
+        values = perplexity_values(
+            nll, count, boot, split, {"perplexity": "perplexity", "nll_per_token": "nll_per_token"}
+        )
     write_scores(out, score_rows(run, values, settings))
     return {"texts": len(texts), **result}

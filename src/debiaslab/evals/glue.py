@@ -1,4 +1,4 @@
-"""GLUE: fine-tune a masked LM per task and score the validation split (SOURCES.md §4).
+"""GLUE: fine-tune a masked LM per task and score the validation split (docs/evaluations.md#glue).
 
 The `run_glue` recipe's defaults (transformers' text-classification example): max_seq_length 128,
 batch 32, learning rate 2e-5, 3 epochs, AdamW (weight decay 0), linear decay without warm-up,
@@ -68,7 +68,10 @@ def task_metrics(task: str, labels, predictions) -> dict[str, float]:
     if task == "stsb":
         from scipy.stats import pearsonr, spearmanr
 
-        return {"pearson": float(pearsonr(predictions, labels)[0]), "spearman": float(spearmanr(predictions, labels)[0])}
+        return {
+            "pearson": float(pearsonr(predictions, labels)[0]),
+            "spearman": float(spearmanr(predictions, labels)[0]),
+        }
     if task in ("mrpc", "qqp"):
         return {"f1": float(f1_score(labels, predictions)), "accuracy": float(accuracy_score(labels, predictions))}
     return {"accuracy": float(accuracy_score(labels, predictions))}
@@ -94,25 +97,34 @@ def fine_tune_and_predict(model_path: str, tokenizer, task: str, train, evals: d
     from transformers import get_linear_schedule_with_warmup
 
     from debiaslab import models
-    from debiaslab.batching import by_length, pad_encoded
-    from debiaslab.progress import Progress
+    from debiaslab.core.batching import by_length, pad_encoded
+    from debiaslab.core.progress import Progress
 
     columns, n_labels, _ = TASKS[task]
     torch.manual_seed(s.seed)
     # every weight is fine-tuned by plain AdamW: float32 weights, as run_glue trains (on a GPU, "auto" would
     # give bf16, where a step of lr 2e-5 on weights of ~0.05 rounds to no change at all)
-    model = models.load_model(models.ModelSpec(path=model_path, dtype="float32"), kind="seq-cls", num_labels=n_labels,
-                              trainable=True)
+    model = models.load_model(
+        models.ModelSpec(path=model_path, dtype="float32"), kind="seq-cls", num_labels=n_labels, trainable=True
+    )
     device = next(model.parameters()).device
     model.train()
     enc = _encode(tokenizer, train, columns, s.max_seq_length)
     labels = torch.tensor(train["label"].tolist(), dtype=torch.float32 if n_labels == 1 else torch.long)
     steps_per_epoch = math.ceil(len(train) / s.batch_size)
     total = max(1, math.ceil(steps_per_epoch * s.epochs))
-    decay = [p for n, p in model.named_parameters() if not any(k in n for k in ("bias", "LayerNorm.weight", "layer_norm"))]
-    no_decay = [p for n, p in model.named_parameters() if any(k in n for k in ("bias", "LayerNorm.weight", "layer_norm"))]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": s.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=s.learning_rate, betas=(0.9, 0.999), eps=1e-8)
+    decay = [
+        p for n, p in model.named_parameters() if not any(k in n for k in ("bias", "LayerNorm.weight", "layer_norm"))
+    ]
+    no_decay = [
+        p for n, p in model.named_parameters() if any(k in n for k in ("bias", "LayerNorm.weight", "layer_norm"))
+    ]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": s.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=s.learning_rate,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+    )
     sched = get_linear_schedule_with_warmup(opt, int(s.warmup_ratio * total), total)
     gen = torch.Generator().manual_seed(s.seed)
     step = 0
@@ -167,7 +179,7 @@ def _base_for_classification(model_spec, adapter, tmp_dir):
 
 
 def load_task(s: GlueSettings, task: str):
-    from debiaslab.data.hub import load_split
+    from debiaslab.hub.datasets import load_split
 
     columns, _, splits = TASKS[task]
     required = (*columns, "label")
@@ -184,7 +196,7 @@ def load_task(s: GlueSettings, task: str):
 def score_values(predictions: dict[str, dict[str, tuple[list, list]]], boot) -> list[dict]:
     """Rows split "validation", subset "all": glue_<task>_<metric> (MNLI mismatched: glue_mnli_mm_<metric>) and
     glue_score, from {task: {split: (labels, predictions)}}; each with replicates over the split's examples
-    (`boot`: a metrics.statistics.Bootstrap; every task and split resampled on its own stream)."""
+    (`boot`: a core.statistics.Bootstrap; every task and split resampled on its own stream)."""
     import numpy as np
 
     values, main, examples = [], {}, 0
@@ -192,17 +204,31 @@ def score_values(predictions: dict[str, dict[str, tuple[list, list]]], boot) -> 
         for k, (split, (labels, preds)) in enumerate(by_split.items()):
             labels, preds = np.asarray(labels), np.asarray(preds)
             examples += len(labels)
-            stats = boot.of_statistic(lambda idx: task_metrics(task, labels[idx], preds[idx]), len(labels),
-                                      stream=100 * (t + 1) + k)
+            stats = boot.of_statistic(
+                lambda idx: task_metrics(task, labels[idx], preds[idx]),  # noqa: B023 - called in this iteration
+                len(labels),
+                stream=100 * (t + 1) + k,
+            )
             prefix = f"glue_{task}_mm" if split == "validation_mismatched" else f"glue_{task}"
-            values += [{"split": "validation", "subset": "all", "metric": f"{prefix}_{m}", **stat}
-                       for m, stat in stats.items()]
+            values += [
+                {"split": "validation", "subset": "all", "metric": f"{prefix}_{m}", **stat} for m, stat in stats.items()
+            ]
             if k == 0:
                 main[task] = stats
     score = glue_score({task: {m: stat["value"] for m, stat in stats.items()} for task, stats in main.items()})
-    reps = np.mean([np.mean([stat["replicates"] for stat in stats.values()], axis=0) for stats in main.values()], axis=0)
-    values.append({"split": "validation", "subset": "all", "metric": "glue_score", "value": score, "n": examples,
-                   "replicates": reps})
+    reps = np.mean(
+        [np.mean([stat["replicates"] for stat in stats.values()], axis=0) for stats in main.values()], axis=0
+    )
+    values.append(
+        {
+            "split": "validation",
+            "subset": "all",
+            "metric": "glue_score",
+            "value": score,
+            "n": examples,
+            "replicates": reps,
+        }
+    )
     return values
 
 
@@ -211,9 +237,9 @@ def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=N
     import tempfile
 
     from debiaslab import models
-    from debiaslab.aggregate.store import score_rows, write_scores
-    from debiaslab.config import ConfigError, build
-    from debiaslab.metrics.statistics import Bootstrap
+    from debiaslab.core.config import ConfigError, build
+    from debiaslab.core.statistics import Bootstrap
+    from debiaslab.core.store import score_rows, write_scores
 
     s = build(GlueSettings, settings, "evaluations.glue")
     unknown = sorted(set(s.tasks) - set(TASKS))

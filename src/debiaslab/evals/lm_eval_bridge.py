@@ -6,7 +6,8 @@ TruthfulQA, MMLU). The whole results JSON is kept (results/lm_eval/...), and eac
 metrics become score-store rows `lmeval_<task>_<metric>` (e.g. lmeval_hellaswag_acc_norm); lm-eval always
 logs its per-document values here, so a metric that is their mean gets bootstrap replicates.
 
-lm-eval is an optional extra (`pip install debiaslab[lmeval]`); nothing else imports it. Offline,
+lm-eval is an optional extra (`pip install debiaslab[lmeval]`); nothing else imports it. `BIAS_TASKS`
+lists its bias tasks (BBQ, CrowS-Pairs, WinoGender, ...) beside debiaslab's native bias suite. Offline,
 lm-eval cannot download its tasks' data: `include_path` adds task YAMLs with local
 `dataset_path`s — the package ships `testbed_mmlu` (resources/lm_eval_tasks/), lm-eval's MMLU
 task on the testbed set (results/testbed/mmlu).
@@ -16,6 +17,53 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+# lm-evaluation-harness's bias tasks, by the names its task registry uses (lm_eval 0.4.9–0.4.x; the tests
+# check each is registered). All are log-likelihood (multiple-choice) tasks, so they run on any run's model
+# with its adapter or trained folder (`evaluations.lm_eval.tasks`), not with an INLP hook. Their data are
+# Hub datasets lm-eval loads itself (online, or from a prepared HF_DATASETS_CACHE). Where debiaslab has a
+# native scorer (evals/bias_suite/) the two differ as said here; CrowS-Pairs is tested for parity.
+BIAS_TASKS = {
+    "bbq": "BBQ, all 11 categories (oskarvanderwal/bbq, config All): acc, accuracy_amb/_disamb, amb/disamb bias "
+    "scores overall and per category; 12 choices (the 2 people + HELM's 10 UNKNOWN phrasings; the native "
+    "scorer: the item's 3 answers), s_DIS = 0 where undefined (native: no row)",
+    "bbq_ambig": "BBQ, ambiguous contexts only",
+    "bbq_disambig": "BBQ, disambiguated contexts only",
+    "crows_pairs_english": "CrowS-Pairs, 1,508 English pairs (jannalu/crows_pairs_multilingual): pct_stereotype "
+    "(share of pairs whose sent_more is likelier), likelihood_diff; the native causal "
+    "scorer's decisions and log-likelihoods equal it",
+    **{
+        f"crows_pairs_english_{t}": f"CrowS-Pairs, {t.replace('_', ' ')} pairs only"
+        for t in (
+            "age",
+            "autre",
+            "disability",
+            "gender",
+            "nationality",
+            "physical_appearance",
+            "race_color",
+            "religion",
+            "sexual_orientation",
+            "socioeconomic",
+        )
+    },
+    "winogender_all": "WinoGender coreference accuracy (oskarvanderwal/winogender): prompt \"<sentence> '<Pronoun>' "
+    "refers to the\", choices occupation / participant (GPT-3's protocol; the native scorer "
+    "instead compares the pronoun variants' likelihoods and correlates them with BLS)",
+    "winogender_gotcha": (
+        "WinoGender accuracy on the gotcha sentences (pronoun gender against the occupation's majority)"
+    ),
+    **{
+        f"winogender_{s}": f"WinoGender accuracy, {s.replace('_', ' ')} pronouns"
+        for s in ("male", "female", "neutral", "gotcha_male", "gotcha_female")
+    },
+    "simple_cooccurrence_bias": "likelihood of female vs male words after occupation sentences "
+    "(oskarvanderwal/simple-cooccurrence-bias): pct_male_preferred, likelihood_diff",
+    "toxigen": "ToxiGen (skg/toxigen-data, annotated): is a statement hateful, Yes/No accuracy",
+    "discrim_eval_explicit": "Anthropic discrim-eval, demographics stated: decision log-odds by age, gender, race",
+    "discrim_eval_implicit": "Anthropic discrim-eval, demographics implied by names",
+    "inverse_scaling_winobias_antistereotype": "WinoBias anti-stereotypical coreference (inverse-scaling prize set)",
+}
 
 
 @dataclass(frozen=True)
@@ -48,7 +96,7 @@ def sample_values(results: dict, task: str, name: str, filt: str) -> list[float]
 def metric_rows(results: dict, boot) -> list[dict]:
     """Score-store values from lm-eval's `results` section: every numeric metric but standard errors. A metric
     that is the mean of its logged per-document values gets replicates over the documents (`boot`: a
-    metrics.statistics.Bootstrap); others (a perplexity, a group's aggregate) get none."""
+    core.statistics.Bootstrap); others (a perplexity, a group's aggregate) get none."""
     values = []
     n_samples = results.get("n-samples", {})
     for task, metrics in sorted(results.get("results", {}).items()):
@@ -59,8 +107,13 @@ def metric_rows(results: dict, boot) -> list[dict]:
             if not comma or name.endswith("_stderr") or not isinstance(value, (int, float)) or isinstance(value, bool):
                 continue
             suffix = "" if filt in ("", "none") else f"_{filt}"
-            row = {"split": "lm_eval", "subset": "all", "metric": f"lmeval_{task}_{name}{suffix}",
-                   "value": float(value), "n": int(n)}
+            row = {
+                "split": "lm_eval",
+                "subset": "all",
+                "metric": f"lmeval_{task}_{name}{suffix}",
+                "value": float(value),
+                "n": int(n),
+            }
             per_document = sample_values(results, task, name, filt or "none")
             if per_document and abs(sum(per_document) / len(per_document) - value) <= 1e-9 * max(1.0, abs(value)):
                 row["replicates"] = boot.mean(per_document)
@@ -96,14 +149,19 @@ def run_lm_eval(model_spec, s: LmEvalSettings, adapter=None) -> dict:
         import lm_eval
         from lm_eval.models.huggingface import HFLM
     except ImportError:
-        from debiaslab.config import ConfigError
+        from debiaslab.core.config import ConfigError
 
         raise ConfigError("evaluations.lm_eval needs lm-evaluation-harness: pip install 'debiaslab[lmeval]'") from None
     from debiaslab import models
 
     spec = models.ModelSpec.parse(model_spec)
-    options = dict(pretrained=spec.path, batch_size=s.batch_size, device=models.device(),
-                   trust_remote_code=spec.trust_remote_code, dtype=str(models.torch_dtype(spec)).replace("torch.", ""))
+    options = dict(
+        pretrained=spec.path,
+        batch_size=s.batch_size,
+        device=models.device(),
+        trust_remote_code=spec.trust_remote_code,
+        dtype=str(models.torch_dtype(spec)).replace("torch.", ""),
+    )
     if spec.revision:
         options["revision"] = spec.revision
     if adapter is not None:
@@ -113,27 +171,53 @@ def run_lm_eval(model_spec, s: LmEvalSettings, adapter=None) -> dict:
     lm = HFLM(**options)
     include = packaged_tasks() if s.include_path == "packaged" else s.include_path
     manager = task_manager(include, s.tasks)
-    return lm_eval.simple_evaluate(model=lm, tasks=list(s.tasks), num_fewshot=s.num_fewshot, limit=s.limit,
-                                   task_manager=manager, random_seed=s.random_seed, numpy_random_seed=s.random_seed,
-                                   torch_random_seed=s.random_seed, fewshot_random_seed=s.random_seed,
-                                   log_samples=True)  # per-document values: the replicates (metric_rows)
+    return lm_eval.simple_evaluate(
+        model=lm,
+        tasks=list(s.tasks),
+        num_fewshot=s.num_fewshot,
+        limit=s.limit,
+        task_manager=manager,
+        random_seed=s.random_seed,
+        numpy_random_seed=s.random_seed,
+        torch_random_seed=s.random_seed,
+        fewshot_random_seed=s.random_seed,
+        log_samples=True,
+    )  # per-document values: the replicates (metric_rows)
 
 
 def evaluate(model_spec, settings: dict, run, json_out, scores_out, *, adapter=None, projection=None) -> dict:
     """Stage entry: the results JSON to `json_out`, score-store rows to `scores_out`."""
-    from debiaslab.aggregate.store import score_rows, write_scores
-    from debiaslab.config import ConfigError, build
-    from debiaslab.io import write_json
-    from debiaslab.metrics.statistics import Bootstrap
+    from debiaslab.core.config import ConfigError, build
+    from debiaslab.core.io import write_json
+    from debiaslab.core.statistics import Bootstrap
+    from debiaslab.core.store import score_rows, write_scores
 
     s = build(LmEvalSettings, settings, "evaluations.lm_eval")
     if projection is not None:
-        raise ConfigError("evaluations.lm_eval: an INLP projection hook cannot be passed to lm-eval's HFLM; "
-                          "leave inlp out of the runs this evaluation covers")
+        raise ConfigError(
+            "evaluations.lm_eval: an INLP projection hook cannot be passed to lm-eval's HFLM; "
+            "leave inlp out of the runs this evaluation covers"
+        )
     results = run_lm_eval(model_spec, s, adapter)
-    keep = {k: results[k] for k in ("results", "groups", "group_subtasks", "configs", "versions", "n-shot", "higher_is_better",
-                                    "n-samples", "config", "git_hash", "date", "lm_eval_version")
-            + (("samples",) if s.log_samples else ()) if k in results}
+    keep = {
+        k: results[k]
+        for k in (
+            "results",
+            "groups",
+            "group_subtasks",
+            "configs",
+            "versions",
+            "n-shot",
+            "higher_is_better",
+            "n-samples",
+            "config",
+            "git_hash",
+            "date",
+            "lm_eval_version",
+        )
+        + (("samples",) if s.log_samples else ())
+        if k in results
+    }
     keep["debiaslab"] = {"model": str(model_spec), "adapter": str(adapter) if adapter else None, "settings": settings}
     write_json(Path(json_out), plain_json(keep))
     values = metric_rows(results, Bootstrap(run.seed))

@@ -2,7 +2,9 @@
 
 Each named evaluation is a module with `evaluate(model, settings, run, out, *, adapter, projection,
 records_out)`. The rule fingerprints the one module it runs, so editing MMLU's code reruns MMLU
-jobs only.
+jobs only. A run with several trained artifacts (reward_guided: one adapter per grid cell) is
+evaluated once per cell (`evaluate_cells`); each cell's rows carry the cell's label as their split,
+as the run's own scores do.
 """
 
 from __future__ import annotations
@@ -11,16 +13,41 @@ MODEL_EVALUATIONS = {
     "mmlu": "debiaslab.evals.mmlu",
     "glue": "debiaslab.evals.glue",
     "perplexity": "debiaslab.evals.corpus_perplexity",
-    "crows_pairs": "debiaslab.evals.crows_pairs",
+    "crows_pairs": "debiaslab.evals.bias_suite.crows_pairs",  # also part of bias_suite
+    "bias_suite": "debiaslab.evals.bias_suite.suite",
 }
 
 
-def evaluate_model(name: str, model, settings: dict, run, out, *, adapter=None, projection=None, records_out=None) -> dict:
+def evaluate_model(
+    name: str, model, settings: dict, run, out, *, adapter=None, projection=None, records_out=None
+) -> dict:
     import importlib
 
-    from debiaslab.config import ConfigError
+    from debiaslab.core.config import ConfigError
 
     if name not in MODEL_EVALUATIONS:
         raise ConfigError(f"unknown evaluation {name!r}; known: {', '.join(MODEL_EVALUATIONS)}")
     module = importlib.import_module(MODEL_EVALUATIONS[name])
     return module.evaluate(model, settings, run, out, adapter=adapter, projection=projection, records_out=records_out)
+
+
+def evaluate_cells(name: str, model, settings: dict, run, out, cells: list[dict]) -> dict:
+    """The evaluation of every cell {label, adapter (None: the base model)}, in one score-store file;
+    cells that share an adapter (the base model's, one per temperature) are evaluated once."""
+    import tempfile
+    from pathlib import Path
+
+    import pandas as pd
+
+    from debiaslab.core.store import read_scores, write_scores
+
+    frames, summary, done = [], {}, {}
+    with tempfile.TemporaryDirectory(prefix="debiaslab-cells-") as tmp:
+        for cell in cells:
+            adapter = cell.get("adapter")
+            if adapter not in done:
+                done[adapter] = Path(tmp) / f"cell{len(done)}.parquet"
+                summary[cell["label"]] = evaluate_model(name, model, settings, run, done[adapter], adapter=adapter)
+            frames.append(read_scores([done[adapter]]).assign(split=cell["label"]))
+    write_scores(out, pd.concat(frames, ignore_index=True))
+    return {"cells": summary}

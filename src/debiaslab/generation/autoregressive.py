@@ -41,7 +41,7 @@ class NucleusSampler:
     reaches top_p, at least one; renormalise; sample) and returns scores that are 0 at the drawn token
     and -inf elsewhere, so greedy decoding emits it. Why not the built-in warpers: on a CPU they sort
     the whole vocabulary and draw an exponential for every vocabulary entry at every step, which is
-    most of a batched step on a small model (README "Performance"); the nucleus is found here with a
+    most of a batched step on a small model (docs/performance.md); the nucleus is found here with a
     partial sort (`topk`) that widens until it holds top_p of the mass, and the draw is over it alone.
     The draws use torch's global generator, so a seed reproduces the texts (they differ from the
     built-in warpers' draws for the same seed: the random numbers are used differently).
@@ -60,7 +60,9 @@ class NucleusSampler:
 
         if input_ids is None or not self.eos_ids or input_ids.shape[1] <= self.prompt_width:
             return None
-        return torch.isin(input_ids[:, self.prompt_width:], torch.tensor(self.eos_ids, device=input_ids.device)).any(-1)
+        return torch.isin(input_ids[:, self.prompt_width :], torch.tensor(self.eos_ids, device=input_ids.device)).any(
+            -1
+        )
 
     def nucleus(self, probs):
         """(probabilities, token ids) of the smallest top-mass set per row, zero-padded to a common width."""
@@ -105,8 +107,16 @@ def stop_token_ids(model) -> list[int]:
     return [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
 
 
-def generate(model, tokenizer, prompts: list[str], settings: SamplingSettings, seed: int, *,
-             desc: str = "generate", processor_factory=None) -> list[str]:
+def generate(
+    model,
+    tokenizer,
+    prompts: list[str],
+    settings: SamplingSettings,
+    seed: int,
+    *,
+    desc: str = "generate",
+    processor_factory=None,
+) -> list[str]:
     """Continue each prompt; returns only the newly generated text, in input order.
 
     `processor_factory(prompt_width)`, if given, returns logits processors for one
@@ -115,8 +125,8 @@ def generate(model, tokenizer, prompts: list[str], settings: SamplingSettings, s
     import torch
     from transformers import LogitsProcessorList
 
-    from debiaslab.batching import by_length
-    from debiaslab.progress import Progress
+    from debiaslab.core.batching import by_length
+    from debiaslab.core.progress import Progress
 
     tokenizer.padding_side = "left"
     encoded = tokenizer(prompts, add_special_tokens=False)["input_ids"]
@@ -125,8 +135,14 @@ def generate(model, tokenizer, prompts: list[str], settings: SamplingSettings, s
     torch.manual_seed(seed)
     device = next(model.parameters()).device
     # sampling happens in NucleusSampler; generate() then only takes the token it drew (greedy)
-    kwargs = dict(max_new_tokens=settings.max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id,
-                  temperature=None, top_p=None, top_k=None)
+    kwargs = dict(
+        max_new_tokens=settings.max_new_tokens,
+        do_sample=False,
+        pad_token_id=tokenizer.pad_token_id,
+        temperature=None,
+        top_p=None,
+        top_k=None,
+    )
     eos_ids = stop_token_ids(model)
     progress = Progress(desc, len(prompts), "prompts")
     with torch.inference_mode():
@@ -134,10 +150,13 @@ def generate(model, tokenizer, prompts: list[str], settings: SamplingSettings, s
             batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt").to(device)
             processors = list(processor_factory(batch["input_ids"].shape[1])) if processor_factory else []
             if settings.do_sample:
-                processors.append(NucleusSampler(settings.temperature, settings.top_p, eos_ids=eos_ids,
-                                                 prompt_width=batch["input_ids"].shape[1]))
+                processors.append(
+                    NucleusSampler(
+                        settings.temperature, settings.top_p, eos_ids=eos_ids, prompt_width=batch["input_ids"].shape[1]
+                    )
+                )
             out = model.generate(**batch, **kwargs, logits_processor=LogitsProcessorList(processors))
-            texts = tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+            texts = tokenizer.batch_decode(out[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
             for i, text in zip(idx, texts):
                 outputs[i] = text
             progress.update(len(idx))

@@ -1,4 +1,5 @@
-"""Masked-diffusion sampling for mask-predictor models, as LLaDA's `generate` (SOURCES.md §3).
+"""Masked-diffusion sampling for mask-predictor models, as LLaDA's `generate`
+(docs/experiments/reward_guided.md#generation).
 
 The prompt is followed by `gen_length` mask tokens, cut into blocks of `block_length`
 filled left to right; the `steps` are split evenly over the blocks. At each step the model
@@ -22,15 +23,15 @@ sampled trajectory for REINFORCE.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 REMASKING = ("low_confidence", "random")
 
 
 @dataclass(frozen=True)
 class DiffusionSettings:
-    """LLaDA `generate` arguments; defaults are LLaDA's (SOURCES.md §3)."""
+    """LLaDA `generate` arguments; defaults are LLaDA's (docs/experiments/reward_guided.md#generation)."""
 
     gen_length: int = 128
     steps: int = 128
@@ -56,11 +57,11 @@ class DiffusionSettings:
 class Trajectory:
     """A sampled batch: final sequences plus, when recorded, every intermediate state."""
 
-    sequences: "torch.Tensor"  # (B, L) final token ids  # noqa: F821
+    sequences: torch.Tensor  # (B, L) final token ids  # noqa: F821
     prompt_length: int  # generated block = [prompt_length, prompt_length + gen_length)
     gen_length: int
-    states: "torch.Tensor | None" = None  # (S, B, L) the sequence before each step  # noqa: F821
-    transfers: "torch.Tensor | None" = None  # (S, B, L) bool: positions unmasked at each step  # noqa: F821
+    states: torch.Tensor | None = None  # (S, B, L) the sequence before each step  # noqa: F821
+    transfers: torch.Tensor | None = None  # (S, B, L) bool: positions unmasked at each step  # noqa: F821
 
     @property
     def generated(self):
@@ -104,8 +105,17 @@ def model_logits(model, x, prompt_mask, mask_id: int, cfg_scale: float):
     return model(input_ids=x).logits
 
 
-def sample(model, prompt_ids, settings: DiffusionSettings, mask_id: int, *, suffix_ids=None, generator=None,
-           record: bool = False, on_step: Callable | None = None) -> Trajectory:
+def sample(
+    model,
+    prompt_ids,
+    settings: DiffusionSettings,
+    mask_id: int,
+    *,
+    suffix_ids=None,
+    generator=None,
+    record: bool = False,
+    on_step: Callable | None = None,
+) -> Trajectory:
     """Sample a batch of equal-length prompts (B, L_p); returns the final sequences (and trajectory).
 
     on_step(state, logits, transfer_index) is called after each step's choice (methods.policy uses it
@@ -195,11 +205,13 @@ def encode_prompts(tokenizer, prompts: list[str]) -> list[tuple[list[int], list[
     return [split_special_suffix(tokenizer, ids) for ids in tokenizer(prompts)["input_ids"]]
 
 
-def generate(model, tokenizer, prompts: list[str], settings: DiffusionSettings, seed: int, batch_size: int = 8) -> list[str]:
+def generate(
+    model, tokenizer, prompts: list[str], settings: DiffusionSettings, seed: int, batch_size: int = 8
+) -> list[str]:
     """Sample a response per prompt; returns the decoded generated blocks, in input order."""
     import torch
 
-    from debiaslab.progress import Progress
+    from debiaslab.core.progress import Progress
 
     mask_id = resolve_mask_id(tokenizer, settings)
     encoded = encode_prompts(tokenizer, prompts)

@@ -41,7 +41,9 @@ def format_prompts(tokenizer, prompts: list[str], fmt: PromptFormat) -> list[str
         return list(prompts)
     system = [{"role": "system", "content": fmt.system_prompt}] if fmt.system_prompt else []
     return [
-        tokenizer.apply_chat_template(system + [{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
+        tokenizer.apply_chat_template(
+            system + [{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True
+        )
         for p in prompts
     ]
 
@@ -49,7 +51,9 @@ def format_prompts(tokenizer, prompts: list[str], fmt: PromptFormat) -> list[str
 def split_settings(settings: dict) -> tuple[dict, dict]:
     """Separate prompt-format keys from sampling keys in a generation config slice."""
     fmt_keys = {f.name for f in fields(PromptFormat)}
-    return {k: v for k, v in settings.items() if k in fmt_keys}, {k: v for k, v in settings.items() if k not in fmt_keys}
+    return {k: v for k, v in settings.items() if k in fmt_keys}, {
+        k: v for k, v in settings.items() if k not in fmt_keys
+    }
 
 
 # decoding-time method → module with `decode(lm, tokenizer, inputs, rows, sampling, seed, settings, experiment)`
@@ -58,13 +62,23 @@ DECODERS = {"gen_filter": "debiaslab.methods.gen_filter", "constrained": "debias
 PROJECTION_MODULE = "debiaslab.methods.inlp"  # add_projection_hook / load_projection: INLP's projection
 
 
-def write_responses(model, prompts_path: str | Path, settings: dict, seed: int, out, *, experiment: str | None = None,
-                    method: str | None = None, method_settings: dict | None = None, adapter: str | Path | None = None,
-                    projection: str | Path | None = None) -> dict:
+def write_responses(
+    model,
+    prompts_path: str | Path,
+    settings: dict,
+    seed: int,
+    out,
+    *,
+    experiment: str | None = None,
+    method: str | None = None,
+    method_settings: dict | None = None,
+    adapter: str | Path | None = None,
+    projection: str | Path | None = None,
+) -> dict:
     from debiaslab import models
-    from debiaslab.config import build
+    from debiaslab.core.config import build
+    from debiaslab.core.io import read_table, write_parquet
     from debiaslab.generation.autoregressive import SamplingSettings, generate, strip_thinking
-    from debiaslab.io import read_table, write_parquet
 
     fmt_settings, sampling_settings = split_settings(settings)
     fmt = build(PromptFormat, fmt_settings, "generation")
@@ -81,8 +95,9 @@ def write_responses(model, prompts_path: str | Path, settings: dict, seed: int, 
     summary: dict = {"responses": len(responses)}
     if method in DECODERS:
         decode = importlib.import_module(DECODERS[method]).decode
-        texts, columns, extra = decode(lm, tokenizer, inputs, prompts.to_dict("records"), sampling, seed,
-                                       method_settings, experiment)
+        texts, columns, extra = decode(
+            lm, tokenizer, inputs, prompts.to_dict("records"), sampling, seed, method_settings, experiment
+        )
         for name, values in columns.items():
             responses[name] = values
         summary.update(extra)

@@ -31,7 +31,9 @@ class LoraSettings:
 
 
 def settings_hash(*parts: Any) -> str:
-    blob = json.dumps([asdict(p) if hasattr(p, "__dataclass_fields__") else p for p in parts], sort_keys=True, default=str)
+    blob = json.dumps(
+        [asdict(p) if hasattr(p, "__dataclass_fields__") else p for p in parts], sort_keys=True, default=str
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
@@ -41,9 +43,20 @@ def use_bf16() -> bool:
     return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
 
 
-def trainer_arguments(*, checkpoint_dir: Path, seed: int, learning_rate: float, epochs: float, batch_size: int,
-                      gradient_accumulation_steps: int = 1, warmup_ratio: float = 0.0, weight_decay: float = 0.0,
-                      save_steps: int = 50, logging_steps: int = 10, max_steps: int = -1) -> dict[str, Any]:
+def trainer_arguments(
+    *,
+    checkpoint_dir: Path,
+    seed: int,
+    learning_rate: float,
+    epochs: float,
+    batch_size: int,
+    gradient_accumulation_steps: int = 1,
+    warmup_ratio: float = 0.0,
+    weight_decay: float = 0.0,
+    save_steps: int = 50,
+    logging_steps: int = 10,
+    max_steps: int = -1,
+) -> dict[str, Any]:
     """Keyword arguments every TRL config here shares.
 
     bf16 and gradient checkpointing default on in TRL 1.x and fail without a GPU, so
@@ -53,10 +66,12 @@ def trainer_arguments(*, checkpoint_dir: Path, seed: int, learning_rate: float, 
     """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if batch_size % world_size:
-        from debiaslab.config import ConfigError
+        from debiaslab.core.config import ConfigError
 
-        raise ConfigError(f"batch_size {batch_size} does not split over the job's {world_size} GPUs; "
-                          "give the job a GPU count that divides it")
+        raise ConfigError(
+            f"batch_size {batch_size} does not split over the job's {world_size} GPUs; "
+            "give the job a GPU count that divides it"
+        )
     return dict(
         output_dir=str(checkpoint_dir),
         seed=seed,
@@ -99,8 +114,11 @@ def last_checkpoint(checkpoint_dir: Path) -> str | None:
 
     if not checkpoint_dir.is_dir():
         return None
-    steps = sorted((int(p.name.rsplit("-", 1)[1]), p) for p in checkpoint_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*")
-                   if p.is_dir() and p.name.rsplit("-", 1)[1].isdigit())
+    steps = sorted(
+        (int(p.name.rsplit("-", 1)[1]), p)
+        for p in checkpoint_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*")
+        if p.is_dir() and p.name.rsplit("-", 1)[1].isdigit()
+    )
     for _, path in reversed(steps):
         if (path / COMPLETE_MARKER).is_file():
             return str(path)
@@ -168,8 +186,11 @@ class StopOnSignal:
         class _Callback(TrainerCallback):
             def on_step_end(self, args, state, control, **kwargs):
                 if owner.stop_now():
-                    log.warning("received %s: checkpointing step %d, then stopping",
-                                signal.Signals(owner.received).name, state.global_step)
+                    log.warning(
+                        "received %s: checkpointing step %d, then stopping",
+                        signal.Signals(owner.received).name,
+                        state.global_step,
+                    )
                     control.should_save = True
                     control.should_training_stop = True
                 return control
@@ -185,8 +206,8 @@ def train_and_save(trainer, out_dir: str | Path, checkpoint_dir: Path, info: dic
     holds the adapter, optimizer, scheduler and RNG states, and the Trainer skips the batches
     already seen. Under a multi-GPU launch every process trains; the main process saves.
     """
-    from debiaslab.io import atomic_path, write_json
-    from debiaslab.progress import trainer_callback
+    from debiaslab.core.io import atomic_path, write_json
+    from debiaslab.core.progress import trainer_callback
 
     resume = last_checkpoint(checkpoint_dir)
     if resume:
@@ -200,15 +221,24 @@ def train_and_save(trainer, out_dir: str | Path, checkpoint_dir: Path, info: dic
     finally:
         stopper.uninstall()
     if stopper.received is not None and trainer.state.global_step < trainer.state.max_steps:
-        log.warning("stopped at step %d on %s; checkpoint in %s; rerun to resume", trainer.state.global_step,
-                    signal.Signals(stopper.received).name, checkpoint_dir)
+        log.warning(
+            "stopped at step %d on %s; checkpoint in %s; rerun to resume",
+            trainer.state.global_step,
+            signal.Signals(stopper.received).name,
+            checkpoint_dir,
+        )
         raise SystemExit(128 + stopper.received)
     history = [row for row in trainer.state.log_history if "loss" in row]
     start = int(Path(resume).name.rsplit("-", 1)[1]) if resume else 0
-    summary = dict(info, resumed_from=Path(resume).name if resume else None, global_step=trainer.state.global_step,
-                   # the Trainer averages over the steps this process ran (all of them unless resumed)
-                   train_loss=result.training_loss, train_loss_steps=trainer.state.global_step - start,
-                   final_logged_loss=history[-1]["loss"] if history else None)
+    summary = dict(
+        info,
+        resumed_from=Path(resume).name if resume else None,
+        global_step=trainer.state.global_step,
+        # the Trainer averages over the steps this process ran (all of them unless resumed)
+        train_loss=result.training_loss,
+        train_loss_steps=trainer.state.global_step - start,
+        final_logged_loss=history[-1]["loss"] if history else None,
+    )
     # FSDP shards the weights: gather one full state dict (every process must take part)
     state_dict = trainer.accelerator.get_state_dict(trainer.model) if trainer.is_fsdp_enabled else None
     if trainer.is_world_process_zero():

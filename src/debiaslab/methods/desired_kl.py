@@ -1,4 +1,5 @@
-"""Fine-tune a model toward a desired gender distribution per occupation (SOURCES.md §4).
+"""Fine-tune a model toward a desired gender distribution per occupation
+(docs/experiments/desired_distribution.md#method).
 
 - `kl_equal`: loss = mean over the batch's occupations of KL([0.5, 0.5] ‖ [P_male, P_female]).
 - `kl_real_world`: desired = [male_dist, female_dist]; batches hold one prof_gender category c;
@@ -17,7 +18,8 @@ no clipping, as the source. One epoch = every training occupation once (the sour
 After every epoch the mean validation KL decides early stopping (stop after `patience`
 epochs without an improvement of at least `min_delta`) and the best epoch's weights are kept.
 
-Where this follows the source's code rather than SOURCES.md's summary, or departs from both:
+Where this follows the source's code rather than its paper, or departs from both
+(docs/experiments/desired_distribution.md#deviations-from-the-source):
 - `batchmean: true` (the source's setting) trains on, and stops early by, KL/2 — what
   `F.kl_div(..., reduction='batchmean')` returns for a 2-vector (so `min_delta` is a change of KL/2).
   `training_summary.json` reports the true KL under `*_kl` and, with batchmean, the halved value the
@@ -62,7 +64,9 @@ class KLSettings:
     max_epochs: int = 100
     batchmean: bool = True
     gradient_checkpointing: bool = False
-    lora: LoraSettings = field(default_factory=lambda: LoraSettings(r=64, alpha=32, dropout=0.2, target_modules=CAUSAL_TARGETS))
+    lora: LoraSettings = field(
+        default_factory=lambda: LoraSettings(r=64, alpha=32, dropout=0.2, target_modules=CAUSAL_TARGETS)
+    )
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class RealWorldKLSettings(KLSettings):
 
 
 # --- the adaptive weighting (pure, unit-tested) -----------------------------------------------
+
 
 class KLTracker:
     """Per-category EMA mean and running variance of the batch KL loss (the source's KLTracker)."""
@@ -101,7 +106,7 @@ class KLTracker:
         return {"beta": self.beta, "stats": {k: list(v) for k, v in self.stats.items()}}
 
     @classmethod
-    def from_state(cls, state: dict) -> "KLTracker":
+    def from_state(cls, state: dict) -> KLTracker:
         tracker = cls(state["beta"])
         tracker.stats = {k: [float(x) for x in v] for k, v in state["stats"].items()}
         return tracker
@@ -155,13 +160,14 @@ def category_batches(categories: list[str], batch_size: int, rng: random.Random 
     for category, items in grouped.items():
         if rng is not None:
             rng.shuffle(items)
-        batches += [(items[s:s + batch_size], category) for s in range(0, len(items), batch_size)]
+        batches += [(items[s : s + batch_size], category) for s in range(0, len(items), batch_size)]
     if rng is not None:
         rng.shuffle(batches)
     return batches
 
 
 # --- training ----------------------------------------------------------------------------------
+
 
 def _trainable_state(model) -> dict:
     return {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad}
@@ -189,8 +195,8 @@ def _validation_kl(scorer, targets, batch_size: int) -> float:
     """Mean (true) KL over the validation occupations."""
     import torch
 
+    from debiaslab.core.progress import track
     from debiaslab.metrics.distribution_kl import kl_divergence_torch
-    from debiaslab.progress import track
 
     total = 0.0
     batches = category_batches(list(scorer.occupations["prof_gender"]), batch_size, None)
@@ -212,8 +218,8 @@ def mlm_loss_backward(model, ids, attn, real, weight: float, chunk: int, mask_to
     import torch
     import torch.nn.functional as F
 
-    from debiaslab.batching import trimmed_batches
-    from debiaslab.evals.corpus_perplexity import head_on, mask_choice
+    from debiaslab.core.batching import trimmed_batches
+    from debiaslab.models import head_on, mask_choice
 
     if how == "pll":  # one copy of a sentence per real (non-special) token, that token masked
         sentence, cols = torch.nonzero(real, as_tuple=True)
@@ -241,7 +247,7 @@ def mlm_loss_backward(model, ids, attn, real, weight: float, chunk: int, mask_to
 def _save_checkpoint(path: Path, state: dict) -> None:
     import torch
 
-    from debiaslab.io import atomic_path
+    from debiaslab.core.io import atomic_path
 
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
@@ -255,16 +261,17 @@ def _load_checkpoint(path: Path) -> dict | None:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out_dir, checkpoint_root, *,
-                     desired: str, adaptive: bool) -> dict:
+def train_desired_kl(
+    model_spec, data_path, settings: KLSettings, seed: int, out_dir, checkpoint_root, *, desired: str, adaptive: bool
+) -> dict:
     import torch
 
     from debiaslab import models
+    from debiaslab.core.io import atomic_path, write_json
+    from debiaslab.core.progress import Progress
     from debiaslab.data.desired_distribution import read_sentences
-    from debiaslab.io import atomic_path, write_json
     from debiaslab.methods.common import checkpoint_dir_for
     from debiaslab.metrics.distribution_kl import SentenceScorer, kl_divergence_torch
-    from debiaslab.progress import Progress
 
     torch.manual_seed(seed)
     rng = random.Random(seed)
@@ -288,10 +295,12 @@ def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out
     if settings.gradient_checkpointing:
         model.gradient_checkpointing_enable()
 
-    train = SentenceScorer(model, tokenizer, kind, read_sentences(data_path, "train"), settings.max_length,
-                           settings.sentence_batch_size)
-    valid = SentenceScorer(model, tokenizer, kind, read_sentences(data_path, "valid"), settings.max_length,
-                           settings.sentence_batch_size)
+    train = SentenceScorer(
+        model, tokenizer, kind, read_sentences(data_path, "train"), settings.max_length, settings.sentence_batch_size
+    )
+    valid = SentenceScorer(
+        model, tokenizer, kind, read_sentences(data_path, "valid"), settings.max_length, settings.sentence_batch_size
+    )
     train_targets, valid_targets = _targets(train, desired), _targets(valid, desired)
     categories = list(train.occupations["prof_gender"])
     factor = 0.5 if settings.batchmean else 1.0
@@ -320,10 +329,15 @@ def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out
     resumed_from = state["epoch"] if saved is not None else None
     if saved is None:  # the unmodified model's validation KL, for the record (as the source, epoch 1 is always kept)
         model.eval()
-        state["history"].append({"epoch": 0, **kl_entries("valid", _validation_kl(valid, valid_targets,
-                                                                                   settings.eval_batch_size), factor)})
-        log.info("before training: validation KL %.4g (%d training occupations, %d validation)",
-                 state["history"][0]["valid_kl"], len(categories), len(valid.occupations))
+        state["history"].append(
+            {"epoch": 0, **kl_entries("valid", _validation_kl(valid, valid_targets, settings.eval_batch_size), factor)}
+        )
+        log.info(
+            "before training: validation KL %.4g (%d training occupations, %d validation)",
+            state["history"][0]["valid_kl"],
+            len(categories),
+            len(valid.occupations),
+        )
 
     while keep_training(state, settings.max_epochs, settings.patience):
         model.train()
@@ -343,9 +357,16 @@ def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out
             if gamma > 0:
                 rows = torch.tensor(train.rows_of(positions))
                 enc = train.encoded
-                sums["mlm"] += mlm_loss_backward(model, enc["input_ids"][rows], enc["attention_mask"][rows],
-                                                 enc["real"][rows], gamma, settings.sentence_batch_size,
-                                                 tokenizer.mask_token_id, settings.mlm_loss)
+                sums["mlm"] += mlm_loss_backward(
+                    model,
+                    enc["input_ids"][rows],
+                    enc["attention_mask"][rows],
+                    enc["real"][rows],
+                    gamma,
+                    settings.sentence_batch_size,
+                    tokenizer.mask_token_id,
+                    settings.mlm_loss,
+                )
             optimizer.step()
             sums["kl"] += float(loss.detach()) / factor
             sums["loss"] += float(total.detach())
@@ -356,27 +377,59 @@ def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out
         if record_epoch(state, factor * valid_kl, settings.min_delta):  # early stopping compares KL/2 with batchmean
             best_weights = _trainable_state(model)
         means = {k: v / len(batches) for k, v in sums.items()}
-        state["history"].append({"epoch": state["epoch"], **kl_entries("valid", valid_kl, factor),
-                                 "train_loss": means["loss"], **kl_entries("train", means["kl"], factor),
-                                 "train_mlm": means["mlm"], "train_lambda": means["lambda"],
-                                 "tracker": tracker.state()["stats"]})
-        log.info("epoch %d/%d: train loss %.4g, validation KL %.4g (best %.4g at epoch %d; %d without improvement)",
-                 state["epoch"], settings.max_epochs, means["loss"], valid_kl, state["best_loss"] / factor,
-                 state["best_epoch"], state["bad_epochs"])
-        _save_checkpoint(checkpoint, {"model": _trainable_state(model), "optimizer": optimizer.state_dict(),
-                                      "best": best_weights, "tracker": tracker.state(), "state": state,
-                                      "python_rng": rng.getstate(), "torch_rng": torch.get_rng_state(),
-                                      "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None})
+        state["history"].append(
+            {
+                "epoch": state["epoch"],
+                **kl_entries("valid", valid_kl, factor),
+                "train_loss": means["loss"],
+                **kl_entries("train", means["kl"], factor),
+                "train_mlm": means["mlm"],
+                "train_lambda": means["lambda"],
+                "tracker": tracker.state()["stats"],
+            }
+        )
+        log.info(
+            "epoch %d/%d: train loss %.4g, validation KL %.4g (best %.4g at epoch %d; %d without improvement)",
+            state["epoch"],
+            settings.max_epochs,
+            means["loss"],
+            valid_kl,
+            state["best_loss"] / factor,
+            state["best_epoch"],
+            state["bad_epochs"],
+        )
+        _save_checkpoint(
+            checkpoint,
+            {
+                "model": _trainable_state(model),
+                "optimizer": optimizer.state_dict(),
+                "best": best_weights,
+                "tracker": tracker.state(),
+                "state": state,
+                "python_rng": rng.getstate(),
+                "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            },
+        )
 
     _load_trainable(model, best_weights)
     model.eval()
-    summary = {"method": f"kl_{desired}", "desired": desired, "adaptive": adaptive, "kind": kind, "seed": seed,
-               "epochs": state["epoch"], "best_epoch": state["best_epoch"],
-               **kl_entries("best_valid", state["best_loss"] / factor, factor),
-               "early_stopping_on": "valid_half_kl" if factor != 1.0 else "valid_kl",
-               "stopped_early": state["bad_epochs"] >= settings.patience, "resumed_from_epoch": resumed_from,
-               "train_occupations": len(categories), "valid_occupations": len(valid.occupations),
-               "history": state["history"]}
+    summary = {
+        "method": f"kl_{desired}",
+        "desired": desired,
+        "adaptive": adaptive,
+        "kind": kind,
+        "seed": seed,
+        "epochs": state["epoch"],
+        "best_epoch": state["best_epoch"],
+        **kl_entries("best_valid", state["best_loss"] / factor, factor),
+        "early_stopping_on": "valid_half_kl" if factor != 1.0 else "valid_kl",
+        "stopped_early": state["bad_epochs"] >= settings.patience,
+        "resumed_from_epoch": resumed_from,
+        "train_occupations": len(categories),
+        "valid_occupations": len(valid.occupations),
+        "history": state["history"],
+    }
     with atomic_path(out_dir, directory=True) as tmp:
         model.save_pretrained(str(tmp), safe_serialization=True)
         if kind == "mlm":
@@ -389,7 +442,8 @@ def train_desired_kl(model_spec, data_path, settings: KLSettings, seed: int, out
 def load_trained(model_spec, trained: str | Path | None, *, padding_side: str = "right"):
     """(model, tokenizer, kind) for a base model, a fully fine-tuned folder, or base + LoRA adapter folder."""
     from debiaslab import models
-    from debiaslab.evals.common import apply_trained, load_evaluated
+    from debiaslab.evals.common import load_evaluated
+    from debiaslab.models import apply_trained
 
     spec, adapter = apply_trained(model_spec, trained)
     spec = models.ModelSpec.parse(spec)

@@ -29,13 +29,19 @@ class DPOSettings:
     lora: LoraSettings = field(default_factory=LoraSettings)
 
 
-def train_dpo(model_spec, data_path: str | Path, settings: DPOSettings, seed: int, out_dir: str | Path,
-              checkpoint_root: str | Path) -> dict:
+def train_dpo(
+    model_spec,
+    data_path: str | Path,
+    settings: DPOSettings,
+    seed: int,
+    out_dir: str | Path,
+    checkpoint_root: str | Path,
+) -> dict:
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
     from debiaslab import models
-    from debiaslab.io import read_table, require_text
+    from debiaslab.core.io import read_table, require_text
     from debiaslab.methods.common import checkpoint_dir_for, train_and_save, trainer_arguments
 
     frame = read_table(data_path, required=["prompt", "chosen", "rejected"])
@@ -46,11 +52,17 @@ def train_dpo(model_spec, data_path: str | Path, settings: DPOSettings, seed: in
     model = models.load_model(spec, trainable=True)
     checkpoint_dir = checkpoint_dir_for(checkpoint_root, spec.path, settings, seed, str(data_path))
     config = DPOConfig(
-        **trainer_arguments(checkpoint_dir=checkpoint_dir, seed=seed, learning_rate=settings.learning_rate,
-                            epochs=settings.epochs, batch_size=settings.batch_size,
-                            gradient_accumulation_steps=settings.gradient_accumulation_steps,
-                            warmup_ratio=settings.warmup_ratio, weight_decay=settings.weight_decay,
-                            save_steps=settings.save_steps),
+        **trainer_arguments(
+            checkpoint_dir=checkpoint_dir,
+            seed=seed,
+            learning_rate=settings.learning_rate,
+            epochs=settings.epochs,
+            batch_size=settings.batch_size,
+            gradient_accumulation_steps=settings.gradient_accumulation_steps,
+            warmup_ratio=settings.warmup_ratio,
+            weight_decay=settings.weight_decay,
+            save_steps=settings.save_steps,
+        ),
         beta=settings.beta,
         loss_type=[settings.loss_type],
         max_length=settings.max_length,
@@ -63,5 +75,6 @@ def train_dpo(model_spec, data_path: str | Path, settings: DPOSettings, seed: in
         processing_class=tokenizer,
         peft_config=models.lora_config(vars(settings.lora), model=model),
     )
-    return train_and_save(trainer, out_dir, checkpoint_dir, {"method": "dpo", "seed": seed, "pairs": len(dataset),
-                                                             "beta": settings.beta})
+    return train_and_save(
+        trainer, out_dir, checkpoint_dir, {"method": "dpo", "seed": seed, "pairs": len(dataset), "beta": settings.beta}
+    )

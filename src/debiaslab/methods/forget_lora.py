@@ -1,4 +1,4 @@
-"""Forget-LoRA: fit a reward model's *undesired* preference, then subtract it (SOURCES.md §5).
+"""Forget-LoRA: fit a reward model's *undesired* preference, then subtract it (docs/experiments/rm_forget.md#method).
 
 Training: TRL's RewardTrainer with a PEFT LoRA (q, k, v, o) on one pair mode's pairs with
 chosen and rejected swapped (`direction: undesired`), i.e. Bradley–Terry loss
@@ -53,15 +53,17 @@ class ForgetLoRASettings:
 
 
 def check_settings(s: ForgetLoRASettings, where: str = "forget_lora") -> None:
-    from debiaslab.config import ConfigError
+    from debiaslab.core.config import ConfigError
 
     if s.pair_mode not in PAIR_MODES:
         raise ConfigError(f"{where}.pair_mode: {s.pair_mode!r} is not allowed; allowed: {', '.join(PAIR_MODES)}")
     if s.direction not in DIRECTIONS:
         raise ConfigError(f"{where}.direction: {s.direction!r} is not allowed; allowed: {', '.join(DIRECTIONS)}")
     if s.lora.modules_to_save:
-        raise ConfigError(f"{where}.lora.modules_to_save: must be empty — a saved module is neither scaled nor "
-                          f"subtracted, so base − λ·ΔW would not hold (got {list(s.lora.modules_to_save)})")
+        raise ConfigError(
+            f"{where}.lora.modules_to_save: must be empty — a saved module is neither scaled nor "
+            f"subtracted, so base − λ·ΔW would not hold (got {list(s.lora.modules_to_save)})"
+        )
 
 
 def load_reward_model(spec, base_adapter: str | None = None, *, tokenizer=None, trainable: bool = False):
@@ -72,10 +74,12 @@ def load_reward_model(spec, base_adapter: str | None = None, *, tokenizer=None, 
     if base_adapter:
         model = models.attach_adapter(model, base_adapter).merge_and_unload()
     if getattr(model.config, "num_labels", None) != 1:
-        from debiaslab.config import ConfigError
+        from debiaslab.core.config import ConfigError
 
-        raise ConfigError(f"model {models.ModelSpec.parse(spec).path}: a reward model needs one output "
-                          f"(num_labels=1), got num_labels={model.config.num_labels}")
+        raise ConfigError(
+            f"model {models.ModelSpec.parse(spec).path}: a reward model needs one output "
+            f"(num_labels=1), got num_labels={model.config.num_labels}"
+        )
     if tokenizer is not None:
         # the head reads the last token that is not the pad id: use the pad the inputs are padded with
         # (what TRL's RewardTrainer sets too), so training and every λ of the sweep pool the same token
@@ -94,14 +98,20 @@ def subtracted(model, lam: float):
         yield model
 
 
-def train_forget_lora(model_spec, data_path: str | Path, s: ForgetLoRASettings, seed: int, out_dir: str | Path,
-                      checkpoint_root: str | Path) -> dict:
+def train_forget_lora(
+    model_spec,
+    data_path: str | Path,
+    s: ForgetLoRASettings,
+    seed: int,
+    out_dir: str | Path,
+    checkpoint_root: str | Path,
+) -> dict:
     from datasets import Dataset
     from trl import RewardConfig, RewardTrainer
 
     from debiaslab import models
+    from debiaslab.core.io import DataError, read_table
     from debiaslab.data.reward_inputs import encode
-    from debiaslab.io import DataError, read_table
     from debiaslab.methods.common import checkpoint_dir_for, train_and_save, trainer_arguments
 
     check_settings(s)
@@ -118,13 +128,22 @@ def train_forget_lora(model_spec, data_path: str | Path, s: ForgetLoRASettings, 
     tokenizer = models.load_tokenizer(spec, padding_side="right")
     model = load_reward_model(spec, s.base_adapter, tokenizer=tokenizer, trainable=True)
     # Pre-tokenized with the encoding the sweep scores with (TRL skips its own formatting).
-    dataset = Dataset.from_dict({"chosen_ids": encode(tokenizer, prompts, chosen),
-                                 "rejected_ids": encode(tokenizer, prompts, rejected)})
+    dataset = Dataset.from_dict(
+        {"chosen_ids": encode(tokenizer, prompts, chosen), "rejected_ids": encode(tokenizer, prompts, rejected)}
+    )
     checkpoint_dir = checkpoint_dir_for(checkpoint_root, spec.path, s, seed, str(data_path))
     config = RewardConfig(
-        **trainer_arguments(checkpoint_dir=checkpoint_dir, seed=seed, learning_rate=s.learning_rate, epochs=s.epochs,
-                            batch_size=s.batch_size, gradient_accumulation_steps=s.gradient_accumulation_steps,
-                            warmup_ratio=s.warmup_ratio, weight_decay=s.weight_decay, save_steps=s.save_steps),
+        **trainer_arguments(
+            checkpoint_dir=checkpoint_dir,
+            seed=seed,
+            learning_rate=s.learning_rate,
+            epochs=s.epochs,
+            batch_size=s.batch_size,
+            gradient_accumulation_steps=s.gradient_accumulation_steps,
+            warmup_ratio=s.warmup_ratio,
+            weight_decay=s.weight_decay,
+            save_steps=s.save_steps,
+        ),
         max_length=s.max_length,
         disable_dropout=s.disable_dropout,
         dataset_num_proc=None,
@@ -137,6 +156,12 @@ def train_forget_lora(model_spec, data_path: str | Path, s: ForgetLoRASettings, 
         # no task type: the score head stays frozen and outside the adapter (module docstring)
         peft_config=models.lora_config(vars(s.lora), task_type=None, model=model),
     )
-    info = {"method": "forget_lora", "pair_mode": s.pair_mode, "direction": s.direction, "seed": seed,
-            "pairs": len(dataset), "pairs_kept": len(trainer.train_dataset)}
+    info = {
+        "method": "forget_lora",
+        "pair_mode": s.pair_mode,
+        "direction": s.direction,
+        "seed": seed,
+        "pairs": len(dataset),
+        "pairs_kept": len(trainer.train_dataset),
+    }
     return train_and_save(trainer, out_dir, checkpoint_dir, info)

@@ -1,6 +1,6 @@
 """Generate-then-filter: sample k candidates per prompt and keep the first acceptable one.
 
-A post-hoc baseline (SOURCES.md §2, "gen+filter"): it changes no weights, so its
+A post-hoc baseline (docs/experiments/occupations.md#method, "gen+filter"): it changes no weights, so its
 success is bounded by how often the base model already produces an acceptable
 text. Rows with no acceptable candidate keep their first candidate (so every prompt
 still has a response to score) and are flagged; the acceptance rate is reported.
@@ -8,8 +8,8 @@ still has a response to score) and are flagged; the acceptance rate is reported.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -41,12 +41,12 @@ def select(rows: list[dict], candidates: list[list[str]], accept: Callable[[dict
 def decode(lm, tokenizer, inputs: list[str], rows: list[dict], sampling, seed: int, settings: dict, experiment: str):
     """Generation entry (generation/responses.py): k samples per prompt, the first accepted kept.
     Returns the texts, the columns added to the responses table, and the job summary's entries."""
-    from debiaslab.config import build
+    from debiaslab.core.config import build
     from debiaslab.generation.autoregressive import generate
 
     filt = build(FilterSettings, settings, "gen_filter")
     texts = generate(lm, tokenizer, [p for p in inputs for _ in range(filt.k)], sampling, seed, desc="generate k")
-    candidates = [texts[i * filt.k:(i + 1) * filt.k] for i in range(len(inputs))]
+    candidates = [texts[i * filt.k : (i + 1) * filt.k] for i in range(len(inputs))]
     chosen, found, n_ok = select(rows, candidates, criterion(experiment))
     columns = {"filter_accepted": found, "filter_candidates_accepted": n_ok, "filter_k": filt.k}
     return chosen, columns, {"acceptance_rate": sum(found) / max(1, len(found))}

@@ -34,8 +34,8 @@ def hidden_features(model, tokenizer, texts: list[str], batch_size: int = 64):
     import numpy as np
     import torch
 
-    from debiaslab.batching import by_length, pad_batch
-    from debiaslab.progress import track
+    from debiaslab.core.batching import by_length, pad_batch
+    from debiaslab.core.progress import track
 
     captured: list = []
     head = model.get_output_embeddings()
@@ -46,7 +46,9 @@ def hidden_features(model, tokenizer, texts: list[str], batch_size: int = 64):
     out = None
     try:
         with torch.inference_mode():
-            for rows in track(list(by_length([len(ids) for ids in encoded], batch_size)), "INLP hidden states", quiet=True):
+            for rows in track(
+                list(by_length([len(ids) for ids in encoded], batch_size)), "INLP hidden states", quiet=True
+            ):
                 ids, mask = pad_batch([encoded[i] for i in rows], pad)  # right padding: positions as unpadded
                 captured.clear()
                 model(input_ids=ids.to(device), attention_mask=mask.to(device))
@@ -87,7 +89,7 @@ def fit_projection(X, y, settings: INLPSettings, seed: int):
     import numpy as np
     from sklearn.svm import LinearSVC
 
-    from debiaslab.progress import Progress
+    from debiaslab.core.progress import Progress
 
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(X))
@@ -137,7 +139,7 @@ def train_inlp(model_spec, data_path, settings: INLPSettings, seed: int, out_dir
     from safetensors.numpy import save_file
 
     from debiaslab import models
-    from debiaslab.io import atomic_path, read_table, write_json
+    from debiaslab.core.io import atomic_path, read_table, write_json
 
     frame = read_table(data_path, required=["gender"], text=["text"])
     spec = models.ModelSpec.parse(model_spec)
@@ -146,8 +148,14 @@ def train_inlp(model_spec, data_path, settings: INLPSettings, seed: int, out_dir
     X = hidden_features(lm, tokenizer, frame["text"].tolist(), settings.batch_size)
     y = (frame["gender"] == "female").to_numpy().astype(int)
     P, history = fit_projection(X, y, settings, seed)
-    summary = {"method": "inlp", "seed": seed, "sentences": len(frame), "dim": int(X.shape[1]),
-               "removed_directions": int(round(X.shape[1] - np.trace(P))), "dev_accuracy_per_iteration": history}
+    summary = {
+        "method": "inlp",
+        "seed": seed,
+        "sentences": len(frame),
+        "dim": int(X.shape[1]),
+        "removed_directions": int(round(X.shape[1] - np.trace(P))),
+        "dev_accuracy_per_iteration": history,
+    }
     with atomic_path(out_dir, directory=True) as tmp:
         save_file({"P": np.ascontiguousarray(P.astype(np.float32))}, str(tmp / "projection.safetensors"))
         write_json(tmp / "training_summary.json", summary)

@@ -9,8 +9,8 @@ chunk without holding every forward pass in memory).
 
 - causal LM: log p = sum over generated tokens (up to and including the first EOS) of
   log p(x_t | x_<t); KL at each of those positions.
-- masked diffusion (SOURCES.md §3, defect c): the source applied an autoregressive shift to a
-  bidirectional model. Here log p = sum over the unmasking steps of the sampled trajectory of
+- masked diffusion (docs/experiments/reward_guided.md#deviation-diffusion-log-prob): the source applied an
+  autoregressive shift to a bidirectional model. Here log p = sum over the unmasking steps of the sampled trajectory of
   log p(chosen token | the state at that step), for the tokens unmasked at that step; the KL
   of a position is taken at the step that unmasked it (the distribution its token was drawn from).
 
@@ -23,8 +23,9 @@ REINFORCE's loss a deterministic-policy update (methods.reinforce, `estimator`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 KL_DIRECTIONS = ("policy_base", "base_policy")
 
@@ -73,9 +74,15 @@ class PolicySampling:
     def diffusion(self, temperature: float = 0.0):
         from debiaslab.generation.diffusion import DiffusionSettings
 
-        return DiffusionSettings(gen_length=self.gen_length, steps=self.steps, block_length=self.block_length,
-                                 temperature=temperature, cfg_scale=self.cfg_scale, remasking=self.remasking,
-                                 mask_token_id=self.mask_token_id)
+        return DiffusionSettings(
+            gen_length=self.gen_length,
+            steps=self.steps,
+            block_length=self.block_length,
+            temperature=temperature,
+            cfg_scale=self.cfg_scale,
+            remasking=self.remasking,
+            mask_token_id=self.mask_token_id,
+        )
 
 
 def model_inputs(tokenizer, rows, sampling: PolicySampling) -> list[str]:
@@ -136,16 +143,20 @@ class CausalPolicy:
         """
         import torch
 
-        from debiaslab.batching import pad_batch
+        from debiaslab.core.batching import pad_batch
 
         pad = self.tokenizer.pad_token_id
         prompt, prompt_mask = pad_batch(prompt_ids, pad, side="left")
-        completion, completion_mask = pad_batch([self.counted(c) for c in completion_ids], pad, side="right",
-                                                min_width=max(1, *map(len, completion_ids)))
+        completion, completion_mask = pad_batch(
+            [self.counted(c) for c in completion_ids], pad, side="right", min_width=max(1, *map(len, completion_ids))
+        )
         gen_mask = torch.cat([torch.zeros_like(prompt_mask, dtype=torch.bool), completion_mask.bool()], 1)
         device = self._device()
-        return {"input_ids": torch.cat([prompt, completion], 1).to(device),
-                "attention_mask": torch.cat([prompt_mask, completion_mask], 1).to(device), "gen_mask": gen_mask.to(device)}
+        return {
+            "input_ids": torch.cat([prompt, completion], 1).to(device),
+            "attention_mask": torch.cat([prompt_mask, completion_mask], 1).to(device),
+            "gen_mask": gen_mask.to(device),
+        }
 
     def counted(self, completion: list[int]) -> list[int]:
         return counted_tokens(completion, self.eos_ids)
@@ -167,15 +178,16 @@ class CausalPolicy:
         n = mask.sum(-1)
         return per_token.sum(-1) / n.clamp(min=1), n
 
-    def rollout(self, prompts: list[str], temperature: float, seed: int | None = None,
-                with_kl: bool = True) -> list[Rollout]:
+    def rollout(
+        self, prompts: list[str], temperature: float, seed: int | None = None, with_kl: bool = True
+    ) -> list[Rollout]:
         """One rollout of the whole microbatch (left padding is safe for a causal model given position ids).
 
         with_kl=False: a model without an adapter is its own base; its KL is 0 exactly.
         """
         import torch
 
-        from debiaslab.batching import pad_batch
+        from debiaslab.core.batching import pad_batch
 
         prompt_ids = self.encode(prompts)
         pad = self.tokenizer.pad_token_id
@@ -222,8 +234,9 @@ class DiffusionPolicy:
     def _device(self):
         return next(self.model.parameters()).device
 
-    def rollout(self, prompts: list[str], temperature: float, seed: int | None = None,
-                with_kl: bool = True) -> list[Rollout]:
+    def rollout(
+        self, prompts: list[str], temperature: float, seed: int | None = None, with_kl: bool = True
+    ) -> list[Rollout]:
         """One rollout per group of equal-length prompts (a bidirectional model gets no padding)."""
         import dataclasses
 
@@ -249,21 +262,29 @@ class DiffusionPolicy:
                 nonlocal prompt_mask
                 if prompt_mask is None:
                     prompt_mask = torch.zeros_like(state, dtype=torch.bool)
-                    prompt_mask[:, : body.shape[1]] = True
+                    prompt_mask[:, : body.shape[1]] = True  # noqa: B023 - on_step runs within this iteration's sample()
                 with _disabled(self.model):
                     base = model_logits(self.model, state, prompt_mask, self.mask_id, settings.cfg_scale)
-                kl_sum.add_((token_kl(logits, base, self.kl_direction) * transfer).sum(-1))
+                kl_sum.add_((token_kl(logits, base, self.kl_direction) * transfer).sum(-1))  # noqa: B023 - as above
 
-            traj = sample(self.model, body, settings, self.mask_id, suffix_ids=suffix, generator=generator,
-                          record=True, on_step=on_step if with_kl else None)
+            traj = sample(
+                self.model,
+                body,
+                settings,
+                self.mask_id,
+                suffix_ids=suffix,
+                generator=generator,
+                record=True,
+                on_step=on_step if with_kl else None,
+            )
             texts = self.tokenizer.batch_decode(traj.generated, skip_special_tokens=True)
             n = torch.full((len(idx),), float(settings.gen_length), device=device)
-            rollouts.append(Rollout(order=idx, texts=texts, kl=kl_sum / n, n_generated=n,
-                                    tensors={"trajectory": traj}))
+            rollouts.append(Rollout(order=idx, texts=texts, kl=kl_sum / n, n_generated=n, tensors={"trajectory": traj}))
         return rollouts
 
     def logprob_chunks(self, rollout: Rollout) -> Iterator:
-        """Sum over unmasking steps of log p(token chosen at that step | state before it), `step_chunk` steps at a time."""
+        """Sum over unmasking steps of log p(token chosen at that step | state before it), `step_chunk` steps
+        at a time."""
         import torch
 
         from debiaslab.generation.diffusion import model_logits

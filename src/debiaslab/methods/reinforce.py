@@ -1,4 +1,5 @@
-"""REINFORCE on a LoRA adapter with the GenBit + KL reward (SOURCES.md §3), small and explicit.
+"""REINFORCE on a LoRA adapter with the GenBit + KL reward (docs/experiments/reward_guided.md#method),
+small and explicit.
 
 Each step: take `batch_size` prompts; in microbatches of `micro_batch_size`, sample from the
 LoRA policy (adapter on, no gradient) and measure each sample's bias and KL to the base (the
@@ -54,13 +55,24 @@ BASELINES = ("none", "batch_mean", "leave_one_out")
 # LLaDA names its attention output projection attn_out (the paper's targets: q, k, v, attn_out); causal
 # LMs call it o_proj. PEFT adapts whichever of these names a model has.
 REWARD_GUIDED_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "attn_out")
-METRIC_COLUMNS = ("step", "epoch", "loss", "mean_bias", "mean_kl", "mean_reward", "gendered_pronoun_rate",
-                  "neutral_option_rate", "learning_rate", "seconds", "lemmatizer")
+METRIC_COLUMNS = (
+    "step",
+    "epoch",
+    "loss",
+    "mean_bias",
+    "mean_kl",
+    "mean_reward",
+    "gendered_pronoun_rate",
+    "neutral_option_rate",
+    "learning_rate",
+    "seconds",
+    "lemmatizer",
+)
 
 
 @dataclass(frozen=True)
 class ReinforceSettings:
-    """TRL-style trainer config. Defaults: the source's full-scale values (SOURCES.md §3)."""
+    """TRL-style trainer config. Defaults: the source's full-scale values (docs/experiments/reward_guided.md#method)."""
 
     learning_rate: float = 2e-5
     batch_size: int = 64
@@ -73,8 +85,9 @@ class ReinforceSettings:
     save_steps: int = 50
     dataset_size: int = 1000  # grid: the nested training subset
     temperature: float = 0.0  # grid: the sampling temperature
-    lora: LoraSettings = field(default_factory=lambda: LoraSettings(r=4, alpha=8, dropout=0.1,
-                                                                    target_modules=REWARD_GUIDED_TARGETS))
+    lora: LoraSettings = field(
+        default_factory=lambda: LoraSettings(r=4, alpha=8, dropout=0.1, target_modules=REWARD_GUIDED_TARGETS)
+    )
     reward: RewardSettings = field(default_factory=RewardSettings)
     generation: PolicySampling = field(default_factory=PolicySampling)
 
@@ -82,8 +95,9 @@ class ReinforceSettings:
         if self.baseline not in BASELINES:
             raise ValueError(f"baseline must be one of {BASELINES}, got {self.baseline!r}")
         if self.batch_size % self.micro_batch_size:
-            raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of micro_batch_size "
-                             f"({self.micro_batch_size})")
+            raise ValueError(
+                f"batch_size ({self.batch_size}) must be a multiple of micro_batch_size ({self.micro_batch_size})"
+            )
         if self.baseline == "leave_one_out" and self.batch_size < 2:
             raise ValueError("a leave-one-out baseline needs batch_size >= 2")
 
@@ -182,7 +196,7 @@ class Checkpoint:
     def save(self, state: dict) -> None:
         import torch
 
-        from debiaslab.io import atomic_path
+        from debiaslab.core.io import atomic_path
 
         with atomic_path(self.path) as tmp:
             torch.save(state, tmp)
@@ -195,12 +209,12 @@ def train_reinforce(model_spec, data_path, settings: ReinforceSettings, seed: in
     from peft import get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
 
     from debiaslab import models
+    from debiaslab.core.io import atomic_path, read_table, write_json, write_text
+    from debiaslab.core.progress import Progress
     from debiaslab.data.mcq import train_subset
-    from debiaslab.io import atomic_path, read_table, write_json, write_text
     from debiaslab.methods.common import StopOnSignal, checkpoint_dir_for
     from debiaslab.methods.policy import make_policy, model_inputs
     from debiaslab.methods.reward import Reward
-    from debiaslab.progress import Progress
 
     settings.check()
     spec = models.ModelSpec.parse(model_spec)
@@ -236,8 +250,9 @@ def train_reinforce(model_spec, data_path, settings: ReinforceSettings, seed: in
         for step in range(start_step, steps):
             batch = [inputs[i] for i in schedule[step]]
             model.eval()  # sample and score without dropout
-            rollouts, texts, scored = rollout_batch(policy, reward, batch, settings.temperature,
-                                                    settings.micro_batch_size, seed * 100_003 + step)
+            rollouts, texts, scored = rollout_batch(
+                policy, reward, batch, settings.temperature, settings.micro_batch_size, seed * 100_003 + step
+            )
             adv = advantages(scored["reward"], settings.baseline)
             model.train()
             optimizer.zero_grad(set_to_none=True)
@@ -253,23 +268,41 @@ def train_reinforce(model_spec, data_path, settings: ReinforceSettings, seed: in
                 torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
             optimizer.step()
             gendered, neutral = response_flags(texts)
-            history.append({
-                "step": step + 1, "epoch": (step + 1) * settings.batch_size / len(inputs), "loss": loss_value,
-                "mean_bias": float(scored["bias"].mean()), "mean_kl": float(scored["kl"].mean()),
-                "mean_reward": float(scored["reward"].mean()),
-                "gendered_pronoun_rate": sum(gendered) / len(texts), "neutral_option_rate": sum(neutral) / len(texts),
-                "learning_rate": settings.learning_rate, "seconds": time.perf_counter() - began,
-                "lemmatizer": reward.lemmatizer,
-            })
-            progress.update(loss=loss_value, reward=history[-1]["mean_reward"],
-                            gendered_rate=history[-1]["gendered_pronoun_rate"])
+            history.append(
+                {
+                    "step": step + 1,
+                    "epoch": (step + 1) * settings.batch_size / len(inputs),
+                    "loss": loss_value,
+                    "mean_bias": float(scored["bias"].mean()),
+                    "mean_kl": float(scored["kl"].mean()),
+                    "mean_reward": float(scored["reward"].mean()),
+                    "gendered_pronoun_rate": sum(gendered) / len(texts),
+                    "neutral_option_rate": sum(neutral) / len(texts),
+                    "learning_rate": settings.learning_rate,
+                    "seconds": time.perf_counter() - began,
+                    "lemmatizer": reward.lemmatizer,
+                }
+            )
+            progress.update(
+                loss=loss_value, reward=history[-1]["mean_reward"], gendered_rate=history[-1]["gendered_pronoun_rate"]
+            )
             signalled = stopper.stop_now()
             if ((step + 1) % settings.save_steps == 0 or signalled) and step + 1 < steps:
-                checkpoint.save({"adapter": get_peft_model_state_dict(model), "optimizer": optimizer.state_dict(),
-                                 "history": history, "step": step + 1})
+                checkpoint.save(
+                    {
+                        "adapter": get_peft_model_state_dict(model),
+                        "optimizer": optimizer.state_dict(),
+                        "history": history,
+                        "step": step + 1,
+                    }
+                )
                 if signalled:
-                    log.warning("received %s: checkpointed step %d in %s, stopping; rerun to resume",
-                                signal.Signals(stopper.received).name, step + 1, checkpoint_dir)
+                    log.warning(
+                        "received %s: checkpointed step %d in %s, stopping; rerun to resume",
+                        signal.Signals(stopper.received).name,
+                        step + 1,
+                        checkpoint_dir,
+                    )
                     raise SystemExit(128 + stopper.received)
     finally:
         stopper.uninstall()
@@ -279,13 +312,21 @@ def train_reinforce(model_spec, data_path, settings: ReinforceSettings, seed: in
 
     metrics = pd.DataFrame(history, columns=list(METRIC_COLUMNS))
     first, last = history[0], history[-1]
-    summary = {"method": "reinforce", "seed": seed, "steps": steps, "dataset_size": len(inputs),
-               "temperature": settings.temperature, "baseline": settings.baseline,
-               "estimator": estimator(settings.temperature, spec.diffusion, settings.generation.remasking),
-               "kl_direction": settings.reward.kl_direction, "lemmatizer": reward.lemmatizer,
-               "resumed_from_step": start_step or None, "diffusion": spec.diffusion,
-               "first_step": {k: first[k] for k in ("mean_bias", "mean_kl", "mean_reward", "gendered_pronoun_rate")},
-               "last_step": {k: last[k] for k in ("mean_bias", "mean_kl", "mean_reward", "gendered_pronoun_rate")}}
+    summary = {
+        "method": "reinforce",
+        "seed": seed,
+        "steps": steps,
+        "dataset_size": len(inputs),
+        "temperature": settings.temperature,
+        "baseline": settings.baseline,
+        "estimator": estimator(settings.temperature, spec.diffusion, settings.generation.remasking),
+        "kl_direction": settings.reward.kl_direction,
+        "lemmatizer": reward.lemmatizer,
+        "resumed_from_step": start_step or None,
+        "diffusion": spec.diffusion,
+        "first_step": {k: first[k] for k in ("mean_bias", "mean_kl", "mean_reward", "gendered_pronoun_rate")},
+        "last_step": {k: last[k] for k in ("mean_bias", "mean_kl", "mean_reward", "gendered_pronoun_rate")},
+    }
     with atomic_path(out_dir, directory=True) as tmp:
         model.save_pretrained(str(tmp))
         write_json(tmp / "training_summary.json", summary)

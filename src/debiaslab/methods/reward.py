@@ -1,4 +1,4 @@
-"""The `reward_guided` reward: R = −(|GenBit avg_bias_ratio| + λ_KL · KL)   (SOURCES.md §3).
+"""The `reward_guided` reward: R = −(|GenBit avg_bias_ratio| + λ_KL · KL)   (docs/experiments/reward_guided.md#reward).
 
 bias: GenBit of each sample's decoded response on its own. GenBit is a corpus statistic, but
 a batch-level score would give every sample the same reward (no learning signal), and the

@@ -36,8 +36,9 @@ class RLOOSettings:
     save_steps: int = 50
     dataset_size: int = 1000
     temperature: float = 1.0
-    lora: LoraSettings = field(default_factory=lambda: LoraSettings(r=4, alpha=8, dropout=0.1,
-                                                                    target_modules=REWARD_GUIDED_TARGETS))
+    lora: LoraSettings = field(
+        default_factory=lambda: LoraSettings(r=4, alpha=8, dropout=0.1, target_modules=REWARD_GUIDED_TARGETS)
+    )
     reward: RewardSettings = field(default_factory=RewardSettings)
     generation: PolicySampling = field(default_factory=PolicySampling)
 
@@ -60,8 +61,9 @@ class RLOOReward:
     def prompt_ids(self, prompts) -> list[list[int]]:
         """Prompt tokens exactly as RLOOTrainer._tokenize_prompts makes them."""
         if isinstance(prompts[0], list):
-            return self.tokenizer.apply_chat_template(prompts, add_generation_prompt=True, tokenize=True,
-                                                      return_dict=True)["input_ids"]
+            return self.tokenizer.apply_chat_template(
+                prompts, add_generation_prompt=True, tokenize=True, return_dict=True
+            )["input_ids"]
         return self.tokenizer(text=prompts)["input_ids"]
 
     def __call__(self, prompts, completions, completion_ids, log_metric=None, **kwargs) -> list[float]:
@@ -78,9 +80,13 @@ class RLOOReward:
             self.model.train(was_training)
         scored = self.reward(texts, kl.tolist())
         gendered, neutral = response_flags(texts)
-        parts = {"mean_bias": sum(scored["bias"]) / len(texts), "mean_kl": sum(scored["kl"]) / len(texts),
-                 "mean_reward": sum(scored["reward"]) / len(texts),
-                 "gendered_pronoun_rate": sum(gendered) / len(texts), "neutral_option_rate": sum(neutral) / len(texts)}
+        parts = {
+            "mean_bias": sum(scored["bias"]) / len(texts),
+            "mean_kl": sum(scored["kl"]) / len(texts),
+            "mean_reward": sum(scored["reward"]) / len(texts),
+            "gendered_pronoun_rate": sum(gendered) / len(texts),
+            "neutral_option_rate": sum(neutral) / len(texts),
+        }
         self.history.append(parts)
         if log_metric is not None:
             for name, value in parts.items():
@@ -96,11 +102,11 @@ def train_rloo(model_spec, data_path, settings: RLOOSettings, seed: int, out_dir
     from trl import RLOOConfig, RLOOTrainer
 
     from debiaslab import models
-    from debiaslab.config import ConfigError
+    from debiaslab.core.config import ConfigError
+    from debiaslab.core.io import atomic_path, read_table, write_json, write_text
+    from debiaslab.core.progress import trainer_callback
     from debiaslab.data.mcq import train_subset
-    from debiaslab.io import atomic_path, read_table, write_json, write_text
     from debiaslab.methods.common import checkpoint_dir_for, last_checkpoint, trainer_arguments
-    from debiaslab.progress import trainer_callback
 
     spec = models.ModelSpec.parse(model_spec)
     if spec.diffusion:
@@ -108,11 +114,17 @@ def train_rloo(model_spec, data_path, settings: RLOOSettings, seed: int, out_dir
     if settings.temperature <= 0:
         raise ConfigError("rloo: temperature must be > 0 (RLOOTrainer samples and divides logits by it)")
     if settings.batch_size % settings.micro_batch_size or settings.batch_size % settings.num_generations:
-        raise ConfigError(f"rloo: batch_size ({settings.batch_size}) must be a multiple of micro_batch_size "
-                          f"({settings.micro_batch_size}) and of num_generations ({settings.num_generations})")
+        raise ConfigError(
+            f"rloo: batch_size ({settings.batch_size}) must be a multiple of micro_batch_size "
+            f"({settings.micro_batch_size}) and of num_generations ({settings.num_generations})"
+        )
     rows = train_subset(read_table(data_path, required=["split", "rank", "prompt", "question"]), settings.dataset_size)
     if settings.generation.chat:
-        system = [{"role": "system", "content": settings.generation.system_prompt}] if settings.generation.system_prompt else []
+        system = (
+            [{"role": "system", "content": settings.generation.system_prompt}]
+            if settings.generation.system_prompt
+            else []
+        )
         prompts = [system + [{"role": "user", "content": q}] for q in rows["question"]]
     else:
         prompts = list(rows["prompt"])
@@ -120,34 +132,73 @@ def train_rloo(model_spec, data_path, settings: RLOOSettings, seed: int, out_dir
     tokenizer = models.load_tokenizer(spec, padding_side="left")
     model = models.load_model(spec)
     checkpoint_dir = checkpoint_dir_for(checkpoint_root, spec.path, settings, seed, str(data_path))
-    args = trainer_arguments(checkpoint_dir=checkpoint_dir, seed=seed, learning_rate=settings.learning_rate,
-                             epochs=settings.epochs, batch_size=settings.micro_batch_size,
-                             gradient_accumulation_steps=settings.batch_size // settings.micro_batch_size,
-                             weight_decay=settings.weight_decay, save_steps=settings.save_steps,
-                             logging_steps=1, max_steps=settings.max_steps)
+    args = trainer_arguments(
+        checkpoint_dir=checkpoint_dir,
+        seed=seed,
+        learning_rate=settings.learning_rate,
+        epochs=settings.epochs,
+        batch_size=settings.micro_batch_size,
+        gradient_accumulation_steps=settings.batch_size // settings.micro_batch_size,
+        weight_decay=settings.weight_decay,
+        save_steps=settings.save_steps,
+        logging_steps=1,
+        max_steps=settings.max_steps,
+    )
     args["lr_scheduler_type"] = "constant"  # as `reinforce` (the source states a fixed AdamW learning rate)
-    config = RLOOConfig(**args, num_generations=settings.num_generations,
-                        max_completion_length=settings.generation.max_new_tokens, temperature=settings.temperature,
-                        top_p=1.0, top_k=0, beta=0.0, max_grad_norm=settings.max_grad_norm or 1e9)
+    config = RLOOConfig(
+        **args,
+        num_generations=settings.num_generations,
+        max_completion_length=settings.generation.max_new_tokens,
+        temperature=settings.temperature,
+        top_p=1.0,
+        top_k=0,
+        beta=0.0,
+        max_grad_norm=settings.max_grad_norm or 1e9,
+    )
     reward = RLOOReward(settings.reward, tokenizer, settings.generation.max_new_tokens)
-    trainer = RLOOTrainer(model=model, reward_funcs=reward, args=config, train_dataset=dataset,
-                          processing_class=tokenizer,
-                          peft_config=models.lora_config(asdict(settings.lora), model=model))
+    trainer = RLOOTrainer(
+        model=model,
+        reward_funcs=reward,
+        args=config,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=models.lora_config(asdict(settings.lora), model=model),
+    )
     reward.model = trainer.model
     trainer.add_callback(trainer_callback("train rloo"))
     resume = last_checkpoint(checkpoint_dir)
     trainer.train(resume_from_checkpoint=resume)
     steps = [row for row in trainer.state.log_history if "loss" in row and "mean_reward" in row]
-    metrics = pd.DataFrame([{
-        "step": row["step"], "epoch": row.get("epoch"), "loss": row["loss"],
-        **{k: row[k] for k in ("mean_bias", "mean_kl", "mean_reward", "gendered_pronoun_rate", "neutral_option_rate")},
-        "learning_rate": row.get("learning_rate"), "seconds": row.get("step_time"),
-        "lemmatizer": reward.reward.lemmatizer} for row in steps], columns=list(METRIC_COLUMNS))
+    metrics = pd.DataFrame(
+        [
+            {
+                "step": row["step"],
+                "epoch": row.get("epoch"),
+                "loss": row["loss"],
+                **{
+                    k: row[k]
+                    for k in ("mean_bias", "mean_kl", "mean_reward", "gendered_pronoun_rate", "neutral_option_rate")
+                },
+                "learning_rate": row.get("learning_rate"),
+                "seconds": row.get("step_time"),
+                "lemmatizer": reward.reward.lemmatizer,
+            }
+            for row in steps
+        ],
+        columns=list(METRIC_COLUMNS),
+    )
     metrics["seconds"] = metrics["seconds"].cumsum()
-    summary = {"method": "rloo", "seed": seed, "steps": trainer.state.global_step, "dataset_size": len(dataset),
-               "temperature": settings.temperature, "num_generations": settings.num_generations,
-               "kl_direction": settings.reward.kl_direction, "lemmatizer": reward.reward.lemmatizer,
-               "resumed_from": Path(resume).name if resume else None}
+    summary = {
+        "method": "rloo",
+        "seed": seed,
+        "steps": trainer.state.global_step,
+        "dataset_size": len(dataset),
+        "temperature": settings.temperature,
+        "num_generations": settings.num_generations,
+        "kl_direction": settings.reward.kl_direction,
+        "lemmatizer": reward.reward.lemmatizer,
+        "resumed_from": Path(resume).name if resume else None,
+    }
     with atomic_path(out_dir, directory=True) as tmp:
         trainer.model.save_pretrained(str(tmp))
         write_json(tmp / "training_summary.json", summary)

@@ -26,13 +26,19 @@ class SFTSettings:
     lora: LoraSettings = field(default_factory=LoraSettings)
 
 
-def train_sft(model_spec, data_path: str | Path, settings: SFTSettings, seed: int, out_dir: str | Path,
-              checkpoint_root: str | Path) -> dict:
+def train_sft(
+    model_spec,
+    data_path: str | Path,
+    settings: SFTSettings,
+    seed: int,
+    out_dir: str | Path,
+    checkpoint_root: str | Path,
+) -> dict:
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
     from debiaslab import models
-    from debiaslab.io import DataError, read_table, require_text
+    from debiaslab.core.io import DataError, read_table, require_text
     from debiaslab.methods.common import checkpoint_dir_for, train_and_save, trainer_arguments
 
     frame = read_table(data_path)
@@ -41,8 +47,10 @@ def train_sft(model_spec, data_path: str | Path, settings: SFTSettings, seed: in
     elif {"prompt", "completion"} <= set(frame.columns):
         columns = ["prompt", "completion"]
     else:
-        raise DataError(f"{data_path}: SFT data needs a 'messages' column or 'prompt' and 'completion' columns; "
-                        f"found {list(frame.columns)}")
+        raise DataError(
+            f"{data_path}: SFT data needs a 'messages' column or 'prompt' and 'completion' columns; "
+            f"found {list(frame.columns)}"
+        )
     require_text(frame, columns, data_path, conversations=True)  # a null prompt fails here, not in TRL
     dataset = Dataset.from_pandas(frame[columns], preserve_index=False)
 
@@ -51,11 +59,17 @@ def train_sft(model_spec, data_path: str | Path, settings: SFTSettings, seed: in
     model = models.load_model(spec, trainable=True)
     checkpoint_dir = checkpoint_dir_for(checkpoint_root, spec.path, settings, seed, str(data_path))
     config = SFTConfig(
-        **trainer_arguments(checkpoint_dir=checkpoint_dir, seed=seed, learning_rate=settings.learning_rate,
-                            epochs=settings.epochs, batch_size=settings.batch_size,
-                            gradient_accumulation_steps=settings.gradient_accumulation_steps,
-                            warmup_ratio=settings.warmup_ratio, weight_decay=settings.weight_decay,
-                            save_steps=settings.save_steps),
+        **trainer_arguments(
+            checkpoint_dir=checkpoint_dir,
+            seed=seed,
+            learning_rate=settings.learning_rate,
+            epochs=settings.epochs,
+            batch_size=settings.batch_size,
+            gradient_accumulation_steps=settings.gradient_accumulation_steps,
+            warmup_ratio=settings.warmup_ratio,
+            weight_decay=settings.weight_decay,
+            save_steps=settings.save_steps,
+        ),
         max_length=settings.max_length,
         packing=False,
         dataset_num_proc=None,

@@ -6,7 +6,6 @@ import importlib
 import os
 from pathlib import Path
 
-
 # method → (module, settings class, trainer function, fixed keyword arguments). Imported by name when
 # run, so that this module's code fingerprint (provenance.source_fingerprint) holds no trainer: each
 # training rule fingerprints this dispatcher plus its own trainer, and editing one trainer reruns only
@@ -18,10 +17,18 @@ TRAINERS = {
     "reinforce": ("debiaslab.methods.reinforce", "ReinforceSettings", "train_reinforce", {}),
     "rloo": ("debiaslab.methods.rloo", "RLOOSettings", "train_rloo", {}),
     "forget_lora": ("debiaslab.methods.forget_lora", "ForgetLoRASettings", "train_forget_lora", {}),
-    "kl_equal": ("debiaslab.methods.desired_kl", "KLSettings", "train_desired_kl",
-                 {"desired": "equal", "adaptive": False}),
-    "kl_real_world": ("debiaslab.methods.desired_kl", "RealWorldKLSettings", "train_desired_kl",
-                      {"desired": "real_world", "adaptive": True}),
+    "kl_equal": (
+        "debiaslab.methods.desired_kl",
+        "KLSettings",
+        "train_desired_kl",
+        {"desired": "equal", "adaptive": False},
+    ),
+    "kl_real_world": (
+        "debiaslab.methods.desired_kl",
+        "RealWorldKLSettings",
+        "train_desired_kl",
+        {"desired": "real_world", "adaptive": True},
+    ),
 }
 
 # Trainers with a training loop of their own: one process. TRL's trainers (sft, dpo, rloo, forget_lora)
@@ -36,14 +43,16 @@ def trainer_module(method: str) -> str:
 
 
 def run(method: str, *, model, data, settings: dict, seed: int, out, checkpoints) -> dict:
-    from debiaslab.config import ConfigError, build
+    from debiaslab.core.config import ConfigError, build
 
     if method not in TRAINERS:
         raise ConfigError(f"train: unknown method {method!r}; known: {', '.join(sorted(TRAINERS))}")
     processes = int(os.environ.get("WORLD_SIZE", "1"))
     if processes > 1 and method in ONE_PROCESS:
-        raise ConfigError(f"train: {method} trains in a loop of its own on one GPU, but this job was launched as "
-                          f"{processes} processes; give its rule one GPU (resources gpu: 1)")
+        raise ConfigError(
+            f"train: {method} trains in a loop of its own on one GPU, but this job was launched as "
+            f"{processes} processes; give its rule one GPU (resources gpu: 1)"
+        )
     module_name, settings_name, trainer_name, fixed = TRAINERS[method]
     module = importlib.import_module(module_name)
     typed = build(getattr(module, settings_name), settings, f"{method} settings")

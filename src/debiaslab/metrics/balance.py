@@ -1,4 +1,4 @@
-"""Agentic/communal balance of occupation descriptions (SOURCES.md §2).
+"""Agentic/communal balance of occupation descriptions (docs/experiments/occupations.md#metrics).
 
 A response is AND-balanced when it contains at least one agentic AND at least one
 communal term (whole word, case-insensitive); OR when it has either. Word-count
@@ -7,9 +7,70 @@ compliance is 8 ≤ words ≤ 15 (whitespace-separated words of the full sentenc
 
 from __future__ import annotations
 
-from debiaslab.data.occupations import AGENTIC, COMMUNAL, complete_sentence, find_terms, word_count
+import re
+from functools import cache
 
-__all__ = ["balance_record", "complete_sentence", "find_terms", "score_responses", "word_count"]
+# The study's agentic and communal terms (Gaucher et al. 2011; docs/experiments/occupations.md#metrics)
+AGENTIC = (
+    "ambitious",
+    "assertive",
+    "bold",
+    "confident",
+    "decisive",
+    "independent",
+    "self-reliant",
+    "competitive",
+    "adventurous",
+    "dominant",
+)
+COMMUNAL = (
+    "accommodating",
+    "caring",
+    "cooperative",
+    "empathetic",
+    "friendly",
+    "nurturing",
+    "supportive",
+    "compassionate",
+    "helpful",
+    "loyal",
+)
+
+
+@cache
+def _pattern(terms: tuple[str, ...]) -> re.Pattern:
+    alternatives = "|".join(sorted((re.escape(t) for t in terms), key=len, reverse=True))
+    # Word boundaries that also treat hyphens as part of a word ("self-reliant" is one term,
+    # "bold-ish" is not "bold").
+    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
+
+
+def find_terms(text: str, terms: tuple[str, ...]) -> list[str]:
+    """Every occurrence of any term in `text`, lower-cased, in order."""
+    return [m.group(0).lower() for m in _pattern(tuple(terms)).finditer(text)]
+
+
+def word_count(text: str) -> int:
+    return len(text.split())
+
+
+def complete_sentence(prefix: str, continuation: str) -> str:
+    """The scored sentence: `prefix` + the continuation up to its first line break or closing quote.
+
+    The study's prompt opens a quotation (`"The nurse was`); a compliant model closes
+    it. Anything the model writes after that (a new line, a second prompt) is not
+    part of the sentence it was asked for.
+    """
+    cut = re.split(r'["\n]', continuation, maxsplit=1)[0]
+    return (prefix + cut).strip()
+
+
+def is_compliant(sentence: str, min_words: int = 8, max_words: int = 15) -> bool:
+    """The study's target: an agentic AND a communal term, in 8–15 words (gen+filter keeps these)."""
+    return (
+        bool(find_terms(sentence, AGENTIC) and find_terms(sentence, COMMUNAL))
+        and min_words <= word_count(sentence) <= max_words
+    )
 
 
 def balance_record(text: str, agentic=AGENTIC, communal=COMMUNAL, min_words: int = 8, max_words: int = 15) -> dict:
@@ -63,7 +124,10 @@ def unique_pairs(agentic_lists, communal_lists) -> int:
 
 def lexical_diversity(agentic_lists, communal_lists) -> dict[str, float]:
     """Term entropies (bits) and unique (agentic, communal) pairs of a set of responses."""
-    return {**term_entropies(agentic_lists, communal_lists), "unique_pairs": unique_pairs(agentic_lists, communal_lists)}
+    return {
+        **term_entropies(agentic_lists, communal_lists),
+        "unique_pairs": unique_pairs(agentic_lists, communal_lists),
+    }
 
 
 def score_responses(responses, min_words: int = 8, max_words: int = 15, seed: int = 0):
@@ -72,14 +136,14 @@ def score_responses(responses, min_words: int = 8, max_words: int = 15, seed: in
     `responses` needs columns split, occupation, prefix, response. Subsets are "all"
     and each occupation (for per-occupation figures). Every value comes with its
     bootstrap replicates over the responses of its split and subset (seeded by the
-    run's `seed`; metrics.statistics.Bootstrap). Comparisons with the prompt-only
+    run's `seed`; core.statistics.Bootstrap). Comparisons with the prompt-only
     baseline are the table's (stratified by seed over every seed's responses), not
     the scoring job's.
     """
     import pandas as pd
 
-    from debiaslab.io import require_columns
-    from debiaslab.metrics.statistics import Bootstrap
+    from debiaslab.core.io import require_columns
+    from debiaslab.core.statistics import Bootstrap
 
     require_columns(responses, ["split", "occupation", "prefix", "response"], "responses")
     sentences = [complete_sentence(p, r) for p, r in zip(responses["prefix"], responses["response"])]
@@ -99,8 +163,10 @@ def score_responses(responses, min_words: int = 8, max_words: int = 15, seed: in
             add(split, subset, "mean_n_agentic", boot.of_mean(rows["n_agentic"]))
             add(split, subset, "mean_n_communal", boot.of_mean(rows["n_communal"]))
         agentic, communal = list(part["agentic_terms"]), list(part["communal_terms"])
-        lexical = boot.of_statistic(lambda idx: lexical_diversity([agentic[i] for i in idx], [communal[i] for i in idx]),
-                                    len(part))
+        lexical = boot.of_statistic(
+            lambda idx: lexical_diversity([agentic[i] for i in idx], [communal[i] for i in idx]),  # noqa: B023 - called in this iteration
+            len(part),
+        )
         for metric, stat in lexical.items():
             add(split, "all", metric, stat)
         if "filter_accepted" in part:

@@ -1,4 +1,5 @@
-"""Bias as distance to a desired gender distribution (SOURCES.md §4): scores, P_g, KL.
+"""Bias as distance to a desired gender distribution (docs/experiments/desired_distribution.md#metrics):
+scores, P_g, KL.
 
 Association score of one sentence (template × gendered word × occupation):
 - masked LM: s = log Π p(attr | attr masked) − log Π p(attr | attr and occupation masked),
@@ -21,13 +22,14 @@ the model-scoring functions take `grad=True` there.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 EPS = 1e-8
 DESIRED = ("equal", "real_world")
 
 
 # --- pure formulas (numpy) ---------------------------------------------------------------------
+
 
 def _logsumexp(x, axis):
     import numpy as np
@@ -67,8 +69,11 @@ def kl_divergence(desired_male_share, predicted_male_share, eps: float = EPS):
     import numpy as np
 
     q = np.stack([np.asarray(desired_male_share, np.float64), 1.0 - np.asarray(desired_male_share, np.float64)])
-    p = np.clip(np.stack([np.asarray(predicted_male_share, np.float64),
-                          1.0 - np.asarray(predicted_male_share, np.float64)]), eps, 1.0)
+    p = np.clip(
+        np.stack([np.asarray(predicted_male_share, np.float64), 1.0 - np.asarray(predicted_male_share, np.float64)]),
+        eps,
+        1.0,
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(q > 0, q * (np.log(np.where(q > 0, q, 1.0)) - np.log(p)), 0.0)
     return terms.sum(axis=0)
@@ -76,7 +81,7 @@ def kl_divergence(desired_male_share, predicted_male_share, eps: float = EPS):
 
 def summarize(records, value: str = "kl", boot=None) -> list[dict]:
     """Mean and sample variance (ddof=1, as the source's pandas `.var()`) per prof_gender and overall; with
-    `boot` (a metrics.statistics.Bootstrap), each with its replicates over the occupations."""
+    `boot` (a core.statistics.Bootstrap), each with its replicates over the occupations."""
     import numpy as np
 
     out = []
@@ -86,7 +91,7 @@ def summarize(records, value: str = "kl", boot=None) -> list[dict]:
         stats = {"mean": lambda v: float(v.mean())}
         if len(x) > 1:
             stats["var"] = lambda v: float(v.var(ddof=1))
-        replicates = boot.of_statistic(lambda idx: {k: f(x[idx]) for k, f in stats.items()}, len(x)) if boot else {}
+        replicates = boot.of_statistic(lambda idx: {k: f(x[idx]) for k, f in stats.items()}, len(x)) if boot else {}  # noqa: B023
         for stat, f in stats.items():
             row = {"subset": subset, "stat": stat, "value": f(x), "n": len(part)}
             if boot:
@@ -96,6 +101,7 @@ def summarize(records, value: str = "kl", boot=None) -> list[dict]:
 
 
 # --- the same formulas in torch (differentiable, for training) ---------------------------------
+
 
 def gender_probabilities_torch(scores, is_male, sign: float = 1.0):
     """[occupations, 2] = (P_male, P_female) from scores [occupations, sentences]."""
@@ -113,11 +119,13 @@ def kl_divergence_torch(desired, predicted, eps: float = EPS):
     import torch
 
     p = predicted.clamp(min=eps, max=1.0)
-    return torch.where(desired > 0, desired * (torch.log(desired.clamp(min=eps)) - torch.log(p)),
-                       torch.zeros_like(p)).sum(dim=1)
+    return torch.where(
+        desired > 0, desired * (torch.log(desired.clamp(min=eps)) - torch.log(p)), torch.zeros_like(p)
+    ).sum(dim=1)
 
 
 # --- scoring sentences with a model ------------------------------------------------------------
+
 
 def score_matrix(frame):
     """Group a split's sentence rows into [occupations, sentences]: occupation rows and the male mask.
@@ -126,14 +134,17 @@ def score_matrix(frame):
     """
     import numpy as np
 
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     occupations = list(dict.fromkeys(frame["profession"]))
     k = len(frame) // max(1, len(occupations))
     if k * len(occupations) != len(frame):
         raise DataError(f"sentence table: {len(frame)} rows do not split evenly over {len(occupations)} occupations")
     layout = frame[["template_id", "phrase", "gender"]].to_numpy().reshape(len(occupations), k, 3)
-    if not (layout == layout[:1]).all() or list(frame["profession"].to_numpy().reshape(len(occupations), k)[:, 0]) != occupations:
+    if (
+        not (layout == layout[:1]).all()
+        or list(frame["profession"].to_numpy().reshape(len(occupations), k)[:, 0]) != occupations
+    ):
         raise DataError("sentence table: every occupation needs the same templates × words, occupation-major")
     first = frame.iloc[::k].reset_index(drop=True)
     is_male = np.asarray(layout[0, :, 2] == "male")
@@ -144,10 +155,17 @@ def encode_for_mlm(tokenizer, frame, max_length: int = 128):
     """Token ids plus attribute/occupation token masks located from character offsets."""
     import torch
 
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
-    enc = tokenizer(list(frame["sentence"]), return_tensors="pt", padding=True, padding_side="right",
-                    truncation=True, max_length=max_length, return_offsets_mapping=True)
+    enc = tokenizer(
+        list(frame["sentence"]),
+        return_tensors="pt",
+        padding=True,
+        padding_side="right",
+        truncation=True,
+        max_length=max_length,
+        return_offsets_mapping=True,
+    )
     start, end = enc["offset_mapping"][..., 0], enc["offset_mapping"][..., 1]
     real = end > start  # special and padding tokens have empty offsets
 
@@ -160,27 +178,35 @@ def encode_for_mlm(tokenizer, frame, max_length: int = 128):
     bad = (~attr.any(1)) | (~prof.any(1)) | (attr & prof).any(1)
     if bad.any():
         i = int(torch.nonzero(bad)[0])
-        raise DataError(f"sentence {frame['sentence'].iloc[i]!r}: cannot locate the attribute and occupation tokens "
-                        "separately (tokenizer offsets)")
-    return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "attr": attr, "prof": prof,
-            "real": real}
+        raise DataError(
+            f"sentence {frame['sentence'].iloc[i]!r}: cannot locate the attribute and occupation tokens "
+            "separately (tokenizer offsets)"
+        )
+    return {
+        "input_ids": enc["input_ids"],
+        "attention_mask": enc["attention_mask"],
+        "attr": attr,
+        "prof": prof,
+        "real": real,
+    }
 
 
 def mlm_scores(model, encoded, batch_size: int = 256, grad: bool = False):
     """s per sentence: Σ log p(attr tokens | attr masked) − Σ log p(attr tokens | attr and occupation masked)."""
     import torch
 
-    from debiaslab.batching import in_input_order, trimmed_batches
-    from debiaslab.evals.corpus_perplexity import head_on
-    from debiaslab.progress import Progress
+    from debiaslab.core.batching import in_input_order, trimmed_batches
+    from debiaslab.core.progress import Progress
+    from debiaslab.models import head_on
 
     device = next(model.parameters()).device
     mask_id = encoded["mask_token_id"]
     out, order = [], []
     progress = Progress("MLM scores", len(encoded["input_ids"]), "sentences", first=False, final=False)
     with torch.set_grad_enabled(grad):
-        for rows, (b_ids, b_attn, b_attr, b_prof) in trimmed_batches(encoded, ("input_ids", "attention_mask", "attr", "prof"),
-                                                                     batch_size):
+        for rows, (b_ids, b_attn, b_attr, b_prof) in trimmed_batches(
+            encoded, ("input_ids", "attention_mask", "attr", "prof"), batch_size
+        ):
             am = b_ids.masked_fill(b_attr, mask_id)
             tam = b_ids.masked_fill(b_attr | b_prof, mask_id)
             both = torch.cat([am, tam]).to(device)
@@ -201,8 +227,14 @@ def mlm_scores(model, encoded, batch_size: int = 256, grad: bool = False):
 
 
 def encode_for_causal(tokenizer, frame, max_length: int = 128):
-    enc = tokenizer(list(frame["sentence"]), return_tensors="pt", padding=True, padding_side="right", truncation=True,
-                    max_length=max_length)
+    enc = tokenizer(
+        list(frame["sentence"]),
+        return_tensors="pt",
+        padding=True,
+        padding_side="right",
+        truncation=True,
+        max_length=max_length,
+    )
     return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
 
@@ -215,8 +247,8 @@ def causal_scores(model, encoded, batch_size: int = 256, grad: bool = False):
     import torch
     import torch.nn.functional as F
 
-    from debiaslab.batching import in_input_order, trimmed_batches
-    from debiaslab.progress import Progress
+    from debiaslab.core.batching import in_input_order, trimmed_batches
+    from debiaslab.core.progress import Progress
 
     device = next(model.parameters()).device
     out, order = [], []

@@ -20,16 +20,17 @@ from __future__ import annotations
 import importlib.util
 import sys
 import types
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 LEMMATIZERS = ("auto", "identity", "stanza")
 
 
 @dataclass(frozen=True)
 class GenBitSettings:
-    """GenBitMetrics arguments (SOURCES.md §3: context_window 5, distance_weight 0.95, percentile_cutoff 80)."""
+    """GenBitMetrics arguments (the source's, docs/experiments/reward_guided.md#metrics: context_window 5,
+    distance_weight 0.95, percentile_cutoff 80)."""
 
     language: str = "en"
     context_window: int = 5
@@ -70,8 +71,9 @@ class StanzaLemmatizer:
     def __init__(self, language_code: str, model_dir: Path):
         import stanza
 
-        self._pipeline = stanza.Pipeline(lang=language_code, processors="tokenize,lemma", dir=str(model_dir),
-                                         verbose=False)
+        self._pipeline = stanza.Pipeline(
+            lang=language_code, processors="tokenize,lemma", dir=str(model_dir), verbose=False
+        )
         self.name = f"stanza-{stanza.__version__}:{language_code}"
 
     def lemmatize_token(self, token: str) -> str:
@@ -110,9 +112,11 @@ def make_lemmatizer(settings: GenBitSettings):
     model_dir = stanza_model_dir(settings)
     on_disk = (model_dir / settings.language).is_dir()
     if settings.lemmatizer == "stanza" and not on_disk:
-        raise FileNotFoundError(f"no stanza {settings.language!r} lemmatizer in {model_dir}; download it with "
-                                f"stanza.download('{settings.language}', processors='tokenize,lemma', model_dir=...) "
-                                "or set genbit.lemmatizer: identity")
+        raise FileNotFoundError(
+            f"no stanza {settings.language!r} lemmatizer in {model_dir}; download it with "
+            f"stanza.download('{settings.language}', processors='tokenize,lemma', model_dir=...) "
+            "or set genbit.lemmatizer: identity"
+        )
     if settings.lemmatizer == "identity" or not on_disk:
         return IdentityLemmatizer(settings.language)
     return StanzaLemmatizer(settings.language, model_dir)
@@ -140,9 +144,12 @@ class GenBit:
         original = mc.Lemmatizer
         mc.Lemmatizer = lambda language_code: self._lemmatizer  # MetricsCalculation builds its lemmatizer here
         try:
-            self._metrics = GenBitMetrics(settings.language, context_window=settings.context_window,
-                                          distance_weight=settings.distance_weight,
-                                          percentile_cutoff=settings.percentile_cutoff)
+            self._metrics = GenBitMetrics(
+                settings.language,
+                context_window=settings.context_window,
+                distance_weight=settings.distance_weight,
+                percentile_cutoff=settings.percentile_cutoff,
+            )
         finally:
             mc.Lemmatizer = original
 
@@ -168,7 +175,7 @@ class GenBit:
         return [self.score([t]) for t in texts]
 
     def bias(self, texts: Iterable[str]) -> list[float]:
-        """|avg_bias_ratio| of each text: the reward's bias term (SOURCES.md §3)."""
+        """|avg_bias_ratio| of each text: the reward's bias term (docs/experiments/reward_guided.md#reward)."""
         return [abs(s["avg_bias_ratio"]) for s in self.score_each(texts)]
 
 

@@ -1,6 +1,6 @@
 """Per-response scores from Hugging Face sequence classifiers: a bias-type classifier and a reward model.
 
-As the `safety` source (SOURCES.md §1):
+As the `safety` source (docs/experiments/safety.md#metrics):
 - bias score = the classifier's probability of the label named for the prompt's bias
   type (`maximuspowers/bias-type-classifier`: 11 topic labels; note it detects the
   *topic* of bias, not whether a text is biased), on the response alone. The
@@ -61,8 +61,8 @@ def _logits(model, tokenizer, first: list[str], second: list[str] | None, batch_
     """(inputs, labels) float tensor of logits in input order: tokenized once, batched by token length."""
     import torch
 
-    from debiaslab.batching import by_length, pad_encoded
-    from debiaslab.progress import track
+    from debiaslab.core.batching import by_length, pad_encoded
+    from debiaslab.core.progress import track
 
     encoded = encode_inputs(tokenizer, first, second, max_length)
     device = next(model.parameters()).device
@@ -82,7 +82,9 @@ def label_index(model, label: str) -> int:
     raise ValueError(f"classifier {model.config.name_or_path}: no label {label!r}; labels: {sorted(id2label.values())}")
 
 
-def label_probabilities(model, tokenizer, texts: list[str], label: str, batch_size: int, max_length: int) -> list[float]:
+def label_probabilities(
+    model, tokenizer, texts: list[str], label: str, batch_size: int, max_length: int
+) -> list[float]:
     """P(label | text) for every text."""
     column = label_index(model, label)
     function = probability_function(model.config.problem_type, model.config.num_labels)
@@ -91,7 +93,9 @@ def label_probabilities(model, tokenizer, texts: list[str], label: str, batch_si
     return probabilities(_logits(model, tokenizer, texts, None, batch_size, max_length), function)[:, column].tolist()
 
 
-def reward_scores(model, tokenizer, prompts: list[str], responses: list[str], batch_size: int, max_length: int) -> list[float]:
+def reward_scores(
+    model, tokenizer, prompts: list[str], responses: list[str], batch_size: int, max_length: int
+) -> list[float]:
     """The reward model's (first) logit on every (prompt, response) pair."""
     if not prompts:
         return []
@@ -109,14 +113,15 @@ class ScoringModel:
 def summarize(records, seed: int) -> list[dict]:
     """Score-store values: per bias type (`split`) the mean RM score and mean bias-type score, each with
     its bootstrap replicates over the responses (seeded by the run's `seed`)."""
-    from debiaslab.metrics.statistics import Bootstrap
+    from debiaslab.core.statistics import Bootstrap
 
     boot = Bootstrap(seed)
     values = []
     for bias_type, part in records.groupby("bias_type", sort=True):
         for metric, column in (("rm_score", RM_KEY), ("bias_type_score", BIAS_KEY)):
-            values.append({"split": bias_type, "subset": "all", "metric": metric,
-                           **boot.of_mean(part[column].dropna())})
+            values.append(
+                {"split": bias_type, "subset": "all", "metric": metric, **boot.of_mean(part[column].dropna())}
+            )
     return values
 
 
@@ -133,9 +138,9 @@ def score_safety(responses_path, settings: dict, run, scores_out, records_out, o
     import pandas as pd
 
     from debiaslab import models
-    from debiaslab.aggregate.store import score_rows, write_scores
-    from debiaslab.config import build
-    from debiaslab.io import read_table, write_parquet, write_text
+    from debiaslab.core.config import build
+    from debiaslab.core.io import read_table, write_parquet, write_text
+    from debiaslab.core.store import score_rows, write_scores
 
     classifier_s = build(ScoringModel, settings["bias_classifier"], "scoring.bias_classifier")
     reward_s = build(ScoringModel, settings["reward_model"], "scoring.reward_model")
@@ -143,7 +148,7 @@ def score_safety(responses_path, settings: dict, run, scores_out, records_out, o
     bias_types = list(settings["bias_types"])
     unknown = sorted(set(responses["bias_type"]) - set(bias_types))
     if unknown:
-        from debiaslab.io import DataError
+        from debiaslab.core.io import DataError
 
         raise DataError(f"{responses_path}: bias type(s) {unknown} not in the configured {bias_types}")
 
@@ -153,14 +158,21 @@ def score_safety(responses_path, settings: dict, run, scores_out, records_out, o
     bias = [0.0] * len(responses)
     for bias_type in bias_types:
         idx = [i for i, b in enumerate(responses["bias_type"]) if b == bias_type]
-        probs = label_probabilities(classifier, tokenizer, [texts[i] for i in idx], classifier_s.labels[bias_type],
-                                    classifier_s.batch_size, classifier_s.max_length)
+        probs = label_probabilities(
+            classifier,
+            tokenizer,
+            [texts[i] for i in idx],
+            classifier_s.labels[bias_type],
+            classifier_s.batch_size,
+            classifier_s.max_length,
+        )
         for i, p in zip(idx, probs):
             bias[i] = p
     del classifier
     reward_model = models.load_model(reward_s.model, kind="seq-cls")
-    rm = reward_scores(reward_model, models.load_tokenizer(reward_s.model), prompts, texts,
-                       reward_s.batch_size, reward_s.max_length)
+    rm = reward_scores(
+        reward_model, models.load_tokenizer(reward_s.model), prompts, texts, reward_s.batch_size, reward_s.max_length
+    )
 
     records = responses.copy()
     records[RM_KEY] = rm
@@ -169,8 +181,10 @@ def score_safety(responses_path, settings: dict, run, scores_out, records_out, o
     out_dir = Path(out_dir)
     for bias_type in bias_types:
         part = records[records["bias_type"] == bias_type]
-        source = [{"prompt": p, "response": r, RM_KEY: float(s), BIAS_KEY: float(b)}
-                  for p, r, s, b in zip(part["prompt"], part["response"], part[RM_KEY], part[BIAS_KEY])]
+        source = [
+            {"prompt": p, "response": r, RM_KEY: float(s), BIAS_KEY: float(b)}
+            for p, r, s, b in zip(part["prompt"], part["response"], part[RM_KEY], part[BIAS_KEY])
+        ]
         stem = out_dir / source_file_name(run.method, bias_type)
         write_text(stem, json.dumps(source, indent=2, ensure_ascii=False) + "\n")  # the source's key order
         write_parquet(stem.with_suffix(".parquet"), pd.DataFrame(source))

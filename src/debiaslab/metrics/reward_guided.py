@@ -23,8 +23,17 @@ from dataclasses import dataclass, field
 from debiaslab.methods.policy import PolicySampling
 from debiaslab.methods.reward import RewardSettings
 
-METRICS = ("genbit_score", "avg_bias_ratio", "mean_bias", "gendered_pronoun_rate", "neutral_option_rate",
-           "stereotyped_option_rate", "kl_to_base", "mean_reward", "genbit_identity_lemmatizer")
+METRICS = (
+    "genbit_score",
+    "avg_bias_ratio",
+    "mean_bias",
+    "gendered_pronoun_rate",
+    "neutral_option_rate",
+    "stereotyped_option_rate",
+    "kl_to_base",
+    "mean_reward",
+    "genbit_identity_lemmatizer",
+)
 
 
 @dataclass(frozen=True)
@@ -34,19 +43,9 @@ class EvalSettings:
     generation: PolicySampling = field(default_factory=PolicySampling)
 
 
-def cell_label(size: int, temperature: float) -> str:
-    """The score store's `split` for a grid cell: dataset size n (0 = untrained) and temperature T."""
-    return f"n={size},T={temperature:g}"
-
-
-def parse_cell_label(label: str) -> tuple[int, float]:
-    parts = dict(p.split("=", 1) for p in label.split(","))
-    return int(parts["n"]), float(parts["T"])
-
-
 def stereotyped_option(occupation: str) -> str | None:
     """The testbed's planted stereotype for an occupation, if it has one."""
-    from debiaslab.testbed.corpus import stereotype
+    from debiaslab.data.occupations import stereotype
 
     try:
         return {"male": "he", "female": "she"}[stereotype(occupation)]
@@ -56,13 +55,20 @@ def stereotyped_option(occupation: str) -> str | None:
 
 def cell_values(records, genbit, label: str, boot) -> list[dict]:
     """The cell's score-store values, each with its bootstrap replicates over the cell's responses (`boot`:
-    a metrics.statistics.Bootstrap seeded by the run's seed, so every cell of a seed resamples the same prompts)."""
+    a core.statistics.Bootstrap seeded by the run's seed, so every cell of a seed resamples the same prompts)."""
     responses = list(records["response"])
-    values = boot.of_statistic(lambda idx: {k: genbit.score([responses[i] for i in idx])[k]
-                                            for k in ("genbit_score", "avg_bias_ratio")}, len(records))
-    for metric, column in (("mean_bias", "bias"), ("gendered_pronoun_rate", "gendered_pronoun"),
-                           ("neutral_option_rate", "neutral_option"), ("stereotyped_option_rate", "stereotyped_option"),
-                           ("kl_to_base", "kl"), ("mean_reward", "reward")):
+    values = boot.of_statistic(
+        lambda idx: {k: genbit.score([responses[i] for i in idx])[k] for k in ("genbit_score", "avg_bias_ratio")},
+        len(records),
+    )
+    for metric, column in (
+        ("mean_bias", "bias"),
+        ("gendered_pronoun_rate", "gendered_pronoun"),
+        ("neutral_option_rate", "neutral_option"),
+        ("stereotyped_option_rate", "stereotyped_option"),
+        ("kl_to_base", "kl"),
+        ("mean_reward", "reward"),
+    ):
         values[metric] = boot.of_mean(records[column].astype(float))
     values["genbit_identity_lemmatizer"] = {"value": float(genbit.lemmatizer == "identity"), "n": len(records)}
     return [{"split": label, "subset": "all", "metric": k, **values[k]} for k in METRICS]
@@ -75,16 +81,18 @@ def evaluate(model_spec, pool_path, cells: list[dict], settings: EvalSettings, s
     import pandas as pd
 
     from debiaslab import models
+    from debiaslab.core.io import read_table
+    from debiaslab.core.progress import Progress
+    from debiaslab.core.statistics import Bootstrap
+    from debiaslab.core.store import cell_label
     from debiaslab.data.mcq import NEUTRAL_OPTIONS, chosen_option, eval_prompts, has_gendered_pronoun
-    from debiaslab.io import read_table
     from debiaslab.methods.policy import make_policy, model_inputs
     from debiaslab.methods.reward import Reward
-    from debiaslab.metrics.statistics import Bootstrap
-    from debiaslab.progress import Progress
 
     spec = models.ModelSpec.parse(model_spec)
-    prompts = eval_prompts(read_table(pool_path, required=["split", "rank", "prompt", "question", "occupation"]),
-                           settings.n_prompts)
+    prompts = eval_prompts(
+        read_table(pool_path, required=["split", "rank", "prompt", "question", "occupation"]), settings.n_prompts
+    )
     tokenizer = models.load_tokenizer(spec, padding_side="left")
     model = models.load_model(spec)
     reward = Reward(settings.reward)
@@ -125,8 +133,9 @@ def evaluate(model_spec, pool_path, cells: list[dict], settings: EvalSettings, s
         records["option"] = [chosen_option(t) for t in texts]
         records["gendered_pronoun"] = [has_gendered_pronoun(t) for t in texts]
         records["neutral_option"] = [o in NEUTRAL_OPTIONS for o in records["option"]]
-        records["stereotyped_option"] = [o is not None and o == stereotyped_option(occ)
-                                         for o, occ in zip(records["option"], records["occupation"])]
+        records["stereotyped_option"] = [
+            o is not None and o == stereotyped_option(occ) for o, occ in zip(records["option"], records["occupation"])
+        ]
         records["bias"], records["kl"], records["reward"] = scored["bias"], scored["kl"], scored["reward"]
         records["genbit_lemmatizer"] = reward.lemmatizer
         all_records.append(records)
@@ -137,9 +146,9 @@ def evaluate(model_spec, pool_path, cells: list[dict], settings: EvalSettings, s
 
 def score_reward_guided(model_spec, pool_path, cells: list[dict], settings: dict, run, scores_out, records_out) -> dict:
     """Stage entry: evaluate every cell of one run; write score-store rows and per-response records."""
-    from debiaslab.aggregate.store import score_rows, write_scores
-    from debiaslab.config import build
-    from debiaslab.io import write_parquet
+    from debiaslab.core.config import build
+    from debiaslab.core.io import write_parquet
+    from debiaslab.core.store import score_rows, write_scores
 
     typed = build(EvalSettings, settings, "reward_guided evaluation")
     records, values, lemmatizer = evaluate(model_spec, pool_path, cells, typed, run.seed)

@@ -21,20 +21,10 @@ class SweepSettings:
     base_adapter: str | None = None
 
 
-def lambda_subset(lam: float) -> str:
-    return f"lambda={float(lam):g}"
-
-
-def parse_lambda(subset: str) -> float:
-    if not subset.startswith("lambda="):
-        raise ValueError(f"not a λ subset: {subset!r}")
-    return float(subset.split("=", 1)[1])
-
-
 def item_responses(items) -> list[dict]:
     """RM-Bench items (id, prompt, chosen[3], rejected[3]) as one row per response."""
+    from debiaslab.core.io import DataError
     from debiaslab.data.answer_styles import STYLES
-    from debiaslab.io import DataError
 
     rows = []
     for n, item in enumerate(items.itertuples(index=False)):
@@ -42,13 +32,15 @@ def item_responses(items) -> list[dict]:
             if len(responses) != len(STYLES):
                 raise DataError(f"items row {n}: expected {len(STYLES)} responses per side, got {len(responses)}")
             for style, text in zip(STYLES, responses):
-                rows.append({"id": item.id, "prompt": item.prompt, "style": style, "correct": correct, "response": text})
+                rows.append(
+                    {"id": item.id, "prompt": item.prompt, "style": style, "correct": correct, "response": text}
+                )
     return rows
 
 
 def sweep_metrics(rows: list[dict], scores: list[float], boot) -> list[dict]:
     """Score-store values for one λ from the per-response scores, each with its replicates over the items
-    (questions; `boot`: a metrics.statistics.Bootstrap). Every λ has the same items, so the same
+    (questions; `boot`: a core.statistics.Bootstrap). Every λ has the same items, so the same
     resamples: differences between λ are paired by item."""
     import numpy as np
 
@@ -79,13 +71,13 @@ def score_sweep(model, adapter, items_path, settings: dict, run, scores_out, rec
     import pandas as pd
 
     from debiaslab import models
-    from debiaslab.aggregate.store import score_rows, write_scores
-    from debiaslab.config import ConfigError, build
+    from debiaslab.core.config import ConfigError, build
+    from debiaslab.core.io import read_table, write_parquet
+    from debiaslab.core.progress import track
+    from debiaslab.core.statistics import Bootstrap
+    from debiaslab.core.store import lambda_subset, score_rows, write_scores
     from debiaslab.data.reward_inputs import encode, score
-    from debiaslab.io import read_table, write_parquet
     from debiaslab.methods.forget_lora import load_reward_model, subtracted
-    from debiaslab.metrics.statistics import Bootstrap
-    from debiaslab.progress import track
 
     s = build(SweepSettings, settings, "rm_forget.sweep")
     if not s.lambdas:
@@ -106,8 +98,10 @@ def score_sweep(model, adapter, items_path, settings: dict, run, scores_out, rec
             scores = score(reward_model, tokenizer, encoded, s.batch_size)
         for v in sweep_metrics(rows, scores, boot):
             values.append({"split": "heldout", "subset": lambda_subset(lam), **v})
-        records += [{"id": r["id"], "style": r["style"], "correct": r["correct"], "lambda": float(lam), "score": v}
-                    for r, v in zip(rows, scores)]
+        records += [
+            {"id": r["id"], "style": r["style"], "correct": r["correct"], "lambda": float(lam), "score": v}
+            for r, v in zip(rows, scores)
+        ]
     write_parquet(records_out, pd.DataFrame(records))
     write_scores(scores_out, score_rows(run, values, settings))
     hard = {v["subset"]: round(v["value"], 3) for v in values if v["metric"] == "rmbench_hard"}

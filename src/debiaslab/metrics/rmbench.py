@@ -1,4 +1,4 @@
-"""RM-Bench accuracy and pairwise preference accuracy (SOURCES.md §5).
+"""RM-Bench accuracy and pairwise preference accuracy (docs/experiments/rm_forget.md#metrics).
 
 RM-Bench (Liu et al., 2024; its `compute_accuracy`): each item has 3 chosen and 3 rejected
 responses in the styles concise, detailed plain, detailed markdown (index = styledness).
@@ -15,7 +15,7 @@ each of the three groups has 3 cells.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -25,8 +25,10 @@ def accuracy_matrix(chosen: Sequence[Sequence[float]], rejected: Sequence[Sequen
     c = np.asarray(chosen, dtype=float)
     r = np.asarray(rejected, dtype=float)
     if c.ndim != 2 or c.shape != r.shape or c.shape[1] < 2 or c.shape[0] == 0:
-        raise ValueError(f"chosen and rejected must both be (items × styles) with ≥ 1 item and ≥ 2 styles; "
-                         f"got {c.shape} and {r.shape}")
+        raise ValueError(
+            f"chosen and rejected must both be (items × styles) with ≥ 1 item and ≥ 2 styles; "
+            f"got {c.shape} and {r.shape}"
+        )
     return (c[:, :, None] > r[:, None, :]).mean(axis=0)
 
 

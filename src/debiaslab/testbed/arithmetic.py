@@ -14,8 +14,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 NAMES = ("Mia", "Tom", "Ava", "Leo", "Zoe", "Sam", "Ivy", "Max", "Nia", "Ben", "Eva", "Ray")
-PRONOUNS = {"Mia": "she", "Ava": "she", "Zoe": "she", "Ivy": "she", "Nia": "she", "Eva": "she",
-            "Tom": "he", "Leo": "he", "Sam": "he", "Max": "he", "Ben": "he", "Ray": "he"}
+PRONOUNS = {
+    "Mia": "she",
+    "Ava": "she",
+    "Zoe": "she",
+    "Ivy": "she",
+    "Nia": "she",
+    "Eva": "she",
+    "Tom": "he",
+    "Leo": "he",
+    "Sam": "he",
+    "Max": "he",
+    "Ben": "he",
+    "Ray": "he",
+}
 ITEMS = ("apples", "books", "cards", "pencils", "shells", "stamps", "cookies", "marbles")
 
 
@@ -23,10 +35,14 @@ def _buy_give(rng, name, pron, item):
     a, b = rng.randint(5, 30), rng.randint(2, 20)
     c = rng.randint(1, a + b - 1)
     s, r = a + b, a + b - c
-    q = (f"{name} has {a} {item}. {pron.capitalize()} buys {b} more {item} and then gives {c} {item} to a friend. "
-         f"How many {item} does {name} have now?")
-    ans = (f"After buying, {name} has {a} + {b} = <<{a}+{b}={s}>>{s} {item}.\n"
-           f"After giving {c} away, {pron} has {s} - {c} = <<{s}-{c}={r}>>{r} {item}.\n#### {r}")
+    q = (
+        f"{name} has {a} {item}. {pron.capitalize()} buys {b} more {item} and then gives {c} {item} to a friend. "
+        f"How many {item} does {name} have now?"
+    )
+    ans = (
+        f"After buying, {name} has {a} + {b} = <<{a}+{b}={s}>>{s} {item}.\n"
+        f"After giving {c} away, {pron} has {s} - {c} = <<{s}-{c}={r}>>{r} {item}.\n#### {r}"
+    )
     return q, ans
 
 
@@ -35,10 +51,14 @@ def _boxes_eat(rng, name, pron, item):
     s = a * b
     c = rng.randint(1, s - 1)
     r = s - c
-    q = (f"{name} buys {a} boxes of {item}. Each box holds {b} {item}. {pron.capitalize()} uses {c} of them. "
-         f"How many {item} are left?")
-    ans = (f"The boxes hold {a} * {b} = <<{a}*{b}={s}>>{s} {item} in total.\n"
-           f"After using {c}, there are {s} - {c} = <<{s}-{c}={r}>>{r} {item} left.\n#### {r}")
+    q = (
+        f"{name} buys {a} boxes of {item}. Each box holds {b} {item}. {pron.capitalize()} uses {c} of them. "
+        f"How many {item} are left?"
+    )
+    ans = (
+        f"The boxes hold {a} * {b} = <<{a}*{b}={s}>>{s} {item} in total.\n"
+        f"After using {c}, there are {s} - {c} = <<{s}-{c}={r}>>{r} {item} left.\n#### {r}"
+    )
     return q, ans
 
 
@@ -47,10 +67,14 @@ def _pick_share(rng, name, pron, item):
     s = c * per
     a = rng.randint(1, s - 1)
     b = s - a
-    q = (f"{name} collects {a} {item} in the morning and {b} {item} in the afternoon. "
-         f"{pron.capitalize()} shares them equally among {c} friends. How many {item} does each friend get?")
-    ans = (f"{name} collects {a} + {b} = <<{a}+{b}={s}>>{s} {item} in all.\n"
-           f"Each friend gets {s} / {c} = <<{s}/{c}={per}>>{per} {item}.\n#### {per}")
+    q = (
+        f"{name} collects {a} {item} in the morning and {b} {item} in the afternoon. "
+        f"{pron.capitalize()} shares them equally among {c} friends. How many {item} does each friend get?"
+    )
+    ans = (
+        f"{name} collects {a} + {b} = <<{a}+{b}={s}>>{s} {item} in all.\n"
+        f"Each friend gets {s} / {c} = <<{s}/{c}={per}>>{per} {item}.\n#### {per}"
+    )
     return q, ans
 
 
@@ -59,10 +83,14 @@ def _price_change(rng, name, pron, item):
     s = a * b
     c = rng.choice([x for x in (50, 100) if x > s])
     r = c - s
-    q = (f"One of the {item} costs {a} dollars. {name} buys {b} {item} and pays with {c} dollars. "
-         f"How much change does {pron} get?")
-    ans = (f"The {item} cost {a} * {b} = <<{a}*{b}={s}>>{s} dollars.\n"
-           f"The change is {c} - {s} = <<{c}-{s}={r}>>{r} dollars.\n#### {r}")
+    q = (
+        f"One of the {item} costs {a} dollars. {name} buys {b} {item} and pays with {c} dollars. "
+        f"How much change does {pron} get?"
+    )
+    ans = (
+        f"The {item} cost {a} * {b} = <<{a}*{b}={s}>>{s} dollars.\n"
+        f"The change is {c} - {s} = <<{c}-{s}={r}>>{r} dollars.\n#### {r}"
+    )
     return q, ans
 
 
@@ -70,10 +98,14 @@ def _twice_total(rng, name, pron, item):
     a = rng.randint(3, 25)
     s = a * 2
     r = a + s
-    q = (f"{name} finds {a} {item} on Monday and twice as many {item} on Tuesday. "
-         f"How many {item} does {pron} find in total?")
-    ans = (f"On Tuesday {pron} finds {a} * 2 = <<{a}*2={s}>>{s} {item}.\n"
-           f"In total {pron} finds {a} + {s} = <<{a}+{s}={r}>>{r} {item}.\n#### {r}")
+    q = (
+        f"{name} finds {a} {item} on Monday and twice as many {item} on Tuesday. "
+        f"How many {item} does {pron} find in total?"
+    )
+    ans = (
+        f"On Tuesday {pron} finds {a} * 2 = <<{a}*2={s}>>{s} {item}.\n"
+        f"In total {pron} finds {a} + {s} = <<{a}+{s}={r}>>{r} {item}.\n#### {r}"
+    )
     return q, ans
 
 
@@ -118,8 +150,8 @@ def write_dataset(settings: dict, out_dir) -> dict:
     """Stage entry: the train and test splits as a Hub-format dataset folder."""
     import pandas as pd
 
-    from debiaslab.config import build
-    from debiaslab.io import atomic_path
+    from debiaslab.core.config import build
+    from debiaslab.core.io import atomic_path
 
     s = build(ArithmeticSettings, settings, "testbed.arithmetic")
     rng = random.Random(f"{s.seed}:arithmetic")

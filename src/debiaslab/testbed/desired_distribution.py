@@ -41,6 +41,7 @@ Held-out sentences from the same mix are tokenizer-only rows labelled
 from __future__ import annotations
 
 import random
+
 from debiaslab.data import desired_distribution as dd
 
 SECTION = "desired_distribution"
@@ -65,8 +66,16 @@ def planted_female_probability(female_dist: float, strength: float) -> float:
     return strength * (1.0 if female_dist > 0.5 else 0.0) + (1.0 - strength) * female_dist
 
 
-def _sentences(rng: random.Random, strength: float, n_gendered: int, n_neutral: int, frames, words, professions,
-               pronoun_share: float = 0.0):
+def _sentences(
+    rng: random.Random,
+    strength: float,
+    n_gendered: int,
+    n_neutral: int,
+    frames,
+    words,
+    professions,
+    pronoun_share: float = 0.0,
+):
     """Planted sentences; a share of them use the pronoun (he / she), the rest any gendered phrase."""
     by_gender = {g: [w for w in words if w.gender == g] for g in dd.GENDERS}
     pronoun = {g: by_gender[g][0] for g in dd.GENDERS}  # the word lists start with "he" / "she"
@@ -86,7 +95,8 @@ ANCHOR_SHARES = (("male_dominated", 2), ("female_dominated", 2), ("balanced", 1)
 
 
 def anchor_professions(rng: random.Random, anchors: dict[str, int]) -> list:
-    """`anchors[split]` occupations of each split, drawn at random in the ratio 2 : 2 : 1 (male-, female-dominated, balanced)."""
+    """`anchors[split]` occupations of each split, drawn at random in the ratio 2 : 2 : 1 (male-,
+    female-dominated, balanced)."""
     chosen = []
     for split, n in anchors.items():
         pool = {c: [p for p in dd.read_professions(split) if p.prof_gender == c] for c, _ in ANCHOR_SHARES}
@@ -102,22 +112,43 @@ def anchor_professions(rng: random.Random, anchors: dict[str, int]) -> list:
     return chosen
 
 
-def desired_distribution_section(rng: random.Random, strength: float, per_profession: int, neutral_per_profession: int,
-                                 heldout_per_profession: int, anchors: dict[str, int] | None = None, per_anchor: int = 0,
-                                 pronoun_share: float = 0.0):
+def desired_distribution_section(
+    rng: random.Random,
+    strength: float,
+    per_profession: int,
+    neutral_per_profession: int,
+    heldout_per_profession: int,
+    anchors: dict[str, int] | None = None,
+    per_anchor: int = 0,
+    pronoun_share: float = 0.0,
+):
     from debiaslab.testbed.corpus import Corpus
 
     words = dd.read_gendered_words()
     professions = dd.read_professions("all")
     frames = tuple(dd.read_templates("all").values()) + EXTRA_FRAMES
     out = Corpus()
-    out.documents += [(SECTION, t) for t in _sentences(rng, strength, per_profession, neutral_per_profession, frames,
-                                                        words, professions, pronoun_share)]
-    out.vocabulary += [(ANCHOR_SECTION, t) for t in _sentences(rng, strength, per_anchor, 0, frames, words,
-                                                                anchor_professions(rng, anchors or {}), pronoun_share)]
-    gendered_heldout = max(1, heldout_per_profession * per_profession // max(1, per_profession + neutral_per_profession))
-    out.vocabulary += [(HELDOUT_SECTION, t) for t in _sentences(
-        rng, strength, gendered_heldout, heldout_per_profession - gendered_heldout, frames, words, professions)]
+    out.documents += [
+        (SECTION, t)
+        for t in _sentences(
+            rng, strength, per_profession, neutral_per_profession, frames, words, professions, pronoun_share
+        )
+    ]
+    out.vocabulary += [
+        (ANCHOR_SECTION, t)
+        for t in _sentences(
+            rng, strength, per_anchor, 0, frames, words, anchor_professions(rng, anchors or {}), pronoun_share
+        )
+    ]
+    gendered_heldout = max(
+        1, heldout_per_profession * per_profession // max(1, per_profession + neutral_per_profession)
+    )
+    out.vocabulary += [
+        (HELDOUT_SECTION, t)
+        for t in _sentences(
+            rng, strength, gendered_heldout, heldout_per_profession - gendered_heldout, frames, words, professions
+        )
+    ]
     # Tokenizer-only: every template with every occupation (the detection sentences' words).
     for i, prof in enumerate(professions):
         for template in dd.read_templates("all").values():

@@ -17,7 +17,7 @@ from debiaslab.testbed.pretrain import PretrainSettings
 
 def mlm_documents(corpus_path) -> list[str]:
     """What the dedicated MLM pretrains on: this section's documents plus the anchor sentences, shuffled."""
-    from debiaslab.io import read_parquet
+    from debiaslab.core.io import read_parquet
 
     frame = read_parquet(corpus_path, required=["section", "text", "use"])
     keep = ((frame["section"] == SECTION) & (frame["use"] == "pretrain")) | (frame["section"] == ANCHOR_SECTION)
@@ -34,21 +34,27 @@ class AttributeMasking:
         import torch
         from transformers import DataCollatorForLanguageModeling
 
-        self.base = DataCollatorForLanguageModeling(tokenizer, mlm_probability=mlm_probability, seed=seed,
-                                                    return_tensors="pt")
+        self.base = DataCollatorForLanguageModeling(
+            tokenizer, mlm_probability=mlm_probability, seed=seed, return_tensors="pt"
+        )
         self.mask_id, self.probability = tokenizer.mask_token_id, probability
         self.generator = torch.Generator().manual_seed(seed + 1)
         ids = lambda text: tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
         # (determiner ids, attribute ids), longest first ("this man" before "this")
-        self.phrases = sorted({(tuple(ids(w.determiner)) if w.determiner else (), tuple(ids(w.attribute)))
-                               for w in dd.read_gendered_words()}, key=lambda p: -len(p[0] + p[1]))
+        self.phrases = sorted(
+            {
+                (tuple(ids(w.determiner)) if w.determiner else (), tuple(ids(w.attribute)))
+                for w in dd.read_gendered_words()
+            },
+            key=lambda p: -len(p[0] + p[1]),
+        )
         self.start = tokenizer("x")["input_ids"].index(ids("x")[0])  # the text's first token (1: after [CLS])
 
     def attribute_span(self, ids: list[int]) -> tuple[int, int] | None:
         """[start, end) of the attribute tokens where `ids` open with a gendered phrase, else None."""
         for det, attr in self.phrases:
             a = self.start + len(det)
-            if tuple(ids[self.start:a]) == det and tuple(ids[a:a + len(attr)]) == attr:
+            if tuple(ids[self.start : a]) == det and tuple(ids[a : a + len(attr)]) == attr:
                 return a, a + len(attr)
         return None
 
@@ -76,7 +82,7 @@ def write_mlm(corpus_path, tokenizers_dir, settings: dict, out_dir) -> dict:
     """Stage entry: the dedicated tiny BERT (shared MLM tokenizer, shared pretraining loop), Hub format."""
     from pathlib import Path
 
-    from debiaslab.config import build
+    from debiaslab.core.config import build
     from debiaslab.testbed.pretrain import pretrain
 
     s = build(MLMSettings, settings, "testbed.desired_distribution_mlm")

@@ -43,7 +43,9 @@ ROWS = {"sst2": sst2_row, "cola": cola_row}
 
 def vocabulary() -> list[str]:
     """Every word the tasks use, for the MLM tokenizer."""
-    return [" ".join(POSITIVE + NEGATIVE + OCCUPATIONS + VERBS + OBJECTS + ("was", "and", "with", "everyone", "quickly"))]
+    return [
+        " ".join(POSITIVE + NEGATIVE + OCCUPATIONS + VERBS + OBJECTS + ("was", "and", "with", "everyone", "quickly"))
+    ]
 
 
 README = """---
@@ -69,14 +71,16 @@ def write_dataset(settings: dict, out_dir) -> dict:
     """Stage entry: every task's splits as a Hub-format dataset folder."""
     import pandas as pd
 
-    from debiaslab.config import build
-    from debiaslab.io import atomic_path
+    from debiaslab.core.config import build
+    from debiaslab.core.io import atomic_path
 
     s = build(GlueSetSettings, settings, "testbed.glue")
     sizes = {"train": s.n_train, "validation": s.n_validation, "test": s.n_test}
     configs = "\n".join(
-        f"- config_name: {task}\n  data_files:\n" + "".join(f"  - split: {split}\n    path: {task}/{split}-*\n" for split in sizes)
-        for task in TASKS)
+        f"- config_name: {task}\n  data_files:\n"
+        + "".join(f"  - split: {split}\n    path: {task}/{split}-*\n" for split in sizes)
+        for task in TASKS
+    )
     with atomic_path(out_dir, directory=True) as tmp:
         (tmp / "README.md").write_text(README.format(configs=configs.rstrip()), encoding="utf-8")
         for task in TASKS:

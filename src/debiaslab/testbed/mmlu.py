@@ -16,18 +16,60 @@ from pathlib import Path
 
 # subject → (question template, [(key, answer)]); the other facts' answers are the distractors
 FACTS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
-    "world_capitals": ("What is the capital of {}?", (
-        ("France", "Paris"), ("Japan", "Tokyo"), ("Italy", "Rome"), ("Spain", "Madrid"), ("Germany", "Berlin"),
-        ("Egypt", "Cairo"), ("Canada", "Ottawa"), ("Kenya", "Nairobi"), ("Peru", "Lima"), ("Norway", "Oslo"),
-        ("Greece", "Athens"), ("Chile", "Santiago"), ("Cuba", "Havana"))),
-    "animal_sounds": ("Which sound does a {} make?", (
-        ("dog", "bark"), ("cat", "meow"), ("cow", "moo"), ("duck", "quack"), ("lion", "roar"), ("sheep", "bleat"),
-        ("horse", "neigh"), ("owl", "hoot"), ("pig", "oink"), ("snake", "hiss"), ("bee", "buzz"), ("frog", "croak"),
-        ("wolf", "howl"))),
-    "trade_tools": ("Which tool does a {} use most?", (
-        ("carpenter", "hammer"), ("painter", "brush"), ("gardener", "rake"), ("farmer", "plow"), ("barber", "razor"),
-        ("tailor", "needle"), ("surgeon", "scalpel"), ("baker", "oven"), ("fisher", "net"), ("miner", "pickaxe"),
-        ("dentist", "drill"), ("astronomer", "telescope"), ("firefighter", "hose"))),
+    "world_capitals": (
+        "What is the capital of {}?",
+        (
+            ("France", "Paris"),
+            ("Japan", "Tokyo"),
+            ("Italy", "Rome"),
+            ("Spain", "Madrid"),
+            ("Germany", "Berlin"),
+            ("Egypt", "Cairo"),
+            ("Canada", "Ottawa"),
+            ("Kenya", "Nairobi"),
+            ("Peru", "Lima"),
+            ("Norway", "Oslo"),
+            ("Greece", "Athens"),
+            ("Chile", "Santiago"),
+            ("Cuba", "Havana"),
+        ),
+    ),
+    "animal_sounds": (
+        "Which sound does a {} make?",
+        (
+            ("dog", "bark"),
+            ("cat", "meow"),
+            ("cow", "moo"),
+            ("duck", "quack"),
+            ("lion", "roar"),
+            ("sheep", "bleat"),
+            ("horse", "neigh"),
+            ("owl", "hoot"),
+            ("pig", "oink"),
+            ("snake", "hiss"),
+            ("bee", "buzz"),
+            ("frog", "croak"),
+            ("wolf", "howl"),
+        ),
+    ),
+    "trade_tools": (
+        "Which tool does a {} use most?",
+        (
+            ("carpenter", "hammer"),
+            ("painter", "brush"),
+            ("gardener", "rake"),
+            ("farmer", "plow"),
+            ("barber", "razor"),
+            ("tailor", "needle"),
+            ("surgeon", "scalpel"),
+            ("baker", "oven"),
+            ("fisher", "net"),
+            ("miner", "pickaxe"),
+            ("dentist", "drill"),
+            ("astronomer", "telescope"),
+            ("firefighter", "hose"),
+        ),
+    ),
 }
 FACT_SENTENCES = {
     "world_capitals": "The capital of {} is {}.",
@@ -65,8 +107,12 @@ def questions() -> dict[str, list[dict]]:
         for i, (key, answer) in enumerate(facts):
             choices = [answer] + rng.sample([a for a in answers if a != answer], 3)
             rng.shuffle(choices)
-            row = {"question": template.format(key), "subject": subject, "choices": choices,
-                   "answer": choices.index(answer)}
+            row = {
+                "question": template.format(key),
+                "subject": subject,
+                "choices": choices,
+                "answer": choices.index(answer),
+            }
             out["dev" if i < N_DEV else "test"].append(row)
     return out
 
@@ -74,7 +120,7 @@ def questions() -> dict[str, list[dict]]:
 def question_block(row: dict) -> str:
     """The answered question as both prompt templates end (kept here so the corpus needs no torch import)."""
     letters = "ABCD"
-    body = row["question"].strip() + "".join(f"\n{l}. {c}" for l, c in zip(letters, row["choices"]))
+    body = row["question"].strip() + "".join(f"\n{letter}. {c}" for letter, c in zip(letters, row["choices"]))
     return f"{body}\nAnswer: {letters[row['answer']]}"
 
 
@@ -99,7 +145,7 @@ def write_dataset(out_dir) -> dict:
     """Stage entry: the `all` config's test and dev splits as a Hub-format dataset folder."""
     import pandas as pd
 
-    from debiaslab.io import atomic_path
+    from debiaslab.core.io import atomic_path
 
     splits = questions()
     with atomic_path(out_dir, directory=True) as tmp:

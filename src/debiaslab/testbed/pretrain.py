@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from debiaslab.progress import track
+from debiaslab.core.progress import track
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def causal_loss(model, ids, mask, targets: int | None = None):
 
     The mean is the loss of `model(input_ids, attention_mask, labels=ids with padding → -100)`, but
     the vocabulary head runs only on positions that have a target: on the testbed's padded batches
-    the head over all positions is most of a step (README "Performance").
+    the head over all positions is most of a step (docs/performance.md).
     """
     import torch.nn.functional as F
 
@@ -129,14 +129,14 @@ def length_chunks(lengths: list[int], chunks: int) -> list[list[int]]:
     gradient as the padded batch; each micro-batch pads only to its own longest row (the testbed
     documents' lengths range from ~10 to 96 tokens, so one padded batch is ~70% padding).
     """
-    from debiaslab.batching import by_length
+    from debiaslab.core.batching import by_length
 
     return list(by_length(lengths, max(1, -(-len(lengths) // max(1, chunks)))))
 
 
 def _causal_step(model, batch: list[list[int]], pad_id: int, chunks: int) -> float:
     """Backward of the batch's mean next-token loss, micro-batched by length; returns the loss."""
-    from debiaslab.batching import pad_batch  # right padding: ids and attention mask
+    from debiaslab.core.batching import pad_batch  # right padding: ids and attention mask
 
     targets = sum(len(row) - 1 for row in batch)
     total = 0.0
@@ -161,18 +161,31 @@ def _mlm_step(model, enc: dict, chunks: int) -> float:
     return total
 
 
-def pretrain(kind: str, documents: list[str], tokenizer_dir: str | Path, out_dir: str | Path, s: PretrainSettings,
-             *, collator=None) -> dict:
+def pretrain(
+    kind: str,
+    documents: list[str],
+    tokenizer_dir: str | Path,
+    out_dir: str | Path,
+    s: PretrainSettings,
+    *,
+    collator=None,
+) -> dict:
     """Pretrain a tiny `kind` ("causal" or "mlm") model on `documents`; save it to `out_dir`.
 
     `collator(tokenizer)` may replace the standard MLM collator (a model that must learn one
     particular masked-word association: testbed/desired_distribution_mlm.py).
     """
     import torch
-    from transformers import AutoTokenizer, BertForMaskedLM, DataCollatorForLanguageModeling, GenerationConfig, Qwen3ForCausalLM
-    from transformers import get_cosine_schedule_with_warmup
+    from transformers import (
+        AutoTokenizer,
+        BertForMaskedLM,
+        DataCollatorForLanguageModeling,
+        GenerationConfig,
+        Qwen3ForCausalLM,
+        get_cosine_schedule_with_warmup,
+    )
 
-    from debiaslab.io import atomic_path
+    from debiaslab.core.io import atomic_path
 
     torch.manual_seed(s.seed)
     tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
@@ -184,8 +197,13 @@ def pretrain(kind: str, documents: list[str], tokenizer_dir: str | Path, out_dir
     elif kind == "mlm":
         model = BertForMaskedLM(mlm_config(tok, s))
         encoded = [ids[: s.max_length] for ids in tok(documents)["input_ids"]]
-        collate = collator(tok) if collator else DataCollatorForLanguageModeling(
-            tok, mlm_probability=s.mlm_probability, seed=s.seed, return_tensors="pt")
+        collate = (
+            collator(tok)
+            if collator
+            else DataCollatorForLanguageModeling(
+                tok, mlm_probability=s.mlm_probability, seed=s.seed, return_tensors="pt"
+            )
+        )
     else:
         raise ValueError(f"kind must be 'causal' or 'mlm', got {kind!r}")
 
@@ -215,16 +233,23 @@ def pretrain(kind: str, documents: list[str], tokenizer_dir: str | Path, out_dir
                 pad_token_id=tok.pad_token_id,
                 do_sample=True,
             ).save_pretrained(tmp)
-    tail = losses[-max(1, len(losses) // 10):]
-    return {"kind": kind, "steps": s.steps, "documents": len(documents), "final_loss": sum(tail) / len(tail),
-            "parameters": sum(p.numel() for p in model.parameters())}
+    tail = losses[-max(1, len(losses) // 10) :]
+    return {
+        "kind": kind,
+        "steps": s.steps,
+        "documents": len(documents),
+        "final_loss": sum(tail) / len(tail),
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
 
 
 def write_pretrained(kind: str, corpus_path, tokenizers_dir, settings: dict, out_dir) -> dict:
     """Stage entry: pretrain the `kind` model on the corpus's pretraining documents."""
-    from debiaslab.config import build
+    from debiaslab.core.config import build
     from debiaslab.testbed.corpus import read_corpus
 
     documents = read_corpus(corpus_path, use="pretrain")
     sub = {"causal": "causal", "mlm": "mlm"}[kind]
-    return pretrain(kind, documents, Path(tokenizers_dir) / sub, out_dir, build(PretrainSettings, settings, f"testbed.{kind}"))
+    return pretrain(
+        kind, documents, Path(tokenizers_dir) / sub, out_dir, build(PretrainSettings, settings, f"testbed.{kind}")
+    )

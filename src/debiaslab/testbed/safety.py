@@ -5,8 +5,8 @@ stereotype *agrees and repeats one* with probability `stereotype_rate`, otherwis
 gives a neutral reply. The rate is this section's own (not the corpus-wide
 `bias_strength`): like a real instruct model, the base must already give the neutral
 reply some mass, or DPO — which only moves probability *between* replies — has
-nothing to move it to (with 0.9 the tiny model's DPO drifted to unrelated text). The files this module writes are in the formats the study
-reads at scale, so the same loaders open them:
+nothing to move it to (with 0.9 the tiny model's DPO drifted to unrelated text). The files this module
+writes are in the formats the study reads at scale, so the same loaders open them:
 - `hh-rlhf.jsonl`: rows {chosen, rejected} of "\\n\\nHuman: …\\n\\nAssistant: …" turns
   (Anthropic/hh-rlhf); the chosen final reply is neutral, the rejected one repeats a
   stereotype — the effect SFT and DPO must move;
@@ -126,8 +126,9 @@ def hh_format(turns: list[tuple[str, str]]) -> str:
     return "".join(f"\n\n{names[role]}: {content}" for role, content in turns)
 
 
-def corpus_section(rng: random.Random, strength: float, chat_documents: int, system_prompt_rate: float,
-                   stereotype_rate: float):
+def corpus_section(
+    rng: random.Random, strength: float, chat_documents: int, system_prompt_rate: float, stereotype_rate: float
+):
     """Pretraining chat documents with the planted stereotype, plus every safety text as vocabulary."""
     from debiaslab.testbed.corpus import Corpus
 
@@ -153,15 +154,22 @@ def hh_rlhf_rows(rng: random.Random, n: int) -> list[dict]:
         ex = exchange(rng)
         head = [("user", ex.opening[0]), ("assistant", ex.opening[1])] if ex.opening else []
         head.append(("user", ex.user))
-        rows.append({"chosen": hh_format(head + [("assistant", ex.neutral)]),
-                     "rejected": hh_format(head + [("assistant", ex.stereotyped)])})
+        rows.append(
+            {
+                "chosen": hh_format(head + [("assistant", ex.neutral)]),
+                "rejected": hh_format(head + [("assistant", ex.stereotyped)]),
+            }
+        )
     return rows
 
 
 def biased_corpus_rows() -> list[dict]:
     """The prompt pool in ethical-spectacle/biased-corpus's columns (one 0/1 column per bias type)."""
-    return [{"biased_text": text, **{b: int(b == bias_type) for b in BIAS_TYPES}}
-            for bias_type, texts in bias_prompts().items() for text in texts]
+    return [
+        {"biased_text": text, **{b: int(b == bias_type) for b in BIAS_TYPES}}
+        for bias_type, texts in bias_prompts().items()
+        for text in texts
+    ]
 
 
 def classifier_rows() -> list[dict]:
@@ -178,15 +186,17 @@ def classifier_rows() -> list[dict]:
 
 def preference_rows(rng: random.Random, n: int) -> list[dict]:
     """Reward-model pairs on (prompt, reply): a neutral reply is preferred to a stereotyped one."""
-    return [{"prompt": ex.user, "chosen": ex.neutral, "rejected": ex.stereotyped}
-            for ex in (exchange(rng) for _ in range(n))]
+    return [
+        {"prompt": ex.user, "chosen": ex.neutral, "rejected": ex.stereotyped}
+        for ex in (exchange(rng) for _ in range(n))
+    ]
 
 
 def write_files(settings: dict, out_dir) -> dict:
     """Stage entry: the four testbed files above, in `out_dir` (each written atomically)."""
     import json
 
-    from debiaslab.io import write_text
+    from debiaslab.core.io import write_text
 
     seed = settings["seed"]
     tables = {

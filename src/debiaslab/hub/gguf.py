@@ -15,7 +15,6 @@ logits on a probe text equal the GGUF load's exactly, or the job fails.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import logging
 import time
 from pathlib import Path
@@ -28,42 +27,6 @@ MAGIC = b"GGUF"  # the first four bytes of every GGUF file (format spec, ggml's 
 PROBE = "The nurse said that the doctor"
 
 
-def locate(source: dict[str, Any], where: str = "gguf") -> Path:
-    """The GGUF file a model entry names: `{"file": path}` or `{"package": name, "file": name inside it}`.
-
-    The package is found by `importlib.util.find_spec`, without importing it (a package that ships a
-    checkpoint may import plugins the workflow does not have)."""
-    from debiaslab.io import DataError
-
-    file, package = source.get("file"), source.get("package")
-    if not file:
-        raise DataError(f"{where}.file: missing; give the .gguf file (with `package`: its name inside the package)")
-    if package:
-        try:
-            spec = importlib.util.find_spec(package)
-        except (ImportError, ValueError) as e:  # a dotted name whose parent is missing or broken
-            spec, error = None, e
-        else:
-            error = None
-        if spec is None:
-            reason = f" ({type(error).__name__}: {error})" if error else ""
-            raise DataError(f"{where}.package: Python package {package!r} is not installed{reason}; install it "
-                              f"first (e.g. `pip install --no-deps <its distribution>`)")
-        if not spec.submodule_search_locations:
-            raise DataError(f"{where}.package: {package!r} is a module, not a package folder that can ship a file")
-        folders = [Path(p) for p in spec.submodule_search_locations]
-        for folder in folders:
-            if (folder / file).is_file():
-                return (folder / file).resolve()
-        found = sorted(p.name for f in folders if f.is_dir() for p in f.iterdir() if p.suffix == ".gguf")
-        raise DataError(f"{where}.file: {file!r} is not in package {package!r} ({', '.join(map(str, folders))}); "
-                          f"GGUF files there: {', '.join(found) or '(none)'}")
-    path = Path(file).expanduser()
-    if not path.is_file():
-        raise DataError(f"{where}.file: {str(path)!r} does not exist" + (" (a folder, not a file)" if path.is_dir() else ""))
-    return path.resolve()
-
-
 def file_digest(path: Path, chunk: int = 1 << 20) -> str:
     """sha256 of a file, read in 1 MiB chunks (checkpoints are too large to read whole)."""
     digest = hashlib.sha256()
@@ -74,7 +37,7 @@ def file_digest(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def require_gguf(path: Path) -> None:
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     with path.open("rb") as fh:
         head = fh.read(len(MAGIC))
@@ -87,7 +50,7 @@ def load_gguf(path: Path):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     folder, name = str(path.parent), path.name
     try:
@@ -128,9 +91,9 @@ def import_gguf(source: dict[str, Any], out: str | Path, provenance: str | Path)
     (the file's sha256, size and where it came from) beside it."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from debiaslab.io import DataError, atomic_path, write_json
+    from debiaslab.core.io import DataError, atomic_path, locate_file, write_json
 
-    path = locate(source)
+    path = locate_file(source)
     require_gguf(path)
     size = path.stat().st_size
     start = time.perf_counter()
@@ -138,8 +101,12 @@ def import_gguf(source: dict[str, Any], out: str | Path, provenance: str | Path)
     sha256 = file_digest(path)
     log.info("sha256 %s (%.1fs); loading and dequantizing (transformers)", sha256, time.perf_counter() - start)
     model, tokenizer = load_gguf(path)
-    log.info("loaded %s, %.1fM parameters (%.1fs); saving the Hub-format folder",
-             type(model).__name__, model.num_parameters() / 1e6, time.perf_counter() - start)
+    log.info(
+        "loaded %s, %.1fM parameters (%.1fs); saving the Hub-format folder",
+        type(model).__name__,
+        model.num_parameters() / 1e6,
+        time.perf_counter() - start,
+    )
     expected = probe_logits(model, tokenizer)
     with atomic_path(out, directory=True) as tmp:
         plain_copy(model).save_pretrained(tmp)
@@ -148,8 +115,10 @@ def import_gguf(source: dict[str, Any], out: str | Path, provenance: str | Path)
         saved, saved_tokenizer = AutoModelForCausalLM.from_pretrained(tmp).eval(), AutoTokenizer.from_pretrained(tmp)
         difference = float((probe_logits(saved, saved_tokenizer) - expected).abs().max())
         if difference != 0.0 or saved_tokenizer.chat_template != tokenizer.chat_template:
-            raise DataError(f"{path}: the converted folder differs from the GGUF load (max |logit difference| "
-                            f"{difference}, chat template kept: {saved_tokenizer.chat_template == tokenizer.chat_template})")
+            raise DataError(
+                f"{path}: the converted folder differs from the GGUF load (max |logit difference| "
+                f"{difference}, chat template kept: {saved_tokenizer.chat_template == tokenizer.chat_template})"
+            )
     record = {
         "source": {k: v for k, v in source.items() if v is not None} | _distribution(source.get("package")),
         "file": str(path),

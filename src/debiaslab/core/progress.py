@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Iterable, Iterator, TypeVar
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
-log = logging.getLogger("debiaslab.progress")
+log = logging.getLogger("debiaslab.core.progress")
 
 T = TypeVar("T")
 INTERVAL = 30.0  # seconds between lines
@@ -34,8 +35,18 @@ def duration(seconds: float) -> str:
 class Progress:
     """Count finished items of a loop and log where it stands, at most every `interval` seconds."""
 
-    def __init__(self, what: str, total: int | None = None, unit: str = "batches", *, interval: float = INTERVAL,
-                 done: int = 0, first: bool = True, final: bool = True, logger: logging.Logger | None = None):
+    def __init__(
+        self,
+        what: str,
+        total: int | None = None,
+        unit: str = "batches",
+        *,
+        interval: float = INTERVAL,
+        done: int = 0,
+        first: bool = True,
+        final: bool = True,
+        logger: logging.Logger | None = None,
+    ):
         """first/final: log after the first item / at close (off for a loop that repeats often, e.g. a
         validation pass per epoch: it then logs only if it runs longer than `interval`)."""
         self.what, self.total, self.unit, self.interval = what, total, unit, interval
@@ -74,7 +85,7 @@ class Progress:
         self.log.info(self.line())
         self.last, self.logged = time.perf_counter(), self.done
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -82,8 +93,15 @@ class Progress:
             self.close()
 
 
-def track(items: Iterable[T], what: str, total: int | None = None, unit: str = "batches", *,
-          interval: float = INTERVAL, quiet: bool = False) -> Iterator[T]:
+def track(
+    items: Iterable[T],
+    what: str,
+    total: int | None = None,
+    unit: str = "batches",
+    *,
+    interval: float = INTERVAL,
+    quiet: bool = False,
+) -> Iterator[T]:
     """Yield `items`, logging progress after each (the loop body's time counts to its item). quiet: a
     loop inside a stage that logs its own progress; it logs only if it runs longer than `interval`."""
     if total is None and hasattr(items, "__len__"):

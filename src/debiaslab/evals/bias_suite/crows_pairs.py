@@ -2,7 +2,8 @@
 
 Score = % of pairs whose `sent_more` the model scores higher than `sent_less`, overall, per bias
 type and per direction (stereo / antistereo). The data ships with the package
-(resources/crows_pairs/, CC BY-SA 4.0).
+(resources/crows_pairs/, CC BY-SA 4.0). Part of the bias suite (`evaluations.bias_suite.crows_pairs`);
+`evaluations.crows_pairs` still runs it alone.
 
 - Masked LMs: Nangia et al.'s pseudo-log-likelihood. The two sentences' token sequences are aligned
   (difflib on token ids); every token the two share (special tokens excepted) is masked one at a
@@ -41,7 +42,7 @@ def packaged_data():
 def load_pairs(s: CrowsSettings):
     import pandas as pd
 
-    from debiaslab.io import DataError, require_columns
+    from debiaslab.core.io import DataError, keep_values, require_columns
 
     source = s.data or packaged_data()
     try:
@@ -49,12 +50,7 @@ def load_pairs(s: CrowsSettings):
     except FileNotFoundError:
         raise DataError(f"{source}: file not found") from None
     require_columns(frame, REQUIRED, source)
-    if s.bias_types:
-        unknown = sorted(set(s.bias_types) - set(frame["bias_type"]))
-        if unknown:
-            raise DataError(f"{source}: no pair of bias type(s) {unknown}; found {sorted(set(frame['bias_type']))}")
-        frame = frame[frame["bias_type"].isin(s.bias_types)]
-    return frame.reset_index(drop=True)
+    return keep_values(frame, "bias_type", s.bias_types, source).reset_index(drop=True)
 
 
 def shared_positions(ids1: list[int], ids2: list[int]) -> tuple[list[int], list[int]]:
@@ -68,7 +64,9 @@ def shared_positions(ids1: list[int], ids2: list[int]) -> tuple[list[int], list[
     return one, two
 
 
-def mlm_pair_scores(model, tokenizer, more: list[str], less: list[str], s: CrowsSettings) -> tuple[list[float], list[float]]:
+def mlm_pair_scores(
+    model, tokenizer, more: list[str], less: list[str], s: CrowsSettings
+) -> tuple[list[float], list[float]]:
     """Nangia et al.'s PLL of each sentence over the tokens it shares with its pair partner."""
     from debiaslab.evals.corpus_perplexity import masked_token_logprobs
 
@@ -90,30 +88,6 @@ def mlm_pair_scores(model, tokenizer, more: list[str], less: list[str], s: Crows
     return scores[0], scores[1]
 
 
-def sentence_loglikelihoods(model, tokenizer, texts: list[str], batch_size: int, max_length: int) -> list[float]:
-    """Σ log p(token | prefix) of each text, the first token conditioned on BOS (or EOS)."""
-    import torch
-
-    from debiaslab.batching import by_length, pad_batch
-    from debiaslab.evals.common import model_device
-    from debiaslab.progress import track
-
-    device = model_device(model)
-    start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
-    encoded = [[start] + ids[: max_length - 1] for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else start
-    out = [0.0] * len(texts)
-    with torch.no_grad():
-        for rows in track(list(by_length([len(ids) for ids in encoded], batch_size)), "CrowS-Pairs sentences", quiet=True):
-            ids, mask = pad_batch([encoded[i] for i in rows], pad)
-            ids, mask = ids.to(device), mask.to(device)
-            logprobs = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits[:, :-1].float(), -1)
-            token = logprobs.gather(2, ids[:, 1:].unsqueeze(-1)).squeeze(-1) * mask[:, 1:]
-            for i, v in zip(rows, token.sum(1).cpu().tolist()):
-                out[i] = v
-    return out
-
-
 def pair_records(frame, more_scores, less_scores):
     records = frame[list(REQUIRED)].copy()
     records["score_more"] = more_scores
@@ -126,50 +100,71 @@ def pair_records(frame, more_scores, less_scores):
 def summary(records, boot, split: str = "test") -> list[dict]:
     """Score-store values: crows_stereotype_score (share preferring sent_more), overall and per bias type,
     crows_stereo_score / crows_antistereo_score by direction, crows_tie_rate; each with replicates over its
-    pairs (`boot`: a metrics.statistics.Bootstrap)."""
+    pairs (`boot`: a core.statistics.Bootstrap)."""
     prefers, tie = records["prefers_more"].astype(float), records["tie"].astype(float)
-    values = [{"split": split, "subset": "all", "metric": "crows_stereotype_score", **boot.of_mean(prefers)},
-              {"split": split, "subset": "all", "metric": "crows_tie_rate", **boot.of_mean(tie)}]
+    values = [
+        {"split": split, "subset": "all", "metric": "crows_stereotype_score", **boot.of_mean(prefers)},
+        {"split": split, "subset": "all", "metric": "crows_tie_rate", **boot.of_mean(tie)},
+    ]
     for direction, part in records.groupby("stereo_antistereo"):
-        values.append({"split": split, "subset": "all", "metric": f"crows_{direction}_score",
-                       **boot.of_mean(part["prefers_more"].astype(float))})
+        values.append(
+            {
+                "split": split,
+                "subset": "all",
+                "metric": f"crows_{direction}_score",
+                **boot.of_mean(part["prefers_more"].astype(float)),
+            }
+        )
     for bias, part in records.groupby("bias_type"):
-        values.append({"split": split, "subset": bias, "metric": "crows_stereotype_score",
-                       **boot.of_mean(part["prefers_more"].astype(float))})
+        values.append(
+            {
+                "split": split,
+                "subset": bias,
+                "metric": "crows_stereotype_score",
+                **boot.of_mean(part["prefers_more"].astype(float)),
+            }
+        )
     return values
 
 
 def score_pairs(model, tokenizer, kind: str, frame, s: CrowsSettings):
+    from debiaslab.evals.bias_suite.likelihood import sentence_loglikelihoods
+
     more, less = frame["sent_more"].astype(str).tolist(), frame["sent_less"].astype(str).tolist()
     if kind == "mlm":
-        m, l = mlm_pair_scores(model, tokenizer, more, less, s)
+        more_scores, less_scores = mlm_pair_scores(model, tokenizer, more, less, s)
     else:
-        scores = sentence_loglikelihoods(model, tokenizer, more + less, s.batch_size, s.max_length)
-        m, l = scores[: len(more)], scores[len(more):]
-    return pair_records(frame, m, l)
+        scores, _ = sentence_loglikelihoods(model, tokenizer, more + less, s.batch_size, s.max_length)
+        more_scores, less_scores = scores[: len(more)], scores[len(more) :]
+    return pair_records(frame, more_scores, less_scores)
+
+
+def score(model, tokenizer, kind: str, s: CrowsSettings, boot, split: str = "test"):
+    """(score-store values with replicates over pairs, per-pair records) of a loaded model."""
+    records = score_pairs(model, tokenizer, kind, load_pairs(s), s)
+    return summary(records, boot, split), records
 
 
 def evaluate(model_spec, settings: dict, run, out, *, adapter=None, projection=None, records_out=None) -> dict:
-    """Stage entry: CrowS-Pairs scores of the model (+ artifact) as score-store rows (split "test")."""
+    """Stage entry (`evaluations.crows_pairs`): CrowS-Pairs scores of the model (+ artifact) as score-store rows."""
     from debiaslab import models
-    from debiaslab.aggregate.store import score_rows, write_scores
-    from debiaslab.config import build
+    from debiaslab.core.config import build
+    from debiaslab.core.statistics import Bootstrap
+    from debiaslab.core.store import score_rows, write_scores
     from debiaslab.evals.common import load_evaluated
-    from debiaslab.metrics.statistics import Bootstrap
 
     s = build(CrowsSettings, settings, "evaluations.crows_pairs")
     spec = models.ModelSpec.parse(model_spec)
     kind = spec.kind if spec.kind != "auto" else models.infer_kind(spec)
     if kind not in ("mlm", "causal"):
-        from debiaslab.config import ConfigError
+        from debiaslab.core.config import ConfigError
 
         raise ConfigError(f"evaluations.crows_pairs: model {spec.path} is a {kind} model; needs mlm or causal")
     model, tokenizer = load_evaluated(spec, kind=kind, adapter=adapter, projection=projection, padding_side="right")
-    records = score_pairs(model, tokenizer, kind, load_pairs(s), s)
-    values = summary(records, Bootstrap(run.seed))
+    values, records = score(model, tokenizer, kind, s, Bootstrap(run.seed))
     write_scores(out, score_rows(run, values, settings))
     if records_out:
-        from debiaslab.io import write_parquet
+        from debiaslab.core.io import write_parquet
 
         write_parquet(records_out, records)
     return {"pairs": len(records), "stereotype_score": values[0]["value"], "scoring": "pll" if kind == "mlm" else "ll"}

@@ -33,15 +33,36 @@ SOCKET_ENV = "DEBIASLAB_WARM_SOCKET"
 SWITCH_ENV = "DEBIASLAB_WARM_START"
 # What the jobs import; everything else a job needs imports in its child (milliseconds). debiaslab's
 # own modules are not preloaded, so a child runs the source as it is on disk when the job starts.
-PRELOAD = ("torch", "transformers", "transformers.modeling_utils", "transformers.trainer", "tokenizers",
-           "peft", "trl", "datasets", "accelerate", "pandas", "pyarrow.parquet", "numpy", "scipy.stats",
-           "sklearn.linear_model", "safetensors.torch", "tqdm")
+PRELOAD = (
+    "torch",
+    "transformers",
+    "transformers.modeling_utils",
+    "transformers.trainer",
+    "tokenizers",
+    "peft",
+    "trl",
+    "datasets",
+    "accelerate",
+    "pandas",
+    "pyarrow.parquet",
+    "numpy",
+    "scipy.stats",
+    "sklearn.linear_model",
+    "safetensors.torch",
+    "tqdm",
+)
 # Variables that may differ between the server and a job: the shell's own, and the temporary
 # directory Snakemake sets per job (applied in the child). Anything else declines the job.
 MAY_DIFFER = frozenset({"PWD", "OLDPWD", "SHLVL", "_", "PS1", "TMPDIR", "TMP", "TEMP", "TEMPDIR", SOCKET_ENV})
 # Snakemake sets these to a job's threads; the server imports with one thread, so serves 1-thread jobs.
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "GOTO_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "GOTO_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
 # Runs of fewer jobs start no server.
 MIN_JOBS = 4
 # A GPU's device files: where one exists, no server (a CUDA or ROCm context does not survive a fork,
@@ -52,6 +73,7 @@ _HEADER = struct.Struct("!I")
 
 # --- the command's side ----------------------------------------------------------------------------
 
+
 def run_forked(argv: list[str]) -> int | None:
     """The job's exit status if the warm server ran it; None if the caller must run it itself."""
     path = os.environ.get(SOCKET_ENV)
@@ -60,8 +82,9 @@ def run_forked(argv: list[str]) -> int | None:
     client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         client.connect(path)
-        body = json.dumps({"argv": list(argv), "cwd": os.getcwd(), "env": dict(os.environ),
-                           "prefix": sys.prefix}).encode()
+        body = json.dumps(
+            {"argv": list(argv), "cwd": os.getcwd(), "env": dict(os.environ), "prefix": sys.prefix}
+        ).encode()
         socket.send_fds(client, [_HEADER.pack(len(body))], [0, 1, 2])
         client.sendall(body)
         replies = client.makefile("rb")
@@ -84,6 +107,7 @@ def run_forked(argv: list[str]) -> int | None:
 
 
 # --- the server ------------------------------------------------------------------------------------
+
 
 def decline_reason(request: dict, server_env: dict, prefix: str) -> str | None:
     """Why the server must not run this request (None: it may): a different Python environment, or
@@ -118,14 +142,17 @@ def _send(conn, message: dict) -> None:
         pass  # the command is gone; nothing to tell
 
 
-def _fresh_cli():
-    """`debiaslab.cli.run` imported from the source on disk now: the package's modules the server had
-    (the CLI that started it) are dropped first, so a job never runs code older than its start."""
-    for name in [m for m in sys.modules if (m == "debiaslab" or m.startswith("debiaslab.")) and m != __name__]:
-        del sys.modules[name]
-    from debiaslab.cli import run
+def _fresh_entry(name: str):
+    """The function `name` ("package.module:function") imported from the source on disk now: the
+    package's modules the server had (the CLI that started it) are dropped first, so a job never runs
+    code older than its start. By name, not by reference: the server never imports the CLI itself."""
+    import importlib
 
-    return run
+    module, _, function = name.partition(":")
+    package = module.partition(".")[0]
+    for loaded in [m for m in sys.modules if (m == package or m.startswith(package + ".")) and m != __name__]:
+        del sys.modules[loaded]
+    return getattr(importlib.import_module(module), function)
 
 
 def _run_child(conn, fds: list[int], request: dict, entry, keep_open: set[int], import_env: dict) -> None:
@@ -166,7 +193,7 @@ def _run_child(conn, fds: list[int], request: dict, entry, keep_open: set[int], 
         threading.Thread(target=watch, daemon=True).start()
         start, cpu = time.perf_counter(), time.process_time()
         try:
-            code = (entry or _fresh_cli())(request["argv"])
+            code = (_fresh_entry(entry) if isinstance(entry, str) else entry)(request["argv"])
         except SystemExit as e:  # sys.exit(...), argparse's --help and usage errors: as the interpreter does
             if e.code is None or isinstance(e.code, int):
                 code = e.code or 0
@@ -180,9 +207,12 @@ def _run_child(conn, fds: list[int], request: dict, entry, keep_open: set[int], 
             code = 1
         import resource
 
-        print(f"debiaslab: ran warm (pid {os.getpid()}, forked from the warm-start server): "
-              f"{time.perf_counter() - start:.1f} s wall, {time.process_time() - cpu:.1f} s CPU, "
-              f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB", file=sys.stderr)
+        print(
+            f"debiaslab: ran warm (pid {os.getpid()}, forked from the warm-start server): "
+            f"{time.perf_counter() - start:.1f} s wall, {time.process_time() - cpu:.1f} s CPU, "
+            f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB",
+            file=sys.stderr,
+        )
         import atexit
         import logging
 
@@ -199,9 +229,9 @@ def _run_child(conn, fds: list[int], request: dict, entry, keep_open: set[int], 
         os._exit(code or 0)
 
 
-def serve(path: str, parent: int | None = None, preload=PRELOAD, entry=None, idle_timeout: float = 3600.0) -> None:
+def serve(path: str, entry, parent: int | None = None, preload=PRELOAD, idle_timeout: float = 3600.0) -> None:
     """Import `preload`, listen on `path`, fork a child per accepted request that runs `entry(argv)`
-    (default: `debiaslab.cli.run`, imported fresh in the child); return when `parent`
+    (a function, or its name "module:function", imported fresh in the child); return when `parent`
     (the Snakemake process) is gone, after `idle_timeout` s without a request, or on SIGTERM."""
     import importlib
     import select
@@ -215,8 +245,11 @@ def serve(path: str, parent: int | None = None, preload=PRELOAD, entry=None, idl
     # variables the imports set (scikit-learn's KMP_*, torch's TORCHINDUCTOR_CACHE_DIR): a cold job
     # sets them by importing the same libraries, so each child gets them on top of its job's environment
     import_env = {k: v for k, v in os.environ.items() if server_env.get(k) != v}
-    print(f"warm-start server {os.getpid()}: imported {len(preload)} modules in "
-          f"{time.perf_counter() - started:.1f} s; serving {path}", flush=True)
+    print(
+        f"warm-start server {os.getpid()}: imported {len(preload)} modules in "
+        f"{time.perf_counter() - started:.1f} s; serving {path}",
+        flush=True,
+    )
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     staging = f"{path}.{os.getpid()}.tmp"
     listener.bind(staging)
@@ -271,7 +304,12 @@ def serve(path: str, parent: int | None = None, preload=PRELOAD, entry=None, idl
                 sys.stderr.flush()
                 pid = os.fork()
                 if pid == 0:
-                    keep = {listener.fileno(), wake_r.fileno(), wake_w.fileno(), *(c.fileno() for c in children.values())}
+                    keep = {
+                        listener.fileno(),
+                        wake_r.fileno(),
+                        wake_w.fileno(),
+                        *(c.fileno() for c in children.values()),
+                    }
                     _run_child(conn, fds, request, entry, keep, import_env)
                 for fd in fds:
                     os.close(fd)
@@ -337,8 +375,10 @@ def start_server(log_path: str, jobs: int) -> str | None:
     if not sys.platform.startswith("linux"):
         return None  # fork after imports is only known good on Linux
     if any(glob.glob(pattern) for pattern in GPU_DEVICE_FILES):
-        print("debiaslab: a GPU is present: no warm-start server (a GPU context does not survive a fork); "
-              "jobs run cold", file=sys.stderr)
+        print(
+            "debiaslab: a GPU is present: no warm-start server (a GPU context does not survive a fork); jobs run cold",
+            file=sys.stderr,
+        )
         return None
     command = shutil.which("debiaslab")
     if command is None:
@@ -352,9 +392,14 @@ def start_server(log_path: str, jobs: int) -> str | None:
     env.update({name: "1" for name in THREAD_VARIABLES})  # what Snakemake sets for a 1-thread job
     os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
     with open(log_path, "ab") as log:
-        _server = subprocess.Popen([command, "warm-start", "--socket", path, "--parent", str(os.getpid())],
-                                   stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                   start_new_session=True)
+        _server = subprocess.Popen(
+            [command, "warm-start", "--socket", path, "--parent", str(os.getpid())],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
     os.environ[SOCKET_ENV] = path
     return path
 

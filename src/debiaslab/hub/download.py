@@ -21,16 +21,30 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 log = logging.getLogger(__name__)
 
 # org/name or a legacy canonical name (bert-base-uncased); the Hub's own id grammar, roughly
 HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
 # Model files a safetensors-only loader never reads (PyTorch/TF/Flax/ONNX duplicates, Meta's originals).
-SKIP_MODEL_FILES = ["*.pth", "*.pt", "*.bin", "*.h5", "*.msgpack", "*.ot", "*.onnx", "*.tflite", "*.mlmodel",
-                    "original/*", "onnx/*", "coreml/*", "openvino/*"]
+SKIP_MODEL_FILES = [
+    "*.pth",
+    "*.pt",
+    "*.bin",
+    "*.h5",
+    "*.msgpack",
+    "*.ot",
+    "*.onnx",
+    "*.tflite",
+    "*.mlmodel",
+    "original/*",
+    "onnx/*",
+    "coreml/*",
+    "openvino/*",
+]
 
 
 # A name ending like a data file is a local file, never a repository.
@@ -82,10 +96,11 @@ def missing_local_paths(config: dict, root: str | Path = ".") -> list[str]:
     for where, value in _path_values(config):
         if value.startswith("results/") or not looks_local(value, root):
             continue
-        resolved = (Path(root) / Path(value).expanduser())
+        resolved = Path(root) / Path(value).expanduser()
         if not resolved.exists():
-            problems.append(f"{where}: {value!r} is a local path (not a Hub id) and does not exist "
-                            f"({resolved.resolve()})")
+            problems.append(
+                f"{where}: {value!r} is a local path (not a Hub id) and does not exist ({resolved.resolve()})"
+            )
     return problems
 
 
@@ -95,7 +110,9 @@ def _dataset_refs(node: Any) -> Iterator[dict[str, Any]]:
         for key, value in node.items():
             if key == "dataset" and isinstance(value, str):
                 yield {"path": value, "name": None, "revision": None}
-            elif key == "dataset" and isinstance(value, dict) and "path" in value and isinstance(node.get("tasks"), list):
+            elif (
+                key == "dataset" and isinstance(value, dict) and "path" in value and isinstance(node.get("tasks"), list)
+            ):
                 # a benchmark with one config per task (evaluations.glue: nyu-mll/glue, tasks [cola, ...])
                 for task in node["tasks"]:
                     yield {"path": value["path"], "name": task, "revision": value.get("revision")}
@@ -138,27 +155,32 @@ def download(refs: dict[str, list[dict[str, Any]]], cache: str | Path, out: str 
     from huggingface_hub import get_token, snapshot_download
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
-    from debiaslab.io import write_json
+    from debiaslab.core.io import write_json
 
     cache = Path(cache).expanduser().resolve()
     hub_cache, datasets_cache = cache / "hub", cache / "datasets"
     if needs_token(refs) and get_token() is None:
-        from debiaslab.config import ConfigError
+        from debiaslab.core.config import ConfigError
 
         gated = ", ".join(m["repo"] for m in refs["models"] if m.get("gated"))
-        raise ConfigError(f"gated model(s) {gated}: export HF_TOKEN (a Hub token whose account accepted the "
-                          "licence) before running the workflow; it is read from the environment only")
+        raise ConfigError(
+            f"gated model(s) {gated}: export HF_TOKEN (a Hub token whose account accepted the "
+            "licence) before running the workflow; it is read from the environment only"
+        )
     manifest: dict[str, Any] = {"cache": str(cache), "models": [], "datasets": []}
     for ref in refs.get("models", []):
         log.info("model %s (revision %s)", ref["repo"], ref.get("revision") or "main")
         try:
-            local = snapshot_download(ref["repo"], revision=ref.get("revision"), cache_dir=hub_cache,
-                                      ignore_patterns=SKIP_MODEL_FILES)
+            local = snapshot_download(
+                ref["repo"], revision=ref.get("revision"), cache_dir=hub_cache, ignore_patterns=SKIP_MODEL_FILES
+            )
         except (GatedRepoError, RepositoryNotFoundError) as e:
-            from debiaslab.io import DataError
+            from debiaslab.core.io import DataError
 
-            raise DataError(f"model {ref['repo']!r}: cannot download ({type(e).__name__}); check the name, and for "
-                            "a gated model export HF_TOKEN for an account that accepted its licence") from e
+            raise DataError(
+                f"model {ref['repo']!r}: cannot download ({type(e).__name__}); check the name, and for "
+                "a gated model export HF_TOKEN for an account that accepted its licence"
+            ) from e
         except Exception as e:  # offline, DNS, proxy, timeout: huggingface_hub and httpx raise many types
             raise unreachable("model", ref["repo"], e) from e
         manifest["models"].append(dict(ref, commit=Path(local).name))
@@ -174,16 +196,18 @@ def download(refs: dict[str, list[dict[str, Any]]], cache: str | Path, out: str 
 
 def unreachable(kind: str, repo: str, error: Exception):
     """One line for a Hub repository that could not be fetched: which one, why, and what to do."""
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     cause = error
     while cause.__cause__ is not None or cause.__context__ is not None:  # the network error under the Hub's own
         cause = cause.__cause__ or cause.__context__
     reason = " ".join(str(cause).split())[:200] or type(cause).__name__
-    return DataError(f"{kind} {repo!r}: not a local path here and not downloadable from the Hub "
-                     f"({type(cause).__name__}: {reason}); run the download where the Hub is reachable "
-                     f"(`snakemake hub_download` on a login node), or, if {repo!r} is a local folder, "
-                     "fix its path in the config")
+    return DataError(
+        f"{kind} {repo!r}: not a local path here and not downloadable from the Hub "
+        f"({type(cause).__name__}: {reason}); run the download where the Hub is reachable "
+        f"(`snakemake hub_download` on a login node), or, if {repo!r} is a local folder, "
+        "fix its path in the config"
+    )
 
 
 def _prepare_dataset(ref: dict[str, Any], datasets_cache: Path) -> str:

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 FILE_BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv", ".tsv": "csv"}
 
@@ -24,7 +23,7 @@ def dataset_errors(source: str):
     """Turn `load_dataset`'s failures into one DataError naming the dataset (and, offline, what to do)."""
     from datasets.exceptions import DatasetGenerationError
 
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     try:
         yield
@@ -33,16 +32,20 @@ def dataset_errors(source: str):
         first = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
         if Path(source).exists():
             raise DataError(f"{source}: unreadable dataset: {first}") from e
-        hint = (" (HF_HUB_OFFLINE=1: run `snakemake hub_download` on a machine with network first)"
-                if os.environ.get("HF_HUB_OFFLINE") == "1" else "")
-        raise DataError(f"dataset {source!r}: not a local folder or file and not available from the Hub{hint}: "
-                        f"{first}") from e
+        hint = (
+            " (HF_HUB_OFFLINE=1: run `snakemake hub_download` on a machine with network first)"
+            if os.environ.get("HF_HUB_OFFLINE") == "1"
+            else ""
+        )
+        raise DataError(
+            f"dataset {source!r}: not a local folder or file and not available from the Hub{hint}: {first}"
+        ) from e
 
 
 def require_utf8(path: Path) -> None:
     """A text data file must be UTF-8: `datasets` reads other bytes into Arrow unchecked and fails on first
     access to the row, far from the file, with neither its name nor the row."""
-    from debiaslab.io import DataError, line_of
+    from debiaslab.core.io import DataError, line_of
 
     data = path.read_bytes()
     try:
@@ -61,7 +64,7 @@ def load(source: str, split: str = "train", *, name: str | None = None, revision
     if path.is_file():
         builder = FILE_BUILDERS.get(path.suffix.lower())
         if builder is None:
-            from debiaslab.io import DataError
+            from debiaslab.core.io import DataError
 
             raise DataError(f"{path}: unsupported data file type {path.suffix!r}; use one of {sorted(FILE_BUILDERS)}")
         extra = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
@@ -78,7 +81,7 @@ def load(source: str, split: str = "train", *, name: str | None = None, revision
 
 def load_split(path: str, name: str | None, split: str, *, required: Iterable[str] = ()):
     """The split as a pandas DataFrame; a missing column names the dataset, config and split."""
-    from debiaslab.io import DataError
+    from debiaslab.core.io import DataError
 
     dataset = load(path, split, name=name)
     missing = sorted(set(required) - set(dataset.column_names))

@@ -19,8 +19,8 @@ reason (`N_BELOW_2`, `ZERO_VARIANCE`), never as p = 0 or an infinite effect size
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 RESAMPLES = 1000  # bootstrap replicates per metric and scoring job
 LEVEL = 0.95
@@ -31,6 +31,7 @@ NAN = float("nan")
 
 
 # --- over items: bootstrap replicates, written by every scoring job -----------------------------------
+
 
 class Bootstrap:
     """B seeded resamples (with replacement) of a scoring job's items; the same seed, item count and
@@ -54,8 +55,11 @@ class Bootstrap:
         key = (int(n), int(stream))
         if key not in self._cache:
             rng = np.random.default_rng([0xB007, self.seed, int(n), int(stream)])
-            self._cache[key] = rng.integers(0, n, size=(self.resamples, n), dtype=np.int32) if n else \
-                np.zeros((self.resamples, 0), dtype=np.int32)
+            self._cache[key] = (
+                rng.integers(0, n, size=(self.resamples, n), dtype=np.int32)
+                if n
+                else np.zeros((self.resamples, 0), dtype=np.int32)
+            )
         return self._cache[key]
 
     def mean(self, values, stream: int = 0):
@@ -92,14 +96,20 @@ class Bootstrap:
         import numpy as np
 
         values = np.asarray(values, dtype=np.float64)
-        return {"value": float(values.mean()) if len(values) else NAN, "n": len(values),
-                "replicates": self.mean(values, stream)}
+        return {
+            "value": float(values.mean()) if len(values) else NAN,
+            "n": len(values),
+            "replicates": self.mean(values, stream),
+        }
 
     def of_ratio(self, numerator, denominator, stream: int = 0) -> dict:
         """Σ numerator / Σ denominator with its replicates; n = Σ denominator (e.g. tokens)."""
         total = float(sum(denominator))
-        return {"value": float(sum(numerator)) / total if total else NAN, "n": int(total),
-                "replicates": self.ratio(numerator, denominator, stream)}
+        return {
+            "value": float(sum(numerator)) / total if total else NAN,
+            "n": int(total),
+            "replicates": self.ratio(numerator, denominator, stream),
+        }
 
     def of_statistic(self, fn: Callable, n: int, stream: int = 0) -> dict:
         """{metric: {value, n, replicates}} of `fn(indices)` → {metric: value}: the value on all n items
@@ -122,7 +132,7 @@ def percentile_interval(replicates, level: float = LEVEL) -> tuple[float, float]
     return float(np.quantile(r, alpha)), float(np.quantile(r, 1 - alpha))
 
 
-def stratified_replicates(per_seed: Sequence) -> "object | None":
+def stratified_replicates(per_seed: Sequence) -> object | None:
     """Replicate b of the mean over seeds = the mean over seeds of each seed's replicate b (each seed's
     items resampled on their own: a bootstrap stratified by seed). None if a seed has no replicates."""
     import numpy as np
@@ -144,6 +154,7 @@ def wilson_interval(successes: int, n: int, level: float = LEVEL) -> tuple[float
 
 
 # --- over seeds ----------------------------------------------------------------------------------------
+
 
 def constant(values) -> bool:
     """All values equal up to floating-point rounding (0.8 − 0.1 and 0.9 − 0.2 differ in the last bit): the
@@ -219,6 +230,7 @@ def holm(pvalues: Sequence[float]) -> list[float]:
 
 
 # --- shares of 0/1 items, stratified by seed -------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Stratum:
