@@ -286,5 +286,11 @@ def test_the_real_tier_config_plans_one_conversion_and_every_listed_method(tmp_p
     count = lambda rule: sum(1 for r, _ in jobs if r == rule)  # noqa: E731
     assert count("import_gguf") == 1 and ("import_gguf", "results/models/smollm2-135m-instruct/model") in jobs
     assert count("generate") == 18 and count("train_desired_kl") == 3 and count("train_reward_guided") == 6
-    assert {o.split("/")[4] for r, o in jobs if r == "generate"} == {"prompt_only", "gen_filter", "sft", "dpo", "inlp",
-                                                                     "constrained"}
+    assert {o.split("/")[4] for r, o in jobs if r == "generate"} == {
+        "prompt_only",
+        "gen_filter",
+        "sft",
+        "dpo",
+        "inlp",
+        "constrained",
+    }
