@@ -8,6 +8,8 @@ length) on the same prompts with the same sampling settings and seed; only batch
     python benchmarks/generation.py                                  # testbed LM, occupations prompts
     python benchmarks/generation.py --run-dir /path/to/run --prompts 32 --max-new-tokens 16
     python benchmarks/generation.py --gpu-config qwen3-0.6b          # real-size random weights (GPU)
+    python benchmarks/generation.py --model results/smollm2/models/smollm2-135m-instruct/model --chat \
+        --prompts 32 --repeats 2 --min-ratio 1                       # a real instruct model (GGUF import)
 
 The testbed model and prompts come from the default workflow (`make demo`); build just them with
 `snakemake --cores 2 results/testbed/testbed/lm results/testbed/data/occupations/prompts.parquet`.
@@ -49,6 +51,12 @@ def main(argv=None) -> int:
     p.add_argument("--max-new-tokens", type=int, default=32)
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--top-p", type=float, default=0.95)
+    p.add_argument(
+        "--chat",
+        action="store_true",
+        help="wrap each prompt as the user turn of the model's chat template (an instruct model; "
+        "generation's `chat: true`)",
+    )
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--repeats", type=int, default=3, help="timed passes per side (the best counts)")
     p.add_argument(
@@ -96,6 +104,10 @@ def main(argv=None) -> int:
         model = models.load_model(spec)
         texts = read_table(prompts_path, required=["prompt"])["prompt"].tolist()
         prompts = [texts[i % len(texts)] for i in range(a.prompts)]
+        if a.chat:
+            from debiaslab.generation.responses import PromptFormat, format_prompts
+
+            prompts = format_prompts(tokenizer, prompts, PromptFormat(chat=True))
         counter = {"tokens": 0}
         counting_generate(model, counter, tokenizer.pad_token_id)
         sides = {"batched": a.batch_size, "one at a time": 1}
@@ -126,7 +138,8 @@ def main(argv=None) -> int:
     ratio, rps_ratio = tps["batched"] / tps["one at a time"], rps["batched"] / rps["one at a time"]
     print(f"{what}; {_common.device_line(a.threads)}")
     print(
-        f"{len(prompts)} prompts from {prompts_path}, max_new_tokens {a.max_new_tokens}, temperature {a.temperature}, "
+        f"{len(prompts)} prompts from {prompts_path}{' (chat template)' if a.chat else ''}, "
+        f"max_new_tokens {a.max_new_tokens}, temperature {a.temperature}, "
         f"top_p {a.top_p}, seed {a.seed}; best of {a.repeats} interleaved passes"
     )
     for name, bs in sides.items():

@@ -27,7 +27,18 @@ Peak memory: the process's peak RSS on CPU; torch.cuda.max_memory_allocated on a
 --gpu-config builds the architecture with random weights (a preset or a config.json/YAML; bf16 on a
 GPU) and trains it instead of the testbed LM; MFU = 6·N·tokens/s / peak FLOP/s with N its parameter
 count (6N counts the weight gradients that LoRA's frozen weights skip: an upper-bound convention).
-Build the inputs with `make demo`. Exit status 1 if a trainer fails.
+
+--model trains a real causal LM (a Hub-format folder, e.g. SmolLM2-135M-Instruct converted by
+`debiaslab models import-gguf`) instead of the testbed LM, on the same data and settings, with every
+trainer that applies to a causal LM (forget_style needs a reward model; the KL trainers train LoRA).
+On a real model one epoch of the KL trainers is too long for a benchmark, so their data is cut by
+occupation: per gender category the first ceil(steps / categories) x batch_size training occupations
+(about --steps batches) and one validation occupation.
+
+    python benchmarks/training.py --model results/smollm2/models/smollm2-135m-instruct/model --steps 4
+
+--config: the config whose settings the trainers take (default: the run's own copy, else this
+repository's config/config.yaml). Build the inputs with `make demo`. Exit status 1 if a trainer fails.
 """
 
 from __future__ import annotations
@@ -230,6 +241,21 @@ def child(a) -> int:
     return 0
 
 
+def kl_occupations(frame, steps: int, batch_size: int):
+    """The KL trainers' sentences cut to about `steps` training batches: per gender category the first
+    ceil(steps / categories) x batch_size training occupations, and one validation occupation each."""
+    import math
+
+    train = frame[frame["split"] == "train"]
+    per_category = math.ceil(steps / train["prof_gender"].nunique()) * batch_size
+    keep = set()
+    for split, n in (("train", per_category), ("valid", 1)):
+        part = frame[frame["split"] == split]
+        for _, names in part.drop_duplicates("profession").groupby("prof_gender", sort=False)["profession"]:
+            keep.update((split, name) for name in names.iloc[:n])
+    return frame[[(s, p) in keep for s, p in zip(frame["split"], frame["profession"])]]
+
+
 def prepare(method: str, run: Path, config: dict, a, tmp: Path, model_spec) -> dict:
     """The child's job: model spec, data file (a few steps' rows, written to tmp) and settings."""
     import pandas as pd
@@ -238,6 +264,12 @@ def prepare(method: str, run: Path, config: dict, a, tmp: Path, model_spec) -> d
         return {"method": method, "model": model_spec or str(_common.require(run, LM)[0])}
     data = _common.require(run, DATA[method])[0]
     settings, rows = trainer_settings(method, config, a.steps)
+    for key, value in a.set.get(method, {}).items():
+        settings[key] = value
+    if a.model and method in ("kl_equal", "kl_real_world"):
+        frame = kl_occupations(pd.read_parquet(data), a.steps, settings.get("batch_size", 8))
+        data = tmp / f"{method}.parquet"
+        frame.to_parquet(data)
     if method == "forget_style":
         if model_spec is not None:
             return {}
@@ -260,7 +292,7 @@ def main(argv=None) -> int:
     methods = trainers() + ["raw"]
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run-dir", default=str(_common.REPO), help="a completed default run (default: this repository)")
-    p.add_argument("--methods", nargs="+", choices=methods, default=trainers())
+    p.add_argument("--methods", nargs="+", choices=methods, default=None, help="default: every trainer")
     p.add_argument(
         "--steps",
         type=int,
@@ -277,6 +309,25 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=8, help="raw: sequences per step")
     p.add_argument("--seq-len", type=int, default=512, help="raw: tokens per sequence")
     p.add_argument(
+        "--model",
+        default=None,
+        help="train this causal LM (Hub-format folder or name) instead of the testbed LM, with every trainer "
+        "that applies to one (default methods: all but forget_style)",
+    )
+    p.add_argument(
+        "--config",
+        default=None,
+        help="config file whose settings the trainers take "
+        "(default: RUN_DIR/config/config.yaml, else this repository's)",
+    )
+    p.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="METHOD.KEY=VALUE",
+        help="change one trainer setting, e.g. kl_equal.batch_size=2 (values read as JSON where they parse)",
+    )
+    p.add_argument(
         "--gpu-config",
         default=None,
         help=f"train a random-weight model of this architecture instead of the testbed LM: a preset "
@@ -292,17 +343,31 @@ def main(argv=None) -> int:
 
     from debiaslab.experiments.registry import load
 
+    if a.model and a.gpu_config:
+        p.error("give --model or --gpu-config, not both")
+    changes: dict[str, dict] = {}
+    for key, value in _common.parse_overrides(a.set).items():
+        method, dot, name = key.partition(".")
+        if not dot or method not in methods:
+            p.error(f"--set {key}: expected METHOD.KEY=VALUE with METHOD one of {', '.join(trainers())}")
+        changes.setdefault(method, {})[name] = value
+    a.set = changes
+    if a.methods is None:
+        a.methods = [m for m in trainers() if m != "forget_style"] if a.model else trainers()
     run = Path(a.run_dir)
-    config_path = run / "config" / "config.yaml"  # the run's own copy, else this repository's
-    config = load(
-        config_path if config_path.exists() else _common.REPO / "config" / "config.yaml",
-        _common.REPO / "workflow" / "schemas" / "config.schema.yaml",
-    )
+    config_path = (
+        Path(a.config) if a.config else run / "config" / "config.yaml"
+    )  # the run's own copy, else this repository's
+    if not a.config and not config_path.exists():
+        config_path = _common.REPO / "config" / "config.yaml"
+    config = load(config_path, _common.REPO / "workflow" / "schemas" / "config.schema.yaml")
     results, failed = [], []
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp_dir:
         tmp = Path(tmp_dir)
         model_spec, what = None, f"testbed models of {run}"
-        if a.gpu_config:
+        if a.model:
+            model_spec, what = json.dumps({"path": a.model}), f"model {a.model}"
+        elif a.gpu_config:
             values = _common.architecture(a.gpu_config, a.layers, _common.parse_overrides(a.override))
             built = _common.build_random_model(values, _common.require(run, LM)[0], tmp / "model")
             model_spec = json.dumps(built["spec"])
@@ -336,12 +401,16 @@ def main(argv=None) -> int:
                 continue
             results.append(json.loads(lines[-1][len("RESULT ") :]))
 
+    kl = "about that many batches (occupations cut)" if a.model else "one epoch"
+    changed = (
+        "; changed: " + ", ".join(f"{m}.{k}={v}" for m, kv in a.set.items() for k, v in kv.items()) if a.set else ""
+    )
     print(
         f"{what}; {_common.device_line(a.threads)}; {a.steps} steps each"
-        " (INLP: its configured fit; kl_equal, kl_real_world: one epoch)"
+        f" (INLP: its configured fit; kl_equal, kl_real_world: {kl}); settings of {config_path}{changed}"
     )
-    if a.gpu_config and "forget_style" in a.methods:
-        print("forget_style: skipped (needs a sequence-classification reward model, --gpu-config builds a causal LM)")
+    if (a.gpu_config or a.model) and "forget_style" in a.methods:
+        print("forget_style: skipped (needs a sequence-classification reward model; this is a causal LM)")
     print(
         f"{'method':<14} {'steps':>5} {'fwd':>4} {'tokens':>8} {'tokens/s':>10} {'peak MB':>9} {'wall s':>7}"
         + ("  MFU" if a.gpu_config else "")

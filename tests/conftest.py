@@ -53,6 +53,14 @@ def snakemake(
     return proc
 
 
+# The bias suite's cross-experiment table and figure: rebuilt whenever any run's eval_bias_suite.parquet is.
+def suite_aggregates(root: str = "results/testbed") -> set[tuple[str, str]]:
+    """The bias suite's table and figure jobs of the config whose results root is `root`."""
+    return {("table", f"{root}/tables/bias_suite.csv"), ("figure", f"{root}/figures/bias_suite.png")}
+
+
+SUITE_AGGREGATES = suite_aggregates()  # the default config's
+
 JOB_RE = re.compile(r"^(?:local)?rule (\w+):\s*$")
 
 

@@ -252,6 +252,70 @@ def test_training_benchmark_covers_every_trainer():
             assert typed.max_epochs == 1
 
 
+def test_kl_data_for_a_real_model_is_cut_to_about_steps_batches():
+    """--model: per gender category the first ceil(steps / categories) x batch_size training occupations and
+    one validation occupation, all of their sentences."""
+    import pandas as pd
+
+    import training
+
+    rows = [
+        {"split": split, "profession": f"{split}-{cat}-{i}", "prof_gender": cat, "sentence": f"s{j}"}
+        for split, n in (("train", 5), ("valid", 3))
+        for cat in ("male_dominated", "female_dominated", "neutral")
+        for i in range(n)
+        for j in range(4)
+    ]
+    cut = training.kl_occupations(pd.DataFrame(rows), steps=4, batch_size=2)  # ceil(4 / 3) x 2 = 4 per category
+    kept = cut.drop_duplicates("profession").groupby(["split", "prof_gender"])["profession"].apply(list).to_dict()
+    assert kept[("train", "neutral")] == [f"train-neutral-{i}" for i in range(4)]
+    assert kept[("valid", "male_dominated")] == ["valid-male_dominated-0"]
+    assert len(kept) == 6 and len(cut) == (3 * 4 + 3) * 4
+
+
+def test_bls_mmlu_questions_are_answered_by_the_occupation_table():
+    """The MMLU-format set of benchmarks/mmlu_lm_eval.py: four different occupations per question whose shares of
+    women differ by >= min_gap, the answer the largest share of women (even questions) or men (odd), no set twice."""
+    import mmlu_lm_eval
+    from debiaslab.data.desired_distribution import read_professions
+
+    share = {p.name: p.female_dist for p in read_professions("all")}
+    sets = mmlu_lm_eval.questions(200, seed=0, min_gap=0.05)
+    assert len(sets["test"]) == 200 and len(sets["dev"]) == 5
+    rows = sets["test"] + sets["dev"]
+    for i, row in enumerate(rows):
+        shares = [share[c] for c in row["choices"]]
+        women = i % 2 == 0
+        assert ("women" if women else "men") in row["question"] and row["subject"] == "us_labor_statistics"
+        assert row["answer"] == (shares.index(max(shares)) if women else shares.index(min(shares)))
+        assert min(abs(a - b) for a in shares for b in shares if a is not b) >= 0.05 - 1e-12
+    assert len({frozenset(r["choices"]) for r in rows}) == len(rows)
+    assert sets == mmlu_lm_eval.questions(200, seed=0, min_gap=0.05)  # the seed fixes the set
+
+
+@pytest.mark.workflow
+def test_mmlu_against_lm_eval_itself_predicts_the_same_letters(default_run):
+    """benchmarks/mmlu_lm_eval.py on the testbed LM, one pair of whole processes: the same letters as lm-eval's own
+    `lm-eval run` on the BLS set through the task YAML, and the wall-time ratio printed (not asserted: a shared
+    machine's load moves it; the README records it on the real model)."""
+    proc = bench(
+        "mmlu_lm_eval",
+        "--model",
+        default_run / "results/testbed/testbed/lm",
+        "--questions",
+        16,
+        "--pairs",
+        1,
+        "--warmup",
+        0,
+        "--min-ratio",
+        0,
+    )
+    assert proc.returncode == 0, output(proc)
+    assert "identical predictions : yes (16 of 16;" in proc.stdout, output(proc)
+    assert ratio(proc.stdout, r"ratio \(lm-eval / debiaslab wall\)") > 0, output(proc)
+
+
 @pytest.mark.workflow
 def test_training_throughput_and_peak_memory(default_run):
     proc = bench("training", "--run-dir", default_run, "--methods", "sft", "--steps", 2)

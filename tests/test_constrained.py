@@ -83,7 +83,7 @@ def run_constrained(lm_dir, settings: dict, seed: int = 0, samples: int = SAMPLE
 
 @pytest.fixture(scope="module")
 def testbed_lm_dir(default_run, one_torch_thread):
-    return default_run / "results" / "testbed" / "lm"
+    return default_run / "results/testbed/testbed/lm"
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, edited_config, planned_jobs
+from conftest import REPO, SUITE_AGGREGATES, edited_config, planned_jobs
 
 pytestmark = pytest.mark.workflow
 
@@ -129,6 +129,7 @@ def test_editing_kl_equal_learning_rate_reruns_exactly_its_branch(default_run):
             for e in ("perplexity", "bias_suite")
         }
         | {("table", f"results/testbed/tables/{EXP}.csv")}
+        | SUITE_AGGREGATES
     )
 
 
@@ -141,7 +142,10 @@ def test_full_scale_config_plans_glue_for_the_masked_lms_only():
     ppl = [out for rule, out in jobs if rule == "evaluate" and out.endswith("eval_perplexity.parquet")]
     assert len(ppl) == 4 + 3 * 5 + 4 * 5
     assert sum(rule == "train" for rule, _ in jobs) == 35
-    assert {out for rule, out in jobs if rule == "table"} == {f"results/testbed/tables/{EXP}.csv"}
+    assert {out for rule, out in jobs if rule == "table"} == {
+        f"results/{EXP}/tables/{EXP}.csv",  # the full-scale config's results root: results/<its name>/
+        f"results/{EXP}/tables/bias_suite.csv",
+    }
 
 
 def test_masked_lm_is_fully_fine_tuned_in_float32_whatever_its_spec_dtype(default_run, tmp_path):

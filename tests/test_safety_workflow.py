@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from conftest import REPO, edited_config, planned_jobs
+from conftest import REPO, SUITE_AGGREGATES, edited_config, planned_jobs, suite_aggregates
 
 pytestmark = pytest.mark.workflow
 
@@ -86,6 +86,7 @@ def test_editing_dpo_beta_reruns_exactly_the_safety_dpo_branch(default_run):
         | {("score_safety", f"results/testbed/scores/safety/{run.format(s)}/scores.parquet") for s in SEEDS}
         | {("evaluate", f"results/testbed/scores/safety/{run.format(s)}/eval_bias_suite.parquet") for s in SEEDS}
         | {("table", "results/testbed/tables/safety.csv")}
+        | SUITE_AGGREGATES
     )
     assert {j for j in jobs if j[0] != "all"} == expected
 
@@ -108,14 +109,15 @@ def test_full_scale_safety_dry_run_lists_the_study_jobs():
     run = "qwen3-0.6b/{}/seed~42"
     assert {j for j in jobs if j[0] != "all"} == (
         {
-            ("hub_download", "results/testbed/hub/manifest.json"),  # Qwen/Qwen3-0.6B and the Hub datasets, fetched once
-            ("data_safety_training", "results/testbed/data/safety/sft/seed~42/train.parquet"),
-            ("data_safety_prompts", "results/testbed/data/safety/prompts.parquet"),
-            ("train", f"results/testbed/train/safety/{run.format('sft')}/adapter"),
-            ("train", f"results/testbed/train/safety/{run.format('dpo')}/adapter"),
-            ("table", "results/testbed/tables/safety.csv"),
+            ("hub_download", "results/safety/hub/manifest.json"),  # Qwen/Qwen3-0.6B and the Hub datasets, fetched once
+            ("data_safety_training", "results/safety/data/safety/sft/seed~42/train.parquet"),
+            ("data_safety_prompts", "results/safety/data/safety/prompts.parquet"),
+            ("train", f"results/safety/train/safety/{run.format('sft')}/adapter"),
+            ("train", f"results/safety/train/safety/{run.format('dpo')}/adapter"),
+            ("table", "results/safety/tables/safety.csv"),
         }
-        | {("generate", f"results/testbed/generate/safety/{run.format(m)}/responses.parquet") for m in METHODS}
-        | {("score_safety", f"results/testbed/scores/safety/{run.format(m)}/scores.parquet") for m in METHODS}
-        | {("evaluate", f"results/testbed/scores/safety/{run.format(m)}/eval_bias_suite.parquet") for m in METHODS}
+        | {("generate", f"results/safety/generate/safety/{run.format(m)}/responses.parquet") for m in METHODS}
+        | {("score_safety", f"results/safety/scores/safety/{run.format(m)}/scores.parquet") for m in METHODS}
+        | {("evaluate", f"results/safety/scores/safety/{run.format(m)}/eval_bias_suite.parquet") for m in METHODS}
+        | suite_aggregates("results/safety")
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import REPO, edited_config, planned_jobs, snakemake
+from conftest import REPO, SUITE_AGGREGATES, edited_config, planned_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -78,6 +78,7 @@ def test_editing_sft_learning_rate_reruns_exactly_sft_branch(default_run):
             for s in seeds
         }
         | AGGREGATES
+        | SUITE_AGGREGATES
         | FLUENCY
     )
     assert {j for j in jobs if j[0] != "all"} == expected
@@ -120,9 +121,11 @@ def test_adding_a_seed_adds_only_that_seeds_jobs(default_run):
         for j in planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "seed.yaml")))
         if j[0] != "all"
     }
-    assert AGGREGATES <= jobs
+    assert AGGREGATES | SUITE_AGGREGATES <= jobs
     # the fluency job gains seed 7's outputs (its first output is seed 42's)
-    assert all("seed~7" in out for rule, out in jobs - AGGREGATES - FLUENCY), sorted(jobs - AGGREGATES)
+    assert all("seed~7" in out for rule, out in jobs - AGGREGATES - SUITE_AGGREGATES - FLUENCY), sorted(
+        jobs - AGGREGATES
+    )
     assert {
         ("generate", f"results/testbed/generate/occupations/testbed-lm/{m}/seed~7/responses.parquet")
         for m in OCC_METHODS

@@ -15,6 +15,9 @@ request's input is exactly the context, so one forward pass of the context gives
 the log-softmax of the last position at the four letter tokens (where a tokenizer splits " A" into
 " " + "A", the pass also reads the shared space). Questions where that does not hold
 fall back to the four requests (`four_request_loglikelihoods`), so predictions always equal lm-eval's.
+Questions that begin alike (a subject's header, a k-shot block) are batched together and the prompt
+prefix a batch shares runs once (one_forward_loglikelihoods, PrefixCache): the same log-probabilities
+up to float rounding, with fewer tokens through the model.
 The source study parsed a generated letter instead (falling back to "A"); debiaslab does not.
 """
 
@@ -123,11 +126,95 @@ def choice_requests(tokenizer, contexts_: list[str], choices: list[list[str]], a
     return out
 
 
-def one_forward_loglikelihoods(model, requests, batch_size: int, pad_id: int):
+def common_prefix_length(rows, leave: int = 0) -> int:
+    """How many leading tokens every row has in common, leaving each row at least `leave` tokens after them."""
+    first, n = rows[0], min(map(len, rows)) - leave
+    for k in range(max(n, 0)):
+        if any(row[k] != first[k] for row in rows):
+            return k
+    return max(n, 0)
+
+
+def by_shared_prefix(rows, batch_size: int):
+    """Input indices in batches of `batch_size`, ordered so that rows that begin with the same tokens share
+    a batch (the prefix they share can run once for the batch), and among those by length (less padding).
+
+    Rows are grouped by their first `depth` tokens, `depth` being the median length of the prefix a row
+    shares with its neighbours in token order: how far a set's inputs typically agree (a subject header,
+    a k-shot block, a question stem). Within a group, rows go by length, then by token order.
+    (Here, not in debiaslab.core.batching: only this scorer batches so, and batching's source is part of
+    nearly every job's code fingerprint.)
+    """
+    import statistics
+    from itertools import pairwise
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    order = sorted(range(len(rows)), key=lambda i: tuple(rows[i]))
+    pairs = [common_prefix_length([rows[a], rows[b]]) for a, b in pairwise(order)]
+    shared = [max(pairs[j - 1] if j else 0, pairs[j] if j < len(pairs) else 0) for j in range(len(order))]
+    depth = int(statistics.median(shared)) if shared else 0
+    order = sorted(range(len(rows)), key=lambda i: (tuple(rows[i][:depth]), len(rows[i]), tuple(rows[i])))
+    for start in range(0, len(order), batch_size):
+        yield order[start : start + batch_size]
+
+
+def cache_keyword() -> str:
+    """The forward's key/value-cache argument: `cache` since transformers 5.2x, `past_key_values` before."""
+    from transformers.modeling_outputs import CausalLMOutputWithPast
+
+    return "cache" if "cache" in CausalLMOutputWithPast.__dataclass_fields__ else "past_key_values"
+
+
+class PrefixCache:
+    """The keys and values of a prompt prefix that batches share, computed once (one row) and copied to
+    each row of a batch; the next batch reuses it where that computes fewer tokens than a new prefix.
+    A model whose forward returns no KV cache (a custom module) gets no prefix: every batch runs whole."""
+
+    def __init__(self, model, device):
+        self.model, self.device, self.keyword = model, device, cache_keyword()
+        self.tokens: tuple[int, ...] = ()
+        self.cache = None
+        self.usable = True
+
+    def for_batch(self, tokens, rows: int):
+        """(prefix length, a KV cache of it with `rows` rows, or None) for a batch whose rows all begin
+        with `tokens`; (0, None) where the model keeps no cache."""
+        import copy
+
+        import torch
+
+        tokens = tuple(tokens)
+        reused = len(self.tokens)
+        # reusing a shorter cached prefix leaves (len(tokens) - reused) more tokens to every row
+        if self.usable and not (
+            reused and tokens[:reused] == self.tokens and (len(tokens) - reused) * rows <= len(tokens)
+        ):
+            with torch.no_grad():
+                out = self.model(input_ids=torch.tensor([tokens], device=self.device), use_cache=True, logits_to_keep=1)
+            self.tokens, self.cache = tokens, getattr(out, self.keyword, None)
+            self.usable = self.cache is not None
+        if not self.usable:
+            return 0, None
+        cache = copy.deepcopy(self.cache)  # the forward appends the batch's keys and values to it
+        cache.batch_repeat_interleave(rows)
+        return len(self.tokens), cache
+
+
+def one_forward_loglikelihoods(model, requests, batch_size: int, pad_id: int, share_prefix: bool = True):
     """{question index: [log-prob per choice]} for the one-pass questions: one left-padded forward each.
 
     Input: context + the continuations' shared tokens; only the last len(shared) + 1 positions get
     LM-head logits. A left-padded row gets the positions it would have alone (position ids).
+
+    `share_prefix`: questions that begin alike (a subject's header, a k-shot block, a common stem) are
+    batched together (by_shared_prefix), and the tokens every row of a batch begins with run
+    once, their keys and values copied to each row (the model's own KV cache, as generate() reuses a
+    prompt's; PrefixCache). The rest of each row follows them left-padded, [prefix][pad..][rest], the
+    padding masked and the positions the row's own, so each row's log-probabilities are the ones it
+    gets alone, up to float rounding (other matrix shapes: ~1e-5). lm-eval reuses one forward across a
+    question's four letters (its logits cache); this also reuses the prompt that questions share.
+    Without it, batches go longest first as lm-eval's do.
     """
     import torch
 
@@ -138,30 +225,41 @@ def one_forward_loglikelihoods(model, requests, batch_size: int, pad_id: int):
     device = model_device(model)
     index = [i for i, r in enumerate(requests) if r[2]]
     seqs = [requests[i][0] + requests[i][1][0][:-1] for i in index]
+    if share_prefix:
+        batches, prefixes = by_shared_prefix(seqs, batch_size), PrefixCache(model, device)
+    else:
+        batches = by_length([len(s) for s in seqs], batch_size, longest_first=True)  # as lm-eval sorts
     out: dict[int, list[float]] = {}
     with torch.no_grad():
-        # longest first, as lm-eval sorts
-        for batch in track(list(by_length([len(s) for s in seqs], batch_size, longest_first=True)), "MMLU"):
+        for batch in track(list(batches), "MMLU"):
             rows = [index[b] for b in batch]
             keep = max(len(requests[i][1][0]) for i in rows)
-            ids, mask = pad_batch([seqs[b] for b in batch], pad_id, side="left")
-            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            shared = (
+                common_prefix_length([seqs[b] for b in batch], leave=keep) if share_prefix and len(batch) > 1 else 0
+            )
+            prefix, cache = prefixes.for_batch(seqs[batch[0]][:shared], len(batch)) if shared else (0, None)
+            extra = {prefixes.keyword: cache, "use_cache": True} if prefix else {}
+            ids, mask = pad_batch([seqs[b][prefix:] for b in batch], pad_id, side="left")
+            positions = (mask.cumsum(-1) - 1).clamp(min=0) + prefix
+            if prefix:
+                mask = torch.cat([torch.ones(len(batch), prefix, dtype=mask.dtype), mask], dim=1)
             logits = model(
                 input_ids=ids.to(device),
                 attention_mask=mask.to(device),
                 position_ids=positions.to(device),
                 logits_to_keep=keep,
+                **extra,
             ).logits.float()
             logprobs = torch.log_softmax(logits, dim=-1).cpu()
             # one gather for the batch: per row, the shared tokens' log-probs at the positions that predict
             # them (a row's continuation is right-aligned in the kept positions), then the four letters'
             # at the position after them; shorter rows pad the shared part with a zero-weight index
             tokens = [requests[i][1][0][:-1] for i in rows]
-            shared = torch.tensor([[0] * (keep - 1 - len(t)) + t for t in tokens], dtype=torch.long)
+            lead = torch.tensor([[0] * (keep - 1 - len(t)) + t for t in tokens], dtype=torch.long)
             weight = torch.tensor([[0.0] * (keep - 1 - len(t)) + [1.0] * len(t) for t in tokens])
             letters = torch.tensor([[c[-1] for c in requests[i][1]] for i in rows])
-            prefix = (logprobs[:, :-1].gather(-1, shared[..., None])[..., 0] * weight).sum(-1)
-            scores = prefix[:, None] + logprobs[:, -1].gather(-1, letters)
+            before = (logprobs[:, :-1].gather(-1, lead[..., None])[..., 0] * weight).sum(-1)
+            scores = before[:, None] + logprobs[:, -1].gather(-1, letters)
             for i, row in zip(rows, scores.tolist()):
                 out[i] = row
     return out
