@@ -209,12 +209,10 @@ def child(a) -> int:
         if job["method"] == "raw":
             summary = raw_steps(job["model"], a.steps, a.batch_size, a.seq_len, counter)
         else:
-            from debiaslab.methods.registry import method
-            from debiaslab.methods.train import run
+            from debiaslab.methods.registry import run
 
             summary = run(
                 job["method"],
-                method(job["method"]),
                 model=job["model"],
                 data=job["data"],
                 settings=job["settings"],

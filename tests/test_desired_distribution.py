@@ -418,8 +418,7 @@ def test_training_summary_reports_the_true_kl_and_names_the_halved_one(tokenizer
     import torch
     from transformers import BertConfig, BertForMaskedLM
 
-    from debiaslab.methods.registry import method
-    from debiaslab.methods.train import run
+    from debiaslab.methods.registry import run
     from debiaslab.metrics.distribution_kl import SentenceScorer, desired_male, kl_divergence
 
     frame = pd.DataFrame(dd.sentence_rows(splits=["train", "valid"]))
@@ -456,7 +455,6 @@ def test_training_summary_reports_the_true_kl_and_names_the_halved_one(tokenizer
     spec = json.dumps({"path": str(tmp_path / "mlm"), "kind": "mlm"})
     run(
         "kl_equal",
-        method("kl_equal"),
         model=spec,
         data=str(tmp_path / "sentences.parquet"),
         seed=0,

@@ -154,7 +154,7 @@ def test_masked_lm_is_fully_fine_tuned_in_float32_whatever_its_spec_dtype(defaul
     import torch
     from safetensors import safe_open
 
-    from debiaslab.methods.train import run
+    from debiaslab.methods.registry import run
 
     base = default_run / "results/testbed/testbed/desired_distribution_mlm"
     table = pd.read_parquet(default_run / f"results/testbed/data/{EXP}/sentences.parquet")
@@ -188,7 +188,7 @@ def test_masked_lm_training_resumes_to_the_uninterrupted_run(default_run, tmp_pa
     from safetensors.torch import load_file
 
     from debiaslab.methods import desired_kl
-    from debiaslab.methods.train import run
+    from debiaslab.methods.registry import run
 
     table = pd.read_parquet(default_run / f"results/testbed/data/{EXP}/sentences.parquet")
     keep = table.drop_duplicates("profession").groupby(["split", "prof_gender"]).head(2)["profession"]
@@ -251,7 +251,7 @@ def test_causal_lora_variant_trains_an_adapter_and_scores_it(default_run, tmp_pa
     from debiaslab.core.store import RunId
     from debiaslab.evals.run import evaluate_model
     from debiaslab.experiments.desired_distribution.scoring import score_desired_distribution
-    from debiaslab.methods.train import run
+    from debiaslab.methods.registry import run
     from debiaslab.models import apply_trained
 
     lm = json.dumps({"path": str(default_run / "results/testbed/testbed/lm"), "kind": "causal"})

@@ -114,11 +114,11 @@ def test_trajectory_logprob_sums_the_unmasking_steps(mlm):
 
 def test_reinforce_trains_a_diffusion_policy(default_run, tmp_path):
     from debiaslab.experiments.reward_guided.data import write_pool
-    from debiaslab.methods import train
+    from debiaslab.methods import registry
 
     write_pool({"seed": 0, "n_eval": 16}, tmp_path / "pool.parquet")
     spec = {"path": str(default_run / "results/testbed/testbed/mlm"), "kind": "mlm", "diffusion": True}
-    summary = train.run(
+    summary = registry.run(
         "reinforce",
         model=json.dumps(spec),
         data=tmp_path / "pool.parquet",
@@ -159,7 +159,7 @@ def test_reinforce_resumes_to_the_uninterrupted_adapter(default_run, tmp_path, m
     from safetensors.torch import load_file
 
     from debiaslab.experiments.reward_guided.data import write_pool
-    from debiaslab.methods import reinforce, train
+    from debiaslab.methods import registry, reinforce
 
     write_pool({"seed": 0, "n_eval": 16}, tmp_path / "pool.parquet")
     if policy == "diffusion":
@@ -182,7 +182,7 @@ def test_reinforce_resumes_to_the_uninterrupted_adapter(default_run, tmp_path, m
     }
 
     def train_into(out):
-        return train.run(
+        return registry.run(
             "reinforce",
             model=spec,
             data=tmp_path / "pool.parquet",

@@ -135,11 +135,11 @@ def test_rloo_moves_the_testbed_lm_to_the_neutral_option(default_run, tmp_path):
     0.88 → 0.22–0.36, 0.11–0.13 → 0.59–0.69, −0.59 → −0.17 to −0.26 over two seeds)."""
     from debiaslab.core.config import build
     from debiaslab.experiments.reward_guided.scoring import EvalSettings, evaluate
-    from debiaslab.methods import train
+    from debiaslab.methods import registry
 
     pool = default_run / "results/testbed/data/reward_guided/mcq.parquet"
     lm = str(default_run / "results/testbed/testbed/lm")
-    summary = train.run(
+    summary = registry.run(
         "rloo",
         model=lm,
         data=pool,
@@ -175,7 +175,7 @@ def test_rloo_moves_the_testbed_lm_to_the_neutral_option(default_run, tmp_path):
     assert rloo("mean_reward") - base("mean_reward") >= 0.15, got  # KL cost included
     assert rloo("kl_to_base") > 0 and base("kl_to_base") == 0
     with pytest.raises(ConfigError, match="masked-diffusion"):
-        train.run(
+        registry.run(
             "rloo",
             model=json.dumps({"path": str(default_run / "results/testbed/testbed/mlm"), "diffusion": True}),
             data=pool,
@@ -196,7 +196,7 @@ def test_reinforce_at_temperature_zero_pushes_down_the_penalised_greedy_answers(
     from debiaslab import models
     from debiaslab.core.io import read_table
     from debiaslab.data.mcq import train_subset
-    from debiaslab.methods import train
+    from debiaslab.methods import registry
     from debiaslab.methods.policy import CausalPolicy
     from debiaslab.methods.reward import Reward, RewardSettings
 
@@ -211,7 +211,7 @@ def test_reinforce_at_temperature_zero_pushes_down_the_penalised_greedy_answers(
     penalised = penalty > 0
     assert penalised.sum() >= 12, rollout.texts  # the greedy answers follow the planted stereotype: gendered
 
-    summary = train.run(
+    summary = registry.run(
         "reinforce",
         model=lm,
         data=pool,

@@ -6,12 +6,10 @@ from debiaslab.cli.args import model, settings
 
 
 def train(a):
-    from debiaslab.methods import train
-    from debiaslab.methods.registry import method
+    from debiaslab.methods.registry import run
 
-    return train.run(
+    return run(
         a.method,
-        method(a.method),
         model=a.model,
         data=a.data,
         settings=a.settings,

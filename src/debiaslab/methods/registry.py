@@ -86,3 +86,11 @@ def method(name: str) -> Method:
 def with_kind(*kinds: str) -> list[str]:
     """The methods whose artifact is one of `kinds`, in registry order."""
     return [name for name, m in METHODS.items() if m.kind in kinds]
+
+
+def run(name: str, **kwargs) -> dict:
+    """Train method `name` with its registry entry (methods/train.py): what `debiaslab train --method NAME`
+    runs. kwargs: model, data, settings, seed, out, checkpoints."""
+    from debiaslab.methods import train
+
+    return train.run(name, method(name), **kwargs)
