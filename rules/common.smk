@@ -422,8 +422,8 @@ def all_targets():
 
 
 def evaluation_targets(name, in_table=False):
-    """Score files of every evaluation of every run of an experiment (a model evaluation's `models`: its runs
-    on those models only); `in_table`: only those the experiment's table reads."""
+    """Score files of every evaluation of every run of an experiment (a model evaluation's `models` and
+    `methods`: its runs of those only); `in_table`: only those the experiment's table reads."""
     out = []
     for evaluation, settings in evaluations(name).items():
         if in_table and EVALUATIONS[evaluation].own_table:
@@ -431,18 +431,20 @@ def evaluation_targets(name, in_table=False):
         if EVALUATIONS[evaluation].kind == "responses":
             out += run_paths("scores", name, f"eval_{evaluation}.parquet")
             continue
-        chosen = settings.get("models") or experiment(name)["models"]
+        models = settings.get("models") or experiment(name)["models"]
+        methods = settings.get("methods") or experiment(name)["methods"]
         out += [
             R.run("scores", name, r.model, r.method, r.seed, f"eval_{evaluation}.parquet")
             for r in runs(name)
-            if r.model in chosen
+            if r.model in models and r.method in methods
         ]
     return out
 
 
 def evaluation_slice(name, evaluation):
-    """An evaluation's settings without `models` (which runs it covers schedules jobs, never changes a result)."""
-    return {k: v for k, v in evaluations(name)[evaluation].items() if k != "models"}
+    """An evaluation's settings without `models` and `methods` (which runs it covers schedules jobs, never
+    changes a result)."""
+    return {k: v for k, v in evaluations(name)[evaluation].items() if k not in ("models", "methods")}
 
 
 def evaluation_settings(wildcards):

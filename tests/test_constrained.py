@@ -58,7 +58,7 @@ def run_constrained(lm_dir, settings: dict, seed: int = 0, samples: int = SAMPLE
     from debiaslab import models
     from debiaslab.data.occupations import OCCUPATIONS
     from debiaslab.evals.corpus_perplexity import causal_nll
-    from debiaslab.experiments.occupations.data import HELDOUT, prompt_rows
+    from debiaslab.experiments.occupations.data import HELDOUT, TERM_CLASSES, prompt_rows
     from debiaslab.generation import constrained
     from debiaslab.generation.autoregressive import SamplingSettings, generate
     from debiaslab.metrics.balance import score_responses
@@ -71,7 +71,7 @@ def run_constrained(lm_dir, settings: dict, seed: int = 0, samples: int = SAMPLE
     if settings is None:
         texts, extra = generate(lm, tok, prompts, sampling, seed), {}
     else:
-        texts, _, extra = constrained.decode(lm, tok, prompts, rows, sampling, seed, settings, "occupations")
+        texts, _, extra = constrained.decode(lm, tok, prompts, rows, sampling, seed, settings, TERM_CLASSES)
     records, _ = score_responses(
         pd.DataFrame(rows).assign(response=texts),
         settings.get("min_words", 8) if settings else 8,

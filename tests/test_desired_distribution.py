@@ -595,6 +595,10 @@ def test_schema_defaults_are_the_sources_values():
             {"evaluations": {"glue": {"models": ["x"]}}},
             "evaluations.glue.models: ['x'] not among the experiment's models",
         ),
+        (
+            {"evaluations": {"glue": {"methods": ["kl_equal", "y"]}}},
+            "evaluations.glue.methods: ['y'] not among the experiment's methods",
+        ),
         ({"evaluations": {"perplexity": {"dataset": {"colum": "t"}}}}, "colum"),
     ],
 )

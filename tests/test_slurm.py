@@ -58,7 +58,7 @@ def rule_of(job: dict[str, str]) -> str:
 def requeue_training_after_first_checkpoint(proc, cluster, workdir: Path) -> str:
     """Once the SFT job has written a checkpoint, requeue it as a preemption would (SIGTERM, back to
     the queue) and let it start again at once; return its job id."""
-    checkpoints = workdir / "results/testbed/checkpoints/train/occupations/testbed-lm/sft/seed~42"
+    checkpoints = workdir / "results/testbed/checkpoints/train/occupations/testbed-lm/sft/seed~42/adapter"
     deadline = time.monotonic() + 900
     while not any(checkpoints.glob("*/checkpoint-*/trainer_state.json")):
         assert proc.poll() is None, "the workflow ended before the training job wrote a checkpoint"

@@ -1,6 +1,6 @@
 """The cross-experiment bias-suite table and figure: every run's standard bias benchmarks side by side.
 
-Each experiment whose `evaluations:` has `bias_suite` is one section of `results/tables/bias_suite.*`
+Each experiment whose `evaluations:` has `bias_suite` is one section of `results/<name>/tables/bias_suite.*`
 (rows model × method, and grid cell for reward_guided), compared with that experiment's own baseline
 through the statistics path every table uses (tables.py). The figure draws the headline metrics with
 the same intervals.

@@ -479,14 +479,14 @@ def diff_cell(row, decimals: int, column: str = "diff") -> str:
     return f"{number(row[column], decimals, sign=True)} {interval_text(low, high, decimals, sign=True)}".rstrip()
 
 
-def _key_text(key: str, value) -> str:
+def key_text(key: str, value) -> str:
     if isinstance(value, float):
         return f"{value:g}".replace("-", "−")
     return str(value)
 
 
 def _baseline_text(spec: TableSpec) -> str:
-    chosen = ", ".join(f"{KEY_LABELS.get(k, k)} = {_key_text(k, v)}" for k, v in spec.baseline.items())
+    chosen = ", ".join(f"{KEY_LABELS.get(k, k)} = {key_text(k, v)}" for k, v in spec.baseline.items())
     matched = ", ".join(KEY_LABELS.get(k, k) for k in spec.row_keys if k not in spec.baseline)
     how = "each seed compared with the baseline, which is scored once" if spec.baseline_once else "paired by seed"
     return f"the row with {chosen} and the same {matched} ({how})"
@@ -645,7 +645,7 @@ def _columns(long, spec: TableSpec, keys: list[str], shown, deltas, full: bool):
     metrics = [m for m in (shown if shown is not None else present) if m in present]
     decimals = spec.decimals
     header = [KEY_LABELS.get(k, k) for k in keys] + [_label(spec, m) for m in metrics]
-    columns = [(lambda rows, k=k: _key_text(k, next(iter(rows.values()))[k])) for k in keys]
+    columns = [(lambda rows, k=k: key_text(k, next(iter(rows.values()))[k])) for k in keys]
     columns += [(lambda rows, m=m: value_cell(rows[m], decimals) if m in rows else "–") for m in metrics]
     compared = set(long.loc[long["compared"], "metric"]) | set(long.loc[long["baseline"], "metric"])
 
@@ -741,7 +741,7 @@ def latex(table: Table, longs: list) -> str:
     for spec, long in zip(table.sections, longs):
         keys = [k for k in spec.row_keys if long[k].nunique() > 1] or list(spec.row_keys[:1])
         fixed = [
-            f"{KEY_LABELS.get(k, k)}: {_key_text(k, long[k].iloc[0])}"
+            f"{KEY_LABELS.get(k, k)}: {key_text(k, long[k].iloc[0])}"
             for k in spec.row_keys
             if k not in keys and len(long)
         ]

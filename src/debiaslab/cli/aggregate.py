@@ -61,6 +61,32 @@ def default_tables() -> dict:
     return tables
 
 
+def doc_figures(a):
+    from pathlib import Path
+
+    from debiaslab.aggregate.doc_figures import pages_with_blocks, refresh, same_to_shown_digit
+    from debiaslab.core.config import ConfigError
+
+    root = Path(a.root)
+    pages = [Path(p) for p in a.pages] or pages_with_blocks(root / "docs")
+    stale, changed, skipped = [], [], []
+    for page in pages:
+        text, left = refresh(page, Path(a.results), default_tables(), root)
+        skipped += left
+        old = page.read_text(encoding="utf-8")
+        if a.check:
+            if not same_to_shown_digit(old, text):
+                stale.append(str(page))
+        elif text != old:
+            page.write_text(text, encoding="utf-8")
+            changed.append(str(page))
+    for line in skipped:
+        print(f"left as it is: {line}")
+    if stale:
+        raise ConfigError(f"stale generated figures in {', '.join(stale)}; regenerate: debiaslab aggregate doc-figures")
+    return {"pages": len(pages), "changed": changed, "skipped": len(skipped)}
+
+
 def import_safety(a):
     from debiaslab.experiments.safety.published import import_table
 
@@ -125,6 +151,20 @@ def add_commands(sub) -> None:
     s.add_argument("--readme", default=None, help="rewrite the generated block of this README")
     s.set_defaults(func=captions)
     s = ags.add_parser(
+        "doc-figures",
+        help="refill the docs' generated figure blocks from a run's tables",
+        description="Rewrite every `<!-- figures: ... -->` block of the docs pages (all of docs/ by default) "
+        "from results/<config>/tables/<table>.csv; blocks whose table was not built are left as they are "
+        "(docs/README.md#generated-blocks).",
+    )
+    s.add_argument("pages", nargs="*", help="pages to refresh (default: every docs page with a block)")
+    s.add_argument(
+        "--results", default="results", help="the results folder holding <config>/tables/ (default: results)"
+    )
+    s.add_argument("--root", default=".", help="the repository root (default: .)")
+    s.add_argument("--check", action="store_true", help="change nothing; fail if a block differs from the tables")
+    s.set_defaults(func=doc_figures)
+    s = ags.add_parser(
         "import-safety",
         help="the safety table from a folder of published per-response score files",
         description="Read <model>_model_<bias>_responses_scores.json files (lists of {prompt, response, "
@@ -144,7 +184,7 @@ def add_commands(sub) -> None:
         help="pack the score store + provenance into one archive for reviewers",
         description="Pack score-store files, the run's config, package versions and git commit into a "
         ".tar.gz; in a fresh clone, `debiaslab unbundle` it and rebuild any table with "
-        "`snakemake results/tables/<experiment>.csv` (only the table job runs).",
+        "`snakemake results/<name>/tables/<experiment>.csv` (only the table job runs).",
     )
     s.add_argument("--scores", nargs="+", required=True, help="score-store Parquet files")
     s.add_argument(

@@ -223,12 +223,14 @@ def check_semantics(config: dict, checks: Iterable[Check] = ()) -> list[str]:
                 f"under `models`; defined: {', '.join(sorted(models)) or '(none)'}"
             )
         for evaluation, settings in exp.get("evaluations", {}).items():
-            extra = [m for m in settings.get("models") or [] if m not in exp.get("models", [])]
-            if extra:
-                problems.append(
-                    f"experiments.{name}.evaluations.{evaluation}.models: {extra} not among the "
-                    f"experiment's models {exp.get('models', [])}"
-                )
+            for key in ("models", "methods"):
+                known = list(exp.get(key, []))
+                extra = [m for m in settings.get(key) or [] if m not in known]
+                if extra:
+                    problems.append(
+                        f"experiments.{name}.evaluations.{evaluation}.{key}: {extra} not among the "
+                        f"experiment's {key} {known}"
+                    )
     testbed = f"{results_root(config)}/testbed/"
     testbed_paths = [m["path"] for m in models.values() if m.get("path", "").startswith(testbed)]
     if testbed_paths and "testbed" not in config:
