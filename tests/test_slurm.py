@@ -169,7 +169,7 @@ def test_profile_puts_training_on_a100s_only_and_a_requeued_training_job_resumes
     for rule, rule_jobs in by_rule.items():
         for job in rule_jobs:
             gpu_request = (job.get("TresPerJob") or "") + (job.get("TresPerNode") or "")
-            if rule.startswith("train_"):
+            if rule == "train":
                 assert job["Partition"] == "gpu" and "gpu:a100:1" in gpu_request, (rule, job)
             else:
                 assert job["Partition"] == "cpu" and "gpu" not in gpu_request, (rule, job)
