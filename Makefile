@@ -16,7 +16,7 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo real test lint dry-run clean
+.PHONY: setup demo real docs-figures real-docs test lint dry-run clean
 
 setup: $(STAMP)
 
@@ -44,6 +44,17 @@ demo: setup
 real: setup
 	$(BIN)/snakemake --cores $(CORES) all --configfile config/smollm2.yaml
 
+# The docs' generated figure blocks (docs/README.md#generated-blocks): `docs-figures` refills the testbed's
+# from results/testbed/tables (after `make demo`); `real-docs` keeps the real tier's tables in
+# docs/results/smollm2/tables (CI cannot run the tier, so its test reads them there) and refills its blocks.
+docs-figures: setup
+	$(BIN)/debiaslab aggregate doc-figures
+
+real-docs: setup
+	mkdir -p docs/results/smollm2/tables
+	cp results/smollm2/tables/*.csv results/smollm2/tables/*.md docs/results/smollm2/tables/
+	$(BIN)/debiaslab aggregate doc-figures --results docs/results
+
 # lint first: CI runs exactly `make test` (.ci/run), so a lint finding fails CI before the suite starts
 test: $(TEST_STAMP) lint
 	$(BIN)/python -m pytest -q
@@ -58,6 +69,6 @@ lint: setup
 dry-run: setup
 	$(BIN)/snakemake -n all
 
+# the default run's artifacts (results/testbed/); other configs' results roots and the Hub cache stay
 clean:
-	rm -rf results/testbed results/data results/train results/generate results/scores results/tables \
-	       results/figures results/logs results/benchmarks results/checkpoints .snakemake
+	rm -rf results/testbed .snakemake

@@ -1,8 +1,11 @@
 # debiaslab: LoRA-based bias-mitigation experiments as one cached DAG.
 #
 #   snakemake --cores 2 all                         # the default config: offline testbed, every experiment
-#   snakemake --cores 2 results/tables/occupations.md
+#   snakemake --cores 2 results/testbed/tables/occupations.md
 #   snakemake --profile slurm all --configfile config/experiments/occupations.yaml   # docs/slurm.md
+#
+# Each config's artifacts live under results/<its name>/ (docs/configuration.md#results-root); the rules of
+# every configured experiment are generated from its interface (debiaslab/experiments/).
 #
 # A --configfile *replaces* the embedded default (config/config.yaml, the testbed)
 # instead of being merged into it, so a full-scale run never inherits a testbed value.
@@ -12,12 +15,16 @@ from snakemake.utils import min_version
 from debiaslab.runtime import warm_start
 from debiaslab.aggregate.bundle import unpacked_bundle
 from debiaslab.core.config import ConfigError, load_yaml
+from debiaslab.core.io import DataError
 
 min_version("9.0")
 
 # A clone holding an unpacked bundle (`debiaslab unbundle`, docs/reproducibility.md#the-reviewers-rebuild) rebuilds tables
 # and figures only: with the run's own config, and without a rule that could train, generate or score.
-UNPACKED = unpacked_bundle()
+try:
+    UNPACKED = unpacked_bundle()
+except DataError as error:
+    raise WorkflowError(str(error)) from None
 
 if not workflow.overwrite_configfiles:
     _configfile = UNPACKED["config"] if UNPACKED else "config/config.yaml"
@@ -51,7 +58,7 @@ include: "rules/aggregate.smk"
 # imports per job (debiaslab/runtime/warm_start.py; docs/warm-start.md). Cluster jobs run as they are.
 onstart:
     check_token()  # before any job, but not in a dry-run (which needs no secret)
-    warm_start.start_for(workflow, "results/logs/warm_start.log")
+    warm_start.start_for(workflow, R("logs/warm_start.log"), env=HUB_ENV)
 
 
 onsuccess:
@@ -63,8 +70,9 @@ onerror:
 
 
 # Jobs that run on the login node even under `--profile slurm`: the Hub download (compute nodes are
-# offline), the tiny testbed corpus/tokenizer steps, data and prompt tables, balance scoring and
-# aggregation. Everything else is a cluster job (docs/slurm.md).
+# offline), the tiny testbed corpus/tokenizer steps and aggregation; an experiment's light data and
+# scoring jobs say so themselves (`localrule:` in the generated rules). Everything else is a cluster
+# job (docs/slurm.md).
 localrules:
     table,
     figure,
@@ -80,10 +88,6 @@ if not UNPACKED:
         testbed_mmlu,
         testbed_glue,
         testbed_bias_suite,
-        occupations_training_data,
-        occupations_prompts,
-        desired_distribution_sentences,
-        score_occupations,
 
 
 rule all:

@@ -15,6 +15,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# The default config's results root (config/config.yaml `name: testbed`; debiaslab/core/paths.py): where a
+# completed default run's artifacts are, relative to its run directory.
+RESULTS = "results/testbed"
 # What a workflow copy needs (the package itself is installed editable); as tests/conftest.py copies.
 WORKFLOW_FILES = ("Snakefile", "rules", "config", "workflow", "envs", "profiles", "slurm")
 OFFLINE = {

@@ -3,7 +3,7 @@
 
 Runs the whole default DAG in a fresh temporary copy of the workflow (Snakefile, rules, config,
 workflow, envs, profiles; the package is the installed one), times it, then reads every rule's
-`benchmark:` file (results/benchmarks/**/*.tsv, column `s` = the job's wall seconds) and sums them
+`benchmark:` file (results/testbed/benchmarks/**/*.tsv, column `s` = the job's wall seconds) and sums them
 per stage family (testbed, hub, data, train, generate, score, evaluate, aggregate = tables, figures
 and bundle): jobs, summed seconds, the slowest job. With two cores jobs overlap, so the stage sums
 add up to more than the wall time. From the run's Snakemake log it also prints the idle core-seconds
@@ -38,7 +38,7 @@ ORDER = ("hub", "testbed", "data", "train", "generate", "score", "evaluate", "ag
 
 
 def stage_of(relative: Path) -> str:
-    """results/benchmarks/<stage>/... → the stage family (tables, figures and bundle are `aggregate`)."""
+    """<root>/benchmarks/<stage>/... → the stage family (tables, figures and bundle are `aggregate`)."""
     first = relative.parts[0] if len(relative.parts) > 1 else relative.stem
     return "aggregate" if first in AGGREGATE else first
 
@@ -47,10 +47,10 @@ WARM_LINE = re.compile(r"debiaslab: ran warm .*?, ([0-9.]+) s CPU")
 
 
 def job_seconds(run: Path) -> list[tuple[str, str, float, float]]:
-    """(stage, job file relative to results/benchmarks, wall seconds, CPU seconds) of every benchmark file
+    """(stage, job file relative to <root>/benchmarks, wall seconds, CPU seconds) of every benchmark file
     of a run. CPU seconds (`cpu_time`) move less than wall seconds when other processes share the cores;
-    a warm job's are its forked child's (from its log, results/logs/<same path>.log) plus the command's."""
-    root = run / "results" / "benchmarks"
+    a warm job's are its forked child's (from its log, <root>/logs/<same path>.log) plus the command's."""
+    root = run / _common.RESULTS / "benchmarks"
     out = []
     for path in sorted(root.rglob("*.tsv")):
         with path.open() as fh:
@@ -59,7 +59,7 @@ def job_seconds(run: Path) -> list[tuple[str, str, float, float]]:
             rel = path.relative_to(root)
             cpu = rows[-1].get("cpu_time")
             cpu = float(cpu) if cpu not in (None, "", "NA", "-") else 0.0
-            log = run / "results" / "logs" / rel.with_suffix(".log")
+            log = run / _common.RESULTS / "logs" / rel.with_suffix(".log")
             warm = WARM_LINE.findall(log.read_text(errors="replace")) if log.is_file() else []
             out.append((stage_of(rel), str(rel.with_suffix("")), float(rows[-1]["s"]), cpu + sum(map(float, warm))))
     return out
@@ -67,7 +67,9 @@ def job_seconds(run: Path) -> list[tuple[str, str, float, float]]:
 
 def warm_jobs(run: Path) -> int:
     return sum(
-        1 for log in (run / "results" / "logs").rglob("*.log") if WARM_LINE.search(log.read_text(errors="replace"))
+        1
+        for log in (run / _common.RESULTS / "logs").rglob("*.log")
+        if WARM_LINE.search(log.read_text(errors="replace"))
     )
 
 
@@ -147,7 +149,9 @@ def main(argv=None) -> int:
 
     if a.from_run:
         run = Path(a.from_run)
-        _common.require(run, "results/benchmarks", build="make demo  (or: python benchmarks/default_run.py --keep DIR)")
+        _common.require(
+            run, f"{_common.RESULTS}/benchmarks", build="make demo  (or: python benchmarks/default_run.py --keep DIR)"
+        )
         jobs = job_seconds(run)
         print(f"benchmark files of {run.resolve()} ({len(jobs)} jobs; no wall time: not run here)")
         print(breakdown(jobs))

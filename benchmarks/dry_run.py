@@ -124,7 +124,7 @@ def main(argv=None) -> int:
 
     if a.run_dir:
         run = Path(a.run_dir).resolve()
-        _common.require(run, "Snakefile", "results/benchmarks")
+        _common.require(run, "Snakefile", f"{_common.RESULTS}/benchmarks")
         check = subprocess.run([exe, "-n", "-q", "all"], cwd=run, env=env, capture_output=True, text=True)
         pending = [ln for ln in check.stdout.splitlines() if ln.strip().startswith("total")]
         if check.returncode or pending:

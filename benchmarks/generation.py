@@ -8,11 +8,11 @@ length) on the same prompts with the same sampling settings and seed; only batch
     python benchmarks/generation.py                                  # testbed LM, occupations prompts
     python benchmarks/generation.py --run-dir /path/to/run --prompts 32 --max-new-tokens 16
     python benchmarks/generation.py --gpu-config qwen3-0.6b          # real-size random weights (GPU)
-    python benchmarks/generation.py --model results/models/smollm2-135m-instruct/model --chat \
+    python benchmarks/generation.py --model results/smollm2/models/smollm2-135m-instruct/model --chat \
         --prompts 32 --repeats 2 --min-ratio 1                       # a real instruct model (GGUF import)
 
 The testbed model and prompts come from the default workflow (`make demo`); build just them with
-`snakemake --cores 2 results/testbed/lm results/data/occupations/prompts.parquet`.
+`snakemake --cores 2 results/testbed/testbed/lm results/testbed/data/occupations/prompts.parquet`.
 Exit status 1 if the tokens/s ratio is below --min-ratio (the target: 10x).
 """
 
@@ -25,8 +25,8 @@ from pathlib import Path
 
 import _common
 
-MODEL = "results/testbed/lm"
-PROMPTS = "results/data/occupations/prompts.parquet"
+MODEL = f"{_common.RESULTS}/testbed/lm"
+PROMPTS = f"{_common.RESULTS}/data/occupations/prompts.parquet"
 
 
 def counting_generate(model, counter: dict, pad_id: int):

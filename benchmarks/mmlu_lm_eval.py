@@ -8,8 +8,8 @@ CPU time and peak RSS, the median of the pairs' ratios, and whether every questi
 predicted letter (it exits 1 where one differs). --breakdown also times each side on one question
 (its fixed cost: start-up, imports, model and data load, lm-eval's task index).
 
-    python benchmarks/mmlu_lm_eval.py --model results/models/smollm2-135m-instruct/model
-    python benchmarks/mmlu_lm_eval.py --model results/testbed/lm --questions 24 --pairs 1 --min-ratio 0
+    python benchmarks/mmlu_lm_eval.py --model results/smollm2/models/smollm2-135m-instruct/model
+    python benchmarks/mmlu_lm_eval.py --model results/testbed/testbed/lm --questions 24 --pairs 1 --min-ratio 0
 
 The questions: no copy of MMLU is available offline, so the script writes a set in the `cais/mmlu`
 schema and Hub layout (as `debiaslab testbed mmlu` does) from real data the package ships: the BLS

@@ -8,7 +8,7 @@ they predict the same letters and prints each method's throughput and their rati
     python benchmarks/mmlu_throughput.py --model Qwen/Qwen3-0.6B --data cais/mmlu --limit 20
 
 The testbed model and set come from the default workflow; build just them with
-`snakemake --cores 2 results/testbed/lm results/testbed/mmlu` (a few minutes on 2 cores).
+`snakemake --cores 2 results/testbed/testbed/lm results/testbed/testbed/mmlu` (a few minutes on 2 cores).
 Exit status 1 if the two methods disagree on any question or the ratio is below --min-ratio.
 """
 
@@ -18,6 +18,8 @@ import argparse
 import sys
 import time
 from pathlib import Path
+
+import _common
 
 
 def measure(model, tokenizer, rows, dev, settings, repeats: int):
@@ -40,8 +42,10 @@ def measure(model, tokenizer, rows, dev, settings, repeats: int):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", default="results/testbed/lm", help="causal LM: Hub name or folder")
-    p.add_argument("--data", default="results/testbed/mmlu", help="cais/mmlu-format dataset: Hub name or folder")
+    p.add_argument("--model", default=f"{_common.RESULTS}/testbed/lm", help="causal LM: Hub name or folder")
+    p.add_argument(
+        "--data", default=f"{_common.RESULTS}/testbed/mmlu", help="cais/mmlu-format dataset: Hub name or folder"
+    )
     p.add_argument("--name", default="all", help="dataset config")
     p.add_argument("--split", default="test")
     p.add_argument("--limit", type=int, default=None, help="first n questions per subject")
@@ -61,7 +65,7 @@ def main(argv=None) -> int:
         if path.startswith("results/") and not Path(path).exists():
             print(
                 f"{path} not found: build the testbed first with\n"
-                "  snakemake --cores 2 results/testbed/lm results/testbed/mmlu",
+                "  snakemake --cores 2 results/testbed/testbed/lm results/testbed/testbed/mmlu",
                 file=sys.stderr,
             )
             return 2

@@ -13,7 +13,7 @@ and the largest difference between the two sides' scores (batching must not chan
   sweep's scorer; testbed style reward model);
 - mmlu: MMLU letters, evals.mmlu.score_questions one forward per question (testbed LM and MMLU set).
 
-    python benchmarks/scoring.py                                 # all four, on this repository's results/
+    python benchmarks/scoring.py                                 # all four, on this repository's results/testbed/
     python benchmarks/scoring.py --run-dir /path/to/run --scorers style_rm mmlu --repeats 1
 
 Build the inputs with `make demo` (the whole default run). Exit status 1 if any ratio is below
@@ -29,13 +29,13 @@ from pathlib import Path
 import _common
 
 SCORERS = ("bias_classifier", "reward_model", "style_rm", "mmlu")
-RESPONSES = "results/generate/safety"
-BIAS_CLASSIFIER = "results/testbed/bias_classifier"
-REWARD_MODEL = "results/testbed/reward_model"
-STYLE_RM = "results/testbed/style_rm"
-RM_ITEMS = "results/data/rm_forget/rmbench_items.parquet"
-LM = "results/testbed/lm"
-MMLU = "results/testbed/mmlu"
+RESPONSES = f"{_common.RESULTS}/generate/safety"
+BIAS_CLASSIFIER = f"{_common.RESULTS}/testbed/bias_classifier"
+REWARD_MODEL = f"{_common.RESULTS}/testbed/reward_model"
+STYLE_RM = f"{_common.RESULTS}/testbed/style_rm"
+RM_ITEMS = f"{_common.RESULTS}/data/rm_forget/rmbench_items.parquet"
+LM = f"{_common.RESULTS}/testbed/lm"
+MMLU = f"{_common.RESULTS}/testbed/mmlu"
 
 
 def safety_responses(run: Path, n: int):
@@ -85,8 +85,8 @@ def style_rm_case(run: Path, a):
     from debiaslab import models
     from debiaslab.core.io import read_parquet
     from debiaslab.data.reward_inputs import encode, score
+    from debiaslab.experiments.rm_forget.scoring import item_responses
     from debiaslab.methods.forget_lora import load_reward_model
-    from debiaslab.metrics.rm_sweep import item_responses
 
     path, items_path = (str(p) for p in _common.require(run, STYLE_RM, RM_ITEMS))
     tokenizer = models.load_tokenizer(path, padding_side="right")

@@ -1,13 +1,13 @@
 #!/usr/bin/env python
 """Training throughput (tokens/s) and peak memory of each trainer, through the package's entry points.
 
-Every trainer registered in debiaslab.methods.train.TRAINERS runs a few steps (--steps) with the
-default config's testbed settings on the data the default run produced, each in its own process
+Every trainer of debiaslab/methods/registry.py (one method per trainer: `trainers()`) runs a few steps
+(--steps) with the default config's testbed settings on the data the default run produced, each in its own process
 (so its peak memory is its own):
 
-    sft, dpo, inlp          occupations data (results/data/occupations/<method>/seed~42), testbed LM
+    sft, dpo, inlp          occupations data (results/testbed/data/occupations/<method>/seed~42), testbed LM
     reinforce, rloo         reward_guided MCQ pool, testbed LM (rloo takes reinforce's testbed settings)
-    forget_lora             rm_forget style pairs, testbed style reward model
+    forget_style            rm_forget style pairs, testbed style reward model (the forget-LoRA trainer)
     kl_equal, kl_real_world desired_distribution sentences, testbed masked LM (one epoch, as configured)
 
 tokens/s counts the token positions (padding included) that go through the model's forward with
@@ -30,12 +30,12 @@ count (6N counts the weight gradients that LoRA's frozen weights skip: an upper-
 
 --model trains a real causal LM (a Hub-format folder, e.g. SmolLM2-135M-Instruct converted by
 `debiaslab models import-gguf`) instead of the testbed LM, on the same data and settings, with every
-trainer that applies to a causal LM (forget_lora needs a reward model; the KL trainers train LoRA).
+trainer that applies to a causal LM (forget_style needs a reward model; the KL trainers train LoRA).
 On a real model one epoch of the KL trainers is too long for a benchmark, so their data is cut by
 occupation: per gender category the first ceil(steps / categories) x batch_size training occupations
 (about --steps batches) and one validation occupation.
 
-    python benchmarks/training.py --model results/models/smollm2-135m-instruct/model --steps 4
+    python benchmarks/training.py --model results/smollm2/models/smollm2-135m-instruct/model --steps 4
 
 --config: the config whose settings the trainers take (default: the run's own copy, else this
 repository's config/config.yaml). Build the inputs with `make demo`. Exit status 1 if a trainer fails.
@@ -53,20 +53,33 @@ from pathlib import Path
 
 import _common
 
-LM = "results/testbed/lm"
-STYLE_RM = "results/testbed/style_rm"
-DD_MLM = "results/testbed/desired_distribution_mlm"
+LM = f"{_common.RESULTS}/testbed/lm"
+STYLE_RM = f"{_common.RESULTS}/testbed/style_rm"
+DD_MLM = f"{_common.RESULTS}/testbed/desired_distribution_mlm"
 DATA = {
-    "sft": "results/data/occupations/sft/seed~42/train.parquet",
-    "dpo": "results/data/occupations/dpo/seed~42/train.parquet",
-    "inlp": "results/data/occupations/inlp/seed~42/train.parquet",
-    "reinforce": "results/data/reward_guided/mcq.parquet",
-    "rloo": "results/data/reward_guided/mcq.parquet",
-    "forget_lora": "results/data/rm_forget/train_pairs.parquet",
-    "kl_equal": "results/data/desired_distribution/sentences.parquet",
-    "kl_real_world": "results/data/desired_distribution/sentences.parquet",
+    "sft": f"{_common.RESULTS}/data/occupations/sft/seed~42/train.parquet",
+    "dpo": f"{_common.RESULTS}/data/occupations/dpo/seed~42/train.parquet",
+    "inlp": f"{_common.RESULTS}/data/occupations/inlp/seed~42/train.parquet",
+    "reinforce": f"{_common.RESULTS}/data/reward_guided/mcq.parquet",
+    "rloo": f"{_common.RESULTS}/data/reward_guided/mcq.parquet",
+    "forget_style": f"{_common.RESULTS}/data/rm_forget/train_pairs.parquet",
+    "kl_equal": f"{_common.RESULTS}/data/desired_distribution/sentences.parquet",
+    "kl_real_world": f"{_common.RESULTS}/data/desired_distribution/sentences.parquet",
 }
-CAUSAL_GENERATION_KEYS = ("max_new_tokens", "chat", "system_prompt")  # rules/common.smk RG_CAUSAL_KEYS
+CAUSAL_GENERATION_KEYS = ("max_new_tokens", "chat", "system_prompt")  # experiments/reward_guided CAUSAL_KEYS
+
+
+def trainers() -> list[str]:
+    """One method per trainer of the methods registry (the three forget_<mode> methods share one)."""
+    from debiaslab.methods.registry import METHODS
+
+    seen, out = set(), []
+    for name, m in METHODS.items():
+        key = (m.module, m.trainer, tuple(sorted(m.fixed.items())))
+        if m.trained and key not in seen:
+            seen.add(key)
+            out.append(name)
+    return out
 
 
 def trainer_settings(method: str, config: dict, steps: int) -> tuple[dict, int | None]:
@@ -95,7 +108,7 @@ def trainer_settings(method: str, config: dict, steps: int) -> tuple[dict, int |
 
             s = {k: v for k, v in s.items() if k in {f.name for f in fields(RLOOSettings)}}
         return s, None
-    if method == "forget_lora":
+    if method == "forget_style":
         s = dict(exps["rm_forget"]["methods"]["forget_style"]["train"], pair_mode="style", epochs=1)
         return s, steps * s.get("batch_size", 8) * s.get("gradient_accumulation_steps", 1)
     if method in ("kl_equal", "kl_real_world"):
@@ -196,7 +209,7 @@ def child(a) -> int:
         if job["method"] == "raw":
             summary = raw_steps(job["model"], a.steps, a.batch_size, a.seq_len, counter)
         else:
-            from debiaslab.methods.train import run
+            from debiaslab.methods.registry import run
 
             summary = run(
                 job["method"],
@@ -255,7 +268,7 @@ def prepare(method: str, run: Path, config: dict, a, tmp: Path, model_spec) -> d
         frame = kl_occupations(pd.read_parquet(data), a.steps, settings.get("batch_size", 8))
         data = tmp / f"{method}.parquet"
         frame.to_parquet(data)
-    if method == "forget_lora":
+    if method == "forget_style":
         if model_spec is not None:
             return {}
         model = str(_common.require(run, STYLE_RM)[0])
@@ -265,7 +278,7 @@ def prepare(method: str, run: Path, config: dict, a, tmp: Path, model_spec) -> d
         model = model_spec or str(_common.require(run, LM)[0])
     if rows is not None:
         frame = pd.read_parquet(data)
-        if method == "forget_lora":
+        if method == "forget_style":
             frame = frame[frame["mode"] == "style"]
         frame = frame.iloc[:rows]
         data = tmp / f"{method}.parquet"
@@ -274,9 +287,7 @@ def prepare(method: str, run: Path, config: dict, a, tmp: Path, model_spec) -> d
 
 
 def main(argv=None) -> int:
-    from debiaslab.methods.train import TRAINERS
-
-    methods = list(TRAINERS) + ["raw"]
+    methods = trainers() + ["raw"]
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run-dir", default=str(_common.REPO), help="a completed default run (default: this repository)")
     p.add_argument("--methods", nargs="+", choices=methods, default=None, help="default: every trainer")
@@ -299,7 +310,7 @@ def main(argv=None) -> int:
         "--model",
         default=None,
         help="train this causal LM (Hub-format folder or name) instead of the testbed LM, with every trainer "
-        "that applies to one (default methods: all but forget_lora)",
+        "that applies to one (default methods: all but forget_style)",
     )
     p.add_argument(
         "--config",
@@ -328,7 +339,7 @@ def main(argv=None) -> int:
     if a.child:
         return child(a)
 
-    from debiaslab.core.config import load
+    from debiaslab.experiments.registry import load
 
     if a.model and a.gpu_config:
         p.error("give --model or --gpu-config, not both")
@@ -336,11 +347,11 @@ def main(argv=None) -> int:
     for key, value in _common.parse_overrides(a.set).items():
         method, dot, name = key.partition(".")
         if not dot or method not in methods:
-            p.error(f"--set {key}: expected METHOD.KEY=VALUE with METHOD one of {', '.join(TRAINERS)}")
+            p.error(f"--set {key}: expected METHOD.KEY=VALUE with METHOD one of {', '.join(trainers())}")
         changes.setdefault(method, {})[name] = value
     a.set = changes
     if a.methods is None:
-        a.methods = [m for m in TRAINERS if m != "forget_lora"] if a.model else list(TRAINERS)
+        a.methods = [m for m in trainers() if m != "forget_style"] if a.model else trainers()
     run = Path(a.run_dir)
     config_path = (
         Path(a.config) if a.config else run / "config" / "config.yaml"
@@ -396,8 +407,8 @@ def main(argv=None) -> int:
         f"{what}; {_common.device_line(a.threads)}; {a.steps} steps each"
         f" (INLP: its configured fit; kl_equal, kl_real_world: {kl}); settings of {config_path}{changed}"
     )
-    if (a.gpu_config or a.model) and "forget_lora" in a.methods:
-        print("forget_lora: skipped (needs a sequence-classification reward model; this is a causal LM)")
+    if (a.gpu_config or a.model) and "forget_style" in a.methods:
+        print("forget_style: skipped (needs a sequence-classification reward model; this is a causal LM)")
     print(
         f"{'method':<14} {'steps':>5} {'fwd':>4} {'tokens':>8} {'tokens/s':>10} {'peak MB':>9} {'wall s':>7}"
         + ("  MFU" if a.gpu_config else "")

@@ -1,5 +1,7 @@
-# Config validation, config slices and target helpers. No stage logic lives here:
-# every rule calls one `debiaslab` subcommand with its slice of the config.
+# Config validation, targets and generic helpers. No stage or experiment logic lives here: the rules
+# loop over the configured experiments and read what each needs from its interface
+# (debiaslab/experiments/base.py, registered in debiaslab/experiments/registry.py); every rule calls one
+# `debiaslab` subcommand with its slice of the config.
 
 import json
 import os
@@ -8,23 +10,29 @@ import shlex
 from pathlib import Path
 
 from debiaslab.aggregate import bundle
-from debiaslab.aggregate.captions import report_caption
-from debiaslab.core.config import ConfigError, as_json, load_yaml, validate
-from debiaslab.generation.responses import DECODERS, PROJECTION_MODULE
+from debiaslab.aggregate.bias_suite import NAME as SUITE
+from debiaslab.aggregate.captions import rst_escape, table_caption
+from debiaslab.core.config import ConfigError, as_json, load_yaml
+from debiaslab.core.config import model_entry as config_model_entry
 from debiaslab.core.io import locate_file as locate_gguf
-from debiaslab.data.mcq import pool_problems
-from debiaslab.hub.download import is_hub_id, missing_local_paths
-from debiaslab.hub.download import references as hub_references
-from debiaslab.methods.train import trainer_module
-from debiaslab.core.store import cell_label
+from debiaslab.core.paths import Layout, results_root
 from debiaslab.core.provenance import source_fingerprint
+from debiaslab.evals.registry import EVALUATIONS, MODEL_EVALUATIONS
+from debiaslab.experiments import registry
+from debiaslab.experiments.base import Run, Setup, module_of
+from debiaslab.generation.responses import PROJECTION_MODULE
+from debiaslab.hub.download import is_hub_id, missing_local_paths, offline_environment
+from debiaslab.hub.download import references as hub_references
+from debiaslab.methods.registry import METHODS, with_kind
+
+SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
 
 try:
     # Snakemake's YAML loader keeps the last of two equal keys: each config file is read again, strictly
     for _path in workflow.configfiles:
         load_yaml(_path)
-    # the schema directory as a whole: experiment schemas are separate files the main one $refs
-    validate(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml", checks=(pool_problems,))
+    # the schema directory as a whole (each experiment's fragment) and every experiment's checks
+    registry.validate(config, SCHEMA)
     # a bundle's config names the run's local folders, which a reviewer's clone need not have
     _problems = [] if UNPACKED else missing_local_paths(config)
     if _problems:
@@ -32,16 +40,13 @@ try:
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
 
+# Every path of this config's artifacts: results/<name>/... (debiaslab/core/paths.py, docs/configuration.md).
+R = Layout(results_root(config))
 EXPERIMENTS = config["experiments"]
-# Methods that train a PEFT adapter (generation applies it to the base model).
-ADAPTER_METHODS = {"sft", "dpo"}
-# Methods fitted as an LM-head projection (INLP), applied as a hook during generation.
-PROJECTION_METHODS = {"inlp"}
-# Methods that save a complete trained model folder (masked LMs fully fine-tuned) or an adapter folder
-# under the name `model` (desired_distribution); evaluations load whichever it is (models.apply_trained).
-TRAINED_MODEL_METHODS = {"kl_equal", "kl_real_world"}
-# Methods that act at decoding time (generation/responses.py DECODERS); their config slice goes to the generate job.
-DECODING_METHODS = set(DECODERS)
+EXP = {name: registry.get(name) for name in EXPERIMENTS}  # each configured experiment's interface
+SETUP = {name: Setup(name, config, R) for name in EXPERIMENTS}  # what its rule-side functions read
+TRAINED_METHODS = with_kind(*("adapter", "projection", "model"))  # each run of one has a `train` job
+DECODING_METHODS = with_kind("decoding")  # their config slice goes to the generate job
 # Keys of an experiment's `generation` section that the generate job uses (the rest size the prompt sets).
 GENERATION_KEYS = ("max_new_tokens", "temperature", "top_p", "batch_size", "chat", "system_prompt", "strip_thinking")
 
@@ -66,14 +71,16 @@ PRIORITY = {"testbed": 5, "data": 4, "train": 3, "generate": 2, "score": 1, "eva
 
 
 def trainer_code(method):
-    """Fingerprint of a training job's code: the dispatcher and that method's trainer only."""
-    return code("debiaslab.methods.train", trainer_module(method))
+    """Fingerprint of a training job's code: the runner and that method's trainer only."""
+    return code("debiaslab.methods.train", METHODS[method].module)
 
 
-def generation_code(method):
-    """Fingerprint of a generation job's code: the stage entry plus the decoder or projection its method uses."""
-    extra = [DECODERS[method]] if method in DECODERS else []
-    extra += [PROJECTION_MODULE] if method in PROJECTION_METHODS else []
+def generation_code(experiment, method):
+    """Fingerprint of a generation job's code: the stage entry plus what its method uses (the decoder and the
+    experiment's criterion for it, or the projection)."""
+    kind = METHODS[method].kind if method in METHODS else "none"
+    extra = [METHODS[method].module, module_of(EXP[experiment].decoding[method])] if kind == "decoding" else []
+    extra += [PROJECTION_MODULE] if kind == "projection" else []
     return code("debiaslab.generation.responses", *extra)
 
 
@@ -81,16 +88,18 @@ def experiment(name):
     return EXPERIMENTS[name]
 
 
-# Keys of a model entry that size or authorise its jobs but never change a result: kept out of
-# params, so correcting a size estimate reruns nothing.
-SCHEDULING_KEYS = ("size_b", "gated")
+def run_of(wildcards):
+    return Run(wildcards.model, wildcards.method, int(wildcards.seed))
 
 
-def imported_model_paths(name):
-    """Where a GGUF model entry is converted to: its Hub-format folder and the provenance JSON beside it.
-    The one place these paths are built (the rule's output patterns pass name="{model}")."""
-    root = f"results/models/{name}"
-    return {"model": f"{root}/model", "provenance": f"{root}/provenance.json"}
+def run_id(name, run):
+    """EXPERIMENT/MODEL/METHOD/SEED (what `--run` takes)."""
+    return f"{name}/{run.model}/{run.method}/{run.seed}"
+
+
+# --- models and datasets ---------------------------------------------------------------------------
+
+HUB_MANIFEST = R("hub", "manifest.json")
 
 
 def is_gguf_model(name):
@@ -98,12 +107,8 @@ def is_gguf_model(name):
 
 
 def model_entry(name):
-    """The model's config entry without the keys that only schedule jobs (size, gating); a GGUF entry's
-    `path` is its converted folder, so every stage loads it as any other Hub-format folder."""
-    entry = {k: v for k, v in config["models"][name].items() if k not in SCHEDULING_KEYS}
-    if "gguf" in entry:
-        entry = {k: v for k, v in entry.items() if k != "gguf"} | {"path": imported_model_paths(name)["model"]}
-    return entry
+    """The model's config entry as jobs get it (debiaslab/core/config.py model_entry)."""
+    return config_model_entry(config, name)
 
 
 def model_spec(name):
@@ -112,37 +117,65 @@ def model_spec(name):
 
 
 def model_input(name):
-    """Files a job needs before it can load model `name`: the testbed model folder if it is built
-    here, the converted folder of a GGUF file, the Hub cache's manifest if it is a Hub model (compute
-    jobs are offline)."""
+    """Files a job needs before it can load model `name`: the testbed model folder if this config builds it,
+    the converted folder of a GGUF file, the Hub cache's manifest if it is a Hub model (compute jobs are
+    offline)."""
     if is_gguf_model(name):
-        return [imported_model_paths(name)["model"]]
-    path = config["models"][name]["path"]
-    if path.startswith("results/testbed/"):
+        return [R.imported_model(name)["model"]]
+    return dataset_input(config["models"][name]["path"])
+
+
+def dataset_input(path):
+    """Files a job needs before it can load a model or dataset at `path`: the testbed file or folder if this
+    config builds it, the Hub cache's manifest if it is a Hub repository (compute jobs are offline)."""
+    if path.startswith(R.testbed() + "/"):
         return [path]
     return [HUB_MANIFEST] if is_hub_id(path) else []
 
 
-def occupations_split():
-    """The occupation split and prompt: shared by the occupations data and prompt jobs."""
-    exp = experiment("occupations")
-    return {k: exp[k] for k in ("train_occupations", "heldout_occupations", "prompt")}
+# --- runs, grid cells and trained artifacts (each experiment's `runs` and `cells`) -----------------
+
+
+def runs(name):
+    """Every (model, method, seed) of an experiment, in its own order."""
+    return EXP[name].all_runs(SETUP[name])
+
+
+def cells(name, run):
+    """A run's grid cells ([None]: the run is one cell)."""
+    return EXP[name].run_cells(SETUP[name], run)
+
+
+def run_paths(stage, name, filename):
+    """<root>/<stage>/<experiment>/<model>/<method>/seed~<seed>/<filename> for every run of an experiment."""
+    return [R.run(stage, name, r.model, r.method, r.seed, filename) for r in runs(name)]
+
+
+def trained_artifacts(name):
+    """Every trained artifact of an experiment: one per run of a trained method (per trained grid cell)."""
+    return [
+        SETUP[name].trained(run, cell)
+        for run in runs(name)
+        if METHODS[run.method].trained
+        for cell in cells(name, run)
+        if cell is None or cell.trained
+    ]
+
+
+# how a trained artifact is applied to the base model: the option generation and evaluations take
+ARTIFACT_OPTION = {"adapter": "adapter", "projection": "projection", "model": "trained"}
 
 
 def method_artifact(wildcards):
-    """The trained artifact generation applies for this method: {"adapter": dir}, {"projection": dir} or {}."""
-    base = f"results/train/{wildcards.experiment}/{wildcards.model}/{wildcards.method}/seed~{wildcards.seed}"
-    if wildcards.method in ADAPTER_METHODS:
-        return {"adapter": f"{base}/adapter"}
-    if wildcards.method in PROJECTION_METHODS:
-        return {"projection": f"{base}/projection"}
-    if wildcards.method in TRAINED_MODEL_METHODS:
-        return {"trained": f"{base}/model"}
-    return {}
+    """The trained artifact generation applies for this run: {"adapter"|"projection"|"trained": dir} or {}."""
+    method = METHODS[wildcards.method]
+    if not method.trained:
+        return {}
+    return {ARTIFACT_OPTION[method.kind]: SETUP[wildcards.experiment].trained(run_of(wildcards))}
 
 
 def artifact_flags(wildcards, input):
-    return " ".join(f"--{kind} {input[kind]}" for kind in ("adapter", "projection", "trained") if kind in input.keys())
+    return " ".join(f"--{kind} {input[kind]}" for kind in ARTIFACT_OPTION.values() if kind in input.keys())
 
 
 def decoding_settings(wildcards):
@@ -152,37 +185,108 @@ def decoding_settings(wildcards):
     return {}
 
 
-def experiment_runs(name):
-    """(model, method, seed) of every run of an experiment, in run_paths' order (desired_distribution and
-    reward_guided: their own)."""
-    if name == "desired_distribution":
-        return desired_distribution_runs()
-    if name == "reward_guided":
-        return reward_guided_runs()
-    exp = experiment(name)
-    return [(model, method, seed) for model in exp["models"] for method in exp["methods"] for seed in exp["seeds"]]
+# --- the generic train rule: one job per trained artifact ------------------------------------------
 
 
-def run_paths(stage, name, filename):
-    """results/<stage>/<experiment>/<model>/<method>/seed~<seed>/<filename> for every run of an experiment."""
-    exp = experiment(name)
-    return [
-        f"results/{stage}/{name}/{model}/{method}/seed~{seed}/{filename}"
-        for model in exp["models"]
-        for method in exp["methods"]
-        for seed in exp["seeds"]
-    ]
+def train_job(wildcards):
+    """(setup, run, cell) of a `train` job: the cell from the artifact's folder levels (size~64/temperature~0.7/)."""
+    setup, run = SETUP[wildcards.experiment], run_of(wildcards)
+    prefix, _, kind = wildcards.artifact.rpartition("/")
+    if kind != METHODS[run.method].kind:
+        raise WorkflowError(f"{wildcards.artifact}: {run.method}'s trained artifact is `{METHODS[run.method].kind}`")
+    if not prefix:
+        return setup, run, None
+    by_path = {cell.path: cell for cell in cells(wildcards.experiment, run) if cell is not None}
+    if prefix not in by_path:
+        raise WorkflowError(f"{wildcards.artifact}: no grid cell {prefix!r} of {run_id(wildcards.experiment, run)}")
+    return setup, run, by_path[prefix]
+
+
+def train_inputs(wildcards):
+    setup, run, _ = train_job(wildcards)
+    return {"data": setup.data(EXP[setup.name].training.data(setup, run)), "model": model_input(run.model)}
+
+
+def train_settings(wildcards):
+    setup, run, cell = train_job(wildcards)
+    return EXP[setup.name].training.settings(setup, run, cell)
+
+
+# --- scoring: each experiment's `scoring` -----------------------------------------------------------
+
+
+def score_inputs(name):
+    """The input function of `score_<name>`: the scoring's named files plus the files of the models it loads."""
+
+    def inputs(wildcards):
+        setup, run, spec = SETUP[name], run_of(wildcards), EXP[name].scoring
+        models = ([run.model] if spec.model else []) + spec.models(setup)
+        return spec.inputs(setup, run) | {"model_files": sorted({f for m in models for f in model_input(m)})}
+
+    return inputs
+
+
+def score_params(name, what):
+    """A params function of `score_<name>`: its settings, named inputs or arguments as JSON, its run, or the
+    `--model` option (where the scoring loads the run's model)."""
+
+    def params(wildcards):
+        setup, run, spec = SETUP[name], run_of(wildcards), EXP[name].scoring
+        if what == "settings":
+            return as_json(spec.settings(setup, run))
+        if what == "inputs":
+            return as_json(spec.inputs(setup, run))
+        if what == "run":
+            return run_id(name, run)
+        if what == "model":
+            return f" --model {shlex.quote(model_spec(run.model))}" if spec.model else ""
+        return as_json(spec.arguments(setup, run) if spec.arguments else {})
+
+    return params
+
+
+# --- data: each experiment's `data` artifacts ------------------------------------------------------
+
+
+def data_settings(name, artifact):
+    return lambda wildcards: as_json(artifact.settings(SETUP[name], wildcards))
+
+
+def data_inputs(name, artifact):
+    return lambda wildcards: sorted({f for path in artifact.datasets(SETUP[name]) for f in dataset_input(path)})
+
+
+def data_log_name(artifact):
+    """<artifact>[/{method}][/seed~{seed}]: a data job's log and benchmark name."""
+    parts = {"method": "{method}", "seed": "seed~{seed}"}
+    return "/".join([artifact.name, *(parts[w] for w in artifact.wildcards())])
+
+
+def data_flags(artifact):
+    """` --method M --seed S` where the artifact's outputs have those wildcards."""
+    return lambda wildcards: "".join(f" --{w} {wildcards[w]}" for w in artifact.wildcards())
+
+
+def output_flags(wildcards, output):
+    """`--out NAME=PATH` for each named output of a data job."""
+    return " ".join(f"--out {key}={path}" for key, path in output.items())
+
+
+# --- tables and figures ----------------------------------------------------------------------------
 
 
 def testbed_targets():
     if "testbed" not in config:
         return []
-    return ["results/testbed/lm", "results/testbed/mlm", "results/testbed/mmlu", "results/testbed/glue"]
+    return [R.testbed(name) for name in ("lm", "mlm", "mmlu", "glue")]
+
+
+def evaluations(name):
+    return experiment(name).get("evaluations", {})
 
 
 # The cross-experiment table and figure of the bias suite (aggregate/bias_suite.py): every run's
 # eval_bias_suite.parquet, each experiment a section compared with its own baseline.
-SUITE = "bias_suite"
 
 
 def suite_experiments():
@@ -195,7 +299,8 @@ def table_names():
 
 
 def table_inputs(name):
-    """Score-store files a table is computed from (an experiment's: one per run by default)."""
+    """Score-store files a table is computed from: an experiment's scores of every run, and its evaluations
+    that its table reads; the bias suite's, every suite evaluation."""
     if name == SUITE:
         return [
             path
@@ -203,15 +308,6 @@ def table_inputs(name):
             for path in evaluation_targets(exp)
             if Path(path).name == f"eval_{SUITE}.parquet"
         ]
-    if name == "reward_guided":
-        return [
-            f"results/scores/reward_guided/{m}/{meth}/seed~{s}/scores.parquet" for m, meth, s in reward_guided_runs()
-        ]
-    if name == "desired_distribution":
-        runs = desired_distribution_runs()
-        return [
-            f"results/scores/{name}/{m}/{meth}/seed~{s}/scores.parquet" for m, meth, s in runs
-        ] + evaluation_targets(name, in_table=True)
     return run_paths("scores", name, "scores.parquet") + evaluation_targets(name, in_table=True)
 
 
@@ -225,66 +321,89 @@ def table_runs(name):
 
 
 def table_cells(name):
-    """reward_guided: the grid cells every run of a method must have scores for (`--cells`); else none."""
-    if name != "reward_guided":
+    """Runs scored per grid cell: the cells every run of a method must have scores for (`--cells`); else none."""
+    if name == SUITE or EXP[name].cells is None:
         return ""
-    cells = {method: [[n, t] for n, t in reward_guided_cells(method)] for method in experiment(name)["methods"]}
-    return f"--cells {shlex.quote(as_json(cells))}"
+    labels = {run.method: [cell.label for cell in cells(name, run)] for run in runs(name)}
+    return f"--cells {shlex.quote(as_json(labels))}"
 
 
 def table_settings(name):
-    """A table's config slice plus the method order (the order methods are listed in config)."""
+    """A table's config slice plus the method order (the order methods are listed in config); the bias
+    suite's: each experiment's method order, baseline and grid."""
     if name == SUITE:
-        return {"experiments": {exp: {"method_order": list(experiment(exp)["methods"])} for exp in suite_experiments()}}
+        sections = registry.suite_sections(suite_experiments())
+        return {
+            "experiments": {
+                exp: {"method_order": list(experiment(exp)["methods"])} | sections[exp] for exp in suite_experiments()
+            }
+        }
     return experiment(name)["table"] | {"method_order": list(experiment(name)["methods"])}
 
 
-# figure name → the experiment whose score store it plots
-FIGURES = {"occupations_per_occupation": "occupations", "rm_forget_lambda_curve": "rm_forget", SUITE: SUITE}
+# figure name → the experiment whose score store it plots (or the bias suite)
+FIGURES = {fig: exp for fig, (exp, _) in registry.figures().items() if exp in EXPERIMENTS} | (
+    {SUITE: SUITE} if suite_experiments() else {}
+)
+# figures from trained artifacts: (experiment, figure) → its rule's outputs
+TRAINED_FIGURES = {
+    (name, fig): {"png": R("figures", name, f"{fig}.png"), "csv": R("figures", name, f"{fig}.csv")}
+    for name in EXPERIMENTS
+    for fig, spec in EXP[name].figures.items()
+    if spec.source == "trained"
+}
+
+
+def table_modules(name):
+    """What a table job runs besides aggregate.build: the experiment's table module and its definition (which
+    holds its baseline), or the bias suite's module."""
+    if name == SUITE:
+        return ["debiaslab.aggregate.bias_suite"]
+    return [module_of(EXP[name].table), registry.EXPERIMENTS[name]]
+
+
+def figure_modules(name):
+    if name == SUITE:
+        return ["debiaslab.aggregate.bias_suite"]
+    experiment_, spec = registry.figures()[name]
+    return [module_of(spec.entry), registry.EXPERIMENTS[experiment_]]
+
+
+def table_caption_rst(name):
+    return rst_escape(table_caption(registry.table_spec(name, table_settings(name))))
+
+
+def figure_caption_rst(name, experiment=None):
+    settings = table_settings(experiment or FIGURES[name])
+    return rst_escape(registry.figure_caption(name, settings, experiment))
 
 
 def table_targets():
-    return [f"results/tables/{name}.{ext}" for name in table_names() for ext in ("csv", "md", "tex")]
+    return [R("tables", f"{name}.{ext}") for name in table_names() for ext in ("csv", "md", "tex")]
 
 
 def figure_targets():
-    suite = [f"results/figures/{SUITE}.{ext}" for ext in ("png", "pdf")] if suite_experiments() else []
+    suite = [R("figures", f"{SUITE}.{ext}") for ext in ("png", "pdf")] if suite_experiments() else []
     return [path for name in EXPERIMENTS for path in experiment_figures(name)] + suite
 
 
 def experiment_figures(name):
-    """An experiment's figures: score-store figures (FIGURES) plus its own (training curves)."""
-    out = [f"results/figures/{fig}.{ext}" for fig, exp in FIGURES.items() if exp == name for ext in ("png", "pdf")]
-    if name == "reward_guided" and reward_guided_trained_adapters() and not UNPACKED:  # read from the adapters
-        out.append("results/figures/reward_guided/training_curves.png")
+    """An experiment's figures: from the score store, and (outside a rebuild-only clone) from its trained
+    artifacts (training curves), where it has any."""
+    out = [R("figures", f"{fig}.{ext}") for fig, exp in FIGURES.items() if exp == name for ext in ("png", "pdf")]
+    if trained_artifacts(name) and not UNPACKED:
+        out += [paths["png"] for (exp, _), paths in TRAINED_FIGURES.items() if exp == name]
     return out
 
 
 def train_targets(name):
-    """Trained artifacts (adapters, projections) of every trained method of an experiment."""
-    exp = experiment(name)
-    if name == "reward_guided":
-        return reward_guided_trained_adapters()
-    if name == "rm_forget":
-        return run_paths("train", name, "adapter")
-    if name == "desired_distribution":
-        return [
-            f"results/train/{name}/{m}/{meth}/seed~{s}/model"
-            for m, meth, s in desired_distribution_runs()
-            if meth != "base"
-        ]
-    out = []
-    for model in exp["models"]:
-        for method in exp["methods"]:
-            kind = "adapter" if method in ADAPTER_METHODS else "projection" if method in PROJECTION_METHODS else None
-            if kind:
-                out += [f"results/train/{name}/{model}/{method}/seed~{seed}/{kind}" for seed in exp["seeds"]]
-    return out
+    """Trained artifacts (adapters, projections, models) of every trained method of an experiment."""
+    return trained_artifacts(name)
 
 
 def experiment_targets(name):
     """Everything an experiment's results need: its tables and figures."""
-    return [f"results/tables/{name}.{ext}" for ext in ("csv", "md", "tex")] + experiment_figures(name)
+    return [R("tables", f"{name}.{ext}") for ext in ("csv", "md", "tex")] + experiment_figures(name)
 
 
 def all_targets():
@@ -294,191 +413,38 @@ def all_targets():
     return ([] if UNPACKED else testbed_targets()) + table_targets() + figure_targets() + evaluations_
 
 
-# --- reward_guided: grid of dataset size x temperature x seed ---------------------------------------
-
-# Keys of reward_guided's `generation` block each backend uses (the rest would only cause needless reruns).
-RG_CAUSAL_KEYS = ("max_new_tokens", "chat", "system_prompt")
-RG_DIFFUSION_KEYS = (
-    "gen_length",
-    "steps",
-    "block_length",
-    "cfg_scale",
-    "remasking",
-    "mask_token_id",
-    "chat",
-    "system_prompt",
-)
-
-
-def reward_guided_is_diffusion(model):
-    return bool(config["models"][model].get("diffusion", False))
-
-
-def reward_guided_runs():
-    """(model, method, seed) of every run; rloo (TRL samples with generate()) only on causal models."""
-    exp = experiment("reward_guided")
-    return [
-        (model, method, seed)
-        for model in exp["models"]
-        for method in exp["methods"]
-        for seed in exp["seeds"]
-        if not (method == "rloo" and reward_guided_is_diffusion(model))
-    ]
-
-
-def reward_guided_cells(method):
-    """(dataset size, temperature) cells of a method: the base model is size 0; rloo needs temperature > 0."""
-    exp = experiment("reward_guided")
-    if method == "base":
-        return [(0, t) for t in exp["temperatures"]]
-    return [(n, t) for n in exp["dataset_sizes"] for t in exp["temperatures"] if not (method == "rloo" and t <= 0)]
-
-
-def reward_guided_adapter(model, method, seed, size, temperature):
-    return f"results/train/reward_guided/{model}/{method}/seed~{seed}/size~{size}/temperature~{temperature:g}/adapter"
-
-
-def reward_guided_trained_adapters():
-    return [
-        reward_guided_adapter(model, method, seed, n, t)
-        for model, method, seed in reward_guided_runs()
-        if method != "base"
-        for n, t in reward_guided_cells(method)
-    ]
-
-
-def reward_guided_generation(model, training):
-    """The generation keys the model's backend uses; the evaluation batch size does not enter training."""
-    gen = experiment("reward_guided")["generation"]
-    keys = RG_DIFFUSION_KEYS if reward_guided_is_diffusion(model) else RG_CAUSAL_KEYS
-    return {k: gen[k] for k in keys + (() if training else ("batch_size",))}
-
-
-def reward_guided_train_settings(wildcards):
-    exp = experiment("reward_guided")
-    return exp["methods"][wildcards.method]["train"] | {
-        "dataset_size": int(wildcards.size),
-        "temperature": float(wildcards.temperature),
-        "reward": exp["reward"],
-        "generation": reward_guided_generation(wildcards.model, training=True),
-    }
-
-
-def reward_guided_score_inputs(wildcards):
-    inputs = {"pool": "results/data/reward_guided/mcq.parquet", "model": model_input(wildcards.model)}
-    if wildcards.method != "base":
-        inputs["adapters"] = [
-            reward_guided_adapter(wildcards.model, wildcards.method, wildcards.seed, n, t)
-            for n, t in reward_guided_cells(wildcards.method)
-        ]
-    return inputs
-
-
-def reward_guided_score_cells(wildcards):
-    """The grid cells one evaluation job covers, with each cell's adapter (none for the base)."""
-    return [
-        {
-            "size": n,
-            "temperature": float(t),
-            "adapter": (
-                None
-                if wildcards.method == "base"
-                else reward_guided_adapter(wildcards.model, wildcards.method, wildcards.seed, n, t)
-            ),
-        }
-        for n, t in reward_guided_cells(wildcards.method)
-    ]
-
-
-def reward_guided_score_settings(wildcards):
-    exp = experiment("reward_guided")
-    return {
-        "n_prompts": exp["evaluation"]["n_prompts"],
-        "reward": exp["reward"],
-        "generation": reward_guided_generation(wildcards.model, training=False),
-    }
-
-
-# --- rm_forget ---------------------------------------------------------------------------------------
-
-
-def dataset_input(path):
-    """Files a job needs before it can load dataset `path`: the testbed file or folder if it is built
-    here, the Hub cache's manifest if it is a Hub dataset (compute jobs are offline)."""
-    if path.startswith("results/testbed/"):
-        return [path]
-    return [HUB_MANIFEST] if is_hub_id(path) else []
-
-
-def forget_train_settings(wildcards):
-    """One forget-LoRA's training slice, plus its pair mode (from the method name) and base adapter."""
-    exp = experiment("rm_forget")
-    return as_json(
-        exp["methods"][f"forget_{wildcards.mode}"]["train"]
-        | {"pair_mode": wildcards.mode, "base_adapter": exp["base_adapters"].get(wildcards.model)}
-    )
-
-
-def rm_sweep_settings(wildcards):
-    exp = experiment("rm_forget")
-    return as_json(exp["sweep"] | {"base_adapter": exp["base_adapters"].get(wildcards.model)})
-
-
-# --- evaluations (evals/): capability and bias columns of an experiment's table -----------------------
+# --- evaluations (evals/registry.py): capability and bias columns of an experiment's table ----------
 # An experiment's `evaluations:` names what to run for every (model, method, seed). Model evaluations run
 # one job per run and evaluation (the `evaluate` job): each loads the run's model once, and at scale they are
 # hours apart in cost (GLUE fine-tunes per task), so an edit to one evaluation reruns only its jobs.
 # `fluency` scores the runs' responses under one reference LM: one job for all runs of the experiment.
 # `lm_eval` runs lm-evaluation-harness (optional extra) and keeps its results JSON (the `lm_eval` job).
 
-MODEL_EVALUATIONS = {
-    "mmlu": "debiaslab.evals.mmlu",
-    "glue": "debiaslab.evals.glue",
-    "perplexity": "debiaslab.evals.corpus_perplexity",
-    "crows_pairs": "debiaslab.evals.bias_suite.crows_pairs",
-    "bias_suite": "debiaslab.evals.bias_suite.suite",
-}
-
-
-def evaluations(name):
-    return experiment(name).get("evaluations", {})
-
-
-# reward_guided's runs hold one adapter per grid cell and no responses file: only model evaluations,
-# which `evaluate` runs once per cell, apply there
-for _evaluation in set(evaluations("reward_guided") if "reward_guided" in EXPERIMENTS else ()) - set(MODEL_EVALUATIONS):
-    raise WorkflowError(
-        f"experiments.reward_guided.evaluations.{_evaluation}: not available for reward_guided "
-        f"(its runs are evaluated per grid cell); use one of {', '.join(MODEL_EVALUATIONS)}"
-    )
-
-
-# Evaluations no experiment's own table reads: the bias suite's rows go to one cross-experiment table.
-OWN_TABLE_EVALUATIONS = ("bias_suite",)
-
 
 def evaluation_targets(name, in_table=False):
-    """Score files of every evaluation of every run of an experiment (a model evaluation's `models`: its runs
-    on those models only); `in_table`: only those the experiment's table reads."""
+    """Score files of every evaluation of every run of an experiment (a model evaluation's `models` and
+    `methods`: its runs of those only); `in_table`: only those the experiment's table reads."""
     out = []
     for evaluation, settings in evaluations(name).items():
-        if in_table and evaluation in OWN_TABLE_EVALUATIONS:
+        if in_table and EVALUATIONS[evaluation].own_table:
             continue
-        if evaluation == "fluency":
-            out += run_paths("scores", name, "eval_fluency.parquet")
+        if EVALUATIONS[evaluation].kind == "responses":
+            out += run_paths("scores", name, f"eval_{evaluation}.parquet")
             continue
-        chosen = settings.get("models") or experiment(name)["models"]
+        models = settings.get("models") or experiment(name)["models"]
+        methods = settings.get("methods") or experiment(name)["methods"]
         out += [
-            f"results/scores/{name}/{m}/{meth}/seed~{s}/eval_{evaluation}.parquet"
-            for m, meth, s in experiment_runs(name)
-            if m in chosen
+            R.run("scores", name, r.model, r.method, r.seed, f"eval_{evaluation}.parquet")
+            for r in runs(name)
+            if r.model in models and r.method in methods
         ]
     return out
 
 
 def evaluation_slice(name, evaluation):
-    """An evaluation's settings without `models` (which runs it covers schedules jobs, never changes a result)."""
-    return {k: v for k, v in evaluations(name)[evaluation].items() if k != "models"}
+    """An evaluation's settings without `models` and `methods` (which runs it covers schedules jobs, never
+    changes a result)."""
+    return {k: v for k, v in evaluations(name)[evaluation].items() if k not in ("models", "methods")}
 
 
 def evaluation_settings(wildcards):
@@ -507,38 +473,39 @@ def evaluation_inputs(name, evaluation):
     settings = evaluation_slice(name, evaluation)
     paths = list(settings_data(settings))
     if "testbed_mmlu" in settings.get("tasks", ()):
-        paths.append("results/testbed/mmlu")
+        paths.append(R.testbed("mmlu"))
     return sorted({f for p in paths for f in dataset_input(p)})
 
 
+def graded(wildcards):
+    """A run scored per grid cell: (cell, its artifact or None) of every cell; else None."""
+    if EXP[wildcards.experiment].cells is None:
+        return None
+    setup, run = SETUP[wildcards.experiment], run_of(wildcards)
+    return [(cell, setup.trained(run, cell) if cell.trained else None) for cell in cells(wildcards.experiment, run)]
+
+
 def evaluation_artifacts(wildcards):
-    """What an `evaluate` job applies to the base model: the method's artifact (method_artifact), or for
-    reward_guided every grid cell's adapter (none for the base model)."""
-    if wildcards.experiment == "reward_guided":
-        return {"cells": [c["adapter"] for c in reward_guided_score_cells(wildcards) if c["adapter"]]}
+    """What an `evaluate` job applies to the base model: the method's artifact (method_artifact), or for a
+    run of grid cells every cell's artifact (none for an untrained cell)."""
+    grid = graded(wildcards)
+    if grid is not None:
+        return {"cells": [artifact for _, artifact in grid if artifact]}
     return method_artifact(wildcards)
 
 
 def evaluation_flags(wildcards, input):
-    """`--adapter/--projection/--trained DIR`, or reward_guided's `--cells` (each cell's label and adapter)."""
-    if wildcards.experiment == "reward_guided":
-        cells = [
-            {"label": cell_label(c["size"], c["temperature"]), "adapter": c["adapter"]}
-            for c in reward_guided_score_cells(wildcards)
-        ]
-        return f"--cells {shlex.quote(as_json(cells))}"
+    """`--adapter/--projection/--trained DIR`, or for a run of grid cells `--cells` (each cell's label and adapter)."""
+    grid = graded(wildcards)
+    if grid is not None:
+        cells_ = [{"label": cell.label, "adapter": artifact} for cell, artifact in grid]
+        return f"--cells {shlex.quote(as_json(cells_))}"
     return artifact_flags(wildcards, input)
 
 
 def run_ids(name):
     """EXPERIMENT/MODEL/METHOD/SEED of every run, in run_paths' order."""
-    exp = experiment(name)
-    return [
-        f"{name}/{model}/{method}/{seed}"
-        for model in exp["models"]
-        for method in exp["methods"]
-        for seed in exp["seeds"]
-    ]
+    return [run_id(name, r) for r in runs(name)]
 
 
 def fluency_settings(name):
@@ -547,20 +514,12 @@ def fluency_settings(name):
 
 # --- Scale: offline Hub cache, cluster resources, multi-GPU launch (docs/slurm.md) ---
 
-HUB_CACHE = str(Path(config["hub_cache"]).expanduser().resolve())
 HUB_REFERENCES = hub_references(config)
-HUB_MANIFEST = "results/hub/manifest.json"
-
-# Every job reads Hub models and datasets from the cache, offline: compute nodes often have no
-# network, and no job may fetch what the DAG did not declare. hub_download alone goes online.
-# SLURM jobs inherit this environment (sbatch --export=ALL) and re-read this file on the node.
-os.environ.update(
-    HF_HUB_CACHE=f"{HUB_CACHE}/hub",
-    HF_DATASETS_CACHE=f"{HUB_CACHE}/datasets",
-    HF_HUB_OFFLINE="1",
-    HF_DATASETS_OFFLINE="1",
-    TRANSFORMERS_OFFLINE="1",
-)
+# Every job reads Hub models and datasets from the cache, offline: compute nodes often have no network,
+# and no job may fetch what the DAG did not declare. Every job's shell command starts by exporting it
+# (SLURM jobs too: they run the same commands); hub_download alone goes online, overriding it.
+HUB_ENV = offline_environment(config["hub_cache"])
+shell.prefix("set -euo pipefail; export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in HUB_ENV.items()) + "; ")
 
 # Gated models (`gated: true`) need HF_TOKEN, and only hub_download uses it, reading it from the
 # environment (huggingface_hub does; it never appears on a command line, in a log or an artifact).
@@ -632,85 +591,11 @@ def scaled_resources(mem_mb, mem_mb_per_b, runtime, runtime_per_b):
 
 
 # Training jobs: `gpu` (how many; the profile sets it) and `distributed` (ddp, fsdp, or an accelerate
-# config file) decide how LAUNCH starts the trainer; 0 GPUs = plain CPU/single-device run.
+# config file) are passed to `debiaslab --gpus --distributed`, which runs itself under `accelerate launch`
+# with more than one GPU (debiaslab/runtime/launch.py); 0 GPUs = plain CPU/single-device run. Resources,
+# not params: moving a job to another cluster layout retrains nothing.
 TRAIN_RESOURCES = scaled_resources(16000, 6000, 60, 30) | {"gpu": 0, "distributed": "ddp"}
 GENERATE_RESOURCES = scaled_resources(8000, 4000, 60, 60)
-ACCELERATE_CONFIGS = {
-    name: str(Path(workflow.basedir) / "workflow" / "accelerate" / f"{name}.yaml") for name in ("ddp", "fsdp")
-}
-
-
-class Launcher:
-    """`{params.launch:{resources.distributed},{resources.gpu}}` (with `launch=LAUNCH` in params)
-    at the start of a training rule's shell command.
-
-    With at most one GPU it is `debiaslab`; with more, `accelerate launch` runs the same CLI once
-    per GPU (DDP by default; `distributed: fsdp` shards the model; any other value is an accelerate
-    config file). The command follows the job's resources, which the profile sets, through a format
-    spec: the GPU count is not in params (a rerun trigger), since moving a job to another cluster
-    layout must not retrain it, and Snakemake leaves this object out of its params check (it
-    records only plain values).
-    """
-
-    def __format__(self, spec):
-        strategy, _, gpus = spec.rpartition(",")
-        if int(gpus or 0) <= 1:
-            return "debiaslab"
-        config_file = shlex.quote(ACCELERATE_CONFIGS.get(strategy, strategy))
-        return f"accelerate launch --config_file {config_file} --num_processes {int(gpus)} -m debiaslab.cli"
-
-
-LAUNCH = Launcher()
-
-
-def safety_source_files(ext):
-    """The source-format per-bias-type files of one safety scoring job (wildcards left for the rule)."""
-    if "safety" not in EXPERIMENTS:
-        return []
-    return [
-        f"results/scores/safety/{{model}}/{{method}}/seed~{{seed}}/{{method}}_model_{bias}_responses_scores.{ext}"
-        for bias in experiment("safety")["bias_types"]
-    ]
-
-
-def safety_scoring():
-    """The safety scoring slice with each scorer's model name resolved to its config entry."""
-    exp = experiment("safety")
-    resolved = {role: settings | {"model": model_entry(settings["model"])} for role, settings in exp["scoring"].items()}
-    return {"bias_types": exp["bias_types"]} | resolved
-
-
-def safety_scorer_inputs(wildcards):
-    return [
-        path
-        for role in ("bias_classifier", "reward_model")
-        for path in model_input(experiment("safety")["scoring"][role]["model"])
-    ]
-
-
-# --- desired_distribution ----------------------------------------------------------------------------
-
-
-def desired_distribution_runs():
-    """(model, method, seed) of every desired_distribution run: `base` once per model (at the first
-    seed, as the source scored the unmitigated model unseeded), each method on its `models` subset."""
-    exp = experiment("desired_distribution")
-    runs = []
-    for model in exp["models"]:
-        for method, settings in exp["methods"].items():
-            if model in (settings.get("models") or exp["models"]):
-                runs += [(model, method, seed) for seed in (exp["seeds"][:1] if method == "base" else exp["seeds"])]
-    return runs
-
-
-def desired_distribution_score_input(wildcards):
-    """The sentence table, the base model (if built here) and the run's trained folder (unless base)."""
-    inputs = {"sentences": "results/data/desired_distribution/sentences.parquet", "model": model_input(wildcards.model)}
-    if wildcards.method != "base":
-        inputs["trained"] = (
-            f"results/train/desired_distribution/{wildcards.model}/{wildcards.method}/seed~{wildcards.seed}/model"
-        )
-    return inputs
 
 
 # --- A clone holding an unpacked bundle: tables and figures from its score files only ----------------
@@ -718,7 +603,7 @@ def desired_distribution_score_input(wildcards):
 if UNPACKED:
     _bundle_config = load_yaml(UNPACKED["config"])
     try:
-        validate(_bundle_config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
+        registry.validate(_bundle_config, SCHEMA)
     except ConfigError as error:
         raise WorkflowError(f"{UNPACKED['config']}: {error}") from None
     if json.dumps(_bundle_config) != json.dumps(config):

@@ -1,6 +1,7 @@
 # Evaluations (evals/): capability and bias scores of every run, into the score store next to its
-# scores.parquet as eval_<name>.parquet; the experiment's table reads them (table_inputs). A reward_guided
-# run is evaluated once per grid cell (its adapters), each cell's rows labelled like its scores.
+# scores.parquet as eval_<name>.parquet; the experiment's table reads them (table_inputs). A run of grid
+# cells (reward_guided) is evaluated once per cell (its adapters), each cell's rows labelled like its scores.
+# Which evaluations exist and how each runs: debiaslab/evals/registry.py.
 
 
 rule evaluate:
@@ -9,11 +10,11 @@ rule evaluate:
         model=lambda w: model_input(w.model),
         data=evaluation_data,
     output:
-        "results/scores/{experiment}/{model}/{method}/seed~{seed}/eval_{evaluation}.parquet",
+        R("scores/{experiment}/{model}/{method}/seed~{seed}/eval_{evaluation}.parquet"),
     log:
-        "results/logs/evaluate/{experiment}/{model}/{method}/seed~{seed}/{evaluation}.log",
+        R("logs/evaluate/{experiment}/{model}/{method}/seed~{seed}/{evaluation}.log"),
     benchmark:
-        "results/benchmarks/evaluate/{experiment}/{model}/{method}/seed~{seed}/{evaluation}.tsv"
+        R("benchmarks/evaluate/{experiment}/{model}/{method}/seed~{seed}/{evaluation}.tsv")
     wildcard_constraints:
         evaluation="|".join(MODEL_EVALUATIONS),
     priority: PRIORITY["evaluate"]
@@ -26,7 +27,7 @@ rule evaluate:
         model=lambda w: model_spec(w.model),
         artifacts=evaluation_flags,
         settings=lambda w: as_json(evaluation_settings(w)),
-        code=lambda w: code(MODEL_EVALUATIONS[w.evaluation]),
+        code=lambda w: code(EVALUATIONS[w.evaluation].module),
     shell:
         "debiaslab --threads {threads} evaluate model --evaluation {wildcards.evaluation} --model {params.model:q}"
         " {params.artifacts} --settings {params.settings:q}"
@@ -41,12 +42,12 @@ rule lm_eval:
         model=lambda w: model_input(w.model),
         data=lambda w: evaluation_inputs(w.experiment, "lm_eval"),
     output:
-        json="results/lm_eval/{experiment}/{model}/{method}/seed~{seed}/results.json",
-        scores="results/scores/{experiment}/{model}/{method}/seed~{seed}/eval_lm_eval.parquet",
+        json=R("lm_eval/{experiment}/{model}/{method}/seed~{seed}/results.json"),
+        scores=R("scores/{experiment}/{model}/{method}/seed~{seed}/eval_lm_eval.parquet"),
     log:
-        "results/logs/evaluate/{experiment}/{model}/{method}/seed~{seed}/lm_eval.log",
+        R("logs/evaluate/{experiment}/{model}/{method}/seed~{seed}/lm_eval.log"),
     benchmark:
-        "results/benchmarks/evaluate/{experiment}/{model}/{method}/seed~{seed}/lm_eval.tsv"
+        R("benchmarks/evaluate/{experiment}/{model}/{method}/seed~{seed}/lm_eval.tsv")
     priority: PRIORITY["evaluate"]
     conda:
         "../envs/lmeval.yaml"
@@ -57,7 +58,7 @@ rule lm_eval:
         model=lambda w: model_spec(w.model),
         artifacts=artifact_flags,
         settings=lambda w: as_json(evaluation_slice(w.experiment, "lm_eval")),
-        code=code("debiaslab.evals.lm_eval_bridge"),
+        code=code(EVALUATIONS["lm_eval"].module),
     shell:
         "debiaslab --threads {threads} evaluate lm-eval --model {params.model:q} {params.artifacts}"
         " --settings {params.settings:q} --run {wildcards.experiment}/{wildcards.model}/{wildcards.method}/{wildcards.seed}"
@@ -77,9 +78,9 @@ for _name in EXPERIMENTS:
             output:
                 run_paths("scores", _name, "eval_fluency.parquet"),
             log:
-                f"results/logs/evaluate/{_name}/fluency.log",
+                R("logs", "evaluate", _name, "fluency.log"),
             benchmark:
-                f"results/benchmarks/evaluate/{_name}/fluency.tsv"
+                R("benchmarks", "evaluate", _name, "fluency.tsv")
             priority: PRIORITY["evaluate"]
             conda:
                 "../envs/eval.yaml"
@@ -88,7 +89,7 @@ for _name in EXPERIMENTS:
                 reference=model_spec(evaluations(_name)["fluency"]["reference"]),
                 settings=as_json(fluency_settings(_name)),
                 runs=" ".join(run_ids(_name)),
-                code=code("debiaslab.evals.fluency"),
+                code=code(EVALUATIONS["fluency"].module),
             shell:
                 "debiaslab --threads {threads} evaluate fluency --reference {params.reference:q}"
                 " --settings {params.settings:q} --responses {input.responses} --runs {params.runs}"

@@ -1,17 +1,21 @@
-# Generation: one job per (experiment, model, method, seed) that samples every prompt of the experiment.
+# Generation: one job per (experiment, model, method, seed) that samples every prompt of the experiment
+# (the experiments with `prompts`); a decoding-time method decodes with its module and the experiment's
+# criterion for it.
 
 
 rule generate:
     input:
         unpack(method_artifact),
-        prompts="results/data/{experiment}/prompts.parquet",
+        prompts=lambda w: SETUP[w.experiment].data(EXP[w.experiment].prompts),
         model=lambda w: model_input(w.model),
     output:
-        "results/generate/{experiment}/{model}/{method}/seed~{seed}/responses.parquet",
+        R("generate/{experiment}/{model}/{method}/seed~{seed}/responses.parquet"),
     log:
-        "results/logs/generate/{experiment}/{model}/{method}/seed~{seed}.log",
+        R("logs/generate/{experiment}/{model}/{method}/seed~{seed}.log"),
     benchmark:
-        "results/benchmarks/generate/{experiment}/{model}/{method}/seed~{seed}.tsv"
+        R("benchmarks/generate/{experiment}/{model}/{method}/seed~{seed}.tsv")
+    wildcard_constraints:
+        experiment="|".join(name for name in EXPERIMENTS if EXP[name].prompts) or "(?!)",
     priority: PRIORITY["generate"]
     conda:
         "../envs/eval.yaml"
@@ -25,7 +29,7 @@ rule generate:
         settings=lambda w: as_json(
             {k: v for k, v in experiment(w.experiment)["generation"].items() if k in GENERATION_KEYS}
         ),
-        code=lambda w: generation_code(w.method),
+        code=lambda w: generation_code(w.experiment, w.method),
     shell:
         "debiaslab --threads {threads} generate --model {params.model:q} {params.artifacts} --prompts {input.prompts}"
         " --experiment {wildcards.experiment} --method {wildcards.method} --method-settings {params.method_settings:q}"

@@ -1,6 +1,7 @@
 # Offline compute nodes: one job on the login node (a localrule) downloads every Hub model and
 # dataset the config names into `hub_cache`; every other job reads it with HF_HUB_OFFLINE=1.
-# Jobs that load a Hub model depend on the manifest through model_input (rules/common.smk).
+# Jobs that load a Hub model depend on the manifest through model_input (rules/common.smk); every job's
+# shell command exports the offline environment first (HUB_ENV), which this one overrides.
 
 # A gated model's token: checked before any job in `onstart` (rules/common.smk check_token).
 
@@ -9,9 +10,9 @@ rule hub_download:
     output:
         HUB_MANIFEST,
     log:
-        "results/logs/hub/download.log",
+        R("logs/hub/download.log"),
     benchmark:
-        "results/benchmarks/hub/download.tsv"
+        R("benchmarks/hub/download.tsv")
     priority: PRIORITY["testbed"]
     conda:
         "../envs/train.yaml"

@@ -7,12 +7,12 @@ rule import_gguf:
     input:
         gguf=lambda w: str(locate_gguf(config["models"][w.model]["gguf"])),
     output:
-        model=directory(imported_model_paths("{model}")["model"]),
-        provenance=imported_model_paths("{model}")["provenance"],
+        model=directory(R.imported_model("{model}")["model"]),
+        provenance=R.imported_model("{model}")["provenance"],
     log:
-        "results/logs/models/{model}/import_gguf.log",
+        R("logs/models/{model}/import_gguf.log"),
     benchmark:
-        "results/benchmarks/models/{model}/import_gguf.tsv"
+        R("benchmarks/models/{model}/import_gguf.tsv")
     priority: PRIORITY["testbed"]
     conda:
         "../envs/train.yaml"

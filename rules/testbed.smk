@@ -3,30 +3,35 @@
 
 rule testbed_corpus:
     output:
-        "results/testbed/corpus.parquet",
+        R.testbed("corpus.parquet"),
     log:
-        "results/logs/testbed/corpus.log",
+        R("logs/testbed/corpus.log"),
     benchmark:
-        "results/benchmarks/testbed/corpus.tsv"
+        R("benchmarks/testbed/corpus.tsv")
     priority: PRIORITY["testbed"]
     conda:
         "../envs/train.yaml"
     params:
         settings=lambda w: as_json({k: config["testbed"][k] for k in ("seed", "bias_strength", "corpus")}),
-        code=code("debiaslab.testbed.corpus", "debiaslab.testbed.sections"),
+        # the corpus writer, the shared sections and every experiment's own (debiaslab/experiments/registry.py)
+        code=code(
+            "debiaslab.testbed.corpus",
+            "debiaslab.testbed.sections",
+            *sorted({module_of(entry) for entry in registry.testbed_sections().values()}),
+        ),
     shell:
         "debiaslab testbed corpus --settings {params.settings:q} --out {output} > {log} 2>&1"
 
 
 rule testbed_tokenizers:
     input:
-        corpus="results/testbed/corpus.parquet",
+        corpus=R.testbed("corpus.parquet"),
     output:
-        directory("results/testbed/tokenizers"),
+        directory(R.testbed("tokenizers")),
     log:
-        "results/logs/testbed/tokenizers.log",
+        R("logs/testbed/tokenizers.log"),
     benchmark:
-        "results/benchmarks/testbed/tokenizers.tsv"
+        R("benchmarks/testbed/tokenizers.tsv")
     priority: PRIORITY["testbed"]
     conda:
         "../envs/train.yaml"
@@ -39,14 +44,14 @@ rule testbed_tokenizers:
 
 rule testbed_pretrain:
     input:
-        corpus="results/testbed/corpus.parquet",
-        tokenizers="results/testbed/tokenizers",
+        corpus=R.testbed("corpus.parquet"),
+        tokenizers=R.testbed("tokenizers"),
     output:
-        directory("results/testbed/{kind}"),
+        directory(R.testbed("{kind}")),
     log:
-        "results/logs/testbed/pretrain_{kind}.log",
+        R("logs/testbed/pretrain_{kind}.log"),
     benchmark:
-        "results/benchmarks/testbed/pretrain_{kind}.tsv"
+        R("benchmarks/testbed/pretrain_{kind}.tsv")
     wildcard_constraints:
         kind="lm|mlm",
     priority: PRIORITY["testbed"]
@@ -64,11 +69,11 @@ rule testbed_pretrain:
 
 rule testbed_arithmetic:
     output:
-        directory("results/testbed/arithmetic"),
+        directory(R.testbed("arithmetic")),
     log:
-        "results/logs/testbed/arithmetic.log",
+        R("logs/testbed/arithmetic.log"),
     benchmark:
-        "results/benchmarks/testbed/arithmetic.tsv"
+        R("benchmarks/testbed/arithmetic.tsv")
     priority: PRIORITY["testbed"]
     conda:
         "../envs/train.yaml"
@@ -81,14 +86,14 @@ rule testbed_arithmetic:
 
 rule testbed_style_rm:
     input:
-        dataset="results/testbed/arithmetic",
-        tokenizers="results/testbed/tokenizers",
+        dataset=R.testbed("arithmetic"),
+        tokenizers=R.testbed("tokenizers"),
     output:
-        directory("results/testbed/style_rm"),
+        directory(R.testbed("style_rm")),
     log:
-        "results/logs/testbed/style_rm.log",
+        R("logs/testbed/style_rm.log"),
     benchmark:
-        "results/benchmarks/testbed/style_rm.tsv"
+        R("benchmarks/testbed/style_rm.tsv")
     priority: PRIORITY["testbed"]
     conda:
         "../envs/train.yaml"
@@ -103,11 +108,11 @@ rule testbed_style_rm:
 
 rule testbed_mmlu:
     output:
-        directory("results/testbed/mmlu"),
+        directory(R.testbed("mmlu")),
     log:
-        "results/logs/testbed/mmlu.log",
+        R("logs/testbed/mmlu.log"),
     benchmark:
-        "results/benchmarks/testbed/mmlu.tsv"
+        R("benchmarks/testbed/mmlu.tsv")
     priority: PRIORITY["testbed"]
     conda:
         "../envs/train.yaml"
@@ -119,11 +124,11 @@ rule testbed_mmlu:
 
 rule testbed_glue:
     output:
-        directory("results/testbed/glue"),
+        directory(R.testbed("glue")),
     log:
-        "results/logs/testbed/glue.log",
+        R("logs/testbed/glue.log"),
     benchmark:
-        "results/benchmarks/testbed/glue.tsv"
+        R("benchmarks/testbed/glue.tsv")
     priority: PRIORITY["testbed"]
     conda:
         "../envs/train.yaml"
@@ -138,36 +143,37 @@ rule testbed_glue:
 # know (no corpus section): the bias suite's default data (testbed/bias_suite.py).
 rule testbed_bias_suite:
     output:
-        "results/testbed/bias_suite/occupations/bbq.jsonl",
-        directory("results/testbed/bias_suite/occupations/winogender"),
-        "results/testbed/bias_suite/occupations/stereoset.jsonl",
-        "results/testbed/bias_suite/occupations/crows_pairs.csv",
-        "results/testbed/bias_suite/desired_distribution/stereoset.jsonl",
-        "results/testbed/bias_suite/desired_distribution/crows_pairs.csv",
+        R.testbed("bias_suite/occupations/bbq.jsonl"),
+        directory(R.testbed("bias_suite/occupations/winogender")),
+        R.testbed("bias_suite/occupations/stereoset.jsonl"),
+        R.testbed("bias_suite/occupations/crows_pairs.csv"),
+        R.testbed("bias_suite/desired_distribution/stereoset.jsonl"),
+        R.testbed("bias_suite/desired_distribution/crows_pairs.csv"),
     log:
-        "results/logs/testbed/bias_suite.log",
+        R("logs/testbed/bias_suite.log"),
     benchmark:
-        "results/benchmarks/testbed/bias_suite.tsv"
+        R("benchmarks/testbed/bias_suite.tsv")
     priority: PRIORITY["testbed"]
     conda:
         "../envs/train.yaml"
     params:
         settings=lambda w: as_json({"bias_strength": config["testbed"]["bias_strength"]}),
+        out=lambda w, output: os.path.commonpath(list(output)),  # the folder of its outputs
         code=code("debiaslab.testbed.bias_suite"),
     shell:
-        "debiaslab testbed bias-suite --settings {params.settings:q} --out results/testbed/bias_suite > {log} 2>&1"
+        "debiaslab testbed bias-suite --settings {params.settings:q} --out {params.out} > {log} 2>&1"
 
 
 rule testbed_safety_data:
     output:
-        "results/testbed/safety/hh-rlhf.jsonl",
-        "results/testbed/safety/biased-corpus.jsonl",
-        classifier="results/testbed/safety/classifier.jsonl",
-        preferences="results/testbed/safety/preferences.jsonl",
+        R.testbed("safety/hh-rlhf.jsonl"),
+        R.testbed("safety/biased-corpus.jsonl"),
+        classifier=R.testbed("safety/classifier.jsonl"),
+        preferences=R.testbed("safety/preferences.jsonl"),
     log:
-        "results/logs/testbed/safety_data.log",
+        R("logs/testbed/safety_data.log"),
     benchmark:
-        "results/benchmarks/testbed/safety_data.tsv"
+        R("benchmarks/testbed/safety_data.tsv")
     priority: PRIORITY["testbed"]
     conda:
         "../envs/train.yaml"
@@ -176,21 +182,22 @@ rule testbed_safety_data:
             {"seed": config["testbed"]["seed"]}
             | {k: config["testbed"]["safety"][k] for k in ("dialogues", "preference_pairs")}
         ),
+        out=lambda w, output: os.path.commonpath(list(output)),  # the folder of its outputs
         code=code("debiaslab.testbed.safety"),
     shell:
-        "debiaslab testbed safety-data --settings {params.settings:q} --out results/testbed/safety > {log} 2>&1"
+        "debiaslab testbed safety-data --settings {params.settings:q} --out {params.out} > {log} 2>&1"
 
 
 rule testbed_bias_classifier:
     input:
-        base="results/testbed/mlm",
-        data="results/testbed/safety/classifier.jsonl",
+        base=R.testbed("mlm"),
+        data=R.testbed("safety/classifier.jsonl"),
     output:
-        directory("results/testbed/bias_classifier"),
+        directory(R.testbed("bias_classifier")),
     log:
-        "results/logs/testbed/bias_classifier.log",
+        R("logs/testbed/bias_classifier.log"),
     benchmark:
-        "results/benchmarks/testbed/bias_classifier.tsv"
+        R("benchmarks/testbed/bias_classifier.tsv")
     priority: PRIORITY["testbed"]
     conda:
         "../envs/train.yaml"
@@ -205,14 +212,14 @@ rule testbed_bias_classifier:
 
 rule testbed_reward_model:
     input:
-        base="results/testbed/mlm",
-        data="results/testbed/safety/preferences.jsonl",
+        base=R.testbed("mlm"),
+        data=R.testbed("safety/preferences.jsonl"),
     output:
-        directory("results/testbed/reward_model"),
+        directory(R.testbed("reward_model")),
     log:
-        "results/logs/testbed/reward_model.log",
+        R("logs/testbed/reward_model.log"),
     benchmark:
-        "results/benchmarks/testbed/reward_model.tsv"
+        R("benchmarks/testbed/reward_model.tsv")
     priority: PRIORITY["testbed"]
     conda:
         "../envs/train.yaml"
@@ -227,14 +234,14 @@ rule testbed_reward_model:
 
 rule testbed_desired_distribution_mlm:
     input:
-        corpus="results/testbed/corpus.parquet",
-        tokenizers="results/testbed/tokenizers",
+        corpus=R.testbed("corpus.parquet"),
+        tokenizers=R.testbed("tokenizers"),
     output:
-        directory("results/testbed/desired_distribution_mlm"),
+        directory(R.testbed("desired_distribution_mlm")),
     log:
-        "results/logs/testbed/desired_distribution_mlm.log",
+        R("logs/testbed/desired_distribution_mlm.log"),
     benchmark:
-        "results/benchmarks/testbed/desired_distribution_mlm.tsv"
+        R("benchmarks/testbed/desired_distribution_mlm.tsv")
     priority: PRIORITY["testbed"]
     conda:
         "../envs/train.yaml"

@@ -41,9 +41,11 @@ ENV["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{ENV.get('PATH', '')}"
 os.environ.update({k: ENV[k] for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "HF_TOKEN")})
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 3600) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, *args: str, check: bool = True, timeout: int = 3600, env: dict | None = None
+) -> subprocess.CompletedProcess:
     cmd = [str(Path(sys.executable).parent / "snakemake"), *args]
-    proc = subprocess.run(cmd, cwd=workdir, env=ENV, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(cmd, cwd=workdir, env=env or ENV, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(
             f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
@@ -52,14 +54,19 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 3600
 
 
 # The bias suite's cross-experiment table and figure: rebuilt whenever any run's eval_bias_suite.parquet is.
-SUITE_AGGREGATES = {("table", "results/tables/bias_suite.csv"), ("figure", "results/figures/bias_suite.png")}
+def suite_aggregates(root: str = "results/testbed") -> set[tuple[str, str]]:
+    """The bias suite's table and figure jobs of the config whose results root is `root`."""
+    return {("table", f"{root}/tables/bias_suite.csv"), ("figure", f"{root}/figures/bias_suite.png")}
+
+
+SUITE_AGGREGATES = suite_aggregates()  # the default config's
 
 JOB_RE = re.compile(r"^(?:local)?rule (\w+):\s*$")
 
 
-def planned_jobs(workdir: Path, *args: str) -> set[tuple[str, str]]:
+def planned_jobs(workdir: Path, *args: str, env: dict | None = None) -> set[tuple[str, str]]:
     """(rule, first output) of every job a dry-run schedules."""
-    proc = snakemake(workdir, "-n", *args)
+    proc = snakemake(workdir, "-n", *args, env=env)
     jobs, rule = set(), None
     for line in (proc.stdout + proc.stderr).splitlines():
         m = JOB_RE.match(line.strip())

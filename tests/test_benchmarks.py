@@ -50,11 +50,11 @@ def test_default_run_breakdown_sums_each_stage(tmp_path):
         "bundle.tsv": 0.5,
     }
     for rel, seconds in files.items():
-        path = tmp_path / "results" / "benchmarks" / rel
+        path = tmp_path / "results/testbed/benchmarks" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"s\th:m:s\tmax_rss\tcpu_time\n{seconds}\t0:00:01\t10\t{seconds / 2}\n")
     # the train job ran warm: its CPU seconds are its forked child's (in its log) plus the command's
-    log = tmp_path / "results/logs/train/occupations/m/sft/seed~1.log"
+    log = tmp_path / "results/testbed/logs/train/occupations/m/sft/seed~1.log"
     log.parent.mkdir(parents=True)
     log.write_text(
         "...\ndebiaslab: ran warm (pid 7, forked from the warm-start server): 9.9 s wall, 8.5 s CPU, peak RSS 600 MB\n"
@@ -140,7 +140,7 @@ print(len(full))
 def test_missing_input_names_the_path_and_the_command(tmp_path):
     proc = bench("scoring", "--run-dir", tmp_path, "--scorers", "style_rm")
     assert proc.returncode == 2, output(proc)
-    assert "results/testbed/style_rm not found" in proc.stderr and "make demo" in proc.stderr
+    assert "results/testbed/testbed/style_rm not found" in proc.stderr and "make demo" in proc.stderr
 
 
 # --- on the session's default run (the testbed models and data) ------------------------------------------
@@ -230,15 +230,21 @@ def test_training_benchmark_covers_every_trainer():
     """Each trainer of debiaslab.methods.train has its data and a few steps' settings that its own settings
     class accepts: a trainer added to the package without them here fails this, not the script's default run."""
     import training
-    from debiaslab.core.config import build, load
-    from debiaslab.methods.train import TRAINERS
+    from debiaslab.core.config import build
+    from debiaslab.experiments.registry import load
+    from debiaslab.methods.registry import METHODS
 
     config = load(REPO / "config" / "config.yaml", REPO / "workflow" / "schemas" / "config.schema.yaml")
-    assert set(training.DATA) == set(TRAINERS)
-    for method, (module, settings_class, _, _) in TRAINERS.items():
+    assert set(training.DATA) == set(training.trainers())
+    # every trainer of the registry is one of them (the forget_<mode> methods share the forget-LoRA trainer)
+    assert {(m.module, m.trainer) for m in METHODS.values() if m.trained} == {
+        (METHODS[n].module, METHODS[n].trainer) for n in training.trainers()
+    }
+    for method in training.trainers():
+        m = METHODS[method]
         settings, rows = training.trainer_settings(method, config, steps=3)
-        typed = build(getattr(__import__(module, fromlist=[settings_class]), settings_class), settings, method)
-        if method in ("sft", "dpo", "forget_lora"):  # rows for exactly 3 optimizer steps
+        typed = build(getattr(__import__(m.module, fromlist=[m.settings]), m.settings), settings, method)
+        if method in ("sft", "dpo", "forget_style"):  # rows for exactly 3 optimizer steps
             assert rows == 3 * typed.batch_size * getattr(typed, "gradient_accumulation_steps", 1)
         if method in ("reinforce", "rloo"):
             assert typed.max_steps == 3
@@ -295,7 +301,7 @@ def test_mmlu_against_lm_eval_itself_predicts_the_same_letters(default_run):
     proc = bench(
         "mmlu_lm_eval",
         "--model",
-        default_run / "results" / "testbed" / "lm",
+        default_run / "results/testbed/testbed/lm",
         "--questions",
         16,
         "--pairs",

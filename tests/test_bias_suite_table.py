@@ -11,8 +11,8 @@ import pytest
 
 from debiaslab.aggregate import tables
 from debiaslab.aggregate.build import build_figure, build_table
-from debiaslab.aggregate.specs import table_spec
 from debiaslab.core.store import RunId, score_rows, write_scores
+from debiaslab.experiments.registry import figure_plot, suite_sections, table_spec
 
 T_975_1 = 12.706204736174707  # t_{0.975, 1}
 
@@ -55,10 +55,12 @@ def suite_store():
     return pd.concat(frames, ignore_index=True)
 
 
+# each experiment's baseline and grid come from its interface (experiments/<name>/experiment.py), as the rules pass them
+SECTIONS = suite_sections(["occupations", "reward_guided"])
 SETTINGS = {
     "experiments": {
-        "occupations": {"method_order": ["prompt_only", "sft"]},
-        "reward_guided": {"method_order": ["base", "reinforce"]},
+        "occupations": {"method_order": ["prompt_only", "sft"]} | SECTIONS["occupations"],
+        "reward_guided": {"method_order": ["base", "reinforce"]} | SECTIONS["reward_guided"],
     }
 }
 
@@ -94,10 +96,13 @@ def test_the_table_and_figure_are_built_from_score_files_of_several_experiments(
         paths.append(path)
         runs.append(RunId(experiment, "m", method, int(seed)))
     out = {ext: tmp_path / f"bias_suite.{ext}" for ext in ("csv", "md", "tex", "png", "pdf")}
-    build_table("bias_suite", paths, SETTINGS, out["csv"], out["md"], out["tex"], runs=runs)
+    build_table(table_spec("bias_suite", SETTINGS), paths, out["csv"], out["md"], out["tex"], runs=runs, source="t")
     csv = pd.read_csv(out["csv"])
     assert list(dict.fromkeys(csv["table"])) == ["occupations", "reward_guided"]
     assert "BBQ s_AMB Δ" in csv and "CrowS-Pairs % item ci low" in csv
     assert "Bias suite (occupations runs)" in out["md"].read_text()
-    build_figure("bias_suite", paths, SETTINGS, out["png"], out["pdf"], runs=runs)
+    assert out["md"].read_text().endswith("Made by config t.\n") and out["tex"].read_text().startswith(
+        "% made by config t"
+    )
+    build_figure("bias_suite", figure_plot("bias_suite", SETTINGS), paths, out["png"], out["pdf"], runs=runs)
     assert out["png"].stat().st_size > 10_000 and out["pdf"].stat().st_size > 1_000

@@ -2,8 +2,8 @@
 
 The bundle comes from a small finished run made here in seconds: occupations on the testbed model, three
 methods (listed out of alphabetical order) and two seeds, each run's score file written by the real
-scoring command (`debiaslab score balance`) from a handmade responses table, then packed by the bundle
-rule's own command. tests/test_workflow.py does the same round trip on the full default run.
+scoring command (`debiaslab score run --experiment occupations`) from a handmade responses table, then
+packed by the bundle rule's own command. tests/test_workflow.py does the same round trip on the full default run.
 
     python -m pytest -q tests/test_bundle.py
 """
@@ -27,11 +27,12 @@ import yaml
 
 from conftest import ENV, REPO, copy_workflow, planned_jobs, snakemake
 from debiaslab.cli import main
-from debiaslab.core.config import load_yaml, validate
+from debiaslab.core.config import load_yaml
+from debiaslab.experiments.registry import validate
 
 METHODS = ("prompt_only", "sft", "gen_filter")  # not sorted: the rebuilt table must keep this order
 SEEDS = (42, 123)
-TABLE = "results/tables/occupations.csv"
+TABLE = "results/testbed/tables/occupations.csv"
 
 
 def small_config() -> dict:
@@ -45,7 +46,7 @@ def small_config() -> dict:
 
 def responses(method: str, seed: int) -> pd.DataFrame:
     """A few completions per split whose AND rate differs by method and seed."""
-    from debiaslab.data.occupations import AGENTIC, COMMUNAL
+    from debiaslab.metrics.balance import AGENTIC, COMMUNAL
 
     balanced = f"{AGENTIC[0]} and {COMMUNAL[0]} with every client she met that long day"
     plain = "quiet at work and went home early after a very long day there"
@@ -65,7 +66,7 @@ def responses(method: str, seed: int) -> pd.DataFrame:
 
 
 def score_path(method: str, seed: int) -> str:
-    return f"results/scores/occupations/testbed-lm/{method}/seed~{seed}/scores.parquet"
+    return f"results/testbed/scores/occupations/testbed-lm/{method}/seed~{seed}/scores.parquet"
 
 
 @pytest.fixture(scope="module")
@@ -76,16 +77,20 @@ def small_run(tmp_path_factory):
     with contextlib.chdir(workdir):
         for method in METHODS:
             for seed in SEEDS:
-                generated = Path(f"results/generate/occupations/testbed-lm/{method}/seed~{seed}/responses.parquet")
+                generated = Path(
+                    f"results/testbed/generate/occupations/testbed-lm/{method}/seed~{seed}/responses.parquet"
+                )
                 generated.parent.mkdir(parents=True)
                 responses(method, seed).to_parquet(generated, index=False)
                 assert (
                     main(
                         [
                             "score",
-                            "balance",
-                            "--responses",
-                            str(generated),
+                            "run",
+                            "--experiment",
+                            "occupations",
+                            "--inputs",
+                            json.dumps({"responses": str(generated)}),
                             "--settings",
                             '{"min_words": 8, "max_words": 15}',
                             "--run",
@@ -110,12 +115,12 @@ def small_run(tmp_path_factory):
                     json.dumps(config),
                     "--records",
                     "--out",
-                    "results/bundle.tar.gz",
+                    "results/testbed/bundle.tar.gz",
                 ]
             )
             == 0
         )
-    return workdir, workdir / "results/bundle.tar.gz", config
+    return workdir, workdir / "results/testbed/bundle.tar.gz", config
 
 
 def fresh_clone(tmp_path: Path) -> Path:
@@ -151,7 +156,7 @@ def test_the_readme_reviewer_commands_rebuild_the_table_alone_in_config_order_un
     small_run, tmp_path, report_section
 ):
     run, archive, config = small_run
-    bundled = yaml.safe_load(tarfile.open(archive).extractfile("results/bundle/config.yaml"))
+    bundled = yaml.safe_load(tarfile.open(archive).extractfile("results/testbed/bundle/config.yaml"))
     assert bundled == config and json.dumps(bundled) == json.dumps(config), "the bundle's config is not the run's"
     clone = fresh_clone(tmp_path)
     shutil.copy(archive, clone / "bundle.tar.gz")  # where the README's `debiaslab unbundle bundle.tar.gz` finds it
@@ -179,7 +184,7 @@ def test_the_readme_reviewer_commands_rebuild_the_table_alone_in_config_order_un
     runs = [f"occupations/testbed-lm/{m}/{s}" for m in METHODS for s in SEEDS]
     assert f"--scores {' '.join(score_path(m, s) for m in METHODS for s in SEEDS)} --runs {' '.join(runs)} " in plan
     assert set(table["n seeds"]) == {len(SEEDS)}
-    assert not (clone / "results/generate").exists() and not (clone / "results/train").exists()
+    assert not (clone / "results/testbed/generate").exists() and not (clone / "results/testbed/train").exists()
 
 
 def test_the_bundle_rule_packs_the_run_config_in_its_key_order(tmp_path):
@@ -189,7 +194,7 @@ def test_the_bundle_rule_packs_the_run_config_in_its_key_order(tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
     config = small_config()
     (workdir / "small.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    plan = snakemake(workdir, "-n", "-p", "results/bundle.tar.gz", "--configfile", "small.yaml").stdout
+    plan = snakemake(workdir, "-n", "-p", "results/testbed/bundle.tar.gz", "--configfile", "small.yaml").stdout
     command = shlex.split(next(line for line in plan.splitlines() if "debiaslab bundle" in line).split(": ", 1)[1])
     passed = json.loads(command[command.index("--config") + 1])
     assert json.dumps(passed) == json.dumps(config)
@@ -226,9 +231,9 @@ def _planted_table(members):
     import hashlib
 
     members[TABLE] = b"model,method,split\ntestbed-lm,sft,train\n"
-    manifest = json.loads(members["results/bundle/manifest.json"])
+    manifest = json.loads(members["results/testbed/bundle/manifest.json"])
     manifest["files"][TABLE] = hashlib.sha256(members[TABLE]).hexdigest()
-    members["results/bundle/manifest.json"] = json.dumps(manifest).encode()
+    members["results/testbed/bundle/manifest.json"] = json.dumps(manifest).encode()
 
 
 def _missing(members):
@@ -236,7 +241,9 @@ def _missing(members):
 
 
 def _config_edited(members):
-    members["results/bundle/config.yaml"] = members["results/bundle/config.yaml"].replace(b"seeds:", b"seeds: ", 1)
+    members["results/testbed/bundle/config.yaml"] = members["results/testbed/bundle/config.yaml"].replace(
+        b"seeds:", b"seeds: ", 1
+    )
 
 
 BAD_BUNDLES = {  # fault: (edit, the file the error names, what it says)
@@ -244,7 +251,7 @@ BAD_BUNDLES = {  # fault: (edit, the file the error names, what it says)
     "file the manifest does not list": (_extra, score_path("dpo", 42), "not listed in the bundle's manifest"),
     "planted table": (_planted_table, TABLE, "a table or figure; those are always rebuilt"),
     "missing score file": (_missing, score_path("gen_filter", 123), "listed in the manifest but missing"),
-    "edited config": (_config_edited, "results/bundle/config.yaml", "sha256 differs from the manifest's"),
+    "edited config": (_config_edited, "results/testbed/bundle/config.yaml", "sha256 differs from the manifest's"),
 }
 
 
@@ -286,8 +293,8 @@ def _stop(clone: Path, *args: str) -> str:
     """A rebuild that must stop while the workflow is parsed: before any job, writing no result."""
     proc = snakemake(clone, "--cores", "1", TABLE, *args, check=False)
     assert proc.returncode != 0
-    assert not (clone / TABLE).exists() and not (clone / "results/generate").exists()
-    assert not (clone / "results/logs").exists(), "a job started"
+    assert not (clone / TABLE).exists() and not (clone / "results/testbed/generate").exists()
+    assert not (clone / "results/testbed/logs").exists(), "a job started"
     return proc.stderr
 
 
@@ -309,9 +316,11 @@ def test_a_rebuild_stops_on_a_score_file_changed_after_unbundling_or_another_con
     assert unbundle(small_run[1], clone).returncode == 0
     other = clone / "other.yaml"
     other.write_text(
-        (clone / "results/bundle/config.yaml").read_text().replace("seeds:\n    - 42\n", "seeds:\n    - 7\n", 1)
+        (clone / "results/testbed/bundle/config.yaml").read_text().replace("seeds:\n    - 42\n", "seeds:\n    - 7\n", 1)
     )
-    assert "seeds" in other.read_text() and other.read_text() != (clone / "results/bundle/config.yaml").read_text()
+    assert (
+        "seeds" in other.read_text() and other.read_text() != (clone / "results/testbed/bundle/config.yaml").read_text()
+    )
     err = _stop(clone, "--configfile", str(other))
     assert "rebuilt with the run's config: run without --configfile" in err, err
     path = clone / score_path("prompt_only", 42)
@@ -418,7 +427,7 @@ def test_a_reward_guided_table_refuses_a_run_short_of_a_grid_cell(tmp_path, caps
         tmp_path,
         capsys,
         "reward_guided",
-        cells={"reinforce": [[64, 0.7], [64, 1.0]]},
+        cells={"reinforce": [cell_label(64, 0.7), cell_label(64, 1.0)]},  # as the rules pass them
     )
     assert (
         code == 2 and f"{path}: no scores for grid cell(s) ['n=64,T=0.7'] of run reward_guided/lm/reinforce/42" in err
@@ -443,11 +452,13 @@ def test_scoring_zero_or_null_responses_fails_with_one_line(tmp_path, capsys, fa
     code = main(
         [
             "score",
-            "balance",
-            "--responses",
-            str(path),
+            "run",
+            "--experiment",
+            "occupations",
+            "--inputs",
+            json.dumps({"responses": str(path)}),
             "--settings",
-            "{}",
+            '{"min_words": 8, "max_words": 15}',
             "--run",
             "occupations/lm/sft/42",
             "--scores",

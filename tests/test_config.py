@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from debiaslab.core.config import ConfigError, build, load, validate
+from debiaslab.core.config import ConfigError, build
+from debiaslab.experiments.registry import load, validate
 from debiaslab.methods.sft import SFTSettings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -14,7 +15,7 @@ BASE = {"models": {"m": {"path": "org/model"}}, "experiments": {"occupations": {
 
 
 def check(config):
-    return validate(copy.deepcopy(config), SCHEMA)
+    return validate({"name": "t", **copy.deepcopy(config)}, SCHEMA)
 
 
 def rejects(config, *fragments):
@@ -89,7 +90,7 @@ def test_unknown_experiment_and_bad_model_entries():
     rejects({"models": {"m": {}}, "experiments": {}}, "models.m: give exactly one of `path`", "got neither")
     rejects({"models": {"m": {"path": "x", "kind": "rnn"}}, "experiments": {}}, "models.m.kind: 'rnn' is not allowed")
     rejects({"models": {"bad name": {"path": "x"}}, "experiments": {}}, "bad name")
-    rejects({"models": {"m": {"path": "results/testbed/lm"}}, "experiments": {}}, "no `testbed` section")
+    rejects({"models": {"m": {"path": "{results}/testbed/lm"}}, "experiments": {}}, "no `testbed` section")
 
 
 def test_gguf_model_entries_name_an_existing_gguf_file(tmp_path):
@@ -141,7 +142,8 @@ def test_check_config_cli_reports_errors(tmp_path):
 
 
 def test_evaluations_are_validated_and_fluency_needs_a_defined_reference():
-    from debiaslab.core.config import ConfigError, load_yaml, validate
+    from debiaslab.core.config import ConfigError, load_yaml
+    from debiaslab.experiments.registry import validate
 
     config = load_yaml(REPO / "config" / "config.yaml")
     config["experiments"]["occupations"]["evaluations"] = {"fluency": {"reference": "gpt-9"}, "mmlu": {"template": "x"}}

@@ -56,8 +56,9 @@ def run_constrained(lm_dir, settings: dict, seed: int = 0, samples: int = SAMPLE
     import pandas as pd
 
     from debiaslab import models
-    from debiaslab.data.occupations import HELDOUT, OCCUPATIONS, prompt_rows
+    from debiaslab.data.occupations import OCCUPATIONS
     from debiaslab.evals.corpus_perplexity import causal_nll
+    from debiaslab.experiments.occupations.data import HELDOUT, TERM_CLASSES, prompt_rows
     from debiaslab.generation import constrained
     from debiaslab.generation.autoregressive import SamplingSettings, generate
     from debiaslab.metrics.balance import score_responses
@@ -70,7 +71,7 @@ def run_constrained(lm_dir, settings: dict, seed: int = 0, samples: int = SAMPLE
     if settings is None:
         texts, extra = generate(lm, tok, prompts, sampling, seed), {}
     else:
-        texts, _, extra = constrained.decode(lm, tok, prompts, rows, sampling, seed, settings, "occupations")
+        texts, _, extra = constrained.decode(lm, tok, prompts, rows, sampling, seed, settings, TERM_CLASSES)
     records, _ = score_responses(
         pd.DataFrame(rows).assign(response=texts),
         settings.get("min_words", 8) if settings else 8,
@@ -82,7 +83,7 @@ def run_constrained(lm_dir, settings: dict, seed: int = 0, samples: int = SAMPLE
 
 @pytest.fixture(scope="module")
 def testbed_lm_dir(default_run, one_torch_thread):
-    return default_run / "results" / "testbed" / "lm"
+    return default_run / "results/testbed/testbed/lm"
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +122,7 @@ def test_constrained_text_is_the_models_own(decoded):
     tails: 9.5 vs 3.5, 2.7×); no sentence closes on a tail the model would not write."""
     import re
 
-    from debiaslab.data.occupations import AGENTIC, COMMUNAL
+    from debiaslab.metrics.balance import AGENTIC, COMMUNAL
 
     records, nll, _ = decoded["constrained"]
     _, base_nll, _ = decoded["prompt_only"]

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from debiaslab.data import desired_distribution as dd
+from debiaslab.experiments.desired_distribution import data as dd_data
 from debiaslab.methods.desired_kl import (
     KLTracker,
     RealWorldKLSettings,
@@ -108,7 +109,7 @@ def test_per_category_sample_keeps_whole_occupations_in_order(tmp_path):
     """`data.per_category`: at most n occupations per (split, prof_gender), each with all its 66 sentences in
     the occupation-major order scorers reshape by; the same sample for the same seed; a split left out keeps all."""
     full = pd.DataFrame(dd.sentence_rows())
-    sample = dd.sample_per_category(full, {"train": 3, "test": 1, "valid": None}, seed=0)
+    sample = dd_data.sample_per_category(full, {"train": 3, "test": 1, "valid": None}, seed=0)
     per = sample.groupby(["split", "prof_gender"])["profession"].nunique().to_dict()
     assert {k: v for k, v in per.items() if k[0] != "valid"} == {
         (s, c): n for s, n in (("train", 3), ("test", 1)) for c in ("balanced", "female_dominated", "male_dominated")
@@ -122,14 +123,14 @@ def test_per_category_sample_keeps_whole_occupations_in_order(tmp_path):
     kept = full.merge(sample[["split", "profession"]].drop_duplicates(), on=["split", "profession"])
     assert kept.equals(sample)  # the full table's rows, in the full table's order
     assert (
-        dd.sample_per_category(full, {"train": 3}, seed=0)[lambda f: f.split == "train"]
+        dd_data.sample_per_category(full, {"train": 3}, seed=0)[lambda f: f.split == "train"]
         .reset_index(drop=True)
         .equals(sample[sample.split == "train"].reset_index(drop=True))
     )
-    assert not dd.sample_per_category(full, {"train": 3}, seed=1)["profession"].equals(
-        dd.sample_per_category(full, {"train": 3}, seed=0)["profession"]
+    assert not dd_data.sample_per_category(full, {"train": 3}, seed=1)["profession"].equals(
+        dd_data.sample_per_category(full, {"train": 3}, seed=0)["profession"]
     )
-    dd.write_sentences({"per_category": {"train": 2, "valid": 1, "test": 1}, "seed": 0}, tmp_path / "s.parquet")
+    dd_data.write_sentences({"per_category": {"train": 2, "valid": 1, "test": 1}, "seed": 0}, tmp_path / "s.parquet")
     assert len(pd.read_parquet(tmp_path / "s.parquet")) == (6 + 3 + 3) * 66
 
 
@@ -417,7 +418,7 @@ def test_training_summary_reports_the_true_kl_and_names_the_halved_one(tokenizer
     import torch
     from transformers import BertConfig, BertForMaskedLM
 
-    from debiaslab.methods.train import run
+    from debiaslab.methods.registry import run
     from debiaslab.metrics.distribution_kl import SentenceScorer, desired_male, kl_divergence
 
     frame = pd.DataFrame(dd.sentence_rows(splits=["train", "valid"]))
@@ -538,10 +539,11 @@ def _config(patch=None):
     import copy
     from pathlib import Path
 
-    from debiaslab.core.config import validate
+    from debiaslab.experiments.registry import validate
 
     repo = Path(__file__).resolve().parents[1]
     config = {
+        "name": "t",
         "models": {"b": {"path": "bert-base-uncased", "kind": "mlm"}, "l": {"path": "org/llama", "kind": "causal"}},
         "experiments": {"desired_distribution": {"models": ["b", "l"], **(patch or {})}},
     }
@@ -593,6 +595,10 @@ def test_schema_defaults_are_the_sources_values():
             {"evaluations": {"glue": {"models": ["x"]}}},
             "evaluations.glue.models: ['x'] not among the experiment's models",
         ),
+        (
+            {"evaluations": {"glue": {"methods": ["kl_equal", "y"]}}},
+            "evaluations.glue.methods: ['y'] not among the experiment's methods",
+        ),
         ({"evaluations": {"perplexity": {"dataset": {"colum": "t"}}}}, "colum"),
     ],
 )
@@ -608,9 +614,9 @@ def test_bad_desired_distribution_configs_are_rejected_by_key(patch, fragment):
 
 
 def test_table_pairs_each_seed_with_the_base_run():
-    from debiaslab.aggregate.specs import table_spec
     from debiaslab.aggregate.tables import build, latex, markdown
     from debiaslab.core.store import RunId, score_rows
+    from debiaslab.experiments.registry import table_spec
 
     def rows(method, seed, kl, loss):
         values = [

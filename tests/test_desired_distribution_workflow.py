@@ -17,11 +17,13 @@ EXP = "desired_distribution"
 DEFAULT = yaml.safe_load((REPO / "config/config.yaml").read_text())["experiments"][EXP]
 MODEL = DEFAULT["models"][0]
 SEEDS = tuple(DEFAULT["seeds"])
-BASE = f"results/scores/{EXP}/{MODEL}/base/seed~{SEEDS[0]}"
+BASE = f"results/testbed/scores/{EXP}/{MODEL}/base/seed~{SEEDS[0]}"
 
 
 def _scores(run: Path, method: str, name: str = "scores.parquet") -> pd.DataFrame:
-    return pd.concat(pd.read_parquet(p) for p in sorted((run / f"results/scores/{EXP}/{MODEL}/{method}").rglob(name)))
+    return pd.concat(
+        pd.read_parquet(p) for p in sorted((run / f"results/testbed/scores/{EXP}/{MODEL}/{method}").rglob(name))
+    )
 
 
 def _value(frame, split, subset, metric):
@@ -82,7 +84,7 @@ def test_kl_real_world_reduces_kl_to_the_real_world_distribution(default_run):
 def test_trained_mlm_is_a_full_hub_format_model_folder(default_run):
     from debiaslab import models
 
-    folder = default_run / f"results/train/{EXP}/{MODEL}/kl_equal/seed~{SEEDS[0]}/model"
+    folder = default_run / f"results/testbed/train/{EXP}/{MODEL}/kl_equal/seed~{SEEDS[0]}/model"
     for name in ("config.json", "model.safetensors", "tokenizer.json", "training_summary.json"):
         assert (folder / name).is_file(), name
     assert not (folder / "adapter_config.json").exists()
@@ -92,7 +94,7 @@ def test_trained_mlm_is_a_full_hub_format_model_folder(default_run):
 
 
 def test_table_pairs_before_and_after_per_category(default_run):
-    table = pd.read_csv(default_run / f"results/tables/{EXP}.csv")
+    table = pd.read_csv(default_run / f"results/testbed/tables/{EXP}.csv")
     bias = table[table.table == "bias"]
     assert set(bias["method"]) == {"base", "kl_equal", "kl_real_world"}
     assert set(bias["subset"]) == {"all", "male_dominated", "balanced", "female_dominated"}
@@ -103,9 +105,9 @@ def test_table_pairs_before_and_after_per_category(default_run):
     assert (bias.loc[bias.method == "base", "KL to target test"] == "baseline").all()
     utility = table[table.table == "utility"]
     assert {"mlm_loss mean", "pseudo_perplexity mean"} <= set(utility.columns) and set(utility["split"]) == {"test"}
-    md = (default_run / f"results/tables/{EXP}.md").read_text()
+    md = (default_run / f"results/testbed/tables/{EXP}.md").read_text()
     assert "change %" in md and "batchmean" in md and "± 0.0" not in md and "n/a: n < 2" in md
-    tex = (default_run / f"results/tables/{EXP}.tex").read_text()
+    tex = (default_run / f"results/testbed/tables/{EXP}.tex").read_text()
     assert tex.count(r"\begin{table}") == 2 and r"\_dominated" in tex
 
 
@@ -116,14 +118,17 @@ def test_editing_kl_equal_learning_rate_reruns_exactly_its_branch(default_run):
     jobs = planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "dd_lr.yaml")))
     run = f"{MODEL}/kl_equal/seed~{{}}"
     assert {j for j in jobs if j[0] != "all"} == (
-        {("train_desired_kl", f"results/train/{EXP}/{run.format(s)}/model") for s in SEEDS}
-        | {("score_desired_distribution", f"results/scores/{EXP}/{run.format(s)}/scores.parquet") for s in SEEDS}
+        {("train", f"results/testbed/train/{EXP}/{run.format(s)}/model") for s in SEEDS}
         | {
-            ("evaluate", f"results/scores/{EXP}/{run.format(s)}/eval_{e}.parquet")
+            ("score_desired_distribution", f"results/testbed/scores/{EXP}/{run.format(s)}/scores.parquet")
+            for s in SEEDS
+        }
+        | {
+            ("evaluate", f"results/testbed/scores/{EXP}/{run.format(s)}/eval_{e}.parquet")
             for s in SEEDS
             for e in ("perplexity", "bias_suite")
         }
-        | {("table", f"results/tables/{EXP}.csv")}
+        | {("table", f"results/testbed/tables/{EXP}.csv")}
         | SUITE_AGGREGATES
     )
 
@@ -136,10 +141,10 @@ def test_full_scale_config_plans_glue_for_the_masked_lms_only():
     assert len(glue) == 3 + 3 * 5 + 3 * 5 and not any("llama" in out for out in glue)
     ppl = [out for rule, out in jobs if rule == "evaluate" and out.endswith("eval_perplexity.parquet")]
     assert len(ppl) == 4 + 3 * 5 + 4 * 5
-    assert sum(rule == "train_desired_kl" for rule, _ in jobs) == 35
+    assert sum(rule == "train" for rule, _ in jobs) == 35
     assert {out for rule, out in jobs if rule == "table"} == {
-        f"results/tables/{EXP}.csv",
-        "results/tables/bias_suite.csv",
+        f"results/{EXP}/tables/{EXP}.csv",  # the full-scale config's results root: results/<its name>/
+        f"results/{EXP}/tables/bias_suite.csv",
     }
 
 
@@ -149,10 +154,10 @@ def test_masked_lm_is_fully_fine_tuned_in_float32_whatever_its_spec_dtype(defaul
     import torch
     from safetensors import safe_open
 
-    from debiaslab.methods.train import run
+    from debiaslab.methods.registry import run
 
-    base = default_run / "results/testbed/desired_distribution_mlm"
-    table = pd.read_parquet(default_run / f"results/data/{EXP}/sentences.parquet")
+    base = default_run / "results/testbed/testbed/desired_distribution_mlm"
+    table = pd.read_parquet(default_run / f"results/testbed/data/{EXP}/sentences.parquet")
     keep = table.drop_duplicates("profession").groupby(["split", "prof_gender"]).head(2)["profession"]
     sentences = tmp_path / "sentences.parquet"
     table[table["profession"].isin(keep)].reset_index(drop=True).to_parquet(sentences)
@@ -183,13 +188,13 @@ def test_masked_lm_training_resumes_to_the_uninterrupted_run(default_run, tmp_pa
     from safetensors.torch import load_file
 
     from debiaslab.methods import desired_kl
-    from debiaslab.methods.train import run
+    from debiaslab.methods.registry import run
 
-    table = pd.read_parquet(default_run / f"results/data/{EXP}/sentences.parquet")
+    table = pd.read_parquet(default_run / f"results/testbed/data/{EXP}/sentences.parquet")
     keep = table.drop_duplicates("profession").groupby(["split", "prof_gender"]).head(2)["profession"]
     sentences = tmp_path / "sentences.parquet"
     table[table["profession"].isin(keep)].reset_index(drop=True).to_parquet(sentences)
-    spec = json.dumps({"path": str(default_run / "results/testbed/desired_distribution_mlm"), "kind": "mlm"})
+    spec = json.dumps({"path": str(default_run / "results/testbed/testbed/desired_distribution_mlm"), "kind": "mlm"})
 
     def train_into(out):
         return run(
@@ -245,12 +250,12 @@ def test_causal_lora_variant_trains_an_adapter_and_scores_it(default_run, tmp_pa
     training, detection, and the perplexity evaluation applying the adapter from the trained folder."""
     from debiaslab.core.store import RunId
     from debiaslab.evals.run import evaluate_model
-    from debiaslab.methods.train import run
-    from debiaslab.metrics.desired_distribution import score_desired_distribution
+    from debiaslab.experiments.desired_distribution.scoring import score_desired_distribution
+    from debiaslab.methods.registry import run
     from debiaslab.models import apply_trained
 
-    lm = json.dumps({"path": str(default_run / "results/testbed/lm"), "kind": "causal"})
-    table = pd.read_parquet(default_run / f"results/data/{EXP}/sentences.parquet")
+    lm = json.dumps({"path": str(default_run / "results/testbed/testbed/lm"), "kind": "causal"})
+    table = pd.read_parquet(default_run / f"results/testbed/data/{EXP}/sentences.parquet")
     # three occupations per split and category keep the test short (whole occupations: the layout holds)
     keep = table.drop_duplicates("profession").groupby(["split", "prof_gender"]).head(3)["profession"]
     sentences = tmp_path / "sentences.parquet"
@@ -297,7 +302,7 @@ def test_causal_lora_variant_trains_an_adapter_and_scores_it(default_run, tmp_pa
     assert (model, adapter) == (lm, str(tmp_path / "model"))
     settings = {
         "dataset": {
-            "path": str(default_run / "results/testbed/corpus.parquet"),
+            "path": str(default_run / "results/testbed/testbed/corpus.parquet"),
             "where": {"section": "desired_distribution_heldout"},
         },
         "limit": 50,

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from debiaslab import models
-from debiaslab.data.mcq import eval_prompts, make_pool
+from debiaslab.data.mcq import eval_prompts
+from debiaslab.experiments.reward_guided.data import make_pool
 from debiaslab.generation.diffusion import (
     DiffusionSettings,
     encode_prompts,
@@ -38,7 +39,7 @@ def test_schedule_by_hand():
 
 @pytest.fixture(scope="module")
 def mlm(default_run):
-    path = str(default_run / "results/testbed/mlm")
+    path = str(default_run / "results/testbed/testbed/mlm")
     tokenizer, model = models.load_tokenizer(path), models.load_model(path)
     prompts = list(eval_prompts(pd.DataFrame(make_pool(0, 64)))["prompt"])
     encoded = encode_prompts(tokenizer, prompts)
@@ -112,12 +113,12 @@ def test_trajectory_logprob_sums_the_unmasking_steps(mlm):
 
 
 def test_reinforce_trains_a_diffusion_policy(default_run, tmp_path):
-    from debiaslab.data.mcq import write_pool
-    from debiaslab.methods import train
+    from debiaslab.experiments.reward_guided.data import write_pool
+    from debiaslab.methods import registry
 
     write_pool({"seed": 0, "n_eval": 16}, tmp_path / "pool.parquet")
-    spec = {"path": str(default_run / "results/testbed/mlm"), "kind": "mlm", "diffusion": True}
-    summary = train.run(
+    spec = {"path": str(default_run / "results/testbed/testbed/mlm"), "kind": "mlm", "diffusion": True}
+    summary = registry.run(
         "reinforce",
         model=json.dumps(spec),
         data=tmp_path / "pool.parquet",
@@ -157,15 +158,15 @@ def test_reinforce_resumes_to_the_uninterrupted_adapter(default_run, tmp_path, m
 
     from safetensors.torch import load_file
 
-    from debiaslab.data.mcq import write_pool
-    from debiaslab.methods import reinforce, train
+    from debiaslab.experiments.reward_guided.data import write_pool
+    from debiaslab.methods import registry, reinforce
 
     write_pool({"seed": 0, "n_eval": 16}, tmp_path / "pool.parquet")
     if policy == "diffusion":
-        spec = json.dumps({"path": str(default_run / "results/testbed/mlm"), "kind": "mlm", "diffusion": True})
+        spec = json.dumps({"path": str(default_run / "results/testbed/testbed/mlm"), "kind": "mlm", "diffusion": True})
         generation, targets = {"gen_length": 6, "steps": 6, "block_length": 3}, ["query", "value"]
     else:
-        spec = json.dumps({"path": str(default_run / "results/testbed/lm"), "kind": "causal"})
+        spec = json.dumps({"path": str(default_run / "results/testbed/testbed/lm"), "kind": "causal"})
         generation, targets = {"max_new_tokens": 8}, ["q_proj", "v_proj"]
     settings = {
         "learning_rate": 0.01,
@@ -181,7 +182,7 @@ def test_reinforce_resumes_to_the_uninterrupted_adapter(default_run, tmp_path, m
     }
 
     def train_into(out):
-        return train.run(
+        return registry.run(
             "reinforce",
             model=spec,
             data=tmp_path / "pool.parquet",

@@ -23,7 +23,7 @@ def testbed(default_run):
     import torch
 
     torch.set_num_threads(2)
-    return default_run / "results" / "testbed"
+    return default_run / "results/testbed/testbed"
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +89,7 @@ def test_mmlu_predictions_equal_lm_evaluation_harness(testbed, testbed_lm, tmp_p
     yaml_text = Path(lm_eval_bridge.packaged_tasks(), "testbed_mmlu.yaml").read_text()
     # an absolute path and a fresh datasets cache (a local folder is cached under its name)
     yaml_text = yaml_text.replace(
-        "dataset_path: results/testbed/mmlu",
+        "dataset_path: results/testbed/testbed/mmlu",
         f"dataset_path: {testbed / 'mmlu'}\ndataset_kwargs:\n  cache_dir: {tmp_path / 'cache'}",
     )
     (tasks / "testbed_mmlu.yaml").write_text(yaml_text)
@@ -282,7 +282,7 @@ def test_bias_suite_scores_every_run_and_sees_the_planted_bias(default_run):
     cell) and desired_distribution; on the untrained models the suite sees the planted bias."""
     scores = {}
     for name, runs in (("occupations", 18), ("safety", 6), ("reward_guided", 4), ("desired_distribution", 3)):
-        files = sorted((default_run / "results/scores" / name).rglob("eval_bias_suite.parquet"))
+        files = sorted((default_run / "results/testbed/scores" / name).rglob("eval_bias_suite.parquet"))
         assert len(files) == runs, name
         scores[name] = pd.concat(pd.read_parquet(f) for f in files)
 
@@ -313,10 +313,10 @@ def test_bias_suite_scores_every_run_and_sees_the_planted_bias(default_run):
 
 
 def test_bias_suite_table_has_every_method_and_a_mitigations_change_with_its_ci(default_run):
-    """Acceptance (issue 27): results/tables/bias_suite.* has a row for every method of every experiment that
+    """Acceptance (issue 27): results/testbed/tables/bias_suite.* has a row for every method of every experiment that
     runs the suite, each compared with its experiment's baseline; SFT's change of BBQ s_AMB on the occupations
     runs comes with its Student-t CI and a named test; the figure is drawn."""
-    csv = pd.read_csv(default_run / "results/tables/bias_suite.csv")
+    csv = pd.read_csv(default_run / "results/testbed/tables/bias_suite.csv")
     config = yaml.safe_load((default_run / "config/config.yaml").read_text())["experiments"]
     for name in ("occupations", "safety", "reward_guided", "desired_distribution"):
         assert set(csv.loc[csv["table"] == name, "method"]) == set(config[name]["methods"]), name
@@ -330,8 +330,8 @@ def test_bias_suite_table_has_every_method_and_a_mitigations_change_with_its_ci(
         set(rg.loc[rg["method"] == "base", "size"]) == {0}
         and rg.loc[rg["method"] == "reinforce", "BBQ s_AMB Δ"].notna().all()
     )
-    assert "Bias suite (occupations runs)" in (default_run / "results/tables/bias_suite.md").read_text()
-    assert (default_run / "results/figures/bias_suite.png").stat().st_size > 10_000
+    assert "Bias suite (occupations runs)" in (default_run / "results/testbed/tables/bias_suite.md").read_text()
+    assert (default_run / "results/testbed/figures/bias_suite.png").stat().st_size > 10_000
 
 
 def test_perplexity_evaluation_causal_strided_and_mlm(testbed, tmp_path):
@@ -359,10 +359,10 @@ def test_perplexity_evaluation_causal_strided_and_mlm(testbed, tmp_path):
 
 
 def test_occupations_table_has_fluency_of_every_run(default_run):
-    table = pd.read_csv(default_run / "results/tables/occupations.csv")
+    table = pd.read_csv(default_run / "results/testbed/tables/occupations.csv")
     assert table["fluency PPL mean"].notna().all() and (table["fluency PPL mean"] > 1).all()
-    assert "fluency PPL" in (default_run / "results/tables/occupations.md").read_text()
-    files = sorted((default_run / "results/scores/occupations").rglob("eval_fluency.parquet"))
+    assert "fluency PPL" in (default_run / "results/testbed/tables/occupations.md").read_text()
+    files = sorted((default_run / "results/testbed/scores/occupations").rglob("eval_fluency.parquet"))
     assert len(files) == 18
     scores = pd.concat(pd.read_parquet(f) for f in files)
     assert set(scores["split"]) == {"train", "heldout"} and set(scores["metric"]) == {"fluency_perplexity"}
@@ -374,9 +374,12 @@ def test_editing_fluency_settings_reruns_only_the_fluency_job_and_aggregates(def
 
     jobs = planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "fluency.yaml")))
     assert {j for j in jobs if j[0] != "all"} == {
-        ("fluency_occupations", "results/scores/occupations/testbed-lm/prompt_only/seed~42/eval_fluency.parquet"),
-        ("table", "results/tables/occupations.csv"),
-        ("figure", "results/figures/occupations_per_occupation.png"),
+        (
+            "fluency_occupations",
+            "results/testbed/scores/occupations/testbed-lm/prompt_only/seed~42/eval_fluency.parquet",
+        ),
+        ("table", "results/testbed/tables/occupations.csv"),
+        ("figure", "results/testbed/figures/occupations_per_occupation.png"),
     }
 
 
@@ -384,7 +387,9 @@ def test_adding_evaluations_adds_one_job_per_run_and_evaluation(default_run):
     """Dry-runs only: lm-eval need not be installed to plan its jobs (the packaged offline task)."""
 
     def edit(config):
-        config["experiments"]["occupations"]["evaluations"]["mmlu"] = {"dataset": {"path": "results/testbed/mmlu"}}
+        config["experiments"]["occupations"]["evaluations"]["mmlu"] = {
+            "dataset": {"path": "results/testbed/testbed/mmlu"}
+        }
         config["experiments"]["occupations"]["evaluations"]["lm_eval"] = {
             "tasks": ["testbed_mmlu"],
             "include_path": "packaged",
@@ -399,7 +404,7 @@ def test_adding_evaluations_adds_one_job_per_run_and_evaluation(default_run):
     assert len(evaluate) == 18 and all(out.endswith("/eval_mmlu.parquet") for out in evaluate)
     lm = {out for rule, out in jobs if rule == "lm_eval"}
     assert len(lm) == 18 and all(
-        o.startswith("results/lm_eval/occupations/") and o.endswith("/results.json") for o in lm
+        o.startswith("results/testbed/lm_eval/occupations/") and o.endswith("/results.json") for o in lm
     )
     assert {rule for rule, _ in jobs} == {"evaluate", "lm_eval", "table", "figure"}
 
@@ -408,9 +413,11 @@ def test_model_evaluation_rule_scores_a_run_with_its_adapter(default_run):
     """The generic `evaluate` rule end to end: MMLU of SFT (base + adapter), one job."""
 
     def edit(config):
-        config["experiments"]["occupations"]["evaluations"]["mmlu"] = {"dataset": {"path": "results/testbed/mmlu"}}
+        config["experiments"]["occupations"]["evaluations"]["mmlu"] = {
+            "dataset": {"path": "results/testbed/testbed/mmlu"}
+        }
 
-    target = "results/scores/occupations/testbed-lm/sft/seed~42/eval_mmlu.parquet"
+    target = "results/testbed/scores/occupations/testbed-lm/sft/seed~42/eval_mmlu.parquet"
     configfile = str(edited_config(default_run, edit, "mmlu_run.yaml"))
     snakemake(default_run, "--cores", "1", target, "--configfile", configfile)
     scores = pd.read_parquet(default_run / target)
@@ -423,6 +430,6 @@ def test_model_evaluation_rule_scores_a_run_with_its_adapter(default_run):
         "animal_sounds",
         "trade_tools",
     }
-    log = (default_run / "results/logs/evaluate/occupations/testbed-lm/sft/seed~42/mmlu.log").read_text()
+    log = (default_run / "results/testbed/logs/evaluate/occupations/testbed-lm/sft/seed~42/mmlu.log").read_text()
     assert 'four_request_fallbacks": 0' in log
     (default_run / target).unlink()

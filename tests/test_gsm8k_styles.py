@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from debiaslab.data.answer_styles import MARKDOWN, STYLES, AnswerError, make_incorrect, parse_answer, render, variants
-from debiaslab.data.gsm8k_styles import PAIR_MODES, item_table, pair_table, write_style_data
+from debiaslab.experiments.rm_forget.data import PAIR_MODES, item_table, pair_table, write_style_data
 from debiaslab.testbed.arithmetic import problems, write_dataset
 
 # The first training example of openai/gsm8k (main).
@@ -130,7 +130,7 @@ def test_stage_reads_a_hub_format_folder_through_load_dataset(tmp_path):
 
 def test_two_folders_of_the_same_name_are_read_as_they_are(tmp_path):
     """`datasets` would serve the first folder's cache for the second (same folder name): it must not."""
-    from debiaslab.data.gsm8k_styles import load_problems
+    from debiaslab.data.gsm8k import load_problems
 
     write_dataset({"n_train": 7, "n_test": 2, "seed": 0}, tmp_path / "a" / "arithmetic")
     write_dataset({"n_train": 9, "n_test": 2, "seed": 1}, tmp_path / "b" / "arithmetic")
@@ -143,9 +143,21 @@ def test_two_folders_of_the_same_name_are_read_as_they_are(tmp_path):
 
 def test_testbed_corpus_code_excludes_pair_building_and_training():
     """The corpus (hence tokenizers and the shared LM) reruns on edits to answer rendering only."""
-    from debiaslab.core.provenance import module_closure
+    from debiaslab.core.provenance import ROOT, module_closure
+    from debiaslab.experiments.base import module_of
+    from debiaslab.experiments.registry import testbed_sections
 
-    # the testbed_corpus rule's code: the corpus writer and its sections
-    names = {p.name for p in module_closure("debiaslab.testbed.corpus", "debiaslab.testbed.sections")}
-    assert "answer_styles.py" in names and "arithmetic.py" in names
-    assert not names & {"gsm8k_styles.py", "forget_lora.py", "rm_sweep.py", "style_rm.py"}
+    # the testbed_corpus rule's code (rules/testbed.smk): the corpus writer, the shared sections, every experiment's
+    sections = sorted({module_of(entry) for entry in testbed_sections().values()})
+    names = {
+        p.relative_to(ROOT).as_posix()
+        for p in module_closure("debiaslab.testbed.corpus", "debiaslab.testbed.sections", *sections)
+    }
+    assert "data/answer_styles.py" in names and "testbed/arithmetic.py" in names
+    assert not names & {
+        "data/gsm8k.py",
+        "experiments/rm_forget/data.py",
+        "methods/forget_lora.py",
+        "experiments/rm_forget/scoring.py",
+        "testbed/style_rm.py",
+    }

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from debiaslab.core.io import DataError
-from debiaslab.data import hh_rlhf
-from debiaslab.data.bias_prompts import select_prompts, write_prompts
-from debiaslab.data.hh_rlhf import Parsed, build_examples, dpo_example, split_turns
+from debiaslab.experiments.safety import hh_rlhf
+from debiaslab.experiments.safety.bias_prompts import select_prompts, write_prompts
+from debiaslab.experiments.safety.hh_rlhf import Parsed, build_examples, dpo_example, split_turns
 
 COLON_DIALOGUE = (
     "\n\nHuman: Here is my list: eggs, milk. Also: what time do shops open? 9:30?"

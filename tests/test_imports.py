@@ -16,7 +16,7 @@ PACKAGE = "debiaslab"
 SOURCE = Path(__file__).resolve().parents[1] / "src" / PACKAGE
 
 # The layers, top first. A module may import modules of its own layer or of any layer BELOW it,
-# never one above. `experiments` is part of the order before it exists. The key is a module's first
+# never one above. The key is a module's first
 # name under debiaslab (a package or a top-level module); `debiaslab/__init__.py` itself is the
 # package's face (its version) and sits at the bottom.
 LAYERS: list[tuple[str, ...]] = [
@@ -31,22 +31,9 @@ LAYERS: list[tuple[str, ...]] = [
 ]
 
 
-# Stage code that still stands in metrics/: scoring entries that load models and run generation with a
-# method's sampler. Part A of issue 26 moves each into experiments/<name>/scoring.py; until then each is
-# held to the layer it is moving to (it may import methods, data and generation; nothing below that
-# layer may import it). Delete an entry when its module moves.
-IN_TRANSIT = {
-    "debiaslab.metrics.reward_guided": "experiments",  # -> experiments/reward_guided/scoring.py
-    "debiaslab.metrics.rm_sweep": "experiments",  # -> experiments/rm_forget/scoring.py
-    "debiaslab.metrics.desired_distribution": "experiments",  # -> experiments/desired_distribution/scoring.py
-}
-
-
 def layer_of(module: str) -> int:
     """Index of `module`'s layer in LAYERS (0 = top)."""
     parts = module.split(".")
-    if module in IN_TRANSIT:
-        parts = [PACKAGE, IN_TRANSIT[module]]
     key = parts[1] if len(parts) > 1 else ""
     for index, names in enumerate(LAYERS):
         if key in names:
@@ -221,6 +208,8 @@ def test_a_planted_cycle_within_one_layer_is_found(tmp_path):
         ("debiaslab", 7),
         ("debiaslab.core.io", 7),
         ("debiaslab.testbed.corpus", 4),
+        ("debiaslab.experiments.occupations.scoring", 2),
+        ("debiaslab.experiments.registry", 2),
     ],
 )
 def test_layer_of(module, layer):

@@ -67,11 +67,17 @@ def test_source_fingerprint_follows_imports():
     # the dispatcher names its trainers without importing them: an SFT job's fingerprint holds no other
     # trainer, so editing the DPO trainer leaves it (and the SFT jobs) alone
     assert not {"dpo.py", "reinforce.py", "desired_kl.py"} & files
-    # the balance metric does not run the trainer: its fingerprint must not include it
-    assert "sft.py" not in {p.name for p in provenance.module_closure("debiaslab.metrics.score")}
-    assert provenance.source_fingerprint("debiaslab.metrics.score") != provenance.source_fingerprint(
+    # the balance scoring does not run the trainer: its fingerprint must not include it
+    assert "sft.py" not in {p.name for p in provenance.module_closure("debiaslab.experiments.occupations.scoring")}
+    assert provenance.source_fingerprint("debiaslab.experiments.occupations.scoring") != provenance.source_fingerprint(
         "debiaslab.methods.train"
     )
+    # nor the registries: adding a method or an experiment changes no job's fingerprint
+    scoring = {
+        p.relative_to(provenance.ROOT).as_posix()
+        for p in provenance.module_closure("debiaslab.experiments.occupations.scoring")
+    }
+    assert not {"methods/registry.py", "experiments/registry.py", "experiments/occupations/experiment.py"} & scoring
     with pytest.raises(ValueError):
         provenance.module_closure("debiaslab.no_such_module")
 
@@ -84,27 +90,32 @@ def test_strip_thinking_keeps_plain_continuations_intact():
     assert strip_thinking("<think>never closed") == ""
 
 
-def test_every_trainer_of_the_dispatcher_resolves():
+def test_every_method_of_the_registry_resolves():
     import importlib
 
-    from debiaslab.methods.train import TRAINERS, trainer_module
+    from debiaslab.methods.registry import KINDS, METHODS
 
-    for method, (module_name, settings_name, trainer_name, _) in TRAINERS.items():
-        module = importlib.import_module(module_name)
-        assert callable(getattr(module, trainer_name)) and isinstance(getattr(module, settings_name), type), method
-        assert trainer_module(method) == module_name
+    for name, method in METHODS.items():
+        assert method.kind in KINDS, name
+        if method.trained:
+            module = importlib.import_module(method.module)
+            assert callable(getattr(module, method.trainer)) and isinstance(getattr(module, method.settings), type), (
+                name
+            )
+        elif method.kind == "decoding":
+            assert callable(importlib.import_module(method.module).decode), name
 
 
 def test_generation_fingerprint_holds_only_the_method_s_decoder():
     import importlib
 
-    from debiaslab.generation.responses import DECODERS, PROJECTION_MODULE
+    from debiaslab.generation.responses import PROJECTION_MODULE
 
     files = {p.name for p in provenance.module_closure("debiaslab.generation.responses")}
-    # plain sampling (prompt_only, sft, dpo, ...) does not carry the decoders' or INLP's code
-    assert "autoregressive.py" in files and not {"gen_filter.py", "constrained.py", "inlp.py"} & files
-    for method, module_name in DECODERS.items():
-        assert callable(importlib.import_module(module_name).decode), method
+    # plain sampling (prompt_only, sft, dpo, ...) does not carry the decoders' or INLP's code, nor any
+    # experiment's criterion for a decoder
+    assert "autoregressive.py" in files and not {"gen_filter.py", "constrained.py", "inlp.py", "registry.py"} & files
+    assert not any("experiments" in p.parts for p in provenance.module_closure("debiaslab.generation.responses"))
     projection = importlib.import_module(PROJECTION_MODULE)
     assert callable(projection.add_projection_hook) and callable(projection.load_projection)
 
@@ -113,9 +124,12 @@ def test_trainers_with_a_loop_of_their_own_refuse_a_multi_gpu_launch(monkeypatch
     """Under `accelerate launch` with N GPUs they would each run the whole job: refused before any work,
     naming the fix; TRL's trainers (which split the batch over the processes) get past the check."""
     from debiaslab.core.config import ConfigError
-    from debiaslab.methods.train import ONE_PROCESS, TRAINERS, run
+    from debiaslab.methods.registry import METHODS
+    from debiaslab.methods.train import run
 
-    assert ONE_PROCESS == {"inlp", "reinforce", "kl_equal", "kl_real_world"} and ONE_PROCESS <= set(TRAINERS)
+    trained = {name for name, m in METHODS.items() if m.trained}
+    one_process = {name for name in trained if METHODS[name].one_process}
+    assert one_process == {"inlp", "reinforce", "kl_equal", "kl_real_world"}
     monkeypatch.setenv("WORLD_SIZE", "4")
     common = dict(
         model="no/such/model",
@@ -124,10 +138,10 @@ def test_trainers_with_a_loop_of_their_own_refuse_a_multi_gpu_launch(monkeypatch
         out=tmp_path / "out",
         checkpoints=tmp_path / "ckpt",
     )
-    for method in sorted(ONE_PROCESS):
+    for method in sorted(one_process):
         with pytest.raises(ConfigError, match=r"launched as 4 processes.*gpu: 1"):
-            run(method, settings={}, **common)
-    for method in sorted(set(TRAINERS) - ONE_PROCESS):  # the next check is the settings'
+            run(method, METHODS[method], settings={}, **common)
+    for method in sorted(trained - one_process):  # the next check is the settings'
         with pytest.raises(ConfigError, match="no_such_setting"):
-            run(method, settings={"no_such_setting": 1}, **common)
+            run(method, METHODS[method], settings={"no_such_setting": 1}, **common)
     assert not (tmp_path / "out").exists()

@@ -4,20 +4,12 @@ import pandas as pd
 import pytest
 
 from debiaslab.core.io import DataError
-from debiaslab.data.mcq import (
-    ACTIVITIES,
-    NEUTRAL_OPTIONS,
-    chosen_option,
-    eval_prompts,
-    has_gendered_pronoun,
-    make_pool,
-    question_rows,
-    train_subset,
-)
+from debiaslab.data.mcq import NEUTRAL_OPTIONS, chosen_option, eval_prompts, has_gendered_pronoun, train_subset
 from debiaslab.data.occupations import MALE_STEREOTYPED
+from debiaslab.experiments.registry import corpus_sections
+from debiaslab.experiments.reward_guided.data import ACTIVITIES, make_pool, question_rows
 from debiaslab.metrics.genbit import ensure_pkg_resources
 from debiaslab.testbed.corpus import build_corpus
-from debiaslab.testbed.sections import SECTIONS
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +56,7 @@ def test_every_activity_keeps_a_word_genbit_can_score():
 
 
 def test_corpus_plants_the_stereotyped_answer():
-    corpus = build_corpus(0, 0.9, {"mcq": {"per_occupation": 200, "neutral_rate": 0.2}}, SECTIONS)
+    corpus = build_corpus(0, 0.9, {"mcq": {"per_occupation": 200, "neutral_rate": 0.2}}, corpus_sections())
     docs = [t for s, t in corpus.documents if s == "mcq"]
     male = [d for d in docs if any(f"Answer: The {o} said that" in d for o in MALE_STEREOTYPED)]
     he = [d for d in male if d.split("Answer: ")[1].split(" said that ")[1].startswith("he ")]

@@ -5,15 +5,16 @@ import random
 
 import pytest
 
-from debiaslab.data import occupations as occ
-from debiaslab.metrics.balance import balance_record, find_terms
+from debiaslab.data.occupations import OCCUPATIONS
+from debiaslab.experiments.occupations import data as occ
+from debiaslab.metrics.balance import AGENTIC, COMMUNAL, balance_record, find_terms
 
 
 def test_heldout_occupations_never_appear_in_training_data(tmp_path):
     import pandas as pd
 
     settings = {
-        "train_occupations": [o for o in occ.OCCUPATIONS if o not in occ.HELDOUT],
+        "train_occupations": [o for o in OCCUPATIONS if o not in occ.HELDOUT],
         "heldout_occupations": list(occ.HELDOUT),
         "prompt": occ.PROMPT,
         "n_per_occupation": 30,
@@ -34,8 +35,8 @@ def test_two_slots_of_one_class_never_repeat_a_word():
     assert double, "the source's templates include ones with two terms of one class"
     for _ in range(500):
         template = rng.choice(double)
-        text = occ.fill_template(template, "pilot", occ.AGENTIC, occ.COMMUNAL, rng)
-        for words in (occ.AGENTIC, occ.COMMUNAL):
+        text = occ.fill_template(template, "pilot", AGENTIC, COMMUNAL, rng)
+        for words in (AGENTIC, COMMUNAL):
             found = find_terms(text, words)
             assert len(found) == len(set(found)), text
 
@@ -44,13 +45,13 @@ def test_single_class_fill_keeps_words_distinct():
     # The testbed fills every slot from one class; four slots must still get four different words.
     rng = random.Random(1)
     for template in occ.TEMPLATES:
-        text = occ.fill_template(template, "nurse", occ.COMMUNAL, occ.COMMUNAL, rng)
-        found = find_terms(text, occ.COMMUNAL)
-        assert len(found) == len(set(found)) and not find_terms(text, occ.AGENTIC)
+        text = occ.fill_template(template, "nurse", COMMUNAL, COMMUNAL, rng)
+        found = find_terms(text, COMMUNAL)
+        assert len(found) == len(set(found)) and not find_terms(text, AGENTIC)
 
 
 def test_every_example_is_balanced_and_eight_to_fifteen_words():
-    for example in occ.balanced_examples(occ.OCCUPATIONS, 20, seed=3):
+    for example in occ.balanced_examples(OCCUPATIONS, 20, seed=3):
         record = balance_record(example.text)
         assert record["and_balanced"], example.text
         assert record["length_compliant"], (record["words"], example.text)
@@ -62,7 +63,7 @@ def test_people_contexts_follow_the_occupation():
     rng = random.Random(2)
     for _ in range(50):
         text = occ.fill_template(
-            "The {occ} was {ag} and {com} with {people} every day.", "teacher", occ.AGENTIC, occ.COMMUNAL, rng
+            "The {occ} was {ag} and {com} with {people} every day.", "teacher", AGENTIC, COMMUNAL, rng
         )
         assert text.split(" with ")[1].split(" every")[0] in ("students", "learners")
 

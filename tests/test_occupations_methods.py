@@ -39,7 +39,7 @@ def test_gen_filter_keeps_first_accepted_candidate_and_counts():
 
 @pytest.mark.workflow
 def test_dpo_and_sft_raise_and_balance_over_prompt_only(default_run):
-    table = pd.read_csv(default_run / "results/tables/occupations.csv").set_index(["method", "split"])
+    table = pd.read_csv(default_run / "results/testbed/tables/occupations.csv").set_index(["method", "split"])
     for method, margin in (("sft", 30.0), ("dpo", 15.0)):
         for split in ("train", "heldout"):
             gain = table.loc[(method, split), "AND % mean"] - table.loc[("prompt_only", split), "AND % mean"]
@@ -54,7 +54,7 @@ def test_constrained_outputs_contain_a_term_of_each_class_in_the_window(default_
     """The workflow's constrained runs (tests/test_constrained.py tests the decoder itself)."""
     records = pd.concat(
         pd.read_parquet(p)
-        for p in (default_run / "results/scores/occupations/testbed-lm/constrained").rglob("records.parquet")
+        for p in (default_run / "results/testbed/scores/occupations/testbed-lm/constrained").rglob("records.parquet")
     )
     assert len(records) > 0
     assert records["and_balanced"].all(), records.loc[~records["and_balanced"], "sentence"].head().tolist()
@@ -66,8 +66,11 @@ def test_constrained_outputs_contain_a_term_of_each_class_in_the_window(default_
 def test_gen_filter_reports_acceptance():
     """The acceptance rate on hand-made candidates: acceptance needs an agentic AND a communal term AND
     8–15 words in the completed sentence; a row with no accepted candidate keeps its first, unaccepted."""
-    from debiaslab.methods.gen_filter import criterion
+    from debiaslab.experiments.base import load
+    from debiaslab.experiments.registry import get
     from debiaslab.metrics.balance import score_responses
+
+    criterion = load(get("occupations").decoding["gen_filter"])  # the experiment's, as `debiaslab generate` gets it
 
     rows = [{"split": "train", "occupation": o, "prefix": f"The {o} was"} for o in ("nurse", "pilot", "chef", "writer")]
     candidates = [
@@ -83,7 +86,7 @@ def test_gen_filter_reports_acceptance():
         # both classes in exactly 8 words, and 9: both accepted, the first kept (the word limits are inclusive)
         [' confident and helpful with editors."', ' confident and helpful with her editors."'],
     ]
-    chosen, found, n_ok = select(rows, candidates, criterion("occupations"))
+    chosen, found, n_ok = select(rows, candidates, criterion)
     assert found == [True, False, True, True] and n_ok == [1, 0, 1, 2]
     assert chosen == [candidates[0][0], candidates[1][0], candidates[2][1], candidates[3][0]]
     responses = pd.DataFrame(rows).assign(response=chosen, filter_accepted=found)
@@ -103,10 +106,11 @@ def test_inlp_projection_leaves_a_fresh_probe_at_chance(default_run):
     from sklearn.preprocessing import StandardScaler
 
     from debiaslab import models
-    from debiaslab.data.occupations import HELDOUT, OCCUPATIONS, gender_probe_rows
+    from debiaslab.data.occupations import OCCUPATIONS
+    from debiaslab.experiments.occupations.data import HELDOUT, gender_probe_rows
     from debiaslab.methods.inlp import hidden_features, load_projection
 
-    lm_dir = str(default_run / "results/testbed/lm")
+    lm_dir = str(default_run / "results/testbed/testbed/lm")
     lm, tok = models.load_model(lm_dir), models.load_tokenizer(lm_dir)
 
     def features(occupations):
@@ -116,7 +120,7 @@ def test_inlp_projection_leaves_a_fresh_probe_at_chance(default_run):
     X_train, y_train = features([o for o in OCCUPATIONS if o not in HELDOUT])
     X_test, y_test = features(HELDOUT)
     for seed in (42, 123, 456):
-        P = load_projection(default_run / f"results/train/occupations/testbed-lm/inlp/seed~{seed}/projection")
+        P = load_projection(default_run / f"results/testbed/train/occupations/testbed-lm/inlp/seed~{seed}/projection")
 
         def probe_accuracy(A, B):
             probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)).fit(A, y_train)

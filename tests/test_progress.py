@@ -77,7 +77,7 @@ def test_desired_kl_trainer_logs_progress_every_epoch(tmp_path, caplog, one_torc
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
     from debiaslab.core.config import build
-    from debiaslab.data.desired_distribution import write_sentences
+    from debiaslab.experiments.desired_distribution.data import write_sentences
     from debiaslab.methods.desired_kl import RealWorldKLSettings, train_desired_kl
     from debiaslab.testbed.tokenizer import train_causal
 

@@ -160,8 +160,9 @@ def test_generation_through_the_cli_is_the_models_own_greedy_decoding(converted,
 
 
 def test_one_sft_step_through_the_cli_trains_the_lora_adapter(spec, tmp_path):
-    """`debiaslab data occupations sft` + `debiaslab train --method sft` (TRL SFTTrainer, LoRA): one step
-    of 8 examples; the adapter's B matrices (zero at initialisation) have moved."""
+    """`debiaslab data build --experiment occupations --artifact training --method sft` + `debiaslab train
+    --method sft` (TRL SFTTrainer, LoRA): one step of 8 examples; the adapter's B matrices (zero at
+    initialisation) have moved."""
     from safetensors.torch import load_file
 
     data = {
@@ -182,14 +183,19 @@ def test_one_sft_step_through_the_cli_trains_the_lora_adapter(spec, tmp_path):
     }
     cli(
         "data",
+        "build",
+        "--experiment",
         "occupations",
+        "--artifact",
+        "training",
+        "--method",
         "sft",
         "--settings",
         json.dumps(data),
         "--seed",
         "42",
         "--out",
-        str(tmp_path / "sft.parquet"),
+        f"out={tmp_path / 'sft.parquet'}",
     )
     settings = {
         "learning_rate": 2e-4,
@@ -284,9 +290,12 @@ def test_the_real_tier_config_plans_one_conversion_and_every_listed_method(tmp_p
     (workdir / "src").symlink_to(REPO / "src")  # the config reads the WikiText lines shipped in the package's resources
     jobs = planned_jobs(workdir, "all", "--configfile", "config/smollm2.yaml")
     count = lambda rule: sum(1 for r, _ in jobs if r == rule)  # noqa: E731
-    assert count("import_gguf") == 1 and ("import_gguf", "results/models/smollm2-135m-instruct/model") in jobs
-    assert count("generate") == 18 and count("train_desired_kl") == 3 and count("train_reward_guided") == 6
-    assert {o.split("/")[4] for r, o in jobs if r == "generate"} == {
+    assert count("import_gguf") == 1 and ("import_gguf", "results/smollm2/models/smollm2-135m-instruct/model") in jobs
+    # one generic `train` rule: 9 occupations adapters (sft, dpo, inlp x 3), kl_real_world x 3, reinforce and rloo x 3
+    assert count("generate") == 18 and count("train") == 9 + 3 + 6
+    assert sum("/kl_real_world/" in o for r, o in jobs if r == "train") == 3
+    assert sum("/reward_guided/" in o for r, o in jobs if r == "train") == 6
+    assert {o.split("/")[5] for r, o in jobs if r == "generate"} == {
         "prompt_only",
         "gen_filter",
         "sft",
@@ -294,3 +303,9 @@ def test_the_real_tier_config_plans_one_conversion_and_every_listed_method(tmp_p
         "inlp",
         "constrained",
     }
+    # the bias suite (BBQ, WinoGender) on the base model and SFT only (its `methods`), every seed, and its table
+    suite = sorted(o.split("/")[5:7] for r, o in jobs if r == "evaluate" and o.endswith("eval_bias_suite.parquet"))
+    assert suite == [["prompt_only", f"seed~{s}"] for s in (123, 42, 456)] + [
+        ["sft", f"seed~{s}"] for s in (123, 42, 456)
+    ]
+    assert ("table", "results/smollm2/tables/bias_suite.csv") in jobs

@@ -20,8 +20,8 @@ import yaml
 
 from conftest import REPO, TEST_TOKEN, copy_workflow, snakemake
 from debiaslab.cli import main
-from debiaslab.core.config import ConfigError, load_yaml, validate
-from debiaslab.data.mcq import pool_problems
+from debiaslab.core.config import ConfigError, load_yaml
+from debiaslab.experiments.registry import validate
 
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 
@@ -226,14 +226,14 @@ def test_invalid_config_is_rejected_naming_the_key_and_what_is_allowed(name, edi
     config = load_yaml(REPO / "config/config.yaml")
     edit(config)
     with pytest.raises(ConfigError) as err:
-        validate(config, SCHEMA, checks=(pool_problems,))  # the checks the workflow runs
+        validate(config, SCHEMA)  # the checks the workflow runs
     for fragment in fragments:
         assert fragment in str(err.value), f"{name}: {err.value}"
 
 
 def test_every_invalid_config_stops_snakemake_before_any_job(tmp_path):
     """The same configs through `snakemake --cores 1 all`: the run stops while parsing the workflow, with
-    the message, before a single job (no results/ folder, no log) — two snakemakes at a time."""
+    the message, before a single job (no results/testbed/ folder, no log) — two snakemakes at a time."""
     workdir = copy_workflow(tmp_path / "wf")
     base = yaml.safe_load((workdir / "config/config.yaml").read_text())
 
@@ -297,7 +297,7 @@ def test_bad_prompt_file_fails_naming_file_and_row_and_leaves_nothing(default_ru
         [
             "generate",
             "--model",
-            str(default_run / "results/testbed/lm"),
+            str(default_run / "results/testbed/testbed/lm"),
             "--prompts",
             str(path),
             "--settings",
@@ -343,16 +343,19 @@ def test_unreachable_hub_model_and_dataset_fail_with_one_line_naming_them(tmp_pa
     code = main(
         [
             "data",
+            "build",
+            "--experiment",
             "safety",
-            "train",
+            "--artifact",
+            "training",
             "--settings",
             json.dumps(data),
             "--seed",
             "0",
-            "--sft-out",
-            str(out / "sft.parquet"),
-            "--dpo-out",
-            str(out / "dpo.parquet"),
+            "--out",
+            f"sft_out={out / 'sft.parquet'}",
+            "--out",
+            f"dpo_out={out / 'dpo.parquet'}",
         ]
     )
     err = capsys.readouterr().err
@@ -374,16 +377,19 @@ def test_malformed_local_dataset_file_names_the_file(tmp_path, capsys):
     code = main(
         [
             "data",
+            "build",
+            "--experiment",
             "safety",
-            "train",
+            "--artifact",
+            "training",
             "--settings",
             json.dumps(data),
             "--seed",
             "0",
-            "--sft-out",
-            str(out / "sft.parquet"),
-            "--dpo-out",
-            str(out / "dpo.parquet"),
+            "--out",
+            f"sft_out={out / 'sft.parquet'}",
+            "--out",
+            f"dpo_out={out / 'dpo.parquet'}",
         ]
     )
     err = capsys.readouterr().err
@@ -447,11 +453,16 @@ def test_two_clean_runs_give_byte_identical_scores_tables_and_testbed(two_runs):
     runs, procs = two_runs
     assert procs["a"].returncode == 0, procs["a"].stderr[-3000:]
     a, b = runs["a"], runs["b"]
-    compared = ["results/scores/occupations", "results/tables", "results/testbed/tokenizers", "results/testbed/lm"]
+    compared = [
+        "results/testbed/scores/occupations",
+        "results/testbed/tables",
+        "results/testbed/testbed/tokenizers",
+        "results/testbed/testbed/lm",
+    ]
     # run b's reward_guided model is broken: its results, and the bias suite's table across experiments, are missing
     files_a = {k: v for k, v in _files(a, *compared).items() if "reward_guided" not in k and "bias_suite" not in k}
     files_b = {k: v for k, v in _files(b, *compared).items() if "reward_guided" not in k and "bias_suite" not in k}
-    assert any(k.endswith("scores.parquet") for k in files_a) and "results/tables/occupations.csv" in files_a
+    assert any(k.endswith("scores.parquet") for k in files_a) and "results/testbed/tables/occupations.csv" in files_a
     assert sorted(files_a) == sorted(files_b)
     different = [k for k in files_a if not filecmp.cmp(files_a[k], files_b[k], shallow=False)]
     assert different == [], f"differ between two clean runs: {different}"
@@ -464,18 +475,20 @@ def test_keep_going_a_failing_job_leaves_every_other_result_complete(two_runs):
     assert procs["b"].returncode != 0
     # every occupations result (scores and the table) is complete, and what the failing experiment could
     # build without the model (its prompt pool) is there too; nothing of the broken model is
-    assert (b / "results/tables/occupations.csv").is_file() and (b / "results/tables/occupations.md").is_file()
-    assert len(list((b / "results/scores/occupations").rglob("scores.parquet"))) == 3
-    assert (b / "results/data/reward_guided/mcq.parquet").is_file()
+    assert (b / "results/testbed/tables/occupations.csv").is_file() and (
+        b / "results/testbed/tables/occupations.md"
+    ).is_file()
+    assert len(list((b / "results/testbed/scores/occupations").rglob("scores.parquet"))) == 3
+    assert (b / "results/testbed/data/reward_guided/mcq.parquet").is_file()
     assert (
-        not list((b / "results/scores/reward_guided").rglob("*.parquet"))
-        if (b / "results/scores/reward_guided").exists()
+        not list((b / "results/testbed/scores/reward_guided").rglob("*.parquet"))
+        if (b / "results/testbed/scores/reward_guided").exists()
         else True
     )
     assert not list((b / "results").rglob("*.tmp")), "a half-written temporary file was left behind"
     # the failing job's log says why, naming the model folder and the file
-    logs = list((b / "results/logs/score/reward_guided/broken-lm").rglob("*.log"))
-    assert logs, sorted(str(p) for p in (b / "results/logs").rglob("*.log"))
+    logs = list((b / "results/testbed/logs/score/reward_guided/broken-lm").rglob("*.log"))
+    assert logs, sorted(str(p) for p in (b / "results/testbed/logs").rglob("*.log"))
     text = logs[0].read_text()
     assert "broken-lm" in text and "is not a loadable model" in text and "config.json" in text, text[-2000:]
 
@@ -489,9 +502,11 @@ def test_the_hub_token_is_written_nowhere(two_runs, default_run, tmp_path):
     config["models"]["gated-lm"] = {"path": "meta-llama/Llama-3.2-1B", "kind": "causal", "gated": True}
     config["experiments"]["occupations"]["models"] = ["gated-lm"]
     (workdir / "gated.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    proc = snakemake(workdir, "--cores", "1", "results/hub/manifest.json", "--configfile", "gated.yaml", check=False)
+    proc = snakemake(
+        workdir, "--cores", "1", "results/testbed/hub/manifest.json", "--configfile", "gated.yaml", check=False
+    )
     assert proc.returncode != 0  # offline: the download cannot succeed
-    assert (workdir / "results/logs/hub/download.log").is_file()
+    assert (workdir / "results/testbed/logs/hub/download.log").is_file()
     token = TEST_TOKEN.encode()
     roots = [*two_runs[0].values(), default_run, workdir]
     leaks = [str(p) for root in roots for p in root.rglob("*") if p.is_file() and token in p.read_bytes()]
@@ -556,7 +571,7 @@ def test_remote_code_runs_only_when_the_model_entry_opts_in(default_run, tmp_pat
     from debiaslab.models import ModelSpec, load_model
 
     model_dir = tmp_path / "custom-lm"
-    shutil.copytree(default_run / "results/testbed/lm", model_dir)
+    shutil.copytree(default_run / "results/testbed/testbed/lm", model_dir)
     config = json.loads((model_dir / "config.json").read_text())
     config["auto_map"] = {"AutoModelForCausalLM": "custom_lm.CustomLM"}
     (model_dir / "config.json").write_text(json.dumps(config))
@@ -580,18 +595,18 @@ def test_pickled_weights_are_refused(default_run, tmp_path):
     from debiaslab.models import attach_adapter, load_model
 
     model_dir = tmp_path / "pickled-lm"
-    shutil.copytree(default_run / "results/testbed/lm", model_dir)
+    shutil.copytree(default_run / "results/testbed/testbed/lm", model_dir)
     torch.save(load_file(model_dir / "model.safetensors"), model_dir / "pytorch_model.bin")
     (model_dir / "model.safetensors").unlink()
     with pytest.raises(DataError, match="model.safetensors"):
         load_model(str(model_dir), kind="causal")
 
-    adapter = next((default_run / "results/train/occupations").rglob("adapter_model.safetensors")).parent
+    adapter = next((default_run / "results/testbed/train/occupations").rglob("adapter_model.safetensors")).parent
     pickled = tmp_path / "pickled-adapter"
     shutil.copytree(adapter, pickled)
     torch.save(load_file(pickled / "adapter_model.safetensors"), pickled / "adapter_model.bin")
     (pickled / "adapter_model.safetensors").unlink()
-    model = load_model(str(default_run / "results/testbed/lm"), kind="causal")
+    model = load_model(str(default_run / "results/testbed/testbed/lm"), kind="causal")
     with pytest.raises(DataError, match="no adapter_model.safetensors"):
         attach_adapter(model, pickled)
 
@@ -712,7 +727,16 @@ def test_hub_download_that_cannot_reach_the_hub_fails_with_one_line_naming_the_r
         (["--threads", "0", "check-config"], "argument --threads: expected a whole number >= 1, got 0"),
         (["--threads", "-3", "check-config"], "argument --threads: expected a whole number >= 1, got -3"),
         (
-            ["data", "occupations", "prompts", "--out", "{tmp}/prompts.parquet"],
+            [
+                "data",
+                "build",
+                "--experiment",
+                "occupations",
+                "--artifact",
+                "prompts",
+                "--out",
+                "out={tmp}/prompts.parquet",
+            ],
             "--settings not given and this command needs key 'train_occupations'",
         ),
     ],
@@ -741,16 +765,19 @@ def test_non_utf8_bytes_in_a_jsonl_read_through_datasets_name_the_file_and_row(t
     code = main(
         [
             "data",
+            "build",
+            "--experiment",
             "safety",
-            "train",
+            "--artifact",
+            "training",
             "--settings",
             json.dumps(data),
             "--seed",
             "0",
-            "--sft-out",
-            str(out / "sft.parquet"),
-            "--dpo-out",
-            str(out / "dpo.parquet"),
+            "--out",
+            f"sft_out={out / 'sft.parquet'}",
+            "--out",
+            f"dpo_out={out / 'dpo.parquet'}",
         ]
     )
     err = capsys.readouterr().err

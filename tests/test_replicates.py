@@ -38,7 +38,7 @@ def test_balance_replicates_are_the_metrics_of_resampled_responses():
 
 def test_rm_sweep_replicates_resample_questions_alike_for_every_lambda():
     from debiaslab.data.answer_styles import STYLES
-    from debiaslab.metrics.rm_sweep import sweep_metrics
+    from debiaslab.experiments.rm_forget.scoring import sweep_metrics
     from debiaslab.metrics.rmbench import rmbench_accuracy
 
     rng = np.random.default_rng(0)
@@ -65,7 +65,7 @@ def test_rm_sweep_replicates_resample_questions_alike_for_every_lambda():
 
 
 def test_desired_distribution_replicates_resample_occupations():
-    from debiaslab.metrics.desired_distribution import detection_values
+    from debiaslab.experiments.desired_distribution.scoring import detection_values
 
     records = pd.DataFrame(
         {
@@ -85,8 +85,8 @@ def test_desired_distribution_replicates_resample_occupations():
 
 
 def test_reward_guided_replicates_rescore_genbit_on_resampled_responses():
+    from debiaslab.experiments.reward_guided.scoring import METRICS, cell_values
     from debiaslab.metrics.genbit import GenBit
-    from debiaslab.metrics.reward_guided import METRICS, cell_values
 
     texts = ["he is a nurse", "she is a pilot", "they are kind", "he said she", "the person is calm", "she is kind"]
     records = pd.DataFrame(

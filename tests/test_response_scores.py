@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 import torch
 
-from debiaslab.aggregate.safety_import import FILE_NAME, read_published
 from debiaslab.cli import main
 from debiaslab.core.io import DataError
+from debiaslab.experiments.safety import scoring as safety_scoring
+from debiaslab.experiments.safety.published import FILE_NAME, read_published
 from debiaslab.metrics import response_scores as rs
 
 FIXTURE = Path(__file__).parent / "fixtures" / "safety_published"
@@ -49,9 +50,13 @@ def test_probabilities_by_hand():
 
 def test_summary_is_the_mean_per_bias_type():
     records = pd.DataFrame(
-        {"bias_type": ["gender", "gender", "racial"], rs.RM_KEY: [-1.0, 2.0, 0.5], rs.BIAS_KEY: [0.2, 0.6, 0.9]}
+        {
+            "bias_type": ["gender", "gender", "racial"],
+            safety_scoring.RM_KEY: [-1.0, 2.0, 0.5],
+            safety_scoring.BIAS_KEY: [0.2, 0.6, 0.9],
+        }
     )
-    summary = rs.summarize(records, seed=42)
+    summary = safety_scoring.summarize(records, seed=42)
     values = {(v["split"], v["metric"]): (v["value"], v["n"]) for v in summary}
     assert values == {
         ("gender", "rm_score"): (0.5, 2),
@@ -66,7 +71,7 @@ def test_summary_is_the_mean_per_bias_type():
 
 
 def test_source_file_names():
-    assert rs.source_file_name("dpo", "racial") == "dpo_model_racial_responses_scores.json"
+    assert safety_scoring.source_file_name("dpo", "racial") == "dpo_model_racial_responses_scores.json"
     for name, parts in [
         ("instruct_model_gender_responses_scores.json", ("instruct", "gender")),
         ("sft_racial_response_scores.json", ("sft", "racial")),  # the source README's spelling
@@ -115,7 +120,7 @@ def test_import_reads_one_element_lists_and_rejects_bad_records(tmp_path):
         '[{"prompt": "p", "response": "r", "deberta-rm-score": [-2.5], "bias-type-score": 0.25}]'
     )
     records = read_published(tmp_path)
-    assert records[[rs.RM_KEY, rs.BIAS_KEY]].values.tolist() == [[-2.5, 0.25]]
+    assert records[[safety_scoring.RM_KEY, safety_scoring.BIAS_KEY]].values.tolist() == [[-2.5, 0.25]]
     (tmp_path / "dpo_model_gender_responses_scores.json").write_text(
         '[{"prompt": "p", "response": "r", "deberta-rm-score": "high", "bias-type-score": 0.25}]'
     )

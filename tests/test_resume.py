@@ -23,8 +23,9 @@ def _checkpoints(root: Path) -> dict[int, Path]:
 
 
 def _train_command(workdir: Path, out: Path, checkpoints: Path) -> list[str]:
-    """Exactly the default run's train_sft job for this seed, apart from where it writes."""
-    from debiaslab.core.config import as_json, load
+    """Exactly the default run's sft training job (rule `train`) for this seed, apart from where it writes."""
+    from debiaslab.core.config import as_json
+    from debiaslab.experiments.registry import load
 
     config = load(workdir / "config/config.yaml", workdir / "workflow/schemas/config.schema.yaml")
     model = {k: v for k, v in config["models"]["testbed-lm"].items() if k not in ("size_b", "gated")}
@@ -39,7 +40,7 @@ def _train_command(workdir: Path, out: Path, checkpoints: Path) -> list[str]:
         "--model",
         as_json(model),
         "--data",
-        f"results/data/occupations/sft/seed~{SEED}/train.parquet",
+        f"results/testbed/data/occupations/sft/seed~{SEED}/train.parquet",
         "--settings",
         as_json(settings),
         "--seed",
@@ -74,7 +75,7 @@ def _tensors(adapter: Path) -> dict:
 
 @pytest.mark.workflow
 def test_interrupted_training_resumes_to_the_uninterrupted_adapter(default_run, tmp_path):
-    reference = default_run / f"results/train/occupations/testbed-lm/sft/seed~{SEED}/adapter"
+    reference = default_run / f"results/testbed/train/occupations/testbed-lm/sft/seed~{SEED}/adapter"
     out, checkpoints = tmp_path / "adapter", tmp_path / "checkpoints"
     cmd = _train_command(default_run, out, checkpoints)
     # default save_steps = 50 over 114 steps: periodic checkpoints at 50 and 100

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, SUITE_AGGREGATES, edited_config, planned_jobs
-from debiaslab.core.config import ConfigError, load_yaml, validate
-from debiaslab.data.mcq import pool_problems
+from debiaslab.core.config import ConfigError, load_yaml
+from debiaslab.experiments.registry import validate
 
 SEEDS = (42, 123)
 TEMPERATURES = ("0.7", "1")
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def scores(default_run):
-    files = sorted((default_run / "results/scores/reward_guided").rglob("scores.parquet"))
+    files = sorted((default_run / "results/testbed/scores/reward_guided").rglob("scores.parquet"))
     return pd.concat(pd.read_parquet(p) for p in files)
 
 
@@ -55,7 +55,7 @@ def test_reinforce_lowers_gendered_pronouns_and_raises_reward_over_base(default_
 
 @pytest.mark.workflow
 def test_table_curves_and_lemmatizer_are_recorded(default_run):
-    table = pd.read_csv(default_run / "results/tables/reward_guided.csv")
+    table = pd.read_csv(default_run / "results/testbed/tables/reward_guided.csv")
     assert set(zip(table["method"], table["size"])) == {("base", 0), ("reinforce", 64)}
     assert sorted(table["temperature"].unique()) == [0.7, 1.0]
     assert (table["n seeds"] == 2).all() and (table["identity lemmatizer (1 = yes) mean"] == 1).all()
@@ -66,20 +66,22 @@ def test_table_curves_and_lemmatizer_are_recorded(default_run):
     assert (trained["gendered pronoun items test"] == "CMH").all()
     assert base["gendered pronoun Δ"].isna().all() and (base["gendered pronoun test"] == "baseline").all()
     assert ((table["gendered pronoun ci low"] >= 0) & (table["gendered pronoun ci high"] <= 1)).all()
-    md = (default_run / "results/tables/reward_guided.md").read_text()
+    md = (default_run / "results/testbed/tables/reward_guided.md").read_text()
     assert "±" in md and "Δ mean reward" in md and "mean \\|bias\\|" in md
-    curves = pd.read_csv(default_run / "results/figures/reward_guided/training_curves.csv")
+    curves = pd.read_csv(default_run / "results/testbed/figures/reward_guided/training_curves.csv")
     assert (
         set(curves["seed"]) == set(SEEDS) and curves.groupby(["seed", "temperature"])["step"].max().eq(MAX_STEPS).all()
     )
     assert {"loss", "mean_bias", "mean_kl", "mean_reward"} <= set(curves.columns)
-    png = default_run / "results/figures/reward_guided/training_curves.png"
+    png = default_run / "results/testbed/figures/reward_guided/training_curves.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    records = pd.read_parquet(default_run / "results/scores/reward_guided/testbed-lm/reinforce/seed~42/records.parquet")
+    records = pd.read_parquet(
+        default_run / "results/testbed/scores/reward_guided/testbed-lm/reinforce/seed~42/records.parquet"
+    )
     assert set(records["genbit_lemmatizer"]) == {"identity"} and len(records) == 2 * 64
     summary = json.loads(
         (
-            default_run / "results/train/reward_guided/testbed-lm/reinforce/seed~42/size~64/"
+            default_run / "results/testbed/train/reward_guided/testbed-lm/reinforce/seed~42/size~64/"
             "temperature~1/adapter/training_summary.json"
         ).read_text()
     )
@@ -92,24 +94,23 @@ def test_editing_reinforce_learning_rate_reruns_exactly_its_branch(default_run):
         config["experiments"]["reward_guided"]["methods"]["reinforce"]["train"]["learning_rate"] = 0.001
 
     jobs = planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "rg_lr.yaml")))
-    run = "results/train/reward_guided/testbed-lm/reinforce"
+    run = "results/testbed/train/reward_guided/testbed-lm/reinforce"
     expected = (
-        {
-            ("train_reward_guided", f"{run}/seed~{s}/size~64/temperature~{t}/adapter")
+        {("train", f"{run}/seed~{s}/size~64/temperature~{t}/adapter") for s in SEEDS for t in TEMPERATURES}
+        | {
+            (
+                "score_reward_guided",
+                f"results/testbed/scores/reward_guided/testbed-lm/reinforce/seed~{s}/scores.parquet",
+            )
             for s in SEEDS
-            for t in TEMPERATURES
         }
         | {
-            ("score_reward_guided", f"results/scores/reward_guided/testbed-lm/reinforce/seed~{s}/scores.parquet")
-            for s in SEEDS
-        }
-        | {
-            ("evaluate", f"results/scores/reward_guided/testbed-lm/reinforce/seed~{s}/eval_bias_suite.parquet")
+            ("evaluate", f"results/testbed/scores/reward_guided/testbed-lm/reinforce/seed~{s}/eval_bias_suite.parquet")
             for s in SEEDS
         }  # the bias suite of every grid cell's adapter
         | {
-            ("reward_guided_curves", "results/figures/reward_guided/training_curves.png"),
-            ("table", "results/tables/reward_guided.csv"),
+            ("reward_guided_training_curves", "results/testbed/figures/reward_guided/training_curves.png"),
+            ("table", "results/testbed/tables/reward_guided.csv"),
         }
         | SUITE_AGGREGATES
     )
@@ -133,12 +134,12 @@ def test_rloo_moves_the_testbed_lm_to_the_neutral_option(default_run, tmp_path):
     the gendered-pronoun rate falls, the neutral option and the mean reward rise, each by a margin (measured:
     0.88 → 0.22–0.36, 0.11–0.13 → 0.59–0.69, −0.59 → −0.17 to −0.26 over two seeds)."""
     from debiaslab.core.config import build
-    from debiaslab.methods import train
-    from debiaslab.metrics.reward_guided import EvalSettings, evaluate
+    from debiaslab.experiments.reward_guided.scoring import EvalSettings, evaluate
+    from debiaslab.methods import registry
 
-    pool = default_run / "results/data/reward_guided/mcq.parquet"
-    lm = str(default_run / "results/testbed/lm")
-    summary = train.run(
+    pool = default_run / "results/testbed/data/reward_guided/mcq.parquet"
+    lm = str(default_run / "results/testbed/testbed/lm")
+    summary = registry.run(
         "rloo",
         model=lm,
         data=pool,
@@ -174,9 +175,9 @@ def test_rloo_moves_the_testbed_lm_to_the_neutral_option(default_run, tmp_path):
     assert rloo("mean_reward") - base("mean_reward") >= 0.15, got  # KL cost included
     assert rloo("kl_to_base") > 0 and base("kl_to_base") == 0
     with pytest.raises(ConfigError, match="masked-diffusion"):
-        train.run(
+        registry.run(
             "rloo",
-            model=json.dumps({"path": str(default_run / "results/testbed/mlm"), "diffusion": True}),
+            model=json.dumps({"path": str(default_run / "results/testbed/testbed/mlm"), "diffusion": True}),
             data=pool,
             seed=0,
             out=tmp_path / "x",
@@ -195,12 +196,12 @@ def test_reinforce_at_temperature_zero_pushes_down_the_penalised_greedy_answers(
     from debiaslab import models
     from debiaslab.core.io import read_table
     from debiaslab.data.mcq import train_subset
-    from debiaslab.methods import train
+    from debiaslab.methods import registry
     from debiaslab.methods.policy import CausalPolicy
     from debiaslab.methods.reward import Reward, RewardSettings
 
-    pool = default_run / "results/data/reward_guided/mcq.parquet"
-    lm = str(default_run / "results/testbed/lm")
+    pool = default_run / "results/testbed/data/reward_guided/mcq.parquet"
+    lm = str(default_run / "results/testbed/testbed/lm")
     prompts = list(train_subset(read_table(pool), 16)["prompt"])  # the one training batch: every prompt
     tokenizer = models.load_tokenizer(lm, padding_side="left")
     greedy = CausalPolicy(models.load_model(lm).eval(), tokenizer, 12)
@@ -210,7 +211,7 @@ def test_reinforce_at_temperature_zero_pushes_down_the_penalised_greedy_answers(
     penalised = penalty > 0
     assert penalised.sum() >= 12, rollout.texts  # the greedy answers follow the planted stereotype: gendered
 
-    summary = train.run(
+    summary = registry.run(
         "reinforce",
         model=lm,
         data=pool,
@@ -238,7 +239,7 @@ def test_reinforce_at_temperature_zero_pushes_down_the_penalised_greedy_answers(
 
 def test_full_scale_config_skips_rloo_where_it_cannot_run():
     jobs = planned_jobs(REPO, "all", "--configfile", "config/experiments/reward_guided.yaml")
-    trains = {out for rule, out in jobs if rule == "train_reward_guided"}
+    trains = {out for rule, out in jobs if rule == "train"}
     assert any("/llada-8b-instruct/reinforce/" in o and "temperature~0/" in o for o in trains)
     assert not any("/llada-8b-instruct/rloo/" in o for o in trains), "RLOOTrainer cannot sample a diffusion model"
     assert not any("/rloo/" in o and "temperature~0/" in o for o in trains), "rloo needs temperature > 0"
@@ -254,7 +255,7 @@ def invalid(config, edit):
     config = copy.deepcopy(config)
     edit(config["experiments"]["reward_guided"])
     with pytest.raises(ConfigError) as error:
-        validate(config, REPO / "workflow/schemas/config.schema.yaml", checks=(pool_problems,))  # as the workflow
+        validate(config, REPO / "workflow/schemas/config.schema.yaml")  # as the workflow
     return str(error.value)
 
 

@@ -5,11 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from debiaslab.core.config import ConfigError, validate
+from debiaslab.core.config import ConfigError
+from debiaslab.experiments.registry import validate
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 BASE = {
+    "name": "t",
     "models": {"rm": {"path": "org/reward-model", "kind": "seq-cls"}},
     "experiments": {"rm_forget": {"models": ["rm"]}},
 }

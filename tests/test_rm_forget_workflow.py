@@ -20,7 +20,7 @@ def _config():
 
 
 def _scores(default_run):
-    frames = [pd.read_parquet(p) for p in (default_run / "results/scores/rm_forget").rglob("scores.parquet")]
+    frames = [pd.read_parquet(p) for p in (default_run / "results/testbed/scores/rm_forget").rglob("scores.parquet")]
     scores = pd.concat(frames, ignore_index=True)
     scores["lambda"] = scores["subset"].str.removeprefix("lambda=").astype(float)
     return scores
@@ -56,7 +56,7 @@ def test_subtracting_the_style_forget_lora_raises_rmbench_hard_accuracy(default_
 
 
 def test_table_shows_the_whole_curve_for_every_mode(default_run):
-    table = pd.read_csv(default_run / "results/tables/rm_forget.csv")
+    table = pd.read_csv(default_run / "results/testbed/tables/rm_forget.csv")
     lambdas = sorted(float(x) for x in _config()["experiments"]["rm_forget"]["sweep"]["lambdas"])
     for mode in MODES:
         rows = table[table["method"] == f"forget_{mode}"]
@@ -79,10 +79,10 @@ def test_table_shows_the_whole_curve_for_every_mode(default_run):
     assert others[["RM-Bench hard % Δ item ci low", "RM-Bench hard % item ci low"]].notna().all().all()
     assert (others["RM-Bench hard % test"] == "n/a: n < 2").all()
     assert ((table["RM-Bench hard % item ci low"] >= 0) & (table["RM-Bench hard % item ci high"] <= 100)).all()
-    md = (default_run / "results/tables/rm_forget.md").read_text()
+    md = (default_run / "results/testbed/tables/rm_forget.md").read_text()
     assert md.count("| testbed-style-rm | forget\\_") == len(MODES) * len(lambdas) and "± 0.0" not in md
     for ext, magic in (("png", b"\x89PNG"), ("pdf", b"%PDF")):
-        assert (default_run / f"results/figures/rm_forget_lambda_curve.{ext}").read_bytes().startswith(magic)
+        assert (default_run / f"results/testbed/figures/rm_forget_lambda_curve.{ext}").read_bytes().startswith(magic)
 
 
 def test_trained_forget_lora_touches_only_qkvo_and_subtracts_exactly(default_run):
@@ -93,7 +93,7 @@ def test_trained_forget_lora_touches_only_qkvo_and_subtracts_exactly(default_run
     from debiaslab.data.reward_inputs import encode
     from debiaslab.methods.forget_lora import load_reward_model, subtracted
 
-    adapter = default_run / "results/train/rm_forget" / RUN.format(mode="style") / "adapter"
+    adapter = default_run / "results/testbed/train/rm_forget" / RUN.format(mode="style") / "adapter"
     config = json.loads((adapter / "adapter_config.json").read_text())
     assert (config["r"], config["lora_alpha"], config["lora_dropout"]) == (8, 16, 0.05)
     assert not config["modules_to_save"] and sorted(config["target_modules"]) == [
@@ -107,9 +107,9 @@ def test_trained_forget_lora_touches_only_qkvo_and_subtracts_exactly(default_run
     summary = json.loads((adapter / "training_summary.json").read_text())
     assert summary["direction"] == "undesired" and summary["pairs"] == 400
 
-    rm_path = str(default_run / "results/testbed/style_rm")
+    rm_path = str(default_run / "results/testbed/testbed/style_rm")
     tok = models.load_tokenizer(rm_path)
-    items = pd.read_parquet(default_run / "results/data/rm_forget/rmbench_items.parquet").head(4)
+    items = pd.read_parquet(default_run / "results/testbed/data/rm_forget/rmbench_items.parquet").head(4)
     ids, mask = pad_batch(
         encode(tok, list(items["prompt"]) * 2, [c[0] for c in items["chosen"]] + [r[2] for r in items["rejected"]]),
         tok.pad_token_id,
@@ -134,10 +134,10 @@ def test_editing_one_modes_learning_rate_reruns_only_that_mode(default_run):
 
     jobs = planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "rm_lr.yaml")))
     assert {j for j in jobs if j[0] != "all"} == {
-        ("train_forget_lora", f"results/train/rm_forget/{RUN.format(mode='style')}/adapter"),
-        ("score_rm_forget", f"results/scores/rm_forget/{RUN.format(mode='style')}/scores.parquet"),
-        ("table", "results/tables/rm_forget.csv"),
-        ("figure", "results/figures/rm_forget_lambda_curve.png"),
+        ("train", f"results/testbed/train/rm_forget/{RUN.format(mode='style')}/adapter"),
+        ("score_rm_forget", f"results/testbed/scores/rm_forget/{RUN.format(mode='style')}/scores.parquet"),
+        ("table", "results/testbed/tables/rm_forget.csv"),
+        ("figure", "results/testbed/figures/rm_forget_lambda_curve.png"),
     }
 
 
@@ -147,8 +147,11 @@ def test_editing_the_sweep_rescored_without_retraining(default_run):
 
     jobs = planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "rm_sweep.yaml")))
     assert {j for j in jobs if j[0] != "all"} == (
-        {("score_rm_forget", f"results/scores/rm_forget/{RUN.format(mode=m)}/scores.parquet") for m in MODES}
-        | {("table", "results/tables/rm_forget.csv"), ("figure", "results/figures/rm_forget_lambda_curve.png")}
+        {("score_rm_forget", f"results/testbed/scores/rm_forget/{RUN.format(mode=m)}/scores.parquet") for m in MODES}
+        | {
+            ("table", "results/testbed/tables/rm_forget.csv"),
+            ("figure", "results/testbed/figures/rm_forget_lambda_curve.png"),
+        }
     )
 
 
@@ -158,5 +161,5 @@ def test_editing_the_testbed_reward_model_reruns_only_rm_forget(default_run):
 
     jobs = planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "rm_rm.yaml")))
     rules = {rule for rule, _ in jobs} - {"all"}
-    assert rules == {"testbed_style_rm", "train_forget_lora", "score_rm_forget", "table", "figure"}
+    assert rules == {"testbed_style_rm", "train", "score_rm_forget", "table", "figure"}
     assert all("occupations" not in out for _, out in jobs)

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from debiaslab.core.config import ConfigError, load, validate
+from debiaslab.core.config import ConfigError
+from debiaslab.experiments.registry import load, validate
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
@@ -14,7 +15,7 @@ MODELS = {
     "bias-type-classifier": {"path": "c", "kind": "seq-cls"},
     "reward-model-deberta-v3-large": {"path": "r", "kind": "seq-cls"},
 }
-BASE = {"models": MODELS, "experiments": {"safety": {"models": ["q"]}}}
+BASE = {"name": "t", "models": MODELS, "experiments": {"safety": {"models": ["q"]}}}
 
 
 def check(config):

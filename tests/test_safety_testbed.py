@@ -2,10 +2,10 @@
 
 import random
 
-from debiaslab.data.hh_rlhf import Parsed, dpo_example, split_turns
+from debiaslab.experiments.registry import corpus_sections
+from debiaslab.experiments.safety.hh_rlhf import Parsed, dpo_example, split_turns
 from debiaslab.testbed import safety
 from debiaslab.testbed.corpus import build_corpus
-from debiaslab.testbed.sections import SECTIONS
 
 
 def _is_stereotype(text):
@@ -32,7 +32,10 @@ def test_biased_corpus_rows_flag_exactly_one_bias_type():
 
 def test_pretraining_chats_plant_the_stereotype_at_its_rate():
     corpus = build_corpus(
-        0, 0.9, {"safety": {"chat_documents": 1000, "system_prompt_rate": 0.5, "stereotype_rate": 0.75}}, SECTIONS
+        0,
+        0.9,
+        {"safety": {"chat_documents": 1000, "system_prompt_rate": 0.5, "stereotype_rate": 0.75}},
+        corpus_sections(),
     )
     replies = [doc.rsplit("<|im_start|>assistant\n", 1)[1] for section, doc in corpus.documents if section == "safety"]
     stereotyped = sum(_is_stereotype(r) for r in replies) / len(replies)

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from conftest import REPO, SUITE_AGGREGATES, edited_config, planned_jobs
+from conftest import REPO, SUITE_AGGREGATES, edited_config, planned_jobs, suite_aggregates
 
 pytestmark = pytest.mark.workflow
 
@@ -17,11 +17,11 @@ BIAS_TYPES = ("gender", "racial")
 
 
 def safety_scores(run):
-    return pd.concat(pd.read_parquet(p) for p in (run / "results/scores/safety").rglob("scores.parquet"))
+    return pd.concat(pd.read_parquet(p) for p in (run / "results/testbed/scores/safety").rglob("scores.parquet"))
 
 
 def test_safety_table_has_every_method_and_bias_type_over_two_seeds(default_run):
-    table = pd.read_csv(default_run / "results/tables/safety.csv")
+    table = pd.read_csv(default_run / "results/testbed/tables/safety.csv")
     assert list(zip(table["method"], table["split"])) == [(m, b) for m in METHODS for b in BIAS_TYPES]
     assert (table["n seeds"] == len(SEEDS)).all()
     assert {"RM score mean", "RM score std", "bias score mean", "bias score std"} <= set(table.columns)
@@ -30,7 +30,7 @@ def test_safety_table_has_every_method_and_bias_type_over_two_seeds(default_run)
     assert trained[["RM score Δ", "RM score Δ ci low", "RM score Δ item ci low", "bias score Δ"]].notna().all().all()
     assert trained["RM score test"].isin(["paired t", "n/a: zero variance"]).all()
     assert ((table["bias score ci low"] >= 0) & (table["bias score ci high"] <= 1)).all()
-    md = (default_run / "results/tables/safety.md").read_text()
+    md = (default_run / "results/testbed/tables/safety.md").read_text()
     assert "±" in md and "Δ RM score" in md and "Holm" in md
 
 
@@ -53,7 +53,7 @@ def test_scoring_writes_the_source_format_per_bias_type(default_run):
     scores = safety_scores(default_run)
     for method in METHODS:
         for seed in SEEDS:
-            folder = default_run / f"results/scores/safety/testbed-lm/{method}/seed~{seed}"
+            folder = default_run / f"results/testbed/scores/safety/testbed-lm/{method}/seed~{seed}"
             for bias in BIAS_TYPES:
                 path = folder / f"{method}_model_{bias}_responses_scores.json"
                 records = json.loads(path.read_text())
@@ -66,11 +66,11 @@ def test_scoring_writes_the_source_format_per_bias_type(default_run):
 
 
 def test_testbed_scorers_learned_their_planted_data(default_run):
-    classifier = json.loads((default_run / "results/testbed/bias_classifier/training_summary.json").read_text())
-    reward = json.loads((default_run / "results/testbed/reward_model/training_summary.json").read_text())
+    classifier = json.loads((default_run / "results/testbed/testbed/bias_classifier/training_summary.json").read_text())
+    reward = json.loads((default_run / "results/testbed/testbed/reward_model/training_summary.json").read_text())
     assert classifier["labels"] == ["gender", "none", "racial"] and classifier["train_accuracy"] >= 0.95
     assert reward["pairwise_accuracy"] >= 0.95
-    config = json.loads((default_run / "results/testbed/bias_classifier/config.json").read_text())
+    config = json.loads((default_run / "results/testbed/testbed/bias_classifier/config.json").read_text())
     assert config["architectures"] == ["BertForSequenceClassification"]
 
 
@@ -81,11 +81,11 @@ def test_editing_dpo_beta_reruns_exactly_the_safety_dpo_branch(default_run):
     jobs = planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "beta.yaml")))
     run = "testbed-lm/dpo/seed~{}"
     expected = (
-        {("train_dpo", f"results/train/safety/{run.format(s)}/adapter") for s in SEEDS}
-        | {("generate", f"results/generate/safety/{run.format(s)}/responses.parquet") for s in SEEDS}
-        | {("score_safety", f"results/scores/safety/{run.format(s)}/scores.parquet") for s in SEEDS}
-        | {("evaluate", f"results/scores/safety/{run.format(s)}/eval_bias_suite.parquet") for s in SEEDS}
-        | {("table", "results/tables/safety.csv")}
+        {("train", f"results/testbed/train/safety/{run.format(s)}/adapter") for s in SEEDS}
+        | {("generate", f"results/testbed/generate/safety/{run.format(s)}/responses.parquet") for s in SEEDS}
+        | {("score_safety", f"results/testbed/scores/safety/{run.format(s)}/scores.parquet") for s in SEEDS}
+        | {("evaluate", f"results/testbed/scores/safety/{run.format(s)}/eval_bias_suite.parquet") for s in SEEDS}
+        | {("table", "results/testbed/tables/safety.csv")}
         | SUITE_AGGREGATES
     )
     assert {j for j in jobs if j[0] != "all"} == expected
@@ -97,10 +97,10 @@ def test_editing_a_scorer_setting_reruns_only_the_safety_scores(default_run):
 
     jobs = planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "rm.yaml")))
     expected = {
-        ("score_safety", f"results/scores/safety/testbed-lm/{m}/seed~{s}/scores.parquet")
+        ("score_safety", f"results/testbed/scores/safety/testbed-lm/{m}/seed~{s}/scores.parquet")
         for m in METHODS
         for s in SEEDS
-    } | {("table", "results/tables/safety.csv")}
+    } | {("table", "results/testbed/tables/safety.csv")}
     assert {j for j in jobs if j[0] != "all"} == expected
 
 
@@ -109,15 +109,15 @@ def test_full_scale_safety_dry_run_lists_the_study_jobs():
     run = "qwen3-0.6b/{}/seed~42"
     assert {j for j in jobs if j[0] != "all"} == (
         {
-            ("hub_download", "results/hub/manifest.json"),  # Qwen/Qwen3-0.6B and the Hub datasets, fetched once
-            ("safety_data", "results/data/safety/sft/seed~42/train.parquet"),
-            ("safety_prompts", "results/data/safety/prompts.parquet"),
-            ("train_sft", f"results/train/safety/{run.format('sft')}/adapter"),
-            ("train_dpo", f"results/train/safety/{run.format('dpo')}/adapter"),
-            ("table", "results/tables/safety.csv"),
+            ("hub_download", "results/safety/hub/manifest.json"),  # Qwen/Qwen3-0.6B and the Hub datasets, fetched once
+            ("data_safety_training", "results/safety/data/safety/sft/seed~42/train.parquet"),
+            ("data_safety_prompts", "results/safety/data/safety/prompts.parquet"),
+            ("train", f"results/safety/train/safety/{run.format('sft')}/adapter"),
+            ("train", f"results/safety/train/safety/{run.format('dpo')}/adapter"),
+            ("table", "results/safety/tables/safety.csv"),
         }
-        | {("generate", f"results/generate/safety/{run.format(m)}/responses.parquet") for m in METHODS}
-        | {("score_safety", f"results/scores/safety/{run.format(m)}/scores.parquet") for m in METHODS}
-        | {("evaluate", f"results/scores/safety/{run.format(m)}/eval_bias_suite.parquet") for m in METHODS}
-        | SUITE_AGGREGATES
+        | {("generate", f"results/safety/generate/safety/{run.format(m)}/responses.parquet") for m in METHODS}
+        | {("score_safety", f"results/safety/scores/safety/{run.format(m)}/scores.parquet") for m in METHODS}
+        | {("evaluate", f"results/safety/scores/safety/{run.format(m)}/eval_bias_suite.parquet") for m in METHODS}
+        | suite_aggregates("results/safety")
     )

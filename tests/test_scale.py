@@ -44,7 +44,7 @@ def dry_run(*args: str, env=ENV, check: bool = True) -> tuple[list[dict], subpro
 
 
 def is_training(job: dict) -> bool:
-    return job["rule"].startswith("train_") and job["rule"] != "train_all"
+    return job["rule"] == "train"  # the one generic training rule (rules/train.smk)
 
 
 def asks_for_a100(job: dict) -> bool:
@@ -63,7 +63,7 @@ def check_gpu_requests(jobs: list[dict]) -> None:
     trained = [j for j in jobs if is_training(j)]
     assert trained, "the dry-run should schedule training jobs"
     missing = sorted({j["rule"] for j in trained if not asks_for_a100(j)})
-    assert not missing, f"training rules without an A100 request (add them to profiles/slurm set-resources): {missing}"
+    assert not missing, f"training jobs without an A100 request (profiles/slurm set-resources `train`): {missing}"
     others = sorted({j["rule"] for j in jobs if not is_training(j) and asks_for_gpu(j)})
     assert not others, f"non-training rules asking for a GPU: {others}"
 
@@ -89,21 +89,21 @@ def test_full_scale_config_dry_runs_with_a100_requests_on_training_rules_only(co
     assert len(downloads) == 1 and downloads[0]["shell"].startswith("HF_HUB_OFFLINE=0 ")
     for job in jobs:
         if is_training(job) or job["rule"] == "generate":
-            assert "results/hub/manifest.json" in job["input"], (
+            assert "/hub/manifest.json" in job["input"], (
                 f"{job['rule']} loads a Hub model but does not wait for hub_download (use model_input): {job}"
             )
 
 
 def test_training_resources_scale_with_model_size_and_attempt():
     jobs, _ = dry_run("all", "--configfile", "config/experiments/occupations.yaml")
-    llama = next(j for j in jobs if j["rule"] == "train_sft")  # Llama-3.1-8B: size_b 8
+    llama = next(j for j in jobs if j["rule"] == "train")  # Llama-3.1-8B: size_b 8
     jobs, _ = dry_run("all")
-    tiny = next(j for j in jobs if j["rule"] == "train_sft")  # the testbed: size_b 0
+    tiny = next(j for j in jobs if j["rule"] == "train")  # the testbed: size_b 0
     assert int(llama["resources"]["mem_mb"]) > int(tiny["resources"]["mem_mb"])
     assert int(llama["resources"]["runtime"]) > int(tiny["resources"]["runtime"])
     # a retry (attempt 2) asks for twice the memory and time of the first attempt
     jobs, _ = dry_run("all", "--configfile", "config/experiments/occupations.yaml", "--attempt", "2")
-    retry = next(j for j in jobs if j["rule"] == "train_sft")
+    retry = next(j for j in jobs if j["rule"] == "train")
     for key in ("mem_mb", "runtime"):
         assert int(retry["resources"][key]) == 2 * int(llama["resources"][key]), key
 
@@ -119,36 +119,54 @@ def test_model_size_and_gating_stay_out_of_params():
 # --- multi-GPU: more than one GPU launches the trainer through accelerate -----------------------
 
 
-def test_multi_gpu_training_launches_through_accelerate():
-    jobs, _ = dry_run(
-        "results/train/occupations/testbed-lm/sft/seed~42/adapter",
-        "results/train/occupations/testbed-lm/dpo/seed~42/adapter",
-        "--set-resources",
-        "train_sft:gpu=2",
-    )
-    sft = next(j for j in jobs if j["rule"] == "train_sft")
-    dpo = next(j for j in jobs if j["rule"] == "train_dpo")
-    ddp = REPO / "workflow/accelerate/ddp.yaml"
-    assert sft["shell"].startswith(f"accelerate launch --config_file {ddp} --num_processes 2 -m debiaslab.cli "), sft
-    assert dpo["shell"].startswith("debiaslab --threads"), dpo  # one GPU: a plain process
+def test_the_gpu_count_and_strategy_reach_the_training_command_from_resources():
+    sft = "results/testbed/train/occupations/testbed-lm/sft/seed~42/adapter"
+    jobs, _ = dry_run(sft, "--set-resources", "train:gpu=2")
+    (train,) = [j for j in jobs if j["rule"] == "train"]
+    assert train["shell"].startswith("debiaslab --gpus 2 --distributed ddp --threads "), train
+    jobs, _ = dry_run(sft, "--set-resources", "train:gpu=4", "train:distributed=fsdp")
+    (train,) = [j for j in jobs if j["rule"] == "train"]
+    assert train["shell"].startswith("debiaslab --gpus 4 --distributed fsdp --threads "), train
 
-    jobs, _ = dry_run(
-        "results/train/occupations/testbed-lm/sft/seed~42/adapter",
-        "--set-resources",
-        "train_sft:gpu=4",
-        "train_sft:distributed=fsdp",
-    )
-    sft = next(j for j in jobs if j["rule"] == "train_sft")
-    assert sft["shell"].startswith(
-        f"accelerate launch --config_file {REPO / 'workflow/accelerate/fsdp.yaml'} --num_processes 4 -m debiaslab.cli "
-    )
+
+def test_more_than_one_gpu_relaunches_the_command_under_accelerate(monkeypatch):
+    """`debiaslab --gpus N` (N > 1) replaces itself by `accelerate launch` running the same command once per GPU;
+    with one GPU, or for a method with a training loop of its own, it runs as it is."""
+    from debiaslab.runtime import launch
+
+    calls = []
+    monkeypatch.setattr(launch.os, "execvp", lambda file, args: calls.append(args))
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    command = ["--threads", "8", "train", "--method", "sft", "--model", "m"]
+    assert launch.relaunch(["--gpus", "1", "--distributed", "fsdp", *command]) == command and calls == []
+    launch.relaunch(["--gpus", "2", "--distributed", "ddp", *command])
+    ddp = REPO / "src/debiaslab/resources/accelerate/ddp.yaml"
+    assert calls.pop() == [
+        "accelerate",
+        "launch",
+        "--config_file",
+        str(ddp),
+        "--num_processes",
+        "2",
+        "-m",
+        "debiaslab.cli",
+        *command,
+    ]
+    launch.relaunch(["--gpus", "4", "--distributed", "my.yaml", *command])
+    assert calls.pop()[:4] == ["accelerate", "launch", "--config_file", "my.yaml"]
+    # INLP trains in a loop of its own: one process, whatever the GPU count
+    inlp = ["--threads", "8", "train", "--method", "inlp", "--model", "m"]
+    assert launch.relaunch(["--gpus", "4", *inlp]) == inlp and calls == []
+    # already one of accelerate's processes: no second launch
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    assert launch.relaunch(["--gpus", "2", *command]) == command and calls == []
 
 
 def test_accelerate_configs_load_and_the_cli_runs_as_a_module():
     from accelerate.commands.config.config_args import ClusterConfig
 
-    ddp = ClusterConfig.from_yaml_file(str(REPO / "workflow/accelerate/ddp.yaml"))
-    fsdp = ClusterConfig.from_yaml_file(str(REPO / "workflow/accelerate/fsdp.yaml"))
+    ddp = ClusterConfig.from_yaml_file(str(REPO / "src/debiaslab/resources/accelerate/ddp.yaml"))
+    fsdp = ClusterConfig.from_yaml_file(str(REPO / "src/debiaslab/resources/accelerate/fsdp.yaml"))
     assert str(ddp.distributed_type).endswith("MULTI_GPU") and str(fsdp.distributed_type).endswith("FSDP")
     assert fsdp.fsdp_config["fsdp_state_dict_type"] == "FULL_STATE_DICT"
     proc = subprocess.run(
@@ -161,7 +179,7 @@ def test_accelerate_configs_load_and_the_cli_runs_as_a_module():
 
 
 def test_hub_references_of_configs(tmp_path):
-    from debiaslab.core.config import load
+    from debiaslab.experiments.registry import load
     from debiaslab.hub.download import references
 
     schema = REPO / "workflow/schemas/config.schema.yaml"
@@ -276,8 +294,8 @@ def test_more_gpus_or_another_partition_rerun_nothing(default_run):
         default_run,
         "all",
         "--set-resources",
-        "train_sft:gpu=4",
-        "train_sft:distributed=fsdp",
-        "train_dpo:slurm_partition=other",
+        "train:gpu=4",
+        "train:distributed=fsdp",
+        "score_reward_guided:slurm_partition=other",
     )
     assert moved == set(), moved

@@ -58,13 +58,13 @@ def rule_of(job: dict[str, str]) -> str:
 def requeue_training_after_first_checkpoint(proc, cluster, workdir: Path) -> str:
     """Once the SFT job has written a checkpoint, requeue it as a preemption would (SIGTERM, back to
     the queue) and let it start again at once; return its job id."""
-    checkpoints = workdir / "results/checkpoints/train/occupations/testbed-lm/sft/seed~42"
+    checkpoints = workdir / "results/testbed/checkpoints/train/occupations/testbed-lm/sft/seed~42/adapter"
     deadline = time.monotonic() + 900
     while not any(checkpoints.glob("*/checkpoint-*/trainer_state.json")):
         assert proc.poll() is None, "the workflow ended before the training job wrote a checkpoint"
         assert time.monotonic() < deadline, "no training checkpoint within 900 s"
         time.sleep(0.1)
-    (train,) = [job for job in cluster.jobs() if rule_of(job) == "train_sft"]
+    (train,) = [job for job in cluster.jobs() if rule_of(job) == "train"]
     subprocess.run(["scontrol", "requeue", train["JobId"]], check=True, capture_output=True)
     # a requeued job waits (BeginTime) before it may start again; an administrator's update skips that
     while time.monotonic() < deadline:
@@ -141,13 +141,13 @@ def test_profile_puts_training_on_a100s_only_and_a_requeued_training_job_resumes
             )
 
     table = job_table(jobs)
-    summary_path = workdir / "results/train/occupations/testbed-lm/sft/seed~42/adapter/training_summary.json"
+    summary_path = workdir / "results/testbed/train/occupations/testbed-lm/sft/seed~42/adapter/training_summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
     report_section(
         f"SLURM jobs of `snakemake --profile slurm all` (reduced default config, {elapsed:.0f} s)",
-        f"{table}\ntrain_sft requeued mid-run (job {requeued}); resumed from {summary.get('resumed_from')}",
+        f"{table}\nthe sft training job requeued mid-run (job {requeued}); resumed from {summary.get('resumed_from')}",
     )
-    assert (workdir / "results/tables/occupations.csv").is_file()
+    assert (workdir / "results/testbed/tables/occupations.csv").is_file()
     assert all(job["JobState"] == "COMPLETED" for job in jobs), table
 
     by_rule: dict[str, list[dict]] = {}
@@ -157,19 +157,19 @@ def test_profile_puts_training_on_a100s_only_and_a_requeued_training_job_resumes
     # the localrules (data, scoring, tables, testbed corpus/tokenizers) ran on the "login node"
     assert {rule: len(js) for rule, js in by_rule.items()} == {
         "testbed_pretrain": 2,
-        "train_sft": 1,
+        "train": 1,
         "generate": 2,
         "fluency_occupations": 1,
     }, table
     # the requeued training job ran twice under one job id, and its second run resumed
     # (docs/slurm.md, "Resume, requeue, preemption")
-    (train,) = by_rule["train_sft"]
+    (train,) = by_rule["train"]
     assert train["JobId"] == requeued and train["Restarts"] == "1", train
     assert summary["resumed_from"] is not None and summary["global_step"] == 19, summary
     for rule, rule_jobs in by_rule.items():
         for job in rule_jobs:
             gpu_request = (job.get("TresPerJob") or "") + (job.get("TresPerNode") or "")
-            if rule.startswith("train_"):
+            if rule == "train":
                 assert job["Partition"] == "gpu" and "gpu:a100:1" in gpu_request, (rule, job)
             else:
                 assert job["Partition"] == "cpu" and "gpu" not in gpu_request, (rule, job)

@@ -14,9 +14,13 @@ import pandas as pd
 import pytest
 
 from debiaslab.aggregate import captions, tables
-from debiaslab.aggregate.specs import TABLES, table_spec
+from debiaslab.cli.aggregate import default_tables
 from debiaslab.core.statistics import Bootstrap, percentile_interval, wilson_interval
 from debiaslab.core.store import RunId, score_rows
+from debiaslab.experiments import registry
+from debiaslab.experiments.registry import table_spec
+
+TABLES = default_tables()  # every table at default settings (what docs/statistics.md lists)
 
 REPO = Path(__file__).resolve().parents[1]
 T_975_2 = 4.302652729911275  # t_{0.975, 2}
@@ -243,7 +247,7 @@ def test_latex_escapes_symbols_to_ascii():
 
 def test_every_caption_names_its_interval_test_and_correction():
     for experiment in TABLES:
-        text = captions.table_caption(experiment, {})
+        text = captions.table_caption(TABLES[experiment])
         for words in (
             "mean ± sample SD over seeds",
             "Student-t 95 % CI",
@@ -253,17 +257,17 @@ def test_every_caption_names_its_interval_test_and_correction():
             "n/a: n < 2",
         ):
             assert words in text, (experiment, words)
-    assert "Wilson score interval" in captions.table_caption("occupations", {})
-    assert "Cochran–Mantel–Haenszel" in captions.table_caption("occupations", {})
-    assert "method = prompt_only" in captions.table_caption("occupations", {})
-    assert "λ = 0" in captions.table_caption("rm_forget", {})
-    assert "method = base, n = 0 and the same model, T" in captions.table_caption("reward_guided", {})
-    assert "scored once" in captions.table_caption("desired_distribution", {})
+    assert "Wilson score interval" in captions.table_caption(TABLES["occupations"])
+    assert "Cochran–Mantel–Haenszel" in captions.table_caption(TABLES["occupations"])
+    assert "method = prompt_only" in captions.table_caption(TABLES["occupations"])
+    assert "λ = 0" in captions.table_caption(TABLES["rm_forget"])
+    assert "method = base, n = 0 and the same model, T" in captions.table_caption(TABLES["reward_guided"])
+    assert "scored once" in captions.table_caption(TABLES["desired_distribution"])
 
 
 def test_the_statistics_page_lists_the_generated_captions():
     page = (REPO / captions.CAPTIONS_PAGE).read_text()
-    assert captions.readme_block() in page, (
+    assert captions.readme_block(TABLES) in page, (
         f"{captions.CAPTIONS_PAGE}'s table captions are out of date: run "
         f"`debiaslab aggregate captions --readme {captions.CAPTIONS_PAGE}`"
     )
@@ -289,13 +293,18 @@ def report_html(template: str, **params) -> str:
 def test_report_captions_render_without_docutils_warnings():
     table_rst = (REPO / "workflow/report/table.rst").read_text()
     figure_rst = (REPO / "workflow/report/figure.rst").read_text()
-    for experiment in TABLES:
-        html = report_html(table_rst, caption=captions.report_caption("table", experiment, {}), experiment=experiment)
+    for experiment, table in TABLES.items():
+        html = report_html(table_rst, caption=captions.rst_escape(captions.table_caption(table)), experiment=experiment)
         assert "System Message" not in html and "Holm" in html
-    for name in ("occupations_per_occupation", "rm_forget_lambda_curve", "reward_guided_training_curves"):
-        html = report_html(figure_rst, caption=captions.report_caption("figure", name, {}))
+    for name, experiment in (
+        ("occupations_per_occupation", None),
+        ("rm_forget_lambda_curve", None),
+        ("training_curves", "reward_guided"),
+    ):
+        html = report_html(figure_rst, caption=captions.rst_escape(registry.figure_caption(name, {}, experiment)))
         assert "System Message" not in html and len(html) > 200
-    html = report_html(table_rst, caption=captions.report_caption("table", "reward_guided", {}), experiment="x")
+    reward_guided = captions.rst_escape(captions.table_caption(TABLES["reward_guided"]))
+    html = report_html(table_rst, caption=reward_guided, experiment="x")
     assert "mean |bias|" in html  # the pipes are text, not a substitution reference
 
 
@@ -304,12 +313,17 @@ def test_report_captions_render_without_docutils_warnings():
 
 def synthetic_store():
     """Every experiment's metrics over its row keys, from simulated items (with replicates)."""
-    from debiaslab.aggregate import bias_suite, specs
+    from debiaslab.aggregate import bias_suite
+    from debiaslab.experiments.occupations.table import METRICS as OCCUPATIONS_METRICS
+    from debiaslab.experiments.reward_guided.table import METRICS as REWARD_GUIDED_METRICS
+    from debiaslab.experiments.rm_forget.table import METRICS as RM_FORGET_METRICS
+    from debiaslab.experiments.safety.table import METRICS as SAFETY_METRICS
 
     rng = np.random.default_rng(1)
     frames = []
 
-    def run(experiment, model, method, seed, cells, metrics, n=50, metric_range=specs.metric_range):
+    def run(experiment, model, method, seed, cells, metrics, n=50, metric_range=None):
+        metric_range = metric_range or TABLES[experiment].sections[0].bounds  # the experiment's own ranges
         boot = Bootstrap(seed)
         values = []
         for split, subset in cells:
@@ -322,7 +336,7 @@ def synthetic_store():
                 values.append((split, subset, metric, *boot.of_mean(items).values()))
         frames.append(rows(experiment, model, method, seed, values))
 
-    occupation_metrics = [m for m in specs.OCCUPATIONS_METRICS if m != "filter_acceptance_rate"]
+    occupation_metrics = [m for m in OCCUPATIONS_METRICS if m != "filter_acceptance_rate"]
     suite_metrics = [m for m in bias_suite.METRICS if m != "winogender_gotcha_share"]
     for method in ("prompt_only", "gen_filter", "sft", "dpo", "inlp", "constrained"):
         for seed in (42, 123, 456):
@@ -338,9 +352,7 @@ def synthetic_store():
             )  # eval_bias_suite
     for method in ("base", "sft", "dpo"):
         for seed in (42, 123):
-            run(
-                "safety", "testbed-lm", method, seed, [("gender", "all"), ("racial", "all")], list(specs.SAFETY_METRICS)
-            )
+            run("safety", "testbed-lm", method, seed, [("gender", "all"), ("racial", "all")], list(SAFETY_METRICS))
     for seed in (42, 123):
         run(
             "reward_guided",
@@ -348,7 +360,7 @@ def synthetic_store():
             "base",
             seed,
             [("n=0,T=0.7", "all"), ("n=0,T=1", "all")],
-            list(specs.REWARD_GUIDED_METRICS),
+            list(REWARD_GUIDED_METRICS),
         )
         run(
             "reward_guided",
@@ -356,7 +368,7 @@ def synthetic_store():
             "reinforce",
             seed,
             [("n=64,T=0.7", "all"), ("n=64,T=1", "all")],
-            list(specs.REWARD_GUIDED_METRICS),
+            list(REWARD_GUIDED_METRICS),
         )
     for method in ("forget_style", "forget_correctness", "forget_cross"):
         run(
@@ -365,7 +377,7 @@ def synthetic_store():
             method,
             42,
             [("heldout", f"lambda={lam}") for lam in (-1, -0.5, 0, 0.2, 0.5, 1, 2, 3)],
-            list(specs.RM_FORGET_METRICS),
+            list(RM_FORGET_METRICS),
         )
     categories = [("test", c) for c in ("all", "male_dominated", "balanced", "female_dominated")]
     for method in ("base", "kl_equal", "kl_real_world"):
@@ -410,7 +422,11 @@ def test_latex_tables_compile_at_paper_width(tmp_path):
     scores = synthetic_store()
     for experiment in TABLES:
         # the bias suite's table: a section per experiment that ran it (here the occupations runs)
-        settings = {"experiments": {"occupations": {}}} if experiment == "bias_suite" else {"method_order": []}
+        settings = (
+            {"experiments": registry.suite_sections(["occupations"])}
+            if experiment == "bias_suite"
+            else {"method_order": []}
+        )
         table = table_spec(experiment, settings)
         tex = tables.latex(table, tables.build(scores, table))
         assert tex.isascii(), experiment

@@ -7,15 +7,17 @@ import pytest
 import torch
 
 from debiaslab import models
-from debiaslab.data.occupations import AGENTIC, COMMUNAL, FEMALE_STEREOTYPED, MALE_STEREOTYPED, OCCUPATIONS, PROMPT
+from debiaslab.data.occupations import FEMALE_STEREOTYPED, MALE_STEREOTYPED, OCCUPATIONS
+from debiaslab.experiments.occupations.data import PROMPT
+from debiaslab.experiments.registry import corpus_sections
+from debiaslab.metrics.balance import AGENTIC, COMMUNAL
 from debiaslab.testbed.corpus import build_corpus
-from debiaslab.testbed.sections import SECTIONS
 
 pytestmark = pytest.mark.workflow
 
 
 def test_models_are_hub_format_folders(default_run):
-    lm = default_run / "results/testbed/lm"
+    lm = default_run / "results/testbed/testbed/lm"
     for name in (
         "config.json",
         "model.safetensors",
@@ -25,23 +27,23 @@ def test_models_are_hub_format_folders(default_run):
     ):
         assert (lm / name).is_file(), name
     assert json.loads((lm / "config.json").read_text())["model_type"] == "qwen3"
-    assert json.loads((default_run / "results/testbed/mlm/config.json").read_text())["model_type"] == "bert"
+    assert json.loads((default_run / "results/testbed/testbed/mlm/config.json").read_text())["model_type"] == "bert"
     assert not list(lm.glob("*.bin")), "weights must be safetensors only"
 
 
 def test_same_loader_opens_testbed_folder(default_run):
-    tok = models.load_tokenizer(str(default_run / "results/testbed/lm"))
-    lm = models.load_model(str(default_run / "results/testbed/lm"))
+    tok = models.load_tokenizer(str(default_run / "results/testbed/testbed/lm"))
+    lm = models.load_model(str(default_run / "results/testbed/testbed/lm"))
     assert type(lm).__name__ == "Qwen3ForCausalLM"
     chat = tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
     assert chat == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
-    mlm = models.load_model(str(default_run / "results/testbed/mlm"))
+    mlm = models.load_model(str(default_run / "results/testbed/testbed/mlm"))
     assert type(mlm).__name__ == "BertForMaskedLM"
 
 
 def test_tokenizers_keep_every_pipeline_word_whole(default_run):
-    causal = models.load_tokenizer(str(default_run / "results/testbed/lm"))
-    wordpiece = models.load_tokenizer(str(default_run / "results/testbed/mlm"))
+    causal = models.load_tokenizer(str(default_run / "results/testbed/testbed/lm"))
+    wordpiece = models.load_tokenizer(str(default_run / "results/testbed/testbed/mlm"))
     for word in OCCUPATIONS + AGENTIC + COMMUNAL:
         if "-" not in word:
             assert len(causal(" " + word, add_special_tokens=False)["input_ids"]) == 1, word
@@ -50,7 +52,7 @@ def test_tokenizers_keep_every_pipeline_word_whole(default_run):
 
 
 def test_corpus_plants_the_configured_bias():
-    corpus = build_corpus(0, 0.9, {"occupations": {"per_occupation": 200, "neutral_rate": 0.1}}, SECTIONS)
+    corpus = build_corpus(0, 0.9, {"occupations": {"per_occupation": 200, "neutral_rate": 0.1}}, corpus_sections())
     pronouns = [t for s, t in corpus.documents if s == "pronouns"]
     male_he = [t for t in pronouns if any(f"The {o} said that he " in t for o in MALE_STEREOTYPED)]
     male_all = [t for t in pronouns if any(f"The {o} said" in t for o in MALE_STEREOTYPED)]
@@ -66,7 +68,7 @@ def test_corpus_plants_the_configured_bias():
 def test_base_model_reproduces_the_planted_stereotype(default_run):
     records = pd.concat(
         pd.read_parquet(p)
-        for p in (default_run / "results/scores/occupations/testbed-lm/prompt_only").rglob("records.parquet")
+        for p in (default_run / "results/testbed/scores/occupations/testbed-lm/prompt_only").rglob("records.parquet")
     )
     male = records[records.occupation.isin(MALE_STEREOTYPED)]
     female = records[records.occupation.isin(FEMALE_STEREOTYPED)]

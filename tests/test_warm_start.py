@@ -185,17 +185,17 @@ def test_the_server_imports_the_entry_it_runs_by_name_afresh(tmp_path, monkeypat
 
 @pytest.mark.workflow
 def test_the_default_run_ran_warm_and_a_cold_rerun_gives_the_same_output(default_run, tmp_path):
-    served = (default_run / "results/logs/warm_start.log").read_text()
+    served = (default_run / "results/testbed/logs/warm_start.log").read_text()
     assert "serving" in served and "stopped" in served, served
-    logs = sorted((default_run / "results/logs").rglob("*.log"))
+    logs = sorted((default_run / "results/testbed/logs").rglob("*.log"))
     warm = [p for p in logs if "ran warm" in p.read_text()]
     assert len(warm) >= 60, f"{len(warm)} of {len(logs)} job logs ran warm"  # all but the first few jobs
     # one generate job again, cold, to a new file: the same responses
     job = "generate/occupations/testbed-lm/sft/seed~42"
-    log = default_run / f"results/logs/{job}.log"
+    log = default_run / f"results/testbed/logs/{job}.log"
     assert log in warm
     dry = subprocess.run(
-        ["snakemake", "-n", "-p", "-f", f"results/{job}/responses.parquet", "--allowed-rules", "generate"],
+        ["snakemake", "-n", "-p", "-f", f"results/testbed/{job}/responses.parquet", "--allowed-rules", "generate"],
         cwd=default_run,
         capture_output=True,
         text=True,
@@ -207,12 +207,12 @@ def test_the_default_run_ran_warm_and_a_cold_rerun_gives_the_same_output(default
         if s.startswith("Shell command: debiaslab ") and " generate " in s
     )
     out = tmp_path / "responses.parquet"
-    line = line.replace(f"results/{job}/responses.parquet", str(out)).split(" > ")[0]
+    line = line.replace(f"results/testbed/{job}/responses.parquet", str(out)).split(" > ")[0]
     env = dict(os.environ, DEBIASLAB_WARM_START="0")
     cold = subprocess.run(line, shell=True, cwd=default_run, env=env, capture_output=True, text=True)
     assert cold.returncode == 0 and "ran warm" not in cold.stderr, cold.stderr[-2000:]
     pd.testing.assert_frame_equal(
-        pd.read_parquet(out), pd.read_parquet(default_run / f"results/{job}/responses.parquet")
+        pd.read_parquet(out), pd.read_parquet(default_run / f"results/testbed/{job}/responses.parquet")
     )
 
 

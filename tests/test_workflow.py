@@ -15,7 +15,7 @@ pytestmark = pytest.mark.workflow
 
 
 def test_occupations_table_has_base_and_sft_rows_over_three_seeds(default_run):
-    table = pd.read_csv(default_run / "results/tables/occupations.csv")
+    table = pd.read_csv(default_run / "results/testbed/tables/occupations.csv")
     assert set(zip(table["method"], table["split"])) >= {
         ("prompt_only", "train"),
         ("prompt_only", "heldout"),
@@ -23,12 +23,14 @@ def test_occupations_table_has_base_and_sft_rows_over_three_seeds(default_run):
         ("sft", "heldout"),
     }
     assert (table["n seeds"] == 3).all()
-    md = (default_run / "results/tables/occupations.md").read_text()
+    md = (default_run / "results/testbed/tables/occupations.md").read_text()
     assert "±" in md and "heldout" in md
 
 
 def test_sft_raises_heldout_and_balance_over_base(default_run):
-    scores = pd.concat(pd.read_parquet(p) for p in (default_run / "results/scores/occupations").rglob("scores.parquet"))
+    scores = pd.concat(
+        pd.read_parquet(p) for p in (default_run / "results/testbed/scores/occupations").rglob("scores.parquet")
+    )
     heldout = scores[(scores.split == "heldout") & (scores.subset == "all") & (scores.metric == "and_balanced_rate")]
     by_method = heldout.groupby("method")["value"].mean()
     # The testbed's planted bias gives the base ~0% AND-balance; SFT on balanced examples of
@@ -44,9 +46,14 @@ def test_nothing_to_do_after_complete_run(default_run):
     assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-2000:]
 
 
-AGGREGATES = {("table", "results/tables/occupations.csv"), ("figure", "results/figures/occupations_per_occupation.png")}
+AGGREGATES = {
+    ("table", "results/testbed/tables/occupations.csv"),
+    ("figure", "results/testbed/figures/occupations_per_occupation.png"),
+}
 # new responses are rescored for fluency: one job for every run (its first output names it)
-FLUENCY = {("fluency_occupations", "results/scores/occupations/testbed-lm/prompt_only/seed~42/eval_fluency.parquet")}
+FLUENCY = {
+    ("fluency_occupations", "results/testbed/scores/occupations/testbed-lm/prompt_only/seed~42/eval_fluency.parquet")
+}
 OCC_METHODS = ("prompt_only", "gen_filter", "sft", "dpo", "inlp", "constrained")
 
 
@@ -57,10 +64,19 @@ def test_editing_sft_learning_rate_reruns_exactly_sft_branch(default_run):
     jobs = planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit)))
     seeds = (42, 123, 456)
     expected = (
-        {("train_sft", f"results/train/occupations/testbed-lm/sft/seed~{s}/adapter") for s in seeds}
-        | {("generate", f"results/generate/occupations/testbed-lm/sft/seed~{s}/responses.parquet") for s in seeds}
-        | {("score_occupations", f"results/scores/occupations/testbed-lm/sft/seed~{s}/scores.parquet") for s in seeds}
-        | {("evaluate", f"results/scores/occupations/testbed-lm/sft/seed~{s}/eval_bias_suite.parquet") for s in seeds}
+        {("train", f"results/testbed/train/occupations/testbed-lm/sft/seed~{s}/adapter") for s in seeds}
+        | {
+            ("generate", f"results/testbed/generate/occupations/testbed-lm/sft/seed~{s}/responses.parquet")
+            for s in seeds
+        }
+        | {
+            ("score_occupations", f"results/testbed/scores/occupations/testbed-lm/sft/seed~{s}/scores.parquet")
+            for s in seeds
+        }
+        | {
+            ("evaluate", f"results/testbed/scores/occupations/testbed-lm/sft/seed~{s}/eval_bias_suite.parquet")
+            for s in seeds
+        }
         | AGGREGATES
         | SUITE_AGGREGATES
         | FLUENCY
@@ -75,9 +91,12 @@ def test_editing_a_decoding_method_reruns_only_its_generations(default_run):
     jobs = planned_jobs(default_run, "all", "--configfile", str(edited_config(default_run, edit, "k.yaml")))
     seeds = (42, 123, 456)
     assert {j for j in jobs if j[0] != "all"} == (
-        {("generate", f"results/generate/occupations/testbed-lm/gen_filter/seed~{s}/responses.parquet") for s in seeds}
+        {
+            ("generate", f"results/testbed/generate/occupations/testbed-lm/gen_filter/seed~{s}/responses.parquet")
+            for s in seeds
+        }
         | {
-            ("score_occupations", f"results/scores/occupations/testbed-lm/gen_filter/seed~{s}/scores.parquet")
+            ("score_occupations", f"results/testbed/scores/occupations/testbed-lm/gen_filter/seed~{s}/scores.parquet")
             for s in seeds
         }
         | AGGREGATES
@@ -108,13 +127,12 @@ def test_adding_a_seed_adds_only_that_seeds_jobs(default_run):
         jobs - AGGREGATES
     )
     assert {
-        ("generate", f"results/generate/occupations/testbed-lm/{m}/seed~7/responses.parquet") for m in OCC_METHODS
+        ("generate", f"results/testbed/generate/occupations/testbed-lm/{m}/seed~7/responses.parquet")
+        for m in OCC_METHODS
     } <= jobs
     assert {rule for rule, _ in jobs} >= {
-        "occupations_training_data",
-        "train_sft",
-        "train_dpo",
-        "train_inlp",
+        "data_occupations_training",
+        "train",
         "generate",
         "score_occupations",
     }
@@ -135,13 +153,13 @@ def test_full_scale_config_dry_runs(configfile):
 def test_bundle_round_trip_rebuilds_only_the_table_byte_identical(default_run, tmp_path):
     from conftest import copy_workflow
 
-    snakemake(default_run, "--cores", "1", "results/bundle.tar.gz")
+    snakemake(default_run, "--cores", "1", "results/testbed/bundle.tar.gz")
     fresh = copy_workflow(tmp_path / "fresh_clone")
     proc = subprocess.run(
         [
             str(Path(sys.executable).parent / "debiaslab"),
             "unbundle",
-            str(default_run / "results/bundle.tar.gz"),
+            str(default_run / "results/testbed/bundle.tar.gz"),
             "--dest",
             str(fresh),
         ],
@@ -149,21 +167,23 @@ def test_bundle_round_trip_rebuilds_only_the_table_byte_identical(default_run, t
         text=True,
     )
     assert proc.returncode == 0, proc.stderr
-    assert (fresh / "results/bundle/manifest.json").is_file() and not (fresh / "results/generate").exists()
-    jobs = planned_jobs(fresh, "results/tables/occupations.csv")
-    assert jobs == {("table", "results/tables/occupations.csv")}
-    snakemake(fresh, "--cores", "1", "results/tables/occupations.csv")
+    assert (fresh / "results/testbed/bundle/manifest.json").is_file() and not (
+        fresh / "results/testbed/generate"
+    ).exists()
+    jobs = planned_jobs(fresh, "results/testbed/tables/occupations.csv")
+    assert jobs == {("table", "results/testbed/tables/occupations.csv")}
+    snakemake(fresh, "--cores", "1", "results/testbed/tables/occupations.csv")
     for ext in ("csv", "md", "tex"):
-        assert (fresh / f"results/tables/occupations.{ext}").read_bytes() == (
-            default_run / f"results/tables/occupations.{ext}"
+        assert (fresh / f"results/testbed/tables/occupations.{ext}").read_bytes() == (
+            default_run / f"results/testbed/tables/occupations.{ext}"
         ).read_bytes(), ext
 
 
 def test_report_contains_every_table_and_figure(default_run):
     snakemake(default_run, "--report", "results/report.html")
     html = (default_run / "results/report.html").read_text(errors="replace")
-    tables = sorted(p.name for p in (default_run / "results/tables").glob("*.csv"))
-    figures = sorted(p.name for p in (default_run / "results/figures").glob("*.png"))
+    tables = sorted(p.name for p in (default_run / "results/testbed/tables").glob("*.csv"))
+    figures = sorted(p.name for p in (default_run / "results/testbed/figures").glob("*.png"))
     assert tables and figures
     for name in tables + figures:
         assert name in html, name

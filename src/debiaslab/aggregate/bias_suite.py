@@ -1,6 +1,6 @@
 """The cross-experiment bias-suite table and figure: every run's standard bias benchmarks side by side.
 
-Each experiment whose `evaluations:` has `bias_suite` is one section of `results/tables/bias_suite.*`
+Each experiment whose `evaluations:` has `bias_suite` is one section of `results/<name>/tables/bias_suite.*`
 (rows model × method, and grid cell for reward_guided), compared with that experiment's own baseline
 through the statistics path every table uses (tables.py). The figure draws the headline metrics with
 the same intervals.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from debiaslab.aggregate.tables import Table, TableSpec
 
+NAME = "bias_suite"  # the table and figure name (results/<name>/tables/bias_suite.*)
 METRICS = {
     "bbq_bias_ambig": "BBQ s_AMB",
     "bbq_bias_disambig": "BBQ s_DIS",
@@ -40,15 +41,6 @@ UNBIASED = {
     "crows_stereotype_score": 50.0,
 }
 
-# Each experiment's baseline and the row keys its runs add (reward_guided: the grid cell, parsed from the store's
-# split). What a section compares against is the experiment's own baseline, as in the experiment's table.
-EXPERIMENT_ROWS = {
-    "occupations": ({"method": "prompt_only"}, ()),
-    "safety": ({"method": "base"}, ()),
-    "reward_guided": ({"method": "base", "size": 0}, ("size", "temperature")),
-    "desired_distribution": ({"method": "base"}, ()),
-}
-
 CAPTION = (
     "Bias suite ({experiment} runs): BBQ s_DIS = 2·(biased answers / non-UNKNOWN answers) − 1 over "
     "disambiguated items and s_AMB = (1 − accuracy on ambiguous items)·s_DIS computed on ambiguous items "
@@ -72,7 +64,7 @@ def metric_range(metric: str):
 
 
 def _cells(frame):
-    from debiaslab.aggregate.reward_guided import cell_frame
+    from debiaslab.aggregate.cells import cell_frame
 
     return cell_frame(frame)
 
@@ -83,7 +75,12 @@ def _headline_rows(frame):
 
 
 def section(experiment: str, settings: dict) -> TableSpec:
-    baseline, cell_keys = EXPERIMENT_ROWS[experiment]
+    """One experiment's section. settings: its `baseline` (the experiment's, experiments/base.py), whether its
+    runs have grid `cells` (their rows add the cell, parsed from the store's split), method order, decimals."""
+    from debiaslab.aggregate.cells import CELL_KEYS
+
+    baseline = settings["baseline"]
+    cell_keys = CELL_KEYS if settings.get("cells") else ()
     prepare = (lambda f: _cells(_headline_rows(f))) if cell_keys else _headline_rows
     return TableSpec(
         experiment=experiment,
@@ -109,9 +106,9 @@ def section(experiment: str, settings: dict) -> TableSpec:
 
 
 def table(settings: dict) -> Table:
-    """One section per experiment that runs the suite (settings `experiments`: name → {method_order});
-    with no settings (the docs' caption list), every experiment that can."""
-    chosen = settings.get("experiments") or {name: {} for name in EXPERIMENT_ROWS}
+    """One section per experiment that runs the suite (settings `experiments`: name → {baseline, cells,
+    method_order}; the rules pass each experiment's own baseline and grid)."""
+    chosen = settings["experiments"]
     return Table("bias_suite", tuple(section(name, {**settings, **options}) for name, options in chosen.items()))
 
 

@@ -1,17 +1,17 @@
 """Pack the score store with its provenance into one archive a reviewer can rebuild tables from.
 
-The archive holds `results/scores/**/scores.parquet` (and, with `records=True`, the
-per-response records) at their workflow paths, plus `results/bundle/config.yaml` (the
-run's config, defaults filled, in the run's key order: it fixes e.g. the tables' method
-order) and `results/bundle/manifest.json` (package versions, git commit, the sha256 of
-every other file).
+The archive holds one config's `results/<name>/scores/**/scores.parquet` (and, with
+`records=True`, the per-response records) at their workflow paths, plus
+`results/<name>/bundle/config.yaml` (the run's config, defaults filled, in the run's key
+order: it fixes e.g. the tables' method order) and `results/<name>/bundle/manifest.json`
+(package versions, git commit, the sha256 of every other file).
 
 `unpack_bundle` trusts nothing it has not checked: every file must be listed in the
 manifest with its hash, and tables and figures are refused (they are always rebuilt).
 What it unpacks marks the clone as a rebuild-only clone (`unpacked_bundle`): the workflow
 then uses the bundle's config, has no rule that trains, generates or scores, and checks
 before any job that every score file a table needs is present and unchanged
-(`rebuild_problems`), so `snakemake results/tables/<name>.csv` runs the table job only.
+(`rebuild_problems`), so `snakemake results/<name>/tables/<table>.csv` runs the table job only.
 """
 
 from __future__ import annotations
@@ -19,19 +19,31 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import subprocess
 import tarfile
 from pathlib import Path
 from typing import Any
 
-FORMAT = "debiaslab-bundle/2"  # /2: the config is hashed too, and written in the run's key order
-BUNDLE_DIR = "results/bundle"
-MANIFEST = f"{BUNDLE_DIR}/manifest.json"
-CONFIG = f"{BUNDLE_DIR}/config.yaml"
-ORIGIN = f"{BUNDLE_DIR}/unpacked.json"  # written by unpack_bundle: which archive this clone holds
-SCORES_DIR = "results/scores/"  # a bundle carries score-store files only (plus its config and manifest)
-DERIVED_DIRS = ("results/tables/", "results/figures/")
-REBUILD = "snakemake --cores 1 results/tables/<experiment>.csv"
+FORMAT = "debiaslab-bundle/3"  # /3: one config's results root (results/<name>/); /2: the config hashed, key order kept
+MANIFEST_NAME = re.compile(r"^results/[^/]+/bundle/manifest\.json$")
+REBUILD = "snakemake --cores 1 results/<name>/tables/<table>.csv"
+
+
+def paths(root: str) -> dict[str, str]:
+    """A bundle's places under a results root (results/<name>): its folder, manifest, config, the marker
+    unpack_bundle writes (which archive the clone holds), the score store it carries, and the derived
+    folders (tables, figures) it never carries."""
+    folder = f"{root}/bundle"
+    return {
+        "folder": folder,
+        "manifest": f"{folder}/manifest.json",
+        "config": f"{folder}/config.yaml",
+        "origin": f"{folder}/unpacked.json",
+        "scores": f"{root}/scores/",
+        "derived": (f"{root}/tables/", f"{root}/figures/"),
+    }
+
 
 PACKAGES = (
     "debiaslab",
@@ -92,17 +104,22 @@ def sha256_file(path: str | Path) -> str:
 
 
 def make_bundle(score_paths, config: dict, out: str | Path, records: bool = False) -> dict:
-    """Write the archive; returns a summary (files, bytes). `config` keeps the run's key order."""
+    """Write the archive; returns a summary (files, bytes). `config` keeps the run's key order; its name says
+    which results root the scores live under."""
     import yaml
 
     from debiaslab.core.io import DataError, atomic_path
+    from debiaslab.core.paths import results_root
 
+    where = paths(results_root(config))
     files = []
     for path in map(Path, score_paths):
         if not path.is_file():
             raise DataError(f"{path}: score file not found")
-        if not str(path).startswith(SCORES_DIR):
-            raise DataError(f"{path}: not under {SCORES_DIR}; a bundle carries score-store files only")
+        if not str(path).startswith(where["scores"]):
+            raise DataError(
+                f"{path}: not under {where['scores']}; a bundle carries this config's score-store files only"
+            )
         files.append(path)
         sibling = path.with_name("records.parquet")
         if records and sibling.is_file():
@@ -110,7 +127,7 @@ def make_bundle(score_paths, config: dict, out: str | Path, records: bool = Fals
     files = sorted(set(files))
     config_bytes = yaml.safe_dump(config, sort_keys=False, allow_unicode=True).encode()
     hashes = {str(p): sha256_file(p) for p in files}
-    hashes[CONFIG] = hashlib.sha256(config_bytes).hexdigest()
+    hashes[where["config"]] = hashlib.sha256(config_bytes).hexdigest()
     manifest = {
         "format": FORMAT,
         "git_commit": git_commit(),
@@ -123,8 +140,8 @@ def make_bundle(score_paths, config: dict, out: str | Path, records: bool = Fals
         with tarfile.open(tmp, "w:gz") as tar:
             for path in files:
                 tar.add(str(path), arcname=str(path))
-            _add_bytes(tar, CONFIG, config_bytes, newest)
-            _add_bytes(tar, MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode(), newest)
+            _add_bytes(tar, where["config"], config_bytes, newest)
+            _add_bytes(tar, where["manifest"], (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode(), newest)
     return {"files": len(files), "bytes": Path(out).stat().st_size}
 
 
@@ -148,12 +165,16 @@ def _checked_members(archive: Path, tar: tarfile.TarFile) -> list[tarfile.TarInf
             raise _refusal(archive, repr(m.name), "bundles hold regular files under results/ only")
         if names.count(m.name) > 1:
             raise _refusal(archive, m.name, "present twice in the archive")
-    if MANIFEST not in names:
-        raise _refusal(archive, MANIFEST, "missing: the archive is not a debiaslab bundle")
+    manifests = [name for name in names if MANIFEST_NAME.match(name)]
+    if len(manifests) != 1:
+        what = "missing" if not manifests else f"{len(manifests)} of them"
+        raise _refusal(archive, "results/<name>/bundle/manifest.json", f"{what}: the archive is not a debiaslab bundle")
+    where = paths(manifests[0].removesuffix("/bundle/manifest.json"))
+    manifest_name, config_name, scores_dir = where["manifest"], where["config"], where["scores"]
     try:
-        manifest = json.loads(tar.extractfile(MANIFEST).read().decode("utf-8"))
+        manifest = json.loads(tar.extractfile(manifest_name).read().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise _refusal(archive, MANIFEST, f"not readable JSON ({e})") from None
+        raise _refusal(archive, manifest_name, f"not readable JSON ({e})") from None
     if (
         not isinstance(manifest, dict)
         or manifest.get("format") != FORMAT
@@ -161,21 +182,21 @@ def _checked_members(archive: Path, tar: tarfile.TarFile) -> list[tarfile.TarInf
     ):
         raise _refusal(
             archive,
-            MANIFEST,
+            manifest_name,
             f"not a {FORMAT} manifest (format {manifest.get('format') if isinstance(manifest, dict) else None!r}); "
             "make the bundle again with this version (`snakemake results/bundle.tar.gz`)",
         )
     listed = manifest["files"]
     for m in members:
-        if m.name == MANIFEST:
+        if m.name == manifest_name:
             continue
-        if m.name.startswith(DERIVED_DIRS):
+        if m.name.startswith(where["derived"]):
             raise _refusal(
                 archive, m.name, "a table or figure; those are always rebuilt from the scores, never unpacked"
             )
-        if not (m.name == CONFIG or m.name.startswith(SCORES_DIR)):
+        if not (m.name == config_name or m.name.startswith(scores_dir)):
             raise _refusal(
-                archive, m.name, f"not a score-store file (a bundle carries {SCORES_DIR} and {BUNDLE_DIR}/ only)"
+                archive, m.name, f"not a score-store file (a bundle carries {scores_dir} and {where['folder']}/ only)"
             )
         if m.name not in listed:
             raise _refusal(archive, m.name, "not listed in the bundle's manifest")
@@ -188,7 +209,7 @@ def _checked_members(archive: Path, tar: tarfile.TarFile) -> list[tarfile.TarInf
     if absent:
         more = f" (and {len(absent) - 1} more)" if len(absent) > 1 else ""
         raise _refusal(archive, absent[0], f"listed in the manifest but missing from the archive{more}")
-    return members
+    return members, where
 
 
 def unpack_bundle(archive: str | Path, dest: str | Path = ".") -> list[str]:
@@ -196,7 +217,7 @@ def unpack_bundle(archive: str | Path, dest: str | Path = ".") -> list[str]:
 
     Any mismatch, unlisted file, table or figure refuses the whole bundle before a file is written.
     Unpacked files get the current time, so that tables left in the clone from before are older
-    than their scores and are rebuilt. `dest/results/bundle/unpacked.json` records the archive.
+    than their scores and are rebuilt. `dest/results/<name>/bundle/unpacked.json` records the archive.
     """
     import os
     import zlib
@@ -208,26 +229,35 @@ def unpack_bundle(archive: str | Path, dest: str | Path = ".") -> list[str]:
         raise DataError(f"{archive}: no such bundle file")
     try:
         with tarfile.open(archive, "r:gz") as tar:
-            members = _checked_members(archive, tar)
+            members, where = _checked_members(archive, tar)
             tar.extractall(dest, members=members, filter="data")
     except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
         raise DataError(f"{archive}: not a readable .tar.gz bundle ({type(e).__name__}: {e})") from None
     for m in members:
         os.utime(dest / m.name)
     write_json(
-        dest / ORIGIN, {"archive": str(archive.resolve()), "sha256": sha256_file(archive), "files": len(members)}
+        dest / where["origin"],
+        {"archive": str(archive.resolve()), "sha256": sha256_file(archive), "files": len(members)},
     )
     return [m.name for m in members]
 
 
 def unpacked_bundle(root: str | Path = ".") -> dict[str, Any] | None:
-    """The bundle unpacked into the clone at `root` ({manifest, archive, config}), or None."""
+    """The bundle unpacked into the clone at `root` ({manifest, archive, config, root}), or None; a clone
+    holds at most one (a DataError names them otherwise)."""
     root = Path(root)
-    if not (root / MANIFEST).is_file():
+    found = sorted(p.relative_to(root).as_posix() for p in root.glob("results/*/bundle/manifest.json"))
+    if not found:
         return None
-    origin = root / ORIGIN
-    archive = json.loads(origin.read_text(encoding="utf-8"))["archive"] if origin.is_file() else MANIFEST
-    return {"manifest": json.loads((root / MANIFEST).read_text(encoding="utf-8")), "archive": archive, "config": CONFIG}
+    if len(found) > 1:
+        from debiaslab.core.io import DataError
+
+        raise DataError(f"this clone holds {len(found)} unpacked bundles ({', '.join(found)}); keep one")
+    where = paths(found[0].removesuffix("/bundle/manifest.json"))
+    origin = root / where["origin"]
+    archive = json.loads(origin.read_text(encoding="utf-8"))["archive"] if origin.is_file() else where["manifest"]
+    manifest = json.loads((root / where["manifest"]).read_text(encoding="utf-8"))
+    return {"manifest": manifest, "archive": archive, "config": where["config"], "root": where["folder"]}
 
 
 def rebuild_problems(paths, bundle: dict[str, Any], root: str | Path = ".") -> list[str]:

@@ -1,9 +1,10 @@
 """Captions outside the table files — the `snakemake --report` page and the docs — from the same specs.
 
-A table's caption is tables.caption(spec) and a figure's figures.figure_caption(name): the rules
+A table's caption is tables.caption(spec) and a figure's its experiment's caption entry: the rules
 pass them to the report as a rule parameter (workflow/report/*.rst render `params.caption`), and
 the statistics page's list of what each table reports (CAPTIONS_PAGE) is the block `readme_block`
-writes, checked by a test, so no caption can drift from the numbers it describes.
+writes, checked by a test, so no caption can drift from the numbers it describes. The tables come
+from the experiment registry, passed in (aggregate never imports the experiments).
 """
 
 from __future__ import annotations
@@ -20,12 +21,10 @@ README_END = "<!-- end of generated table captions -->"
 RST_SPECIAL = re.compile(r"([\\*`_|\[\]])")
 
 
-def table_caption(experiment: str, settings: dict) -> str:
-    """Every section's caption of an experiment's table, one paragraph each."""
-    from debiaslab.aggregate.specs import table_spec
+def table_caption(table) -> str:
+    """Every section's caption of a table (an aggregate.tables.Table), one paragraph each."""
     from debiaslab.aggregate.tables import caption
 
-    table = table_spec(experiment, settings)
     return "\n\n".join((f"Section {spec.name}: " if spec.name else "") + caption(spec) for spec in table.sections)
 
 
@@ -34,32 +33,21 @@ def rst_escape(text: str) -> str:
     return RST_SPECIAL.sub(r"\\\1", text)
 
 
-def report_caption(kind: str, name: str, settings: dict) -> str:
-    """The reStructuredText caption of a table ("table", experiment) or figure ("figure", figure name)."""
-    from debiaslab.aggregate.figures import figure_caption
-
-    text = table_caption(name, settings) if kind == "table" else figure_caption(name, settings)
-    return rst_escape(text)
-
-
-def readme_block() -> str:
-    """The generated list of CAPTIONS_PAGE: per experiment, what its table reports (the captions at
-    default settings)."""
+def readme_block(tables: dict) -> str:
+    """The generated list of CAPTIONS_PAGE: per table (name -> aggregate.tables.Table at default settings),
+    what it reports."""
     import textwrap
 
-    from debiaslab.aggregate.specs import TABLES
     from debiaslab.aggregate.tables import markdown_escape
 
     lines = [README_BEGIN, ""]
-    for experiment in TABLES:
-        text = f"- `results/tables/{experiment}.*`: " + markdown_escape(
-            table_caption(experiment, {}).replace("\n\n", " ")
-        )
+    for name, table in tables.items():
+        text = f"- `results/<name>/tables/{name}.*`: " + markdown_escape(table_caption(table).replace("\n\n", " "))
         lines += textwrap.wrap(text, width=100, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
     return "\n".join(lines + ["", README_END])
 
 
-def update_readme(path: str | Path) -> bool:
+def update_readme(path: str | Path, tables: dict) -> bool:
     """Rewrite the generated block of a Markdown page (CAPTIONS_PAGE) in place; True if it changed."""
     from debiaslab.core.io import DataError, write_text
 
@@ -69,7 +57,7 @@ def update_readme(path: str | Path) -> bool:
         raise DataError(f"{path}: no generated-captions block ({README_BEGIN!r} … {README_END!r})")
     head, rest = text.split(README_BEGIN, 1)
     tail = rest.split(README_END, 1)[1]
-    new = head + readme_block() + tail
+    new = head + readme_block(tables) + tail
     if new != text:
         write_text(path, new)
     return new != text

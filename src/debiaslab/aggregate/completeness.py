@@ -3,13 +3,11 @@
 A score file that is empty, or labelled with another experiment or run, used to be dropped by the
 table's filters: the table then averaged fewer seeds than the config has and said nothing. Here each
 file is read with the run the workflow expects it to hold (the rules pass `--runs` in `--scores` order)
-and refused, naming the file, unless it has rows, all of that run; a reward_guided run must also have
-every grid cell of its method (`--cells`).
+and refused, naming the file, unless it has rows, all of that run; a run scored per grid cell
+(reward_guided) must also have every cell of its method (`--cells`: method -> the cells' store labels).
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterable
 
 
 def read_complete(experiment: str | None, paths, runs=None, cells: dict | None = None):
@@ -42,7 +40,7 @@ def read_complete(experiment: str | None, paths, runs=None, cells: dict | None =
             if found != [expected]:
                 raise DataError(f"{path}: rows of run(s) {_show(found)}, expected {'/'.join(map(str, expected))} only")
             if cells is not None and run.method in cells:
-                missing = sorted(set(_cell_labels(cells[run.method])) - set(frame["split"]))
+                missing = sorted(set(cells[run.method]) - set(frame["split"]))
                 if missing:
                     raise DataError(
                         f"{path}: no scores for grid cell(s) {missing} of run {'/'.join(map(str, expected))}"
@@ -61,9 +59,3 @@ def _labels(frame, columns) -> list[tuple]:
 def _show(labels: list[tuple]) -> str:
     shown = ", ".join("/".join(map(str, label)) for label in labels[:3])
     return shown + (f" and {len(labels) - 3} more" if len(labels) > 3 else "")
-
-
-def _cell_labels(cells: Iterable) -> list[str]:
-    from debiaslab.core.store import cell_label
-
-    return [cell_label(int(size), float(temperature)) for size, temperature in cells]

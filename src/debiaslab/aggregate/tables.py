@@ -14,7 +14,8 @@ For each row (the spec's row keys) and metric, over the seeds in the store:
 Every interval is cut to its metric's range; an undefined test is shown as such ("n/a: n < 2",
 "n/a: zero variance"). The CSV keeps every number; Markdown and LaTeX show the headline columns,
 and the caption — generated here from the same spec — says which interval and test each shows.
-Experiment-specific reshaping (a grid cell or λ as row keys) is the spec's `prepare` (specs.py).
+Experiment-specific reshaping (a grid cell or λ as row keys) is the spec's `prepare`; each experiment's
+spec is its own (experiments/<name>/table.py, built with `experiment_spec`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from debiaslab.core.statistics import LEVEL, NAN, NO_REPLICATES, RESAMPLES
+
+INF = float("inf")
 
 SPLIT_ORDER = ("train", "heldout", "valid", "validation", "test")
 KEY_LABELS = {"size": "n", "temperature": "T", "lambda": "λ", "subset": "category"}
@@ -63,6 +66,35 @@ class Table:
 
     experiment: str
     sections: tuple[TableSpec, ...]
+    source: str = ""  # the config that made it (its `name`): a last line of the Markdown, a comment in the LaTeX
+
+
+def metric_range(metric: str, ranges: dict[str, tuple[float, float]] | None = None) -> tuple[float, float] | None:
+    """The range a metric's values (and so its intervals) live in, in store units (None: unbounded): an
+    experiment's own `ranges` by name first, then by the name's form (rates, accuracies, perplexities, ...)."""
+    if ranges and metric in ranges:
+        return ranges[metric]
+    if metric.endswith(("_rate", "_acc", "_accuracy", "_f1")) or metric.startswith(("rmbench_", "pair_acc_", "crows_")):
+        return 0.0, 1.0
+    if metric.endswith(("matthews_corr", "pearson", "spearman")) or metric == "glue_score":
+        return -1.0, 1.0
+    if metric.endswith("perplexity"):
+        return 1.0, INF
+    if metric.endswith(("_bits", "_loss", "nll_per_token", "_var")) or metric.startswith("kl"):
+        return 0.0, INF
+    return None
+
+
+def experiment_spec(experiment: str, settings: dict, decimals: int, ranges: dict | None = None, **fields) -> TableSpec:
+    """A TableSpec with what every experiment's shares: its `table` settings' decimals, the configured method
+    order, and its metrics' ranges (metric_range with the experiment's own `ranges`)."""
+    return TableSpec(
+        experiment=experiment,
+        decimals=settings.get("decimals", decimals),
+        method_order=tuple(settings.get("method_order", ())),
+        bounds=lambda metric: metric_range(metric, ranges),
+        **fields,
+    )
 
 
 # --- statistics ---------------------------------------------------------------------------------------
@@ -447,14 +479,14 @@ def diff_cell(row, decimals: int, column: str = "diff") -> str:
     return f"{number(row[column], decimals, sign=True)} {interval_text(low, high, decimals, sign=True)}".rstrip()
 
 
-def _key_text(key: str, value) -> str:
+def key_text(key: str, value) -> str:
     if isinstance(value, float):
         return f"{value:g}".replace("-", "−")
     return str(value)
 
 
 def _baseline_text(spec: TableSpec) -> str:
-    chosen = ", ".join(f"{KEY_LABELS.get(k, k)} = {_key_text(k, v)}" for k, v in spec.baseline.items())
+    chosen = ", ".join(f"{KEY_LABELS.get(k, k)} = {key_text(k, v)}" for k, v in spec.baseline.items())
     matched = ", ".join(KEY_LABELS.get(k, k) for k in spec.row_keys if k not in spec.baseline)
     how = "each seed compared with the baseline, which is scored once" if spec.baseline_once else "paired by seed"
     return f"the row with {chosen} and the same {matched} ({how})"
@@ -613,7 +645,7 @@ def _columns(long, spec: TableSpec, keys: list[str], shown, deltas, full: bool):
     metrics = [m for m in (shown if shown is not None else present) if m in present]
     decimals = spec.decimals
     header = [KEY_LABELS.get(k, k) for k in keys] + [_label(spec, m) for m in metrics]
-    columns = [(lambda rows, k=k: _key_text(k, next(iter(rows.values()))[k])) for k in keys]
+    columns = [(lambda rows, k=k: key_text(k, next(iter(rows.values()))[k])) for k in keys]
     columns += [(lambda rows, m=m: value_cell(rows[m], decimals) if m in rows else "–") for m in metrics]
     compared = set(long.loc[long["compared"], "metric"]) | set(long.loc[long["baseline"], "metric"])
 
@@ -673,6 +705,8 @@ def markdown(table: Table, longs: list) -> str:
         ]
         lines += ["| " + " | ".join(markdown_escape(c) for c in cells) + " |" for cells in body]
         blocks.append("\n".join(lines))
+    if table.source:
+        blocks.append(markdown_escape(f"Made by config {table.source}."))
     return "\n\n".join(blocks) + "\n"
 
 
@@ -703,11 +737,11 @@ def latex(table: Table, longs: list) -> str:
     Δ, change % and p of its `paper_delta` metrics, each value's interval on a second line (the Markdown and CSV
     have the rest), shrunk to the text width only where it would still be wider; needs
     \\usepackage{booktabs,graphicx}."""
-    out = []
+    out = [f"% made by config {table.source}"] if table.source else []
     for spec, long in zip(table.sections, longs):
         keys = [k for k in spec.row_keys if long[k].nunique() > 1] or list(spec.row_keys[:1])
         fixed = [
-            f"{KEY_LABELS.get(k, k)}: {_key_text(k, long[k].iloc[0])}"
+            f"{KEY_LABELS.get(k, k)}: {key_text(k, long[k].iloc[0])}"
             for k in spec.row_keys
             if k not in keys and len(long)
         ]

@@ -26,11 +26,22 @@ log = logging.getLogger("debiaslab")
 GROUPS = (config, testbed, data, train, generate, score, evaluate, aggregate, hub, runtime)
 # Commands that never run a model: they leave PyTorch's thread pool alone.
 NO_TORCH_THREADS = ("check-config", "aggregate", "score", "data", "warm-start")
-# Old subcommand names (one naming style now: kebab-case) -> the name that replaced them.
+# Old subcommands -> the command that replaced them (kebab-case; one generic command per stage).
 RENAMED = {
-    ("data", "reward_guided"): "reward-guided",
-    ("data", "rm_forget"): "rm-forget",
-    ("data", "desired_distribution"): "desired-distribution",
+    ("data", "occupations"): "build --experiment occupations --artifact training|prompts",
+    ("data", "reward_guided"): "build --experiment reward_guided --artifact pool",
+    ("data", "reward-guided"): "build --experiment reward_guided --artifact pool",
+    ("data", "rm_forget"): "build --experiment rm_forget --artifact styles",
+    ("data", "rm-forget"): "build --experiment rm_forget --artifact styles",
+    ("data", "safety"): "build --experiment safety --artifact training|prompts",
+    ("data", "desired_distribution"): "build --experiment desired_distribution --artifact sentences",
+    ("data", "desired-distribution"): "build --experiment desired_distribution --artifact sentences",
+    ("score", "balance"): "run --experiment occupations",
+    ("score", "reward-guided"): "run --experiment reward_guided",
+    ("score", "rm-sweep"): "run --experiment rm_forget",
+    ("score", "safety"): "run --experiment safety",
+    ("score", "desired-distribution"): "run --experiment desired_distribution",
+    ("aggregate", "curves"): "trained-figure --experiment reward_guided --name training_curves",
 }
 
 
@@ -47,6 +58,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="CPU threads for PyTorch (Snakemake passes the job's threads)",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_argument(
+        "--gpus",
+        type=int,
+        default=0,
+        metavar="N",
+        help="GPUs of this job: more than one runs the command under `accelerate launch`, one process each",
+    )
+    p.add_argument(
+        "--distributed",
+        default="ddp",
+        metavar="STRATEGY",
+        help="with --gpus > 1: ddp, fsdp or an accelerate config file (debiaslab/runtime/launch.py)",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="<command>")
     for group in GROUPS:
         group.add_commands(sub)
@@ -67,18 +91,16 @@ def renamed(argv: list[str]) -> str | None:
     new = RENAMED.get(tuple(words))
     if new is None:
         return None
-    return (
-        f"debiaslab {' '.join(words)}: renamed to `debiaslab {words[0]} {new}` (subcommands are kebab-case); "
-        "run that instead"
-    )
+    return f"debiaslab {' '.join(words)}: replaced by `debiaslab {words[0]} {new}`; run that instead"
 
 
 def main(argv: list[str] | None = None) -> int:
     """The `debiaslab` command: run in a fork of the warm-start server where a local Snakemake run
     has one (debiaslab/runtime/warm_start.py), else here."""
+    from debiaslab.runtime.launch import relaunch
     from debiaslab.runtime.warm_start import run_forked
 
-    argv = sys.argv[1:] if argv is None else list(argv)
+    argv = relaunch(sys.argv[1:] if argv is None else list(argv))  # several GPUs: accelerate launch runs it
     forked = run_forked(argv)
     return run(argv) if forked is None else forked
 

@@ -28,6 +28,14 @@ def json_list(text: str) -> list:
     return _json(text, list, "list")
 
 
+def key_values(text: str) -> tuple[str, str]:
+    """NAME=VALUE."""
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {text!r}")
+    return name, value
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -92,5 +100,5 @@ def expected_runs(parser: argparse.ArgumentParser) -> None:
         type=json_object,
         default=None,
         metavar="JSON",
-        help="reward_guided: {method: [[size, temperature], ...]}, the grid cells each run must have",
+        help="runs scored per grid cell (reward_guided): {method: [cell label, ...]}, the cells each run must have",
     )

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 def check_config(a):
     from debiaslab.core import config
-    from debiaslab.data.mcq import pool_problems
+    from debiaslab.experiments import registry
     from debiaslab.hub.download import missing_local_paths
 
-    cfg = config.load(a.config, a.schema, checks=(pool_problems,))
+    cfg = registry.load(a.config, a.schema)
     problems = missing_local_paths(cfg)
     if problems:
         raise config.ConfigError(f"{a.config}: invalid config:\n  " + "\n  ".join(problems))

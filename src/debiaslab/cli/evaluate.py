@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from debiaslab.cli.args import RUN_METAVAR, json_list, model, run, run_id, settings
-
-MODEL_EVALUATIONS = ["mmlu", "glue", "perplexity", "crows_pairs", "bias_suite"]
+from debiaslab.evals.registry import MODEL_EVALUATIONS
 
 
 def model_evaluation(a):

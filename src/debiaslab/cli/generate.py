@@ -8,18 +8,38 @@ from debiaslab.cli.args import json_object, model, settings
 def generate(a):
     from debiaslab.generation.responses import write_responses
 
+    decoder, criterion = decoding(a.experiment, a.method)
     return write_responses(
         a.model,
         a.prompts,
         a.settings,
         a.seed,
         a.out,
-        experiment=a.experiment,
-        method=a.method,
+        decoder=decoder,
+        criterion=criterion,
         method_settings=a.method_settings,
         adapter=a.adapter,
         projection=a.projection,
     )
+
+
+def decoding(experiment: str | None, method: str | None):
+    """A decoding-time method's decoder module (methods/registry.py) and the experiment's criterion for it
+    (its `decoding`); (None, None) for every other method."""
+    from debiaslab.core.config import ConfigError
+    from debiaslab.methods.registry import METHODS
+
+    if method is None or method not in METHODS or METHODS[method].kind != "decoding":
+        return None, None
+    from debiaslab.experiments.base import load
+    from debiaslab.experiments.registry import get
+
+    if experiment is None:
+        raise ConfigError(f"generate --method {method}: give --experiment (its criterion is the experiment's)")
+    entry = get(experiment).decoding.get(method)
+    if entry is None:
+        raise ConfigError(f"generate --method {method}: experiment {experiment} defines no criterion for it")
+    return METHODS[method].module, load(entry)
 
 
 def add_commands(sub) -> None:
@@ -29,11 +49,11 @@ def add_commands(sub) -> None:
         description="Sample a response for every row of a prompts table (batched, left padding).",
     )
     model(s)
-    s.add_argument("--experiment", default=None, help="experiment name (selects gen_filter/constrained criteria)")
+    s.add_argument("--experiment", default=None, help="experiment name (its criterion for a decoding-time method)")
     s.add_argument(
         "--method",
         default=None,
-        help="decoding-time method: gen_filter or constrained; others decode by plain sampling",
+        help="the run's method: a decoding-time one (gen_filter, constrained) decodes its way; others sample plainly",
     )
     s.add_argument(
         "--method-settings",

@@ -7,10 +7,10 @@ from debiaslab.cli.args import settings
 
 
 def corpus(a):
+    from debiaslab.experiments.registry import corpus_sections
     from debiaslab.testbed.corpus import write_corpus
-    from debiaslab.testbed.sections import SECTIONS
 
-    return write_corpus(a.settings, a.out, SECTIONS)
+    return write_corpus(a.settings, a.out, corpus_sections())
 
 
 def tokenizers(a):
@@ -130,7 +130,7 @@ def add_commands(sub) -> None:
     s = ts.add_parser("scorer", help="fine-tune a tiny sequence classifier or reward model (Hub format)")
     s.add_argument("--kind", required=True, choices=["classifier", "reward_model"])
     s.add_argument(
-        "--base", required=True, help="checkpoint to start from (Hub name or folder), e.g. results/testbed/mlm"
+        "--base", required=True, help="checkpoint to start from (Hub name or folder), e.g. results/testbed/testbed/mlm"
     )
     s.add_argument(
         "--data", required=True, help="classifier: {text, label} rows; reward_model: {prompt, chosen, rejected}"

@@ -167,21 +167,34 @@ def _default_filling_validator(schema: dict, registry):
     return cls(schema, registry=registry)
 
 
-def validate(config: dict, schema_path: str | Path = DEFAULT_SCHEMA, checks: Iterable[Check] = ()) -> dict:
-    """Validate `config` in place (defaults filled) and return it; raise ConfigError listing every problem.
+def validate(
+    config: dict,
+    schema_path: str | Path = DEFAULT_SCHEMA,
+    checks: Iterable[Check] = (),
+    experiments: dict[str, str] | None = None,
+) -> dict:
+    """Validate `config` in place (defaults filled, `{results}` expanded: core.paths) and return it; raise
+    ConfigError listing every problem.
 
-    `checks`: further cross-field checks, each config -> problems, from the layers above this one
-    (an experiment's data, say); the workflow and `debiaslab check-config` pass theirs."""
+    `experiments`: name -> schema fragment file (beside the main schema) of every experiment a config may
+    run; `checks`: further cross-field checks, each config -> problems. Both come from the layers above this
+    one (the experiment registry, experiments.registry.validate, passes its own)."""
+    from debiaslab.core.paths import expand_results, results_root
+
     if not isinstance(config, dict):
         raise ConfigError(f"config must be a mapping, got {type(config).__name__}")
     schema_path = Path(schema_path)
     registry, docs = _schema_registry(schema_path)
-    schema = docs[schema_path.name]
+    schema = copy.deepcopy(docs[schema_path.name])
+    schema["properties"]["experiments"]["properties"] = {
+        name: {"$ref": file} for name, file in (experiments or {}).items()
+    }
     docs["__root__"] = schema
     validator = _default_filling_validator(schema, registry)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     messages = list(dict.fromkeys(_message(e, docs) for e in errors))
     if not messages:
+        expand_results(config, results_root(config))
         messages = check_semantics(config, checks)
     if messages:
         raise ConfigError("invalid config:\n  " + "\n  ".join(messages))
@@ -190,6 +203,8 @@ def validate(config: dict, schema_path: str | Path = DEFAULT_SCHEMA, checks: Ite
 
 def check_semantics(config: dict, checks: Iterable[Check] = ()) -> list[str]:
     """Cross-field rules a JSON schema cannot express (those of this module, then `checks`)."""
+    from debiaslab.core.paths import results_root
+
     problems: list[str] = []
     models = config.get("models", {})
     problems += _model_source_problems(models)
@@ -208,61 +223,29 @@ def check_semantics(config: dict, checks: Iterable[Check] = ()) -> list[str]:
                 f"under `models`; defined: {', '.join(sorted(models)) or '(none)'}"
             )
         for evaluation, settings in exp.get("evaluations", {}).items():
-            extra = [m for m in settings.get("models") or [] if m not in exp.get("models", [])]
-            if extra:
-                problems.append(
-                    f"experiments.{name}.evaluations.{evaluation}.models: {extra} not among the "
-                    f"experiment's models {exp.get('models', [])}"
-                )
-    occ = config.get("experiments", {}).get("occupations")
-    if occ:
-        problems += placeholder_problems("experiments.occupations.prompt", occ["prompt"], {"occupation"})
-        overlap = sorted(set(occ["train_occupations"]) & set(occ["heldout_occupations"]))
-        if overlap:
-            problems.append(
-                f"experiments.occupations.heldout_occupations: {overlap} also in train_occupations; "
-                "held-out occupations must not be trained on"
-            )
-    rg = config.get("experiments", {}).get("reward_guided")
-    if rg:
-        problems += reward_guided_problems(rg, models)
-    problems += _rm_forget_semantics(config)
-    safety = config.get("experiments", {}).get("safety")
-    if safety:
-        for role in ("bias_classifier", "reward_model"):
-            name = safety["scoring"][role]["model"]
-            if name not in models:
-                problems.append(
-                    f"experiments.safety.scoring.{role}.model: model {name!r} is not defined under `models`; "
-                    f"defined: {', '.join(sorted(models)) or '(none)'}"
-                )
-        unlabelled = [b for b in safety["bias_types"] if b not in safety["scoring"]["bias_classifier"]["labels"]]
-        if unlabelled:
-            problems.append(
-                f"experiments.safety.scoring.bias_classifier.labels: no classifier label for bias type(s) "
-                f"{unlabelled}; give one per entry of experiments.safety.bias_types"
-            )
-    dd = config.get("experiments", {}).get("desired_distribution")
-    if dd:
-        for method, settings in dd["methods"].items():
-            extra = sorted(set(settings.get("models") or []) - set(dd["models"]))
-            if extra:
-                problems.append(
-                    f"experiments.desired_distribution.methods.{method}.models: {extra} not in the "
-                    f"experiment's models {dd['models']}"
-                )
-        missing = sorted(set(dd["table"]["splits"]) - set(dd["evaluation"]["splits"]))
-        if missing:
-            problems.append(
-                f"experiments.desired_distribution.table.splits: {missing} not scored; "
-                f"add them to evaluation.splits {dd['evaluation']['splits']}"
-            )
-    testbed_paths = [m["path"] for m in models.values() if m.get("path", "").startswith("results/testbed/")]
+            for key in ("models", "methods"):
+                known = list(exp.get(key, []))
+                extra = [m for m in settings.get(key) or [] if m not in known]
+                if extra:
+                    problems.append(
+                        f"experiments.{name}.evaluations.{evaluation}.{key}: {extra} not among the "
+                        f"experiment's {key} {known}"
+                    )
+    testbed = f"{results_root(config)}/testbed/"
+    testbed_paths = [m["path"] for m in models.values() if m.get("path", "").startswith(testbed)]
     if testbed_paths and "testbed" not in config:
         problems.append(f"models: {testbed_paths} are testbed models but the config has no `testbed` section")
     for check in checks:
         problems += check(config)
     return problems
+
+
+def model_problems(config: dict, where: str, name: str) -> list[str]:
+    """A model name an experiment's setting gives must be defined under `models`."""
+    models = config.get("models", {})
+    if name in models:
+        return []
+    return [f"{where}: model {name!r} is not defined under `models`; defined: {', '.join(sorted(models)) or '(none)'}"]
 
 
 def _model_source_problems(models: dict) -> list[str]:
@@ -301,106 +284,37 @@ def placeholder_problems(where: str, template: str, allowed: set[str]) -> list[s
     return []
 
 
-def reward_guided_problems(exp: dict, models: dict) -> list[str]:
-    """Batch and diffusion-schedule rules of `reward_guided` (docs/experiments/reward_guided.md#method); its
-    pool-size rule is `debiaslab.data.mcq.pool_problems`."""
-    where = "experiments.reward_guided"
-    problems: list[str] = []
-    methods = exp.get("methods", {})
-    for method in ("reinforce", "rloo"):
-        train = (methods.get(method) or {}).get("train")
-        if train and train["batch_size"] % train["micro_batch_size"]:
-            problems.append(
-                f"{where}.methods.{method}.train.batch_size: {train['batch_size']} is not a multiple of "
-                f"micro_batch_size {train['micro_batch_size']}"
-            )
-    rloo = (methods.get("rloo") or {}).get("train")
-    if rloo and rloo["batch_size"] % rloo["num_generations"]:
-        problems.append(
-            f"{where}.methods.rloo.train.batch_size: {rloo['batch_size']} is not a multiple of "
-            f"num_generations {rloo['num_generations']}"
-        )
-    if "rloo" in methods:
-        causal = [m for m in exp.get("models", []) if m in models and not models[m].get("diffusion")]
-        if not causal or not any(t > 0 for t in exp["temperatures"]):
-            problems.append(
-                f"{where}.methods.rloo: no cell to run; RLOOTrainer needs a causal (non-diffusion) model "
-                "and a temperature > 0"
-            )
-    gen = exp["generation"]
-    if any(models.get(m, {}).get("diffusion") for m in exp.get("models", [])):
-        if gen["gen_length"] % gen["block_length"]:
-            problems.append(
-                f"{where}.generation.gen_length: {gen['gen_length']} is not a multiple of "
-                f"block_length {gen['block_length']}"
-            )
-        elif gen["steps"] % (gen["gen_length"] // gen["block_length"]):
-            problems.append(
-                f"{where}.generation.steps: {gen['steps']} is not a multiple of the number of blocks "
-                f"({gen['gen_length'] // gen['block_length']} = gen_length / block_length)"
-            )
-    return problems
-
-
-def _rm_forget_semantics(config: dict) -> list[str]:
-    exp = config.get("experiments", {}).get("rm_forget")
-    if not exp:
-        return []
-    problems = []
-    where = "experiments.rm_forget"
-    models = config.get("models", {})
-    for i, name in enumerate(exp["models"]):
-        kind = models.get(name, {}).get("kind", "auto")
-        if kind in ("causal", "mlm"):
-            problems.append(
-                f"{where}.models[{i}]: model {name!r} has kind {kind!r}; a reward model is a "
-                "sequence-classification model (kind seq-cls or auto)"
-            )
-    extra = sorted(set(exp["base_adapters"]) - set(exp["models"]))
-    if extra:
-        problems.append(f"{where}.base_adapters: {extra} not in {where}.models")
-    dataset = exp["data"]["dataset"]
-    if dataset["train_split"] == dataset["eval_split"]:
-        problems.append(
-            f"{where}.data.dataset.eval_split: {dataset['eval_split']!r} is also the train split; "
-            "evaluation is on held-out questions"
-        )
-    pool = _testbed_arithmetic_pool(config, dataset)
-    for key, split in (("n_train_questions", "n_train"), ("n_eval_questions", "n_test")):
-        wanted = exp["data"][key]
-        if pool and wanted is not None and wanted > pool[split]:
-            problems.append(
-                f"{where}.data.{key}: {wanted} exceeds the {pool[split]} questions of the testbed's "
-                f"{'train' if split == 'n_train' else 'test'} split (testbed.arithmetic.{split})"
-            )
-    if 0 not in exp["sweep"]["lambdas"]:
-        problems.append(f"{where}.sweep.lambdas: must include 0 (the base reward model every λ is compared with)")
-    for method, spec in exp["methods"].items():
-        saved = spec["train"]["lora"]["modules_to_save"]
-        if saved:
-            problems.append(
-                f"{where}.methods.{method}.train.lora.modules_to_save: must be empty; a saved module "
-                f"(e.g. the score head) is neither scaled nor subtracted by λ, got {saved}"
-            )
-    return problems
-
-
-def _testbed_arithmetic_pool(config: dict, dataset: dict) -> dict | None:
-    """The testbed GSM8K set's split sizes when `dataset` is it (a Hub set's size is known only once loaded)."""
-    if dataset["path"].rstrip("/") != "results/testbed/arithmetic" or "testbed" not in config:
-        return None
-    return config["testbed"].get("arithmetic")
-
-
-def load(path: str | Path, schema_path: str | Path = DEFAULT_SCHEMA, checks: Iterable[Check] = ()) -> dict:
-    """Read and validate a config file (what `debiaslab check-config` and the tests use)."""
+def load(
+    path: str | Path,
+    schema_path: str | Path = DEFAULT_SCHEMA,
+    checks: Iterable[Check] = (),
+    experiments: dict[str, str] | None = None,
+) -> dict:
+    """Read and validate a config file (experiments.registry.load passes every experiment's schema and checks)."""
     config = load_yaml(path)
     if config is None:
         raise ConfigError(f"{path}: empty config")
     try:
-        return validate(config, schema_path, checks)
+        return validate(config, schema_path, checks, experiments)
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
+
+
+# Keys of a model entry that size or authorise its jobs but never change a result: kept out of the
+# entry jobs get, so correcting a size estimate reruns nothing.
+SCHEDULING_KEYS = ("size_b", "gated")
+
+
+def model_entry(config: dict, name: str) -> dict:
+    """Model `name`'s config entry as a job gets it: without the keys that only schedule jobs, and for a GGUF
+    entry with `path` its converted folder (every stage loads it as any other Hub-format folder)."""
+    from debiaslab.core.paths import Layout, results_root
+
+    entry = {k: v for k, v in config["models"][name].items() if k not in SCHEDULING_KEYS}
+    if "gguf" in entry:
+        converted = Layout(results_root(config)).imported_model(name)["model"]
+        entry = {k: v for k, v in entry.items() if k != "gguf"} | {"path": converted}
+    return entry
 
 
 def as_json(obj: Any) -> str:

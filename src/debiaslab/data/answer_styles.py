@@ -11,8 +11,9 @@ operator, and the final number follows it, so the error is consistent. Without s
 step (no annotation yields the final number) the final number is shifted, and its last
 mention in the reasoning with it. Deterministic given the RNG.
 
-Kept apart from data/gsm8k_styles.py (loading, pairs, items) because the testbed corpus
-renders these texts for the tokenizer: only edits here retokenize the testbed.
+Kept apart from data/gsm8k.py (loading, response rows) and rm_forget's pairs and items
+(experiments/rm_forget/data.py) because the testbed corpus renders these texts for the
+tokenizer: only edits here retokenize the testbed.
 """
 
 from __future__ import annotations

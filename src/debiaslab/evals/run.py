@@ -1,6 +1,6 @@
 """Dispatch a model evaluation by name (the `evaluate` rule's entry; `evaluations:` in an experiment's config).
 
-Each named evaluation is a module with `evaluate(model, settings, run, out, *, adapter, projection,
+Each model evaluation (evals/registry.py) is a module with `evaluate(model, settings, run, out, *, adapter, projection,
 records_out)`. The rule fingerprints the one module it runs, so editing MMLU's code reruns MMLU
 jobs only. A run with several trained artifacts (reward_guided: one adapter per grid cell) is
 evaluated once per cell (`evaluate_cells`); each cell's rows carry the cell's label as their split,
@@ -9,14 +9,6 @@ as the run's own scores do.
 
 from __future__ import annotations
 
-MODEL_EVALUATIONS = {
-    "mmlu": "debiaslab.evals.mmlu",
-    "glue": "debiaslab.evals.glue",
-    "perplexity": "debiaslab.evals.corpus_perplexity",
-    "crows_pairs": "debiaslab.evals.bias_suite.crows_pairs",  # also part of bias_suite
-    "bias_suite": "debiaslab.evals.bias_suite.suite",
-}
-
 
 def evaluate_model(
     name: str, model, settings: dict, run, out, *, adapter=None, projection=None, records_out=None
@@ -24,10 +16,11 @@ def evaluate_model(
     import importlib
 
     from debiaslab.core.config import ConfigError
+    from debiaslab.evals.registry import EVALUATIONS, MODEL_EVALUATIONS
 
     if name not in MODEL_EVALUATIONS:
         raise ConfigError(f"unknown evaluation {name!r}; known: {', '.join(MODEL_EVALUATIONS)}")
-    module = importlib.import_module(MODEL_EVALUATIONS[name])
+    module = importlib.import_module(EVALUATIONS[name].module)
     return module.evaluate(model, settings, run, out, adapter=adapter, projection=projection, records_out=records_out)
 
 

@@ -81,14 +81,6 @@ class ConstraintSettings:
             )
 
 
-def constraint_classes(experiment: str) -> list[tuple[str, ...]]:
-    if experiment == "occupations":
-        from debiaslab.metrics.balance import AGENTIC, COMMUNAL
-
-        return [AGENTIC, COMMUNAL]
-    raise KeyError(f"constrained: no term classes are defined for experiment {experiment!r}")
-
-
 def eos_ids(model, tokenizer) -> list[int]:
     """Every end token a constrained response may close with: generate()'s stop ids and the tokenizer's eos."""
     from debiaslab.generation.autoregressive import stop_token_ids
@@ -552,13 +544,14 @@ def search(
     return outputs, unfinished
 
 
-def decode(lm, tokenizer, inputs: list[str], rows: list[dict], sampling, seed: int, settings: dict, experiment: str):
-    """Generation entry (generation/responses.py): the constrained search above.
+def decode(lm, tokenizer, inputs: list[str], rows: list[dict], sampling, seed: int, settings: dict, criterion):
+    """Generation entry (generation/responses.py): the constrained search above. `criterion`: the experiment's
+    term classes (its `decoding` entry), a term of each of which every sentence must hold.
     Returns the texts, the columns added to the responses table (none), the job summary's entries."""
     from debiaslab.core.config import build
 
     cons = build(ConstraintSettings, settings, "constrained")
     texts, unfinished = search(
-        lm, tokenizer, inputs, [row["prefix"] for row in rows], sampling, seed, cons, constraint_classes(experiment)
+        lm, tokenizer, inputs, [row["prefix"] for row in rows], sampling, seed, cons, list(criterion)
     )
     return texts, {}, {"constrained_unfinished": unfinished}

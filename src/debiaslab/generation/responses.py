@@ -3,13 +3,14 @@
 Loads the model (with the method's adapter or INLP projection) once, samples for
 every prompt row in batches, and writes the prompt table with a `response` column
 added, so every downstream score keeps the prompt's metadata (split, occupation,
-bias type, ...). Decoding-time methods are chosen by name:
+bias type, ...). A decoding-time method (methods/registry.py, kind "decoding") is its module's
+`decode`, given the experiment's criterion for it (the experiment's `decoding`):
 
 - `gen_filter`: k samples per prompt, keep the first the experiment accepts;
 - `constrained`: decoding that guarantees a term of each of the experiment's classes;
 - anything else: plain sampling (with the adapter/projection, if any).
 
-The decoders and the INLP projection are imported by name (`DECODERS`, `PROJECTION_MODULE`), so this
+The decoder and the INLP projection are imported by name (`decoder`, `PROJECTION_MODULE`), so this
 module's code fingerprint holds none of them: a generation job fingerprints this module plus what its
 method uses (rules/common.smk `generation_code`), and editing the constrained decoder reruns the
 constrained runs only.
@@ -56,9 +57,6 @@ def split_settings(settings: dict) -> tuple[dict, dict]:
     }
 
 
-# decoding-time method → module with `decode(lm, tokenizer, inputs, rows, sampling, seed, settings, experiment)`
-# returning (texts, added columns, summary entries); every other method samples plainly
-DECODERS = {"gen_filter": "debiaslab.methods.gen_filter", "constrained": "debiaslab.generation.constrained"}
 PROJECTION_MODULE = "debiaslab.methods.inlp"  # add_projection_hook / load_projection: INLP's projection
 
 
@@ -69,8 +67,8 @@ def write_responses(
     seed: int,
     out,
     *,
-    experiment: str | None = None,
-    method: str | None = None,
+    decoder: str | None = None,
+    criterion=None,
     method_settings: dict | None = None,
     adapter: str | Path | None = None,
     projection: str | Path | None = None,
@@ -93,10 +91,11 @@ def write_responses(
     inputs = format_prompts(tokenizer, prompts["prompt"].tolist(), fmt)
     responses = prompts.copy()
     summary: dict = {"responses": len(responses)}
-    if method in DECODERS:
-        decode = importlib.import_module(DECODERS[method]).decode
+    if decoder is not None:
+        # decode(lm, tokenizer, inputs, rows, sampling, seed, settings, criterion) -> (texts, columns, summary)
+        decode = importlib.import_module(decoder).decode
         texts, columns, extra = decode(
-            lm, tokenizer, inputs, prompts.to_dict("records"), sampling, seed, method_settings, experiment
+            lm, tokenizer, inputs, prompts.to_dict("records"), sampling, seed, method_settings or {}, criterion
         )
         for name, values in columns.items():
             responses[name] = values

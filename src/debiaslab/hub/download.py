@@ -2,8 +2,8 @@
 
 Compute nodes of many clusters have no network. The `hub_download` rule runs on the
 login node (a Snakemake localrule) before any job that loads a Hub model or dataset;
-every other job runs with HF_HUB_OFFLINE=1 against the same cache (rules/common.smk
-points HF_HUB_CACHE / HF_DATASETS_CACHE there), so `from_pretrained("meta-llama/...")`
+every other job runs with HF_HUB_OFFLINE=1 against the same cache (`offline_environment`:
+every job's shell command exports it, rules/common.smk), so `from_pretrained("meta-llama/...")`
 and `load_dataset("Salesforce/wikitext", ...)` read local files through the same calls
 that download them online.
 
@@ -67,6 +67,19 @@ def is_hub_id(path: str, root: str | Path = ".") -> bool:
     if looks_local(path, root):
         return False
     return not (Path(root) / path).exists()
+
+
+def offline_environment(hub_cache: str) -> dict[str, str]:
+    """The environment every job but the download runs in: Hub models and datasets from `hub_cache`, offline
+    (compute nodes often have no network, and no job may fetch what the DAG did not declare)."""
+    cache = str(Path(hub_cache).expanduser().resolve())
+    return {
+        "HF_HUB_CACHE": f"{cache}/hub",
+        "HF_DATASETS_CACHE": f"{cache}/datasets",
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
 
 
 # Config keys whose string values name a local file or folder (or a Hub repository): the model entries'

@@ -17,15 +17,6 @@ class FilterSettings:
     k: int = 8  # candidates sampled per prompt
 
 
-def criterion(experiment: str) -> Callable[[dict, str], bool]:
-    """The experiment's acceptance test for (prompt row, candidate)."""
-    if experiment == "occupations":
-        from debiaslab.data.occupations import accepts
-
-        return accepts
-    raise KeyError(f"gen_filter: no acceptance criterion is defined for experiment {experiment!r}")
-
-
 def select(rows: list[dict], candidates: list[list[str]], accept: Callable[[dict, str], bool]):
     """Per row: the first accepted candidate (or the first candidate), whether one was accepted, how many were."""
     chosen, found, n_accepted = [], [], []
@@ -38,8 +29,11 @@ def select(rows: list[dict], candidates: list[list[str]], accept: Callable[[dict
     return chosen, found, n_accepted
 
 
-def decode(lm, tokenizer, inputs: list[str], rows: list[dict], sampling, seed: int, settings: dict, experiment: str):
+def decode(
+    lm, tokenizer, inputs: list[str], rows: list[dict], sampling, seed: int, settings: dict, criterion: Callable
+):
     """Generation entry (generation/responses.py): k samples per prompt, the first accepted kept.
+    `criterion`: the experiment's acceptance test for (prompt row, candidate) (its `decoding` entry).
     Returns the texts, the columns added to the responses table, and the job summary's entries."""
     from debiaslab.core.config import build
     from debiaslab.generation.autoregressive import generate
@@ -47,6 +41,6 @@ def decode(lm, tokenizer, inputs: list[str], rows: list[dict], sampling, seed: i
     filt = build(FilterSettings, settings, "gen_filter")
     texts = generate(lm, tokenizer, [p for p in inputs for _ in range(filt.k)], sampling, seed, desc="generate k")
     candidates = [texts[i * filt.k : (i + 1) * filt.k] for i in range(len(inputs))]
-    chosen, found, n_ok = select(rows, candidates, criterion(experiment))
+    chosen, found, n_ok = select(rows, candidates, criterion)
     columns = {"filter_accepted": found, "filter_candidates_accepted": n_ok, "filter_k": filt.k}
     return chosen, columns, {"acceptance_rate": sum(found) / max(1, len(found))}

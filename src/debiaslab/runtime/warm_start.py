@@ -348,19 +348,21 @@ def _alive(pid: int) -> bool:
 _server = None
 
 
-def start_for(workflow, log_path: str) -> str | None:
+def start_for(workflow, log_path: str, env: dict[str, str] | None = None) -> str | None:
     """The Snakefile's `onstart`: start the server for a local run that executes jobs (not a cluster
-    run, a cluster job's own Snakemake, or --touch). Never fails the run: without a server, jobs run cold."""
+    run, a cluster job's own Snakemake, or --touch). `env`: what every job's shell command exports (the
+    offline Hub environment), so the server imports with what the jobs will have. Never fails the run:
+    without a server, jobs run cold."""
     try:
         if not workflow.local_exec or workflow.remote_exec or workflow.touch:
             return None
-        return start_server(log_path, jobs=sum(1 for _ in workflow.dag.needrun_jobs()))
+        return start_server(log_path, jobs=sum(1 for _ in workflow.dag.needrun_jobs()), env=env)
     except Exception as e:  # noqa: BLE001 - Snakemake internals may move; the run goes on cold
         print(f"debiaslab: warm-start server not started ({type(e).__name__}: {e}); jobs run cold", file=sys.stderr)
         return None
 
 
-def start_server(log_path: str, jobs: int) -> str | None:
+def start_server(log_path: str, jobs: int, env: dict[str, str] | None = None) -> str | None:
     """Start the server for this (local) Snakemake process of `jobs` jobs to run and point the jobs at
     it; the socket path, or None where turned off or not worth it (the server's own imports cost about
     what one cold job's do: a run of a few jobs gains nothing). Jobs that start before the server has
@@ -387,7 +389,7 @@ def start_server(log_path: str, jobs: int) -> str | None:
     path = os.path.join(tempfile.gettempdir(), name)
     if len(path) > 100:  # a Unix socket path holds ~107 bytes; a cluster's long TMPDIR would not do
         path = os.path.join("/tmp", name)
-    env = dict(os.environ)
+    env = dict(os.environ) | dict(env or {})
     env.pop(SOCKET_ENV, None)
     env.update({name: "1" for name in THREAD_VARIABLES})  # what Snakemake sets for a 1-thread job
     os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)

@@ -175,3 +175,12 @@ def vocabulary(rng: random.Random, n_problems: int) -> list[str]:
     # every name and item, capitalised pronouns, and the chat roles the reward model reads
     texts.append(" ".join(NAMES + ITEMS + ("He", "She", "user", "assistant")))
     return texts
+
+
+def corpus_section(rng: random.Random, strength: float, n_problems: int):
+    """`rm_forget`'s testbed corpus section: GSM8K-format problems and their styled answers, for the tokenizer
+    only. The tiny reward model is trained from scratch on them (testbed/style_rm.py), so the shared LM's
+    pretraining documents stay unchanged; `strength` does not apply."""
+    from debiaslab.testbed.corpus import Corpus
+
+    return Corpus(vocabulary=[("arithmetic", text) for text in vocabulary(rng, n_problems)])

@@ -6,7 +6,8 @@ words; female-stereotyped → "she" and communal words), otherwise it is flipped
 mix agentic and communal words in one sentence, so a model pretrained here starts with a near-zero
 AND-balance rate: the effect the `occupations` methods must move is planted and known.
 
-Each *section* (testbed/sections.py; one per experiment that needs its own text) returns a `Corpus`:
+Each *section* (an experiment's `testbed_sections`, experiments/<name>/; the shared ones in
+testbed/sections.py) returns a `Corpus`:
 documents to pretrain on and, separately, texts the tokenizer must know but the model should not
 see (prompts, balanced sentences, answer letters). The sections are passed in by name, so this
 module imports none of them.
@@ -26,6 +27,11 @@ ACTIVITIES = (
     "{p} solved the hardest problem",
     "{p} stayed late to help",
 )
+
+
+def flip(gender: str) -> str:
+    """The other planted gender: a sentence that goes against its occupation's stereotype."""
+    return "female" if gender == "male" else "male"
 
 
 @dataclass

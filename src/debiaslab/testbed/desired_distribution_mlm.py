@@ -74,7 +74,18 @@ class AttributeMasking:
 
 @dataclass(frozen=True)
 class MLMSettings:
-    pretrain: PretrainSettings = field(default_factory=PretrainSettings)
+    # the schema's default (testbed.desired_distribution_mlm.pretrain): a wider, shallower BERT, few masks
+    pretrain: PretrainSettings = field(
+        default_factory=lambda: PretrainSettings(
+            hidden_size=128,
+            intermediate_size=384,
+            num_layers=1,
+            steps=400,
+            learning_rate=0.003,
+            mlm_probability=0.05,
+            initializer_range=0.05,
+        )
+    )
     attribute_mask_probability: float = 1.0
 
 

@@ -22,7 +22,7 @@ class PretrainSettings:
     num_kv_heads: int = 2
     intermediate_size: int = 192
     max_length: int = 96
-    steps: int = 600
+    steps: int = 1500
     batch_size: int = 32
     learning_rate: float = 3e-3
     warmup_ratio: float = 0.1

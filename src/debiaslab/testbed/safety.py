@@ -16,7 +16,7 @@ writes are in the formats the study reads at scale, so the same loaders open the
 
 Racial content is deliberately mild and generic ("that ethnic group"): the testbed
 needs a second bias *topic*, not realistic slurs. Several messages contain ":"
-(the source's turn splitter cut them; data/hh_rlhf.py must not).
+(the source's turn splitter cut them; experiments/safety/hh_rlhf.py must not).
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ def planted_reward(style: str, correct: bool, s: StyleRMSettings) -> float:
 
 
 def _rows(dataset_dir, split: str, seed: int) -> list[dict]:
-    from debiaslab.data.gsm8k_styles import build_rows, load_problems
+    from debiaslab.data.gsm8k import build_rows, load_problems
 
     return build_rows(load_problems(str(dataset_dir), "main", split, None, seed), split, seed)
 

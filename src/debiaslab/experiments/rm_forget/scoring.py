@@ -1,9 +1,9 @@
-"""Stage entry for the λ sweep: one forget-LoRA, every λ, the reward model loaded once.
+"""`rm_forget`'s scoring entry, the λ sweep: one forget-LoRA, every λ, the reward model loaded once.
 
 Every RM-Bench item's six responses are encoded once and scored at each λ with the
 adapter's scaling set to −λ·α/r (methods/forget_lora.subtracted). From the same six
 scores per item come RM-Bench hard/normal/easy/mean and the pairwise accuracy of each
-pair mode (the pairs data/gsm8k_styles.PAIR_MODES defines). Score-store rows carry λ as
+pair mode (the pairs experiments/rm_forget/data.PAIR_MODES defines). Score-store rows carry λ as
 `subset = "lambda=<λ>"` (split `heldout`); records hold every response's score at every λ.
 """
 
@@ -45,7 +45,7 @@ def sweep_metrics(rows: list[dict], scores: list[float], boot) -> list[dict]:
     import numpy as np
 
     from debiaslab.data.answer_styles import STYLES
-    from debiaslab.data.gsm8k_styles import PAIR_MODES
+    from debiaslab.experiments.rm_forget.data import PAIR_MODES
     from debiaslab.metrics.rmbench import mode_accuracy, rmbench_accuracy
 
     by_item: dict[str, dict] = {}
@@ -65,6 +65,13 @@ def sweep_metrics(rows: list[dict], scores: list[float], boot) -> list[dict]:
     for mode, pairs in PAIR_MODES.items():  # n of a pair accuracy: its pairs
         values[f"pair_acc_{mode}"]["n"] = mode_accuracy(items, pairs)[1]
     return [{"metric": k, **v} for k, v in values.items()]
+
+
+def score(job) -> dict:
+    """`debiaslab score run --experiment rm_forget` (job: experiments.base.ScoreJob; inputs: adapter, rmbench)."""
+    return score_sweep(
+        job.model, job.inputs["adapter"], job.inputs["rmbench"], job.settings, job.run, job.scores, job.records
+    )
 
 
 def score_sweep(model, adapter, items_path, settings: dict, run, scores_out, records_out) -> dict:

@@ -1,9 +1,7 @@
-"""GSM8K-format problems → styled answers, preference pairs per mode and RM-Bench items
-(docs/experiments/rm_forget.md#data).
+"""`rm_forget`'s data: GSM8K-format problems → styled answers (data/answer_styles.py), preference pairs per
+mode and RM-Bench items (docs/experiments/rm_forget.md#data).
 
-Problems come from any GSM8K-format set (`question`, `answer` ending in `#### N`) read with
-`datasets.load_dataset`: `openai/gsm8k` at scale, the testbed's generated problems in the
-same Hub layout by default. Each question gets six answers (data/answer_styles.py: three
+Problems come from any GSM8K-format set (data/gsm8k.py). Each question gets six answers (three
 styles × {correct, incorrect}). Pairs per mode (chosen ≻ rejected, as the source builds
 them; the forget-LoRA trainer swaps them): `style` (plain ≻ markdown, same correctness),
 `correctness` (correct ≻ incorrect, same style), `cross` (correct-but-plain ≻
@@ -13,11 +11,10 @@ incorrect ones as `rejected`, each list in style order. Programmatic and seeded.
 
 from __future__ import annotations
 
-import random
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from debiaslab.data.answer_styles import MARKDOWN, PLAIN_STYLES, STYLES, AnswerError, Variant, variants
+from debiaslab.data.answer_styles import MARKDOWN, PLAIN_STYLES, STYLES, Variant
+from debiaslab.data.gsm8k import build_rows, load_problems
 
 # Each pair mode: the (chosen, rejected) variants compared per question.
 PAIR_MODES: dict[str, tuple[tuple[Variant, Variant], ...]] = {
@@ -34,18 +31,6 @@ def pairs(responses_by_variant: dict[Variant, str], mode: str) -> list[tuple[Var
     return [(c, r) for c, r in PAIR_MODES[mode] if c in responses_by_variant and r in responses_by_variant]
 
 
-def load_problems(path: str, name: str | None, split: str, limit: int | None, seed: int):
-    """A GSM8K-format split via `datasets.load_dataset` (Hub name or Hub-format folder), shuffled, first `limit`."""
-    from debiaslab.hub.datasets import load_split
-
-    frame = load_split(path, name, split, required=("question", "answer"))
-    questions, answers = frame["question"].tolist(), frame["answer"].tolist()
-    order = list(range(len(questions)))
-    random.Random(f"{seed}:{split}").shuffle(order)
-    order = order[:limit] if limit else order
-    return [(i, questions[i], answers[i]) for i in order]
-
-
 @dataclass(frozen=True)
 class DatasetSettings:
     path: str = "openai/gsm8k"
@@ -60,21 +45,6 @@ class StyleDataSettings:
     n_train_questions: int | None = None  # None: every question of the split
     n_eval_questions: int | None = None
     seed: int = 0
-
-
-def build_rows(problems: Iterable[tuple[int, str, str]], split: str, seed: int) -> list[dict]:
-    """Six response rows per question; a bad answer names its dataset row."""
-    from debiaslab.core.io import DataError
-
-    rows = []
-    for index, question, answer in problems:
-        rng = random.Random(f"{seed}:{split}:{index}")
-        try:
-            for v in variants(question, answer, rng):
-                rows.append({"split": split, "question_id": f"{split}-{index}", "prompt": question, **v})
-        except AnswerError as e:
-            raise DataError(f"{split} row {index}: {e}") from None
-    return rows
 
 
 def pair_table(rows: list[dict]):

@@ -1,4 +1,4 @@
-"""Stage entry for `desired_distribution` scoring: bias as KL to both desired distributions.
+"""`desired_distribution`'s scoring entry: bias as KL to both desired distributions.
 
 One job per (model, method, seed) loads the model once and writes
 - score-store rows: for every detection split (test, valid) and subset (all and each
@@ -57,6 +57,14 @@ def detection_values(records, seed: int) -> list[dict]:
                     }
                 )
     return values
+
+
+def score(job) -> dict:
+    """`debiaslab score run --experiment desired_distribution` (job: experiments.base.ScoreJob; inputs:
+    sentences, and the run's trained folder unless it is the base model)."""
+    return score_desired_distribution(
+        job.model, job.inputs.get("trained"), job.inputs["sentences"], job.settings, job.run, job.scores, job.records
+    )
 
 
 def score_desired_distribution(

@@ -46,7 +46,7 @@ def write_prompts(settings: dict, out) -> dict:
 
     bias_types = settings.get("bias_types")
     if not bias_types:
-        raise ConfigError("data safety prompts: settings need a non-empty 'bias_types' list")
+        raise ConfigError("safety prompts: settings need a non-empty 'bias_types' list")
 
     source, split, column = settings["dataset"], settings["split"], settings["text_column"]
     dataset = load(source, split)

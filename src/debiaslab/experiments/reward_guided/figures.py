@@ -1,10 +1,6 @@
-"""`reward_guided`'s table rows and training-curve figure.
+"""`reward_guided`'s training-curve figure.
 
-Table rows are grid cells (model, method, dataset size n, temperature T; the base model is
-n = 0): `cell_frame` parses them from the store's `split`, and tables.py compares each trained
-cell with the base at the same T, paired by seed (spec in specs.py).
-
-The figure plots the per-step training metrics (loss, mean bias, mean KL, mean reward) that
+It plots the per-step training metrics (loss, mean bias, mean KL, mean reward) that
 every trainer writes to `<adapter>/training_metrics.csv` — not the score store: mean over
 seeds, band = min–max over seeds.
 """
@@ -24,17 +20,6 @@ CURVE_PANELS = (
     ("mean_kl", "mean token KL to base"),
     ("mean_reward", "mean reward"),
 )
-
-
-def cell_frame(scores):
-    """Score rows with the grid cell parsed from `split` into size and temperature."""
-    from debiaslab.core.store import parse_cell_label
-
-    frame = scores[scores["subset"] == "all"].copy()
-    cells = [parse_cell_label(s) for s in frame["split"]]
-    frame["size"] = [c[0] for c in cells]
-    frame["temperature"] = [c[1] for c in cells]
-    return frame
 
 
 def read_curves(adapters) -> object:
@@ -95,3 +80,11 @@ def write_curves(adapters, png_out, csv_out) -> dict:
         "runs": int(curves.groupby(["model", "method", "seed", "size", "temperature"]).ngroups),
         "rows": len(curves),
     }
+
+
+def caption(settings: dict, baseline: dict) -> str:
+    return (
+        "reward_guided training curves: " + ", ".join(title for _, title in CURVE_PANELS) + " per step, "
+        "read from each run's adapter/training_metrics.csv (not the score store); one line per grid cell "
+        "(model, method, n, T): mean over seeds, band = min–max over seeds."
+    )

@@ -1,4 +1,4 @@
-"""Rebuild the `safety` table from published per-response score files.
+"""Rebuild the `safety` table from published per-response score files (`debiaslab aggregate import-safety`).
 
 The source published one JSON file per model and bias type — a list of
 {prompt, response, deberta-rm-score, bias-type-score} — named
@@ -35,7 +35,7 @@ def read_published(folder) -> object:
     import pandas as pd
 
     from debiaslab.core.io import read_json
-    from debiaslab.metrics.response_scores import BIAS_KEY, RM_KEY
+    from debiaslab.experiments.safety.scoring import BIAS_KEY, RM_KEY
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -71,10 +71,10 @@ def import_table(folder, model: str, seed: int, settings: dict, csv_out, md_out,
     """Stage entry: published files → score-store rows (optionally written) → the safety table."""
     import pandas as pd
 
-    from debiaslab.aggregate.specs import table_spec
     from debiaslab.aggregate.tables import write_table
     from debiaslab.core.store import RunId, score_rows, write_scores
-    from debiaslab.metrics.response_scores import summarize
+    from debiaslab.experiments.safety.experiment import EXPERIMENT
+    from debiaslab.experiments.safety.scoring import summarize
 
     records = read_published(folder)
     provenance = {"imported_from": str(folder)}
@@ -86,5 +86,5 @@ def import_table(folder, model: str, seed: int, settings: dict, csv_out, md_out,
     if scores_out:
         write_scores(scores_out, scores)
     order = [m for m in ("base", "sft", "dpo") if m in set(records["method"])]
-    print(write_table(scores, table_spec("safety", {"method_order": order, **settings}), csv_out, md_out), end="")
+    print(write_table(scores, EXPERIMENT.table_spec({"method_order": order, **settings}), csv_out, md_out), end="")
     return {"files": int(records.groupby(["method", "bias_type"]).ngroups), "responses": len(records)}

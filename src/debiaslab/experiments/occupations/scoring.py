@@ -1,6 +1,12 @@
-"""Stage entries for scoring: responses in, score-store rows (and per-response records) out."""
+"""`occupations`' scoring entry: a run's responses in, agentic/communal balance and length compliance out
+(score-store rows, plus per-response records); the metric itself is metrics/balance.py's."""
 
 from __future__ import annotations
+
+
+def score(job) -> dict:
+    """`debiaslab score run --experiment occupations` (job: experiments.base.ScoreJob; inputs: responses)."""
+    return score_balance(job.inputs["responses"], job.settings, job.run, job.scores, job.records)
 
 
 def score_balance(responses_path, settings: dict, run, scores_out, records_out) -> dict:
@@ -11,9 +17,7 @@ def score_balance(responses_path, settings: dict, run, scores_out, records_out) 
     # no rows, or a response that is not text: one line naming the file (an empty table used to score to
     # an empty score file, and the table silently averaged the other seeds)
     responses = read_table(responses_path, required=["split", "occupation", "prefix"], text=["response"])
-    records, values = score_responses(
-        responses, settings.get("min_words", 8), settings.get("max_words", 15), seed=run.seed
-    )
+    records, values = score_responses(responses, settings["min_words"], settings["max_words"], seed=run.seed)
     write_parquet(records_out, records)
     write_scores(scores_out, score_rows(run, values, settings))
     heldout = [v["value"] for v in values if v["metric"] == "and_balanced_rate" and v["subset"] == "all"]

@@ -1,4 +1,5 @@
-"""Before/after metrics of `reward_guided` on the held-out MCQ prompts (one job per model × method × seed).
+"""`reward_guided`'s scoring entry: before/after metrics on the held-out MCQ prompts (one job per
+model × method × seed).
 
 For every grid cell of the run (dataset size × temperature; the base model has size 0), sample
 one response per evaluation prompt with the same sampler the trainer used (adapter on), then:
@@ -142,6 +143,14 @@ def evaluate(model_spec, pool_path, cells: list[dict], settings: EvalSettings, s
         values += cell_values(records, reward.genbit, cell_label(int(cell["size"]), float(cell["temperature"])), boot)
     progress.close()
     return pd.concat(all_records, ignore_index=True), values, reward.lemmatizer
+
+
+def score(job) -> dict:
+    """`debiaslab score run --experiment reward_guided` (job: experiments.base.ScoreJob; inputs: pool;
+    arguments: cells, each {size, temperature, adapter or null})."""
+    return score_reward_guided(
+        job.model, job.inputs["pool"], job.arguments["cells"], job.settings, job.run, job.scores, job.records
+    )
 
 
 def score_reward_guided(model_spec, pool_path, cells: list[dict], settings: dict, run, scores_out, records_out) -> dict:
