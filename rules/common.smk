@@ -422,8 +422,8 @@ def all_targets():
 
 
 def evaluation_targets(name, in_table=False):
-    """Score files of every evaluation of every run of an experiment (a model evaluation's `models` and
-    `methods`: its runs of those only); `in_table`: only those the experiment's table reads."""
+    """Score files of every evaluation of every run of an experiment (a model evaluation's `models`,
+    `methods` and `seeds`: its runs of those only); `in_table`: only those the experiment's table reads."""
     out = []
     for evaluation, settings in evaluations(name).items():
         if in_table and EVALUATIONS[evaluation].own_table:
@@ -433,18 +433,19 @@ def evaluation_targets(name, in_table=False):
             continue
         models = settings.get("models") or experiment(name)["models"]
         methods = settings.get("methods") or experiment(name)["methods"]
+        seeds = settings.get("seeds") or experiment(name)["seeds"]
         out += [
             R.run("scores", name, r.model, r.method, r.seed, f"eval_{evaluation}.parquet")
             for r in runs(name)
-            if r.model in models and r.method in methods
+            if r.model in models and r.method in methods and r.seed in seeds
         ]
     return out
 
 
 def evaluation_slice(name, evaluation):
-    """An evaluation's settings without `models` and `methods` (which runs it covers schedules jobs, never
-    changes a result)."""
-    return {k: v for k, v in evaluations(name)[evaluation].items() if k not in ("models", "methods")}
+    """An evaluation's settings without `models`, `methods` and `seeds` (which runs it covers schedules jobs,
+    never changes a result)."""
+    return {k: v for k, v in evaluations(name)[evaluation].items() if k not in ("models", "methods", "seeds")}
 
 
 def evaluation_settings(wildcards):

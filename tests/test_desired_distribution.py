@@ -599,6 +599,10 @@ def test_schema_defaults_are_the_sources_values():
             {"evaluations": {"glue": {"methods": ["kl_equal", "y"]}}},
             "evaluations.glue.methods: ['y'] not among the experiment's methods",
         ),
+        (
+            {"evaluations": {"glue": {"seeds": [7]}}},
+            "evaluations.glue.seeds: [7] not among the experiment's seeds",
+        ),
         ({"evaluations": {"perplexity": {"dataset": {"colum": "t"}}}}, "colum"),
     ],
 )

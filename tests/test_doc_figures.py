@@ -132,7 +132,7 @@ def check_pages(results: Path, config: str) -> list[str]:
     """The pages whose `config` blocks differ from what `results` gives."""
     stale = []
     tables = default_tables()
-    for page in doc_figures.pages_with_blocks(REPO / "docs"):
+    for page in doc_figures.pages_with_blocks(REPO):
         old = page.read_text(encoding="utf-8")
         new, _ = doc_figures.refresh(page, results, tables, REPO)
         for before, after in zip(blocks_of(old), blocks_of(new), strict=True):

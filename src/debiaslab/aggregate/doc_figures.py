@@ -216,8 +216,10 @@ def _relative(target: Path, start: Path) -> str:
     return os.path.relpath(Path(target).resolve(), Path(start).resolve())
 
 
-def pages_with_blocks(docs: Path) -> list[Path]:
-    return sorted(p for p in Path(docs).rglob("*.md") if "<!-- figures: " in p.read_text(encoding="utf-8"))
+def pages_with_blocks(root: Path) -> list[Path]:
+    """README.md and the docs/ pages that hold a figures block."""
+    pages = [Path(root) / "README.md", *sorted((Path(root) / "docs").rglob("*.md"))]
+    return [p for p in pages if p.exists() and "<!-- figures: " in p.read_text(encoding="utf-8")]
 
 
 def same_to_shown_digit(expected: str, actual: str) -> bool:

@@ -68,7 +68,7 @@ def doc_figures(a):
     from debiaslab.core.config import ConfigError
 
     root = Path(a.root)
-    pages = [Path(p) for p in a.pages] or pages_with_blocks(root / "docs")
+    pages = [Path(p) for p in a.pages] or pages_with_blocks(root)
     stale, changed, skipped = [], [], []
     for page in pages:
         text, left = refresh(page, Path(a.results), default_tables(), root)
@@ -153,11 +153,11 @@ def add_commands(sub) -> None:
     s = ags.add_parser(
         "doc-figures",
         help="refill the docs' generated figure blocks from a run's tables",
-        description="Rewrite every `<!-- figures: ... -->` block of the docs pages (all of docs/ by default) "
+        description="Rewrite every `<!-- figures: ... -->` block of README.md and the docs pages (every one with a block by default) "
         "from results/<config>/tables/<table>.csv; blocks whose table was not built are left as they are "
         "(docs/README.md#generated-blocks).",
     )
-    s.add_argument("pages", nargs="*", help="pages to refresh (default: every docs page with a block)")
+    s.add_argument("pages", nargs="*", help="pages to refresh (default: README.md and every docs page with a block)")
     s.add_argument(
         "--results", default="results", help="the results folder holding <config>/tables/ (default: results)"
     )

@@ -223,7 +223,7 @@ def check_semantics(config: dict, checks: Iterable[Check] = ()) -> list[str]:
                 f"under `models`; defined: {', '.join(sorted(models)) or '(none)'}"
             )
         for evaluation, settings in exp.get("evaluations", {}).items():
-            for key in ("models", "methods"):
+            for key in ("models", "methods", "seeds"):
                 known = list(exp.get(key, []))
                 extra = [m for m in settings.get(key) or [] if m not in known]
                 if extra:
