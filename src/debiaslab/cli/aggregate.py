@@ -154,8 +154,8 @@ def add_commands(sub) -> None:
         "doc-figures",
         help="refill the docs' generated figure blocks from a run's tables",
         description="Rewrite every `<!-- figures: ... -->` block of README.md and the docs pages (every one with "
-        "a block by default) from results/<config>/tables/<table>.csv; blocks whose table was not built are left as they are "
-        "(docs/README.md#generated-blocks).",
+        "a block by default) from results/<config>/tables/<table>.csv; blocks whose table was not built are left "
+        "as they are (docs/README.md#generated-blocks).",
     )
     s.add_argument("pages", nargs="*", help="pages to refresh (default: README.md and every docs page with a block)")
     s.add_argument(
