@@ -44,11 +44,13 @@ demo: setup
 real: setup
 	$(BIN)/snakemake --cores $(CORES) all --configfile config/smollm2.yaml
 
-# The docs' generated figure blocks (docs/README.md#generated-blocks): `docs-figures` refills the testbed's
-# from results/testbed/tables (after `make demo`); `real-docs` keeps the real tier's tables in
-# docs/results/smollm2/tables (CI cannot run the tier, so its test reads them there) and refills its blocks.
+# The docs' generated figure blocks (docs/README.md#generated-blocks) are filled from copies of a run's tables
+# kept in docs/results/<config>/tables/ (CI cannot run the real tier, and a run on another CPU differs in
+# its last digits): `docs-figures` after `make demo`, `real-docs` after `make real`.
 docs-figures: setup
-	$(BIN)/debiaslab aggregate doc-figures
+	mkdir -p docs/results/testbed/tables
+	cp results/testbed/tables/*.csv results/testbed/tables/*.md docs/results/testbed/tables/
+	$(BIN)/debiaslab aggregate doc-figures --results docs/results
 
 real-docs: setup
 	mkdir -p docs/results/smollm2/tables

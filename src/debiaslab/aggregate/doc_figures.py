@@ -26,7 +26,6 @@ BLOCK = re.compile(
     re.S,
 )
 DEFAULT_CONFIG = "testbed"
-NUMBER = re.compile(r"[+−-]?\d+(?:\.\d+)?(?:e[+−-]?\d+)?")
 
 
 class BlockError(ConfigError):
@@ -220,21 +219,3 @@ def pages_with_blocks(root: Path) -> list[Path]:
     """README.md and the docs/ pages that hold a figures block."""
     pages = [Path(root) / "README.md", *sorted((Path(root) / "docs").rglob("*.md"))]
     return [p for p in pages if p.exists() and "<!-- figures: " in p.read_text(encoding="utf-8")]
-
-
-def same_to_shown_digit(expected: str, actual: str) -> bool:
-    """True when the two texts differ only in numbers, each by at most one unit of its last shown digit
-    (so a run on another CPU, whose floats differ in their last bits, does not fail the docs test)."""
-    if NUMBER.sub("#", expected) != NUMBER.sub("#", actual):
-        return False
-    for a, b in zip(NUMBER.findall(expected), NUMBER.findall(actual), strict=True):
-        unit = 10.0 ** -len(a.partition(".")[2].partition("e")[0]) if "." in a else 1.0
-        if "e" in a:  # 2 significant digits in scientific notation: compare relatively
-            unit = abs(_float(a)) * 0.1
-        if abs(_float(a) - _float(b)) > unit * 1.0001:
-            return False
-    return True
-
-
-def _float(text: str) -> float:
-    return float(text.replace("−", "-"))

@@ -64,7 +64,7 @@ def default_tables() -> dict:
 def doc_figures(a):
     from pathlib import Path
 
-    from debiaslab.aggregate.doc_figures import pages_with_blocks, refresh, same_to_shown_digit
+    from debiaslab.aggregate.doc_figures import pages_with_blocks, refresh
     from debiaslab.core.config import ConfigError
 
     root = Path(a.root)
@@ -75,7 +75,7 @@ def doc_figures(a):
         skipped += left
         old = page.read_text(encoding="utf-8")
         if a.check:
-            if not same_to_shown_digit(old, text):
+            if old != text:
                 stale.append(str(page))
         elif text != old:
             page.write_text(text, encoding="utf-8")
