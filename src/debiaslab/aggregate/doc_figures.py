@@ -148,7 +148,7 @@ def render(block: Block, frame, table, source: str, statistics_link: str) -> str
         frame = frame[frame[key].astype(str) == value]
     if frame.empty:
         raise BlockError(f"{source} has no row with {block.rows}")
-    shown_keys = [k for k in keys if k not in block.rows]
+    shown_keys = [k for k in keys if k not in block.rows and frame[k].notna().any()]  # another section's keys: none
     section = "table" if "table" in frame.columns else None
     first = _spec_for(table, frame.iloc[0][section] if section else None)
     deltas = [label for label in _delta_labels(first, block.metrics) if f"{label} Δ" in frame.columns]
