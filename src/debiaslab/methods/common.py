@@ -99,6 +99,22 @@ def trainer_arguments(
     )
 
 
+def trainer_arguments_from(settings: Any, *, checkpoint_dir: Path, seed: int) -> dict[str, Any]:
+    """trainer_arguments from a TRL trainer's settings dataclass (SFT, DPO, the forget-LoRA reward trainer):
+    the fields they all have, under the same names."""
+    return trainer_arguments(
+        checkpoint_dir=checkpoint_dir,
+        seed=seed,
+        learning_rate=settings.learning_rate,
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        gradient_accumulation_steps=settings.gradient_accumulation_steps,
+        warmup_ratio=settings.warmup_ratio,
+        weight_decay=settings.weight_decay,
+        save_steps=settings.save_steps,
+    )
+
+
 def checkpoint_dir_for(root: str | Path, *settings: Any) -> Path:
     return Path(root) / settings_hash(*settings)
 

@@ -42,7 +42,7 @@ def train_dpo(
 
     from debiaslab import models
     from debiaslab.core.io import read_table, require_text
-    from debiaslab.methods.common import checkpoint_dir_for, train_and_save, trainer_arguments
+    from debiaslab.methods.common import checkpoint_dir_for, train_and_save, trainer_arguments_from
 
     frame = read_table(data_path, required=["prompt", "chosen", "rejected"])
     require_text(frame, ["prompt", "chosen", "rejected"], data_path, conversations=True)
@@ -52,17 +52,7 @@ def train_dpo(
     model = models.load_model(spec, trainable=True)
     checkpoint_dir = checkpoint_dir_for(checkpoint_root, spec.path, settings, seed, str(data_path))
     config = DPOConfig(
-        **trainer_arguments(
-            checkpoint_dir=checkpoint_dir,
-            seed=seed,
-            learning_rate=settings.learning_rate,
-            epochs=settings.epochs,
-            batch_size=settings.batch_size,
-            gradient_accumulation_steps=settings.gradient_accumulation_steps,
-            warmup_ratio=settings.warmup_ratio,
-            weight_decay=settings.weight_decay,
-            save_steps=settings.save_steps,
-        ),
+        **trainer_arguments_from(settings, checkpoint_dir=checkpoint_dir, seed=seed),
         beta=settings.beta,
         loss_type=[settings.loss_type],
         max_length=settings.max_length,

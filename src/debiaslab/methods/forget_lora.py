@@ -112,7 +112,7 @@ def train_forget_lora(
     from debiaslab import models
     from debiaslab.core.io import DataError, read_table
     from debiaslab.data.reward_inputs import encode
-    from debiaslab.methods.common import checkpoint_dir_for, train_and_save, trainer_arguments
+    from debiaslab.methods.common import checkpoint_dir_for, train_and_save, trainer_arguments_from
 
     check_settings(s)
     frame = read_table(data_path, required=["mode", "prompt", "chosen", "rejected"])
@@ -133,17 +133,7 @@ def train_forget_lora(
     )
     checkpoint_dir = checkpoint_dir_for(checkpoint_root, spec.path, s, seed, str(data_path))
     config = RewardConfig(
-        **trainer_arguments(
-            checkpoint_dir=checkpoint_dir,
-            seed=seed,
-            learning_rate=s.learning_rate,
-            epochs=s.epochs,
-            batch_size=s.batch_size,
-            gradient_accumulation_steps=s.gradient_accumulation_steps,
-            warmup_ratio=s.warmup_ratio,
-            weight_decay=s.weight_decay,
-            save_steps=s.save_steps,
-        ),
+        **trainer_arguments_from(s, checkpoint_dir=checkpoint_dir, seed=seed),
         max_length=s.max_length,
         disable_dropout=s.disable_dropout,
         dataset_num_proc=None,

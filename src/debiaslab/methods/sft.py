@@ -39,7 +39,7 @@ def train_sft(
 
     from debiaslab import models
     from debiaslab.core.io import DataError, read_table, require_text
-    from debiaslab.methods.common import checkpoint_dir_for, train_and_save, trainer_arguments
+    from debiaslab.methods.common import checkpoint_dir_for, train_and_save, trainer_arguments_from
 
     frame = read_table(data_path)
     if "messages" in frame.columns:
@@ -59,17 +59,7 @@ def train_sft(
     model = models.load_model(spec, trainable=True)
     checkpoint_dir = checkpoint_dir_for(checkpoint_root, spec.path, settings, seed, str(data_path))
     config = SFTConfig(
-        **trainer_arguments(
-            checkpoint_dir=checkpoint_dir,
-            seed=seed,
-            learning_rate=settings.learning_rate,
-            epochs=settings.epochs,
-            batch_size=settings.batch_size,
-            gradient_accumulation_steps=settings.gradient_accumulation_steps,
-            warmup_ratio=settings.warmup_ratio,
-            weight_decay=settings.weight_decay,
-            save_steps=settings.save_steps,
-        ),
+        **trainer_arguments_from(settings, checkpoint_dir=checkpoint_dir, seed=seed),
         max_length=settings.max_length,
         packing=False,
         dataset_num_proc=None,
